@@ -1,0 +1,436 @@
+//! Accepting a notification: validate the request, resolve and render its
+//! template for every recipient and channel, and commit the notification,
+//! its deliveries and the Idempotency-Key record in one transaction. Used by
+//! `POST /v1/notifications` and `missive send`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::api::error::{ApiError, FieldError};
+use crate::render::{Compiled, Parts, Renderer, TemplateContent, CHANNEL_PARTS};
+use crate::store::{status, Accept, AcceptOutcome, IdempotencyRecord, NewDelivery, NotificationRow, Store};
+use crate::util::{new_id, now_ms, parse_rfc3339};
+
+pub const MAX_RECIPIENTS: usize = 10_000;
+pub const CATEGORIES: [&str; 3] = ["transactional", "marketing", "auth"];
+pub const PRIORITIES: [&str; 3] = ["high", "normal", "low"];
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Inline template sources, shaped like a template's `channels`.
+    #[serde(default)]
+    pub content: Option<BTreeMap<String, Parts>>,
+    pub to: Vec<RecipientInput>,
+    #[serde(default)]
+    pub data: Option<Value>,
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub dedup_key: Option<String>,
+    #[serde(default)]
+    pub send_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+impl RecipientInput {
+    fn address(&self, channel: &str) -> Option<&str> {
+        match channel {
+            "email" => self.email.as_deref(),
+            "sms" => self.phone.as_deref(),
+            "webhook" => self.webhook_url.as_deref(),
+            "in_app" => self.id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// How the delivery log names this recipient: its id, else its address.
+    fn label(&self) -> String {
+        self.id
+            .clone()
+            .or_else(|| self.webhook_url.clone())
+            .or_else(|| self.email.clone())
+            .or_else(|| self.phone.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeliverySummary {
+    pub id: String,
+    pub recipient: String,
+    pub channel: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Accepted {
+    pub id: String,
+    pub deliveries: Vec<DeliverySummary>,
+}
+
+/// The answer to a send: the body, and whether it replays an earlier one.
+pub struct SendAnswer {
+    pub status: u16,
+    pub body: String,
+    pub replayed: bool,
+}
+
+pub struct Sender<'a> {
+    pub store: &'a dyn Store,
+    pub renderer: &'a Renderer,
+    /// Channels this deployment can send on.
+    pub enabled: &'a [&'static str],
+    pub idempotency_ttl_ms: i64,
+}
+
+fn check_url(s: &str) -> Result<(), String> {
+    match url::Url::parse(s) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
+        Ok(_) => Err("must be an http:// or https:// URL with a host".into()),
+        Err(e) => Err(format!("not a URL ({e})")),
+    }
+}
+
+fn check_email(s: &str) -> Result<(), String> {
+    match s.split_once('@') {
+        Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !s.contains(char::is_whitespace) => Ok(()),
+        _ => Err("not an email address".into()),
+    }
+}
+
+fn check_phone(s: &str) -> Result<(), String> {
+    let digits = s.strip_prefix('+').unwrap_or("");
+    if (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0') {
+        Ok(())
+    } else {
+        Err("must be an E.164 number such as +8613800000000".into())
+    }
+}
+
+fn check_recipient(i: usize, r: &RecipientInput, errors: &mut Vec<FieldError>) {
+    let mut field = |name: &str, v: &Option<String>, check: fn(&str) -> Result<(), String>| {
+        if let Some(v) = v {
+            if let Err(m) = check(v) {
+                errors.push(FieldError::new(format!("to[{i}].{name}"), m).for_recipient(i));
+            }
+        }
+    };
+    field("webhook_url", &r.webhook_url, check_url);
+    field("email", &r.email, check_email);
+    field("phone", &r.phone, check_phone);
+    if let Some(id) = &r.id {
+        if id.is_empty() || id.len() > 255 {
+            errors.push(FieldError::new(format!("to[{i}].id"), "must be 1 to 255 characters").for_recipient(i));
+        }
+    }
+    if r.id.is_none() && r.webhook_url.is_none() && r.email.is_none() && r.phone.is_none() {
+        errors.push(
+            FieldError::new(format!("to[{i}]"), "give an id or an address (webhook_url, email, phone)").for_recipient(i),
+        );
+    }
+}
+
+fn priority_rank(p: &str) -> i64 {
+    match p {
+        "high" => 0,
+        "low" => 2,
+        _ => 1,
+    }
+}
+
+impl Sender<'_> {
+    /// Validates, renders and commits. `idempotency` is (api key id, key,
+    /// request hash).
+    pub async fn send(
+        &self,
+        req: SendRequest,
+        api_key_id: Option<&str>,
+        idempotency: Option<(&str, &str, &str)>,
+    ) -> Result<SendAnswer, ApiError> {
+        let now = now_ms();
+        if let Some((key_id, key, hash)) = idempotency {
+            if let Some(rec) = self.store.find_idempotency(key_id, key, now).await? {
+                return replay(rec, hash);
+            }
+        }
+        let (tpl, template_key, template_version) = self.resolve_template(&req).await?;
+        let plan = self.plan(&req, &tpl, template_key.as_deref(), template_version, now)?;
+        let Plan { notification, deliveries, answer } = plan;
+        let body = serde_json::to_string(&answer).map_err(anyhow::Error::from)?;
+        let idem = idempotency.map(|(key_id, key, hash)| {
+            (
+                key_id.to_string(),
+                key.to_string(),
+                IdempotencyRecord { request_hash: hash.to_string(), response_status: 202, response_body: body.clone() },
+                now + self.idempotency_ttl_ms,
+            )
+        });
+        let mut notification = notification;
+        notification.api_key_id = api_key_id.map(str::to_string);
+        match self.store.accept(Accept { notification, deliveries, idempotency: idem }).await? {
+            AcceptOutcome::Created => Ok(SendAnswer { status: 202, body, replayed: false }),
+            AcceptOutcome::Existing(rec) => replay(rec, idempotency.map(|(_, _, h)| h).unwrap_or_default()),
+        }
+    }
+
+    async fn resolve_template(&self, req: &SendRequest) -> Result<(Arc<Compiled>, Option<String>, Option<i64>), ApiError> {
+        match (&req.template, &req.content) {
+            (Some(_), Some(_)) => Err(ApiError::invalid("content", "give either `template` or `content`, not both")),
+            (None, None) => Err(ApiError::invalid("template", "give a stored template's key, or inline `content`")),
+            (None, Some(channels)) => {
+                let content = TemplateContent { channels: channels.clone(), locales: BTreeMap::new() };
+                let compiled = self.renderer.inline(&content).map_err(|errs| {
+                    ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
+                })?;
+                Ok((compiled, None, None))
+            }
+            (Some(key), None) => {
+                let row = self
+                    .store
+                    .get_template(key, None)
+                    .await?
+                    .ok_or_else(|| ApiError::invalid("template", format!("there is no template `{key}`")))?;
+                if row.archived_at.is_some() {
+                    return Err(ApiError::invalid("template", format!("template `{key}` is archived")));
+                }
+                let compiled = self
+                    .renderer
+                    .stored(&row.key, row.version, &row.content)
+                    .map_err(|errs| ApiError::Invalid(errs.into_iter().map(FieldError::from).collect()))?;
+                Ok((compiled, Some(row.key), Some(row.version)))
+            }
+        }
+    }
+
+    fn plan(
+        &self,
+        req: &SendRequest,
+        tpl: &Compiled,
+        template_key: Option<&str>,
+        template_version: Option<i64>,
+        now: i64,
+    ) -> Result<Plan, ApiError> {
+        let mut errors = Vec::new();
+        if req.to.is_empty() || req.to.len() > MAX_RECIPIENTS {
+            errors.push(FieldError::new("to", format!("give 1 to {MAX_RECIPIENTS} recipients")));
+        }
+        let data = req.data.clone().unwrap_or_else(|| Value::Object(Default::default()));
+        if !data.is_object() {
+            errors.push(FieldError::new("data", "must be a JSON object"));
+        }
+        let category = req.category.clone().unwrap_or_else(|| "transactional".into());
+        if !CATEGORIES.contains(&category.as_str()) {
+            errors.push(FieldError::new("category", format!("must be one of {}", CATEGORIES.join(", "))));
+        }
+        let mut priority = req.priority.clone().unwrap_or_else(|| "normal".into());
+        if !PRIORITIES.contains(&priority.as_str()) {
+            errors.push(FieldError::new("priority", format!("must be one of {}", PRIORITIES.join(", "))));
+        }
+        if category == "auth" {
+            priority = "high".into();
+        }
+        if let Some(l) = &req.locale {
+            if l.is_empty() || l.len() > 35 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                errors.push(FieldError::new("locale", "must be a locale tag such as zh-CN"));
+            }
+        }
+        if let Some(k) = &req.dedup_key {
+            if k.is_empty() || k.len() > 255 {
+                errors.push(FieldError::new("dedup_key", "must be 1 to 255 characters"));
+            }
+        }
+        let send_at = match &req.send_at {
+            None => None,
+            Some(s) => match parse_rfc3339(s) {
+                Some(t) => Some(t),
+                None => {
+                    errors.push(FieldError::new("send_at", "must be an RFC 3339 time such as 2026-12-01T09:00:00Z"));
+                    None
+                }
+            },
+        };
+        let known: Vec<&str> = CHANNEL_PARTS.iter().map(|(c, _)| *c).collect();
+        if let Some(chs) = &req.channels {
+            if chs.is_empty() {
+                errors.push(FieldError::new("channels", "leave it out to use every channel the template has, or name some"));
+            }
+            for (i, c) in chs.iter().enumerate() {
+                if !known.contains(&c.as_str()) {
+                    errors.push(FieldError::new(format!("channels[{i}]"), format!("unknown channel; channels are {}", known.join(", "))));
+                } else if !self.enabled.contains(&c.as_str()) {
+                    errors.push(FieldError::new(
+                        format!("channels[{i}]"),
+                        format!("channel `{c}` is not enabled here; enabled: {}", self.enabled.join(", ")),
+                    ));
+                } else if c != "webhook" && !tpl.channels().contains(c) {
+                    errors.push(FieldError::new(format!("channels[{i}]"), format!("the template has no `{c}` content")));
+                }
+            }
+        }
+        for (i, r) in req.to.iter().enumerate() {
+            check_recipient(i, r, &mut errors);
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Invalid(errors));
+        }
+
+        let notification_id = new_id();
+        let channels: Vec<String> = match &req.channels {
+            Some(c) => c.clone(),
+            None => tpl.channels().iter().filter(|c| self.enabled.contains(&c.as_str())).cloned().collect(),
+        };
+        let (status0, due_at) = match send_at {
+            Some(t) if t > now => (status::SCHEDULED, t),
+            _ => (status::QUEUED, now),
+        };
+        // Content depends on the channel and locale only: render each pair once.
+        let mut rendered: HashMap<(String, Option<String>), Option<String>> = HashMap::new();
+        let mut deliveries = Vec::with_capacity(req.to.len() * channels.len().max(1));
+        let mut answer = Vec::with_capacity(deliveries.capacity());
+        let mut reachable = false;
+        for (i, r) in req.to.iter().enumerate() {
+            let locale = req.locale.clone().or_else(|| r.locale.clone());
+            let recipient = r.label();
+            let recipient_data = serde_json::to_string(r).map_err(anyhow::Error::from)?;
+            for channel in &channels {
+                let id = new_id();
+                let (status, reason, content, address, due) = match r.address(channel) {
+                    None => (status::SUPPRESSED, Some("no_address".to_string()), "{}".to_string(), String::new(), None),
+                    Some(address) => {
+                        reachable = true;
+                        let key = (channel.clone(), locale.clone());
+                        let content = match rendered.get(&key) {
+                            Some(c) => c.clone(),
+                            None => {
+                                let c = self
+                                    .renderer
+                                    .render_channel(tpl, channel, locale.as_deref(), &data)
+                                    .map_err(|e| ApiError::Invalid(vec![FieldError::new(e.field, e.message).for_recipient(i)]))?
+                                    .map(|p| serde_json::to_string(&p).unwrap_or_default());
+                                rendered.insert(key, c.clone());
+                                c
+                            }
+                        };
+                        let content = match content {
+                            Some(c) => c,
+                            // A webhook without a body part gets an envelope.
+                            None => serde_json::json!({"body": serde_json::json!({
+                                "notification_id": notification_id,
+                                "template": template_key,
+                                "recipient": r,
+                                "data": data,
+                            }).to_string()})
+                            .to_string(),
+                        };
+                        (status0, None, content, address.to_string(), Some(due_at))
+                    }
+                };
+                answer.push(DeliverySummary {
+                    id: id.clone(),
+                    recipient: recipient.clone(),
+                    channel: channel.clone(),
+                    status: status.to_string(),
+                    reason: reason.clone(),
+                });
+                deliveries.push(NewDelivery {
+                    id,
+                    template_key: template_key.map(str::to_string),
+                    recipient: recipient.clone(),
+                    recipient_data: recipient_data.clone(),
+                    channel: channel.clone(),
+                    address,
+                    content,
+                    status,
+                    reason,
+                    priority: priority_rank(&priority),
+                    due_at: due,
+                });
+            }
+        }
+        if !reachable {
+            return Err(ApiError::invalid(
+                "to",
+                if channels.is_empty() {
+                    "the template has no content for any enabled channel; name `channels` or add content".to_string()
+                } else {
+                    format!("no recipient has an address for {}", channels.join(", "))
+                },
+            ));
+        }
+        let notification = NotificationRow {
+            id: notification_id.clone(),
+            template_key: template_key.map(str::to_string),
+            template_version,
+            data: data.to_string(),
+            category,
+            priority,
+            locale: req.locale.clone(),
+            dedup_key: req.dedup_key.clone(),
+            send_at,
+            api_key_id: None,
+            created_at: now,
+        };
+        Ok(Plan { notification, deliveries, answer: Accepted { id: notification_id, deliveries: answer } })
+    }
+}
+
+struct Plan {
+    notification: NotificationRow,
+    deliveries: Vec<NewDelivery>,
+    answer: Accepted,
+}
+
+fn replay(rec: IdempotencyRecord, hash: &str) -> Result<SendAnswer, ApiError> {
+    if rec.request_hash != hash {
+        return Err(ApiError::Conflict(
+            "this Idempotency-Key was used with a different request body; use a new key for a new request".into(),
+        ));
+    }
+    Ok(SendAnswer { status: rec.response_status as u16, body: rec.response_body, replayed: true })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_checked() {
+        assert!(check_url("https://erp.example.com/hooks").is_ok());
+        assert!(check_url("ftp://x").is_err());
+        assert!(check_url("not a url").is_err());
+        assert!(check_email("ana@example.com").is_ok());
+        assert!(check_email("ana.example.com").is_err());
+        assert!(check_phone("+8613800000000").is_ok());
+        assert!(check_phone("13800000000").is_err());
+    }
+}

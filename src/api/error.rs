@@ -1,0 +1,126 @@
+//! One error type for the API, answered as `application/problem+json`
+//! (RFC 9457). Internal errors are logged with their cause chain and
+//! answered without details.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::render::TemplateError;
+use crate::store::StoreError;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+    /// Index in `to` of the recipient the error is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<usize>,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), message: message.into(), recipient: None }
+    }
+
+    pub fn for_recipient(mut self, index: usize) -> Self {
+        self.recipient = Some(index);
+        self
+    }
+}
+
+impl From<TemplateError> for FieldError {
+    fn from(e: TemplateError) -> Self {
+        FieldError::new(e.field, e.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the request is not valid")]
+    Invalid(Vec<FieldError>),
+    #[error("too many requests; retry after {0} s")]
+    TooManyRequests(u64),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid(vec![FieldError::new(field, message)])
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Request too large"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+            }
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        }
+    }
+}
+
+/// Walks an error's sources into one line.
+pub fn cause_chain(e: &anyhow::Error) -> String {
+    e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.parts();
+        let detail = match &self {
+            ApiError::Internal(e) => {
+                tracing::error!(error.cause_chain = %cause_chain(e), "request failed");
+                "something went wrong on our side; it has been logged".to_string()
+            }
+            ApiError::Invalid(errors) => match errors.as_slice() {
+                [one] => format!("{}: {}", one.field, one.message),
+                _ => format!("{} fields are not valid", errors.len()),
+            },
+            other => other.to_string(),
+        };
+        let mut body = serde_json::json!({
+            "type": format!("urn:missive:problem:{slug}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+        });
+        if let ApiError::Invalid(errors) = &self {
+            body["errors"] = serde_json::to_value(errors).unwrap_or_default();
+        }
+        let mut resp = (status, body.to_string()).into_response();
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let ApiError::TooManyRequests(secs) = self {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        resp
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,97 @@
+//! Channels and the providers that send on them. A channel adapter only
+//! sends and classifies the answer; retries, scheduling and recording are
+//! the dispatcher's (src/dispatch).
+
+pub mod webhook;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// How an attempt ended, per DESIGN.md's table of channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// Worth trying again later.
+    Transient,
+    /// Will never work as it is.
+    Permanent,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Transient => "transient",
+            Outcome::Permanent => "permanent",
+        }
+    }
+}
+
+/// What one attempt learnt from the provider.
+#[derive(Clone, Debug)]
+pub struct SendResult {
+    pub outcome: Outcome,
+    pub provider: String,
+    pub status_code: Option<u16>,
+    /// The provider's answer, cut to [`MAX_RESPONSE`].
+    pub response: Option<String>,
+    pub error: Option<String>,
+    /// The provider asked us to wait this long (Retry-After).
+    pub retry_after: Option<Duration>,
+}
+
+/// Attempt records keep at most this much of a provider's answer.
+pub const MAX_RESPONSE: usize = 4096;
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// What a channel is given to send.
+pub struct Message<'a> {
+    pub delivery_id: &'a str,
+    pub address: &'a str,
+    /// Rendered parts, as stored on the delivery.
+    pub content: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+#[async_trait]
+pub trait Channel: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Waits between retries after transient failures.
+    fn retry_schedule(&self) -> &[Duration];
+    /// Longest Retry-After honoured.
+    fn max_retry_after(&self) -> Duration;
+    async fn send(&self, msg: &Message<'_>) -> SendResult;
+}
+
+/// The channels this process can send on, by name.
+#[derive(Clone, Default)]
+pub struct Channels(HashMap<&'static str, Arc<dyn Channel>>);
+
+impl Channels {
+    pub fn add(&mut self, c: Arc<dyn Channel>) {
+        self.0.insert(c.name(), c);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Channel>> {
+        self.0.get(name)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v: Vec<_> = self.0.keys().copied().collect();
+        v.sort();
+        v
+    }
+}

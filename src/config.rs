@@ -1,0 +1,397 @@
+//! Settings: `config/default.toml` (compiled in) → `--config FILE` → env
+//! `MISSIVE__SECTION__KEY`. Raw values are read as written, then checked and
+//! turned into typed settings by [`Config::load`], so a bad value is reported
+//! with the key that holds it and what would be accepted.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Read(String),
+    #[error("configuration: `{key}` = {value:?} is not valid: {allowed}")]
+    Invalid { key: &'static str, value: String, allowed: String },
+}
+
+fn invalid(key: &'static str, value: impl ToString, allowed: impl ToString) -> ConfigError {
+    ConfigError::Invalid { key, value: value.to_string(), allowed: allowed.to_string() }
+}
+
+#[derive(Debug, Deserialize)]
+struct Raw {
+    data_dir: String,
+    server: RawServer,
+    database: RawDatabase,
+    worker: RawWorker,
+    maintenance: RawMaintenance,
+    channels: RawChannels,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawServer {
+    bind: String,
+    max_body_bytes: u64,
+    api_rate_limit: u32,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawDatabase {
+    url: String,
+    max_connections: u32,
+    schema: String,
+    sqlite_synchronous: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawWorker {
+    concurrency: u32,
+    batch_size: u32,
+    lease: String,
+    poll_interval: String,
+    shutdown_grace: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawMaintenance {
+    interval: String,
+    idempotency_ttl: String,
+    retention: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawChannels {
+    webhook: RawWebhook,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawWebhook {
+    signing_secret: String,
+    allow_private: bool,
+    timeout: String,
+    retry_schedule: StringList,
+    max_retry_after: String,
+}
+
+/// A list written either as an array or as one comma-separated string (the
+/// form an environment variable can carry: `5s,30s,2m`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StringList {
+    List(Vec<String>),
+    One(String),
+}
+
+impl StringList {
+    fn items(&self) -> Vec<String> {
+        match self {
+            StringList::List(v) => v.clone(),
+            StringList::One(s) => s
+                .trim_matches(|c| c == '[' || c == ']')
+                .split(',')
+                .map(|p| p.trim().trim_matches('"').to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub worker: WorkerConfig,
+    pub maintenance: MaintenanceConfig,
+    pub webhook: WebhookConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    pub max_body_bytes: usize,
+    pub api_rate_limit: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub backend: Backend,
+    pub max_connections: u32,
+    pub schema: Option<String>,
+    pub sqlite_full_sync: bool,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    // The URL may carry a password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_url(&self.url))
+            .field("backend", &self.backend)
+            .field("max_connections", &self.max_connections)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub concurrency: usize,
+    pub batch_size: usize,
+    pub lease: Duration,
+    pub poll_interval: Duration,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct MaintenanceConfig {
+    pub interval: Duration,
+    pub idempotency_ttl: Duration,
+    /// `None`: keep finished deliveries for ever.
+    pub retention: Option<Duration>,
+}
+
+#[derive(Clone)]
+pub struct WebhookConfig {
+    /// Empty until [`crate::App::build`] fills it from the database.
+    pub signing_secret: String,
+    pub allow_private: bool,
+    pub timeout: Duration,
+    pub retry_schedule: Vec<Duration>,
+    pub max_retry_after: Duration,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("signing_secret", &"***")
+            .field("allow_private", &self.allow_private)
+            .field("timeout", &self.timeout)
+            .field("retry_schedule", &self.retry_schedule)
+            .finish()
+    }
+}
+
+fn duration(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(value.trim())
+        .map_err(|_| invalid(key, value, "a duration such as 500ms, 10s, 2m, 1h or 30d"))
+}
+
+fn positive_duration(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let d = duration(key, value)?;
+    if d.is_zero() {
+        return Err(invalid(key, value, "a duration greater than zero"));
+    }
+    Ok(d)
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Read(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("MISSIVE__").split("__"));
+        Self::from_figment(fig)
+    }
+
+    /// Defaults overridden by the given TOML text only (no environment).
+    pub fn from_toml(overrides: &str) -> Result<Config, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(overrides)))
+    }
+
+    fn from_figment(fig: Figment) -> Result<Config, ConfigError> {
+        let raw: Raw = fig.extract().map_err(|e| {
+            let key = e.path.join(".");
+            let msg = e.kind.to_string();
+            if key.is_empty() {
+                ConfigError::Read(msg)
+            } else {
+                ConfigError::Read(format!("`{key}`: {msg}"))
+            }
+        })?;
+        Self::validate(raw)
+    }
+
+    fn validate(raw: Raw) -> Result<Config, ConfigError> {
+        let bind: SocketAddr = raw
+            .server
+            .bind
+            .parse()
+            .map_err(|_| invalid("server.bind", &raw.server.bind, "an address and port such as 127.0.0.1:8080"))?;
+
+        let url = raw.database.url.trim().to_string();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(invalid("database.url", redact_url(&url), "sqlite://PATH or postgres://USER@HOST/DB"));
+        };
+        if raw.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", 0, "at least 1"));
+        }
+        let schema = raw.database.schema.trim().to_string();
+        if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(invalid("database.schema", &schema, "letters, digits and _ only"));
+        }
+        let sqlite_full_sync = match raw.database.sqlite_synchronous.to_ascii_lowercase().as_str() {
+            "normal" => false,
+            "full" => true,
+            other => return Err(invalid("database.sqlite_synchronous", other, "\"normal\" or \"full\"")),
+        };
+
+        if raw.worker.concurrency == 0 || raw.worker.concurrency > 10_000 {
+            return Err(invalid("worker.concurrency", raw.worker.concurrency, "1 to 10000"));
+        }
+        if raw.worker.batch_size == 0 || raw.worker.batch_size > 1_000 {
+            return Err(invalid("worker.batch_size", raw.worker.batch_size, "1 to 1000"));
+        }
+        let worker = WorkerConfig {
+            concurrency: raw.worker.concurrency as usize,
+            batch_size: raw.worker.batch_size as usize,
+            lease: positive_duration("worker.lease", &raw.worker.lease)?,
+            poll_interval: positive_duration("worker.poll_interval", &raw.worker.poll_interval)?,
+            shutdown_grace: duration("worker.shutdown_grace", &raw.worker.shutdown_grace)?,
+        };
+
+        let retention = duration("maintenance.retention", &raw.maintenance.retention)?;
+        let maintenance = MaintenanceConfig {
+            interval: positive_duration("maintenance.interval", &raw.maintenance.interval)?,
+            idempotency_ttl: positive_duration("maintenance.idempotency_ttl", &raw.maintenance.idempotency_ttl)?,
+            retention: (!retention.is_zero()).then_some(retention),
+        };
+
+        let w = raw.channels.webhook;
+        let secret = w.signing_secret.trim().to_string();
+        if !secret.is_empty() && crate::channels::webhook::decode_secret(&secret).is_none() {
+            return Err(invalid(
+                "channels.webhook.signing_secret",
+                "(hidden)",
+                "\"whsec_\" followed by base64 of at least 24 bytes, or empty to generate one",
+            ));
+        }
+        let mut retry_schedule = Vec::new();
+        for item in w.retry_schedule.items() {
+            retry_schedule.push(duration("channels.webhook.retry_schedule", &item)?);
+        }
+        let webhook = WebhookConfig {
+            signing_secret: secret,
+            allow_private: w.allow_private,
+            timeout: positive_duration("channels.webhook.timeout", &w.timeout)?,
+            retry_schedule,
+            max_retry_after: duration("channels.webhook.max_retry_after", &w.max_retry_after)?,
+        };
+        if worker.lease <= webhook.timeout {
+            return Err(invalid(
+                "worker.lease",
+                humantime::format_duration(worker.lease),
+                format!(
+                    "longer than channels.webhook.timeout ({}), or a delivery could be sent twice while still in flight",
+                    humantime::format_duration(webhook.timeout)
+                ),
+            ));
+        }
+
+        Ok(Config {
+            data_dir: PathBuf::from(raw.data_dir),
+            server: ServerConfig {
+                bind,
+                max_body_bytes: raw.server.max_body_bytes as usize,
+                api_rate_limit: raw.server.api_rate_limit,
+            },
+            database: DatabaseConfig {
+                url,
+                backend,
+                max_connections: raw.database.max_connections,
+                schema: (!schema.is_empty()).then_some(schema),
+                sqlite_full_sync,
+            },
+            worker,
+            maintenance,
+            webhook,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_match_the_design() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database.backend, Backend::Sqlite);
+        assert_eq!(c.database.url, "sqlite://data/missive.db");
+        assert_eq!(c.webhook.retry_schedule.len(), 7);
+        assert_eq!(c.webhook.retry_schedule[0], Duration::from_secs(5));
+        assert!(!c.webhook.allow_private);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let e = Config::from_toml("[server]\nbind = \"nowhere\"").unwrap_err().to_string();
+        assert!(e.contains("server.bind"), "{e}");
+        let e = Config::from_toml("[channels.webhook]\ntimeout = \"10 parsecs\"").unwrap_err().to_string();
+        assert!(e.contains("channels.webhook.timeout"), "{e}");
+        let e = Config::from_toml("[database]\nurl = \"mysql://x\"").unwrap_err().to_string();
+        assert!(e.contains("database.url"), "{e}");
+        let e = Config::from_toml("[worker]\nconcurrency = \"many\"").unwrap_err().to_string();
+        assert!(e.contains("worker.concurrency"), "{e}");
+        let e = Config::from_toml("[channels.webhook]\nsigning_secret = \"hunter2\"").unwrap_err().to_string();
+        assert!(e.contains("channels.webhook.signing_secret") && !e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn lease_must_outlast_the_timeout() {
+        let e = Config::from_toml("[worker]\nlease = \"5s\"").unwrap_err().to_string();
+        assert!(e.contains("worker.lease"), "{e}");
+    }
+
+    #[test]
+    fn retry_schedule_accepts_a_comma_separated_string() {
+        let c = Config::from_toml("[channels.webhook]\nretry_schedule = \"10ms, 20ms\"").unwrap();
+        assert_eq!(c.webhook.retry_schedule, vec![Duration::from_millis(10), Duration::from_millis(20)]);
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

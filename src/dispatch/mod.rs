@@ -1,0 +1,274 @@
+//! Workers: claim due deliveries from the queue (the deliveries table) in
+//! batches with a lease, send each on its channel, and record the attempt
+//! and the delivery's next state. A process that dies holding a lease loses
+//! nothing: the rows are claimed again when the lease ends.
+
+pub mod maintenance;
+pub mod retry;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::channels::{Channels, Message, Outcome, SendResult};
+use crate::config::WorkerConfig;
+use crate::store::{AttemptRow, Claimed, Completion, Store};
+use crate::util::now_ms;
+
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    channels: Channels,
+    cfg: WorkerConfig,
+    wake: Arc<Notify>,
+    /// Marks this process's claims, so shutdown can hand back exactly them.
+    token: String,
+}
+
+/// What one pass over the queue did (for tests that drive the worker).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pass {
+    Idle,
+    Claimed(usize),
+}
+
+impl Dispatcher {
+    pub fn new(store: Arc<dyn Store>, channels: Channels, cfg: WorkerConfig, wake: Arc<Notify>) -> Self {
+        Dispatcher { store, channels, cfg, wake, token: uuid::Uuid::new_v4().to_string() }
+    }
+
+    /// Runs until `shutdown` is cancelled, then stops claiming, lets
+    /// in-flight sends finish (up to `worker.shutdown_grace`), records them,
+    /// and hands anything still claimed back to the queue.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let this = Arc::new(self);
+        let permits = Arc::new(Semaphore::new(this.cfg.concurrency));
+        let (done_tx, done_rx) = mpsc::channel::<Completion>(this.cfg.concurrency * 4);
+        let recorder = tokio::spawn(record(this.store.clone(), done_rx));
+        let listener = this.forward_wakeups(shutdown.clone()).await;
+        let mut inflight = JoinSet::new();
+
+        while !shutdown.is_cancelled() {
+            while inflight.try_join_next().is_some() {}
+            let free = permits.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = inflight.join_next() => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            let limit = free.min(this.cfg.batch_size);
+            let now = now_ms();
+            let lease_until = now + this.cfg.lease.as_millis() as i64;
+            match this.store.claim(now, lease_until, limit as i64, &this.token).await {
+                Ok(rows) if !rows.is_empty() => {
+                    for row in rows {
+                        let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");
+                        let this = this.clone();
+                        let done = done_tx.clone();
+                        inflight.spawn(async move {
+                            let completion = this.attempt(row).await;
+                            drop(permit);
+                            let _ = done.send(completion).await;
+                        });
+                    }
+                }
+                Ok(_) => {
+                    let wait = this.idle_wait().await;
+                    tokio::select! {
+                        _ = this.wake.notified() => {}
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming deliveries failed; trying again in 1 s");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                }
+            }
+        }
+
+        let grace = this.cfg.shutdown_grace;
+        let pending = inflight.len();
+        if pending > 0 {
+            tracing::info!(pending, "waiting for in-flight deliveries to finish");
+        }
+        let finished = tokio::time::timeout(grace, async { while inflight.join_next().await.is_some() {} }).await;
+        if finished.is_err() {
+            tracing::warn!(left = inflight.len(), "in-flight deliveries did not finish in time; handing them back");
+            inflight.abort_all();
+            while inflight.join_next().await.is_some() {}
+        }
+        drop(done_tx);
+        let _ = recorder.await;
+        if let Some(l) = listener {
+            l.abort();
+        }
+        match this.store.release(&this.token, now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "handed claimed deliveries back to the queue"),
+            Err(e) => tracing::warn!(error = %e, "could not release claimed deliveries; they return when their lease ends"),
+        }
+    }
+
+    /// How long to sleep when nothing is due: until the next scheduled
+    /// delivery or lease end, at most `worker.poll_interval`.
+    async fn idle_wait(&self) -> Duration {
+        let poll = self.cfg.poll_interval;
+        match self.store.next_due().await {
+            Ok(Some(t)) => {
+                let ms = (t - now_ms()).max(5) as u64;
+                Duration::from_millis(ms).min(poll)
+            }
+            _ => poll,
+        }
+    }
+
+    /// On PostgreSQL, forwards NOTIFYs from other processes to the wake signal.
+    async fn forward_wakeups(&self, shutdown: CancellationToken) -> Option<tokio::task::JoinHandle<()>> {
+        let mut stream = match self.store.wakeups().await {
+            Ok(Some(s)) => s,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(error = %e, "LISTEN failed; falling back to polling");
+                return None;
+            }
+        };
+        let wake = self.wake.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    n = stream.next() => match n {
+                        Some(()) => wake.notify_one(),
+                        None => return,
+                    },
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        }))
+    }
+
+    /// One attempt of one delivery, and its outcome as a completion.
+    async fn attempt(&self, row: Claimed) -> Completion {
+        let number = row.attempts + 1;
+        let span = tracing::debug_span!("deliver", delivery_id = %row.id, notification_id = %row.notification_id,
+            channel = %row.channel, attempt = number);
+        async {
+            let started_at = now_ms();
+            let t0 = Instant::now();
+            let channel = self.channels.get(&row.channel).cloned();
+            let result = match (&channel, serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.content)) {
+                (None, _) => SendResult {
+                    outcome: Outcome::Permanent,
+                    provider: row.channel.clone(),
+                    status_code: None,
+                    response: None,
+                    error: Some(format!("channel `{}` is not enabled in this process", row.channel)),
+                    retry_after: None,
+                },
+                (_, Err(e)) => SendResult {
+                    outcome: Outcome::Permanent,
+                    provider: row.channel.clone(),
+                    status_code: None,
+                    response: None,
+                    error: Some(format!("stored content is unreadable: {e}")),
+                    retry_after: None,
+                },
+                (Some(ch), Ok(content)) => {
+                    ch.send(&Message { delivery_id: &row.id, address: &row.address, content: &content }).await
+                }
+            };
+            let duration_ms = t0.elapsed().as_millis() as i64;
+            let (schedule, max_retry_after) = match &channel {
+                Some(c) => (c.retry_schedule().to_vec(), c.max_retry_after()),
+                None => (Vec::new(), Duration::ZERO),
+            };
+            let in_cycle = (number - row.retry_base).max(1) as usize;
+            let jitter = rand::random::<f64>() * 2.0 - 1.0;
+            let next = retry::next_after(result.outcome, in_cycle, &schedule, result.retry_after, max_retry_after, now_ms(), jitter);
+            match result.outcome {
+                Outcome::Ok => tracing::debug!(duration_ms, "sent"),
+                _ => tracing::info!(duration_ms, outcome = result.outcome.as_str(), status = next.status,
+                    error = result.error.as_deref().unwrap_or(""), "attempt failed"),
+            }
+            Completion {
+                delivery_id: row.id.clone(),
+                claim_token: row.claim_token.clone(),
+                status: next.status,
+                reason: next.reason,
+                due_at: next.due_at,
+                attempt: AttemptRow {
+                    delivery_id: row.id.clone(),
+                    number,
+                    provider: result.provider,
+                    started_at,
+                    duration_ms,
+                    outcome: result.outcome.as_str().to_string(),
+                    status_code: result.status_code.map(i64::from),
+                    response: result.response,
+                    error: result.error,
+                },
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Claims and sends one batch, waiting for its outcomes to be recorded.
+    /// For tests and `missive worker --once`.
+    pub async fn run_once(&self) -> anyhow::Result<Pass> {
+        let now = now_ms();
+        let rows = self
+            .store
+            .claim(now, now + self.cfg.lease.as_millis() as i64, self.cfg.batch_size as i64, &self.token)
+            .await?;
+        if rows.is_empty() {
+            return Ok(Pass::Idle);
+        }
+        let n = rows.len();
+        let completions = futures::future::join_all(rows.into_iter().map(|r| self.attempt(r))).await;
+        self.store.complete(&completions, now_ms()).await?;
+        Ok(Pass::Claimed(n))
+    }
+}
+
+/// Writes completions in batches: one transaction for everything that
+/// finished since the last write. A failed write is retried; if it keeps
+/// failing the rows come back when their lease ends (at-least-once).
+async fn record(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Completion>) {
+    let mut batch = Vec::with_capacity(256);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < 512 {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        let mut tries = 0;
+        loop {
+            match store.complete(&batch, now_ms()).await {
+                Ok(()) => break,
+                Err(e) if tries < 20 => {
+                    tries += 1;
+                    tracing::warn!(error = %e, tries, "recording attempts failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(250 * tries)).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, lost = batch.len(),
+                        "recording attempts keeps failing; these deliveries will be sent again after their lease");
+                    break;
+                }
+            }
+        }
+        batch.clear();
+    }
+}

@@ -1,0 +1,183 @@
+//! missive: a self-hosted, multi-channel notification dispatcher.
+//!
+//! [`App::build`] wires the parts from a [`Config`]; `main.rs` and the tests
+//! both use it.
+
+pub mod accept;
+pub mod api;
+pub mod channels;
+pub mod config;
+pub mod dispatch;
+pub mod render;
+pub mod store;
+pub mod templates;
+pub mod util;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::AppState;
+use crate::channels::webhook::{generate_secret, WebhookChannel};
+use crate::channels::Channels;
+pub use crate::config::Config;
+use crate::dispatch::Dispatcher;
+use crate::store::Store;
+
+/// Which parts of missive a process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// API and workers (the default).
+    Serve,
+    Api,
+    Worker,
+}
+
+pub struct App {
+    state: AppState,
+    listener: Option<TcpListener>,
+    dispatcher: Option<Dispatcher>,
+    shutdown: CancellationToken,
+    /// The admin key made on first start, if this start made it.
+    pub first_admin_key: Option<String>,
+}
+
+/// Writes a secret file readable by its owner only.
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    f.write_all(b"\n")?;
+    Ok(())
+}
+
+/// On first start (no API keys at all), makes an admin key and writes it to
+/// `DATA_DIR/admin.key`. Only one of several instances starting together
+/// does so.
+pub async fn bootstrap_admin_key(store: &dyn Store, cfg: &Config) -> anyhow::Result<Option<String>> {
+    if store.count_active_keys().await? > 0 {
+        return Ok(None);
+    }
+    let (_, first) = store.setting_init("bootstrap_admin_key", &util::now_ms().to_string()).await?;
+    if !first {
+        return Ok(None);
+    }
+    let (key, _) = api::auth::create_key(store, "admin (first start)", "admin").await?;
+    write_private(&cfg.data_dir.join("admin.key"), &key)?;
+    Ok(Some(key))
+}
+
+/// The webhook signing secret: from config, else the one stored in the
+/// database, else a new one (stored, and written to the data dir).
+pub async fn signing_secret(store: &dyn Store, cfg: &Config) -> anyhow::Result<String> {
+    if !cfg.webhook.signing_secret.is_empty() {
+        return Ok(cfg.webhook.signing_secret.clone());
+    }
+    let (secret, created) = store.setting_init("webhook_signing_secret", &generate_secret()).await?;
+    if created {
+        write_private(&cfg.data_dir.join("webhook-signing-secret"), &secret)?;
+        tracing::info!(
+            path = %cfg.data_dir.join("webhook-signing-secret").display(),
+            "generated the webhook signing secret"
+        );
+    }
+    Ok(secret)
+}
+
+pub fn channels(cfg: &Config) -> anyhow::Result<Channels> {
+    let mut channels = Channels::default();
+    channels.add(Arc::new(WebhookChannel::new(cfg.webhook.clone())?));
+    Ok(channels)
+}
+
+impl App {
+    pub async fn build(mut config: Config, role: Role) -> anyhow::Result<App> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
+        let store = store::open(&config.database)
+            .await
+            .with_context(|| format!("opening the database {}", config::redact_url(&config.database.url)))?;
+        let first_admin_key = bootstrap_admin_key(store.as_ref(), &config).await?;
+        config.webhook.signing_secret = signing_secret(store.as_ref(), &config).await?;
+        let channels = channels(&config)?;
+        let wake = Arc::new(Notify::new());
+        let state = AppState {
+            store: store.clone(),
+            renderer: Arc::new(render::Renderer::default()),
+            enabled_channels: Arc::new(channels.names()),
+            keys: Arc::new(api::auth::KeyCache::new(config.server.api_rate_limit)),
+            wake: wake.clone(),
+            config: Arc::new(config.clone()),
+        };
+        let listener = match role {
+            Role::Worker => None,
+            _ => Some(
+                TcpListener::bind(config.server.bind)
+                    .await
+                    .with_context(|| format!("listening on {} (server.bind)", config.server.bind))?,
+            ),
+        };
+        let dispatcher = match role {
+            Role::Api => None,
+            _ => Some(Dispatcher::new(store, channels, config.worker.clone(), wake)),
+        };
+        Ok(App { state, listener, dispatcher, shutdown: CancellationToken::new(), first_admin_key })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Cancel this to stop the app gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Takes the dispatcher out, for tests that drive it by hand.
+    pub fn take_dispatcher(&mut self) -> Option<Dispatcher> {
+        self.dispatcher.take()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let App { state, listener, dispatcher, shutdown, .. } = self;
+        let mut tasks = tokio::task::JoinSet::new();
+        let cfg = state.config.clone();
+        if let Some(d) = dispatcher {
+            tasks.spawn(d.run(shutdown.clone()));
+            tasks.spawn(dispatch::maintenance::run(state.store.clone(), cfg.maintenance.clone(), shutdown.clone()));
+        }
+        let server = listener.map(|l| {
+            let app = api::router(state.clone());
+            let s = shutdown.clone();
+            tokio::spawn(async move {
+                axum::serve(l, app).with_graceful_shutdown(async move { s.cancelled().await }).await
+            })
+        });
+        if let Some(server) = server {
+            server.await??;
+        } else {
+            shutdown.cancelled().await;
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+}

@@ -1,0 +1,263 @@
+//! The `missive` command: parse, load config, call into the library.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use missive::{App, Config, Role};
+
+#[derive(Parser)]
+#[command(name = "missive", version, about = "A self-hosted, multi-channel notification dispatcher")]
+struct Cli {
+    /// A TOML file overriding config/default.toml (env MISSIVE__* overrides both).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API and the workers in one process (the default).
+    Serve,
+    /// Run the API only.
+    Api,
+    /// Run the workers only.
+    Worker,
+    /// Create or upgrade the database, then exit.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Enqueue a notification from the shell.
+    Send(SendArgs),
+    /// Manage templates.
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; it is printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: send, templates, read, admin.
+        #[arg(long)]
+        scopes: String,
+    },
+    /// List keys (prefix, scopes, last use; never the key).
+    List,
+    /// Revoke a key by id.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum TemplatesCommand {
+    /// Import DIR/<key>/<channel>.<part>[.<locale>].hbs; a changed template
+    /// becomes a new version.
+    Import { dir: PathBuf },
+}
+
+#[derive(clap::Args)]
+struct SendArgs {
+    /// A stored template's key.
+    #[arg(long)]
+    template: Option<String>,
+    /// Inline content as JSON, shaped like a template's channels.
+    #[arg(long)]
+    content: Option<String>,
+    /// A webhook URL to deliver to (repeatable).
+    #[arg(long = "to-webhook")]
+    to_webhook: Vec<String>,
+    /// Recipients as JSON (the `to` array of the API).
+    #[arg(long)]
+    to: Option<String>,
+    /// The data the template is rendered with, as a JSON object.
+    #[arg(long, default_value = "{}")]
+    data: String,
+    /// Channels to use (repeatable); defaults to webhook with --to-webhook.
+    #[arg(long = "channel")]
+    channels: Vec<String>,
+    #[arg(long)]
+    category: Option<String>,
+    #[arg(long)]
+    priority: Option<String>,
+    #[arg(long)]
+    idempotency_key: Option<String>,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+async fn open_store(cfg: &Config) -> anyhow::Result<std::sync::Arc<dyn missive::store::Store>> {
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    missive::store::open(&cfg.database)
+        .await
+        .with_context(|| format!("opening the database {}", missive::config::redact_url(&cfg.database.url)))
+}
+
+async fn serve(cfg: Config, role: Role) -> anyhow::Result<()> {
+    let app = App::build(cfg, role).await?;
+    if let Some(key) = &app.first_admin_key {
+        println!("First start: created an admin API key. It is shown once; a copy is in the data dir (admin.key, mode 0600):\n\n    {key}\n");
+    }
+    if let Some(addr) = app.local_addr() {
+        tracing::info!(%addr, ?role, "missive is listening");
+    } else {
+        tracing::info!(?role, "missive worker started");
+    }
+    let token = app.shutdown_token();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down: no new work is taken; in-flight deliveries finish");
+        token.cancel();
+    });
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
+    let mut to: Vec<missive::accept::RecipientInput> = match &args.to {
+        Some(json) => serde_json::from_str(json).context("--to must be a JSON array of recipients")?,
+        None => Vec::new(),
+    };
+    for url in &args.to_webhook {
+        to.push(missive::accept::RecipientInput { webhook_url: Some(url.clone()), ..Default::default() });
+    }
+    let channels = if !args.channels.is_empty() {
+        Some(args.channels.clone())
+    } else if !args.to_webhook.is_empty() && args.to.is_none() {
+        Some(vec!["webhook".to_string()])
+    } else {
+        None
+    };
+    let req = missive::accept::SendRequest {
+        template: args.template,
+        content: match &args.content {
+            Some(c) => Some(serde_json::from_str(c).context("--content must be a JSON object of channels")?),
+            None => None,
+        },
+        to,
+        data: Some(serde_json::from_str(&args.data).context("--data must be JSON")?),
+        channels,
+        category: args.category,
+        priority: args.priority,
+        ..Default::default()
+    };
+    let store = open_store(&cfg).await?;
+    let renderer = missive::render::Renderer::default();
+    let enabled = missive::channels(&{
+        let mut c = cfg.clone();
+        c.webhook.signing_secret = missive::channels::webhook::generate_secret();
+        c
+    })?
+    .names();
+    let sender = missive::accept::Sender {
+        store: store.as_ref(),
+        renderer: &renderer,
+        enabled: &enabled,
+        idempotency_ttl_ms: cfg.maintenance.idempotency_ttl.as_millis() as i64,
+    };
+    let hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(serde_json::to_string(&req)?.as_bytes()))
+    };
+    let idem = args.idempotency_key.as_deref().map(|k| ("cli", k, hash.as_str()));
+    match sender.send(req, None, idem).await {
+        Ok(answer) => {
+            println!("{}", answer.body);
+            Ok(())
+        }
+        Err(missive::api::error::ApiError::Invalid(errors)) => {
+            for e in errors {
+                eprintln!("{}: {}", e.field, e.message);
+            }
+            anyhow::bail!("the notification was not accepted")
+        }
+        Err(e) => Err(anyhow::anyhow!("{e}")),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let cfg = Config::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cfg, Role::Serve).await,
+        Command::Api => serve(cfg, Role::Api).await,
+        Command::Worker => serve(cfg, Role::Worker).await,
+        Command::Migrate => {
+            open_store(&cfg).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Keys { command } => {
+            let store = open_store(&cfg).await?;
+            match command {
+                KeysCommand::Create { name, scopes } => {
+                    let (key, row) = missive::api::auth::create_key(store.as_ref(), &name, &scopes).await?;
+                    println!("id:     {}\nscopes: {}\nkey:    {key}\n(the key is shown only now)", row.id, row.scopes);
+                }
+                KeysCommand::List => {
+                    println!("{:<38} {:<14} {:<24} {:<25} {:<25} name", "id", "prefix", "scopes", "last used", "revoked");
+                    for k in store.list_keys().await? {
+                        println!(
+                            "{:<38} {:<14} {:<24} {:<25} {:<25} {}",
+                            k.id,
+                            k.prefix,
+                            k.scopes,
+                            missive::util::opt_rfc3339(k.last_used_at).unwrap_or_else(|| "never".into()),
+                            missive::util::opt_rfc3339(k.revoked_at).unwrap_or_else(|| "-".into()),
+                            k.name
+                        );
+                    }
+                }
+                KeysCommand::Revoke { id } => {
+                    if !store.revoke_key(&id, missive::util::now_ms()).await? {
+                        anyhow::bail!("no active key with id {id}");
+                    }
+                    println!("revoked {id}");
+                }
+            }
+            Ok(())
+        }
+        Command::Send(args) => send(cfg, args).await,
+        Command::Templates { command: TemplatesCommand::Import { dir } } => {
+            let store = open_store(&cfg).await?;
+            for (key, content) in missive::templates::read_dir(&dir)? {
+                match missive::templates::save(store.as_ref(), &key, &key, &content).await {
+                    Ok((v, true)) => println!("{key}: version {v} (new)"),
+                    Ok((v, false)) => println!("{key}: version {v} (unchanged)"),
+                    Err(missive::templates::SaveError::Invalid(errs)) => {
+                        for e in errs {
+                            eprintln!("{key}: {}: {}", e.field, e.message);
+                        }
+                        anyhow::bail!("template {key} was not imported");
+                    }
+                    Err(missive::templates::SaveError::Store(e)) => return Err(e.into()),
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    init_tracing();
+    if let Err(e) = run(Cli::parse()).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

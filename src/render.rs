@@ -1,0 +1,330 @@
+//! Templates → per-channel content. Sources are compiled once per template
+//! version and cached; rendering is strict (a variable missing from `data`
+//! is an error). `html` parts escape HTML; every other part is written as
+//! is. Webhook bodies must render to valid JSON; the `json` helper writes any
+//! value as JSON so data can't break the body.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason, Renderable, Template,
+};
+use serde::{Deserialize, Serialize};
+
+/// The parts each channel's content is made of.
+pub const CHANNEL_PARTS: &[(&str, &[&str])] = &[
+    ("email", &["subject", "html", "text"]),
+    ("sms", &["text"]),
+    ("webhook", &["body"]),
+    ("in_app", &["title", "body", "action_url"]),
+];
+
+pub fn known_parts(channel: &str) -> Option<&'static [&'static str]> {
+    CHANNEL_PARTS.iter().find(|(c, _)| *c == channel).map(|(_, p)| *p)
+}
+
+pub type Parts = BTreeMap<String, String>;
+
+/// A template's sources: parts per channel, and per-locale overrides of any
+/// part.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateContent {
+    #[serde(default)]
+    pub channels: BTreeMap<String, Parts>,
+    #[serde(default)]
+    pub locales: BTreeMap<String, BTreeMap<String, Parts>>,
+}
+
+/// A problem with a template or its rendering, naming where it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateError {
+    pub field: String,
+    pub message: String,
+}
+
+type PartKey = (String, String, String); // (locale or "", channel, part)
+
+pub struct Compiled {
+    parts: HashMap<PartKey, Template>,
+    channels: Vec<String>,
+}
+
+pub struct Renderer {
+    text: Handlebars<'static>,
+    html: Handlebars<'static>,
+    cache: Mutex<HashMap<(String, i64), Arc<Compiled>>>,
+    inline_cache: Mutex<HashMap<String, Arc<Compiled>>>,
+}
+
+fn json_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let value = h
+        .param(0)
+        .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
+    if value.is_value_missing() {
+        let name = value.relative_path().cloned().unwrap_or_else(|| "value".into());
+        return Err(RenderErrorReason::MissingVariable(Some(name)).into());
+    }
+    out.write(&serde_json::to_string(value.value()).map_err(RenderErrorReason::from)?)?;
+    Ok(())
+}
+
+fn registry(escape_html: bool) -> Handlebars<'static> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    if !escape_html {
+        hb.register_escape_fn(handlebars::no_escape);
+    }
+    hb.register_helper("json", Box::new(json_helper));
+    hb
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer {
+            text: registry(false),
+            html: registry(true),
+            cache: Mutex::new(HashMap::new()),
+            inline_cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Where to look for a part, best first: the locale, its language, the default.
+fn locale_chain(locale: Option<&str>) -> Vec<String> {
+    let mut chain = Vec::new();
+    if let Some(l) = locale.filter(|l| !l.is_empty()) {
+        chain.push(l.to_string());
+        if let Some((lang, _)) = l.split_once(['-', '_']) {
+            chain.push(lang.to_string());
+        }
+    }
+    chain.push(String::new());
+    chain
+}
+
+impl Compiled {
+    /// Compiles every part; errors name `<label>.<channel>.<part>` (label is
+    /// `channels` for stored templates, `content` for inline ones) or
+    /// `locales.<locale>.<channel>.<part>`, with line and column.
+    pub fn compile(content: &TemplateContent, label: &str) -> Result<Compiled, Vec<TemplateError>> {
+        let mut parts = HashMap::new();
+        let mut errors = Vec::new();
+        let mut add = |locale: &str, channel: &str, part_map: &Parts, field: String, errors: &mut Vec<TemplateError>| {
+            let Some(allowed) = known_parts(channel) else {
+                errors.push(TemplateError {
+                    field,
+                    message: format!(
+                        "unknown channel `{channel}`; channels are {}",
+                        CHANNEL_PARTS.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
+                    ),
+                });
+                return;
+            };
+            for (part, source) in part_map {
+                let field = format!("{field}.{part}");
+                if !allowed.contains(&part.as_str()) {
+                    errors.push(TemplateError {
+                        field,
+                        message: format!("unknown part `{part}` for {channel}; its parts are {}", allowed.join(", ")),
+                    });
+                    continue;
+                }
+                match Template::compile(source) {
+                    Ok(t) => {
+                        parts.insert((locale.to_string(), channel.to_string(), part.clone()), t);
+                    }
+                    Err(e) => {
+                        let at = e.pos().map(|(l, c)| format!("line {l}, column {c}: ")).unwrap_or_default();
+                        errors.push(TemplateError { field, message: format!("{at}{}", e.reason()) });
+                    }
+                }
+            }
+        };
+        for (channel, p) in &content.channels {
+            add("", channel, p, format!("{label}.{channel}"), &mut errors);
+        }
+        for (locale, channels) in &content.locales {
+            for (channel, p) in channels {
+                add(locale, channel, p, format!("locales.{locale}.{channel}"), &mut errors);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut channels: Vec<String> = content.channels.keys().cloned().collect();
+        for per in content.locales.values() {
+            for c in per.keys() {
+                if !channels.contains(c) {
+                    channels.push(c.clone());
+                }
+            }
+        }
+        Ok(Compiled { parts, channels })
+    }
+
+    /// Channels the template has content for.
+    pub fn channels(&self) -> &[String] {
+        &self.channels
+    }
+}
+
+impl Renderer {
+    /// The compiled form of a stored template version, from the cache.
+    pub fn stored(&self, key: &str, version: i64, content: &str) -> Result<Arc<Compiled>, Vec<TemplateError>> {
+        let cache_key = (key.to_string(), version);
+        if let Some(c) = self.cache.lock().unwrap().get(&cache_key) {
+            return Ok(c.clone());
+        }
+        let parsed: TemplateContent = serde_json::from_str(content).map_err(|e| {
+            vec![TemplateError { field: "template".into(), message: format!("stored template is unreadable: {e}") }]
+        })?;
+        let compiled = Arc::new(Compiled::compile(&parsed, "channels")?);
+        let mut cache = self.cache.lock().unwrap();
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(cache_key, compiled.clone());
+        Ok(compiled)
+    }
+
+    /// The compiled form of inline content (`content` in a send request),
+    /// cached by its text so a client sending the same content each time
+    /// compiles it once.
+    pub fn inline(&self, content: &TemplateContent) -> Result<Arc<Compiled>, Vec<TemplateError>> {
+        let text = serde_json::to_string(content).unwrap_or_default();
+        if let Some(c) = self.inline_cache.lock().unwrap().get(&text) {
+            return Ok(c.clone());
+        }
+        let compiled = Arc::new(Compiled::compile(content, "content")?);
+        let mut cache = self.inline_cache.lock().unwrap();
+        if cache.len() > 1_000 {
+            cache.clear();
+        }
+        cache.insert(text, compiled.clone());
+        Ok(compiled)
+    }
+
+    /// Renders every part of `channel` for `locale` (falling back to its
+    /// language, then the default). `Ok(None)` if the template has no content
+    /// for the channel.
+    pub fn render_channel(
+        &self,
+        tpl: &Compiled,
+        channel: &str,
+        locale: Option<&str>,
+        data: &serde_json::Value,
+    ) -> Result<Option<Parts>, TemplateError> {
+        let Some(allowed) = known_parts(channel) else { return Ok(None) };
+        let ctx = Context::wraps(data).map_err(|e| TemplateError { field: "data".into(), message: e.to_string() })?;
+        let chain = locale_chain(locale);
+        let mut out = Parts::new();
+        for part in allowed {
+            let found = chain.iter().find_map(|l| {
+                tpl.parts.get(&(l.clone(), channel.to_string(), part.to_string())).map(|t| (l, t))
+            });
+            let Some((l, t)) = found else { continue };
+            let registry = if *part == "html" { &self.html } else { &self.text };
+            let mut rc = RenderContext::new(None);
+            let rendered = t.renders(registry, &ctx, &mut rc).map_err(|e| {
+                let where_ = if l.is_empty() { format!("{channel}.{part}") } else { format!("{channel}.{part} ({l})") };
+                match e.reason() {
+                    RenderErrorReason::MissingVariable(Some(name)) => TemplateError {
+                        field: format!("data.{name}"),
+                        message: format!("`{name}` is used by {where_} but missing from data"),
+                    },
+                    other => TemplateError { field: "data".into(), message: format!("{where_}: {other}") },
+                }
+            })?;
+            out.insert(part.to_string(), rendered);
+        }
+        if out.is_empty() {
+            return Ok(None);
+        }
+        if channel == "webhook" {
+            if let Some(body) = out.get("body") {
+                if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(body) {
+                    return Err(TemplateError {
+                        field: "content.webhook.body".into(),
+                        message: format!("webhook.body must render to JSON, but it does not ({e}); use {{{{json name}}}} to write values"),
+                    });
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn content(v: serde_json::Value) -> TemplateContent {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn renders_strictly_and_names_the_missing_variable() {
+        let r = Renderer::default();
+        let c = Compiled::compile(&content(json!({"channels": {"sms": {"text": "Hi {{name}}"}}})), "channels").unwrap();
+        let ok = r.render_channel(&c, "sms", None, &json!({"name": "Ana"})).unwrap().unwrap();
+        assert_eq!(ok["text"], "Hi Ana");
+        let err = r.render_channel(&c, "sms", None, &json!({})).unwrap_err();
+        assert_eq!(err.field, "data.name");
+    }
+
+    #[test]
+    fn html_escapes_text_does_not() {
+        let r = Renderer::default();
+        let c = Compiled::compile(
+            &content(json!({"channels": {"email": {"subject": "{{x}}", "html": "<p>{{x}}</p>", "text": "{{x}}"}}})),
+            "channels",
+        )
+        .unwrap();
+        let p = r.render_channel(&c, "email", None, &json!({"x": "<b>&"})).unwrap().unwrap();
+        assert_eq!(p["html"], "<p>&lt;b&gt;&amp;</p>");
+        assert_eq!(p["text"], "<b>&");
+        assert_eq!(p["subject"], "<b>&");
+    }
+
+    #[test]
+    fn webhook_bodies_must_be_json_and_the_json_helper_keeps_them_so() {
+        let r = Renderer::default();
+        let c = Compiled::compile(&content(json!({"channels": {"webhook": {"body": "{\"n\": {{json n}} }"}}})), "channels").unwrap();
+        let p = r.render_channel(&c, "webhook", None, &json!({"n": "a \"quoted\" name"})).unwrap().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&p["body"]).unwrap();
+        assert_eq!(v["n"], "a \"quoted\" name");
+        let bad = Compiled::compile(&content(json!({"channels": {"webhook": {"body": "{\"n\": {{n}} }"}}})), "channels").unwrap();
+        let e = r.render_channel(&bad, "webhook", None, &json!({"n": "text"})).unwrap_err();
+        assert!(e.message.contains("JSON"), "{e:?}");
+        let e = r.render_channel(&c, "webhook", None, &json!({})).unwrap_err();
+        assert_eq!(e.field, "data.n");
+    }
+
+    #[test]
+    fn compile_errors_name_channel_part_line_and_column() {
+        let e = Compiled::compile(&content(json!({"channels": {"sms": {"text": "ok\n{{#if x}}never closed"}}})), "channels")
+            .err()
+            .unwrap();
+        assert_eq!(e[0].field, "channels.sms.text");
+        assert!(e[0].message.contains("line"), "{:?}", e[0]);
+        let e = Compiled::compile(&content(json!({"channels": {"fax": {"text": "x"}}})), "channels").err().unwrap();
+        assert_eq!(e[0].field, "channels.fax");
+    }
+
+    #[test]
+    fn locale_falls_back_to_language_then_default() {
+        let r = Renderer::default();
+        let c = Compiled::compile(
+            &content(json!({"channels": {"sms": {"text": "Shipped"}}, "locales": {"zh": {"sms": {"text": "已发货"}}}})),
+            "channels",
+        )
+        .unwrap();
+        let d = json!({});
+        assert_eq!(r.render_channel(&c, "sms", Some("zh-TW"), &d).unwrap().unwrap()["text"], "已发货");
+        assert_eq!(r.render_channel(&c, "sms", Some("pt-BR"), &d).unwrap().unwrap()["text"], "Shipped");
+        assert_eq!(r.render_channel(&c, "sms", None, &d).unwrap().unwrap()["text"], "Shipped");
+    }
+}

@@ -1,0 +1,379 @@
+//! Statements shared by both backends. The schemas are the same column for
+//! column, so these are written once and expanded for each backend's
+//! database type by [`store_impl!`]; the backend supplies only what differs
+//! (claiming, waking, connecting).
+
+use super::{Accept, AcceptOutcome, StoreError, StoreResult};
+use tokio::sync::{mpsc, oneshot, Mutex};
+use std::sync::Arc;
+
+/// Rows of one multi-row INSERT (kept well under both backends' parameter
+/// limits: deliveries have 15 columns).
+pub const INSERT_CHUNK: usize = 500;
+
+pub const DELIVERY_COLUMNS: &str = "id, notification_id, template_key, recipient, recipient_data, channel, address, \
+     content, status, reason, priority, attempts, due_at, last_error, provider, created_at, updated_at";
+
+pub const WAITING: &str = "('queued', 'scheduled', 'retrying', 'sending')";
+
+pub type AcceptJob = (Accept, oneshot::Sender<StoreResult<AcceptOutcome>>);
+
+/// Hands accepted requests to the writer tasks, which commit many of them in
+/// one transaction (group commit): a 202 still means "on disk", at a
+/// fraction of the cost of one commit per request.
+#[derive(Clone)]
+pub struct AcceptQueue {
+    tx: mpsc::Sender<AcceptJob>,
+}
+
+impl AcceptQueue {
+    pub fn new(capacity: usize) -> (AcceptQueue, Arc<Mutex<mpsc::Receiver<AcceptJob>>>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (AcceptQueue { tx }, Arc::new(Mutex::new(rx)))
+    }
+
+    pub async fn submit(&self, accept: Accept) -> StoreResult<AcceptOutcome> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send((accept, tx)).await.map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+/// Takes one job, then whatever else is waiting, up to a bound on rows.
+pub async fn next_batch(rx: &Mutex<mpsc::Receiver<AcceptJob>>) -> Option<Vec<AcceptJob>> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    let mut rows = first.0.deliveries.len() + 1;
+    let mut batch = vec![first];
+    while batch.len() < 512 && rows < 20_000 {
+        match rx.try_recv() {
+            Ok(job) => {
+                rows += job.0.deliveries.len() + 1;
+                batch.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+/// Expands to `impl Store for $store` over database `$db`, with the shared
+/// statements and the backend's own items (`backend`, `ready`, `claim`,
+/// `wakeups`) given in braces. `$store` must have `reader()`, `writer()`,
+/// `accept_queue` and `NOTIFY: Option<&'static str>` (a statement run in
+/// the same transaction as new work, to wake other processes).
+macro_rules! store_impl {
+    ($store:ty, $db:ty, { $($specific:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            $($specific)*
+
+            async fn count_active_keys(&self) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL")
+                    .fetch_one(self.reader()).await?)
+            }
+
+            async fn insert_key(&self, k: &ApiKeyRow) -> StoreResult<()> {
+                sqlx::query("INSERT INTO api_keys (id, name, prefix, key_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&k.id).bind(&k.name).bind(&k.prefix).bind(&k.key_hash).bind(&k.scopes).bind(k.created_at)
+                    .execute(self.writer()).await?;
+                Ok(())
+            }
+
+            async fn find_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRow>> {
+                Ok(sqlx::query_as::<_, ApiKeyRow>("SELECT * FROM api_keys WHERE key_hash = $1")
+                    .bind(hash).fetch_optional(self.reader()).await?)
+            }
+
+            async fn list_keys(&self) -> StoreResult<Vec<ApiKeyRow>> {
+                Ok(sqlx::query_as::<_, ApiKeyRow>("SELECT * FROM api_keys ORDER BY created_at, id")
+                    .fetch_all(self.reader()).await?)
+            }
+
+            async fn revoke_key(&self, id: &str, now: i64) -> StoreResult<bool> {
+                let r = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(now).bind(id).execute(self.writer()).await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn touch_key(&self, id: &str, now: i64) -> StoreResult<()> {
+                sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+                    .bind(now).bind(id).execute(self.writer()).await?;
+                Ok(())
+            }
+
+            async fn setting_init(&self, name: &str, value: &str) -> StoreResult<(String, bool)> {
+                let r = sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                    .bind(name).bind(value).execute(self.writer()).await?;
+                let stored = sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE name = $1")
+                    .bind(name).fetch_one(self.writer()).await?;
+                Ok((stored, r.rows_affected() == 1))
+            }
+
+            async fn get_template(&self, key: &str, version: Option<i64>) -> StoreResult<Option<TemplateRow>> {
+                Ok(sqlx::query_as::<_, TemplateRow>(
+                    "SELECT t.key, v.name, v.version, v.content, t.created_at, t.updated_at, t.archived_at \
+                     FROM templates t JOIN template_versions v ON v.template_key = t.key \
+                     AND v.version = COALESCE($2, t.current_version) WHERE t.key = $1")
+                    .bind(key).bind(version).fetch_optional(self.reader()).await?)
+            }
+
+            async fn put_template(&self, key: &str, name: &str, content: &str, now: i64) -> StoreResult<(i64, bool)> {
+                let mut tx = self.writer().begin().await?;
+                let current: Option<(i64, String, String, Option<i64>)> = sqlx::query_as(
+                    "SELECT v.version, v.name, v.content, t.archived_at FROM templates t \
+                     JOIN template_versions v ON v.template_key = t.key AND v.version = t.current_version \
+                     WHERE t.key = $1")
+                    .bind(key).fetch_optional(&mut *tx).await?;
+                let version = match current {
+                    Some((v, n, c, archived)) if n == name && c == content => {
+                        if archived.is_some() {
+                            sqlx::query("UPDATE templates SET archived_at = NULL, updated_at = $2 WHERE key = $1")
+                                .bind(key).bind(now).execute(&mut *tx).await?;
+                            tx.commit().await?;
+                        }
+                        return Ok((v, false));
+                    }
+                    Some(_) => {
+                        let max: i64 = sqlx::query_scalar("SELECT MAX(version) FROM template_versions WHERE template_key = $1")
+                            .bind(key).fetch_one(&mut *tx).await?;
+                        max + 1
+                    }
+                    None => {
+                        sqlx::query("INSERT INTO templates (key, name, current_version, created_at, updated_at) VALUES ($1, $2, 1, $3, $3) \
+                                     ON CONFLICT (key) DO NOTHING")
+                            .bind(key).bind(name).bind(now).execute(&mut *tx).await?;
+                        1
+                    }
+                };
+                sqlx::query("INSERT INTO template_versions (template_key, version, name, content, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(key).bind(version).bind(name).bind(content).bind(now).execute(&mut *tx).await?;
+                sqlx::query("UPDATE templates SET name = $2, current_version = $3, updated_at = $4, archived_at = NULL WHERE key = $1")
+                    .bind(key).bind(name).bind(version).bind(now).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok((version, true))
+            }
+
+            async fn find_idempotency(&self, api_key_id: &str, key: &str, now: i64) -> StoreResult<Option<IdempotencyRecord>> {
+                Ok(sqlx::query_as::<_, IdempotencyRecord>(
+                    "SELECT request_hash, response_status, response_body FROM idempotency_keys \
+                     WHERE api_key_id = $1 AND idem_key = $2 AND expires_at > $3")
+                    .bind(api_key_id).bind(key).bind(now).fetch_optional(self.reader()).await?)
+            }
+
+            async fn accept(&self, accept: Accept) -> StoreResult<AcceptOutcome> {
+                self.accept_queue.submit(accept).await
+            }
+
+            async fn get_notification(&self, id: &str) -> StoreResult<Option<NotificationRow>> {
+                Ok(sqlx::query_as::<_, NotificationRow>("SELECT * FROM notifications WHERE id = $1")
+                    .bind(id).fetch_optional(self.reader()).await?)
+            }
+
+            async fn deliveries_of(&self, notification_id: &str) -> StoreResult<Vec<DeliveryRow>> {
+                Ok(sqlx::query_as::<_, DeliveryRow>(
+                    const_format::concatcp!("SELECT ", DELIVERY_COLUMNS, " FROM deliveries WHERE notification_id = $1 ORDER BY id"))
+                    .bind(notification_id).fetch_all(self.reader()).await?)
+            }
+
+            async fn list_deliveries(&self, f: &DeliveryFilter, before_id: Option<&str>, limit: i64) -> StoreResult<Vec<DeliveryRow>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(const_format::concatcp!("SELECT ", DELIVERY_COLUMNS, " FROM deliveries WHERE 1 = 1"));
+                if let Some(v) = &f.status { q.push(" AND status = ").push_bind(v.clone()); }
+                if let Some(v) = &f.channel { q.push(" AND channel = ").push_bind(v.clone()); }
+                if let Some(v) = &f.recipient { q.push(" AND recipient = ").push_bind(v.clone()); }
+                if let Some(v) = &f.template { q.push(" AND template_key = ").push_bind(v.clone()); }
+                if let Some(v) = &f.notification { q.push(" AND notification_id = ").push_bind(v.clone()); }
+                if let Some(v) = f.since { q.push(" AND created_at >= ").push_bind(v); }
+                if let Some(v) = f.until { q.push(" AND created_at < ").push_bind(v); }
+                if let Some(v) = before_id { q.push(" AND id < ").push_bind(v.to_string()); }
+                q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+                Ok(q.build_query_as::<DeliveryRow>().fetch_all(self.reader()).await?)
+            }
+
+            async fn get_delivery(&self, id: &str) -> StoreResult<Option<DeliveryRow>> {
+                Ok(sqlx::query_as::<_, DeliveryRow>(
+                    const_format::concatcp!("SELECT ", DELIVERY_COLUMNS, " FROM deliveries WHERE id = $1"))
+                    .bind(id).fetch_optional(self.reader()).await?)
+            }
+
+            async fn attempts_of(&self, delivery_id: &str) -> StoreResult<Vec<AttemptRow>> {
+                Ok(sqlx::query_as::<_, AttemptRow>("SELECT * FROM delivery_attempts WHERE delivery_id = $1 ORDER BY number")
+                    .bind(delivery_id).fetch_all(self.reader()).await?)
+            }
+
+            async fn retry_delivery(&self, id: &str, now: i64) -> StoreResult<Transition> {
+                let mut tx = self.writer().begin().await?;
+                let row = sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
+                    "UPDATE deliveries SET status = 'queued', reason = NULL, due_at = $2, retry_base = attempts, \
+                     last_error = NULL, updated_at = $2 WHERE id = $1 AND status = 'failed' RETURNING ", DELIVERY_COLUMNS))
+                    .bind(id).bind(now).fetch_optional(&mut *tx).await?;
+                if row.is_some() {
+                    if let Some(sql) = Self::NOTIFY { sqlx::query(sql).execute(&mut *tx).await?; }
+                }
+                tx.commit().await?;
+                self.transition(id, row).await
+            }
+
+            async fn cancel_delivery(&self, id: &str, now: i64) -> StoreResult<Transition> {
+                let row = sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
+                    "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', due_at = NULL, updated_at = $2 \
+                     WHERE id = $1 AND status IN ('queued', 'scheduled', 'retrying') RETURNING ", DELIVERY_COLUMNS))
+                    .bind(id).bind(now).fetch_optional(self.writer()).await?;
+                self.transition(id, row).await
+            }
+
+            async fn complete(&self, completions: &[Completion], now: i64) -> StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                for c in completions {
+                    sqlx::query(
+                        "UPDATE deliveries SET status = $1, reason = $2, due_at = $3, attempts = attempts + 1, \
+                         last_error = $4, provider = $5, updated_at = $6, claim_token = NULL \
+                         WHERE id = $7 AND claim_token = $8")
+                        .bind(c.status).bind(&c.reason).bind(c.due_at).bind(&c.attempt.error)
+                        .bind(&c.attempt.provider).bind(now).bind(&c.delivery_id).bind(&c.claim_token)
+                        .execute(&mut *tx).await?;
+                }
+                for chunk in completions.chunks($crate::store::common::INSERT_CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, duration_ms, outcome, status_code, response, error) ");
+                    q.push_values(chunk, |mut b, c| {
+                        let a = &c.attempt;
+                        b.push_bind(a.delivery_id.clone()).push_bind(a.number).push_bind(a.provider.clone())
+                            .push_bind(a.started_at).push_bind(a.duration_ms).push_bind(a.outcome.clone())
+                            .push_bind(a.status_code).push_bind(a.response.clone()).push_bind(a.error.clone());
+                    });
+                    q.push(" ON CONFLICT (delivery_id, number) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn release(&self, token: &str, now: i64) -> StoreResult<u64> {
+                let r = sqlx::query(
+                    "UPDATE deliveries SET status = CASE WHEN attempts > retry_base THEN 'retrying' ELSE 'queued' END, \
+                     due_at = $2, claim_token = NULL, updated_at = $2 WHERE claim_token = $1 AND status = 'sending'")
+                    .bind(token).bind(now).execute(self.writer()).await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn next_due(&self) -> StoreResult<Option<i64>> {
+                Ok(sqlx::query_scalar::<_, Option<i64>>(
+                    const_format::concatcp!("SELECT MIN(due_at) FROM deliveries WHERE status IN ", WAITING))
+                    .fetch_one(self.reader()).await?)
+            }
+
+            async fn purge_idempotency(&self, now: i64) -> StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+                    .bind(now).execute(self.writer()).await?.rows_affected())
+            }
+
+            async fn purge_finished(&self, before: i64) -> StoreResult<u64> {
+                let mut tx = self.writer().begin().await?;
+                let finished = "SELECT id FROM deliveries WHERE status IN ('sent', 'failed', 'suppressed', 'cancelled') AND updated_at < $1";
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM delivery_attempts WHERE delivery_id IN ({finished})")))
+                    .bind(before).execute(&mut *tx).await?;
+                let n = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM deliveries WHERE id IN ({finished})")))
+                    .bind(before).execute(&mut *tx).await?.rows_affected();
+                sqlx::query("DELETE FROM notifications WHERE created_at < $1 AND NOT EXISTS \
+                             (SELECT 1 FROM deliveries d WHERE d.notification_id = notifications.id)")
+                    .bind(before).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(n)
+            }
+        }
+
+        impl $store {
+            async fn transition(&self, id: &str, changed: Option<DeliveryRow>) -> StoreResult<Transition> {
+                use $crate::store::Store;
+                Ok(match changed {
+                    Some(row) => Transition::Done(row),
+                    None => match self.get_delivery(id).await? {
+                        Some(row) => Transition::WrongStatus(row.status),
+                        None => Transition::NotFound,
+                    },
+                })
+            }
+
+            /// Commits a batch of accepted requests in one transaction. If the
+            /// batch fails, each is tried alone so one bad request can't sink
+            /// the others.
+            async fn write_accepts(pool: &sqlx::Pool<$db>, batch: Vec<$crate::store::common::AcceptJob>) {
+                let accepts: Vec<&Accept> = batch.iter().map(|(a, _)| a).collect();
+                match Self::accept_tx(pool, &accepts).await {
+                    Ok(outcomes) => {
+                        for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
+                            let _ = reply.send(Ok(outcome));
+                        }
+                    }
+                    Err(e) if batch.len() == 1 => {
+                        let (_, reply) = batch.into_iter().next().unwrap();
+                        let _ = reply.send(Err(e));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, size = batch.len(), "batched accept failed; retrying one by one");
+                        for (accept, reply) in batch {
+                            let r = Self::accept_tx(pool, &[&accept]).await.map(|mut v| v.remove(0));
+                            let _ = reply.send(r);
+                        }
+                    }
+                }
+            }
+
+            async fn accept_tx(pool: &sqlx::Pool<$db>, accepts: &[&Accept]) -> StoreResult<Vec<AcceptOutcome>> {
+                let mut tx = pool.begin().await?;
+                let mut outcomes = Vec::with_capacity(accepts.len());
+                let mut any_new = false;
+                for a in accepts {
+                    if let Some((key_id, key, rec, expires_at)) = &a.idempotency {
+                        let n = a.notification.created_at;
+                        let r = sqlx::query(
+                            "INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, response_status, response_body, created_at, expires_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (api_key_id, idem_key) DO UPDATE SET \
+                             request_hash = excluded.request_hash, response_status = excluded.response_status, \
+                             response_body = excluded.response_body, created_at = excluded.created_at, expires_at = excluded.expires_at \
+                             WHERE idempotency_keys.expires_at <= $6")
+                            .bind(key_id).bind(key).bind(&rec.request_hash).bind(rec.response_status)
+                            .bind(&rec.response_body).bind(n).bind(expires_at)
+                            .execute(&mut *tx).await?;
+                        if r.rows_affected() == 0 {
+                            let existing = sqlx::query_as::<_, IdempotencyRecord>(
+                                "SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE api_key_id = $1 AND idem_key = $2")
+                                .bind(key_id).bind(key).fetch_one(&mut *tx).await?;
+                            outcomes.push(AcceptOutcome::Existing(existing));
+                            continue;
+                        }
+                    }
+                    let n = &a.notification;
+                    sqlx::query(
+                        "INSERT INTO notifications (id, template_key, template_version, data, category, priority, locale, dedup_key, send_at, api_key_id, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                        .bind(&n.id).bind(&n.template_key).bind(n.template_version).bind(&n.data).bind(&n.category)
+                        .bind(&n.priority).bind(&n.locale).bind(&n.dedup_key).bind(n.send_at).bind(&n.api_key_id).bind(n.created_at)
+                        .execute(&mut *tx).await?;
+                    for chunk in a.deliveries.chunks($crate::store::common::INSERT_CHUNK) {
+                        let mut q = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO deliveries (id, notification_id, template_key, recipient, recipient_data, channel, address, content, \
+                             status, reason, priority, due_at, created_at, updated_at, attempts) ");
+                        q.push_values(chunk, |mut b, d| {
+                            b.push_bind(d.id.clone()).push_bind(n.id.clone()).push_bind(d.template_key.clone())
+                                .push_bind(d.recipient.clone()).push_bind(d.recipient_data.clone()).push_bind(d.channel.clone())
+                                .push_bind(d.address.clone()).push_bind(d.content.clone()).push_bind(d.status)
+                                .push_bind(d.reason.clone()).push_bind(d.priority).push_bind(d.due_at)
+                                .push_bind(n.created_at).push_bind(n.created_at).push_unseparated(", 0");
+                        });
+                        q.build().execute(&mut *tx).await?;
+                    }
+                    any_new = true;
+                    outcomes.push(AcceptOutcome::Created);
+                }
+                if any_new {
+                    if let Some(sql) = Self::NOTIFY { sqlx::query(sql).execute(&mut *tx).await?; }
+                }
+                tx.commit().await?;
+                Ok(outcomes)
+            }
+        }
+    };
+}
+

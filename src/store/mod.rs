@@ -1,0 +1,260 @@
+//! Storage: one [`Store`] trait, implemented for SQLite ([`sqlite`]) and
+//! PostgreSQL ([`postgres`]), chosen once from the database URL.
+//!
+//! Both backends share the schema (times are Unix milliseconds, ids are
+//! UUIDv7 text, JSON is text), so most statements are written once in
+//! [`common`] and expanded for each backend's pool type. Only connecting,
+//! claiming and waking differ.
+
+#[macro_use]
+pub mod common;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use serde::Serialize;
+
+use crate::config::{Backend, DatabaseConfig};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the database writer has stopped")]
+    WriterGone,
+}
+
+/// Delivery statuses, as the API shows them.
+pub mod status {
+    pub const QUEUED: &str = "queued";
+    pub const SCHEDULED: &str = "scheduled";
+    pub const SENDING: &str = "sending";
+    pub const RETRYING: &str = "retrying";
+    pub const SENT: &str = "sent";
+    pub const FAILED: &str = "failed";
+    pub const SUPPRESSED: &str = "suppressed";
+    pub const CANCELLED: &str = "cancelled";
+    pub const ALL: [&str; 8] = [QUEUED, SCHEDULED, SENDING, RETRYING, SENT, FAILED, SUPPRESSED, CANCELLED];
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    #[serde(skip)]
+    pub key_hash: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TemplateRow {
+    pub key: String,
+    pub name: String,
+    pub version: i64,
+    pub content: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub archived_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct NotificationRow {
+    pub id: String,
+    pub template_key: Option<String>,
+    pub template_version: Option<i64>,
+    pub data: String,
+    pub category: String,
+    pub priority: String,
+    pub locale: Option<String>,
+    pub dedup_key: Option<String>,
+    pub send_at: Option<i64>,
+    pub api_key_id: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewDelivery {
+    pub id: String,
+    pub template_key: Option<String>,
+    pub recipient: String,
+    pub recipient_data: String,
+    pub channel: String,
+    pub address: String,
+    pub content: String,
+    pub status: &'static str,
+    pub reason: Option<String>,
+    pub priority: i64,
+    pub due_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub notification_id: String,
+    pub template_key: Option<String>,
+    pub recipient: String,
+    pub recipient_data: String,
+    pub channel: String,
+    pub address: String,
+    pub content: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub priority: i64,
+    pub attempts: i64,
+    pub due_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub provider: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct AttemptRow {
+    pub delivery_id: String,
+    pub number: i64,
+    pub provider: String,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub outcome: String,
+    pub status_code: Option<i64>,
+    pub response: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct IdempotencyRecord {
+    pub request_hash: String,
+    pub response_status: i64,
+    pub response_body: String,
+}
+
+/// Everything one accepted request writes, in one transaction.
+#[derive(Clone, Debug)]
+pub struct Accept {
+    pub notification: NotificationRow,
+    pub deliveries: Vec<NewDelivery>,
+    /// (api key id, Idempotency-Key, record, expires_at)
+    pub idempotency: Option<(String, String, IdempotencyRecord, i64)>,
+}
+
+#[derive(Clone, Debug)]
+pub enum AcceptOutcome {
+    Created,
+    /// The Idempotency-Key was already used; this is its record.
+    Existing(IdempotencyRecord),
+}
+
+/// A delivery handed to a worker.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: String,
+    pub notification_id: String,
+    pub channel: String,
+    pub address: String,
+    pub content: String,
+    pub attempts: i64,
+    pub retry_base: i64,
+    pub claim_token: String,
+}
+
+/// What a worker learnt from one attempt, and the delivery's next state.
+#[derive(Clone, Debug)]
+pub struct Completion {
+    pub delivery_id: String,
+    pub claim_token: String,
+    pub status: &'static str,
+    pub reason: Option<String>,
+    pub due_at: Option<i64>,
+    pub attempt: AttemptRow,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryFilter {
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub recipient: Option<String>,
+    pub template: Option<String>,
+    pub notification: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// The result of asking for a state change (retry, cancel).
+#[derive(Clone, Debug)]
+pub enum Transition {
+    Done(DeliveryRow),
+    NotFound,
+    /// The delivery is in a status the change does not apply to.
+    WrongStatus(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// True when the database answers and every migration is applied.
+    async fn ready(&self) -> StoreResult<bool>;
+
+    async fn count_active_keys(&self) -> StoreResult<i64>;
+    async fn insert_key(&self, key: &ApiKeyRow) -> StoreResult<()>;
+    async fn find_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRow>>;
+    async fn list_keys(&self) -> StoreResult<Vec<ApiKeyRow>>;
+    async fn revoke_key(&self, id: &str, now: i64) -> StoreResult<bool>;
+    async fn touch_key(&self, id: &str, now: i64) -> StoreResult<()>;
+
+    /// Stores `value` under `name` unless something is there already;
+    /// returns what is stored (so concurrent first starts agree).
+    async fn setting_init(&self, name: &str, value: &str) -> StoreResult<(String, bool)>;
+
+    async fn get_template(&self, key: &str, version: Option<i64>) -> StoreResult<Option<TemplateRow>>;
+    /// Adds a version unless `content` equals the current one. Returns the
+    /// current version and whether it is new.
+    async fn put_template(&self, key: &str, name: &str, content: &str, now: i64) -> StoreResult<(i64, bool)>;
+
+    async fn find_idempotency(&self, api_key_id: &str, key: &str, now: i64) -> StoreResult<Option<IdempotencyRecord>>;
+    async fn accept(&self, accept: Accept) -> StoreResult<AcceptOutcome>;
+    async fn get_notification(&self, id: &str) -> StoreResult<Option<NotificationRow>>;
+    async fn deliveries_of(&self, notification_id: &str) -> StoreResult<Vec<DeliveryRow>>;
+
+    async fn list_deliveries(&self, filter: &DeliveryFilter, before_id: Option<&str>, limit: i64) -> StoreResult<Vec<DeliveryRow>>;
+    async fn get_delivery(&self, id: &str) -> StoreResult<Option<DeliveryRow>>;
+    async fn attempts_of(&self, delivery_id: &str) -> StoreResult<Vec<AttemptRow>>;
+    /// failed → queued, now.
+    async fn retry_delivery(&self, id: &str, now: i64) -> StoreResult<Transition>;
+    /// queued/scheduled/retrying → cancelled.
+    async fn cancel_delivery(&self, id: &str, now: i64) -> StoreResult<Transition>;
+
+    /// Claims up to `limit` due deliveries (including `sending` ones whose
+    /// lease ended) for `lease_until`, marking them with `token`.
+    async fn claim(&self, now: i64, lease_until: i64, limit: i64, token: &str) -> StoreResult<Vec<Claimed>>;
+    /// Records attempts and the next state of each delivery, in one transaction.
+    async fn complete(&self, completions: &[Completion], now: i64) -> StoreResult<()>;
+    /// Hands claimed deliveries back to the queue (shutdown).
+    async fn release(&self, token: &str, now: i64) -> StoreResult<u64>;
+    /// The earliest `due_at` among waiting deliveries.
+    async fn next_due(&self) -> StoreResult<Option<i64>>;
+    /// A stream that yields whenever another process accepted work
+    /// (PostgreSQL LISTEN/NOTIFY); `None` where the backend has none.
+    async fn wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>>;
+
+    async fn purge_idempotency(&self, now: i64) -> StoreResult<u64>;
+    async fn purge_finished(&self, before: i64) -> StoreResult<u64>;
+}
+
+/// Opens the database named by the config, creating and migrating it.
+pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Arc<dyn Store>> {
+    Ok(match cfg.backend {
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::open(cfg).await?),
+        Backend::Postgres => Arc::new(postgres::PgStore::open(cfg).await?),
+    })
+}

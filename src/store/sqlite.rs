@@ -1,0 +1,103 @@
+//! SQLite: an embedded file in WAL mode. Reads use a pool; every write goes
+//! through one connection (SQLite allows one writer at a time, and queueing
+//! writers in the pool is cheaper and fairer than retrying on SQLITE_BUSY).
+//! Accepted requests are committed in groups by one writer task.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Sqlite;
+
+use super::common::{next_batch, AcceptQueue, DELIVERY_COLUMNS, WAITING};
+use super::*;
+use crate::config::{Backend, DatabaseConfig};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+    accept_queue: AcceptQueue,
+}
+
+impl SqliteStore {
+    const NOTIFY: Option<&'static str> = None;
+
+    pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Self> {
+        let mut opts = SqliteConnectOptions::from_str(&cfg.url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if cfg.sqlite_full_sync { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("cache_size", "-16384")
+            .pragma("temp_store", "memory");
+        if let Some(dir) = opts.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+            }
+        }
+        opts = opts.statement_cache_capacity(256);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(opts.clone())
+            .await?;
+        MIGRATOR.run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(cfg.max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.read_only(true))
+            .await?;
+        let (accept_queue, rx) = AcceptQueue::new(4096);
+        let pool = write.clone();
+        tokio::spawn(async move {
+            while let Some(batch) = next_batch(&rx).await {
+                Self::write_accepts(&pool, batch).await;
+            }
+        });
+        Ok(SqliteStore { read, write, accept_queue })
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+}
+
+store_impl!(SqliteStore, Sqlite, {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn ready(&self) -> StoreResult<bool> {
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(self.reader())
+            .await?;
+        Ok(applied as usize >= MIGRATOR.iter().count())
+    }
+
+    async fn claim(&self, now: i64, lease_until: i64, limit: i64, token: &str) -> StoreResult<Vec<Claimed>> {
+        // One statement: SQLite runs it under the write lock, so two
+        // processes sharing the file can't claim the same row.
+        Ok(sqlx::query_as::<_, Claimed>(const_format::concatcp!(
+            "UPDATE deliveries SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
+             WHERE id IN (SELECT id FROM deliveries WHERE status IN ", WAITING, " AND due_at <= $3 \
+             ORDER BY due_at LIMIT $4) \
+             RETURNING id, notification_id, channel, address, content, attempts, retry_base, claim_token"))
+            .bind(lease_until).bind(token).bind(now).bind(limit)
+            .fetch_all(self.writer())
+            .await?)
+    }
+
+    async fn wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>> {
+        Ok(None)
+    }
+});
+
