@@ -1,1 +1,11 @@
+//! missive's integration tests: one binary, real parts (HTTP receivers on
+//! port 0, the real binary for CLI and crash tests). Every test runs on
+//! SQLite, and on PostgreSQL too when MISSIVE_TEST_DATABASE_URL is set.
 
+mod helpers;
+
+mod api_errors;
+mod cli;
+mod crash;
+mod idempotency;
+mod webhook;
