@@ -1,1 +1,987 @@
-fn main(){}
+//! missive-bench: load benchmarks for the missive notification dispatcher.
+//!
+//! For every scenario the bench starts a fresh `missive serve` child process
+//! (on a temp SQLite file, or on a fresh schema in a given PostgreSQL), starts
+//! an in-process webhook receiver, drives `POST /v1/notifications` over HTTP,
+//! waits until every accepted delivery has arrived at the receiver, and prints
+//! one JSON line with throughput, latency, CPU and memory figures.
+//!
+//! Results go to stdout (one JSON line per scenario), progress to stderr.
+//!
+//! ```text
+//! cargo build --release --bin missive --bin missive-bench
+//! target/release/missive-bench all --n 0.1
+//! target/release/missive-bench enqueue batch --database-url postgres://user:pw@localhost/db
+//! ```
+
+use std::collections::HashMap;
+use std::net::TcpListener as StdTcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use bytes::Bytes;
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep, MissedTickBehavior};
+
+/// Linux reports process CPU times in /proc/<pid>/stat in clock ticks;
+/// `sysconf(_SC_CLK_TCK)` is 100 on every mainstream Linux build. Hard-coded
+/// to avoid a libc dependency.
+const CLOCK_TICKS_PER_S: f64 = 100.0;
+/// How long the server may take to answer `/readyz` with 200.
+const READY_DEADLINE: Duration = Duration::from_secs(30);
+/// How long to wait for all accepted deliveries to reach the receiver.
+const DELIVERY_DEADLINE: Duration = Duration::from_secs(120);
+/// How long the server may take to exit after SIGTERM before it is killed.
+const STOP_DEADLINE: Duration = Duration::from_secs(30);
+/// Timeout of any single HTTP request the bench makes.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many times one POST is retried after a 429 before giving up.
+const MAX_429_RETRIES: u32 = 50;
+/// Interval of progress lines on stderr.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------
+
+#[derive(Parser, Debug)]
+#[command(name = "missive-bench", about = "Load benchmarks for missive")]
+struct Args {
+    /// Scenarios to run: enqueue, batch, e2e-webhook, latency, or all.
+    #[arg(required = true)]
+    scenarios: Vec<String>,
+
+    /// Run against this PostgreSQL (a fresh schema is created and dropped)
+    /// instead of a fresh temporary SQLite file.
+    #[arg(long)]
+    database_url: Option<String>,
+
+    /// Path of the missive server binary (default: `missive` next to this binary).
+    #[arg(long)]
+    missive: Option<PathBuf>,
+
+    /// Scale factor applied to request counts and durations (e.g. 0.1 for a smoke run).
+    #[arg(long, default_value_t = 1.0)]
+    n: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scenario {
+    Enqueue,
+    Batch,
+    E2eWebhook,
+    Latency,
+}
+
+impl Scenario {
+    fn parse_list(names: &[String]) -> Result<Vec<Scenario>> {
+        let mut out = Vec::new();
+        for name in names {
+            match name.as_str() {
+                "enqueue" => out.push(Scenario::Enqueue),
+                "batch" => out.push(Scenario::Batch),
+                "e2e-webhook" => out.push(Scenario::E2eWebhook),
+                "latency" => out.push(Scenario::Latency),
+                "all" => out.extend([
+                    Scenario::Enqueue,
+                    Scenario::Batch,
+                    Scenario::E2eWebhook,
+                    Scenario::Latency,
+                ]),
+                other => bail!(
+                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, latency or all)"
+                ),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Options shared by every scenario.
+struct Options {
+    missive: PathBuf,
+    database_url: Option<String>,
+    scale: f64,
+}
+
+impl Options {
+    fn backend(&self) -> &'static str {
+        if self.database_url.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    }
+
+    /// `count` scaled by `--n`, at least 1.
+    fn scaled(&self, count: usize) -> usize {
+        ((count as f64 * self.scale).round() as usize).max(1)
+    }
+}
+
+/// What load a scenario applies.
+#[derive(Debug, Clone, Copy)]
+enum Load {
+    /// `requests` POSTs with `recipients` each, from `concurrency` client tasks.
+    ClosedLoop {
+        requests: usize,
+        recipients: usize,
+        concurrency: usize,
+    },
+    /// Single-recipient POSTs fired on schedule at `rate` per second for `duration`.
+    OpenLoop { rate: f64, duration: Duration },
+}
+
+// ---------------------------------------------------------------------------
+// Server child process
+// ---------------------------------------------------------------------------
+
+/// A running `missive serve` child with its temp dir.
+struct Server {
+    child: Child,
+    pid: u32,
+    base_url: String,
+    api_key: String,
+    dir: PathBuf,
+    stderr_path: PathBuf,
+    /// (database url, schema) to drop at the end when running on PostgreSQL.
+    pg_schema: Option<(String, String)>,
+    stopped: bool,
+    /// Keep the temp dir (so the server log can be read) when the server died.
+    keep_dir: bool,
+}
+
+fn free_port() -> Result<u16> {
+    let listener =
+        StdTcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0 to find a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn random_hex(len: usize) -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..len].to_string()
+}
+
+fn make_temp_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("missive-bench-{}", random_hex(12)));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+async fn start_server(opts: &Options, client: &reqwest::Client) -> Result<Server> {
+    if !opts.missive.is_file() {
+        bail!(
+            "server binary {} not found (build it with `cargo build --release --bin missive`, or pass --missive PATH)",
+            opts.missive.display()
+        );
+    }
+    let dir = make_temp_dir()?;
+    let port = free_port()?;
+    let stderr_path = dir.join("server.stderr.log");
+    let stdout_path = dir.join("server.stdout.log");
+
+    let mut cmd = Command::new(&opts.missive);
+    cmd.arg("serve")
+        .env("MISSIVE__DATA_DIR", &dir)
+        .env("MISSIVE__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("MISSIVE__CHANNELS__WEBHOOK__ALLOW_PRIVATE", "true")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout_path)?)
+        .stderr(std::fs::File::create(&stderr_path)?);
+    let pg_schema = match &opts.database_url {
+        Some(url) => {
+            let schema = format!("bench_{}", random_hex(12));
+            cmd.env("MISSIVE__DATABASE__URL", url)
+                .env("MISSIVE__DATABASE__SCHEMA", &schema);
+            Some((url.clone(), schema))
+        }
+        None => {
+            cmd.env(
+                "MISSIVE__DATABASE__URL",
+                format!("sqlite://{}", dir.join("missive.db").display()),
+            );
+            None
+        }
+    };
+
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("starting {} serve", opts.missive.display()))?;
+    let pid = child.id();
+    let mut server = Server {
+        child,
+        pid,
+        base_url: format!("http://127.0.0.1:{port}"),
+        api_key: String::new(),
+        dir,
+        stderr_path,
+        pg_schema,
+        stopped: false,
+        keep_dir: false,
+    };
+    eprintln!(
+        "[bench] started missive (pid {pid}) on {} , data dir {}",
+        server.base_url,
+        server.dir.display()
+    );
+    server.wait_ready(client).await?;
+    server.api_key = server.read_admin_key().await?;
+    Ok(server)
+}
+
+impl Server {
+    /// Errors (and keeps the temp dir) if the child has exited.
+    fn check_alive(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            self.stopped = true;
+            self.keep_dir = true;
+            bail!(
+                "missive server exited unexpectedly ({status}); its stderr is in {}{}",
+                self.stderr_path.display(),
+                tail_of_file(&self.stderr_path, 20)
+            );
+        }
+        Ok(())
+    }
+
+    async fn wait_ready(&mut self, client: &reqwest::Client) -> Result<()> {
+        let url = format!("{}/readyz", self.base_url);
+        let deadline = Instant::now() + READY_DEADLINE;
+        let mut last = String::from("no answer yet");
+        while Instant::now() < deadline {
+            self.check_alive()?;
+            match client
+                .get(&url)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+            {
+                Ok(resp) if resp.status() == StatusCode::OK => return Ok(()),
+                Ok(resp) => last = format!("status {}", resp.status()),
+                Err(e) => last = format!("{e}"),
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+        self.keep_dir = true;
+        bail!(
+            "missive did not become ready within {}s (GET {url}: {last}); its stderr is in {}",
+            READY_DEADLINE.as_secs(),
+            self.stderr_path.display()
+        )
+    }
+
+    /// The admin key written by the server on first start.
+    async fn read_admin_key(&mut self) -> Result<String> {
+        let path = self.dir.join("admin.key");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                let key = text.trim();
+                if !key.is_empty() {
+                    return Ok(key.to_string());
+                }
+            }
+            self.check_alive()?;
+            sleep(Duration::from_millis(50)).await;
+        }
+        self.keep_dir = true;
+        bail!("the server is ready but wrote no admin key to {}", path.display())
+    }
+
+    /// Graceful stop: SIGTERM, wait, then SIGKILL. Removes the temp dir.
+    async fn stop(&mut self) -> Result<()> {
+        if self.stopped {
+            return Ok(());
+        }
+        if let Some(status) = self.child.try_wait()? {
+            self.stopped = true;
+            self.keep_dir = true;
+            bail!(
+                "missive server had already exited ({status}) before the end of the scenario; its stderr is in {}{}",
+                self.stderr_path.display(),
+                tail_of_file(&self.stderr_path, 20)
+            );
+        }
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid.to_string())
+            .status();
+        let deadline = Instant::now() + STOP_DEADLINE;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                self.stopped = true;
+                if !status.success() {
+                    eprintln!(
+                        "[bench] warning: missive exited with {status} after SIGTERM (stderr: {})",
+                        self.stderr_path.display()
+                    );
+                    self.keep_dir = true;
+                }
+                return Ok(());
+            }
+            sleep(Duration::from_millis(50)).await;
+        }
+        eprintln!(
+            "[bench] warning: missive did not exit within {}s of SIGTERM; killing it",
+            STOP_DEADLINE.as_secs()
+        );
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stopped = true;
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some((url, schema)) = &self.pg_schema {
+            let _ = Command::new("psql")
+                .arg(url)
+                .arg("-q")
+                .arg("-c")
+                .arg(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        if self.keep_dir {
+            eprintln!("[bench] keeping {} for inspection", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn tail_of_file(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    if all.is_empty() {
+        return String::new();
+    }
+    let start = all.len().saturating_sub(lines);
+    format!("\n--- last lines of server stderr ---\n{}", all[start..].join("\n"))
+}
+
+// ---------------------------------------------------------------------------
+// /proc readings
+// ---------------------------------------------------------------------------
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may contain spaces;
+    // fields after the last ')' start at field 3 (state).
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
+    let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// A `VmXxx:   1234 kB` line of /proc/<pid>/status, in MiB.
+fn status_mb(pid: u32, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: f64 = line[field.len()..]
+        .trim_start_matches(':')
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+// ---------------------------------------------------------------------------
+// Webhook receiver
+// ---------------------------------------------------------------------------
+
+#[derive(Default)]
+struct ReceiverState {
+    /// delivery id (webhook-id header) -> first arrival.
+    arrivals: Mutex<HashMap<String, Instant>>,
+    /// Requests whose webhook-id had been seen before (at-least-once retries).
+    duplicates: AtomicUsize,
+    /// Requests without a webhook-id header.
+    missing_id: AtomicUsize,
+}
+
+struct Receiver {
+    state: Arc<ReceiverState>,
+    url: String,
+    task: JoinHandle<()>,
+}
+
+impl Receiver {
+    fn received(&self) -> usize {
+        self.state.arrivals.lock().unwrap().len()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn hook(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, _body: Bytes) -> StatusCode {
+    let now = Instant::now();
+    match headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
+        Some(id) => {
+            let mut arrivals = state.arrivals.lock().unwrap();
+            if arrivals.contains_key(id) {
+                state.duplicates.fetch_add(1, Ordering::Relaxed);
+            } else {
+                arrivals.insert(id.to_string(), now);
+            }
+        }
+        None => {
+            state.missing_id.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    StatusCode::OK
+}
+
+async fn start_receiver() -> Result<Receiver> {
+    let state = Arc::new(ReceiverState::default());
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the webhook receiver")?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("[bench] webhook receiver stopped: {e}");
+        }
+    });
+    Ok(Receiver {
+        state,
+        url: format!("http://{addr}/hook"),
+        task,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Sending
+// ---------------------------------------------------------------------------
+
+/// What a client needs to send notifications.
+struct Sender {
+    client: reqwest::Client,
+    notifications_url: String,
+    auth: String,
+    hook_url: String,
+    accepted: AtomicUsize,
+}
+
+#[derive(Deserialize)]
+struct Accepted {
+    #[allow(dead_code)]
+    id: String,
+    deliveries: Vec<AcceptedDelivery>,
+}
+
+#[derive(Deserialize)]
+struct AcceptedDelivery {
+    id: String,
+    #[serde(default)]
+    status: String,
+}
+
+/// Outcome of a load run.
+#[derive(Default)]
+struct Sent {
+    /// (delivery id, instant its 202 came back) for every delivery expected to arrive.
+    deliveries: Vec<(String, Instant)>,
+    /// Notifications (POSTs) answered 202.
+    notifications: usize,
+    /// Deliveries the 202 answers reported as not going to be sent (suppressed, ...).
+    not_sent: usize,
+    failures: usize,
+    first_error: Option<String>,
+    last_accept: Option<Instant>,
+}
+
+impl Sent {
+    fn merge(&mut self, other: Sent) {
+        self.deliveries.extend(other.deliveries);
+        self.notifications += other.notifications;
+        self.not_sent += other.not_sent;
+        self.failures += other.failures;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.last_accept = self.last_accept.max(other.last_accept);
+    }
+
+    fn record(&mut self, result: Result<(Accepted, Instant)>) {
+        match result {
+            Ok((accepted, at)) => {
+                self.notifications += 1;
+                self.last_accept = self.last_accept.max(Some(at));
+                for d in accepted.deliveries {
+                    if matches!(d.status.as_str(), "suppressed" | "cancelled" | "failed") {
+                        self.not_sent += 1;
+                    } else {
+                        self.deliveries.push((d.id, at));
+                    }
+                }
+            }
+            Err(e) => {
+                self.failures += 1;
+                if self.first_error.is_none() {
+                    eprintln!("[bench] request failed: {e:#}");
+                    self.first_error = Some(format!("{e:#}"));
+                }
+            }
+        }
+    }
+}
+
+impl Sender {
+    fn body(&self, n: usize, recipients: usize) -> Vec<u8> {
+        let to: Vec<serde_json::Value> = (0..recipients)
+            .map(|_| serde_json::json!({ "webhook_url": self.hook_url }))
+            .collect();
+        let body = serde_json::json!({
+            "content": { "webhook": { "body": "{\"n\": {{json n}} }" } },
+            "to": to,
+            "data": { "n": n },
+        });
+        serde_json::to_vec(&body).expect("serializing a JSON value")
+    }
+
+    /// One POST /v1/notifications; returns the 202 answer and the instant it arrived.
+    /// 429 answers are retried after `Retry-After` (bounded).
+    async fn send(&self, body: Vec<u8>) -> Result<(Accepted, Instant)> {
+        let body = Bytes::from(body);
+        for _ in 0..=MAX_429_RETRIES {
+            let resp = self
+                .client
+                .post(&self.notifications_url)
+                .header("authorization", &self.auth)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .context("POST /v1/notifications")?;
+            let at = Instant::now();
+            let status = resp.status();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let wait = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .unwrap_or(1.0)
+                    .clamp(0.01, 10.0);
+                sleep(Duration::from_secs_f64(wait)).await;
+                continue;
+            }
+            let text = resp.text().await.context("reading the answer")?;
+            if status != StatusCode::ACCEPTED {
+                bail!(
+                    "POST /v1/notifications answered {status} (expected 202): {}",
+                    truncate(&text, 500)
+                );
+            }
+            let accepted: Accepted = serde_json::from_str(&text).with_context(|| {
+                format!("unexpected 202 body: {}", truncate(&text, 500))
+            })?;
+            self.accepted
+                .fetch_add(accepted.deliveries.len(), Ordering::Relaxed);
+            return Ok((accepted, at));
+        }
+        bail!("POST /v1/notifications still answered 429 after {MAX_429_RETRIES} retries")
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// `requests` POSTs shared by `concurrency` tasks, each sending as fast as answers come back.
+async fn run_closed_loop(
+    sender: Arc<Sender>,
+    requests: usize,
+    recipients: usize,
+    concurrency: usize,
+) -> Result<Sent> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<JoinHandle<Sent>> = (0..concurrency.min(requests))
+        .map(|_| {
+            let sender = sender.clone();
+            let next = next.clone();
+            tokio::spawn(async move {
+                let mut sent = Sent::default();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= requests {
+                        break;
+                    }
+                    let body = sender.body(n, recipients);
+                    sent.record(sender.send(body).await);
+                }
+                sent
+            })
+        })
+        .collect();
+    let mut total = Sent::default();
+    for task in tasks {
+        total.merge(task.await.context("client task panicked")?);
+    }
+    Ok(total)
+}
+
+/// Open loop: one single-recipient POST fired every 1/rate s for `duration`,
+/// each in its own task so a slow answer does not delay the next send.
+async fn run_open_loop(sender: Arc<Sender>, rate: f64, duration: Duration) -> Result<Sent> {
+    let count = ((rate * duration.as_secs_f64()).round() as usize).max(1);
+    let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut tasks: Vec<JoinHandle<Result<(Accepted, Instant)>>> = Vec::with_capacity(count);
+    for n in 0..count {
+        interval.tick().await;
+        let sender = sender.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = sender.body(n, 1);
+            sender.send(body).await
+        }));
+    }
+    let mut total = Sent::default();
+    for task in tasks {
+        total.record(task.await.context("send task panicked")?);
+    }
+    Ok(total)
+}
+
+// ---------------------------------------------------------------------------
+// Measuring
+// ---------------------------------------------------------------------------
+
+/// Percentiles over a sorted sample.
+struct Stats {
+    sorted: Vec<f64>,
+}
+
+impl Stats {
+    fn new(mut values: Vec<f64>) -> Self {
+        values.sort_by(f64::total_cmp);
+        Stats { sorted: values }
+    }
+
+    /// Nearest-rank percentile, `p` in 0..=100; None for an empty sample.
+    fn percentile(&self, p: f64) -> Option<f64> {
+        if self.sorted.is_empty() {
+            return None;
+        }
+        let rank = ((p / 100.0) * self.sorted.len() as f64).ceil() as usize;
+        Some(self.sorted[rank.clamp(1, self.sorted.len()) - 1])
+    }
+}
+
+/// Waits until `expected` distinct deliveries have arrived or the deadline passes.
+/// Returns false on timeout.
+async fn wait_for_deliveries(receiver: &Receiver, server: &mut Server, expected: usize) -> Result<bool> {
+    let deadline = Instant::now() + DELIVERY_DEADLINE;
+    let mut next_progress = Instant::now() + PROGRESS_EVERY;
+    loop {
+        let received = receiver.received();
+        if received >= expected {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        server.check_alive()?;
+        if Instant::now() >= next_progress {
+            eprintln!("[bench]   waiting: {received}/{expected} deliveries received");
+            next_progress += PROGRESS_EVERY;
+        }
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One result line.
+#[derive(Serialize)]
+struct Report {
+    scenario: String,
+    backend: &'static str,
+    notifications: usize,
+    deliveries: usize,
+    accepted_per_s: Option<f64>,
+    delivered_per_s: Option<f64>,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    cpu_ms_per_delivery: Option<f64>,
+    peak_rss_mb: Option<f64>,
+    idle_rss_mb: Option<f64>,
+    elapsed_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    received: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+fn r2(x: f64) -> Option<f64> {
+    x.is_finite().then(|| (x * 100.0).round() / 100.0)
+}
+
+fn per_s(count: usize, secs: f64) -> Option<f64> {
+    if count == 0 || secs <= 0.0 {
+        None
+    } else {
+        r2(count as f64 / secs)
+    }
+}
+
+/// Prints sent/received counts every few seconds while a load runs.
+fn spawn_progress(sender: Arc<Sender>, state: Arc<ReceiverState>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            eprintln!(
+                "[bench]   accepted {} deliveries, received {}",
+                sender.accepted.load(Ordering::Relaxed),
+                state.arrivals.lock().unwrap().len()
+            );
+        }
+    })
+}
+
+async fn run_scenario(
+    name: &str,
+    load: Load,
+    opts: &Options,
+    client: &reqwest::Client,
+) -> Result<Report> {
+    eprintln!("[bench] scenario {name}: {load:?}");
+    let mut server = start_server(opts, client).await?;
+    let receiver = start_receiver().await?;
+    let sender = Arc::new(Sender {
+        client: client.clone(),
+        notifications_url: format!("{}/v1/notifications", server.base_url),
+        auth: format!("Bearer {}", server.api_key),
+        hook_url: receiver.url.clone(),
+        accepted: AtomicUsize::new(0),
+    });
+
+    let idle_rss = status_mb(server.pid, "VmRSS");
+    let cpu_before = cpu_ticks(server.pid);
+    let progress = spawn_progress(sender.clone(), receiver.state.clone());
+    let start = Instant::now();
+    let sent = match load {
+        Load::ClosedLoop {
+            requests,
+            recipients,
+            concurrency,
+        } => run_closed_loop(sender.clone(), requests, recipients, concurrency).await,
+        Load::OpenLoop { rate, duration } => run_open_loop(sender.clone(), rate, duration).await,
+    };
+    progress.abort();
+    let sent = sent?;
+    eprintln!(
+        "[bench]   sending done: {} notifications, {} deliveries accepted, {} failed requests in {:.2}s",
+        sent.notifications,
+        sent.deliveries.len() + sent.not_sent,
+        sent.failures,
+        start.elapsed().as_secs_f64()
+    );
+    if sent.not_sent > 0 {
+        eprintln!("[bench]   {} deliveries were not queued (suppressed/failed)", sent.not_sent);
+    }
+
+    let expected = sent.deliveries.len();
+    let complete = wait_for_deliveries(&receiver, &mut server, expected).await?;
+    let cpu_after = cpu_ticks(server.pid);
+    let end = Instant::now();
+    let peak_rss = status_mb(server.pid, "VmHWM");
+
+    // Match arrivals to accepted deliveries.
+    let arrivals = std::mem::take(&mut *receiver.state.arrivals.lock().unwrap());
+    let mut latencies = Vec::with_capacity(expected);
+    let mut last_receipt: Option<Instant> = None;
+    for (id, accepted_at) in &sent.deliveries {
+        if let Some(arrived) = arrivals.get(id) {
+            latencies.push(arrived.saturating_duration_since(*accepted_at).as_secs_f64() * 1000.0);
+            last_receipt = last_receipt.max(Some(*arrived));
+        }
+    }
+    let matched = latencies.len();
+    let unknown = arrivals.len().saturating_sub(matched);
+    let duplicates = receiver.state.duplicates.load(Ordering::Relaxed);
+    let missing_id = receiver.state.missing_id.load(Ordering::Relaxed);
+    if unknown > 0 || duplicates > 0 || missing_id > 0 {
+        eprintln!(
+            "[bench]   receiver: {unknown} unknown delivery ids, {duplicates} duplicate requests, {missing_id} requests without webhook-id"
+        );
+    }
+    let stats = Stats::new(latencies);
+
+    let mut errors = Vec::new();
+    if let Some(e) = &sent.first_error {
+        errors.push(format!("{} requests failed, first: {e}", sent.failures));
+    }
+    if !complete {
+        errors.push(format!(
+            "only {matched} of {expected} deliveries arrived within {}s",
+            DELIVERY_DEADLINE.as_secs()
+        ));
+    }
+
+    server.stop().await?;
+    drop(receiver);
+
+    let accepted = sent.deliveries.len() + sent.not_sent;
+    let accept_secs = sent
+        .last_accept
+        .map(|t| t.saturating_duration_since(start).as_secs_f64())
+        .unwrap_or(0.0);
+    let deliver_secs = last_receipt
+        .map(|t| t.saturating_duration_since(start).as_secs_f64())
+        .unwrap_or(0.0);
+    let cpu_ms_per_delivery = match (cpu_before, cpu_after) {
+        (Some(b), Some(a)) if matched > 0 => {
+            r2((a.saturating_sub(b)) as f64 / CLOCK_TICKS_PER_S * 1000.0 / matched as f64)
+        }
+        _ => None,
+    };
+    let elapsed = if complete { deliver_secs } else { end.duration_since(start).as_secs_f64() };
+
+    Ok(Report {
+        scenario: name.to_string(),
+        backend: opts.backend(),
+        notifications: sent.notifications,
+        deliveries: accepted,
+        accepted_per_s: per_s(accepted, accept_secs),
+        delivered_per_s: per_s(matched, deliver_secs),
+        p50_ms: stats.percentile(50.0).and_then(r2),
+        p99_ms: stats.percentile(99.0).and_then(r2),
+        cpu_ms_per_delivery,
+        peak_rss_mb: peak_rss.and_then(r2),
+        idle_rss_mb: idle_rss.and_then(r2),
+        elapsed_s: r2(elapsed),
+        received: (!errors.is_empty()).then_some(matched),
+        error: (!errors.is_empty()).then(|| errors.join("; ")),
+    })
+}
+
+/// The (name, load) lines a scenario produces.
+fn plan(scenario: Scenario, opts: &Options) -> Vec<(String, Load)> {
+    match scenario {
+        Scenario::Enqueue => vec![(
+            "enqueue".into(),
+            Load::ClosedLoop {
+                requests: opts.scaled(20_000),
+                recipients: 1,
+                concurrency: 64,
+            },
+        )],
+        Scenario::Batch => vec![(
+            "batch".into(),
+            Load::ClosedLoop {
+                requests: opts.scaled(100),
+                recipients: 1_000,
+                concurrency: 4,
+            },
+        )],
+        Scenario::E2eWebhook => vec![(
+            "e2e-webhook".into(),
+            Load::ClosedLoop {
+                requests: opts.scaled(20_000),
+                recipients: 1,
+                concurrency: 64,
+            },
+        )],
+        Scenario::Latency => {
+            let duration = Duration::from_secs_f64((10.0 * opts.scale).max(0.1));
+            vec![
+                ("latency-100".into(), Load::OpenLoop { rate: 100.0, duration }),
+                ("latency-1000".into(), Load::OpenLoop { rate: 1_000.0, duration }),
+            ]
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<bool> {
+    let scenarios = Scenario::parse_list(&args.scenarios)?;
+    if !(args.n.is_finite() && args.n > 0.0) {
+        bail!("--n must be a positive number, got {}", args.n);
+    }
+    let missive = match args.missive {
+        Some(p) => p,
+        None => std::env::current_exe()
+            .context("locating the bench executable")?
+            .parent()
+            .ok_or_else(|| anyhow!("the bench executable has no parent directory"))?
+            .join("missive"),
+    };
+    let opts = Options {
+        missive,
+        database_url: args.database_url,
+        scale: args.n,
+    };
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(REQUEST_TIMEOUT)
+        .no_proxy()
+        .build()
+        .context("building the HTTP client")?;
+
+    let mut all_ok = true;
+    for scenario in scenarios {
+        for (name, load) in plan(scenario, &opts) {
+            let report = run_scenario(&name, load, &opts, &client)
+                .await
+                .with_context(|| format!("scenario {name}"))?;
+            if let Some(e) = &report.error {
+                eprintln!("[bench] scenario {name} had errors: {e}");
+                all_ok = false;
+            }
+            println!("{}", serde_json::to_string(&report)?);
+        }
+    }
+    Ok(all_ok)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("missive-bench: error: starting the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("missive-bench: some scenarios reported errors (see the \"error\" fields)");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("missive-bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
