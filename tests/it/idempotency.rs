@@ -1,1 +1,105 @@
+//! Idempotency-Key: the same key and body within the window replays the
+//! first answer and queues nothing twice; a different body is a 409.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
 use crate::helpers::*;
+
+async fn send_with_key(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/notifications"))
+        .bearer_auth(&app.key)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_key_and_body_replays_the_first_answer() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        let body = json!({"content": {"webhook": {"body": "{\"n\": {{json n}} }"}}, "to": [{"webhook_url": rx.url}], "data": {"n": 1}});
+        let first = send_with_key(&app, "order-1001", &body).await;
+        assert_eq!(first.status(), 202);
+        assert!(first.headers().get("idempotent-replayed").is_none());
+        let first: Value = first.json().await.unwrap();
+
+        // The same body with its keys in another order is the same request.
+        let reordered = json!({"data": {"n": 1}, "to": [{"webhook_url": rx.url}], "content": {"webhook": {"body": "{\"n\": {{json n}} }"}}});
+        let again = send_with_key(&app, "order-1001", &reordered).await;
+        assert_eq!(again.status(), 202);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(again.json::<Value>().await.unwrap(), first);
+
+        let other = send_with_key(&app, "order-1001", &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}]})).await;
+        assert_eq!(other.status(), 409);
+        assert_eq!(other.headers()["content-type"], "application/problem+json");
+
+        rx.wait_for(1, Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.count(), 1, "queued once");
+        let all = app.get_json("/v1/deliveries").await;
+        assert_eq!(all["items"].as_array().unwrap().len(), 1);
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_with_one_key_queue_once() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}]});
+        let answers = futures::future::join_all((0..20).map(|_| send_with_key(&app, "same", &body))).await;
+        let mut ids = vec![];
+        for a in answers {
+            assert_eq!(a.status(), 202);
+            ids.push(a.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string());
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "every answer names the one notification");
+        rx.wait_for(1, Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.count(), 1);
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_scoped_to_the_api_key_and_expire() {
+    for b in backends() {
+        let app = spawn_app_with(&b, "[maintenance]\nidempotency_ttl = \"300ms\"").await;
+        let rx = Receiver::start().await;
+        let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}]});
+        let first: Value = send_with_key(&app, "k", &body).await.json().await.unwrap();
+
+        // Another API key using the same Idempotency-Key is a different request.
+        let (other_key, _) = missive::api::auth::create_key(app.state.store.as_ref(), "other", "send").await.unwrap();
+        let r = app
+            .client
+            .post(app.url("/v1/notifications"))
+            .bearer_auth(&other_key)
+            .header("Idempotency-Key", "k")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        assert!(r.headers().get("idempotent-replayed").is_none());
+
+        // After the window, the key can be used again.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let later = send_with_key(&app, "k", &body).await;
+        assert_eq!(later.status(), 202);
+        assert!(later.headers().get("idempotent-replayed").is_none());
+        assert_ne!(later.json::<Value>().await.unwrap()["id"], first["id"]);
+        let removed = missive::dispatch::maintenance::run_once(app.state.store.as_ref(), &app.state.config.maintenance).await.unwrap();
+        assert!(removed.0 >= 1, "expired keys are purged: {removed:?}");
+        app.stop().await;
+    }
+}
