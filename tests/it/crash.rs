@@ -1,1 +1,358 @@
+//! The real binary killed mid-flight: nothing accepted is lost. Also the
+//! child-process helpers the CLI tests share.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+
 use crate::helpers::*;
+
+/// The real `missive` binary.
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_missive");
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Env for the real binary: the test's database, quick polls, leases and
+/// retries, loopback receivers allowed, listening on `port`.
+pub(crate) fn child_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
+    let mut v = db.env();
+    for (k, val) in [
+        ("MISSIVE__SERVER__BIND", format!("127.0.0.1:{port}")),
+        ("MISSIVE__CHANNELS__WEBHOOK__ALLOW_PRIVATE", "true".into()),
+        ("MISSIVE__WORKER__LEASE", "3s".into()),
+        ("MISSIVE__CHANNELS__WEBHOOK__TIMEOUT", "2s".into()),
+        ("MISSIVE__CHANNELS__WEBHOOK__RETRY_SCHEDULE", "100ms,100ms,100ms".into()),
+        ("MISSIVE__WORKER__POLL_INTERVAL", "100ms".into()),
+        ("RUST_LOG", "warn".into()),
+    ] {
+        v.push((k.to_string(), val));
+    }
+    v
+}
+
+/// A `Command` for the binary with `env` (and no MISSIVE__* inherited from
+/// the test's own environment).
+pub(crate) fn command(env: &[(String, String)], args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MISSIVE__") {
+            c.env_remove(k);
+        }
+    }
+    c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str()))).args(args).stdin(Stdio::null());
+    c
+}
+
+/// The finished run of a one-shot command.
+pub(crate) struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.status, self.stdout, self.stderr)
+    }
+}
+
+/// Runs `missive <args>` to completion (at most 30 s).
+pub(crate) async fn run_cmd(env: &[(String, String)], args: &[&str]) -> Run {
+    let mut c = tokio::process::Command::from(command(env, args));
+    c.kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(30), c.output())
+        .await
+        .unwrap_or_else(|_| panic!("`missive {}` did not finish within 30 s", args.join(" ")))
+        .unwrap();
+    Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A long-running `missive` child (e.g. `serve`). Its stdout and stderr go
+/// to files in the test's temp dir; it is killed when dropped, and its
+/// output is printed if the test is panicking.
+pub(crate) struct ChildGuard {
+    child: std::process::Child,
+    pub base: String,
+    pub stdout_path: PathBuf,
+    pub stderr_path: PathBuf,
+    label: String,
+    exited: Option<ExitStatus>,
+}
+
+/// Starts `missive <args>` with `env`, listening on `port`. `label` names
+/// its output files (unique per start within a test).
+pub(crate) fn spawn_child(db: &TestDb, env: &[(String, String)], port: u16, args: &[&str], label: &str) -> ChildGuard {
+    let stdout_path = db.dir.path().join(format!("{label}.stdout"));
+    let stderr_path = db.dir.path().join(format!("{label}.stderr"));
+    let child = command(env, args)
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .expect("the missive binary starts");
+    ChildGuard {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        stdout_path,
+        stderr_path,
+        label: label.to_string(),
+        exited: None,
+    }
+}
+
+/// `missive serve` on a fresh port with the standard test env plus `extra`,
+/// waited for until /readyz answers 200.
+pub(crate) async fn start_serve(db: &TestDb, extra: &[(&str, &str)], label: &str) -> ChildGuard {
+    let port = free_port();
+    let mut env = child_env(db, port);
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut child = spawn_child(db, &env, port, &["serve"], label);
+    child.wait_ready(Duration::from_secs(30)).await;
+    child
+}
+
+impl ChildGuard {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// The exit status if the child has exited.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait().unwrap();
+        }
+        self.exited
+    }
+
+    /// Polls /readyz until 200; panics (with the child's stderr) if the
+    /// child exits or the deadline passes.
+    pub async fn wait_ready(&mut self, deadline: Duration) {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+        let url = self.url("/readyz");
+        let end = Instant::now() + deadline;
+        loop {
+            if let Some(st) = self.try_exit() {
+                panic!("missive ({}) exited with {st} before it was ready:\n{}", self.label, self.stderr());
+            }
+            if let Ok(r) = client.get(&url).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            if Instant::now() > end {
+                panic!("missive ({}) was not ready within {deadline:?}:\n{}", self.label, self.stderr());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL, and reap it.
+    pub fn kill(&mut self) {
+        if self.try_exit().is_none() {
+            let _ = self.child.kill();
+            self.exited = Some(self.child.wait().unwrap());
+        }
+    }
+
+    /// Sends SIGTERM (a graceful stop).
+    pub fn sigterm(&self) {
+        let st = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(st.success(), "kill -TERM failed");
+    }
+
+    /// Waits until the child exits; None if it is still running at the
+    /// deadline.
+    pub async fn wait_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + deadline;
+        loop {
+            if let Some(st) = self.try_exit() {
+                return Some(st);
+            }
+            if Instant::now() > end {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGTERM, then asserts a clean exit (status 0) within `deadline`.
+    pub async fn stop_gracefully(&mut self, deadline: Duration) {
+        self.sigterm();
+        match self.wait_exit(deadline).await {
+            Some(st) => assert!(st.success(), "missive ({}) exited with {st} after SIGTERM:\n{}", self.label, self.stderr()),
+            None => panic!("missive ({}) did not exit within {deadline:?} of SIGTERM:\n{}", self.label, self.stderr()),
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!(
+                "=== missive ({}) stdout ===\n{}\n=== missive ({}) stderr ===\n{}",
+                self.label,
+                self.stdout(),
+                self.label,
+                self.stderr()
+            );
+        }
+    }
+}
+
+/// Reads `<data_dir>/admin.key`.
+pub(crate) fn admin_key(db: &TestDb) -> String {
+    std::fs::read_to_string(db.dir.path().join("admin.key")).expect("admin.key exists").trim().to_string()
+}
+
+/// The distinct `webhook-id`s a receiver has seen.
+fn received_ids(rx: &Receiver) -> HashSet<String> {
+    rx.received()
+        .iter()
+        .map(|r| r.headers.get("webhook-id").expect("webhook-id header").to_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every delivery id the API lists as sent, following cursors.
+async fn sent_ids(client: &reqwest::Client, base: &str, key: &str) -> HashSet<String> {
+    let mut out = HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/v1/deliveries?status=sent&limit=500");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={}", url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()));
+        }
+        let r = client.get(&url).bearer_auth(key).send().await.unwrap();
+        assert_eq!(r.status(), 200, "GET {url}");
+        let page: Value = r.json().await.unwrap();
+        for d in page["items"].as_array().unwrap() {
+            out.insert(d["id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) if !page["items"].as_array().unwrap().is_empty() => cursor = Some(c.to_string()),
+            _ => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_mid_flight_loses_nothing() {
+    const N: usize = 500;
+    for b in backends() {
+        let t0 = Instant::now();
+        let db = TestDb::new(&b);
+        let rx = Receiver::start_with(vec![], Answer::status(200).delay(Duration::from_millis(20))).await;
+        let extra = [("MISSIVE__WORKER__CONCURRENCY", "4")];
+        let mut first = start_serve(&db, &extra, "serve-1").await;
+        let key = admin_key(&db);
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+
+        // Accept N notifications, 16 at a time.
+        let body = Arc::new(json!({
+            "content": {"webhook": {"body": "{\"n\": {{json n}} }"}},
+            "to": [{"webhook_url": rx.url}],
+        }));
+        let url = first.url("/v1/notifications");
+        let answers: Vec<Value> = futures::stream::iter(0..N)
+            .map(|n| {
+                let (client, url, key, body) = (client.clone(), url.clone(), key.clone(), body.clone());
+                async move {
+                    let mut req = (*body).clone();
+                    req["data"] = json!({"n": n});
+                    let r = client.post(&url).bearer_auth(&key).json(&req).send().await.unwrap();
+                    let status = r.status();
+                    let text = r.text().await.unwrap();
+                    assert_eq!(status, 202, "notification {n}: {text}");
+                    serde_json::from_str::<Value>(&text).unwrap()
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let accepted: HashSet<String> = answers
+            .iter()
+            .flat_map(|a| a["deliveries"].as_array().unwrap().iter())
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(accepted.len(), N, "{b:?}: one delivery per notification");
+        let accepted_at = t0.elapsed();
+
+        // Kill it mid-flight, once some (but not all) have gone out.
+        if let Err(n) = poll_until(Duration::from_secs(30), || async { (rx.count() >= 20, rx.count()) }).await {
+            panic!("{b:?}: the receiver saw only {n} requests in 30 s");
+        }
+        first.kill();
+        let before = received_ids(&rx);
+        assert!(
+            before.len() < N,
+            "{b:?}: all {N} were delivered before the kill ({accepted_at:?} to accept); nothing was caught mid-flight"
+        );
+        assert!(before.is_subset(&accepted), "{b:?}: the receiver saw ids that were never accepted");
+        eprintln!("{b:?}: accepted {N} in {accepted_at:?}; killed with {} delivered", before.len());
+
+        // Restart on the same database: everything arrives.
+        let mut second = start_serve(&db, &extra, "serve-2").await;
+        let got = poll_until(Duration::from_secs(60), || async {
+            let ids = received_ids(&rx);
+            (ids.len() >= N, ids)
+        })
+        .await;
+        let got = match got {
+            Ok(ids) => ids,
+            Err(ids) => panic!(
+                "{b:?}: after the restart the receiver saw {} of {N} distinct ids in 60 s; missing e.g. {:?}",
+                ids.len(),
+                accepted.difference(&ids).take(5).collect::<Vec<_>>()
+            ),
+        };
+        let missing: Vec<_> = accepted.difference(&got).take(5).collect();
+        let unknown: Vec<_> = got.difference(&accepted).take(5).collect();
+        assert!(missing.is_empty() && unknown.is_empty(), "{b:?}: missing {missing:?}, never accepted {unknown:?}");
+        let requests = rx.count();
+        assert!(requests >= N);
+
+        // And the log agrees: every accepted delivery ends up sent.
+        let sent = poll_until(Duration::from_secs(20), || async {
+            let s = sent_ids(&client, &second.base, &key).await;
+            (s == accepted, s)
+        })
+        .await;
+        if let Err(s) = sent {
+            panic!(
+                "{b:?}: {} deliveries listed as sent; not sent e.g. {:?}",
+                s.len(),
+                accepted.difference(&s).take(5).collect::<Vec<_>>()
+            );
+        }
+
+        second.stop_gracefully(Duration::from_secs(30)).await;
+        eprintln!(
+            "{b:?}: {requests} requests for {N} deliveries ({} repeats) in {:?}",
+            requests - N,
+            t0.elapsed()
+        );
+    }
+}
