@@ -127,10 +127,6 @@ impl ChildGuard {
         format!("{}{}", self.base, path)
     }
 
-    pub fn id(&self) -> u32 {
-        self.child.id()
-    }
-
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
     }
