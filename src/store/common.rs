@@ -58,8 +58,8 @@ pub async fn next_batch(rx: &Mutex<mpsc::Receiver<AcceptJob>>) -> Option<Vec<Acc
 }
 
 /// Expands to `impl Store for $store` over database `$db`, with the shared
-/// statements and the backend's own items (`backend`, `ready`, `claim`,
-/// `wakeups`) given in braces. `$store` must have `reader()`, `writer()`,
+/// statements and the backend's own items (`backend`, `claim`, `wakeups`)
+/// given in braces; `MIGRATOR` must name the backend's migrations. `$store` must have `reader()`, `writer()`,
 /// `accept_queue` and `NOTIFY: Option<&'static str>` (a statement run in
 /// the same transaction as new work, to wake other processes).
 macro_rules! store_impl {
@@ -67,6 +67,13 @@ macro_rules! store_impl {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             $($specific)*
+
+            async fn ready(&self) -> StoreResult<bool> {
+                let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(self.reader())
+                    .await?;
+                Ok(applied as usize >= MIGRATOR.iter().count())
+            }
 
             async fn count_active_keys(&self) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL")

@@ -76,13 +76,6 @@ store_impl!(PgStore, Postgres, {
         Backend::Postgres
     }
 
-    async fn ready(&self) -> StoreResult<bool> {
-        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
-            .fetch_one(self.reader())
-            .await?;
-        Ok(applied as usize >= MIGRATOR.iter().count())
-    }
-
     async fn claim(&self, now: i64, lease_until: i64, limit: i64, token: &str) -> StoreResult<Vec<Claimed>> {
         Ok(sqlx::query_as::<_, Claimed>(const_format::concatcp!(
             "UPDATE deliveries d SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \

@@ -76,13 +76,6 @@ store_impl!(SqliteStore, Sqlite, {
         Backend::Sqlite
     }
 
-    async fn ready(&self) -> StoreResult<bool> {
-        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
-            .fetch_one(self.reader())
-            .await?;
-        Ok(applied as usize >= MIGRATOR.iter().count())
-    }
-
     async fn claim(&self, now: i64, lease_until: i64, limit: i64, token: &str) -> StoreResult<Vec<Claimed>> {
         // One statement: SQLite runs it under the write lock, so two
         // processes sharing the file can't claim the same row.

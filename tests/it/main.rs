@@ -8,4 +8,5 @@ mod api_errors;
 mod cli;
 mod crash;
 mod idempotency;
+mod multi_process;
 mod webhook;
