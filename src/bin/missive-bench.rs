@@ -47,6 +47,8 @@ const STOP_DEADLINE: Duration = Duration::from_secs(30);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many times one POST is retried after a 429 before giving up.
 const MAX_429_RETRIES: u32 = 50;
+/// A load stops early once this many requests have failed.
+const MAX_FAILURES: usize = 100;
 /// Interval of progress lines on stderr.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
@@ -487,6 +489,7 @@ struct Sender {
     auth: String,
     hook_url: String,
     accepted: AtomicUsize,
+    failures: AtomicUsize,
 }
 
 #[derive(Deserialize)]
@@ -545,7 +548,6 @@ impl Sent {
             Err(e) => {
                 self.failures += 1;
                 if self.first_error.is_none() {
-                    eprintln!("[bench] request failed: {e:#}");
                     self.first_error = Some(format!("{e:#}"));
                 }
             }
@@ -566,9 +568,25 @@ impl Sender {
         serde_json::to_vec(&body).expect("serializing a JSON value")
     }
 
+    /// True once so many requests failed that the load should stop.
+    fn too_many_failures(&self) -> bool {
+        self.failures.load(Ordering::Relaxed) >= MAX_FAILURES
+    }
+
+    /// One POST /v1/notifications; counts a failure and prints the first one.
+    async fn send(&self, body: Vec<u8>) -> Result<(Accepted, Instant)> {
+        let result = self.post(body).await;
+        if let Err(e) = &result {
+            if self.failures.fetch_add(1, Ordering::Relaxed) == 0 {
+                eprintln!("[bench] request failed: {e:#}");
+            }
+        }
+        result
+    }
+
     /// One POST /v1/notifications; returns the 202 answer and the instant it arrived.
     /// 429 answers are retried after `Retry-After` (bounded).
-    async fn send(&self, body: Vec<u8>) -> Result<(Accepted, Instant)> {
+    async fn post(&self, body: Vec<u8>) -> Result<(Accepted, Instant)> {
         let body = Bytes::from(body);
         for _ in 0..=MAX_429_RETRIES {
             let resp = self
@@ -634,7 +652,7 @@ async fn run_closed_loop(
                 let mut sent = Sent::default();
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= requests {
+                    if n >= requests || sender.too_many_failures() {
                         break;
                     }
                     let body = sender.body(n, recipients);
@@ -660,6 +678,9 @@ async fn run_open_loop(sender: Arc<Sender>, rate: f64, duration: Duration) -> Re
     let mut tasks: Vec<JoinHandle<Result<(Accepted, Instant)>>> = Vec::with_capacity(count);
     for n in 0..count {
         interval.tick().await;
+        if sender.too_many_failures() {
+            break;
+        }
         let sender = sender.clone();
         tasks.push(tokio::spawn(async move {
             let body = sender.body(n, 1);
@@ -784,6 +805,7 @@ async fn run_scenario(
         auth: format!("Bearer {}", server.api_key),
         hook_url: receiver.url.clone(),
         accepted: AtomicUsize::new(0),
+        failures: AtomicUsize::new(0),
     });
 
     let idle_rss = status_mb(server.pid, "VmRSS");
@@ -840,7 +862,8 @@ async fn run_scenario(
 
     let mut errors = Vec::new();
     if let Some(e) = &sent.first_error {
-        errors.push(format!("{} requests failed, first: {e}", sent.failures));
+        let stopped = if sent.failures >= MAX_FAILURES { " (load stopped early)" } else { "" };
+        errors.push(format!("{} requests failed{stopped}, first: {e}", sent.failures));
     }
     if !complete {
         errors.push(format!(
@@ -866,7 +889,11 @@ async fn run_scenario(
         }
         _ => None,
     };
-    let elapsed = if complete { deliver_secs } else { end.duration_since(start).as_secs_f64() };
+    // First POST to the last receipt, or to the end of the wait when deliveries are missing.
+    let elapsed = match last_receipt {
+        Some(_) if complete => deliver_secs,
+        _ => end.duration_since(start).as_secs_f64(),
+    };
 
     Ok(Report {
         scenario: name.to_string(),
@@ -973,7 +1000,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    // On Ctrl-C the run future is dropped, which kills and cleans up the server child.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            r = run(args) => r,
+            _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+        }
+    });
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
             eprintln!("missive-bench: some scenarios reported errors (see the \"error\" fields)");
