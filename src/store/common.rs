@@ -58,7 +58,8 @@ pub async fn next_batch(rx: &Mutex<mpsc::Receiver<AcceptJob>>) -> Option<Vec<Acc
 }
 
 /// Expands to `impl Store for $store` over database `$db`, with the shared
-/// statements and the backend's own items (`backend`, `claim`, `wakeups`)
+/// statements and the backend's own items (`backend`, `claim`, `next_due`,
+/// `wakeups`)
 /// given in braces; `MIGRATOR` must name the backend's migrations. `$store` must have `reader()`, `writer()`,
 /// `accept_queue` and `NOTIFY: Option<&'static str>` (a statement run in
 /// the same transaction as new work, to wake other processes).
@@ -231,16 +232,20 @@ macro_rules! store_impl {
 
             async fn complete(&self, completions: &[Completion], now: i64) -> StoreResult<()> {
                 let mut tx = self.writer().begin().await?;
-                for c in completions {
-                    sqlx::query(
-                        "UPDATE deliveries SET status = $1, reason = $2, due_at = $3, attempts = attempts + 1, \
-                         last_error = $4, provider = $5, updated_at = $6, claim_token = NULL \
-                         WHERE id = $7 AND claim_token = $8")
-                        .bind(c.status).bind(&c.reason).bind(c.due_at).bind(&c.attempt.error)
-                        .bind(&c.attempt.provider).bind(now).bind(&c.delivery_id).bind(&c.claim_token)
-                        .execute(&mut *tx).await?;
-                }
                 for chunk in completions.chunks($crate::store::common::INSERT_CHUNK) {
+                    // One statement for the chunk: VALUES columns are
+                    // column1.. in both SQLite and PostgreSQL.
+                    let mut q = sqlx::QueryBuilder::<$db>::new("UPDATE deliveries SET status = v.column3, reason = v.column4, \
+                        due_at = v.column5, attempts = attempts + 1, last_error = v.column6, provider = v.column7, \
+                        updated_at = v.column8, claim_token = NULL FROM (");
+                    q.push_values(chunk, |mut b, c| {
+                        b.push_bind(c.delivery_id.clone()).push_bind(c.claim_token.clone()).push_bind(c.status)
+                            .push_bind(c.reason.clone()).push_bind(c.due_at).push_bind(c.attempt.error.clone())
+                            .push_bind(c.attempt.provider.clone()).push_bind(now);
+                    });
+                    q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.claim_token = v.column2");
+                    q.build().execute(&mut *tx).await?;
+
                     let mut q = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, duration_ms, outcome, status_code, response, error) ");
                     q.push_values(chunk, |mut b, c| {
@@ -262,12 +267,6 @@ macro_rules! store_impl {
                      due_at = $2, claim_token = NULL, updated_at = $2 WHERE claim_token = $1 AND status = 'sending'")
                     .bind(token).bind(now).execute(self.writer()).await?;
                 Ok(r.rows_affected())
-            }
-
-            async fn next_due(&self) -> StoreResult<Option<i64>> {
-                Ok(sqlx::query_scalar::<_, Option<i64>>(
-                    const_format::concatcp!("SELECT MIN(due_at) FROM deliveries WHERE status IN ", WAITING))
-                    .fetch_one(self.reader()).await?)
             }
 
             async fn purge_idempotency(&self, now: i64) -> StoreResult<u64> {
@@ -330,7 +329,7 @@ macro_rules! store_impl {
             async fn accept_tx(pool: &sqlx::Pool<$db>, accepts: &[&Accept]) -> StoreResult<Vec<AcceptOutcome>> {
                 let mut tx = pool.begin().await?;
                 let mut outcomes = Vec::with_capacity(accepts.len());
-                let mut any_new = false;
+                let mut fresh: Vec<&Accept> = Vec::with_capacity(accepts.len());
                 for a in accepts {
                     if let Some((key_id, key, rec, expires_at)) = &a.idempotency {
                         let n = a.notification.created_at;
@@ -351,30 +350,38 @@ macro_rules! store_impl {
                             continue;
                         }
                     }
-                    let n = &a.notification;
-                    sqlx::query(
-                        "INSERT INTO notifications (id, template_key, template_version, data, category, priority, locale, dedup_key, send_at, api_key_id, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-                        .bind(&n.id).bind(&n.template_key).bind(n.template_version).bind(&n.data).bind(&n.category)
-                        .bind(&n.priority).bind(&n.locale).bind(&n.dedup_key).bind(n.send_at).bind(&n.api_key_id).bind(n.created_at)
-                        .execute(&mut *tx).await?;
-                    for chunk in a.deliveries.chunks($crate::store::common::INSERT_CHUNK) {
-                        let mut q = sqlx::QueryBuilder::<$db>::new(
-                            "INSERT INTO deliveries (id, notification_id, template_key, recipient, recipient_data, channel, address, content, \
-                             status, reason, priority, due_at, created_at, updated_at, attempts) ");
-                        q.push_values(chunk, |mut b, d| {
-                            b.push_bind(d.id.clone()).push_bind(n.id.clone()).push_bind(d.template_key.clone())
-                                .push_bind(d.recipient.clone()).push_bind(d.recipient_data.clone()).push_bind(d.channel.clone())
-                                .push_bind(d.address.clone()).push_bind(d.content.clone()).push_bind(d.status)
-                                .push_bind(d.reason.clone()).push_bind(d.priority).push_bind(d.due_at)
-                                .push_bind(n.created_at).push_bind(n.created_at).push_unseparated(", 0");
-                        });
-                        q.build().execute(&mut *tx).await?;
-                    }
-                    any_new = true;
                     outcomes.push(AcceptOutcome::Created);
+                    fresh.push(a);
                 }
-                if any_new {
+                // Everything new in as few statements as the parameter limits allow.
+                for chunk in fresh.chunks($crate::store::common::INSERT_CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO notifications (id, template_key, template_version, data, category, priority, locale, dedup_key, send_at, api_key_id, created_at) ");
+                    q.push_values(chunk, |mut b, a| {
+                        let n = &a.notification;
+                        b.push_bind(n.id.clone()).push_bind(n.template_key.clone()).push_bind(n.template_version)
+                            .push_bind(n.data.clone()).push_bind(n.category.clone()).push_bind(n.priority.clone())
+                            .push_bind(n.locale.clone()).push_bind(n.dedup_key.clone()).push_bind(n.send_at)
+                            .push_bind(n.api_key_id.clone()).push_bind(n.created_at);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                let rows: Vec<(&NotificationRow, &NewDelivery)> =
+                    fresh.iter().flat_map(|a| a.deliveries.iter().map(move |d| (&a.notification, d))).collect();
+                for chunk in rows.chunks($crate::store::common::INSERT_CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO deliveries (id, notification_id, template_key, recipient, recipient_data, channel, address, content, \
+                         status, reason, priority, due_at, created_at, updated_at, attempts) ");
+                    q.push_values(chunk, |mut b, (n, d)| {
+                        b.push_bind(d.id.clone()).push_bind(n.id.clone()).push_bind(d.template_key.clone())
+                            .push_bind(d.recipient.clone()).push_bind(d.recipient_data.clone()).push_bind(d.channel.clone())
+                            .push_bind(d.address.clone()).push_bind(d.content.clone()).push_bind(d.status)
+                            .push_bind(d.reason.clone()).push_bind(d.priority).push_bind(d.due_at)
+                            .push_bind(n.created_at).push_bind(n.created_at).push_unseparated(", 0");
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                if !fresh.is_empty() {
                     if let Some(sql) = Self::NOTIFY { sqlx::query(sql).execute(&mut *tx).await?; }
                 }
                 tx.commit().await?;

@@ -88,6 +88,13 @@ store_impl!(PgStore, Postgres, {
             .await?)
     }
 
+    async fn next_due(&self) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar::<_, i64>(const_format::concatcp!(
+            "SELECT due_at FROM deliveries WHERE status IN ", WAITING, " ORDER BY due_at LIMIT 1"))
+            .fetch_optional(self.reader())
+            .await?)
+    }
+
     async fn wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(WAKE_CHANNEL).await?;

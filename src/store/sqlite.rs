@@ -78,14 +78,24 @@ store_impl!(SqliteStore, Sqlite, {
 
     async fn claim(&self, now: i64, lease_until: i64, limit: i64, token: &str) -> StoreResult<Vec<Claimed>> {
         // One statement: SQLite runs it under the write lock, so two
-        // processes sharing the file can't claim the same row.
+        // processes sharing the file can't claim the same row. INDEXED BY:
+        // without statistics the planner prefers the status index and sorts
+        // every waiting row for each claim.
         Ok(sqlx::query_as::<_, Claimed>(const_format::concatcp!(
             "UPDATE deliveries SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
-             WHERE id IN (SELECT id FROM deliveries WHERE status IN ", WAITING, " AND due_at <= $3 \
+             WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due WHERE status IN ", WAITING, " AND due_at <= $3 \
              ORDER BY due_at LIMIT $4) \
              RETURNING id, notification_id, channel, address, content, attempts, retry_base, claim_token"))
             .bind(lease_until).bind(token).bind(now).bind(limit)
             .fetch_all(self.writer())
+            .await?)
+    }
+
+    async fn next_due(&self) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar::<_, i64>(const_format::concatcp!(
+            "SELECT due_at FROM deliveries INDEXED BY deliveries_due WHERE status IN ", WAITING,
+            " ORDER BY due_at LIMIT 1"))
+            .fetch_optional(self.reader())
             .await?)
     }
 
