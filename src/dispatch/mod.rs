@@ -20,6 +20,9 @@ use crate::config::WorkerConfig;
 use crate::store::{AttemptRow, Claimed, Completion, Store};
 use crate::util::now_ms;
 
+/// Queue operations slower than this are logged.
+const SLOW: Duration = Duration::from_millis(20);
+
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     channels: Channels,
@@ -65,7 +68,12 @@ impl Dispatcher {
             let limit = free.min(this.cfg.batch_size);
             let now = now_ms();
             let lease_until = now + this.cfg.lease.as_millis() as i64;
-            match this.store.claim(now, lease_until, limit as i64, &this.token).await {
+            let t0 = Instant::now();
+            let claimed = this.store.claim(now, lease_until, limit as i64, &this.token).await;
+            if t0.elapsed() > SLOW {
+                tracing::warn!(ms = t0.elapsed().as_millis() as u64, "claiming deliveries was slow");
+            }
+            match claimed {
                 Ok(rows) if !rows.is_empty() => {
                     for row in rows {
                         let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");
@@ -255,8 +263,14 @@ async fn record(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Completion>) {
         }
         let mut tries = 0;
         loop {
+            let t0 = Instant::now();
             match store.complete(&batch, now_ms()).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    if t0.elapsed() > SLOW {
+                        tracing::warn!(ms = t0.elapsed().as_millis() as u64, n = batch.len(), "recording attempts was slow");
+                    }
+                    break;
+                }
                 Err(e) if tries < 20 => {
                     tries += 1;
                     tracing::warn!(error = %e, tries, "recording attempts failed; retrying");

@@ -43,8 +43,12 @@ impl PgStore {
             admin.close().await;
             opts = opts.options([("search_path", schema.as_str())]);
         }
+        let size = cfg.max_connections.max(ACCEPT_WRITERS as u32 + 2);
+        // Open every connection up front: a new connection costs a TLS
+        // handshake (tens of ms), which must not land on a request.
         let pool = PgPoolOptions::new()
-            .max_connections(cfg.max_connections.max(ACCEPT_WRITERS as u32 + 2))
+            .max_connections(size)
+            .min_connections(size)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
