@@ -74,19 +74,14 @@ impl Dispatcher {
                 tracing::warn!(ms = t0.elapsed().as_millis() as u64, "claiming deliveries was slow");
             }
             match claimed {
-                Ok(rows) if !rows.is_empty() => {
-                    for row in rows {
-                        let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");
-                        let this = this.clone();
-                        let done = done_tx.clone();
-                        inflight.spawn(async move {
-                            let completion = this.attempt(row).await;
-                            drop(permit);
-                            let _ = done.send(completion).await;
-                        });
-                    }
+                // A full batch: there may be more due now, claim again. A
+                // partial one took everything due, so wait for a wake-up (new
+                // work signals it) or the next due time.
+                Ok(rows) if rows.len() == limit => {
+                    this.spawn_sends(rows, &permits, &done_tx, &mut inflight).await;
                 }
-                Ok(_) => {
+                Ok(rows) => {
+                    this.spawn_sends(rows, &permits, &done_tx, &mut inflight).await;
                     let wait = this.idle_wait().await;
                     tokio::select! {
                         _ = this.wake.notified() => {}
@@ -124,6 +119,25 @@ impl Dispatcher {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "handed claimed deliveries back to the queue"),
             Err(e) => tracing::warn!(error = %e, "could not release claimed deliveries; they return when their lease ends"),
+        }
+    }
+
+    async fn spawn_sends(
+        self: &Arc<Self>,
+        rows: Vec<Claimed>,
+        permits: &Arc<Semaphore>,
+        done_tx: &mpsc::Sender<Completion>,
+        inflight: &mut JoinSet<()>,
+    ) {
+        for row in rows {
+            let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");
+            let this = self.clone();
+            let done = done_tx.clone();
+            inflight.spawn(async move {
+                let completion = this.attempt(row).await;
+                drop(permit);
+                let _ = done.send(completion).await;
+            });
         }
     }
 
