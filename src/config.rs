@@ -69,6 +69,26 @@ struct RawMaintenance {
 #[derive(Debug, Deserialize)]
 struct RawChannels {
     webhook: RawWebhook,
+    email: RawChannel,
+    sms: RawChannel,
+}
+
+/// A channel sent through configured providers (email, sms).
+#[derive(Debug, Deserialize)]
+struct RawChannel {
+    providers: StringList,
+    timeout: String,
+    retry_schedule: StringList,
+    max_retry_after: String,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    reply_to: Option<String>,
+    #[serde(default)]
+    unsubscribe: Option<String>,
+    /// Provider tables, by name.
+    #[serde(flatten)]
+    tables: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +131,59 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub maintenance: MaintenanceConfig,
     pub webhook: WebhookConfig,
+    pub email: ChannelConfig,
+    pub sms: ChannelConfig,
+}
+
+/// Settings of a channel that sends through providers (email, sms).
+#[derive(Clone, Debug)]
+pub struct ChannelConfig {
+    pub timeout: Duration,
+    pub retry_schedule: Vec<Duration>,
+    pub max_retry_after: Duration,
+    /// In failover order.
+    pub providers: Vec<ProviderConfig>,
+    /// Email only: the From and Reply-To headers, and the List-Unsubscribe
+    /// target for marketing mail (`{recipient}` is replaced).
+    pub from: String,
+    pub reply_to: Option<String>,
+    pub unsubscribe: String,
+}
+
+/// One provider's table (`channels.<channel>.<name>`): its type and raw
+/// settings, which the channel's module reads and checks at start-up.
+#[derive(Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: String,
+    /// `channels.<channel>.<name>`, for error messages.
+    pub key: String,
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    // Settings hold passwords and tokens: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig").field("name", &self.name).field("kind", &self.kind).finish()
+    }
+}
+
+impl ProviderConfig {
+    /// Reads the settings into `T`; an error names the key.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        let mut settings = self.settings.clone();
+        settings.remove("type");
+        serde_path_to_error::deserialize(serde_json::Value::Object(settings)).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." { self.key.clone() } else { format!("{}.{path}", self.key) };
+            ConfigError::Read(format!("`{key}`: {}", e.into_inner()))
+        })
+    }
+
+    /// A setting error at `<key>.<field>`.
+    pub fn invalid(&self, field: &str, allowed: impl ToString) -> ConfigError {
+        ConfigError::Read(format!("`{}.{field}` is not valid: {}", self.key, allowed.to_string()))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -316,13 +389,16 @@ impl Config {
             retry_schedule,
             max_retry_after: duration("channels.webhook.max_retry_after", &w.max_retry_after)?,
         };
-        if worker.lease <= webhook.timeout {
+        let email = provider_channel("email", raw.channels.email, &["file", "smtp"])?;
+        let sms = provider_channel("sms", raw.channels.sms, &["file", "twilio", "http"])?;
+        let longest = webhook.timeout.max(email.timeout).max(sms.timeout);
+        if worker.lease <= longest {
             return Err(invalid(
                 "worker.lease",
                 humantime::format_duration(worker.lease),
                 format!(
-                    "longer than channels.webhook.timeout ({}), or a delivery could be sent twice while still in flight",
-                    humantime::format_duration(webhook.timeout)
+                    "longer than every channel's timeout ({}), or a delivery could be sent twice while still in flight",
+                    humantime::format_duration(longest)
                 ),
             ));
         }
@@ -344,8 +420,51 @@ impl Config {
             worker,
             maintenance,
             webhook,
+            email,
+            sms,
         })
     }
+}
+
+fn schedule(key: &'static str, list: &StringList) -> Result<Vec<Duration>, ConfigError> {
+    list.items().iter().map(|item| duration(key, item)).collect()
+}
+
+fn provider_channel(channel: &'static str, raw: RawChannel, kinds: &[&str]) -> Result<ChannelConfig, ConfigError> {
+    // Keys as operators write them, leaked once per start for the error type.
+    let key = |k: &str| -> &'static str { Box::leak(format!("channels.{channel}.{k}").into_boxed_str()) };
+    let mut providers = Vec::new();
+    for name in raw.providers.items() {
+        let table = match raw.tables.get(&name) {
+            Some(serde_json::Value::Object(t)) => t.clone(),
+            Some(_) => return Err(invalid(key(&name), "(not a table)", "a table of provider settings")),
+            None if kinds.contains(&name.as_str()) => serde_json::Map::new(),
+            None => {
+                return Err(invalid(
+                    key("providers"),
+                    &name,
+                    format!("a provider with a [channels.{channel}.{name}] table, or one of {}", kinds.join(", ")),
+                ))
+            }
+        };
+        let kind = table.get("type").and_then(|t| t.as_str()).unwrap_or(&name).to_string();
+        if !kinds.contains(&kind.as_str()) {
+            return Err(invalid(key(&format!("{name}.type")), &kind, format!("one of {}", kinds.join(", "))));
+        }
+        providers.push(ProviderConfig { name: name.clone(), kind, key: format!("channels.{channel}.{name}"), settings: table });
+    }
+    if providers.is_empty() {
+        return Err(invalid(key("providers"), "[]", format!("at least one of {}", kinds.join(", "))));
+    }
+    Ok(ChannelConfig {
+        timeout: positive_duration(key("timeout"), &raw.timeout)?,
+        retry_schedule: schedule(key("retry_schedule"), &raw.retry_schedule)?,
+        max_retry_after: duration(key("max_retry_after"), &raw.max_retry_after)?,
+        providers,
+        from: raw.from.unwrap_or_default(),
+        reply_to: raw.reply_to.filter(|r| !r.is_empty()),
+        unsubscribe: raw.unsubscribe.unwrap_or_default(),
+    })
 }
 
 #[cfg(test)]
@@ -381,6 +500,19 @@ mod tests {
     fn lease_must_outlast_the_timeout() {
         let e = Config::from_toml("[worker]\nlease = \"5s\"").unwrap_err().to_string();
         assert!(e.contains("worker.lease"), "{e}");
+    }
+
+    #[test]
+    fn providers_are_listed_in_order_and_checked() {
+        let c = Config::from_toml("[channels.email]\nproviders = [\"smtp\", \"backup\"]\n[channels.email.backup]\ntype = \"file\"").unwrap();
+        let names: Vec<_> = c.email.providers.iter().map(|p| (p.name.as_str(), p.kind.as_str())).collect();
+        assert_eq!(names, vec![("smtp", "smtp"), ("backup", "file")]);
+        let e = Config::from_toml("[channels.sms]\nproviders = [\"pigeon\"]").unwrap_err().to_string();
+        assert!(e.contains("channels.sms.providers"), "{e}");
+        let e = Config::from_toml("[channels.sms]\nproviders = [\"x\"]\n[channels.sms.x]\ntype = \"fax\"").unwrap_err().to_string();
+        assert!(e.contains("channels.sms.x.type"), "{e}");
+        let e = Config::from_toml("[channels.email]\nproviders = \"\"").unwrap_err().to_string();
+        assert!(e.contains("channels.email.providers"), "{e}");
     }
 
     #[test]

@@ -102,6 +102,12 @@ pub async fn signing_secret(store: &dyn Store, cfg: &Config) -> anyhow::Result<S
 pub fn channels(cfg: &Config) -> anyhow::Result<Channels> {
     let mut channels = Channels::default();
     channels.add(Arc::new(WebhookChannel::new(cfg.webhook.clone())?));
+    if let Some(email) = channels::email::build(&cfg.email, cfg)? {
+        channels.add(email);
+    }
+    if let Some(sms) = channels::sms::build(&cfg.sms, cfg)? {
+        channels.add(sms);
+    }
     Ok(channels)
 }
 

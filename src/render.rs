@@ -256,6 +256,16 @@ impl Renderer {
     }
 }
 
+/// Renders a one-off text template (no HTML escaping, strict, with the
+/// `json` helper), e.g. a provider's request body. Compile errors and
+/// missing variables come back as a message.
+pub fn render_text(source: &str, data: &serde_json::Value) -> Result<String, String> {
+    thread_local! {
+        static TEXT: Handlebars<'static> = registry(false);
+    }
+    TEXT.with(|hb| hb.render_template(source, data).map_err(|e| e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,7 @@ CREATE TABLE deliveries (
     recipient       TEXT NOT NULL,       -- the recipient id, or the address for inline ones
     recipient_data  TEXT NOT NULL,       -- the `to` entry as given (JSON)
     channel         TEXT NOT NULL,
+    category        TEXT NOT NULL,       -- the notification's: transactional, marketing, auth
     address         TEXT NOT NULL,
     content         TEXT NOT NULL,       -- rendered parts (JSON)
     status          TEXT NOT NULL,

@@ -32,6 +32,7 @@ pub fn delivery_json(d: &DeliveryRow, with_content: bool) -> Value {
         "template": d.template_key,
         "recipient": d.recipient,
         "channel": d.channel,
+        "category": d.category,
         "address": d.address,
         "status": d.status,
         "reason": d.reason,

@@ -2,6 +2,8 @@
 //! sends and classifies the answer; retries, scheduling and recording are
 //! the dispatcher's (src/dispatch).
 
+pub mod email;
+pub mod sms;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -61,6 +63,11 @@ pub fn truncate(mut s: String, max: usize) -> String {
 /// What a channel is given to send.
 pub struct Message<'a> {
     pub delivery_id: &'a str,
+    pub notification_id: &'a str,
+    /// The recipient's id, or its address for inline recipients.
+    pub recipient: &'a str,
+    /// transactional, marketing or auth.
+    pub category: &'a str,
     pub address: &'a str,
     /// Rendered parts, as stored on the delivery.
     pub content: &'a serde_json::Map<String, serde_json::Value>,

@@ -205,7 +205,15 @@ impl Dispatcher {
                     retry_after: None,
                 },
                 (Some(ch), Ok(content)) => {
-                    ch.send(&Message { delivery_id: &row.id, address: &row.address, content: &content }).await
+                    ch.send(&Message {
+                        delivery_id: &row.id,
+                        notification_id: &row.notification_id,
+                        recipient: &row.recipient,
+                        category: &row.category,
+                        address: &row.address,
+                        content: &content,
+                    })
+                    .await
                 }
             };
             let duration_ms = t0.elapsed().as_millis() as i64;

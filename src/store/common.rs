@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// limits: deliveries have 15 columns).
 pub const INSERT_CHUNK: usize = 500;
 
-pub const DELIVERY_COLUMNS: &str = "id, notification_id, template_key, recipient, recipient_data, channel, address, \
+pub const DELIVERY_COLUMNS: &str = "id, notification_id, template_key, recipient, recipient_data, channel, category, address, \
      content, status, reason, priority, attempts, due_at, last_error, provider, created_at, updated_at";
 
 pub const WAITING: &str = "('queued', 'scheduled', 'retrying', 'sending')";
@@ -370,12 +370,12 @@ macro_rules! store_impl {
                     fresh.iter().flat_map(|a| a.deliveries.iter().map(move |d| (&a.notification, d))).collect();
                 for chunk in rows.chunks($crate::store::common::INSERT_CHUNK) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO deliveries (id, notification_id, template_key, recipient, recipient_data, channel, address, content, \
+                        "INSERT INTO deliveries (id, notification_id, template_key, recipient, recipient_data, channel, category, address, content, \
                          status, reason, priority, due_at, created_at, updated_at, attempts) ");
                     q.push_values(chunk, |mut b, (n, d)| {
                         b.push_bind(d.id.clone()).push_bind(n.id.clone()).push_bind(d.template_key.clone())
                             .push_bind(d.recipient.clone()).push_bind(d.recipient_data.clone()).push_bind(d.channel.clone())
-                            .push_bind(d.address.clone()).push_bind(d.content.clone()).push_bind(d.status)
+                            .push_bind(n.category.clone()).push_bind(d.address.clone()).push_bind(d.content.clone()).push_bind(d.status)
                             .push_bind(d.reason.clone()).push_bind(d.priority).push_bind(d.due_at)
                             .push_bind(n.created_at).push_bind(n.created_at).push_unseparated(", 0");
                     });

@@ -106,6 +106,7 @@ pub struct DeliveryRow {
     pub recipient: String,
     pub recipient_data: String,
     pub channel: String,
+    pub category: String,
     pub address: String,
     pub content: String,
     pub status: String,
@@ -160,7 +161,9 @@ pub enum AcceptOutcome {
 pub struct Claimed {
     pub id: String,
     pub notification_id: String,
+    pub recipient: String,
     pub channel: String,
+    pub category: String,
     pub address: String,
     pub content: String,
     pub attempts: i64,

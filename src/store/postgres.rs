@@ -86,7 +86,7 @@ store_impl!(PgStore, Postgres, {
              FROM (SELECT id FROM deliveries WHERE status IN ", WAITING, " AND due_at <= $3 \
                    ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) c \
              WHERE d.id = c.id \
-             RETURNING d.id, d.notification_id, d.channel, d.address, d.content, d.attempts, d.retry_base, d.claim_token"))
+             RETURNING d.id, d.notification_id, d.recipient, d.channel, d.category, d.address, d.content, d.attempts, d.retry_base, d.claim_token"))
             .bind(lease_until).bind(token).bind(now).bind(limit)
             .fetch_all(self.writer())
             .await?)

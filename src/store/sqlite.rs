@@ -85,7 +85,7 @@ store_impl!(SqliteStore, Sqlite, {
             "UPDATE deliveries SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
              WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due WHERE status IN ", WAITING, " AND due_at <= $3 \
              ORDER BY due_at LIMIT $4) \
-             RETURNING id, notification_id, channel, address, content, attempts, retry_base, claim_token"))
+             RETURNING id, notification_id, recipient, channel, category, address, content, attempts, retry_base, claim_token"))
             .bind(lease_until).bind(token).bind(now).bind(limit)
             .fetch_all(self.writer())
             .await?)
