@@ -113,7 +113,7 @@ pub struct Sender<'a> {
     pub idempotency_ttl_ms: i64,
 }
 
-fn check_url(s: &str) -> Result<(), String> {
+pub fn check_url(s: &str) -> Result<(), String> {
     match url::Url::parse(s) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
         Ok(_) => Err("must be an http:// or https:// URL with a host".into()),
@@ -121,19 +121,31 @@ fn check_url(s: &str) -> Result<(), String> {
     }
 }
 
-fn check_email(s: &str) -> Result<(), String> {
+pub fn check_email(s: &str) -> Result<(), String> {
     match s.split_once('@') {
         Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !s.contains(char::is_whitespace) => Ok(()),
         _ => Err("not an email address".into()),
     }
 }
 
-fn check_phone(s: &str) -> Result<(), String> {
+pub fn check_phone(s: &str) -> Result<(), String> {
     let digits = s.strip_prefix('+').unwrap_or("");
     if (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0') {
         Ok(())
     } else {
         Err("must be an E.164 number such as +8613800000000".into())
+    }
+}
+
+pub fn check_timezone(s: &str) -> Result<(), String> {
+    s.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| "not an IANA timezone such as Asia/Shanghai or America/New_York".into())
+}
+
+pub fn check_locale(s: &str) -> Result<(), String> {
+    if !s.is_empty() && s.len() <= 35 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        Ok(())
+    } else {
+        Err("must be a locale tag such as zh-CN or pt-BR".into())
     }
 }
 
@@ -148,6 +160,8 @@ fn check_recipient(i: usize, r: &RecipientInput, errors: &mut Vec<FieldError>) {
     field("webhook_url", &r.webhook_url, check_url);
     field("email", &r.email, check_email);
     field("phone", &r.phone, check_phone);
+    field("timezone", &r.timezone, check_timezone);
+    field("locale", &r.locale, check_locale);
     if let Some(id) = &r.id {
         if id.is_empty() || id.len() > 255 {
             errors.push(FieldError::new(format!("to[{i}].id"), "must be 1 to 255 characters").for_recipient(i));
@@ -184,7 +198,8 @@ impl Sender<'_> {
             }
         }
         let (tpl, template_key, template_version) = self.resolve_template(&req).await?;
-        let plan = self.plan(&req, &tpl, template_key.as_deref(), template_version, now)?;
+        let to = self.with_profiles(&req.to).await?;
+        let plan = self.plan(&req, &to, &tpl, template_key.as_deref(), template_version, now)?;
         let Plan { notification, deliveries, answer } = plan;
         let body = serde_json::to_string(&answer).map_err(anyhow::Error::from)?;
         let idem = idempotency.map(|(key_id, key, hash)| {
@@ -201,6 +216,33 @@ impl Sender<'_> {
             AcceptOutcome::Created => Ok(SendAnswer { status: 202, body, replayed: false }),
             AcceptOutcome::Existing(rec) => replay(rec, idempotency.map(|(_, _, h)| h).unwrap_or_default()),
         }
+    }
+
+    /// Each `to` entry with an `id` takes the stored profile's addresses and
+    /// settings, with the entry's own fields overriding them.
+    async fn with_profiles(&self, to: &[RecipientInput]) -> Result<Vec<RecipientInput>, ApiError> {
+        let mut ids: Vec<String> = to.iter().filter_map(|r| r.id.clone()).collect();
+        if ids.is_empty() {
+            return Ok(to.to_vec());
+        }
+        ids.sort();
+        ids.dedup();
+        let profiles: HashMap<String, crate::store::RecipientRow> =
+            self.store.get_recipients(&ids).await?.into_iter().map(|p| (p.id.clone(), p)).collect();
+        Ok(to
+            .iter()
+            .map(|r| match r.id.as_ref().and_then(|id| profiles.get(id)) {
+                None => r.clone(),
+                Some(p) => RecipientInput {
+                    id: r.id.clone(),
+                    email: r.email.clone().or_else(|| p.email.clone()),
+                    phone: r.phone.clone().or_else(|| p.phone.clone()),
+                    webhook_url: r.webhook_url.clone().or_else(|| p.webhook_url.clone()),
+                    locale: r.locale.clone().or_else(|| p.locale.clone()),
+                    timezone: r.timezone.clone().or_else(|| p.timezone.clone()),
+                },
+            })
+            .collect())
     }
 
     async fn resolve_template(&self, req: &SendRequest) -> Result<(Arc<Compiled>, Option<String>, Option<i64>), ApiError> {
@@ -235,13 +277,14 @@ impl Sender<'_> {
     fn plan(
         &self,
         req: &SendRequest,
+        to: &[RecipientInput],
         tpl: &Compiled,
         template_key: Option<&str>,
         template_version: Option<i64>,
         now: i64,
     ) -> Result<Plan, ApiError> {
         let mut errors = Vec::new();
-        if req.to.is_empty() || req.to.len() > MAX_RECIPIENTS {
+        if to.is_empty() || to.len() > MAX_RECIPIENTS {
             errors.push(FieldError::new("to", format!("give 1 to {MAX_RECIPIENTS} recipients")));
         }
         let data = req.data.clone().unwrap_or_else(|| Value::Object(Default::default()));
@@ -313,12 +356,13 @@ impl Sender<'_> {
             Some(t) if t > now => (status::SCHEDULED, t),
             _ => (status::QUEUED, now),
         };
-        // Content depends on the channel and locale only: render each pair once.
-        let mut rendered: HashMap<(String, Option<String>), Option<String>> = HashMap::new();
-        let mut deliveries = Vec::with_capacity(req.to.len() * channels.len().max(1));
+        // Content depends on the channel, locale and timezone only: render
+        // each combination once.
+        let mut rendered: HashMap<(String, Option<String>, Option<String>), Option<String>> = HashMap::new();
+        let mut deliveries = Vec::with_capacity(to.len() * channels.len().max(1));
         let mut answer = Vec::with_capacity(deliveries.capacity());
         let mut reachable = false;
-        for (i, r) in req.to.iter().enumerate() {
+        for (i, r) in to.iter().enumerate() {
             let locale = req.locale.clone().or_else(|| r.locale.clone());
             let recipient = r.label();
             let recipient_data = serde_json::to_string(r).map_err(anyhow::Error::from)?;
@@ -328,13 +372,13 @@ impl Sender<'_> {
                     None => (status::SUPPRESSED, Some("no_address".to_string()), "{}".to_string(), String::new(), None),
                     Some(address) => {
                         reachable = true;
-                        let key = (channel.clone(), locale.clone());
+                        let key = (channel.clone(), locale.clone(), r.timezone.clone());
                         let content = match rendered.get(&key) {
                             Some(c) => c.clone(),
                             None => {
                                 let c = self
                                     .renderer
-                                    .render_channel(tpl, channel, locale.as_deref(), &data)
+                                    .render_channel(tpl, channel, locale.as_deref(), r.timezone.as_deref(), &data)
                                     .map_err(|e| ApiError::Invalid(vec![FieldError::new(e.field, e.message).for_recipient(i)]))?
                                     .map(|p| serde_json::to_string(&p).unwrap_or_default());
                                 rendered.insert(key, c.clone());

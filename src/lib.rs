@@ -9,6 +9,7 @@ pub mod channels;
 pub mod config;
 pub mod dispatch;
 pub mod render;
+pub mod render_helpers;
 pub mod store;
 pub mod templates;
 pub mod util;

@@ -7,9 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use handlebars::{
-    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason, Renderable, Template,
-};
+use handlebars::{Context, Handlebars, RenderContext, RenderErrorReason, Renderable, Template};
 use serde::{Deserialize, Serialize};
 
 /// The parts each channel's content is made of.
@@ -49,6 +47,8 @@ type PartKey = (String, String, String); // (locale or "", channel, part)
 pub struct Compiled {
     parts: HashMap<PartKey, Template>,
     channels: Vec<String>,
+    /// How errors name the channels: `channels` (stored) or `content` (inline).
+    label: String,
 }
 
 pub struct Renderer {
@@ -58,25 +58,13 @@ pub struct Renderer {
     inline_cache: Mutex<HashMap<String, Arc<Compiled>>>,
 }
 
-fn json_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    let value = h
-        .param(0)
-        .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
-    if value.is_value_missing() {
-        let name = value.relative_path().cloned().unwrap_or_else(|| "value".into());
-        return Err(RenderErrorReason::MissingVariable(Some(name)).into());
-    }
-    out.write(&serde_json::to_string(value.value()).map_err(RenderErrorReason::from)?)?;
-    Ok(())
-}
-
 fn registry(escape_html: bool) -> Handlebars<'static> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     if !escape_html {
         hb.register_escape_fn(handlebars::no_escape);
     }
-    hb.register_helper("json", Box::new(json_helper));
+    crate::render_helpers::register(&mut hb);
     hb
 }
 
@@ -161,7 +149,7 @@ impl Compiled {
                 }
             }
         }
-        Ok(Compiled { parts, channels })
+        Ok(Compiled { parts, channels, label: label.to_string() })
     }
 
     /// Channels the template has content for.
@@ -214,10 +202,18 @@ impl Renderer {
         tpl: &Compiled,
         channel: &str,
         locale: Option<&str>,
+        timezone: Option<&str>,
         data: &serde_json::Value,
     ) -> Result<Option<Parts>, TemplateError> {
         let Some(allowed) = known_parts(channel) else { return Ok(None) };
-        let ctx = Context::wraps(data).map_err(|e| TemplateError { field: "data".into(), message: e.to_string() })?;
+        let mut data = data.clone();
+        if let Some(obj) = data.as_object_mut() {
+            obj.insert(
+                crate::render_helpers::CONTEXT_KEY.into(),
+                serde_json::json!({"locale": locale, "timezone": timezone}),
+            );
+        }
+        let ctx = Context::wraps(&data).map_err(|e| TemplateError { field: "data".into(), message: e.to_string() })?;
         let chain = locale_chain(locale);
         let mut out = Parts::new();
         for part in allowed {
@@ -246,7 +242,7 @@ impl Renderer {
             if let Some(body) = out.get("body") {
                 if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(body) {
                     return Err(TemplateError {
-                        field: "content.webhook.body".into(),
+                        field: format!("{}.webhook.body", tpl.label),
                         message: format!("webhook.body must render to JSON, but it does not ({e}); use {{{{json name}}}} to write values"),
                     });
                 }
@@ -279,9 +275,9 @@ mod tests {
     fn renders_strictly_and_names_the_missing_variable() {
         let r = Renderer::default();
         let c = Compiled::compile(&content(json!({"channels": {"sms": {"text": "Hi {{name}}"}}})), "channels").unwrap();
-        let ok = r.render_channel(&c, "sms", None, &json!({"name": "Ana"})).unwrap().unwrap();
+        let ok = r.render_channel(&c, "sms", None, None, &json!({"name": "Ana"})).unwrap().unwrap();
         assert_eq!(ok["text"], "Hi Ana");
-        let err = r.render_channel(&c, "sms", None, &json!({})).unwrap_err();
+        let err = r.render_channel(&c, "sms", None, None, &json!({})).unwrap_err();
         assert_eq!(err.field, "data.name");
     }
 
@@ -293,7 +289,7 @@ mod tests {
             "channels",
         )
         .unwrap();
-        let p = r.render_channel(&c, "email", None, &json!({"x": "<b>&"})).unwrap().unwrap();
+        let p = r.render_channel(&c, "email", None, None, &json!({"x": "<b>&"})).unwrap().unwrap();
         assert_eq!(p["html"], "<p>&lt;b&gt;&amp;</p>");
         assert_eq!(p["text"], "<b>&");
         assert_eq!(p["subject"], "<b>&");
@@ -303,13 +299,13 @@ mod tests {
     fn webhook_bodies_must_be_json_and_the_json_helper_keeps_them_so() {
         let r = Renderer::default();
         let c = Compiled::compile(&content(json!({"channels": {"webhook": {"body": "{\"n\": {{json n}} }"}}})), "channels").unwrap();
-        let p = r.render_channel(&c, "webhook", None, &json!({"n": "a \"quoted\" name"})).unwrap().unwrap();
+        let p = r.render_channel(&c, "webhook", None, None, &json!({"n": "a \"quoted\" name"})).unwrap().unwrap();
         let v: serde_json::Value = serde_json::from_str(&p["body"]).unwrap();
         assert_eq!(v["n"], "a \"quoted\" name");
         let bad = Compiled::compile(&content(json!({"channels": {"webhook": {"body": "{\"n\": {{n}} }"}}})), "channels").unwrap();
-        let e = r.render_channel(&bad, "webhook", None, &json!({"n": "text"})).unwrap_err();
+        let e = r.render_channel(&bad, "webhook", None, None, &json!({"n": "text"})).unwrap_err();
         assert!(e.message.contains("JSON"), "{e:?}");
-        let e = r.render_channel(&c, "webhook", None, &json!({})).unwrap_err();
+        let e = r.render_channel(&c, "webhook", None, None, &json!({})).unwrap_err();
         assert_eq!(e.field, "data.n");
     }
 
@@ -333,8 +329,8 @@ mod tests {
         )
         .unwrap();
         let d = json!({});
-        assert_eq!(r.render_channel(&c, "sms", Some("zh-TW"), &d).unwrap().unwrap()["text"], "已发货");
-        assert_eq!(r.render_channel(&c, "sms", Some("pt-BR"), &d).unwrap().unwrap()["text"], "Shipped");
-        assert_eq!(r.render_channel(&c, "sms", None, &d).unwrap().unwrap()["text"], "Shipped");
+        assert_eq!(r.render_channel(&c, "sms", Some("zh-TW"), None, &d).unwrap().unwrap()["text"], "已发货");
+        assert_eq!(r.render_channel(&c, "sms", Some("pt-BR"), None, &d).unwrap().unwrap()["text"], "Shipped");
+        assert_eq!(r.render_channel(&c, "sms", None, None, &d).unwrap().unwrap()["text"], "Shipped");
     }
 }

@@ -41,6 +41,21 @@ CREATE TABLE template_versions (
     PRIMARY KEY (template_key, version)
 );
 
+-- Stored recipient profiles. A send's `to` entry with an `id` uses these
+-- addresses and settings; inline fields override them.
+CREATE TABLE recipients (
+    id          TEXT PRIMARY KEY,
+    email       TEXT,
+    phone       TEXT,
+    webhook_url TEXT,
+    locale      TEXT,
+    timezone    TEXT,
+    preferences TEXT NOT NULL,           -- {"channels": {"sms": false}, "categories": {"marketing": false}}
+    quiet_hours TEXT,                    -- {"start": "22:00", "end": "08:00"}
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+
 CREATE TABLE notifications (
     id               TEXT PRIMARY KEY,
     template_key     TEXT,               -- NULL for inline content

@@ -7,6 +7,7 @@ pub mod error;
 pub mod health;
 pub mod json;
 pub mod notifications;
+pub mod recipients;
 pub mod templates;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(notifications::router())
         .merge(deliveries::router())
         .merge(templates::router())
+        .merge(recipients::router())
         .merge(health::router())
         .fallback(|| async { error::ApiError::NotFound("no such route; see DESIGN.md for the API".into()) })
         .layer(DefaultBodyLimit::max(limit))

@@ -1,12 +1,649 @@
-//! The SMS channel: providers `twilio`, `http` and `file`.
+//! The SMS channel: providers `twilio` (Twilio's Messages API), `http` (a
+//! generic templated HTTP gateway) and `file` (one JSON file per message,
+//! the zero-configuration default).
+//!
+//! Each provider of `channels.sms.providers` is read and checked at start-up
+//! (a bad setting stops the process, naming its key). Sending uses the first
+//! one; the list is kept in order so failover can walk it.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use crate::config::{ChannelConfig, Config};
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
 
-use super::Channel;
+use super::webhook::{classify_status, parse_retry_after};
+use super::{truncate, Channel, Message, Outcome, SendResult, MAX_RESPONSE};
+use crate::config::{ChannelConfig, Config, ConfigError, ProviderConfig};
+use crate::render::render_text;
+
+/// How much of an answer is read (more than is stored: a Twilio answer is
+/// parsed for its sid before it is cut to [`MAX_RESPONSE`]).
+const READ_LIMIT: usize = 64 * 1024;
 
 /// Builds the SMS channel from `channels.sms`.
-pub fn build(_cfg: &ChannelConfig, _root: &Config) -> anyhow::Result<Option<Arc<dyn Channel>>> {
-    Ok(None)
+pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dyn Channel>>> {
+    let client = reqwest::Client::builder()
+        .timeout(cfg.timeout)
+        .connect_timeout(cfg.timeout)
+        // Never follow a redirect carrying credentials somewhere else.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("missive/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    let mut providers: Vec<Box<dyn SmsProvider>> = Vec::new();
+    for p in &cfg.providers {
+        let provider: Box<dyn SmsProvider> = match p.kind.as_str() {
+            "file" => Box::new(FileProvider::new(p, root)?),
+            "twilio" => Box::new(TwilioProvider::new(p, client.clone(), cfg.timeout)?),
+            "http" => Box::new(HttpProvider::new(p, client.clone(), cfg.timeout)?),
+            other => anyhow::bail!("`{}.type`: unknown SMS provider type `{other}`", p.key),
+        };
+        providers.push(provider);
+    }
+    if providers.is_empty() {
+        anyhow::bail!("`channels.sms.providers` is empty: give at least one of file, twilio, http");
+    }
+    Ok(Some(Arc::new(SmsChannel {
+        providers,
+        retry_schedule: cfg.retry_schedule.clone(),
+        max_retry_after: cfg.max_retry_after,
+    })))
+}
+
+pub struct SmsChannel {
+    /// In failover order; never empty.
+    providers: Vec<Box<dyn SmsProvider>>,
+    retry_schedule: Vec<Duration>,
+    max_retry_after: Duration,
+}
+
+/// One configured way to send a text message.
+#[async_trait]
+trait SmsProvider: Send + Sync {
+    /// The provider's configured name (`channels.sms.<name>`).
+    fn name(&self) -> &str;
+    async fn send(&self, to: &str, text: &str, msg: &Message<'_>) -> SendResult;
+}
+
+#[async_trait]
+impl Channel for SmsChannel {
+    fn name(&self) -> &'static str {
+        "sms"
+    }
+
+    fn retry_schedule(&self) -> &[Duration] {
+        &self.retry_schedule
+    }
+
+    fn max_retry_after(&self) -> Duration {
+        self.max_retry_after
+    }
+
+    async fn send(&self, msg: &Message<'_>) -> SendResult {
+        let provider = &self.providers[0];
+        let text = match msg.content.get("text") {
+            Some(Value::String(t)) => t.as_str(),
+            _ => return failed(provider.name(), "the template has no sms text"),
+        };
+        if text.trim().is_empty() {
+            return failed(provider.name(), "the sms text is empty");
+        }
+        provider.send(msg.address, text, msg).await
+    }
+}
+
+fn result(provider: &str) -> SendResult {
+    SendResult {
+        outcome: Outcome::Permanent,
+        provider: provider.to_string(),
+        status_code: None,
+        response: None,
+        error: None,
+        retry_after: None,
+    }
+}
+
+/// A permanent failure before anything was sent.
+fn failed(provider: &str, error: impl Into<String>) -> SendResult {
+    SendResult { error: Some(error.into()), ..result(provider) }
+}
+
+/// An error and its causes on one line.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+/// Fills `r` from a failed request. The URL is left out of the message: a
+/// gateway URL may carry a key in its query.
+fn request_error(r: &mut SendResult, e: reqwest::Error, host: &str, timeout: Duration) {
+    r.outcome = Outcome::Transient;
+    r.error = Some(if e.is_timeout() {
+        format!("{host}: timed out after {}", humantime::format_duration(timeout))
+    } else {
+        format!("{host}: {}", error_chain(&e.without_url()))
+    });
+}
+
+/// `host[:port]` of a URL, for error messages.
+fn host_of(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The status, Retry-After and (up to [`READ_LIMIT`] of) the body of an answer.
+async fn read_answer(r: &mut SendResult, mut resp: reqwest::Response) -> Result<String, String> {
+    let code = resp.status().as_u16();
+    r.status_code = Some(code);
+    r.outcome = classify_status(code);
+    r.retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let mut buf = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = READ_LIMIT - buf.len();
+                buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if buf.len() >= READ_LIMIT {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                r.response = Some(truncate(String::from_utf8_lossy(&buf).into_owned(), MAX_RESPONSE));
+                return Err(format!("reading the answer: {}", error_chain(&e.without_url())));
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// An `http(s)://` URL, or an error for `<key>.<field>`.
+fn http_url(p: &ProviderConfig, field: &str, value: &str) -> Result<reqwest::Url, ConfigError> {
+    match reqwest::Url::parse(value.trim()) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => Ok(u),
+        _ => Err(p.invalid(field, format!("{value:?} is not an http(s) URL"))),
+    }
+}
+
+// ---------------------------------------------------------------- file
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    #[serde(default)]
+    dir: String,
+}
+
+/// Writes `<dir>/<delivery_id>.json` with the number and the text.
+struct FileProvider {
+    name: String,
+    dir: PathBuf,
+}
+
+impl FileProvider {
+    fn new(p: &ProviderConfig, root: &Config) -> Result<Self, ConfigError> {
+        let s: FileSettings = p.parse()?;
+        let dir = match s.dir.trim() {
+            "" => root.data_dir.join("outbox").join("sms"),
+            d => PathBuf::from(d),
+        };
+        Ok(FileProvider { name: p.name.clone(), dir })
+    }
+}
+
+#[async_trait]
+impl SmsProvider for FileProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send(&self, to: &str, text: &str, msg: &Message<'_>) -> SendResult {
+        let mut r = result(&self.name);
+        // Delivery ids are UUIDs; anything else is kept out of the path.
+        let stem: String = msg
+            .delivery_id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .collect();
+        let path = self.dir.join(format!("{stem}.json"));
+        let tmp = self.dir.join(format!(".{stem}.json.tmp"));
+        let mut body = serde_json::to_vec_pretty(&json!({
+            "to": to,
+            "text": text,
+            "delivery_id": msg.delivery_id,
+            "notification_id": msg.notification_id,
+        }))
+        .expect("a JSON object serializes");
+        body.push(b'\n');
+        let written = async {
+            tokio::fs::create_dir_all(&self.dir).await?;
+            tokio::fs::write(&tmp, &body).await?;
+            tokio::fs::rename(&tmp, &path).await
+        }
+        .await;
+        match written {
+            Ok(()) => {
+                r.outcome = Outcome::Ok;
+                r.response = Some(truncate(format!("wrote {}", path.display()), MAX_RESPONSE));
+            }
+            Err(e) => {
+                // A full or read-only disk may recover; retries end it anyway.
+                r.outcome = Outcome::Transient;
+                r.error = Some(format!("writing {}: {e}", path.display()));
+            }
+        }
+        r
+    }
+}
+
+// ---------------------------------------------------------------- twilio
+
+fn default_twilio_base() -> String {
+    "https://api.twilio.com".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TwilioSettings {
+    #[serde(default)]
+    account_sid: String,
+    #[serde(default)]
+    auth_token: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    messaging_service_sid: String,
+    #[serde(default = "default_twilio_base")]
+    base_url: String,
+}
+
+/// Twilio's Messages API: `POST /2010-04-01/Accounts/{sid}/Messages.json`.
+struct TwilioProvider {
+    name: String,
+    client: reqwest::Client,
+    timeout: Duration,
+    url: reqwest::Url,
+    account_sid: String,
+    /// Sent as the basic-auth password only; never logged or recorded.
+    auth_token: String,
+    from: Option<String>,
+    messaging_service_sid: Option<String>,
+}
+
+/// The parts of Twilio's answers missive reads.
+#[derive(Deserialize)]
+struct TwilioMessage {
+    sid: Option<String>,
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TwilioError {
+    code: Option<i64>,
+    message: Option<String>,
+}
+
+fn sid_like(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+impl TwilioProvider {
+    fn new(p: &ProviderConfig, client: reqwest::Client, timeout: Duration) -> Result<Self, ConfigError> {
+        let s: TwilioSettings = p.parse()?;
+        let account_sid = s.account_sid.trim().to_string();
+        if account_sid.is_empty() {
+            return Err(p.invalid("account_sid", "required: the Twilio Account SID (AC...)"));
+        }
+        if !sid_like(&account_sid) {
+            return Err(p.invalid("account_sid", format!("{account_sid:?} is not a Twilio SID (letters and digits, AC...)")));
+        }
+        let auth_token = s.auth_token.trim().to_string();
+        if auth_token.is_empty() {
+            return Err(p.invalid("auth_token", "required: the Twilio account's auth token"));
+        }
+        let from = Some(s.from.trim().to_string()).filter(|f| !f.is_empty());
+        let messaging_service_sid = Some(s.messaging_service_sid.trim().to_string()).filter(|m| !m.is_empty());
+        if from.is_none() && messaging_service_sid.is_none() {
+            return Err(p.invalid(
+                "from",
+                "empty, and so is messaging_service_sid: set `from` (a sending number such as +15005550006) or `messaging_service_sid` (MG...)",
+            ));
+        }
+        if let Some(m) = &messaging_service_sid {
+            if !sid_like(m) {
+                return Err(p.invalid("messaging_service_sid", format!("{m:?} is not a Twilio SID (letters and digits, MG...)")));
+            }
+        }
+        let base = http_url(p, "base_url", &s.base_url)?;
+        let url = format!(
+            "{}/2010-04-01/Accounts/{account_sid}/Messages.json",
+            base.as_str().trim_end_matches('/')
+        );
+        let url = reqwest::Url::parse(&url).map_err(|e| p.invalid("base_url", e))?;
+        Ok(TwilioProvider { name: p.name.clone(), client, timeout, url, account_sid, auth_token, from, messaging_service_sid })
+    }
+}
+
+#[async_trait]
+impl SmsProvider for TwilioProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send(&self, to: &str, text: &str, _msg: &Message<'_>) -> SendResult {
+        let mut r = result(&self.name);
+        let mut form: Vec<(&str, &str)> = vec![("To", to), ("Body", text)];
+        if let Some(f) = &self.from {
+            form.push(("From", f));
+        }
+        if let Some(m) = &self.messaging_service_sid {
+            form.push(("MessagingServiceSid", m));
+        }
+        let sent = self
+            .client
+            .post(self.url.clone())
+            .basic_auth(&self.account_sid, Some(&self.auth_token))
+            .header("accept", "application/json")
+            .form(&form)
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => {
+                request_error(&mut r, e, &host_of(&self.url), self.timeout);
+                return r;
+            }
+        };
+        let body = match read_answer(&mut r, resp).await {
+            Ok(b) => b,
+            Err(e) => {
+                r.error = Some(e);
+                // The status says whether Twilio took the message; keep it.
+                return r;
+            }
+        };
+        let code = r.status_code.unwrap_or_default();
+        if r.outcome == Outcome::Ok {
+            // Put the message's sid first, so it survives the cut.
+            r.response = Some(match serde_json::from_str::<TwilioMessage>(&body) {
+                Ok(TwilioMessage { sid: Some(sid), status }) => {
+                    let status = status.unwrap_or_default();
+                    truncate(format!("sid={sid} status={status}\n{body}"), MAX_RESPONSE)
+                }
+                _ => truncate(body, MAX_RESPONSE),
+            });
+        } else {
+            r.error = Some(match serde_json::from_str::<TwilioError>(&body) {
+                Ok(TwilioError { code: Some(c), message }) => {
+                    format!("Twilio error {c}: {} (HTTP {code})", message.unwrap_or_default())
+                }
+                Ok(TwilioError { code: None, message: Some(m) }) => format!("Twilio answered HTTP {code}: {m}"),
+                _ => format!("Twilio answered HTTP {code}"),
+            });
+            r.response = Some(truncate(body, MAX_RESPONSE));
+        }
+        r
+    }
+}
+
+// ---------------------------------------------------------------- http
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+fn default_content_type() -> String {
+    "application/json".into()
+}
+
+fn default_body() -> String {
+    "{\"to\": {{json to}}, \"text\": {{json text}} }".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSettings {
+    #[serde(default = "default_method")]
+    method: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default = "default_content_type")]
+    content_type: String,
+    #[serde(default = "default_body")]
+    body: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+/// A generic gateway: `method url` with `headers` and a body rendered from
+/// the `body` template over `to`, `text` and `delivery_id`. The URL may use
+/// the same variables; there they are percent-encoded.
+struct HttpProvider {
+    name: String,
+    key: String,
+    client: reqwest::Client,
+    timeout: Duration,
+    method: reqwest::Method,
+    url: String,
+    body: String,
+    /// May hold credentials: never logged or recorded.
+    headers: reqwest::header::HeaderMap,
+}
+
+/// The variables the body template sees.
+fn body_data(to: &str, text: &str, delivery_id: &str) -> Value {
+    json!({"to": to, "text": text, "delivery_id": delivery_id})
+}
+
+/// The same, percent-encoded for use in a URL.
+fn url_data(to: &str, text: &str, delivery_id: &str) -> Value {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    json!({"to": enc(to), "text": enc(text), "delivery_id": enc(delivery_id)})
+}
+
+impl HttpProvider {
+    fn new(p: &ProviderConfig, client: reqwest::Client, timeout: Duration) -> Result<Self, ConfigError> {
+        let s: HttpSettings = p.parse()?;
+        let method = match s.method.trim().to_ascii_uppercase().as_str() {
+            "GET" => reqwest::Method::GET,
+            "POST" => reqwest::Method::POST,
+            "PUT" => reqwest::Method::PUT,
+            "PATCH" => reqwest::Method::PATCH,
+            _ => return Err(p.invalid("method", format!("{:?}: one of GET, POST, PUT, PATCH", s.method))),
+        };
+        let url = s.url.trim().to_string();
+        if url.is_empty() {
+            return Err(p.invalid("url", "required: the gateway's http(s) URL"));
+        }
+        // Sample data with a quote, a backslash and a line break, so a body
+        // that pastes `{{text}}` into JSON instead of `{{json text}}` is
+        // caught now rather than on the first message.
+        let (to, text, id) = ("+15005550006", "Sample \"text\" \\ 验证码\nline 2", "00000000-0000-0000-0000-000000000000");
+        let sample_url = render_text(&url, &url_data(to, text, id)).map_err(|e| p.invalid("url", e))?;
+        http_url(p, "url", &sample_url)?;
+        let sample = render_text(&s.body, &body_data(to, text, id)).map_err(|e| {
+            p.invalid("body", format!("{e}; the template may use to, text and delivery_id"))
+        })?;
+        let content_type = s.content_type.trim().to_string();
+        if content_type.to_ascii_lowercase().contains("json") {
+            if let Err(e) = serde_json::from_str::<Value>(&sample) {
+                return Err(p.invalid(
+                    "body",
+                    format!("with content_type {content_type:?} it must render to JSON, but renders {sample:?} ({e}); write values with the json helper: {{{{json text}}}}"),
+                ));
+            }
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        if !content_type.is_empty() {
+            let v = reqwest::header::HeaderValue::from_str(&content_type)
+                .map_err(|_| p.invalid("content_type", format!("{content_type:?} is not a valid header value")))?;
+            headers.insert(reqwest::header::CONTENT_TYPE, v);
+        }
+        for (k, v) in &s.headers {
+            let name = reqwest::header::HeaderName::from_bytes(k.trim().as_bytes())
+                .map_err(|_| p.invalid(&format!("headers.{k}"), "not a valid header name"))?;
+            let mut value = reqwest::header::HeaderValue::from_str(v.trim())
+                .map_err(|_| p.invalid(&format!("headers.{k}"), "not a valid header value"))?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        Ok(HttpProvider {
+            name: p.name.clone(),
+            key: p.key.clone(),
+            client,
+            timeout,
+            method,
+            url,
+            body: s.body,
+            headers,
+        })
+    }
+}
+
+#[async_trait]
+impl SmsProvider for HttpProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send(&self, to: &str, text: &str, msg: &Message<'_>) -> SendResult {
+        let mut r = result(&self.name);
+        let url = match render_text(&self.url, &url_data(to, text, msg.delivery_id))
+            .map_err(|e| e.to_string())
+            .and_then(|u| reqwest::Url::parse(&u).map_err(|e| e.to_string()))
+        {
+            Ok(u) => u,
+            Err(e) => {
+                r.error = Some(format!("`{}.url`: {e}", self.key));
+                return r;
+            }
+        };
+        let body = match render_text(&self.body, &body_data(to, text, msg.delivery_id)) {
+            Ok(b) => b,
+            Err(e) => {
+                r.error = Some(format!("`{}.body`: {e}", self.key));
+                return r;
+            }
+        };
+        let mut request = self.client.request(self.method.clone(), url.clone()).headers(self.headers.clone());
+        if !(body.is_empty() && self.method == reqwest::Method::GET) {
+            request = request.body(body);
+        }
+        let sent = request.send().await;
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => {
+                request_error(&mut r, e, &host_of(&url), self.timeout);
+                return r;
+            }
+        };
+        let code = match read_answer(&mut r, resp).await {
+            Ok(body) => {
+                r.response = Some(truncate(body, MAX_RESPONSE));
+                r.status_code.unwrap_or_default()
+            }
+            Err(e) => {
+                r.error = Some(e);
+                return r;
+            }
+        };
+        if r.outcome != Outcome::Ok {
+            r.error = Some(format!("gateway answered HTTP {code}"));
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sms(extra: &str) -> Result<Config, String> {
+        Config::from_toml(extra).map_err(|e| e.to_string())
+    }
+
+    fn build_err(extra: &str) -> String {
+        let cfg = sms(extra).unwrap();
+        match build(&cfg.sms, &cfg) {
+            Ok(_) => panic!("expected an error for {extra}"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    const TWILIO: &str = "[channels.sms]\nproviders = [\"twilio\"]\n[channels.sms.twilio]\n";
+    const HTTP: &str = "[channels.sms]\nproviders = [\"http\"]\n[channels.sms.http]\n";
+
+    #[test]
+    fn the_default_file_provider_builds() {
+        let cfg = sms("").unwrap();
+        assert!(build(&cfg.sms, &cfg).unwrap().is_some());
+    }
+
+    #[test]
+    fn twilio_settings_are_checked() {
+        let e = build_err(&format!("{TWILIO}auth_token = \"t\"\nfrom = \"+15005550006\""));
+        assert!(e.contains("channels.sms.twilio.account_sid"), "{e}");
+        let e = build_err(&format!("{TWILIO}account_sid = \"AC1\"\nfrom = \"+15005550006\""));
+        assert!(e.contains("channels.sms.twilio.auth_token"), "{e}");
+        let e = build_err(&format!("{TWILIO}account_sid = \"AC1\"\nauth_token = \"secret-token\""));
+        assert!(e.contains("channels.sms.twilio.from") && e.contains("messaging_service_sid"), "{e}");
+        assert!(!e.contains("secret-token"), "{e}");
+        let e = build_err(&format!("{TWILIO}account_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+1\"\nbase_url = \"ftp://x\""));
+        assert!(e.contains("channels.sms.twilio.base_url"), "{e}");
+        let e = build_err(&format!("{TWILIO}account_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+1\"\nregion = \"ie1\""));
+        assert!(e.contains("channels.sms.twilio") && e.contains("region"), "{e}");
+        let e = build_err(&format!("{TWILIO}account_sid = \"AC/../x\"\nauth_token = \"t\"\nfrom = \"+1\""));
+        assert!(e.contains("channels.sms.twilio.account_sid"), "{e}");
+        // A custom name with a type, and no defaults to lean on.
+        let cfg = sms("[channels.sms]\nproviders = [\"main\"]\n[channels.sms.main]\ntype = \"twilio\"\naccount_sid = \"AC1\"\nauth_token = \"t\"\nmessaging_service_sid = \"MG1\"").unwrap();
+        assert!(build(&cfg.sms, &cfg).is_ok());
+    }
+
+    #[test]
+    fn http_settings_are_checked() {
+        let e = build_err(HTTP);
+        assert!(e.contains("channels.sms.http.url"), "{e}");
+        let e = build_err(&format!("{HTTP}url = \"http://gw\"\nmethod = \"DELETE\""));
+        assert!(e.contains("channels.sms.http.method"), "{e}");
+        let e = build_err(&format!("{HTTP}url = \"http://gw\"\nbody = \"{{{{#if to}}\""));
+        assert!(e.contains("channels.sms.http.body"), "{e}");
+        let e = build_err(&format!("{HTTP}url = \"http://gw\"\nbody = \"{{{{phone}}}}\""));
+        assert!(e.contains("channels.sms.http.body"), "{e}");
+        let e = build_err(&format!("{HTTP}url = \"http://gw\"\nbody = '{{\"text\": \"{{{{text}}}}\"}}'"));
+        assert!(e.contains("channels.sms.http.body") && e.contains("json"), "{e}");
+        let e = build_err(&format!("{HTTP}url = \"http://gw\"\nheaders = {{ \"bad name\" = \"x\" }}"));
+        assert!(e.contains("channels.sms.http.headers"), "{e}");
+        let e = build_err(&format!("{HTTP}url = \"not a url\""));
+        assert!(e.contains("channels.sms.http.url"), "{e}");
+        let cfg = sms(&format!(
+            "{HTTP}url = \"https://gw.example.com/send?to={{{{to}}}}&msg={{{{text}}}}\"\nmethod = \"get\"\ncontent_type = \"\"\nbody = \"\""
+        ))
+        .unwrap();
+        assert!(build(&cfg.sms, &cfg).is_ok());
+    }
+
+    #[test]
+    fn url_variables_are_percent_encoded() {
+        let u = render_text("http://gw/s?to={{to}}&t={{text}}", &url_data("+861", "a b&c=验", "d")).unwrap();
+        assert_eq!(u, "http://gw/s?to=%2B861&t=a+b%26c%3D%E9%AA%8C");
+    }
 }

@@ -162,6 +162,67 @@ macro_rules! store_impl {
                 Ok((version, true))
             }
 
+            async fn list_templates(&self, include_archived: bool) -> StoreResult<Vec<TemplateSummary>> {
+                Ok(sqlx::query_as::<_, TemplateSummary>(
+                    "SELECT key, name, current_version, created_at, updated_at, archived_at FROM templates \
+                     WHERE $1 OR archived_at IS NULL ORDER BY key")
+                    .bind(include_archived).fetch_all(self.reader()).await?)
+            }
+
+            async fn template_versions(&self, key: &str) -> StoreResult<Vec<TemplateVersionRow>> {
+                Ok(sqlx::query_as::<_, TemplateVersionRow>(
+                    "SELECT version, name, content, created_at FROM template_versions WHERE template_key = $1 ORDER BY version")
+                    .bind(key).fetch_all(self.reader()).await?)
+            }
+
+            async fn activate_template_version(&self, key: &str, version: i64, now: i64) -> StoreResult<bool> {
+                let r = sqlx::query(
+                    "UPDATE templates SET current_version = $2, updated_at = $3, archived_at = NULL, \
+                     name = (SELECT name FROM template_versions WHERE template_key = $1 AND version = $2) \
+                     WHERE key = $1 AND EXISTS (SELECT 1 FROM template_versions WHERE template_key = $1 AND version = $2)")
+                    .bind(key).bind(version).bind(now).execute(self.writer()).await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn archive_template(&self, key: &str, now: i64) -> StoreResult<bool> {
+                let r = sqlx::query("UPDATE templates SET archived_at = $2, updated_at = $2 WHERE key = $1 AND archived_at IS NULL")
+                    .bind(key).bind(now).execute(self.writer()).await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn put_recipient(&self, r: &RecipientRow) -> StoreResult<bool> {
+                let existed: Option<i64> = sqlx::query_scalar("SELECT created_at FROM recipients WHERE id = $1")
+                    .bind(&r.id).fetch_optional(self.writer()).await?;
+                sqlx::query(
+                    "INSERT INTO recipients (id, email, phone, webhook_url, locale, timezone, preferences, quiet_hours, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (id) DO UPDATE SET email = excluded.email, \
+                     phone = excluded.phone, webhook_url = excluded.webhook_url, locale = excluded.locale, timezone = excluded.timezone, \
+                     preferences = excluded.preferences, quiet_hours = excluded.quiet_hours, updated_at = excluded.updated_at")
+                    .bind(&r.id).bind(&r.email).bind(&r.phone).bind(&r.webhook_url).bind(&r.locale).bind(&r.timezone)
+                    .bind(&r.preferences).bind(&r.quiet_hours).bind(r.updated_at)
+                    .execute(self.writer()).await?;
+                Ok(existed.is_none())
+            }
+
+            async fn get_recipients(&self, ids: &[String]) -> StoreResult<Vec<RecipientRow>> {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks($crate::store::common::INSERT_CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT * FROM recipients WHERE id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(id.clone());
+                    }
+                    q.push(")");
+                    out.extend(q.build_query_as::<RecipientRow>().fetch_all(self.reader()).await?);
+                }
+                Ok(out)
+            }
+
+            async fn delete_recipient(&self, id: &str) -> StoreResult<bool> {
+                let r = sqlx::query("DELETE FROM recipients WHERE id = $1").bind(id).execute(self.writer()).await?;
+                Ok(r.rows_affected() == 1)
+            }
+
             async fn find_idempotency(&self, api_key_id: &str, key: &str, now: i64) -> StoreResult<Option<IdempotencyRecord>> {
                 Ok(sqlx::query_as::<_, IdempotencyRecord>(
                     "SELECT request_hash, response_status, response_body FROM idempotency_keys \

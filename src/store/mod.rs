@@ -68,6 +68,41 @@ pub struct TemplateRow {
     pub archived_at: Option<i64>,
 }
 
+#[derive(Clone, Debug, Default, Serialize, sqlx::FromRow)]
+pub struct RecipientRow {
+    pub id: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub webhook_url: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    /// JSON: {"channels": {..}, "categories": {..}}
+    pub preferences: String,
+    /// JSON: {"start": "22:00", "end": "08:00"}, or none.
+    pub quiet_hours: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A template in the list: its current version and state.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TemplateSummary {
+    pub key: String,
+    pub name: String,
+    pub current_version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub archived_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TemplateVersionRow {
+    pub version: i64,
+    pub name: String,
+    pub content: String,
+    pub created_at: i64,
+}
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct NotificationRow {
     pub id: String,
@@ -223,6 +258,19 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a version unless `content` equals the current one. Returns the
     /// current version and whether it is new.
     async fn put_template(&self, key: &str, name: &str, content: &str, now: i64) -> StoreResult<(i64, bool)>;
+
+    async fn list_templates(&self, include_archived: bool) -> StoreResult<Vec<TemplateSummary>>;
+    async fn template_versions(&self, key: &str) -> StoreResult<Vec<TemplateVersionRow>>;
+    /// Makes version `version` current again (rollback). False if the
+    /// template or version does not exist.
+    async fn activate_template_version(&self, key: &str, version: i64, now: i64) -> StoreResult<bool>;
+    /// Archives a template: it stays readable but can't be sent with.
+    async fn archive_template(&self, key: &str, now: i64) -> StoreResult<bool>;
+
+    /// Creates or replaces a profile; true if it was new.
+    async fn put_recipient(&self, r: &RecipientRow) -> StoreResult<bool>;
+    async fn get_recipients(&self, ids: &[String]) -> StoreResult<Vec<RecipientRow>>;
+    async fn delete_recipient(&self, id: &str) -> StoreResult<bool>;
 
     async fn find_idempotency(&self, api_key_id: &str, key: &str, now: i64) -> StoreResult<Option<IdempotencyRecord>>;
     async fn accept(&self, accept: Accept) -> StoreResult<AcceptOutcome>;
