@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::webhook::{classify_status, parse_retry_after};
+use super::webhook::{classify_status, error_chain, parse_retry_after};
 use super::{truncate, Channel, Message, Outcome, SendResult, MAX_RESPONSE};
 use crate::config::{ChannelConfig, Config, ConfigError, ProviderConfig};
 use crate::render::render_text;
@@ -109,21 +109,6 @@ fn result(provider: &str) -> SendResult {
 /// A permanent failure before anything was sent.
 fn failed(provider: &str, error: impl Into<String>) -> SendResult {
     SendResult { error: Some(error.into()), ..result(provider) }
-}
-
-/// An error and its causes on one line.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 /// Fills `r` from a failed request. The URL is left out of the message: a
@@ -639,6 +624,25 @@ mod tests {
         ))
         .unwrap();
         assert!(build(&cfg.sms, &cfg).is_ok());
+    }
+
+    #[tokio::test]
+    async fn content_without_text_fails_permanently() {
+        let cfg = sms("").unwrap();
+        let ch = build(&cfg.sms, &cfg).unwrap().unwrap();
+        let content = serde_json::Map::new();
+        let msg = Message {
+            delivery_id: "d1",
+            notification_id: "n1",
+            recipient: "+8613800000000",
+            category: "transactional",
+            address: "+8613800000000",
+            content: &content,
+        };
+        let r = ch.send(&msg).await;
+        assert_eq!(r.outcome, Outcome::Permanent);
+        assert_eq!(r.provider, "file");
+        assert_eq!(r.error.as_deref(), Some("the template has no sms text"));
     }
 
     #[test]

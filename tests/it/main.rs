@@ -10,6 +10,8 @@ mod crash;
 mod email;
 mod idempotency;
 mod multi_process;
+mod recipients;
 mod sms;
 mod smtp_server;
+mod templates;
 mod webhook;

@@ -1,0 +1,76 @@
+//! Recipient profiles: validation, storage, and their use when sending.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_are_validated_stored_and_deleted() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let profile = json!({
+            "email": "ana@example.com", "phone": "+8613800000000", "webhook_url": "https://erp.example.com/h",
+            "locale": "zh-CN", "timezone": "Asia/Shanghai",
+            "preferences": {"channels": {"sms": false}, "categories": {"marketing": false}},
+            "quiet_hours": {"start": "22:00", "end": "08:00"}
+        });
+        assert_eq!(app.put("/v1/recipients/u_42", &profile).await.status(), 201);
+        assert_eq!(app.put("/v1/recipients/u_42", &profile).await.status(), 200);
+        let got = app.get_json("/v1/recipients/u_42").await;
+        assert_eq!(got["phone"], "+8613800000000");
+        assert_eq!(got["preferences"]["channels"]["sms"], false);
+        assert_eq!(got["quiet_hours"]["start"], "22:00");
+
+        let bad = json!({"phone": "12345", "timezone": "Mars/Olympus", "email": "nope", "quiet_hours": {"start": "25:00", "end": "08:00"},
+                         "preferences": {"channels": {"fax": true}, "categories": {"spam": false}}});
+        let r = app.put("/v1/recipients/u_bad", &bad).await;
+        assert_eq!(r.status(), 422);
+        let p: Value = r.json().await.unwrap();
+        let mut fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        fields.sort();
+        assert_eq!(fields, vec!["email", "phone", "preferences.categories.spam", "preferences.channels.fax", "quiet_hours.start", "timezone"]);
+        assert_eq!(app.get("/v1/recipients/u_bad").await.status(), 404);
+
+        let del = |id: &str| app.client.delete(app.url(&format!("/v1/recipients/{id}"))).bearer_auth(&app.key).send();
+        assert_eq!(del("u_42").await.unwrap().status(), 204);
+        assert_eq!(del("u_42").await.unwrap().status(), 404);
+        assert_eq!(app.get("/v1/recipients/u_42").await.status(), 404);
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_profile_supplies_addresses_and_inline_fields_override_it() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let stored = Receiver::start().await;
+        let inline = Receiver::start().await;
+        app.put("/v1/recipients/u_1", &json!({"webhook_url": stored.url})).await;
+        app.put("/v1/recipients/u_2", &json!({"webhook_url": stored.url})).await;
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"id": "u_1"}, {"id": "u_2", "webhook_url": inline.url}, {"id": "u_unknown"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let a: Value = r.json().await.unwrap();
+        let d = a["deliveries"].as_array().unwrap();
+        assert_eq!(d.len(), 3);
+        assert_eq!(d[0]["recipient"], "u_1");
+        assert_eq!(d[2]["status"], "suppressed");
+        assert_eq!(d[2]["reason"], "no_address");
+        stored.wait_for(1, Duration::from_secs(10)).await;
+        inline.wait_for(1, Duration::from_secs(10)).await;
+        let log = app.get_json("/v1/deliveries?recipient=u_2").await;
+        assert_eq!(log["items"][0]["address"], inline.url.as_str());
+
+        // Nobody reachable at all: 422, nothing queued.
+        let r = app.post("/v1/notifications", &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"id": "u_unknown"}]})).await;
+        assert_eq!(r.status(), 422);
+        assert_eq!(r.json::<Value>().await.unwrap()["errors"][0]["field"], "to");
+        app.stop().await;
+    }
+}
