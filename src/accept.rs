@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::api::error::{ApiError, FieldError};
+use crate::flow::preferences::Preferences;
+use crate::flow::quiet_hours::{self, QuietHours};
 use crate::render::{Compiled, Parts, Renderer, TemplateContent, CHANNEL_PARTS};
 use crate::store::{status, Accept, AcceptOutcome, IdempotencyRecord, NewDelivery, NotificationRow, Store};
 use crate::util::{new_id, now_ms, parse_rfc3339};
@@ -219,27 +221,32 @@ impl Sender<'_> {
     }
 
     /// Each `to` entry with an `id` takes the stored profile's addresses and
-    /// settings, with the entry's own fields overriding them.
-    async fn with_profiles(&self, to: &[RecipientInput]) -> Result<Vec<RecipientInput>, ApiError> {
+    /// settings, with the entry's own fields overriding them; the profile's
+    /// preferences and quiet hours come along.
+    async fn with_profiles(&self, to: &[RecipientInput]) -> Result<Vec<Resolved>, ApiError> {
         let mut ids: Vec<String> = to.iter().filter_map(|r| r.id.clone()).collect();
-        if ids.is_empty() {
-            return Ok(to.to_vec());
-        }
         ids.sort();
         ids.dedup();
-        let profiles: HashMap<String, crate::store::RecipientRow> =
-            self.store.get_recipients(&ids).await?.into_iter().map(|p| (p.id.clone(), p)).collect();
+        let profiles: HashMap<String, crate::store::RecipientRow> = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.store.get_recipients(&ids).await?.into_iter().map(|p| (p.id.clone(), p)).collect()
+        };
         Ok(to
             .iter()
             .map(|r| match r.id.as_ref().and_then(|id| profiles.get(id)) {
-                None => r.clone(),
-                Some(p) => RecipientInput {
-                    id: r.id.clone(),
-                    email: r.email.clone().or_else(|| p.email.clone()),
-                    phone: r.phone.clone().or_else(|| p.phone.clone()),
-                    webhook_url: r.webhook_url.clone().or_else(|| p.webhook_url.clone()),
-                    locale: r.locale.clone().or_else(|| p.locale.clone()),
-                    timezone: r.timezone.clone().or_else(|| p.timezone.clone()),
+                None => Resolved { input: r.clone(), preferences: Preferences::default(), quiet_hours: None },
+                Some(p) => Resolved {
+                    input: RecipientInput {
+                        id: r.id.clone(),
+                        email: r.email.clone().or_else(|| p.email.clone()),
+                        phone: r.phone.clone().or_else(|| p.phone.clone()),
+                        webhook_url: r.webhook_url.clone().or_else(|| p.webhook_url.clone()),
+                        locale: r.locale.clone().or_else(|| p.locale.clone()),
+                        timezone: r.timezone.clone().or_else(|| p.timezone.clone()),
+                    },
+                    preferences: Preferences::from_json(&p.preferences),
+                    quiet_hours: p.quiet_hours.as_deref().and_then(QuietHours::from_json),
                 },
             })
             .collect())
@@ -277,14 +284,14 @@ impl Sender<'_> {
     fn plan(
         &self,
         req: &SendRequest,
-        to: &[RecipientInput],
+        to: &[Resolved],
         tpl: &Compiled,
         template_key: Option<&str>,
         template_version: Option<i64>,
         now: i64,
     ) -> Result<Plan, ApiError> {
         let mut errors = Vec::new();
-        if to.is_empty() || to.len() > MAX_RECIPIENTS {
+        if req.to.is_empty() || req.to.len() > MAX_RECIPIENTS {
             errors.push(FieldError::new("to", format!("give 1 to {MAX_RECIPIENTS} recipients")));
         }
         let data = req.data.clone().unwrap_or_else(|| Value::Object(Default::default()));
@@ -362,14 +369,21 @@ impl Sender<'_> {
         let mut deliveries = Vec::with_capacity(to.len() * channels.len().max(1));
         let mut answer = Vec::with_capacity(deliveries.capacity());
         let mut reachable = false;
-        for (i, r) in to.iter().enumerate() {
+        for (i, resolved) in to.iter().enumerate() {
+            let r = &resolved.input;
             let locale = req.locale.clone().or_else(|| r.locale.clone());
             let recipient = r.label();
             let recipient_data = serde_json::to_string(r).map_err(anyhow::Error::from)?;
             for channel in &channels {
                 let id = new_id();
-                let (status, reason, content, address, due) = match r.address(channel) {
+                let address = r.address(channel);
+                let (status, reason, content, address, due) = match address {
                     None => (status::SUPPRESSED, Some("no_address".to_string()), "{}".to_string(), String::new(), None),
+                    Some(a) if !resolved.preferences.allows(channel, &category) => {
+                        // Reached, and deliberately not sent: still a 202.
+                        reachable = true;
+                        (status::SUPPRESSED, Some("preference".to_string()), "{}".to_string(), a.to_string(), None)
+                    }
                     Some(address) => {
                         reachable = true;
                         let key = (channel.clone(), locale.clone(), r.timezone.clone());
@@ -396,7 +410,10 @@ impl Sender<'_> {
                             }).to_string()})
                             .to_string(),
                         };
-                        (status0, None, content, address.to_string(), Some(due_at))
+                        match quiet_until(resolved, &category, &priority, due_at) {
+                            Some(until) => (status::SCHEDULED, Some("quiet_hours".to_string()), content, address.to_string(), Some(until)),
+                            None => (status0, None, content, address.to_string(), Some(due_at)),
+                        }
                     }
                 };
                 answer.push(DeliverySummary {
@@ -446,6 +463,25 @@ impl Sender<'_> {
         };
         Ok(Plan { notification, deliveries, answer: Accepted { id: notification_id, deliveries: answer } })
     }
+}
+
+/// A `to` entry with its stored profile applied.
+pub struct Resolved {
+    pub input: RecipientInput,
+    pub preferences: Preferences,
+    pub quiet_hours: Option<QuietHours>,
+}
+
+/// When a delivery due at `due_at` must wait for the recipient's quiet hours
+/// to end, that time (ms).
+fn quiet_until(r: &Resolved, category: &str, priority: &str, due_at: i64) -> Option<i64> {
+    if !quiet_hours::applies(category, priority) {
+        return None;
+    }
+    let q = r.quiet_hours.as_ref()?;
+    let tz: chrono_tz::Tz = r.input.timezone.as_deref().unwrap_or("UTC").parse().ok()?;
+    let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(due_at)?;
+    q.until(tz, at).map(|t| t.timestamp_millis())
 }
 
 struct Plan {

@@ -8,6 +8,7 @@ pub mod api;
 pub mod channels;
 pub mod config;
 pub mod dispatch;
+pub mod flow;
 pub mod render;
 pub mod render_helpers;
 pub mod store;

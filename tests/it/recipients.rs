@@ -74,3 +74,48 @@ async fn a_stored_profile_supplies_addresses_and_inline_fields_override_it() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferences_suppress_and_quiet_hours_delay_except_for_auth() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        // Quiet all day long, whatever the hour: 00:00 to 23:59.
+        app.put(
+            "/v1/recipients/u_q",
+            &json!({"webhook_url": rx.url, "timezone": "Asia/Shanghai", "quiet_hours": {"start": "00:00", "end": "23:59"},
+                    "preferences": {"categories": {"marketing": false}, "channels": {}}}),
+        )
+        .await;
+        app.put("/v1/recipients/u_w", &json!({"webhook_url": rx.url, "timezone": "Asia/Shanghai", "quiet_hours": {"start": "00:00", "end": "23:59"}}))
+            .await;
+        let a = &app;
+        let send = |to: &str, category: &str, priority: &str| {
+            let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"id": to}], "category": category, "priority": priority});
+            async move {
+                let r = a.post("/v1/notifications", &body).await;
+                assert_eq!(r.status(), 202);
+                r.json::<Value>().await.unwrap()["deliveries"][0].clone()
+            }
+        };
+        // Opted out of marketing: suppressed, visible with its reason.
+        let d = send("u_q", "marketing", "normal").await;
+        assert_eq!((d["status"].as_str(), d["reason"].as_str()), (Some("suppressed"), Some("preference")));
+        // Low priority inside quiet hours: scheduled for the window's end.
+        let d = send("u_w", "transactional", "low").await;
+        assert_eq!(d["status"], "scheduled");
+        let shown = app.get_json(&format!("/v1/deliveries/{}", d["id"].as_str().unwrap())).await;
+        assert_eq!(shown["reason"], "quiet_hours");
+        let until = chrono::DateTime::parse_from_rfc3339(shown["next_attempt_at"].as_str().unwrap()).unwrap();
+        assert!(until > chrono::Utc::now(), "waits: {shown:#}");
+        // auth and high go now, preferences or not.
+        let d = send("u_q", "auth", "low").await;
+        assert_eq!(d["status"], "queued");
+        let d = send("u_w", "transactional", "high").await;
+        assert_eq!(d["status"], "queued");
+        rx.wait_for(2, Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.count(), 2, "only the auth and high ones were sent");
+        app.stop().await;
+    }
+}
