@@ -3,6 +3,7 @@
 //! (`preferences`). The dispatcher and the accept path apply them; these
 //! modules only decide.
 
+pub mod breaker;
 pub mod preferences;
 pub mod quiet_hours;
 pub mod rate;
