@@ -33,6 +33,17 @@ struct Raw {
     worker: RawWorker,
     maintenance: RawMaintenance,
     channels: RawChannels,
+    inbox: RawInbox,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawInbox {
+    token_ttl: String,
+    heartbeat: String,
+    max_connections: u64,
+    max_connections_per_recipient: u64,
+    buffer: u64,
+    cors_origins: StringList,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +97,8 @@ struct RawChannel {
     reply_to: Option<String>,
     #[serde(default)]
     unsubscribe: Option<String>,
+    breaker_threshold: u32,
+    breaker_cool_down: String,
     /// Provider tables, by name.
     #[serde(flatten)]
     tables: std::collections::BTreeMap<String, serde_json::Value>,
@@ -133,6 +146,23 @@ pub struct Config {
     pub webhook: WebhookConfig,
     pub email: ChannelConfig,
     pub sms: ChannelConfig,
+    pub inbox: InboxConfig,
+}
+
+/// The in-app inbox: recipient tokens and live streams.
+#[derive(Clone, Debug)]
+pub struct InboxConfig {
+    pub token_ttl: Duration,
+    /// SSE comment / WebSocket ping interval on idle streams.
+    pub heartbeat: Duration,
+    /// Open streams (SSE and WebSocket) in this process.
+    pub max_connections: usize,
+    pub max_connections_per_recipient: usize,
+    /// Events buffered per recipient; a client further behind is dropped.
+    pub buffer: usize,
+    /// Origins browsers may call the inbox from; `["*"]` for any, empty for
+    /// none (no CORS headers).
+    pub cors_origins: Vec<String>,
 }
 
 /// Settings of a channel that sends through providers (email, sms).
@@ -143,6 +173,10 @@ pub struct ChannelConfig {
     pub max_retry_after: Duration,
     /// In failover order.
     pub providers: Vec<ProviderConfig>,
+    /// Consecutive transient failures that open a provider's circuit
+    /// breaker, and how long it stays open before one probe.
+    pub breaker_threshold: u32,
+    pub breaker_cool_down: Duration,
     /// Email only: the From and Reply-To headers, and the List-Unsubscribe
     /// target for marketing mail (`{recipient}` is replaced).
     pub from: String,
@@ -403,6 +437,8 @@ impl Config {
             ));
         }
 
+        let inbox = inbox(raw.inbox)?;
+
         Ok(Config {
             data_dir: PathBuf::from(raw.data_dir),
             server: ServerConfig {
@@ -422,7 +458,67 @@ impl Config {
             webhook,
             email,
             sms,
+            inbox,
         })
+    }
+}
+
+fn inbox(raw: RawInbox) -> Result<InboxConfig, ConfigError> {
+    let token_ttl = positive_duration("inbox.token_ttl", &raw.token_ttl)?;
+    if token_ttl > Duration::from_secs(30 * 86_400) {
+        return Err(invalid("inbox.token_ttl", &raw.token_ttl, "at most 30d: tokens can't be revoked, only expire"));
+    }
+    if raw.max_connections == 0 || raw.max_connections > 1_000_000 {
+        return Err(invalid("inbox.max_connections", raw.max_connections, "1 to 1000000"));
+    }
+    if raw.max_connections_per_recipient == 0 || raw.max_connections_per_recipient > raw.max_connections {
+        return Err(invalid(
+            "inbox.max_connections_per_recipient",
+            raw.max_connections_per_recipient,
+            format!("1 to inbox.max_connections ({})", raw.max_connections),
+        ));
+    }
+    if raw.buffer == 0 || raw.buffer > 65_536 {
+        return Err(invalid("inbox.buffer", raw.buffer, "1 to 65536"));
+    }
+    let cors_origins = raw.cors_origins.items();
+    for o in &cors_origins {
+        if o == "*" {
+            if cors_origins.len() > 1 {
+                return Err(invalid("inbox.cors_origins", o, "\"*\" alone, or a list of origins"));
+            }
+        } else if !is_origin(o) {
+            return Err(invalid(
+                "inbox.cors_origins",
+                o,
+                "an origin (scheme://host[:port], no path) such as https://app.example.com, or \"*\"",
+            ));
+        }
+    }
+    Ok(InboxConfig {
+        token_ttl,
+        heartbeat: positive_duration("inbox.heartbeat", &raw.heartbeat)?,
+        max_connections: raw.max_connections as usize,
+        max_connections_per_recipient: raw.max_connections_per_recipient as usize,
+        buffer: raw.buffer as usize,
+        cors_origins,
+    })
+}
+
+/// `https://app.example.com` or `http://localhost:3000`: what a browser
+/// sends as Origin.
+fn is_origin(s: &str) -> bool {
+    match url::Url::parse(s) {
+        Ok(u) => {
+            (u.scheme() == "http" || u.scheme() == "https")
+                && u.host().is_some()
+                && u.path() == "/"
+                && !s.ends_with('/')
+                && u.query().is_none()
+                && u.fragment().is_none()
+                && u.username().is_empty()
+        }
+        Err(_) => false,
     }
 }
 
@@ -461,6 +557,8 @@ fn provider_channel(channel: &'static str, raw: RawChannel, kinds: &[&str]) -> R
         retry_schedule: schedule(key("retry_schedule"), &raw.retry_schedule)?,
         max_retry_after: duration(key("max_retry_after"), &raw.max_retry_after)?,
         providers,
+        breaker_threshold: raw.breaker_threshold.max(1),
+        breaker_cool_down: positive_duration(key("breaker_cool_down"), &raw.breaker_cool_down)?,
         from: raw.from.unwrap_or_default(),
         reply_to: raw.reply_to.filter(|r| !r.is_empty()),
         unsubscribe: raw.unsubscribe.unwrap_or_default(),
@@ -519,6 +617,32 @@ mod tests {
     fn retry_schedule_accepts_a_comma_separated_string() {
         let c = Config::from_toml("[channels.webhook]\nretry_schedule = \"10ms, 20ms\"").unwrap();
         assert_eq!(c.webhook.retry_schedule, vec![Duration::from_millis(10), Duration::from_millis(20)]);
+    }
+
+    #[test]
+    fn inbox_settings_are_checked() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.inbox.token_ttl, Duration::from_secs(3600));
+        assert_eq!(c.inbox.heartbeat, Duration::from_secs(15));
+        assert_eq!((c.inbox.max_connections, c.inbox.max_connections_per_recipient, c.inbox.buffer), (10_000, 10, 256));
+        assert!(c.inbox.cors_origins.is_empty());
+        let c = Config::from_toml("[inbox]\ncors_origins = [\"https://app.example.com\", \"http://localhost:3000\"]").unwrap();
+        assert_eq!(c.inbox.cors_origins.len(), 2);
+        assert_eq!(Config::from_toml("[inbox]\ncors_origins = \"*\"").unwrap().inbox.cors_origins, vec!["*"]);
+        for (toml, key) in [
+            ("[inbox]\ntoken_ttl = \"0s\"", "inbox.token_ttl"),
+            ("[inbox]\ntoken_ttl = \"90d\"", "inbox.token_ttl"),
+            ("[inbox]\nheartbeat = \"often\"", "inbox.heartbeat"),
+            ("[inbox]\nmax_connections = 0", "inbox.max_connections"),
+            ("[inbox]\nmax_connections = 5\nmax_connections_per_recipient = 6", "inbox.max_connections_per_recipient"),
+            ("[inbox]\nbuffer = 0", "inbox.buffer"),
+            ("[inbox]\ncors_origins = [\"https://app.example.com/inbox\"]", "inbox.cors_origins"),
+            ("[inbox]\ncors_origins = [\"app.example.com\"]", "inbox.cors_origins"),
+            ("[inbox]\ncors_origins = [\"*\", \"https://a.example\"]", "inbox.cors_origins"),
+        ] {
+            let e = Config::from_toml(toml).unwrap_err().to_string();
+            assert!(e.contains(key), "{toml}: {e}");
+        }
     }
 
     #[test]

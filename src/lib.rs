@@ -8,6 +8,7 @@ pub mod api;
 pub mod channels;
 pub mod config;
 pub mod dispatch;
+pub mod inbox;
 pub mod flow;
 pub mod render;
 pub mod render_helpers;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::AppState;
 use crate::channels::webhook::{generate_secret, WebhookChannel};
+use crate::channels::in_app::InAppChannel;
 use crate::channels::Channels;
 pub use crate::config::Config;
 use crate::dispatch::Dispatcher;
@@ -101,6 +103,8 @@ pub async fn signing_secret(store: &dyn Store, cfg: &Config) -> anyhow::Result<S
     Ok(secret)
 }
 
+/// The channels sent through providers; `in_app` (which needs the
+/// database) is added by [`App::build`].
 pub fn channels(cfg: &Config) -> anyhow::Result<Channels> {
     let mut channels = Channels::default();
     channels.add(Arc::new(WebhookChannel::new(cfg.webhook.clone())?));
@@ -122,7 +126,10 @@ impl App {
             .with_context(|| format!("opening the database {}", config::redact_url(&config.database.url)))?;
         let first_admin_key = bootstrap_admin_key(store.as_ref(), &config).await?;
         config.webhook.signing_secret = signing_secret(store.as_ref(), &config).await?;
-        let channels = channels(&config)?;
+        let shutdown = CancellationToken::new();
+        let inbox = inbox::Inbox::open(store.clone(), &config.inbox, shutdown.clone()).await?;
+        let mut channels = channels(&config)?;
+        channels.add(Arc::new(InAppChannel::new(inbox.clone())));
         let wake = Arc::new(Notify::new());
         let state = AppState {
             store: store.clone(),
@@ -130,6 +137,7 @@ impl App {
             enabled_channels: Arc::new(channels.names()),
             keys: Arc::new(api::auth::KeyCache::new(config.server.api_rate_limit)),
             wake: wake.clone(),
+            inbox,
             config: Arc::new(config.clone()),
         };
         let listener = match role {
@@ -144,7 +152,7 @@ impl App {
             Role::Api => None,
             _ => Some(Dispatcher::new(store, channels, config.worker.clone(), wake)),
         };
-        Ok(App { state, listener, dispatcher, shutdown: CancellationToken::new(), first_admin_key })
+        Ok(App { state, listener, dispatcher, shutdown, first_admin_key })
     }
 
     pub fn state(&self) -> &AppState {
@@ -172,6 +180,10 @@ impl App {
         if let Some(d) = dispatcher {
             tasks.spawn(d.run(shutdown.clone()));
             tasks.spawn(dispatch::maintenance::run(state.store.clone(), cfg.maintenance.clone(), shutdown.clone()));
+        }
+        if listener.is_some() {
+            // Other processes' inbox changes, for the streams this one holds.
+            tasks.spawn(state.inbox.clone().listen());
         }
         let server = listener.map(|l| {
             let app = api::router(state.clone());

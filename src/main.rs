@@ -159,12 +159,13 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
     };
     let store = open_store(&cfg).await?;
     let renderer = missive::render::Renderer::default();
-    let enabled = missive::channels(&{
+    let mut enabled = missive::channels(&{
         let mut c = cfg.clone();
         c.webhook.signing_secret = missive::channels::webhook::generate_secret();
         c
     })?
     .names();
+    enabled.push(missive::channels::in_app::NAME);
     let sender = missive::accept::Sender {
         store: store.as_ref(),
         renderer: &renderer,

@@ -16,7 +16,8 @@ CREATE TABLE api_keys (
 );
 
 -- Process-wide settings made on first start (the webhook signing secret,
--- the marker that the first admin key was issued).
+-- the key inbox tokens are signed with, the marker that the first admin key
+-- was issued).
 CREATE TABLE settings (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -134,3 +135,25 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (api_key_id, idem_key)
 );
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+
+-- In-app inbox: one message per in_app delivery (delivery_id is unique, so
+-- a retried or reclaimed delivery can't store two). `id` is a UUIDv7 made
+-- when the message is stored: "newest first" is "id descending", and a
+-- stream resumed with Last-Event-ID replays the ids after it. Archived
+-- messages are kept but no longer listed or counted.
+CREATE TABLE inbox_messages (
+    id              TEXT PRIMARY KEY,
+    recipient       TEXT NOT NULL,       -- the recipient id
+    delivery_id     TEXT NOT NULL UNIQUE,
+    notification_id TEXT NOT NULL,
+    title           TEXT,
+    body            TEXT,
+    action_url      TEXT,
+    data            TEXT NOT NULL,       -- the notification's data (JSON)
+    category        TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    read_at         BIGINT,
+    archived_at     BIGINT
+);
+CREATE INDEX inbox_messages_listed ON inbox_messages (recipient, id) WHERE archived_at IS NULL;
+CREATE INDEX inbox_messages_unread ON inbox_messages (recipient, id) WHERE archived_at IS NULL AND read_at IS NULL;

@@ -105,21 +105,31 @@ impl Caller {
     }
 }
 
+/// The credential in `Authorization: Bearer <credential>`, if any.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("send an API key in the Authorization: Bearer header".into()))?;
-        let key = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
+        if !parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
+            return Err(ApiError::Unauthorized("send an API key in the Authorization: Bearer header".into()));
+        }
+        let key = bearer(&parts.headers)
             .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <API key>`".into()))?;
+        if key.starts_with(crate::inbox::token::PREFIX) {
+            return Err(ApiError::Unauthorized(
+                "an inbox token opens its recipient's inbox (/v1/recipients/{id}/inbox) only; this needs an API key".into(),
+            ));
+        }
         let row = verify(state, key).await?;
         if let Some(limiter) = &state.keys.limiter {
             if let Err(not_until) = limiter.check_key(&row.id) {

@@ -53,6 +53,9 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("too many requests; retry after {0} s")]
     TooManyRequests(u64),
+    /// Over a limit on open streams.
+    #[error("{0}")]
+    TooManyConnections(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -80,6 +83,9 @@ impl ApiError {
             }
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
+            ApiError::TooManyConnections(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, "too-many-connections", "Too many connections")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }

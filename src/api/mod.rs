@@ -5,6 +5,7 @@ pub mod auth;
 pub mod deliveries;
 pub mod error;
 pub mod health;
+pub mod inbox;
 pub mod json;
 pub mod notifications;
 pub mod recipients;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub keys: Arc<auth::KeyCache>,
     /// Wakes this process's workers when work is accepted.
     pub wake: Arc<Notify>,
+    pub inbox: Arc<crate::inbox::Inbox>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -42,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(deliveries::router())
         .merge(templates::router())
         .merge(recipients::router())
+        .merge(inbox::router(&state.config.inbox))
         .merge(health::router())
         .fallback(|| async { error::ApiError::NotFound("no such route; see DESIGN.md for the API".into()) })
         .layer(DefaultBodyLimit::max(limit))

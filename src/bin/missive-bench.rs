@@ -2,9 +2,10 @@
 //!
 //! For every scenario the bench starts a fresh `missive serve` child process
 //! (on a temp SQLite file, or on a fresh schema in a given PostgreSQL), starts
-//! an in-process webhook receiver, drives `POST /v1/notifications` over HTTP,
-//! waits until every accepted delivery has arrived at the receiver, and prints
-//! one JSON line with throughput, latency, CPU and memory figures.
+//! an in-process webhook receiver (or, for `e2e-email`, an SMTP sink the
+//! server's `smtp` provider sends to), drives `POST /v1/notifications` over
+//! HTTP, waits until every accepted delivery has arrived at the receiver, and
+//! prints one JSON line with throughput, latency, CPU and memory figures.
 //!
 //! Results go to stdout (one JSON line per scenario), progress to stderr.
 //!
@@ -59,7 +60,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 #[derive(Parser, Debug)]
 #[command(name = "missive-bench", about = "Load benchmarks for missive")]
 struct Args {
-    /// Scenarios to run: enqueue, batch, e2e-webhook, latency, or all.
+    /// Scenarios to run: enqueue, batch, e2e-webhook, e2e-email, latency, or all.
     #[arg(required = true)]
     scenarios: Vec<String>,
 
@@ -82,6 +83,7 @@ enum Scenario {
     Enqueue,
     Batch,
     E2eWebhook,
+    E2eEmail,
     Latency,
 }
 
@@ -93,15 +95,17 @@ impl Scenario {
                 "enqueue" => out.push(Scenario::Enqueue),
                 "batch" => out.push(Scenario::Batch),
                 "e2e-webhook" => out.push(Scenario::E2eWebhook),
+                "e2e-email" => out.push(Scenario::E2eEmail),
                 "latency" => out.push(Scenario::Latency),
                 "all" => out.extend([
                     Scenario::Enqueue,
                     Scenario::Batch,
                     Scenario::E2eWebhook,
+                    Scenario::E2eEmail,
                     Scenario::Latency,
                 ]),
                 other => bail!(
-                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, latency or all)"
+                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, e2e-email, latency or all)"
                 ),
             }
         }
@@ -129,6 +133,15 @@ impl Options {
     fn scaled(&self, count: usize) -> usize {
         ((count as f64 * self.scale).round() as usize).max(1)
     }
+}
+
+/// Where the deliveries go: the in-process webhook receiver, or the
+/// in-process SMTP sink (the server then sends email through its `smtp`
+/// provider).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    Webhook,
+    Email,
 }
 
 /// What load a scenario applies.
@@ -179,7 +192,11 @@ fn make_temp_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-async fn start_server(opts: &Options, client: &reqwest::Client) -> Result<Server> {
+async fn start_server(
+    opts: &Options,
+    client: &reqwest::Client,
+    extra_env: &[(&str, String)],
+) -> Result<Server> {
     if !opts.missive.is_file() {
         bail!(
             "server binary {} not found (build it with `cargo build --release --bin missive`, or pass --missive PATH)",
@@ -197,6 +214,7 @@ async fn start_server(opts: &Options, client: &reqwest::Client) -> Result<Server
         .env("MISSIVE__SERVER__BIND", format!("127.0.0.1:{port}"))
         .env("MISSIVE__CHANNELS__WEBHOOK__ALLOW_PRIVATE", "true")
         .env("RUST_LOG", "warn")
+        .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout_path)?)
         .stderr(std::fs::File::create(&stderr_path)?);
@@ -479,6 +497,115 @@ async fn start_receiver() -> Result<Receiver> {
 }
 
 // ---------------------------------------------------------------------------
+// SMTP sink
+// ---------------------------------------------------------------------------
+
+/// The delivery id in a `Message-ID: <delivery_id@domain>` header line.
+fn delivery_id_of_message_id(line: &[u8]) -> Option<String> {
+    let line = std::str::from_utf8(line).ok()?;
+    let (name, value) = line.split_once(':')?;
+    if !name.trim().eq_ignore_ascii_case("message-id") {
+        return None;
+    }
+    let v = value.trim().strip_prefix('<')?;
+    let (id, _) = v.split_once('@')?;
+    Some(id.to_string())
+}
+
+/// One SMTP session: answers 250 to everything (354 to DATA), and records
+/// each message's arrival by the delivery id in its Message-ID.
+async fn smtp_session(stream: tokio::net::TcpStream, state: Arc<ReceiverState>) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let _ = stream.set_nodelay(true);
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    w.write_all(b"220 bench-sink ESMTP\r\n").await?;
+    let mut line = Vec::with_capacity(256);
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        let verb: Vec<u8> = line.iter().take(4).map(u8::to_ascii_uppercase).collect();
+        match verb.as_slice() {
+            b"EHLO" => w.write_all(b"250-bench-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n").await?,
+            b"QUIT" => {
+                w.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            }
+            b"DATA" => {
+                w.write_all(b"354 go ahead\r\n").await?;
+                let mut id = None;
+                let mut in_headers = true;
+                loop {
+                    line.clear();
+                    if r.read_until(b'\n', &mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line == b".\r\n" || line == b".\n" {
+                        break;
+                    }
+                    if in_headers {
+                        if line == b"\r\n" || line == b"\n" {
+                            in_headers = false;
+                        } else if id.is_none() {
+                            id = delivery_id_of_message_id(&line);
+                        }
+                    }
+                }
+                let now = Instant::now();
+                match id {
+                    Some(id) => {
+                        let mut arrivals = state.arrivals.lock().unwrap();
+                        if arrivals.contains_key(&id) {
+                            state.duplicates.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            arrivals.insert(id, now);
+                        }
+                    }
+                    None => {
+                        state.missing_id.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                w.write_all(b"250 2.0.0 OK\r\n").await?
+            }
+            _ => w.write_all(b"250 OK\r\n").await?,
+        }
+    }
+}
+
+/// An SMTP server that accepts every message; `url` is `127.0.0.1:PORT`.
+async fn start_smtp_sink() -> Result<Receiver> {
+    let state = Arc::new(ReceiverState::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the SMTP sink")?;
+    let addr = listener.local_addr()?;
+    let s = state.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let s = s.clone();
+                    tokio::spawn(async move {
+                        let _ = smtp_session(stream, s).await;
+                    });
+                }
+                Err(e) => {
+                    eprintln!("[bench] SMTP sink stopped: {e}");
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Receiver {
+        state,
+        url: addr.to_string(),
+        task,
+    })
+}
+
+// ---------------------------------------------------------------------------
 // Sending
 // ---------------------------------------------------------------------------
 
@@ -488,6 +615,7 @@ struct Sender {
     notifications_url: String,
     auth: String,
     hook_url: String,
+    target: Target,
     accepted: AtomicUsize,
     failures: AtomicUsize,
 }
@@ -557,6 +685,17 @@ impl Sent {
 
 impl Sender {
     fn body(&self, n: usize, recipients: usize) -> Vec<u8> {
+        if self.target == Target::Email {
+            let to: Vec<serde_json::Value> = (0..recipients)
+                .map(|_| serde_json::json!({ "email": "bench@example.com" }))
+                .collect();
+            let body = serde_json::json!({
+                "content": { "email": { "subject": "Order {{n}}", "text": "Hi {{n}}" } },
+                "to": to,
+                "data": { "n": n },
+            });
+            return serde_json::to_vec(&body).expect("serializing a JSON value");
+        }
         let to: Vec<serde_json::Value> = (0..recipients)
             .map(|_| serde_json::json!({ "webhook_url": self.hook_url }))
             .collect();
@@ -793,17 +932,33 @@ fn spawn_progress(sender: Arc<Sender>, state: Arc<ReceiverState>) -> JoinHandle<
 async fn run_scenario(
     name: &str,
     load: Load,
+    target: Target,
     opts: &Options,
     client: &reqwest::Client,
 ) -> Result<Report> {
     eprintln!("[bench] scenario {name}: {load:?}");
-    let mut server = start_server(opts, client).await?;
-    let receiver = start_receiver().await?;
+    let (receiver, extra_env) = match target {
+        Target::Webhook => (start_receiver().await?, vec![]),
+        Target::Email => {
+            let sink = start_smtp_sink().await?;
+            let port = sink.url.rsplit(':').next().unwrap_or_default().to_string();
+            let env = vec![
+                ("MISSIVE__CHANNELS__EMAIL__PROVIDERS", "smtp".to_string()),
+                ("MISSIVE__CHANNELS__EMAIL__SMTP__HOST", "127.0.0.1".to_string()),
+                ("MISSIVE__CHANNELS__EMAIL__SMTP__PORT", port),
+                ("MISSIVE__CHANNELS__EMAIL__SMTP__TLS", "none".to_string()),
+                ("MISSIVE__CHANNELS__EMAIL__SMTP__POOL_SIZE", "16".to_string()),
+            ];
+            (sink, env)
+        }
+    };
+    let mut server = start_server(opts, client, &extra_env).await?;
     let sender = Arc::new(Sender {
         client: client.clone(),
         notifications_url: format!("{}/v1/notifications", server.base_url),
         auth: format!("Bearer {}", server.api_key),
         hook_url: receiver.url.clone(),
+        target,
         accepted: AtomicUsize::new(0),
         failures: AtomicUsize::new(0),
     });
@@ -932,6 +1087,14 @@ fn plan(scenario: Scenario, opts: &Options) -> Vec<(String, Load)> {
                 concurrency: 4,
             },
         )],
+        Scenario::E2eEmail => vec![(
+            "e2e-email".into(),
+            Load::ClosedLoop {
+                requests: opts.scaled(10_000),
+                recipients: 1,
+                concurrency: 64,
+            },
+        )],
         Scenario::E2eWebhook => vec![(
             "e2e-webhook".into(),
             Load::ClosedLoop {
@@ -978,7 +1141,12 @@ async fn run(args: Args) -> Result<bool> {
     let mut all_ok = true;
     for scenario in scenarios {
         for (name, load) in plan(scenario, &opts) {
-            let report = run_scenario(&name, load, &opts, &client)
+            let target = if scenario == Scenario::E2eEmail {
+                Target::Email
+            } else {
+                Target::Webhook
+            };
+            let report = run_scenario(&name, load, target, &opts, &client)
                 .await
                 .with_context(|| format!("scenario {name}"))?;
             if let Some(e) = &report.error {

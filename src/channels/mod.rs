@@ -3,6 +3,8 @@
 //! the dispatcher's (src/dispatch).
 
 pub mod email;
+pub mod in_app;
+pub mod failover;
 pub mod sms;
 pub mod webhook;
 
@@ -68,6 +70,8 @@ pub struct Message<'a> {
     pub recipient: &'a str,
     /// transactional, marketing or auth.
     pub category: &'a str,
+    /// This attempt's number within the current retry cycle (1 first).
+    pub attempt: i64,
     pub address: &'a str,
     /// Rendered parts, as stored on the delivery.
     pub content: &'a serde_json::Map<String, serde_json::Value>,
@@ -81,6 +85,10 @@ pub trait Channel: Send + Sync {
     /// Longest Retry-After honoured.
     fn max_retry_after(&self) -> Duration;
     async fn send(&self, msg: &Message<'_>) -> SendResult;
+    /// The channel's providers and their circuit breakers.
+    fn providers(&self) -> Vec<failover::ProviderStatus> {
+        Vec::new()
+    }
 }
 
 /// The channels this process can send on, by name.
@@ -94,6 +102,10 @@ impl Channels {
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Channel>> {
         self.0.get(name)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Channel>> {
+        self.0.values()
     }
 
     pub fn names(&self) -> Vec<&'static str> {

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::failover::{Failover, ProviderStatus};
 use super::webhook::{classify_status, error_chain, parse_retry_after};
 use super::{truncate, Channel, Message, Outcome, SendResult, MAX_RESPONSE};
 use crate::config::{ChannelConfig, Config, ConfigError, ProviderConfig};
@@ -47,7 +48,7 @@ pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dy
         anyhow::bail!("`channels.sms.providers` is empty: give at least one of file, twilio, http");
     }
     Ok(Some(Arc::new(SmsChannel {
-        providers,
+        providers: Failover::new(providers, cfg.breaker_threshold, cfg.breaker_cool_down),
         retry_schedule: cfg.retry_schedule.clone(),
         max_retry_after: cfg.max_retry_after,
     })))
@@ -55,7 +56,7 @@ pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dy
 
 pub struct SmsChannel {
     /// In failover order; never empty.
-    providers: Vec<Box<dyn SmsProvider>>,
+    providers: Failover<Box<dyn SmsProvider>>,
     retry_schedule: Vec<Duration>,
     max_retry_after: Duration,
 }
@@ -83,7 +84,7 @@ impl Channel for SmsChannel {
     }
 
     async fn send(&self, msg: &Message<'_>) -> SendResult {
-        let provider = &self.providers[0];
+        let (index, provider) = self.providers.pick(msg.attempt);
         let text = match msg.content.get("text") {
             Some(Value::String(t)) => t.as_str(),
             _ => return failed(provider.name(), "the template has no sms text"),
@@ -91,7 +92,13 @@ impl Channel for SmsChannel {
         if text.trim().is_empty() {
             return failed(provider.name(), "the sms text is empty");
         }
-        provider.send(msg.address, text, msg).await
+        let result = provider.send(msg.address, text, msg).await;
+        self.providers.record(index, result.outcome);
+        result
+    }
+
+    fn providers(&self) -> Vec<ProviderStatus> {
+        self.providers.status("sms", |p| p.name().to_string())
     }
 }
 
@@ -636,6 +643,7 @@ mod tests {
             notification_id: "n1",
             recipient: "+8613800000000",
             category: "transactional",
+            attempt: 1,
             address: "+8613800000000",
             content: &content,
         };

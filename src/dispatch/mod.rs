@@ -210,6 +210,7 @@ impl Dispatcher {
                         notification_id: &row.notification_id,
                         recipient: &row.recipient,
                         category: &row.category,
+                        attempt: (number - row.retry_base).max(1),
                         address: &row.address,
                         content: &content,
                     })

@@ -61,8 +61,10 @@ pub async fn next_batch(rx: &Mutex<mpsc::Receiver<AcceptJob>>) -> Option<Vec<Acc
 /// statements and the backend's own items (`backend`, `claim`, `next_due`,
 /// `wakeups`)
 /// given in braces; `MIGRATOR` must name the backend's migrations. `$store` must have `reader()`, `writer()`,
-/// `accept_queue` and `NOTIFY: Option<&'static str>` (a statement run in
-/// the same transaction as new work, to wake other processes).
+/// `accept_queue`, `NOTIFY: Option<&'static str>` (a statement run in
+/// the same transaction as new work, to wake other processes) and
+/// `inbox_channel()` (the NOTIFY channel a new inbox message is announced
+/// on, in the transaction that stores it; `None` where there is none).
 macro_rules! store_impl {
     ($store:ty, $db:ty, { $($specific:tt)* }) => {
         #[async_trait::async_trait]
@@ -328,6 +330,75 @@ macro_rules! store_impl {
                      due_at = $2, claim_token = NULL, updated_at = $2 WHERE claim_token = $1 AND status = 'sending'")
                     .bind(token).bind(now).execute(self.writer()).await?;
                 Ok(r.rows_affected())
+            }
+
+            async fn inbox_insert(&self, m: &NewInboxMessage, event: &str) -> StoreResult<Option<InboxMessage>> {
+                let mut tx = self.writer().begin().await?;
+                let stored = sqlx::query_as::<_, InboxMessage>(
+                    "INSERT INTO inbox_messages (id, recipient, delivery_id, notification_id, title, body, action_url, data, category, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE((SELECT data FROM notifications WHERE id = $4), '{}'), $8, $9) \
+                     ON CONFLICT (delivery_id) DO NOTHING RETURNING *")
+                    .bind(&m.id).bind(&m.recipient).bind(&m.delivery_id).bind(&m.notification_id).bind(&m.title)
+                    .bind(&m.body).bind(&m.action_url).bind(&m.category).bind(m.created_at)
+                    .fetch_optional(&mut *tx).await?;
+                if stored.is_some() {
+                    if let Some(channel) = self.inbox_channel() {
+                        sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(event).execute(&mut *tx).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(stored)
+            }
+
+            async fn inbox_list(&self, recipient: &str, unread_only: bool, before_id: Option<&str>, limit: i64) -> StoreResult<Vec<InboxMessage>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT * FROM inbox_messages WHERE recipient = ");
+                q.push_bind(recipient.to_string()).push(" AND archived_at IS NULL");
+                if unread_only { q.push(" AND read_at IS NULL"); }
+                if let Some(v) = before_id { q.push(" AND id < ").push_bind(v.to_string()); }
+                q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+                Ok(q.build_query_as::<InboxMessage>().fetch_all(self.reader()).await?)
+            }
+
+            async fn inbox_unread_count(&self, recipient: &str) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM inbox_messages WHERE recipient = $1 AND archived_at IS NULL AND read_at IS NULL")
+                    .bind(recipient).fetch_one(self.reader()).await?)
+            }
+
+            async fn inbox_after(&self, recipient: &str, after_id: &str, limit: i64) -> StoreResult<Vec<InboxMessage>> {
+                Ok(sqlx::query_as::<_, InboxMessage>(
+                    "SELECT * FROM inbox_messages WHERE recipient = $1 AND archived_at IS NULL AND id > $2 ORDER BY id LIMIT $3")
+                    .bind(recipient).bind(after_id).bind(limit).fetch_all(self.reader()).await?)
+            }
+
+            async fn inbox_get(&self, recipient: &str, id: &str) -> StoreResult<Option<InboxMessage>> {
+                Ok(sqlx::query_as::<_, InboxMessage>("SELECT * FROM inbox_messages WHERE recipient = $1 AND id = $2")
+                    .bind(recipient).bind(id).fetch_optional(self.reader()).await?)
+            }
+
+            async fn inbox_mark_read(&self, recipient: &str, id: &str, now: i64) -> StoreResult<Option<(InboxMessage, bool)>> {
+                let changed = sqlx::query_as::<_, InboxMessage>(
+                    "UPDATE inbox_messages SET read_at = $3 WHERE recipient = $1 AND id = $2 \
+                     AND archived_at IS NULL AND read_at IS NULL RETURNING *")
+                    .bind(recipient).bind(id).bind(now).fetch_optional(self.writer()).await?;
+                if let Some(m) = changed {
+                    return Ok(Some((m, true)));
+                }
+                Ok(sqlx::query_as::<_, InboxMessage>(
+                    "SELECT * FROM inbox_messages WHERE recipient = $1 AND id = $2 AND archived_at IS NULL")
+                    .bind(recipient).bind(id).fetch_optional(self.writer()).await?.map(|m| (m, false)))
+            }
+
+            async fn inbox_mark_all_read(&self, recipient: &str, now: i64) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar::<_, String>(
+                    "UPDATE inbox_messages SET read_at = $2 WHERE recipient = $1 AND archived_at IS NULL AND read_at IS NULL RETURNING id")
+                    .bind(recipient).bind(now).fetch_all(self.writer()).await?)
+            }
+
+            async fn inbox_archive(&self, recipient: &str, id: &str, now: i64) -> StoreResult<bool> {
+                let r = sqlx::query("UPDATE inbox_messages SET archived_at = $3 WHERE recipient = $1 AND id = $2 AND archived_at IS NULL")
+                    .bind(recipient).bind(id).bind(now).execute(self.writer()).await?;
+                Ok(r.rows_affected() == 1)
             }
 
             async fn purge_idempotency(&self, now: i64) -> StoreResult<u64> {

@@ -228,6 +228,38 @@ pub struct DeliveryFilter {
     pub until: Option<i64>,
 }
 
+/// A message in a recipient's in-app inbox.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct InboxMessage {
+    pub id: String,
+    pub recipient: String,
+    pub delivery_id: String,
+    pub notification_id: String,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub action_url: Option<String>,
+    /// The notification's data (JSON).
+    pub data: String,
+    pub category: String,
+    pub created_at: i64,
+    pub read_at: Option<i64>,
+    pub archived_at: Option<i64>,
+}
+
+/// An in-app message to store; its data is copied from the notification.
+#[derive(Clone, Debug)]
+pub struct NewInboxMessage {
+    pub id: String,
+    pub recipient: String,
+    pub delivery_id: String,
+    pub notification_id: String,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub action_url: Option<String>,
+    pub category: String,
+    pub created_at: i64,
+}
+
 /// The result of asking for a state change (retry, cancel).
 #[derive(Clone, Debug)]
 pub enum Transition {
@@ -297,6 +329,30 @@ pub trait Store: Send + Sync + 'static {
     /// A stream that yields whenever another process accepted work
     /// (PostgreSQL LISTEN/NOTIFY); `None` where the backend has none.
     async fn wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>>;
+
+    /// Stores an in-app message unless its delivery stored one already;
+    /// returns it if it is new. `event` is announced to other processes in
+    /// the same transaction (see [`Store::inbox_announce`]).
+    async fn inbox_insert(&self, m: &NewInboxMessage, event: &str) -> StoreResult<Option<InboxMessage>>;
+    /// A recipient's listed (not archived) messages, newest first.
+    async fn inbox_list(&self, recipient: &str, unread_only: bool, before_id: Option<&str>, limit: i64) -> StoreResult<Vec<InboxMessage>>;
+    async fn inbox_unread_count(&self, recipient: &str) -> StoreResult<i64>;
+    /// Listed messages stored after `after_id`, oldest first (stream replay).
+    async fn inbox_after(&self, recipient: &str, after_id: &str, limit: i64) -> StoreResult<Vec<InboxMessage>>;
+    async fn inbox_get(&self, recipient: &str, id: &str) -> StoreResult<Option<InboxMessage>>;
+    /// Marks a listed message read. `None` if there is none; the flag says
+    /// whether it was unread until now.
+    async fn inbox_mark_read(&self, recipient: &str, id: &str, now: i64) -> StoreResult<Option<(InboxMessage, bool)>>;
+    /// Marks every listed message read; returns the ids that were unread.
+    async fn inbox_mark_all_read(&self, recipient: &str, now: i64) -> StoreResult<Vec<String>>;
+    async fn inbox_archive(&self, recipient: &str, id: &str, now: i64) -> StoreResult<bool>;
+    /// Tells every process (PostgreSQL NOTIFY on `missive_inbox`) about an
+    /// inbox change; does nothing on SQLite, where one process holds the
+    /// streams.
+    async fn inbox_announce(&self, event: &str) -> StoreResult<()>;
+    /// The inbox events announced by any process, this one included; `None`
+    /// where the backend has none.
+    async fn inbox_events(&self) -> StoreResult<Option<BoxStream<'static, String>>>;
 
     async fn purge_idempotency(&self, now: i64) -> StoreResult<u64>;
     async fn purge_finished(&self, before: i64) -> StoreResult<u64>;

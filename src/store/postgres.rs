@@ -20,12 +20,33 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// "look at the queue".
 const WAKE_CHANNEL: &str = "missive_wake";
 
+/// The LISTEN/NOTIFY channel for inbox changes (see [`inbox_channel`]).
+/// Payloads are small (a recipient id and message ids, see
+/// `crate::inbox::Announcement`); each process loads what its streams need.
+const INBOX_CHANNEL: &str = "missive_inbox";
+
+/// NOTIFY reaches every session of the database whatever its schema, so
+/// deployments in different schemas of one database use channels of their
+/// own: `missive_inbox_<schema>` (hashed if that is over PostgreSQL's 63
+/// bytes).
+pub fn inbox_channel(schema: Option<&str>) -> String {
+    match schema {
+        None => INBOX_CHANNEL.to_string(),
+        Some(s) if INBOX_CHANNEL.len() + 1 + s.len() <= 63 => format!("{INBOX_CHANNEL}_{s}"),
+        Some(s) => {
+            use sha2::Digest;
+            format!("{INBOX_CHANNEL}_{}", &hex::encode(sha2::Sha256::digest(s.as_bytes()))[..16])
+        }
+    }
+}
+
 /// Transactions that write accepted requests at once.
 const ACCEPT_WRITERS: usize = 4;
 
 pub struct PgStore {
     pool: PgPool,
     accept_queue: AcceptQueue,
+    inbox_channel: String,
 }
 
 impl PgStore {
@@ -63,7 +84,7 @@ impl PgStore {
                 }
             });
         }
-        Ok(PgStore { pool, accept_queue })
+        Ok(PgStore { pool, accept_queue, inbox_channel: inbox_channel(cfg.schema.as_deref()) })
     }
 
     fn reader(&self) -> &PgPool {
@@ -72,6 +93,10 @@ impl PgStore {
 
     fn writer(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn inbox_channel(&self) -> Option<&str> {
+        Some(&self.inbox_channel)
     }
 }
 
@@ -106,4 +131,37 @@ store_impl!(PgStore, Postgres, {
         // worker's poll covers anything sent while it was away.
         Ok(Some(listener.into_stream().map(|_| ()).boxed()))
     }
+
+    async fn inbox_announce(&self, event: &str) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)").bind(&self.inbox_channel).bind(event).execute(self.writer()).await?;
+        Ok(())
+    }
+
+    async fn inbox_events(&self) -> StoreResult<Option<BoxStream<'static, String>>> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(&self.inbox_channel).await?;
+        // The stream ends on an error the listener can't recover from; the
+        // caller listens again.
+        Ok(Some(
+            listener
+                .into_stream()
+                .take_while(|n| futures::future::ready(n.is_ok()))
+                .filter_map(|n| futures::future::ready(n.ok().map(|n| n.payload().to_string())))
+                .boxed(),
+        ))
+    }
 });
+
+#[cfg(test)]
+mod tests {
+    use super::inbox_channel;
+
+    #[test]
+    fn each_schema_has_its_own_inbox_channel() {
+        assert_eq!(inbox_channel(None), "missive_inbox");
+        assert_eq!(inbox_channel(Some("tenant_a")), "missive_inbox_tenant_a");
+        let long = inbox_channel(Some(&"s".repeat(60)));
+        assert!(long.len() <= 63 && long.starts_with("missive_inbox_"), "{long}");
+        assert_ne!(long, inbox_channel(Some(&"s".repeat(61))));
+    }
+}

@@ -69,6 +69,11 @@ impl SqliteStore {
     fn writer(&self) -> &SqlitePool {
         &self.write
     }
+
+    /// No other process to tell: one process holds the streams.
+    fn inbox_channel(&self) -> Option<&str> {
+        None
+    }
 }
 
 store_impl!(SqliteStore, Sqlite, {
@@ -100,6 +105,14 @@ store_impl!(SqliteStore, Sqlite, {
     }
 
     async fn wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>> {
+        Ok(None)
+    }
+
+    async fn inbox_announce(&self, _event: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn inbox_events(&self) -> StoreResult<Option<BoxStream<'static, String>>> {
         Ok(None)
     }
 });

@@ -29,6 +29,9 @@ pub(crate) fn child_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
         ("MISSIVE__CHANNELS__WEBHOOK__ALLOW_PRIVATE", "true".into()),
         ("MISSIVE__WORKER__LEASE", "3s".into()),
         ("MISSIVE__CHANNELS__WEBHOOK__TIMEOUT", "2s".into()),
+        // The lease must outlast every channel's timeout.
+        ("MISSIVE__CHANNELS__EMAIL__TIMEOUT", "2s".into()),
+        ("MISSIVE__CHANNELS__SMS__TIMEOUT", "2s".into()),
         ("MISSIVE__CHANNELS__WEBHOOK__RETRY_SCHEDULE", "100ms,100ms,100ms".into()),
         ("MISSIVE__WORKER__POLL_INTERVAL", "100ms".into()),
         ("RUST_LOG", "warn".into()),

@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod email;
 mod idempotency;
+mod inbox;
 mod multi_process;
 mod recipients;
 mod sms;

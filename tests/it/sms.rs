@@ -469,3 +469,41 @@ async fn start_up_fails_naming_the_bad_provider_setting() {
         }
     }
 }
+
+/// Two Twilio accounts in failover order: a transient failure of the first
+/// moves the next attempt to the second; after `breaker_threshold` failures
+/// the first's breaker opens and new deliveries go straight to the second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_provider_hands_over_to_the_next_and_its_breaker_opens() {
+    for b in backends() {
+        let primary = FakeTwilio::start(vec![Reply::ServerError; 10]).await;
+        let backup = FakeTwilio::start(vec![]).await;
+        let toml = format!(
+            "[channels.sms]\nproviders = [\"primary\", \"backup\"]\nretry_schedule = [\"10ms\", \"10ms\"]\n\
+             breaker_threshold = 2\nbreaker_cool_down = \"1h\"\n\
+             [channels.sms.primary]\ntype = \"twilio\"\naccount_sid = \"{SID}\"\nauth_token = \"{TOKEN}\"\nfrom = \"{FROM}\"\nbase_url = \"{}\"\n\
+             [channels.sms.backup]\ntype = \"twilio\"\naccount_sid = \"{SID}\"\nauth_token = \"{TOKEN}\"\nfrom = \"{FROM}\"\nbase_url = \"{}\"\n",
+            primary.base_url, backup.base_url
+        );
+        let app = spawn_app_with(&b, &toml).await;
+
+        let first = send_sms(&app, "one", json!({})).await;
+        let d = app.wait_for_status(&first, "sent").await;
+        let providers: Vec<&str> = attempts(&d).iter().map(|a| a["provider"].as_str().unwrap()).collect();
+        assert_eq!(providers, vec!["primary", "backup"], "{d:#}");
+        assert_eq!(attempts(&d)[0]["status_code"], 500);
+
+        // A second failure on the primary opens its breaker...
+        let second = send_sms(&app, "two", json!({})).await;
+        app.wait_for_status(&second, "sent").await;
+        assert_eq!(primary.requests().len(), 2);
+        // ...so the third goes to the backup on its first attempt.
+        let third = send_sms(&app, "three", json!({})).await;
+        let d = app.wait_for_status(&third, "sent").await;
+        let providers: Vec<&str> = attempts(&d).iter().map(|a| a["provider"].as_str().unwrap()).collect();
+        assert_eq!(providers, vec!["backup"]);
+        assert_eq!(primary.requests().len(), 2, "the open breaker keeps traffic off the primary");
+        assert_eq!(backup.requests().len(), 3);
+        app.stop().await;
+    }
+}

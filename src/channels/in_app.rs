@@ -1,0 +1,119 @@
+//! The in-app channel: stores the message in the recipient's inbox (its
+//! address is the recipient id) and pushes it to their open streams. The
+//! delivery is sent once the message is stored; a retried or reclaimed
+//! delivery finds its message there and stores no second one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::webhook::error_chain;
+use super::{Channel, Message, Outcome, SendResult};
+use crate::inbox::Inbox;
+use crate::store::NewInboxMessage;
+use crate::util::{new_id, now_ms};
+
+pub const NAME: &str = "in_app";
+
+/// Waits before retrying after a database error (then the delivery fails).
+const RETRY_SCHEDULE: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+    Duration::from_secs(30),
+    Duration::from_secs(120),
+    Duration::from_secs(600),
+];
+
+pub struct InAppChannel {
+    inbox: Arc<Inbox>,
+}
+
+impl InAppChannel {
+    pub fn new(inbox: Arc<Inbox>) -> Self {
+        InAppChannel { inbox }
+    }
+}
+
+/// The inbox message for a delivery, from its rendered `in_app` parts.
+pub fn new_message(msg: &Message<'_>, id: String, now: i64) -> NewInboxMessage {
+    let part = |name: &str| msg.content.get(name).and_then(|v| v.as_str()).map(str::to_string);
+    NewInboxMessage {
+        id,
+        recipient: msg.address.to_string(),
+        delivery_id: msg.delivery_id.to_string(),
+        notification_id: msg.notification_id.to_string(),
+        title: part("title"),
+        body: part("body"),
+        action_url: part("action_url"),
+        category: msg.category.to_string(),
+        created_at: now,
+    }
+}
+
+#[async_trait]
+impl Channel for InAppChannel {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn retry_schedule(&self) -> &[Duration] {
+        &RETRY_SCHEDULE
+    }
+
+    fn max_retry_after(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    async fn send(&self, msg: &Message<'_>) -> SendResult {
+        let mut result = SendResult {
+            outcome: Outcome::Ok,
+            provider: "inbox".into(),
+            status_code: None,
+            response: None,
+            error: None,
+            retry_after: None,
+        };
+        if msg.address.is_empty() {
+            result.outcome = Outcome::Permanent;
+            result.error = Some("an in-app delivery needs a recipient id".into());
+            return result;
+        }
+        let m = new_message(msg, new_id(), now_ms());
+        match self.inbox.deliver(&m).await {
+            Ok(true) => result.response = Some(format!("stored as inbox message {}", m.id)),
+            Ok(false) => result.response = Some("already stored by an earlier attempt".into()),
+            Err(e) => {
+                result.outcome = Outcome::Transient;
+                result.error = Some(format!("storing the inbox message: {}", error_chain(&e)));
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_takes_the_rendered_parts() {
+        let content = serde_json::json!({"title": "Hi Ana", "body": "Order 7", "action_url": "/o/7"});
+        let content = content.as_object().unwrap();
+        let msg = Message {
+            delivery_id: "d1",
+            notification_id: "n1",
+            recipient: "u_1",
+            category: "marketing",
+            attempt: 1,
+            address: "u_1",
+            content,
+        };
+        let m = new_message(&msg, "m1".into(), 42);
+        assert_eq!((m.recipient.as_str(), m.delivery_id.as_str(), m.category.as_str()), ("u_1", "d1", "marketing"));
+        assert_eq!((m.title.as_deref(), m.body.as_deref(), m.action_url.as_deref()), (Some("Hi Ana"), Some("Order 7"), Some("/o/7")));
+        let empty = serde_json::Map::new();
+        let m = new_message(&Message { content: &empty, ..msg }, "m2".into(), 42);
+        assert_eq!((m.title, m.body), (None, None));
+    }
+}

@@ -1,0 +1,160 @@
+//! Recipient tokens: what a browser holds to open one recipient's inbox.
+//!
+//! `mit1.<base64url(recipient id)>.<expiry, Unix ms>.<base64url(HMAC-SHA256)>`,
+//! signed with a secret made on first start and kept in the `settings`
+//! table (so every instance on the database accepts every other's tokens).
+//! The MAC covers a purpose label too, so the key can't be made to sign
+//! anything else. A token is not an API key: the key check never accepts
+//! it, and it grants its recipient's inbox only, until it expires.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// How every token starts, so it is told from an API key (`msv_...`) at a
+/// glance.
+pub const PREFIX: &str = "mit1.";
+
+/// Signed along with the claims.
+const PURPOSE: &[u8] = b"missive inbox token v1\n";
+
+/// The signing key.
+#[derive(Clone)]
+pub struct TokenKey(Vec<u8>);
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(***)")
+    }
+}
+
+impl TokenKey {
+    /// From the stored secret (base64 of at least 32 bytes).
+    pub fn from_secret(secret: &str) -> Option<TokenKey> {
+        let bytes = B64.decode(secret.trim()).ok()?;
+        (bytes.len() >= 32).then_some(TokenKey(bytes))
+    }
+}
+
+/// A new random secret, as stored.
+pub fn generate_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    B64.encode(bytes)
+}
+
+/// What a valid token says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claims {
+    pub recipient: String,
+    /// Unix ms.
+    pub expires_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("this is not an inbox token")]
+    Malformed,
+    #[error("the inbox token's signature does not match; it was altered or made elsewhere")]
+    BadSignature,
+    #[error("the inbox token has expired; ask for a new one")]
+    Expired,
+}
+
+fn mac(key: &TokenKey, body: &str) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes any key length");
+    mac.update(PURPOSE);
+    mac.update(body.as_bytes());
+    mac
+}
+
+/// A token for `recipient`, valid until `expires_at` (Unix ms).
+pub fn sign(key: &TokenKey, recipient: &str, expires_at: i64) -> String {
+    let body = format!("{}.{expires_at}", B64.encode(recipient.as_bytes()));
+    let sig = mac(key, &body).finalize().into_bytes();
+    format!("{PREFIX}{body}.{}", B64.encode(sig))
+}
+
+/// Checks the signature (in constant time), then the expiry.
+pub fn verify(key: &TokenKey, token: &str, now_ms: i64) -> Result<Claims, TokenError> {
+    let rest = token.strip_prefix(PREFIX).ok_or(TokenError::Malformed)?;
+    let (body, sig) = rest.rsplit_once('.').ok_or(TokenError::Malformed)?;
+    let (recipient, expiry) = body.split_once('.').ok_or(TokenError::Malformed)?;
+    let sig = B64.decode(sig).map_err(|_| TokenError::Malformed)?;
+    mac(key, body).verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+    // Signed by us from here on: the parts are as we wrote them.
+    let expires_at: i64 = expiry.parse().map_err(|_| TokenError::Malformed)?;
+    let recipient = B64
+        .decode(recipient)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or(TokenError::Malformed)?;
+    if now_ms >= expires_at {
+        return Err(TokenError::Expired);
+    }
+    Ok(Claims { recipient, expires_at })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> TokenKey {
+        TokenKey::from_secret(&generate_secret()).unwrap()
+    }
+
+    #[test]
+    fn a_signed_token_verifies_until_it_expires() {
+        let k = key();
+        let t = sign(&k, "u_1", 2_000);
+        assert!(t.starts_with(PREFIX));
+        assert_eq!(verify(&k, &t, 1_999), Ok(Claims { recipient: "u_1".into(), expires_at: 2_000 }));
+        assert_eq!(verify(&k, &t, 2_000), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn recipient_ids_with_dots_and_unicode_survive() {
+        let k = key();
+        let t = sign(&k, "team.a/ü 1", 5_000);
+        assert_eq!(verify(&k, &t, 0).unwrap().recipient, "team.a/ü 1");
+    }
+
+    #[test]
+    fn any_change_breaks_the_signature() {
+        let k = key();
+        let t = sign(&k, "u_1", 2_000);
+        // Another recipient, a later expiry, a flipped signature character.
+        let other = format!("{PREFIX}{}.2000.{}", B64.encode("u_2"), t.rsplit('.').next().unwrap());
+        assert_eq!(verify(&k, &other, 0), Err(TokenError::BadSignature));
+        let later = t.replace(".2000.", ".9999999999999.");
+        assert_eq!(verify(&k, &later, 0), Err(TokenError::BadSignature));
+        let mut flipped = t.clone().into_bytes();
+        let last = flipped.len() - 2;
+        flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(verify(&k, &String::from_utf8(flipped).unwrap(), 0), Err(TokenError::BadSignature));
+        // Signed with another key.
+        assert_eq!(verify(&key(), &t, 0), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn the_signature_is_checked_before_the_expiry() {
+        let k = key();
+        let tampered = sign(&k, "u_1", 1_000).replace(".1000.", ".1001.");
+        assert_eq!(verify(&k, &tampered, 5_000), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn api_keys_and_junk_are_not_tokens() {
+        let k = key();
+        for junk in ["", "msv_abcdef", "mit1.", "mit1.a.b", "mit1.a.1.%%%", "Bearer mit1.x.1.y"] {
+            assert!(verify(&k, junk, 0).is_err(), "{junk}");
+        }
+    }
+
+    #[test]
+    fn short_or_bad_secrets_are_refused() {
+        assert!(TokenKey::from_secret("c2hvcnQ").is_none());
+        assert!(TokenKey::from_secret("not base64!").is_none());
+        assert!(TokenKey::from_secret(&generate_secret()).is_some());
+    }
+}
