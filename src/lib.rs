@@ -138,6 +138,7 @@ impl App {
             keys: Arc::new(api::auth::KeyCache::new(config.server.api_rate_limit)),
             wake: wake.clone(),
             inbox,
+            channels: channels.clone(),
             config: Arc::new(config.clone()),
         };
         let listener = match role {

@@ -98,9 +98,9 @@ CREATE TABLE deliveries (
     updated_at      BIGINT NOT NULL
 );
 
--- Claiming: due rows, earliest first (and the next wake-up time: the
--- smallest due_at). Partial, so finished rows cost the queue nothing.
-CREATE INDEX deliveries_due ON deliveries (due_at)
+-- Claiming: due rows by priority, earliest first (and the next wake-up
+-- time). Partial, so finished rows cost the queue nothing.
+CREATE INDEX deliveries_due ON deliveries (priority, due_at)
     WHERE status IN ('queued', 'scheduled', 'retrying', 'sending');
 CREATE INDEX deliveries_notification ON deliveries (notification_id);
 CREATE INDEX deliveries_status ON deliveries (status, id);

@@ -16,6 +16,7 @@ use crate::util::{now_ms, opt_rfc3339, parse_rfc3339, rfc3339};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/deliveries", get(list))
+        .route("/v1/deliveries/retry", post(retry_dead_letters))
         .route("/v1/deliveries/{id}", get(show))
         .route("/v1/deliveries/{id}/retry", post(retry))
         .route("/v1/deliveries/{id}/cancel", post(cancel))
@@ -170,6 +171,27 @@ async fn retry(State(state): State<AppState>, caller: Caller, Path(id): Path<Str
         state.wake.notify_one();
     }
     transition(&id, t, "retried", "failed")
+}
+
+/// Replays the dead-letter set: every failed delivery matching the list's
+/// filters goes back to the queue.
+async fn retry_dead_letters(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    caller.require("admin")?;
+    let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    if q.status.as_deref().is_some_and(|s| s != "failed") {
+        return Err(ApiError::invalid("status", "only failed deliveries can be retried; leave it out or use failed"));
+    }
+    let (filter, _) = q.filter()?;
+    let note = format!("re-queued by POST /v1/deliveries/retry (API key {})", caller.key_id);
+    let n = state.store.retry_failed(&filter, &note, now_ms()).await?;
+    if n > 0 {
+        state.wake.notify_one();
+    }
+    Ok(Json(json!({"requeued": n})))
 }
 
 async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {

@@ -8,6 +8,7 @@ pub mod health;
 pub mod inbox;
 pub mod json;
 pub mod notifications;
+pub mod providers;
 pub mod recipients;
 pub mod templates;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     /// Wakes this process's workers when work is accepted.
     pub wake: Arc<Notify>,
     pub inbox: Arc<crate::inbox::Inbox>,
+    /// This process's channels (provider and circuit-breaker state).
+    pub channels: crate::channels::Channels,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -42,6 +45,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(notifications::router())
         .merge(deliveries::router())
+        .merge(providers::router())
         .merge(templates::router())
         .merge(recipients::router())
         .merge(inbox::router(&state.config.inbox))

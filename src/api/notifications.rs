@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/notifications", post(send))
         .route("/v1/notifications/{id}", get(show))
+        .route("/v1/notifications/{id}/cancel", post(cancel))
 }
 
 pub fn sender(state: &AppState) -> Sender<'_> {
@@ -63,6 +64,16 @@ async fn send(
         resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
+}
+
+/// Cancels every delivery of the notification that has not started sending.
+async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    caller.require("send")?;
+    if state.store.get_notification(&id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("there is no notification {id}")));
+    }
+    let n = state.store.cancel_notification(&id, crate::util::now_ms()).await?;
+    Ok(Json(json!({"cancelled": n})))
 }
 
 async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {

@@ -555,14 +555,14 @@ async fn smtp_session(stream: tokio::net::TcpStream, state: Arc<ReceiverState>) 
                 }
                 let now = Instant::now();
                 match id {
-                    Some(id) => {
-                        let mut arrivals = state.arrivals.lock().unwrap();
-                        if arrivals.contains_key(&id) {
+                    Some(id) => match state.arrivals.lock().unwrap().entry(id) {
+                        std::collections::hash_map::Entry::Occupied(_) => {
                             state.duplicates.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            arrivals.insert(id, now);
                         }
-                    }
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(now);
+                        }
+                    },
                     None => {
                         state.missing_id.fetch_add(1, Ordering::Relaxed);
                     }

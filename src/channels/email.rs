@@ -39,6 +39,7 @@ use tokio::io::ReadBuf;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
+use super::failover::{Failover, ProviderStatus};
 use super::{truncate, Channel, Message, Outcome, SendResult, MAX_RESPONSE};
 use crate::config::{ChannelConfig, Config, ConfigError, ProviderConfig};
 
@@ -54,7 +55,7 @@ pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dy
 
 pub struct EmailChannel {
     /// In failover order; never empty.
-    providers: Vec<Box<dyn EmailProvider>>,
+    providers: Failover<Box<dyn EmailProvider>>,
     from: Mailbox,
     reply_to: Option<Mailbox>,
     /// List-Unsubscribe target for marketing mail, with `{recipient}`.
@@ -112,7 +113,7 @@ impl EmailChannel {
             anyhow::bail!("`channels.email.providers` is empty");
         }
         Ok(EmailChannel {
-            providers,
+            providers: Failover::new(providers, cfg.breaker_threshold, cfg.breaker_cool_down),
             from,
             reply_to,
             unsubscribe,
@@ -191,10 +192,18 @@ impl Channel for EmailChannel {
         self.max_retry_after
     }
 
+    fn providers(&self) -> Vec<ProviderStatus> {
+        self.providers.status("email", |p| p.name().to_string())
+    }
+
     async fn send(&self, msg: &Message<'_>) -> SendResult {
-        let provider = &self.providers[0];
+        let (index, provider) = self.providers.pick(msg.attempt);
         match self.compose(msg) {
-            Ok(mail) => provider.send(&mail).await,
+            Ok(mail) => {
+                let result = provider.send(&mail).await;
+                self.providers.record(index, result.outcome);
+                result
+            }
             Err(e) => SendResult {
                 outcome: Outcome::Permanent,
                 provider: provider.name().to_string(),
@@ -258,19 +267,19 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum S {
-        S(String),
-        I(i64),
-        U(u64),
-        F(f64),
-        B(bool),
+    enum Scalar {
+        Str(String),
+        Int(i64),
+        Uint(u64),
+        Float(f64),
+        Bool(bool),
     }
-    Ok(match S::deserialize(d)? {
-        S::S(s) => s,
-        S::I(i) => i.to_string(),
-        S::U(u) => u.to_string(),
-        S::F(f) => f.to_string(),
-        S::B(b) => b.to_string(),
+    Ok(match Scalar::deserialize(d)? {
+        Scalar::Str(s) => s,
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Uint(u) => u.to_string(),
+        Scalar::Float(f) => f.to_string(),
+        Scalar::Bool(b) => b.to_string(),
     })
 }
 
@@ -390,7 +399,7 @@ struct SmtpSettings {
     pool_size: u32,
 }
 
-enum Tls {
+enum TlsMode {
     None,
     /// Plain connect, then STARTTLS (required).
     StartTls(TlsParameters),
@@ -413,7 +422,7 @@ struct SmtpProvider {
     name: String,
     host: String,
     port: u16,
-    tls: Tls,
+    tls: TlsMode,
     credentials: Option<Credentials>,
     hello: ClientId,
     timeout: Duration,
@@ -561,9 +570,9 @@ impl SmtpProvider {
                 .map_err(|e| anyhow::anyhow!("`{}.tls`: setting up TLS for {host}: {e}", p.key))
         };
         let tls = match s.tls.trim().to_ascii_lowercase().as_str() {
-            "none" => Tls::None,
-            "starttls" => Tls::StartTls(tls_params()?),
-            "tls" => Tls::Wrapper(tls_params()?),
+            "none" => TlsMode::None,
+            "starttls" => TlsMode::StartTls(tls_params()?),
+            "tls" => TlsMode::Wrapper(tls_params()?),
             _ => {
                 return Err(p
                     .invalid("tls", format!("{:?} given; \"none\", \"starttls\" (upgrade after connecting) or \"tls\" (TLS from the start)", s.tls))
@@ -615,7 +624,7 @@ impl SmtpProvider {
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
         let tcp = self.tcp().await?;
         let stream: Box<dyn AsyncTokioStream> = match &self.tls {
-            Tls::Wrapper(params) => {
+            TlsMode::Wrapper(params) => {
                 #[allow(deprecated)]
                 let mut s = AsyncNetworkStream::use_existing_tokio1(Box::new(tcp));
                 s.upgrade_tls(params.clone()).await.map_err(|e| Failure::from_lettre("the TLS handshake", true, e))?;
@@ -626,7 +635,7 @@ impl SmtpProvider {
         let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &self.hello)
             .await
             .map_err(|e| Failure::from_lettre("the greeting or EHLO", true, e))?;
-        if let Tls::StartTls(params) = &self.tls {
+        if let TlsMode::StartTls(params) = &self.tls {
             if !conn.can_starttls() {
                 return Err(Failure::other(
                     Outcome::Transient,

@@ -14,7 +14,35 @@ pub const INSERT_CHUNK: usize = 500;
 pub const DELIVERY_COLUMNS: &str = "id, notification_id, template_key, recipient, recipient_data, channel, category, address, \
      content, status, reason, priority, attempts, due_at, last_error, provider, created_at, updated_at";
 
-pub const WAITING: &str = "('queued', 'scheduled', 'retrying', 'sending')";
+
+/// The ids of up to `$4` deliveries due at `$3`, high priority first: one
+/// index range per priority (0 high, 1 normal, 2 low), so rows scheduled for
+/// later never slow a claim. `$hint` is SQLite's INDEXED BY, `$lock` is
+/// PostgreSQL's FOR UPDATE SKIP LOCKED.
+macro_rules! due_in_priority {
+    ($hint:literal, $lock:literal) => {
+        concat!(
+            "SELECT id FROM (SELECT id FROM deliveries", $hint, " WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') \
+             AND priority = 0 AND due_at <= $3 ORDER BY due_at LIMIT $4", $lock, ") p0 \
+             UNION ALL SELECT id FROM (SELECT id FROM deliveries", $hint, " WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') \
+             AND priority = 1 AND due_at <= $3 ORDER BY due_at LIMIT $4", $lock, ") p1 \
+             UNION ALL SELECT id FROM (SELECT id FROM deliveries", $hint, " WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') \
+             AND priority = 2 AND due_at <= $3 ORDER BY due_at LIMIT $4", $lock, ") p2 \
+             LIMIT $4"
+        )
+    };
+}
+
+/// The earliest `due_at` of any waiting delivery: the smallest of each
+/// priority's first row.
+macro_rules! next_due_sql {
+    ($hint:literal) => {
+        concat!(
+            "SELECT MIN(d) FROM (SELECT (SELECT due_at FROM deliveries", $hint, " WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') \
+             AND priority = p.n ORDER BY due_at LIMIT 1) AS d FROM (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2) p) m"
+        )
+    };
+}
 
 pub type AcceptJob = (Accept, oneshot::Sender<StoreResult<AcceptOutcome>>);
 
@@ -291,6 +319,47 @@ macro_rules! store_impl {
                      WHERE id = $1 AND status IN ('queued', 'scheduled', 'retrying') RETURNING ", DELIVERY_COLUMNS))
                     .bind(id).bind(now).fetch_optional(self.writer()).await?;
                 self.transition(id, row).await
+            }
+
+            async fn cancel_notification(&self, notification_id: &str, now: i64) -> StoreResult<u64> {
+                let r = sqlx::query(
+                    "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', due_at = NULL, updated_at = $2 \
+                     WHERE notification_id = $1 AND status IN ('queued', 'scheduled', 'retrying')")
+                    .bind(notification_id).bind(now).execute(self.writer()).await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn retry_failed(&self, f: &DeliveryFilter, note: &str, now: i64) -> StoreResult<u64> {
+                let mut tx = self.writer().begin().await?;
+                // The audit entry takes the next attempt number; the new retry
+                // cycle starts after it.
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "UPDATE deliveries SET status = 'queued', reason = NULL, last_error = NULL, due_at = ");
+                q.push_bind(now).push(", updated_at = ").push_bind(now)
+                    .push(", attempts = attempts + 1, retry_base = attempts + 1 WHERE status = 'failed'");
+                if let Some(v) = &f.channel { q.push(" AND channel = ").push_bind(v.clone()); }
+                if let Some(v) = &f.recipient { q.push(" AND recipient = ").push_bind(v.clone()); }
+                if let Some(v) = &f.template { q.push(" AND template_key = ").push_bind(v.clone()); }
+                if let Some(v) = &f.notification { q.push(" AND notification_id = ").push_bind(v.clone()); }
+                if let Some(v) = f.since { q.push(" AND created_at >= ").push_bind(v); }
+                if let Some(v) = f.until { q.push(" AND created_at < ").push_bind(v); }
+                q.push(" RETURNING id, attempts");
+                let requeued: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                for chunk in requeued.chunks($crate::store::common::INSERT_CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, duration_ms, outcome, error) ");
+                    q.push_values(chunk, |mut b, (id, number)| {
+                        b.push_bind(id.clone()).push_bind(*number).push_bind("operator").push_bind(now)
+                            .push_bind(0i64).push_bind("requeued").push_bind(note.to_string());
+                    });
+                    q.push(" ON CONFLICT (delivery_id, number) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                if !requeued.is_empty() {
+                    if let Some(sql) = Self::NOTIFY { sqlx::query(sql).execute(&mut *tx).await?; }
+                }
+                tx.commit().await?;
+                Ok(requeued.len() as u64)
             }
 
             async fn complete(&self, completions: &[Completion], now: i64) -> StoreResult<()> {

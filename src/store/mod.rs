@@ -316,6 +316,12 @@ pub trait Store: Send + Sync + 'static {
     async fn retry_delivery(&self, id: &str, now: i64) -> StoreResult<Transition>;
     /// queued/scheduled/retrying → cancelled.
     async fn cancel_delivery(&self, id: &str, now: i64) -> StoreResult<Transition>;
+    /// Cancels every waiting delivery of a notification; returns how many.
+    async fn cancel_notification(&self, notification_id: &str, now: i64) -> StoreResult<u64>;
+    /// Re-queues every failed delivery matching `filter` (the dead-letter
+    /// replay), recording an audit entry in each one's attempt log; returns
+    /// how many.
+    async fn retry_failed(&self, filter: &DeliveryFilter, note: &str, now: i64) -> StoreResult<u64>;
 
     /// Claims up to `limit` due deliveries (including `sending` ones whose
     /// lease ended) for `lease_until`, marking them with `token`.
@@ -346,9 +352,9 @@ pub trait Store: Send + Sync + 'static {
     /// Marks every listed message read; returns the ids that were unread.
     async fn inbox_mark_all_read(&self, recipient: &str, now: i64) -> StoreResult<Vec<String>>;
     async fn inbox_archive(&self, recipient: &str, id: &str, now: i64) -> StoreResult<bool>;
-    /// Tells every process (PostgreSQL NOTIFY on `missive_inbox`) about an
-    /// inbox change; does nothing on SQLite, where one process holds the
-    /// streams.
+    /// Tells every process (PostgreSQL NOTIFY on `missive_inbox`, or
+    /// `missive_inbox_<schema>`) about an inbox change; does nothing on
+    /// SQLite, where one process holds the streams.
     async fn inbox_announce(&self, event: &str) -> StoreResult<()>;
     /// The inbox events announced by any process, this one included; `None`
     /// where the backend has none.

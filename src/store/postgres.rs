@@ -10,7 +10,7 @@ use futures::StreamExt;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 
-use super::common::{next_batch, AcceptQueue, DELIVERY_COLUMNS, WAITING};
+use super::common::{next_batch, AcceptQueue, DELIVERY_COLUMNS};
 use super::*;
 use crate::config::{Backend, DatabaseConfig};
 
@@ -106,21 +106,21 @@ store_impl!(PgStore, Postgres, {
     }
 
     async fn claim(&self, now: i64, lease_until: i64, limit: i64, token: &str) -> StoreResult<Vec<Claimed>> {
+        // Due rows in priority order; SKIP LOCKED so workers in any number of
+        // processes take disjoint batches.
         Ok(sqlx::query_as::<_, Claimed>(const_format::concatcp!(
             "UPDATE deliveries d SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
-             FROM (SELECT id FROM deliveries WHERE status IN ", WAITING, " AND due_at <= $3 \
-                   ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) c \
-             WHERE d.id = c.id \
-             RETURNING d.id, d.notification_id, d.recipient, d.channel, d.category, d.address, d.content, d.attempts, d.retry_base, d.claim_token"))
+             WHERE d.id IN (",
+            due_in_priority!("", " FOR UPDATE SKIP LOCKED"),
+            ") RETURNING d.id, d.notification_id, d.recipient, d.channel, d.category, d.address, d.content, d.attempts, d.retry_base, d.claim_token"))
             .bind(lease_until).bind(token).bind(now).bind(limit)
             .fetch_all(self.writer())
             .await?)
     }
 
     async fn next_due(&self) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar::<_, i64>(const_format::concatcp!(
-            "SELECT due_at FROM deliveries WHERE status IN ", WAITING, " ORDER BY due_at LIMIT 1"))
-            .fetch_optional(self.reader())
+        Ok(sqlx::query_scalar::<_, Option<i64>>(next_due_sql!(""))
+            .fetch_one(self.reader())
             .await?)
     }
 

@@ -10,7 +10,7 @@ use futures::stream::BoxStream;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
 
-use super::common::{next_batch, AcceptQueue, DELIVERY_COLUMNS, WAITING};
+use super::common::{next_batch, AcceptQueue, DELIVERY_COLUMNS};
 use super::*;
 use crate::config::{Backend, DatabaseConfig};
 
@@ -83,24 +83,24 @@ store_impl!(SqliteStore, Sqlite, {
 
     async fn claim(&self, now: i64, lease_until: i64, limit: i64, token: &str) -> StoreResult<Vec<Claimed>> {
         // One statement: SQLite runs it under the write lock, so two
-        // processes sharing the file can't claim the same row. INDEXED BY:
-        // without statistics the planner prefers the status index and sorts
-        // every waiting row for each claim.
+        // processes sharing the file can't claim the same row. Due rows in
+        // priority order, each priority a range of the (priority, due_at)
+        // index, so a backlog of low-priority work can't hold up an auth
+        // code. INDEXED BY: without statistics the planner prefers the
+        // status index and sorts every waiting row.
         Ok(sqlx::query_as::<_, Claimed>(const_format::concatcp!(
             "UPDATE deliveries SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
-             WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due WHERE status IN ", WAITING, " AND due_at <= $3 \
-             ORDER BY due_at LIMIT $4) \
-             RETURNING id, notification_id, recipient, channel, category, address, content, attempts, retry_base, claim_token"))
+             WHERE id IN (",
+            due_in_priority!(" INDEXED BY deliveries_due", ""),
+            ") RETURNING id, notification_id, recipient, channel, category, address, content, attempts, retry_base, claim_token"))
             .bind(lease_until).bind(token).bind(now).bind(limit)
             .fetch_all(self.writer())
             .await?)
     }
 
     async fn next_due(&self) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar::<_, i64>(const_format::concatcp!(
-            "SELECT due_at FROM deliveries INDEXED BY deliveries_due WHERE status IN ", WAITING,
-            " ORDER BY due_at LIMIT 1"))
-            .fetch_optional(self.reader())
+        Ok(sqlx::query_scalar::<_, Option<i64>>(next_due_sql!(" INDEXED BY deliveries_due"))
+            .fetch_one(self.reader())
             .await?)
     }
 

@@ -8,6 +8,7 @@ mod api_errors;
 mod cli;
 mod crash;
 mod email;
+mod flow;
 mod idempotency;
 mod inbox;
 mod multi_process;

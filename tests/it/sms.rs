@@ -146,12 +146,6 @@ impl FakeTwilio {
         self.state.lock().unwrap().requests.clone()
     }
 
-    async fn wait_for(&self, n: usize) -> Vec<TwilioRequest> {
-        let counted = poll_until(Duration::from_secs(10), || async { (self.requests().len() >= n, ()) }).await;
-        assert!(counted.is_ok(), "fake Twilio got {} requests, expected {n}", self.requests().len());
-        self.requests()
-    }
-
     /// Config using this server, with `sender` (`from = ...` or
     /// `messaging_service_sid = ...`) and `token`.
     fn toml(&self, sender: &str, token: &str) -> String {
@@ -504,6 +498,15 @@ async fn a_failing_provider_hands_over_to_the_next_and_its_breaker_opens() {
         assert_eq!(providers, vec!["backup"]);
         assert_eq!(primary.requests().len(), 2, "the open breaker keeps traffic off the primary");
         assert_eq!(backup.requests().len(), 3);
+        let states = app.get_json("/v1/providers").await;
+        let sms: Vec<(&str, &str)> = states["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["channel"] == "sms")
+            .map(|p| (p["provider"].as_str().unwrap(), p["state"].as_str().unwrap()))
+            .collect();
+        assert_eq!(sms, vec![("primary", "open"), ("backup", "closed")]);
         app.stop().await;
     }
 }

@@ -135,7 +135,7 @@ async fn retries_run_out_into_failed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_receiver_is_a_recorded_transient_timeout() {
     for b in backends() {
-        let app = spawn_app_with(&b, "[channels.webhook]\ntimeout = \"300ms\"\nretry_schedule = [\"50ms\"]\n[worker]\nlease = \"5s\"").await;
+        let app = spawn_app_with(&b, "[channels.webhook]\ntimeout = \"300ms\"\nretry_schedule = [\"50ms\"]").await;
         let rx = Receiver::start_with(vec![Answer::status(200).delay(Duration::from_secs(5))], Answer::status(200)).await;
         let id = delivery_id(&app.send_webhook(&rx.url, json!({"n": 1})).await);
         let d = app.wait_for_status(&id, "sent").await;

@@ -1,0 +1,89 @@
+//! Flow control end to end: priorities, dead-letter replay, cancelling a
+//! whole notification.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auth_message_overtakes_a_backlog_of_low_priority_marketing() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        // A slow receiver keeps the backlog from draining quickly.
+        let bulk = Receiver::start_with(vec![], Answer::status(200).delay(Duration::from_millis(50))).await;
+        let urgent = Receiver::start().await;
+        let to: Vec<Value> = (0..1000).map(|_| json!({"webhook_url": bulk.url})).collect();
+        for _ in 0..20 {
+            let r = app
+                .post("/v1/notifications", &json!({"content": {"webhook": {"body": "{}"}}, "to": to, "category": "marketing", "priority": "low"}))
+                .await;
+            assert_eq!(r.status(), 202);
+        }
+        let sent = Instant::now();
+        let r = app
+            .post("/v1/notifications", &json!({"content": {"webhook": {"body": "{\"code\": 1}"}}, "to": [{"webhook_url": urgent.url}], "category": "auth"}))
+            .await;
+        assert_eq!(r.status(), 202);
+        urgent.wait_for(1, Duration::from_secs(5)).await;
+        let took = sent.elapsed();
+        let drained = bulk.count();
+        assert!(drained < 10_000, "the auth message waited for {drained} of 20,000 marketing deliveries");
+        assert!(took < Duration::from_secs(5), "took {took:?}");
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_deliveries_are_replayed_in_bulk_and_audited() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start_with(vec![Answer::status(400), Answer::status(400), Answer::status(400)], Answer::status(200)).await;
+        let other = Receiver::start_with(vec![], Answer::status(410)).await;
+        let mut ids = vec![];
+        for _ in 0..3 {
+            ids.push(app.send_webhook(&rx.url, json!({"n": 1})).await["deliveries"][0]["id"].as_str().unwrap().to_string());
+        }
+        let stays = app.send_webhook(&other.url, json!({"n": 1})).await["deliveries"][0]["id"].as_str().unwrap().to_string();
+        for id in ids.iter().chain([&stays]) {
+            app.wait_for_status(id, "failed").await;
+        }
+        let bad = app.client.post(app.url("/v1/deliveries/retry?status=sent")).bearer_auth(&app.key).send().await.unwrap();
+        assert_eq!(bad.status(), 422);
+        let recipient = crate::webhook::urlencode(&rx.url);
+        let r = app.client.post(app.url(&format!("/v1/deliveries/retry?recipient={recipient}"))).bearer_auth(&app.key).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap()["requeued"], 3);
+        for id in &ids {
+            let d = app.wait_for_status(id, "sent").await;
+            let a = d["attempts"].as_array().unwrap();
+            assert_eq!(a.len(), 3, "{d:#}");
+            assert_eq!((a[1]["outcome"].as_str(), a[1]["provider"].as_str()), (Some("requeued"), Some("operator")));
+            assert_eq!(a[2]["outcome"], "ok");
+        }
+        // The other failed delivery did not match the filter.
+        assert_eq!(app.get_json(&format!("/v1/deliveries/{stays}")).await["status"], "failed");
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_notification_can_be_cancelled_before_it_is_sent() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+        let to: Vec<Value> = (0..5).map(|_| json!({"webhook_url": rx.url})).collect();
+        let r = app.post("/v1/notifications", &json!({"content": {"webhook": {"body": "{}"}}, "to": to, "send_at": later})).await;
+        let n: Value = r.json().await.unwrap();
+        let id = n["id"].as_str().unwrap();
+        let r = app.post(&format!("/v1/notifications/{id}/cancel"), &json!({})).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap()["cancelled"], 5);
+        let shown = app.get_json(&format!("/v1/notifications/{id}")).await;
+        assert!(shown["deliveries"].as_array().unwrap().iter().all(|d| d["status"] == "cancelled"));
+        assert_eq!(app.post("/v1/notifications/nope/cancel", &json!({})).await.status(), 404);
+        app.stop().await;
+    }
+}
