@@ -84,21 +84,7 @@ impl RecipientInput {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct DeliverySummary {
-    pub id: String,
-    pub recipient: String,
-    pub channel: String,
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Accepted {
-    pub id: String,
-    pub deliveries: Vec<DeliverySummary>,
-}
+pub use crate::store::{Accepted, DeliverySummary};
 
 /// The answer to a send: the body, and whether it replays an earlier one.
 pub struct SendAnswer {
@@ -113,6 +99,19 @@ pub struct Sender<'a> {
     /// Channels this deployment can send on.
     pub enabled: &'a [&'static str],
     pub idempotency_ttl_ms: i64,
+    /// How long a `dedup_key` suppresses repeats.
+    pub dedup_window_ms: i64,
+}
+
+/// The deduplication scope of a `dedup_key` for one recipient and channel.
+pub fn dedup_scope(key: &str, recipient: &str, channel: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [key, recipient, channel] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    format!("key:{}", hex::encode(h.finalize()))
 }
 
 pub fn check_url(s: &str) -> Result<(), String> {
@@ -203,6 +202,7 @@ impl Sender<'_> {
         let to = self.with_profiles(&req.to).await?;
         let plan = self.plan(&req, &to, &tpl, template_key.as_deref(), template_version, now)?;
         let Plan { notification, deliveries, answer } = plan;
+        // The answer before deduplication; the store settles the final one.
         let body = serde_json::to_string(&answer).map_err(anyhow::Error::from)?;
         let idem = idempotency.map(|(key_id, key, hash)| {
             (
@@ -214,8 +214,8 @@ impl Sender<'_> {
         });
         let mut notification = notification;
         notification.api_key_id = api_key_id.map(str::to_string);
-        match self.store.accept(Accept { notification, deliveries, idempotency: idem }).await? {
-            AcceptOutcome::Created => Ok(SendAnswer { status: 202, body, replayed: false }),
+        match self.store.accept(Accept { notification, deliveries, idempotency: idem, answer }).await? {
+            AcceptOutcome::Created(body) => Ok(SendAnswer { status: 202, body, replayed: false }),
             AcceptOutcome::Existing(rec) => replay(rec, idempotency.map(|(_, _, h)| h).unwrap_or_default()),
         }
     }
@@ -416,6 +416,12 @@ impl Sender<'_> {
                         }
                     }
                 };
+                let dedup = match (status, &req.dedup_key) {
+                    (status::QUEUED | status::SCHEDULED, Some(key)) => {
+                        Some((dedup_scope(key, &recipient, channel), now + self.dedup_window_ms))
+                    }
+                    _ => None,
+                };
                 answer.push(DeliverySummary {
                     id: id.clone(),
                     recipient: recipient.clone(),
@@ -435,6 +441,7 @@ impl Sender<'_> {
                     reason,
                     priority: priority_rank(&priority),
                     due_at: due,
+                    dedup,
                 });
             }
         }

@@ -32,6 +32,7 @@ struct Raw {
     database: RawDatabase,
     worker: RawWorker,
     maintenance: RawMaintenance,
+    flow: RawFlow,
     channels: RawChannels,
     inbox: RawInbox,
 }
@@ -75,6 +76,11 @@ struct RawMaintenance {
     interval: String,
     idempotency_ttl: String,
     retention: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawFlow {
+    dedup_window: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +149,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub worker: WorkerConfig,
     pub maintenance: MaintenanceConfig,
+    pub flow: FlowConfig,
     pub webhook: WebhookConfig,
     pub email: ChannelConfig,
     pub sms: ChannelConfig,
@@ -275,6 +282,13 @@ pub struct WorkerConfig {
     pub lease: Duration,
     pub poll_interval: Duration,
     pub shutdown_grace: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct FlowConfig {
+    /// How long a `dedup_key` suppresses repeats to the same recipient and
+    /// channel.
+    pub dedup_window: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -455,6 +469,7 @@ impl Config {
             },
             worker,
             maintenance,
+            flow: FlowConfig { dedup_window: positive_duration("flow.dedup_window", &raw.flow.dedup_window)? },
             webhook,
             email,
             sms,

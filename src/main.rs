@@ -171,6 +171,7 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
         renderer: &renderer,
         enabled: &enabled,
         idempotency_ttl_ms: cfg.maintenance.idempotency_ttl.as_millis() as i64,
+        dedup_window_ms: cfg.flow.dedup_window.as_millis() as i64,
     };
     let hash = {
         use sha2::Digest;

@@ -157,3 +157,13 @@ CREATE TABLE inbox_messages (
 );
 CREATE INDEX inbox_messages_listed ON inbox_messages (recipient, id) WHERE archived_at IS NULL;
 CREATE INDEX inbox_messages_unread ON inbox_messages (recipient, id) WHERE archived_at IS NULL AND read_at IS NULL;
+
+-- Deduplication: a scope (a dedup_key, or rendered content, for one
+-- recipient and channel) is held by the first delivery until expires_at;
+-- later deliveries with the same scope are suppressed as duplicates.
+CREATE TABLE dedup_keys (
+    scope       TEXT PRIMARY KEY,
+    delivery_id TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX dedup_keys_expiry ON dedup_keys (expires_at);

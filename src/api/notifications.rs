@@ -29,6 +29,7 @@ pub fn sender(state: &AppState) -> Sender<'_> {
         renderer: &state.renderer,
         enabled: &state.enabled_channels,
         idempotency_ttl_ms: state.config.maintenance.idempotency_ttl.as_millis() as i64,
+        dedup_window_ms: state.config.flow.dedup_window.as_millis() as i64,
     }
 }
 

@@ -471,6 +471,7 @@ macro_rules! store_impl {
             }
 
             async fn purge_idempotency(&self, now: i64) -> StoreResult<u64> {
+                sqlx::query("DELETE FROM dedup_keys WHERE expires_at <= $1").bind(now).execute(self.writer()).await?;
                 Ok(sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
                     .bind(now).execute(self.writer()).await?.rows_affected())
             }
@@ -527,6 +528,59 @@ macro_rules! store_impl {
                 }
             }
 
+            /// Claims each delivery's deduplication scope for its window.
+            /// Deliveries whose scope is already held (by an earlier send, or
+            /// earlier in this batch) become `suppressed`/`duplicate`; returns
+            /// the changed accepts (None where nothing changed).
+            async fn dedup_tx(tx: &mut sqlx::Transaction<'_, $db>, accepts: &[&Accept]) -> StoreResult<Vec<Option<Accept>>> {
+                let now = $crate::util::now_ms();
+                let mut seen = std::collections::HashSet::new();
+                let mut claims: Vec<(&str, &str, i64)> = Vec::new();
+                for a in accepts {
+                    for d in &a.deliveries {
+                        if let Some((scope, until)) = &d.dedup {
+                            if seen.insert(scope.as_str()) {
+                                claims.push((scope.as_str(), d.id.as_str(), *until));
+                            }
+                        }
+                    }
+                }
+                if claims.is_empty() {
+                    return Ok(vec![None; accepts.len()]);
+                }
+                let mut won: std::collections::HashSet<String> = std::collections::HashSet::new();
+                for chunk in claims.chunks($crate::store::common::INSERT_CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO dedup_keys (scope, delivery_id, expires_at) ");
+                    q.push_values(chunk, |mut b, (scope, id, until)| {
+                        b.push_bind(scope.to_string()).push_bind(id.to_string()).push_bind(*until);
+                    });
+                    q.push(" ON CONFLICT (scope) DO UPDATE SET delivery_id = excluded.delivery_id, expires_at = excluded.expires_at \
+                             WHERE dedup_keys.expires_at <= ").push_bind(now).push(" RETURNING delivery_id");
+                    let rows: Vec<(String,)> = q.build_query_as().fetch_all(&mut **tx).await?;
+                    won.extend(rows.into_iter().map(|(id,)| id));
+                }
+                Ok(accepts
+                    .iter()
+                    .map(|a| {
+                        let dup = |d: &NewDelivery| d.dedup.is_some() && !won.contains(&d.id);
+                        if !a.deliveries.iter().any(dup) {
+                            return None;
+                        }
+                        let mut a = (*a).clone();
+                        for (d, summary) in a.deliveries.iter_mut().zip(a.answer.deliveries.iter_mut()) {
+                            if d.dedup.is_some() && !won.contains(&d.id) {
+                                d.status = "suppressed";
+                                d.reason = Some("duplicate".into());
+                                d.due_at = None;
+                                summary.status = "suppressed".into();
+                                summary.reason = Some("duplicate".into());
+                            }
+                        }
+                        Some(a)
+                    })
+                    .collect())
+            }
+
             async fn accept_tx(pool: &sqlx::Pool<$db>, accepts: &[&Accept]) -> StoreResult<Vec<AcceptOutcome>> {
                 let mut tx = pool.begin().await?;
                 let mut outcomes = Vec::with_capacity(accepts.len());
@@ -551,8 +605,25 @@ macro_rules! store_impl {
                             continue;
                         }
                     }
-                    outcomes.push(AcceptOutcome::Created);
+                    outcomes.push(AcceptOutcome::Created(String::new()));
                     fresh.push(a);
+                }
+                let deduped = Self::dedup_tx(&mut tx, &fresh).await?;
+                let fresh: Vec<&Accept> = fresh.iter().zip(&deduped).map(|(a, d)| d.as_ref().unwrap_or(*a)).collect();
+                // Final answers: after deduplication, and stored with the
+                // Idempotency-Key when one was given.
+                let mut created = fresh.iter();
+                for outcome in outcomes.iter_mut() {
+                    if let AcceptOutcome::Created(body) = outcome {
+                        let a = created.next().expect("one fresh accept per created outcome");
+                        *body = serde_json::to_string(&a.answer).expect("answers serialise");
+                        if let Some((key_id, key, rec, _)) = &a.idempotency {
+                            if *body != rec.response_body {
+                                sqlx::query("UPDATE idempotency_keys SET response_body = $3 WHERE api_key_id = $1 AND idem_key = $2")
+                                    .bind(key_id).bind(key).bind(body.as_str()).execute(&mut *tx).await?;
+                            }
+                        }
+                    }
                 }
                 // Everything new in as few statements as the parameter limits allow.
                 for chunk in fresh.chunks($crate::store::common::INSERT_CHUNK) {

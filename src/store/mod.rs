@@ -131,6 +131,9 @@ pub struct NewDelivery {
     pub reason: Option<String>,
     pub priority: i64,
     pub due_at: Option<i64>,
+    /// Deduplication scope and the end of its window (ms): a delivery whose
+    /// scope was seen inside the window is suppressed as a duplicate.
+    pub dedup: Option<(String, i64)>,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -182,11 +185,31 @@ pub struct Accept {
     pub deliveries: Vec<NewDelivery>,
     /// (api key id, Idempotency-Key, record, expires_at)
     pub idempotency: Option<(String, String, IdempotencyRecord, i64)>,
+    /// The 202 answer, with one entry per delivery in the same order.
+    pub answer: Accepted,
+}
+
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct DeliverySummary {
+    pub id: String,
+    pub recipient: String,
+    pub channel: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The answer to an accepted send.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct Accepted {
+    pub id: String,
+    pub deliveries: Vec<DeliverySummary>,
 }
 
 #[derive(Clone, Debug)]
 pub enum AcceptOutcome {
-    Created,
+    /// Committed; the answer body, after deduplication.
+    Created(String),
     /// The Idempotency-Key was already used; this is its record.
     Existing(IdempotencyRecord),
 }

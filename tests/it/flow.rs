@@ -87,3 +87,52 @@ async fn a_whole_notification_can_be_cancelled_before_it_is_sent() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_sends_with_one_dedup_key_deliver_once() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}], "dedup_key": "order-1001-shipped"});
+        let answers = futures::future::join_all((0..50).map(|_| app.post("/v1/notifications", &body))).await;
+        let mut statuses = vec![];
+        for a in answers {
+            assert_eq!(a.status(), 202);
+            let v: Value = a.json().await.unwrap();
+            statuses.push((v["deliveries"][0]["status"].as_str().unwrap().to_string(), v["deliveries"][0]["reason"].clone()));
+        }
+        let fresh = statuses.iter().filter(|(s, _)| s == "queued").count();
+        assert_eq!(fresh, 1, "{statuses:?}");
+        assert!(statuses.iter().filter(|(s, _)| s == "suppressed").all(|(_, r)| r == "duplicate"));
+        rx.wait_for(1, Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.count(), 1, "exactly one message");
+        // The same key to another recipient is not a duplicate.
+        let rx2 = Receiver::start().await;
+        let r = app.post("/v1/notifications", &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx2.url}], "dedup_key": "order-1001-shipped"})).await;
+        assert_eq!(r.json::<Value>().await.unwrap()["deliveries"][0]["status"], "queued");
+        // The log shows why the others were not sent.
+        let log = app.get_json("/v1/deliveries?status=suppressed&limit=100").await;
+        assert_eq!(log["items"].as_array().unwrap().len(), 49);
+        assert!(log["items"].as_array().unwrap().iter().all(|d| d["reason"] == "duplicate"));
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dedup_key_expires_after_its_window() {
+    for b in backends() {
+        let app = spawn_app_with(&b, "[flow]\ndedup_window = \"300ms\"").await;
+        let rx = Receiver::start().await;
+        let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}], "dedup_key": "k"});
+        let first: Value = app.post("/v1/notifications", &body).await.json().await.unwrap();
+        let second: Value = app.post("/v1/notifications", &body).await.json().await.unwrap();
+        assert_eq!(first["deliveries"][0]["status"], "queued");
+        assert_eq!(second["deliveries"][0]["status"], "suppressed");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let third: Value = app.post("/v1/notifications", &body).await.json().await.unwrap();
+        assert_eq!(third["deliveries"][0]["status"], "queued");
+        rx.wait_for(2, Duration::from_secs(10)).await;
+        app.stop().await;
+    }
+}
