@@ -101,6 +101,8 @@ pub struct Sender<'a> {
     pub idempotency_ttl_ms: i64,
     /// How long a `dedup_key` suppresses repeats.
     pub dedup_window_ms: i64,
+    /// Frequency caps by category: (count, window ms).
+    pub caps: &'a std::collections::BTreeMap<String, crate::flow::rate::Rate>,
 }
 
 /// The deduplication scope of a `dedup_key` for one recipient and channel.
@@ -442,6 +444,7 @@ impl Sender<'_> {
                     priority: priority_rank(&priority),
                     due_at: due,
                     dedup,
+                    cap: self.caps.get(&category).map(|r| (r.count as i64, r.per.as_millis() as i64)),
                 });
             }
         }

@@ -81,6 +81,8 @@ struct RawMaintenance {
 #[derive(Debug, Deserialize)]
 struct RawFlow {
     dedup_window: String,
+    #[serde(default)]
+    frequency_caps: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,6 +291,8 @@ pub struct FlowConfig {
     /// How long a `dedup_key` suppresses repeats to the same recipient and
     /// channel.
     pub dedup_window: Duration,
+    /// Caps per category, counted per recipient and channel.
+    pub frequency_caps: std::collections::BTreeMap<String, crate::flow::rate::Rate>,
 }
 
 #[derive(Clone, Debug)]
@@ -469,7 +473,7 @@ impl Config {
             },
             worker,
             maintenance,
-            flow: FlowConfig { dedup_window: positive_duration("flow.dedup_window", &raw.flow.dedup_window)? },
+            flow: flow(raw.flow)?,
             webhook,
             email,
             sms,
@@ -535,6 +539,18 @@ fn is_origin(s: &str) -> bool {
         }
         Err(_) => false,
     }
+}
+
+fn flow(raw: RawFlow) -> Result<FlowConfig, ConfigError> {
+    let mut frequency_caps = std::collections::BTreeMap::new();
+    for (category, rate) in raw.frequency_caps {
+        if !crate::accept::CATEGORIES.contains(&category.as_str()) {
+            return Err(invalid("flow.frequency_caps", &category, format!("a category: {}", crate::accept::CATEGORIES.join(", "))));
+        }
+        let r = crate::flow::rate::Rate::parse(&rate).map_err(|m| invalid("flow.frequency_caps", &rate, m))?;
+        frequency_caps.insert(category, r);
+    }
+    Ok(FlowConfig { dedup_window: positive_duration("flow.dedup_window", &raw.dedup_window)?, frequency_caps })
 }
 
 fn schedule(key: &'static str, list: &StringList) -> Result<Vec<Duration>, ConfigError> {

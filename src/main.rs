@@ -172,6 +172,7 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
         enabled: &enabled,
         idempotency_ttl_ms: cfg.maintenance.idempotency_ttl.as_millis() as i64,
         dedup_window_ms: cfg.flow.dedup_window.as_millis() as i64,
+        caps: &cfg.flow.frequency_caps,
     };
     let hash = {
         use sha2::Digest;

@@ -105,6 +105,8 @@ CREATE INDEX deliveries_due ON deliveries (priority, due_at)
 CREATE INDEX deliveries_notification ON deliveries (notification_id);
 CREATE INDEX deliveries_status ON deliveries (status, id);
 CREATE INDEX deliveries_recipient ON deliveries (recipient, id);
+-- Frequency caps count a recipient's recent deliveries per channel and category.
+CREATE INDEX deliveries_cap ON deliveries (recipient, channel, category, created_at);
 CREATE INDEX deliveries_template ON deliveries (template_key, id);
 CREATE INDEX deliveries_updated ON deliveries (updated_at)
     WHERE status IN ('sent', 'failed', 'suppressed', 'cancelled');

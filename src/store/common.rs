@@ -545,7 +545,8 @@ macro_rules! store_impl {
                         }
                     }
                 }
-                if claims.is_empty() {
+                let capped = Self::caps_tx(tx, accepts, now).await?;
+                if claims.is_empty() && capped.is_empty() {
                     return Ok(vec![None; accepts.len()]);
                 }
                 let mut won: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -559,21 +560,29 @@ macro_rules! store_impl {
                     let rows: Vec<(String,)> = q.build_query_as().fetch_all(&mut **tx).await?;
                     won.extend(rows.into_iter().map(|(id,)| id));
                 }
+                let why = |d: &NewDelivery| -> Option<&'static str> {
+                    if d.dedup.is_some() && !won.contains(&d.id) {
+                        Some("duplicate")
+                    } else if capped.contains(&d.id) {
+                        Some("frequency_cap")
+                    } else {
+                        None
+                    }
+                };
                 Ok(accepts
                     .iter()
                     .map(|a| {
-                        let dup = |d: &NewDelivery| d.dedup.is_some() && !won.contains(&d.id);
-                        if !a.deliveries.iter().any(dup) {
+                        if !a.deliveries.iter().any(|d| why(d).is_some()) {
                             return None;
                         }
                         let mut a = (*a).clone();
                         for (d, summary) in a.deliveries.iter_mut().zip(a.answer.deliveries.iter_mut()) {
-                            if d.dedup.is_some() && !won.contains(&d.id) {
+                            if let Some(reason) = why(d) {
                                 d.status = "suppressed";
-                                d.reason = Some("duplicate".into());
+                                d.reason = Some(reason.into());
                                 d.due_at = None;
                                 summary.status = "suppressed".into();
-                                summary.reason = Some("duplicate".into());
+                                summary.reason = Some(reason.into());
                             }
                         }
                         Some(a)
@@ -581,8 +590,53 @@ macro_rules! store_impl {
                     .collect())
             }
 
+            /// Applies frequency caps: counts each capped recipient, channel
+            /// and category's deliveries inside the window (under a lock on
+            /// PostgreSQL, under SQLite's single writer otherwise) and
+            /// returns the ids of the deliveries over the cap.
+            async fn caps_tx(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                accepts: &[&Accept],
+                now: i64,
+            ) -> StoreResult<std::collections::HashSet<String>> {
+                let mut over = std::collections::HashSet::new();
+                // Counts so far per (recipient, channel, category), including
+                // this batch.
+                let mut counts: std::collections::HashMap<(String, String, String), i64> = std::collections::HashMap::new();
+                for a in accepts {
+                    let category = &a.notification.category;
+                    for d in &a.deliveries {
+                        let Some((limit, window)) = d.cap else { continue };
+                        if d.status == "suppressed" {
+                            continue;
+                        }
+                        let k = (d.recipient.clone(), d.channel.clone(), category.clone());
+                        let count = match counts.get(&k) {
+                            Some(c) => *c,
+                            None => {
+                                if let Some(sql) = Self::CAP_LOCK {
+                                    sqlx::query(sql).bind(format!("cap\t{}\t{}\t{}", k.0, k.1, k.2)).execute(&mut **tx).await?;
+                                }
+                                sqlx::query_scalar::<_, i64>(
+                                    "SELECT COUNT(*) FROM deliveries WHERE recipient = $1 AND channel = $2 AND category = $3 \
+                                     AND created_at > $4 AND status NOT IN ('suppressed', 'cancelled')")
+                                    .bind(&k.0).bind(&k.1).bind(&k.2).bind(now - window)
+                                    .fetch_one(&mut **tx).await?
+                            }
+                        };
+                        if count >= limit {
+                            over.insert(d.id.clone());
+                            counts.insert(k, count);
+                        } else {
+                            counts.insert(k, count + 1);
+                        }
+                    }
+                }
+                Ok(over)
+            }
+
             async fn accept_tx(pool: &sqlx::Pool<$db>, accepts: &[&Accept]) -> StoreResult<Vec<AcceptOutcome>> {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_with(Self::BEGIN_WRITE).await?;
                 let mut outcomes = Vec::with_capacity(accepts.len());
                 let mut fresh: Vec<&Accept> = Vec::with_capacity(accepts.len());
                 for a in accepts {

@@ -51,6 +51,10 @@ pub struct PgStore {
 
 impl PgStore {
     const NOTIFY: Option<&'static str> = Some("SELECT pg_notify('missive_wake', '')");
+    /// Serialises frequency-cap checks of one recipient, channel and
+    /// category across transactions and processes, until commit.
+    const CAP_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(hashtext($1))");
+    const BEGIN_WRITE: &'static str = "BEGIN";
 
     pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Self> {
         let mut opts = PgConnectOptions::from_str(&cfg.url)?;

@@ -24,6 +24,11 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     const NOTIFY: Option<&'static str> = None;
+    /// Frequency caps need no lock: the accepting transaction takes
+    /// SQLite's write lock up front (BEGIN IMMEDIATE), so counts and inserts
+    /// of other processes sharing the file can't interleave.
+    const CAP_LOCK: Option<&'static str> = None;
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
 
     pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Self> {
         let mut opts = SqliteConnectOptions::from_str(&cfg.url)?

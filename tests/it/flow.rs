@@ -136,3 +136,32 @@ async fn a_dedup_key_expires_after_its_window() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frequency_caps_hold_under_concurrency_and_spare_other_categories() {
+    for b in backends() {
+        let app = spawn_app_with(&b, "[flow]\nfrequency_caps = { marketing = \"3/1h\" }").await;
+        let rx = Receiver::start().await;
+        let send = |category: &'static str| {
+            let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"id": "u_1", "webhook_url": rx.url}], "category": category});
+            let app = &app;
+            async move {
+                let r = app.post("/v1/notifications", &body).await;
+                assert_eq!(r.status(), 202);
+                let v: Value = r.json().await.unwrap();
+                (v["deliveries"][0]["status"].as_str().unwrap().to_string(), v["deliveries"][0]["reason"].as_str().map(str::to_string))
+            }
+        };
+        let results = futures::future::join_all((0..10).map(|_| send("marketing"))).await;
+        let queued = results.iter().filter(|(s, _)| s == "queued").count();
+        assert_eq!(queued, 3, "{results:?}");
+        assert!(results.iter().filter(|(s, _)| s == "suppressed").all(|(_, r)| r.as_deref() == Some("frequency_cap")));
+        // Other categories are not capped (auth is exempt unless configured).
+        assert_eq!(send("transactional").await.0, "queued");
+        assert_eq!(send("auth").await.0, "queued");
+        rx.wait_for(5, Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.count(), 5);
+        app.stop().await;
+    }
+}

@@ -144,6 +144,10 @@ pub async fn spawn_app(backend: &Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: &Backend, extra: &str) -> TestApp {
+    // TEST_LOG=1 shows missive's logs while a test runs.
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt().with_env_filter("info,sqlx=warn").with_test_writer().try_init();
+    }
     let db = TestDb::new(backend);
     let toml = merge_toml(&test_toml(&db, ""), extra);
     let cfg = Config::from_toml(&toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
