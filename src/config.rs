@@ -107,6 +107,8 @@ struct RawChannel {
     unsubscribe: Option<String>,
     breaker_threshold: u32,
     breaker_cool_down: String,
+    rate_limit: String,
+    rate_burst: u32,
     /// Provider tables, by name.
     #[serde(flatten)]
     tables: std::collections::BTreeMap<String, serde_json::Value>,
@@ -119,6 +121,8 @@ struct RawWebhook {
     timeout: String,
     retry_schedule: StringList,
     max_retry_after: String,
+    rate_limit: String,
+    rate_burst: u32,
 }
 
 /// A list written either as an array or as one comma-separated string (the
@@ -293,6 +297,27 @@ pub struct FlowConfig {
     pub dedup_window: Duration,
     /// Caps per category, counted per recipient and channel.
     pub frequency_caps: std::collections::BTreeMap<String, crate::flow::rate::Rate>,
+    /// Send-rate limits per channel (`channels.<channel>.rate_limit`), with
+    /// their burst: held across every process sharing the database.
+    pub rate_limits: std::collections::BTreeMap<String, RateLimit>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    pub rate: crate::flow::rate::Rate,
+    pub burst: u32,
+}
+
+/// `channels.<channel>.rate_limit` and `rate_burst` (0: a tenth of the
+/// rate's count, at least 1).
+fn rate_limit(channel: &str, limit: &str, burst: u32) -> Result<Option<RateLimit>, ConfigError> {
+    if limit.trim().is_empty() {
+        return Ok(None);
+    }
+    let key: &'static str = Box::leak(format!("channels.{channel}.rate_limit").into_boxed_str());
+    let rate = crate::flow::rate::Rate::parse(limit).map_err(|m| invalid(key, limit, m))?;
+    let burst = if burst == 0 { (rate.count / 10).max(1) } else { burst };
+    Ok(Some(RateLimit { rate, burst }))
 }
 
 #[derive(Clone, Debug)]
@@ -441,6 +466,16 @@ impl Config {
             retry_schedule,
             max_retry_after: duration("channels.webhook.max_retry_after", &w.max_retry_after)?,
         };
+        let mut rate_limits = std::collections::BTreeMap::new();
+        for (channel, limit, burst) in [
+            ("webhook", &w.rate_limit, w.rate_burst),
+            ("email", &raw.channels.email.rate_limit, raw.channels.email.rate_burst),
+            ("sms", &raw.channels.sms.rate_limit, raw.channels.sms.rate_burst),
+        ] {
+            if let Some(l) = rate_limit(channel, limit, burst)? {
+                rate_limits.insert(channel.to_string(), l);
+            }
+        }
         let email = provider_channel("email", raw.channels.email, &["file", "smtp"])?;
         let sms = provider_channel("sms", raw.channels.sms, &["file", "twilio", "http"])?;
         let longest = webhook.timeout.max(email.timeout).max(sms.timeout);
@@ -473,7 +508,7 @@ impl Config {
             },
             worker,
             maintenance,
-            flow: flow(raw.flow)?,
+            flow: FlowConfig { rate_limits, ..flow(raw.flow)? },
             webhook,
             email,
             sms,
@@ -550,7 +585,11 @@ fn flow(raw: RawFlow) -> Result<FlowConfig, ConfigError> {
         let r = crate::flow::rate::Rate::parse(&rate).map_err(|m| invalid("flow.frequency_caps", &rate, m))?;
         frequency_caps.insert(category, r);
     }
-    Ok(FlowConfig { dedup_window: positive_duration("flow.dedup_window", &raw.dedup_window)?, frequency_caps })
+    Ok(FlowConfig {
+        dedup_window: positive_duration("flow.dedup_window", &raw.dedup_window)?,
+        frequency_caps,
+        rate_limits: Default::default(),
+    })
 }
 
 fn schedule(key: &'static str, list: &StringList) -> Result<Vec<Duration>, ConfigError> {

@@ -151,7 +151,7 @@ impl App {
         };
         let dispatcher = match role {
             Role::Api => None,
-            _ => Some(Dispatcher::new(store, channels, config.worker.clone(), wake)),
+            _ => Some(Dispatcher::new(store, channels, config.worker.clone(), config.flow.rate_limits.clone(), wake)),
         };
         Ok(App { state, listener, dispatcher, shutdown, first_admin_key })
     }

@@ -169,3 +169,10 @@ CREATE TABLE dedup_keys (
     expires_at  BIGINT NOT NULL
 );
 CREATE INDEX dedup_keys_expiry ON dedup_keys (expires_at);
+
+-- Send-rate limits shared by every process: a token bucket per channel.
+CREATE TABLE rate_buckets (
+    name       TEXT PRIMARY KEY,
+    tokens     DOUBLE PRECISION NOT NULL,
+    updated_at BIGINT NOT NULL
+);

@@ -169,3 +169,10 @@ CREATE TABLE dedup_keys (
     expires_at  INTEGER NOT NULL
 );
 CREATE INDEX dedup_keys_expiry ON dedup_keys (expires_at);
+
+-- Send-rate limits shared by every process: a token bucket per channel.
+CREATE TABLE rate_buckets (
+    name       TEXT PRIMARY KEY,
+    tokens     REAL NOT NULL,
+    updated_at INTEGER NOT NULL
+);

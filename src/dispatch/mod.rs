@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::channels::{Channels, Message, Outcome, SendResult};
-use crate::config::WorkerConfig;
+use crate::config::{RateLimit, WorkerConfig};
+use std::collections::BTreeMap;
 use crate::store::{AttemptRow, Claimed, Completion, Store};
 use crate::util::now_ms;
 
@@ -27,6 +28,12 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     channels: Channels,
     cfg: WorkerConfig,
+    /// Send-rate limits per channel, held in the database.
+    limits: BTreeMap<String, RateLimit>,
+    /// Per rate-limited channel, the next free slot handed to a deferred
+    /// delivery, so a backlog is spread over time once, not re-deferred on
+    /// every claim.
+    next_slot: std::sync::Mutex<BTreeMap<String, i64>>,
     wake: Arc<Notify>,
     /// Marks this process's claims, so shutdown can hand back exactly them.
     token: String,
@@ -40,8 +47,78 @@ pub enum Pass {
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, channels: Channels, cfg: WorkerConfig, wake: Arc<Notify>) -> Self {
-        Dispatcher { store, channels, cfg, wake, token: uuid::Uuid::new_v4().to_string() }
+    pub fn new(
+        store: Arc<dyn Store>,
+        channels: Channels,
+        cfg: WorkerConfig,
+        limits: BTreeMap<String, RateLimit>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Dispatcher {
+            store,
+            channels,
+            cfg,
+            limits,
+            next_slot: Default::default(),
+            wake,
+            token: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// Splits claimed rows into those the channels' rate limits allow now
+    /// and those that must wait; the waiting ones go back to the queue as
+    /// `scheduled` (reason `rate_limited`), spaced at the limit's pace so
+    /// later claims find them when they may go.
+    async fn throttle(&self, rows: Vec<Claimed>) -> Vec<Claimed> {
+        if self.limits.is_empty() {
+            return rows;
+        }
+        let now = now_ms();
+        let mut wanted: BTreeMap<&str, i64> = BTreeMap::new();
+        for r in &rows {
+            if self.limits.contains_key(&r.channel) {
+                *wanted.entry(r.channel.as_str()).or_default() += 1;
+            }
+        }
+        let mut granted: BTreeMap<String, i64> = BTreeMap::new();
+        for (channel, want) in wanted {
+            let l = self.limits[channel];
+            let per_ms = l.rate.count as f64 / l.rate.per.as_millis().max(1) as f64;
+            let got = match self.store.take_tokens(&format!("channel:{channel}"), per_ms, l.burst as f64, want, now).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, channel, "rate limit check failed; holding this batch back");
+                    0
+                }
+            };
+            granted.insert(channel.to_string(), got);
+        }
+        let mut send = Vec::with_capacity(rows.len());
+        let mut waits = Vec::new();
+        {
+            let mut slots = self.next_slot.lock().unwrap();
+            for r in rows {
+                match granted.get_mut(&r.channel) {
+                    None => send.push(r),
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        send.push(r);
+                    }
+                    Some(_) => {
+                        let interval = self.limits[&r.channel].rate.interval().as_millis().max(1) as i64;
+                        let slot = slots.entry(r.channel.clone()).or_insert(now);
+                        *slot = (*slot).max(now) + interval;
+                        waits.push((r.id.clone(), *slot));
+                    }
+                }
+            }
+        }
+        if !waits.is_empty() {
+            if let Err(e) = self.store.defer(&self.token, &waits, "rate_limited", now).await {
+                tracing::warn!(error = %e, "could not hand rate-limited deliveries back; they return when their lease ends");
+            }
+        }
+        send
     }
 
     /// Runs until `shutdown` is cancelled, then stops claiming, lets
@@ -78,9 +155,11 @@ impl Dispatcher {
                 // partial one took everything due, so wait for a wake-up (new
                 // work signals it) or the next due time.
                 Ok(rows) if rows.len() == limit => {
+                    let rows = this.throttle(rows).await;
                     this.spawn_sends(rows, &permits, &done_tx, &mut inflight).await;
                 }
                 Ok(rows) => {
+                    let rows = this.throttle(rows).await;
                     this.spawn_sends(rows, &permits, &done_tx, &mut inflight).await;
                     let wait = this.idle_wait().await;
                     tokio::select! {

@@ -393,6 +393,36 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn take_tokens(&self, name: &str, per_ms: f64, burst: f64, want: i64, now: i64) -> StoreResult<i64> {
+                let mut tx = self.writer().begin_with(Self::BEGIN_WRITE).await?;
+                sqlx::query("INSERT INTO rate_buckets (name, tokens, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+                    .bind(name).bind(burst).bind(now).execute(&mut *tx).await?;
+                let (tokens, updated_at): (f64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT tokens, updated_at FROM rate_buckets WHERE name = $1{}", Self::LOCK_ROW)))
+                    .bind(name).fetch_one(&mut *tx).await?;
+                let available = (tokens + (now - updated_at).max(0) as f64 * per_ms).min(burst);
+                let granted = (available.floor() as i64).clamp(0, want);
+                sqlx::query("UPDATE rate_buckets SET tokens = $2, updated_at = $3 WHERE name = $1")
+                    .bind(name).bind(available - granted as f64).bind(now.max(updated_at)).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(granted)
+            }
+
+            async fn defer(&self, token: &str, waits: &[(String, i64)], reason: &str, now: i64) -> StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                for chunk in waits.chunks($crate::store::common::INSERT_CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("UPDATE deliveries SET status = 'scheduled', reason = ");
+                    q.push_bind(reason.to_string()).push(", due_at = v.column2, claim_token = NULL, updated_at = ").push_bind(now).push(" FROM (");
+                    q.push_values(chunk, |mut b, (id, due)| {
+                        b.push_bind(id.clone()).push_bind(*due);
+                    });
+                    q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.claim_token = ").push_bind(token.to_string());
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn release(&self, token: &str, now: i64) -> StoreResult<u64> {
                 let r = sqlx::query(
                     "UPDATE deliveries SET status = CASE WHEN attempts > retry_base THEN 'retrying' ELSE 'queued' END, \

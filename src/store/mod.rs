@@ -355,6 +355,13 @@ pub trait Store: Send + Sync + 'static {
     async fn claim(&self, now: i64, lease_until: i64, limit: i64, token: &str) -> StoreResult<Vec<Claimed>>;
     /// Records attempts and the next state of each delivery, in one transaction.
     async fn complete(&self, completions: &[Completion], now: i64) -> StoreResult<()>;
+    /// Takes up to `want` tokens from the bucket `name` (refilled at
+    /// `per_ms` tokens a millisecond, holding at most `burst`); returns how
+    /// many were granted.
+    async fn take_tokens(&self, name: &str, per_ms: f64, burst: f64, want: i64, now: i64) -> StoreResult<i64>;
+    /// Puts claimed deliveries back to wait until their time, with a reason
+    /// (e.g. rate_limited): not an attempt.
+    async fn defer(&self, token: &str, waits: &[(String, i64)], reason: &str, now: i64) -> StoreResult<()>;
     /// Hands claimed deliveries back to the queue (shutdown).
     async fn release(&self, token: &str, now: i64) -> StoreResult<u64>;
     /// The earliest `due_at` among waiting deliveries.

@@ -55,6 +55,7 @@ impl PgStore {
     /// category across transactions and processes, until commit.
     const CAP_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(hashtext($1))");
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const LOCK_ROW: &'static str = " FOR UPDATE";
 
     pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Self> {
         let mut opts = PgConnectOptions::from_str(&cfg.url)?;

@@ -29,6 +29,7 @@ impl SqliteStore {
     /// of other processes sharing the file can't interleave.
     const CAP_LOCK: Option<&'static str> = None;
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const LOCK_ROW: &'static str = "";
 
     pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Self> {
         let mut opts = SqliteConnectOptions::from_str(&cfg.url)?

@@ -165,3 +165,50 @@ async fn frequency_caps_hold_under_concurrency_and_spare_other_categories() {
         app.stop().await;
     }
 }
+
+/// The most requests a receiver saw in any one-second window.
+pub fn busiest_second(rx: &Receiver) -> usize {
+    let mut at: Vec<Instant> = rx.received().iter().map(|r| r.at).collect();
+    at.sort();
+    let mut best = 0;
+    let mut start = 0;
+    for end in 0..at.len() {
+        while at[end] - at[start] >= Duration::from_secs(1) {
+            start += 1;
+        }
+        best = best.max(end - start + 1);
+    }
+    best
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_rate_limit_deliveries_wait_and_none_is_dropped() {
+    for b in backends() {
+        let app = spawn_app_with(&b, "[channels.webhook]\nrate_limit = \"20/s\"\nrate_burst = 5").await;
+        let rx = Receiver::start().await;
+        let to: Vec<Value> = (0..60).map(|_| json!({"webhook_url": rx.url})).collect();
+        let started = Instant::now();
+        let r = app.post("/v1/notifications", &json!({"content": {"webhook": {"body": "{}"}}, "to": to})).await;
+        assert_eq!(r.status(), 202);
+        let accepted: Value = r.json().await.unwrap();
+        // Some wait, visibly.
+        let d = accepted["deliveries"][59]["id"].as_str().unwrap();
+        let waiting = poll_until(Duration::from_secs(5), || async {
+            let v = app.get_json(&format!("/v1/deliveries/{d}")).await;
+            (v["reason"] == "rate_limited" || v["status"] == "sent", v)
+        })
+        .await
+        .unwrap();
+        assert!(waiting["reason"] == "rate_limited" || waiting["status"] == "sent");
+        rx.wait_for(60, Duration::from_secs(20)).await;
+        let took = started.elapsed();
+        // 5 at once, then 20 a second: about 2.75 s for 60.
+        assert!(took >= Duration::from_millis(2_300), "60 sent in {took:?}");
+        let peak = busiest_second(&rx);
+        assert!(peak <= 25, "{peak} in one second; the limit is 20/s with a burst of 5");
+        for d in accepted["deliveries"].as_array().unwrap() {
+            app.wait_for_status(d["id"].as_str().unwrap(), "sent").await;
+        }
+        app.stop().await;
+    }
+}

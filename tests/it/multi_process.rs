@@ -57,3 +57,47 @@ async fn an_api_process_and_a_worker_process_share_the_queue() {
         api.stop_gracefully(Duration::from_secs(30)).await;
     }
 }
+
+/// Two `serve` processes on one PostgreSQL database share one rate limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_share_one_rate_limit() {
+    for b in backends() {
+        if !matches!(b, Backend::Postgres(_)) {
+            continue;
+        }
+        let db = TestDb::new(&b);
+        let rx = Receiver::start().await;
+        let mut children = vec![];
+        for label in ["one", "two"] {
+            let port = free_port();
+            let mut env = child_env(&db, port);
+            env.push(("MISSIVE__CHANNELS__WEBHOOK__RATE_LIMIT".into(), "20/s".into()));
+            env.push(("MISSIVE__CHANNELS__WEBHOOK__RATE_BURST".into(), "5".into()));
+            let mut child = spawn_child(&db, &env, port, &["serve"], label);
+            child.wait_ready(Duration::from_secs(30)).await;
+            children.push(child);
+        }
+        let key = admin_key(&db);
+        let client = reqwest::Client::new();
+        let started = std::time::Instant::now();
+        for child in &children {
+            let to: Vec<Value> = (0..40).map(|_| json!({"webhook_url": rx.url})).collect();
+            let r = client
+                .post(child.url("/v1/notifications"))
+                .bearer_auth(&key)
+                .json(&json!({"content": {"webhook": {"body": "{}"}}, "to": to}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202);
+        }
+        rx.wait_for(80, Duration::from_secs(30)).await;
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(3_300), "80 sent in {took:?} at 20/s");
+        let peak = crate::flow::busiest_second(&rx);
+        assert!(peak <= 25, "{peak} in one second across both processes; the limit is 20/s + 5");
+        for mut child in children {
+            child.stop_gracefully(Duration::from_secs(30)).await;
+        }
+    }
+}
