@@ -103,6 +103,8 @@ pub struct Sender<'a> {
     pub dedup_window_ms: i64,
     /// Frequency caps by category: (count, window ms).
     pub caps: &'a std::collections::BTreeMap<String, crate::flow::rate::Rate>,
+    /// Quiet hours for recipients whose profile has none.
+    pub default_quiet_hours: Option<&'a QuietHours>,
 }
 
 /// The deduplication scope of a `dedup_key` for one recipient and channel.
@@ -412,7 +414,7 @@ impl Sender<'_> {
                             }).to_string()})
                             .to_string(),
                         };
-                        match quiet_until(resolved, &category, &priority, due_at) {
+                        match quiet_until(resolved, self.default_quiet_hours, &category, &priority, due_at) {
                             Some(until) => (status::SCHEDULED, Some("quiet_hours".to_string()), content, address.to_string(), Some(until)),
                             None => (status0, None, content, address.to_string(), Some(due_at)),
                         }
@@ -484,11 +486,11 @@ pub struct Resolved {
 
 /// When a delivery due at `due_at` must wait for the recipient's quiet hours
 /// to end, that time (ms).
-fn quiet_until(r: &Resolved, category: &str, priority: &str, due_at: i64) -> Option<i64> {
+fn quiet_until(r: &Resolved, default: Option<&QuietHours>, category: &str, priority: &str, due_at: i64) -> Option<i64> {
     if !quiet_hours::applies(category, priority) {
         return None;
     }
-    let q = r.quiet_hours.as_ref()?;
+    let q = r.quiet_hours.as_ref().or(default)?;
     let tz: chrono_tz::Tz = r.input.timezone.as_deref().unwrap_or("UTC").parse().ok()?;
     let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(due_at)?;
     q.until(tz, at).map(|t| t.timestamp_millis())

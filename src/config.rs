@@ -82,6 +82,8 @@ struct RawMaintenance {
 struct RawFlow {
     dedup_window: String,
     #[serde(default)]
+    quiet_hours: String,
+    #[serde(default)]
     frequency_caps: std::collections::BTreeMap<String, String>,
 }
 
@@ -295,6 +297,8 @@ pub struct FlowConfig {
     /// How long a `dedup_key` suppresses repeats to the same recipient and
     /// channel.
     pub dedup_window: Duration,
+    /// Quiet hours for recipients whose profile sets none.
+    pub quiet_hours: Option<crate::flow::quiet_hours::QuietHours>,
     /// Caps per category, counted per recipient and channel.
     pub frequency_caps: std::collections::BTreeMap<String, crate::flow::rate::Rate>,
     /// Send-rate limits per channel (`channels.<channel>.rate_limit`), with
@@ -585,7 +589,18 @@ fn flow(raw: RawFlow) -> Result<FlowConfig, ConfigError> {
         let r = crate::flow::rate::Rate::parse(&rate).map_err(|m| invalid("flow.frequency_caps", &rate, m))?;
         frequency_caps.insert(category, r);
     }
+    let quiet_hours = match raw.quiet_hours.trim() {
+        "" => None,
+        q => {
+            let (start, end) = q.split_once('-').ok_or_else(|| invalid("flow.quiet_hours", q, "a window such as 22:00-08:00"))?;
+            for t in [start, end] {
+                crate::api::recipients::check_clock(t.trim()).map_err(|m| invalid("flow.quiet_hours", q, m))?;
+            }
+            Some(crate::flow::quiet_hours::QuietHours { start: start.trim().into(), end: end.trim().into() })
+        }
+    };
     Ok(FlowConfig {
+        quiet_hours,
         dedup_window: positive_duration("flow.dedup_window", &raw.dedup_window)?,
         frequency_caps,
         rate_limits: Default::default(),
@@ -681,6 +696,23 @@ mod tests {
         assert!(e.contains("channels.sms.x.type"), "{e}");
         let e = Config::from_toml("[channels.email]\nproviders = \"\"").unwrap_err().to_string();
         assert!(e.contains("channels.email.providers"), "{e}");
+    }
+
+    #[test]
+    fn flow_settings_are_checked() {
+        let c = Config::from_toml("[flow]\nquiet_hours = \"22:00-08:00\"\nfrequency_caps = { marketing = \"5/1d\" }\n[channels.sms]\nrate_limit = \"50/s\"").unwrap();
+        assert_eq!(c.flow.quiet_hours.unwrap().start, "22:00");
+        assert_eq!(c.flow.frequency_caps["marketing"].count, 5);
+        assert_eq!(c.flow.rate_limits["sms"].burst, 5);
+        for (toml, key) in [
+            ("[flow]\nquiet_hours = \"late\"", "flow.quiet_hours"),
+            ("[flow]\nfrequency_caps = { spam = \"1/1d\" }", "flow.frequency_caps"),
+            ("[flow]\nfrequency_caps = { marketing = \"often\" }", "flow.frequency_caps"),
+            ("[channels.webhook]\nrate_limit = \"fast\"", "channels.webhook.rate_limit"),
+        ] {
+            let e = Config::from_toml(toml).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
     }
 
     #[test]

@@ -173,6 +173,7 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
         idempotency_ttl_ms: cfg.maintenance.idempotency_ttl.as_millis() as i64,
         dedup_window_ms: cfg.flow.dedup_window.as_millis() as i64,
         caps: &cfg.flow.frequency_caps,
+        default_quiet_hours: cfg.flow.quiet_hours.as_ref(),
     };
     let hash = {
         use sha2::Digest;

@@ -31,6 +31,7 @@ pub fn sender(state: &AppState) -> Sender<'_> {
         idempotency_ttl_ms: state.config.maintenance.idempotency_ttl.as_millis() as i64,
         dedup_window_ms: state.config.flow.dedup_window.as_millis() as i64,
         caps: &state.config.flow.frequency_caps,
+        default_quiet_hours: state.config.flow.quiet_hours.as_ref(),
     }
 }
 

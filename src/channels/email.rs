@@ -201,7 +201,7 @@ impl Channel for EmailChannel {
         match self.compose(msg) {
             Ok(mail) => {
                 let result = provider.send(&mail).await;
-                self.providers.record(index, result.outcome);
+                self.providers.record(index, result.outcome, result.retry_after);
                 result
             }
             Err(e) => SendResult {

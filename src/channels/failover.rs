@@ -12,7 +12,22 @@ use super::Outcome;
 use crate::flow::breaker::{Breaker, State};
 
 pub struct Failover<P> {
-    providers: Vec<(P, Mutex<Breaker>)>,
+    providers: Vec<(P, Mutex<Health>)>,
+}
+
+/// A provider's breaker, and a pause it asked for (429 / Retry-After).
+struct Health {
+    breaker: Breaker,
+    paused_until: Option<Instant>,
+}
+
+impl Health {
+    fn allow(&mut self, now: Instant) -> bool {
+        if self.paused_until.is_some_and(|t| now < t) {
+            return false;
+        }
+        self.breaker.allow(now)
+    }
 }
 
 /// A provider's name and breaker state, for operators.
@@ -26,7 +41,12 @@ pub struct ProviderStatus {
 
 impl<P> Failover<P> {
     pub fn new(providers: Vec<P>, threshold: u32, cool_down: Duration) -> Self {
-        Failover { providers: providers.into_iter().map(|p| (p, Mutex::new(Breaker::new(threshold, cool_down)))).collect() }
+        Failover {
+            providers: providers
+                .into_iter()
+                .map(|p| (p, Mutex::new(Health { breaker: Breaker::new(threshold, cool_down), paused_until: None })))
+                .collect(),
+        }
     }
 
     /// The provider for attempt `attempt` (1-based within the current retry
@@ -48,10 +68,16 @@ impl<P> Failover<P> {
 
     /// Feeds an attempt's outcome to the provider's breaker. Only transient
     /// failures count against a provider: a permanent one is about the
-    /// message, not the provider.
-    pub fn record(&self, index: usize, outcome: Outcome) {
+    /// message, not the provider. A provider that asked to be left alone
+    /// (429 with Retry-After) is paused for that long.
+    pub fn record(&self, index: usize, outcome: Outcome, retry_after: Option<Duration>) {
         let success = outcome != Outcome::Transient;
-        self.providers[index].1.lock().unwrap().record(success, Instant::now());
+        let now = Instant::now();
+        let mut h = self.providers[index].1.lock().unwrap();
+        h.breaker.record(success, now);
+        if let Some(wait) = retry_after.filter(|_| !success) {
+            h.paused_until = Some(now + wait.min(Duration::from_secs(3600)));
+        }
     }
 
     pub fn status(&self, channel: &str, name: impl Fn(&P) -> String) -> Vec<ProviderStatus> {
@@ -59,13 +85,14 @@ impl<P> Failover<P> {
         self.providers
             .iter()
             .map(|(p, b)| {
-                let b = b.lock().unwrap();
-                let state: State = b.state(now);
+                let h = b.lock().unwrap();
+                let state: State = h.breaker.state(now);
+                let paused = h.paused_until.is_some_and(|t| now < t);
                 ProviderStatus {
                     channel: channel.to_string(),
                     provider: name(p),
-                    state: state.as_str(),
-                    consecutive_failures: b.consecutive_failures(),
+                    state: if paused { "paused" } else { state.as_str() },
+                    consecutive_failures: h.breaker.consecutive_failures(),
                 }
             })
             .collect()
@@ -82,12 +109,12 @@ mod tests {
         assert_eq!(*f.pick(1).1, "a");
         assert_eq!(*f.pick(2).1, "b");
         assert_eq!(*f.pick(4).1, "a");
-        f.record(0, Outcome::Transient);
-        f.record(0, Outcome::Transient);
+        f.record(0, Outcome::Transient, None);
+        f.record(0, Outcome::Transient, None);
         assert_eq!(*f.pick(1).1, "b", "a's breaker is open");
         // Permanent failures don't count against a provider.
-        f.record(1, Outcome::Permanent);
-        f.record(1, Outcome::Permanent);
+        f.record(1, Outcome::Permanent, None);
+        f.record(1, Outcome::Permanent, None);
         assert_eq!(*f.pick(2).1, "b");
         let st = f.status("sms", |p| p.to_string());
         assert_eq!(st[0].state, "open");
@@ -97,8 +124,16 @@ mod tests {
     #[test]
     fn with_every_breaker_open_the_scheduled_provider_is_still_used() {
         let f = Failover::new(vec!["a", "b"], 1, Duration::from_secs(60));
-        f.record(0, Outcome::Transient);
-        f.record(1, Outcome::Transient);
+        f.record(0, Outcome::Transient, None);
+        f.record(1, Outcome::Transient, None);
         assert_eq!(*f.pick(2).1, "b");
+    }
+
+    #[test]
+    fn a_provider_that_asks_for_a_pause_is_skipped_meanwhile() {
+        let f = Failover::new(vec!["a", "b"], 5, Duration::from_secs(60));
+        f.record(0, Outcome::Transient, Some(Duration::from_secs(30)));
+        assert_eq!(*f.pick(1).1, "b");
+        assert_eq!(f.status("sms", |p| p.to_string())[0].state, "paused");
     }
 }

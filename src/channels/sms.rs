@@ -93,7 +93,7 @@ impl Channel for SmsChannel {
             return failed(provider.name(), "the sms text is empty");
         }
         let result = provider.send(msg.address, text, msg).await;
-        self.providers.record(index, result.outcome);
+        self.providers.record(index, result.outcome, result.retry_after);
         result
     }
 
