@@ -6,6 +6,8 @@
 //! server's `smtp` provider sends to), drives `POST /v1/notifications` over
 //! HTTP, waits until every accepted delivery has arrived at the receiver, and
 //! prints one JSON line with throughput, latency, CPU and memory figures.
+//! `inbox-fanout` holds SSE inbox streams open instead and measures how fast
+//! in-app messages reach them (see [`run_inbox_fanout`]).
 //!
 //! Results go to stdout (one JSON line per scenario), progress to stderr.
 //!
@@ -60,7 +62,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 #[derive(Parser, Debug)]
 #[command(name = "missive-bench", about = "Load benchmarks for missive")]
 struct Args {
-    /// Scenarios to run: enqueue, batch, e2e-webhook, e2e-email, latency, or all.
+    /// Scenarios to run: enqueue, batch, e2e-webhook, e2e-email, latency, inbox-fanout, or all.
     #[arg(required = true)]
     scenarios: Vec<String>,
 
@@ -85,6 +87,7 @@ enum Scenario {
     E2eWebhook,
     E2eEmail,
     Latency,
+    InboxFanout,
 }
 
 impl Scenario {
@@ -97,15 +100,17 @@ impl Scenario {
                 "e2e-webhook" => out.push(Scenario::E2eWebhook),
                 "e2e-email" => out.push(Scenario::E2eEmail),
                 "latency" => out.push(Scenario::Latency),
+                "inbox-fanout" => out.push(Scenario::InboxFanout),
                 "all" => out.extend([
                     Scenario::Enqueue,
                     Scenario::Batch,
                     Scenario::E2eWebhook,
                     Scenario::E2eEmail,
                     Scenario::Latency,
+                    Scenario::InboxFanout,
                 ]),
                 other => bail!(
-                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, e2e-email, latency or all)"
+                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, e2e-email, latency, inbox-fanout or all)"
                 ),
             }
         }
@@ -142,6 +147,8 @@ impl Options {
 enum Target {
     Webhook,
     Email,
+    /// In-app messages to recipients `u_0`.. (see [`run_inbox_fanout`]).
+    InApp { recipients: usize },
 }
 
 /// What load a scenario applies.
@@ -685,6 +692,14 @@ impl Sent {
 
 impl Sender {
     fn body(&self, n: usize, recipients: usize) -> Vec<u8> {
+        if let Target::InApp { recipients: streams } = self.target {
+            let body = serde_json::json!({
+                "content": { "in_app": { "title": "Order {{n}}", "body": "Order {{n}} shipped" } },
+                "to": [{ "id": format!("u_{}", n % streams) }],
+                "data": { "n": n },
+            });
+            return serde_json::to_vec(&body).expect("serializing a JSON value");
+        }
         if self.target == Target::Email {
             let to: Vec<serde_json::Value> = (0..recipients)
                 .map(|_| serde_json::json!({ "email": "bench@example.com" }))
@@ -938,7 +953,7 @@ async fn run_scenario(
 ) -> Result<Report> {
     eprintln!("[bench] scenario {name}: {load:?}");
     let (receiver, extra_env) = match target {
-        Target::Webhook => (start_receiver().await?, vec![]),
+        Target::Webhook | Target::InApp { .. } => (start_receiver().await?, vec![]),
         Target::Email => {
             let sink = start_smtp_sink().await?;
             let port = sink.url.rsplit(':').next().unwrap_or_default().to_string();
@@ -1068,6 +1083,246 @@ async fn run_scenario(
     })
 }
 
+// ---------------------------------------------------------------------------
+// In-app inbox fan-out
+// ---------------------------------------------------------------------------
+
+/// Recipients (`u_0`..), one open SSE stream each, in `inbox-fanout`
+/// (scaled by `--n`).
+const FANOUT_STREAMS: usize = 1_000;
+/// How long opening every stream may take.
+const STREAMS_DEADLINE: Duration = Duration::from_secs(60);
+
+/// What the SSE clients saw.
+#[derive(Default)]
+struct StreamsState {
+    /// delivery id -> (arrival, store→client latency in ms).
+    arrivals: Mutex<HashMap<String, (Instant, f64)>>,
+    duplicates: AtomicUsize,
+    open: AtomicUsize,
+    /// Streams that ended or failed before the scenario did.
+    lost: AtomicUsize,
+    first_error: Mutex<Option<String>>,
+}
+
+impl StreamsState {
+    fn error(&self, e: String) {
+        self.lost.fetch_add(1, Ordering::Relaxed);
+        let mut first = self.first_error.lock().unwrap();
+        if first.is_none() {
+            eprintln!("[bench] inbox stream failed: {e}");
+            *first = Some(e);
+        }
+    }
+
+    /// Records a `message` event's data.
+    fn message(&self, data: &str) {
+        let now = Instant::now();
+        let wall_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0);
+        let Ok(m) = serde_json::from_str::<serde_json::Value>(data) else { return };
+        let stored_ms = m["created_at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_millis() as f64);
+        let (Some(id), Some(stored_ms)) = (m["delivery_id"].as_str(), stored_ms) else { return };
+        match self.arrivals.lock().unwrap().entry(id.to_string()) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.duplicates.fetch_add(1, Ordering::Relaxed);
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert((now, (wall_ms - stored_ms).max(0.0)));
+            }
+        }
+    }
+}
+
+/// Holds one recipient's SSE stream open, recording every message event.
+async fn hold_stream(client: reqwest::Client, url: String, state: Arc<StreamsState>) {
+    let mut resp = match client.get(&url).send().await {
+        Ok(r) if r.status() == StatusCode::OK => r,
+        Ok(r) => return state.error(format!("GET stream answered {}", r.status())),
+        Err(e) => return state.error(format!("GET stream: {e}")),
+    };
+    state.open.fetch_add(1, Ordering::Relaxed);
+    let mut buf = String::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(bytes)) => buf.push_str(&String::from_utf8_lossy(&bytes)),
+            Ok(None) => return state.error("the server closed a stream".into()),
+            Err(e) => return state.error(format!("reading a stream: {e}")),
+        }
+        while let Some(at) = buf.find("\n\n") {
+            let frame: String = buf.drain(..at + 2).collect();
+            let mut event = "message";
+            let mut data = String::new();
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    event = if v.trim() == "message" { "message" } else { "other" };
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            if event == "message" && !data.is_empty() {
+                state.message(&data);
+            }
+        }
+    }
+}
+
+/// A token for each recipient, then one SSE stream each.
+async fn open_streams(server: &Server, client: &reqwest::Client, streams: usize, state: &Arc<StreamsState>) -> Result<Vec<JoinHandle<()>>> {
+    use futures::StreamExt;
+    let tokens: Vec<Result<String>> = futures::stream::iter(0..streams)
+        .map(|i| async move {
+            let resp = client
+                .post(format!("{}/v1/recipients/u_{i}/token", server.base_url))
+                .bearer_auth(&server.api_key)
+                .send()
+                .await
+                .context("POST /v1/recipients/{id}/token")?;
+            if resp.status() != StatusCode::CREATED {
+                bail!("POST /v1/recipients/u_{i}/token answered {}", resp.status());
+            }
+            let v: serde_json::Value = resp.json().await?;
+            v["token"].as_str().map(str::to_string).ok_or_else(|| anyhow!("no token in the answer"))
+        })
+        .buffered(32)
+        .collect()
+        .await;
+    // Streams outlive any request timeout.
+    let stream_client = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .context("building the stream client")?;
+    let mut tasks = Vec::with_capacity(streams);
+    for (i, token) in tokens.into_iter().enumerate() {
+        let url = format!("{}/v1/recipients/u_{i}/inbox/stream?token={}", server.base_url, token?);
+        tasks.push(tokio::spawn(hold_stream(stream_client.clone(), url, state.clone())));
+    }
+    let deadline = Instant::now() + STREAMS_DEADLINE;
+    while state.open.load(Ordering::Relaxed) + state.lost.load(Ordering::Relaxed) < streams {
+        if Instant::now() > deadline {
+            bail!("only {} of {streams} inbox streams opened within {}s", state.open.load(Ordering::Relaxed), STREAMS_DEADLINE.as_secs());
+        }
+        sleep(Duration::from_millis(20)).await;
+    }
+    if let Some(e) = state.first_error.lock().unwrap().clone() {
+        bail!("{} inbox streams did not open, first: {e}", state.lost.load(Ordering::Relaxed));
+    }
+    Ok(tasks)
+}
+
+/// `inbox-fanout`: 1,000 open SSE inbox streams (recipients u_0..u_999,
+/// one token each), then 10,000 single-recipient in-app notifications
+/// spread over them (closed loop, 64 clients). Reports delivered/s (first
+/// POST to the last message event) and the latency from the message being
+/// stored (its `created_at`) to its event arriving at the client (p50_ms,
+/// p99_ms); same clock, millisecond resolution.
+async fn run_inbox_fanout(name: &str, load: Load, opts: &Options, client: &reqwest::Client) -> Result<Report> {
+    let Load::ClosedLoop { requests, recipients, concurrency } = load else {
+        bail!("inbox-fanout takes a closed-loop load");
+    };
+    let streams = opts.scaled(FANOUT_STREAMS);
+    eprintln!("[bench] scenario {name}: {streams} streams, {load:?}");
+    let env = [("MISSIVE__INBOX__MAX_CONNECTIONS", (streams + 100).to_string())];
+    let mut server = start_server(opts, client, &env).await?;
+    let state = Arc::new(StreamsState::default());
+    let tasks = open_streams(&server, client, streams, &state).await?;
+    eprintln!("[bench]   {streams} inbox streams open");
+
+    let sender = Arc::new(Sender {
+        client: client.clone(),
+        notifications_url: format!("{}/v1/notifications", server.base_url),
+        auth: format!("Bearer {}", server.api_key),
+        hook_url: String::new(),
+        target: Target::InApp { recipients: streams },
+        accepted: AtomicUsize::new(0),
+        failures: AtomicUsize::new(0),
+    });
+    let idle_rss = status_mb(server.pid, "VmRSS");
+    let cpu_before = cpu_ticks(server.pid);
+    let start = Instant::now();
+    let sent = run_closed_loop(sender.clone(), requests, recipients, concurrency).await?;
+    let expected = sent.deliveries.len();
+    eprintln!("[bench]   sending done: {expected} in-app deliveries accepted in {:.2}s", start.elapsed().as_secs_f64());
+
+    let deadline = Instant::now() + DELIVERY_DEADLINE;
+    let mut next_progress = Instant::now() + PROGRESS_EVERY;
+    let complete = loop {
+        let received = state.arrivals.lock().unwrap().len();
+        if received >= expected {
+            break true;
+        }
+        if Instant::now() >= deadline || state.lost.load(Ordering::Relaxed) > 0 {
+            break false;
+        }
+        server.check_alive()?;
+        if Instant::now() >= next_progress {
+            eprintln!("[bench]   waiting: {received}/{expected} messages received");
+            next_progress += PROGRESS_EVERY;
+        }
+        sleep(Duration::from_millis(20)).await;
+    };
+    let cpu_after = cpu_ticks(server.pid);
+    let end = Instant::now();
+    let peak_rss = status_mb(server.pid, "VmHWM");
+    for t in &tasks {
+        t.abort();
+    }
+    server.stop().await?;
+
+    let arrivals = std::mem::take(&mut *state.arrivals.lock().unwrap());
+    let mut latencies = Vec::with_capacity(expected);
+    let mut last_receipt: Option<Instant> = None;
+    for (id, _) in &sent.deliveries {
+        if let Some((at, ms)) = arrivals.get(id) {
+            latencies.push(*ms);
+            last_receipt = last_receipt.max(Some(*at));
+        }
+    }
+    let matched = latencies.len();
+    let duplicates = state.duplicates.load(Ordering::Relaxed);
+    if duplicates > 0 {
+        eprintln!("[bench]   {duplicates} message events arrived twice");
+    }
+    let stats = Stats::new(latencies);
+    let mut errors = Vec::new();
+    if let Some(e) = &sent.first_error {
+        errors.push(format!("{} requests failed, first: {e}", sent.failures));
+    }
+    if let Some(e) = state.first_error.lock().unwrap().clone() {
+        errors.push(format!("{} streams ended early, first: {e}", state.lost.load(Ordering::Relaxed)));
+    }
+    if !complete {
+        errors.push(format!("only {matched} of {expected} messages reached their stream"));
+    }
+    let secs = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(start).as_secs_f64()).unwrap_or(0.0);
+    let deliver_secs = secs(last_receipt);
+    Ok(Report {
+        scenario: name.to_string(),
+        backend: opts.backend(),
+        notifications: sent.notifications,
+        deliveries: expected + sent.not_sent,
+        accepted_per_s: per_s(expected + sent.not_sent, secs(sent.last_accept)),
+        delivered_per_s: per_s(matched, deliver_secs),
+        p50_ms: stats.percentile(50.0).and_then(r2),
+        p99_ms: stats.percentile(99.0).and_then(r2),
+        cpu_ms_per_delivery: match (cpu_before, cpu_after) {
+            (Some(b), Some(a)) if matched > 0 => r2(a.saturating_sub(b) as f64 / CLOCK_TICKS_PER_S * 1000.0 / matched as f64),
+            _ => None,
+        },
+        peak_rss_mb: peak_rss.and_then(r2),
+        idle_rss_mb: idle_rss.and_then(r2),
+        elapsed_s: r2(if complete { deliver_secs } else { end.duration_since(start).as_secs_f64() }),
+        received: (!errors.is_empty()).then_some(matched),
+        error: (!errors.is_empty()).then(|| errors.join("; ")),
+    })
+}
+
 /// The (name, load) lines a scenario produces.
 fn plan(scenario: Scenario, opts: &Options) -> Vec<(String, Load)> {
     match scenario {
@@ -1099,6 +1354,14 @@ fn plan(scenario: Scenario, opts: &Options) -> Vec<(String, Load)> {
             "e2e-webhook".into(),
             Load::ClosedLoop {
                 requests: opts.scaled(20_000),
+                recipients: 1,
+                concurrency: 64,
+            },
+        )],
+        Scenario::InboxFanout => vec![(
+            "inbox-fanout".into(),
+            Load::ClosedLoop {
+                requests: opts.scaled(10_000),
                 recipients: 1,
                 concurrency: 64,
             },
@@ -1141,14 +1404,12 @@ async fn run(args: Args) -> Result<bool> {
     let mut all_ok = true;
     for scenario in scenarios {
         for (name, load) in plan(scenario, &opts) {
-            let target = if scenario == Scenario::E2eEmail {
-                Target::Email
-            } else {
-                Target::Webhook
-            };
-            let report = run_scenario(&name, load, target, &opts, &client)
-                .await
-                .with_context(|| format!("scenario {name}"))?;
+            let report = match scenario {
+                Scenario::InboxFanout => run_inbox_fanout(&name, load, &opts, &client).await,
+                Scenario::E2eEmail => run_scenario(&name, load, Target::Email, &opts, &client).await,
+                _ => run_scenario(&name, load, Target::Webhook, &opts, &client).await,
+            }
+            .with_context(|| format!("scenario {name}"))?;
             if let Some(e) = &report.error {
                 eprintln!("[bench] scenario {name} had errors: {e}");
                 all_ok = false;

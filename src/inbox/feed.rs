@@ -6,6 +6,11 @@
 //! in between is lost; a live message the replay already sent is skipped.
 //! It ends when the client falls behind (it reconnects and catches up),
 //! when its token expires, or when the process stops.
+//!
+//! Replay goes by id, and an id is made just before its message is stored:
+//! two workers storing for one recipient in the same instant may commit
+//! out of id order, so a client that reconnects in exactly that instant can
+//! miss the earlier one on the stream (it is in the REST list).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;

@@ -4,10 +4,11 @@
 //!
 //! A change (a new message, messages marked read) is published to this
 //! process's [`hub::Hub`] at once, and announced to the other processes on
-//! the database: on PostgreSQL with NOTIFY `missive_inbox` (a new message's
-//! in the same transaction that stores it), carrying only the recipient and
-//! the ids; each process's [`Inbox::listen`] loads what its own streams
-//! need and publishes it there. SQLite has one process, so nothing to tell.
+//! the database: on PostgreSQL with NOTIFY on `missive_inbox` (or
+//! `missive_inbox_<schema>`; a new message's in the same transaction that
+//! stores it), carrying only the recipient and the ids; each process's
+//! [`Inbox::listen`] loads what its own streams need and publishes it
+//! there. SQLite has one process, so nothing to tell.
 
 pub mod feed;
 pub mod hub;

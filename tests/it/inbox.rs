@@ -439,6 +439,41 @@ async fn the_rest_inbox_lists_pages_counts_and_changes() {
     }
 }
 
+/// A stream that stops reading falls behind and is dropped; the other tab
+/// and the queue don't wait for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_falls_behind_is_dropped_and_holds_up_nobody() {
+    use missive::inbox::feed::{feed, End, Item};
+    for b in backends() {
+        let app = spawn_app_with(&b, "[inbox]\nbuffer = 2\n").await;
+        let token = app.token("u_1").await;
+        let mut fast = app.sse("u_1", &token).await;
+        // The slow tab: a stream of this process that is never read.
+        let sub = app.state.inbox.subscribe("u_1").unwrap();
+        let mut slow = feed(app.state.inbox.clone(), "u_1".into(), sub, None, None);
+
+        let mut deliveries = vec![];
+        for order in 1..=5 {
+            deliveries.push(app.send_in_app("u_1", json!({"name": "Ana", "order": order})).await);
+        }
+        for _ in 0..5 {
+            assert_eq!(fast.expect("message").await.event, "message");
+        }
+        for d in &deliveries {
+            app.wait_for_status(d, "sent").await;
+        }
+        match slow.next().await {
+            Some(Item::End(End::Lagged)) => {}
+            Some(Item::Event(e)) => panic!("the slow stream should have been dropped, got {e:?}"),
+            other => panic!("expected the slow stream to end as lagged, got {:?}", other.map(|_| ())),
+        }
+        assert!(slow.next().await.is_none());
+        drop(slow);
+        assert_eq!(app.state.inbox.connections(), 1);
+        app.stop().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_opens_one_recipients_inbox_and_nothing_else() {
     for b in backends() {
