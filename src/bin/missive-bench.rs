@@ -62,7 +62,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 #[derive(Parser, Debug)]
 #[command(name = "missive-bench", about = "Load benchmarks for missive")]
 struct Args {
-    /// Scenarios to run: enqueue, batch, e2e-webhook, e2e-email, latency, inbox-fanout, or all.
+    /// Scenarios to run: enqueue, batch, e2e-webhook, e2e-webhook-flow, e2e-email, latency, inbox-fanout, or all.
     #[arg(required = true)]
     scenarios: Vec<String>,
 
@@ -85,6 +85,7 @@ enum Scenario {
     Enqueue,
     Batch,
     E2eWebhook,
+    E2eWebhookFlow,
     E2eEmail,
     Latency,
     InboxFanout,
@@ -98,6 +99,7 @@ impl Scenario {
                 "enqueue" => out.push(Scenario::Enqueue),
                 "batch" => out.push(Scenario::Batch),
                 "e2e-webhook" => out.push(Scenario::E2eWebhook),
+                "e2e-webhook-flow" => out.push(Scenario::E2eWebhookFlow),
                 "e2e-email" => out.push(Scenario::E2eEmail),
                 "latency" => out.push(Scenario::Latency),
                 "inbox-fanout" => out.push(Scenario::InboxFanout),
@@ -105,12 +107,13 @@ impl Scenario {
                     Scenario::Enqueue,
                     Scenario::Batch,
                     Scenario::E2eWebhook,
+                    Scenario::E2eWebhookFlow,
                     Scenario::E2eEmail,
                     Scenario::Latency,
                     Scenario::InboxFanout,
                 ]),
                 other => bail!(
-                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, e2e-email, latency, inbox-fanout or all)"
+                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, e2e-webhook-flow, e2e-email, latency, inbox-fanout or all)"
                 ),
             }
         }
@@ -146,6 +149,9 @@ impl Options {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Target {
     Webhook,
+    /// Webhooks with flow control on: a dedup key per request and a rate
+    /// limit far above the load (what flow control costs).
+    WebhookFlow,
     Email,
     /// In-app messages to recipients `u_0`.. (see [`run_inbox_fanout`]).
     InApp { recipients: usize },
@@ -714,11 +720,14 @@ impl Sender {
         let to: Vec<serde_json::Value> = (0..recipients)
             .map(|_| serde_json::json!({ "webhook_url": self.hook_url }))
             .collect();
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "content": { "webhook": { "body": "{\"n\": {{json n}} }" } },
             "to": to,
             "data": { "n": n },
         });
+        if self.target == Target::WebhookFlow {
+            body["dedup_key"] = serde_json::json!(format!("bench-{n}"));
+        }
         serde_json::to_vec(&body).expect("serializing a JSON value")
     }
 
@@ -954,6 +963,10 @@ async fn run_scenario(
     eprintln!("[bench] scenario {name}: {load:?}");
     let (receiver, extra_env) = match target {
         Target::Webhook | Target::InApp { .. } => (start_receiver().await?, vec![]),
+        Target::WebhookFlow => (
+            start_receiver().await?,
+            vec![("MISSIVE__CHANNELS__WEBHOOK__RATE_LIMIT", "1000000/s".to_string())],
+        ),
         Target::Email => {
             let sink = start_smtp_sink().await?;
             let port = sink.url.rsplit(':').next().unwrap_or_default().to_string();
@@ -1358,6 +1371,14 @@ fn plan(scenario: Scenario, opts: &Options) -> Vec<(String, Load)> {
                 concurrency: 64,
             },
         )],
+        Scenario::E2eWebhookFlow => vec![(
+            "e2e-webhook-flow".into(),
+            Load::ClosedLoop {
+                requests: opts.scaled(20_000),
+                recipients: 1,
+                concurrency: 64,
+            },
+        )],
         Scenario::InboxFanout => vec![(
             "inbox-fanout".into(),
             Load::ClosedLoop {
@@ -1407,6 +1428,7 @@ async fn run(args: Args) -> Result<bool> {
             let report = match scenario {
                 Scenario::InboxFanout => run_inbox_fanout(&name, load, &opts, &client).await,
                 Scenario::E2eEmail => run_scenario(&name, load, Target::Email, &opts, &client).await,
+                Scenario::E2eWebhookFlow => run_scenario(&name, load, Target::WebhookFlow, &opts, &client).await,
                 _ => run_scenario(&name, load, Target::Webhook, &opts, &client).await,
             }
             .with_context(|| format!("scenario {name}"))?;
