@@ -107,6 +107,18 @@ pub struct Sender<'a> {
     pub default_quiet_hours: Option<&'a QuietHours>,
 }
 
+/// The deduplication scope of rendered content for one recipient and
+/// channel (templates with `content_dedup`).
+pub fn content_scope(content: &str, recipient: &str, channel: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [content, recipient, channel] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    format!("content:{}", hex::encode(h.finalize()))
+}
+
 /// The deduplication scope of a `dedup_key` for one recipient and channel.
 pub fn dedup_scope(key: &str, recipient: &str, channel: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -261,7 +273,7 @@ impl Sender<'_> {
             (Some(_), Some(_)) => Err(ApiError::invalid("content", "give either `template` or `content`, not both")),
             (None, None) => Err(ApiError::invalid("template", "give a stored template's key, or inline `content`")),
             (None, Some(channels)) => {
-                let content = TemplateContent { channels: channels.clone(), locales: BTreeMap::new() };
+                let content = TemplateContent { channels: channels.clone(), locales: BTreeMap::new(), settings: Default::default() };
                 let compiled = self.renderer.inline(&content).map_err(|errs| {
                     ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
                 })?;
@@ -420,11 +432,17 @@ impl Sender<'_> {
                         }
                     }
                 };
+                let window = tpl.settings.dedup_window_ms().unwrap_or(self.dedup_window_ms);
                 let dedup = match (status, &req.dedup_key) {
-                    (status::QUEUED | status::SCHEDULED, Some(key)) => {
-                        Some((dedup_scope(key, &recipient, channel), now + self.dedup_window_ms))
+                    (status::QUEUED | status::SCHEDULED, Some(key)) => Some((dedup_scope(key, &recipient, channel), now + window)),
+                    (status::QUEUED | status::SCHEDULED, None) if tpl.settings.content_dedup => {
+                        Some((content_scope(&content, &recipient, channel), now + window))
                     }
                     _ => None,
+                };
+                let cap = match tpl.settings.cap() {
+                    Some(r) => Some((r.count as i64, r.per.as_millis() as i64, template_key.map(str::to_string))),
+                    None => self.caps.get(&category).map(|r| (r.count as i64, r.per.as_millis() as i64, None)),
                 };
                 answer.push(DeliverySummary {
                     id: id.clone(),
@@ -446,7 +464,7 @@ impl Sender<'_> {
                     priority: priority_rank(&priority),
                     due_at: due,
                     dedup,
-                    cap: self.caps.get(&category).map(|r| (r.count as i64, r.per.as_millis() as i64)),
+                    cap,
                 });
             }
         }

@@ -33,6 +33,57 @@ pub struct TemplateContent {
     pub channels: BTreeMap<String, Parts>,
     #[serde(default)]
     pub locales: BTreeMap<String, BTreeMap<String, Parts>>,
+    /// Flow-control settings of this template.
+    #[serde(default, skip_serializing_if = "TemplateSettings::is_empty")]
+    pub settings: TemplateSettings,
+}
+
+/// Per-template flow control: a dedup window instead of the configured
+/// one, deduplication by rendered content, and a frequency cap on this
+/// template per recipient and channel.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_window: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub content_dedup: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_cap: Option<String>,
+}
+
+impl TemplateSettings {
+    pub fn is_empty(&self) -> bool {
+        self == &TemplateSettings::default()
+    }
+
+    /// Checks the settings; errors name `settings.<field>`.
+    pub fn check(&self) -> Result<(), Vec<TemplateError>> {
+        let mut errors = Vec::new();
+        if let Some(w) = &self.dedup_window {
+            if humantime::parse_duration(w).map(|d| d.is_zero()).unwrap_or(true) {
+                errors.push(TemplateError { field: "settings.dedup_window".into(), message: "a duration such as 10m or 24h".into() });
+            }
+        }
+        if let Some(c) = &self.frequency_cap {
+            if let Err(m) = crate::flow::rate::Rate::parse(c) {
+                errors.push(TemplateError { field: "settings.frequency_cap".into(), message: m });
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn dedup_window_ms(&self) -> Option<i64> {
+        self.dedup_window.as_deref().and_then(|w| humantime::parse_duration(w).ok()).map(|d| d.as_millis() as i64)
+    }
+
+    pub fn cap(&self) -> Option<crate::flow::rate::Rate> {
+        self.frequency_cap.as_deref().and_then(|c| crate::flow::rate::Rate::parse(c).ok())
+    }
 }
 
 /// A problem with a template or its rendering, naming where it is.
@@ -46,6 +97,7 @@ type PartKey = (String, String, String); // (locale or "", channel, part)
 
 pub struct Compiled {
     parts: HashMap<PartKey, Template>,
+    pub settings: TemplateSettings,
     channels: Vec<String>,
     /// How errors name the channels: `channels` (stored) or `content` (inline).
     label: String,
@@ -149,7 +201,8 @@ impl Compiled {
                 }
             }
         }
-        Ok(Compiled { parts, channels, label: label.to_string() })
+        content.settings.check()?;
+        Ok(Compiled { parts, channels, label: label.to_string(), settings: content.settings.clone() })
     }
 
     /// Channels the template has content for.

@@ -38,6 +38,8 @@ struct PutTemplate {
     channels: BTreeMap<String, Parts>,
     #[serde(default)]
     locales: BTreeMap<String, BTreeMap<String, Parts>>,
+    #[serde(default)]
+    settings: crate::render::TemplateSettings,
 }
 
 async fn put(
@@ -55,7 +57,7 @@ async fn put(
         return Err(ApiError::invalid("channels", "give content for at least one channel"));
     }
     let name = b.name.unwrap_or_else(|| key.clone());
-    let content = TemplateContent { channels: b.channels, locales: b.locales };
+    let content = TemplateContent { channels: b.channels, locales: b.locales, settings: b.settings };
     let (version, created) = save(state.store.as_ref(), &key, &name, &content).await.map_err(|e| match e {
         SaveError::Invalid(errs) => ApiError::Invalid(errs.into_iter().map(FieldError::from).collect()),
         SaveError::Store(e) => e.into(),
@@ -81,6 +83,7 @@ fn template_json(t: &TemplateRow, current: i64) -> Value {
         "current_version": current,
         "channels": content.get("channels").cloned().unwrap_or_default(),
         "locales": content.get("locales").cloned().unwrap_or_default(),
+        "settings": content.get("settings").cloned().unwrap_or_else(|| json!({})),
         "created_at": rfc3339(t.created_at),
         "updated_at": rfc3339(t.updated_at),
         "archived_at": opt_rfc3339(t.archived_at),

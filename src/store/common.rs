@@ -636,11 +636,17 @@ macro_rules! store_impl {
                 for a in accepts {
                     let category = &a.notification.category;
                     for d in &a.deliveries {
-                        let Some((limit, window)) = d.cap else { continue };
+                        let Some((limit, window, template)) = &d.cap else { continue };
+                        let (limit, window) = (*limit, *window);
                         if d.status == "suppressed" {
                             continue;
                         }
-                        let k = (d.recipient.clone(), d.channel.clone(), category.clone());
+                        // A template's own cap counts that template only.
+                        let scope = match template {
+                            Some(t) => format!("{category}\t{t}"),
+                            None => category.clone(),
+                        };
+                        let k = (d.recipient.clone(), d.channel.clone(), scope);
                         let count = match counts.get(&k) {
                             Some(c) => *c,
                             None => {
@@ -649,8 +655,9 @@ macro_rules! store_impl {
                                 }
                                 sqlx::query_scalar::<_, i64>(
                                     "SELECT COUNT(*) FROM deliveries WHERE recipient = $1 AND channel = $2 AND category = $3 \
-                                     AND created_at > $4 AND status NOT IN ('suppressed', 'cancelled')")
-                                    .bind(&k.0).bind(&k.1).bind(&k.2).bind(now - window)
+                                     AND created_at > $4 AND status NOT IN ('suppressed', 'cancelled') \
+                                     AND ($5 IS NULL OR template_key = $5)")
+                                    .bind(&k.0).bind(&k.1).bind(category).bind(now - window).bind(template.clone())
                                     .fetch_one(&mut **tx).await?
                             }
                         };

@@ -134,10 +134,11 @@ pub struct NewDelivery {
     /// Deduplication scope and the end of its window (ms): a delivery whose
     /// scope was seen inside the window is suppressed as a duplicate.
     pub dedup: Option<(String, i64)>,
-    /// Frequency cap for this recipient, channel and category: at most
-    /// `count` deliveries per `window_ms`; over it the delivery is
-    /// suppressed with reason `frequency_cap`.
-    pub cap: Option<(i64, i64)>,
+    /// Frequency cap for this recipient, channel and category (and
+    /// template, when the cap is the template's): at most `count`
+    /// deliveries per `window_ms`; over it the delivery is suppressed with
+    /// reason `frequency_cap`.
+    pub cap: Option<(i64, i64, Option<String>)>,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]

@@ -212,3 +212,41 @@ async fn over_the_rate_limit_deliveries_wait_and_none_is_dropped() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_can_dedup_by_content_and_cap_themselves() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        let bad = app
+            .put("/v1/templates/t", &json!({"channels": {"webhook": {"body": "{}"}}, "settings": {"dedup_window": "soon", "frequency_cap": "lots"}}))
+            .await;
+        assert_eq!(bad.status(), 422);
+        let p: Value = bad.json().await.unwrap();
+        let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, vec!["settings.dedup_window", "settings.frequency_cap"]);
+
+        let t = json!({"channels": {"webhook": {"body": "{\"n\": {{json n}} }"}}, "settings": {"content_dedup": true, "dedup_window": "1h"}});
+        assert_eq!(app.put("/v1/templates/same", &t).await.status(), 201);
+        assert_eq!(app.get_json("/v1/templates/same").await["settings"]["content_dedup"], true);
+        let send = |template: &'static str, n: i64| {
+            let body = json!({"template": template, "to": [{"id": "u_1", "webhook_url": rx.url}], "data": {"n": n}});
+            let app = &app;
+            async move {
+                let v: Value = app.post("/v1/notifications", &body).await.json().await.unwrap();
+                (v["deliveries"][0]["status"].as_str().unwrap().to_string(), v["deliveries"][0]["reason"].as_str().map(str::to_string))
+            }
+        };
+        assert_eq!(send("same", 1).await.0, "queued");
+        assert_eq!(send("same", 1).await, ("suppressed".to_string(), Some("duplicate".to_string())));
+        assert_eq!(send("same", 2).await.0, "queued", "different content is not a duplicate");
+
+        let capped = json!({"channels": {"webhook": {"body": "{\"n\": {{json n}} }"}}, "settings": {"frequency_cap": "1/1h"}});
+        assert_eq!(app.put("/v1/templates/capped", &capped).await.status(), 201);
+        assert_eq!(send("capped", 1).await.0, "queued");
+        assert_eq!(send("capped", 2).await, ("suppressed".to_string(), Some("frequency_cap".to_string())));
+        assert_eq!(send("same", 3).await.0, "queued", "another template's sends are not counted");
+        rx.wait_for(4, Duration::from_secs(10)).await;
+        app.stop().await;
+    }
+}
