@@ -16,7 +16,6 @@
 //! `pool_size` sessions run at once, and sockets have Nagle's algorithm off.
 
 use std::error::Error as _;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -40,6 +39,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use super::failover::{Failover, ProviderStatus};
+use super::outbox::Outbox;
+use super::webhook::error_chain;
 use super::{truncate, Channel, Message, Outcome, SendResult, MAX_RESPONSE};
 use crate::config::{ChannelConfig, Config, ConfigError, ProviderConfig};
 
@@ -105,7 +106,7 @@ impl EmailChannel {
         for p in &cfg.providers {
             providers.push(match p.kind.as_str() {
                 "smtp" => Box::new(SmtpProvider::new(p, cfg.timeout)?),
-                "file" => Box::new(FileProvider::new(p, root)?),
+                "file" => Box::new(FileProvider(Outbox::new(p, root, "email")?)),
                 other => anyhow::bail!("`{}.type` = {other:?} is not an email provider type (smtp, file)", p.key),
             });
         }
@@ -248,19 +249,6 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
-}
 
 /// Accepts a string, a number or a bool as a string: environment variables
 /// such as `MISSIVE__CHANNELS__EMAIL__SMTP__PASSWORD=12345` arrive typed.
@@ -287,78 +275,32 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 // file: one .eml per message
 // ---------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    /// Empty: DATA_DIR/outbox/email.
-    #[serde(default)]
-    dir: String,
-}
-
-struct FileProvider {
-    name: String,
-    dir: PathBuf,
-}
-
-impl FileProvider {
-    fn new(p: &ProviderConfig, root: &Config) -> anyhow::Result<FileProvider> {
-        let s: FileSettings = p.parse()?;
-        let dir = match s.dir.trim() {
-            "" => root.data_dir.join("outbox").join("email"),
-            d => PathBuf::from(d),
-        };
-        Ok(FileProvider { name: p.name.clone(), dir })
-    }
-
-    /// Writes to a temporary name and renames, so a reader never sees half a
-    /// message. Creates the directory on first use.
-    async fn write(&self, name: &str, raw: &[u8]) -> std::io::Result<PathBuf> {
-        let path = self.dir.join(name);
-        let tmp = self.dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
-        match tokio::fs::write(&tmp, raw).await {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tokio::fs::create_dir_all(&self.dir).await?;
-                tokio::fs::write(&tmp, raw).await?;
-            }
-            r => r?,
-        }
-        if let Err(e) = tokio::fs::rename(&tmp, &path).await {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e);
-        }
-        Ok(path)
-    }
-}
+/// Writes `<delivery_id>.eml` to the outbox.
+struct FileProvider(Outbox);
 
 #[async_trait]
 impl EmailProvider for FileProvider {
     fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     async fn send(&self, mail: &Outgoing) -> SendResult {
-        // Delivery ids are UUIDs; anything else is made file-name safe.
-        let stem: String = mail
-            .delivery_id
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-            .collect();
         let mut r = SendResult {
             outcome: Outcome::Ok,
-            provider: self.name.clone(),
+            provider: self.0.name.clone(),
             status_code: None,
             response: None,
             error: None,
             retry_after: None,
         };
-        match self.write(&format!("{stem}.eml"), &mail.raw).await {
+        match self.0.write(&mail.delivery_id, "eml", &mail.raw).await {
             Ok(path) => {
                 r.response = Some(truncate(format!("wrote {}; message-id={}", path.display(), mail.message_id), MAX_RESPONSE));
             }
             Err(e) => {
                 // A full disk or a permission fixed later: worth retrying.
                 r.outcome = Outcome::Transient;
-                r.error = Some(format!("writing to {}: {e}", self.dir.display()));
+                r.error = Some(format!("writing to {}: {e}", self.0.dir.display()));
             }
         }
         r

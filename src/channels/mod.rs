@@ -5,6 +5,7 @@
 pub mod email;
 pub mod in_app;
 pub mod failover;
+pub mod outbox;
 pub mod sms;
 pub mod webhook;
 

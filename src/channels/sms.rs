@@ -7,7 +7,6 @@
 //! one; the list is kept in order so failover can walk it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -16,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::failover::{Failover, ProviderStatus};
+use super::outbox::Outbox;
 use super::webhook::{classify_status, error_chain, parse_retry_after};
 use super::{truncate, Channel, Message, Outcome, SendResult, MAX_RESPONSE};
 use crate::config::{ChannelConfig, Config, ConfigError, ProviderConfig};
@@ -37,7 +37,7 @@ pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dy
     let mut providers: Vec<Box<dyn SmsProvider>> = Vec::new();
     for p in &cfg.providers {
         let provider: Box<dyn SmsProvider> = match p.kind.as_str() {
-            "file" => Box::new(FileProvider::new(p, root)?),
+            "file" => Box::new(FileProvider(Outbox::new(p, root, "sms")?)),
             "twilio" => Box::new(TwilioProvider::new(p, client.clone(), cfg.timeout)?),
             "http" => Box::new(HttpProvider::new(p, client.clone(), cfg.timeout)?),
             other => anyhow::bail!("`{}.type`: unknown SMS provider type `{other}`", p.key),
@@ -178,46 +178,17 @@ fn http_url(p: &ProviderConfig, field: &str, value: &str) -> Result<reqwest::Url
 
 // ---------------------------------------------------------------- file
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    #[serde(default)]
-    dir: String,
-}
-
-/// Writes `<dir>/<delivery_id>.json` with the number and the text.
-struct FileProvider {
-    name: String,
-    dir: PathBuf,
-}
-
-impl FileProvider {
-    fn new(p: &ProviderConfig, root: &Config) -> Result<Self, ConfigError> {
-        let s: FileSettings = p.parse()?;
-        let dir = match s.dir.trim() {
-            "" => root.data_dir.join("outbox").join("sms"),
-            d => PathBuf::from(d),
-        };
-        Ok(FileProvider { name: p.name.clone(), dir })
-    }
-}
+/// Writes `<delivery_id>.json` with the number and the text to the outbox.
+struct FileProvider(Outbox);
 
 #[async_trait]
 impl SmsProvider for FileProvider {
     fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     async fn send(&self, to: &str, text: &str, msg: &Message<'_>) -> SendResult {
-        let mut r = result(&self.name);
-        // Delivery ids are UUIDs; anything else is kept out of the path.
-        let stem: String = msg
-            .delivery_id
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-            .collect();
-        let path = self.dir.join(format!("{stem}.json"));
-        let tmp = self.dir.join(format!(".{stem}.json.tmp"));
+        let mut r = result(&self.0.name);
         let mut body = serde_json::to_vec_pretty(&json!({
             "to": to,
             "text": text,
@@ -226,21 +197,15 @@ impl SmsProvider for FileProvider {
         }))
         .expect("a JSON object serializes");
         body.push(b'\n');
-        let written = async {
-            tokio::fs::create_dir_all(&self.dir).await?;
-            tokio::fs::write(&tmp, &body).await?;
-            tokio::fs::rename(&tmp, &path).await
-        }
-        .await;
-        match written {
-            Ok(()) => {
+        match self.0.write(msg.delivery_id, "json", &body).await {
+            Ok(path) => {
                 r.outcome = Outcome::Ok;
                 r.response = Some(truncate(format!("wrote {}", path.display()), MAX_RESPONSE));
             }
             Err(e) => {
                 // A full or read-only disk may recover; retries end it anyway.
                 r.outcome = Outcome::Transient;
-                r.error = Some(format!("writing {}: {e}", path.display()));
+                r.error = Some(format!("writing to {}: {e}", self.0.dir.display()));
             }
         }
         r

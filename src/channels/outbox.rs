@@ -1,0 +1,49 @@
+//! The `file` providers' outbox: one file per message in a directory
+//! (`DATA_DIR/outbox/<channel>` unless set), written under a temporary name
+//! and renamed, so a reader never sees half a message.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::config::{Config, ConfigError, ProviderConfig};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    /// Empty: DATA_DIR/outbox/<channel>.
+    #[serde(default)]
+    dir: String,
+}
+
+pub struct Outbox {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl Outbox {
+    pub fn new(p: &ProviderConfig, root: &Config, channel: &str) -> Result<Outbox, ConfigError> {
+        let s: Settings = p.parse()?;
+        let dir = match s.dir.trim() {
+            "" => root.data_dir.join("outbox").join(channel),
+            d => PathBuf::from(d),
+        };
+        Ok(Outbox { name: p.name.clone(), dir })
+    }
+
+    /// Writes `<id>.<ext>`; a delivery id that is not file-name safe has its
+    /// other characters replaced. Creates the directory on first use.
+    pub async fn write(&self, id: &str, ext: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+        let stem: String =
+            id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let path = self.dir.join(format!("{stem}.{ext}"));
+        let tmp = self.dir.join(format!(".{stem}.{ext}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        tokio::fs::create_dir_all(&self.dir).await?;
+        tokio::fs::write(&tmp, bytes).await?;
+        if let Err(e) = tokio::fs::rename(&tmp, &path).await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        Ok(path)
+    }
+}
