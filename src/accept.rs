@@ -110,24 +110,24 @@ pub struct Sender<'a> {
 /// The deduplication scope of rendered content for one recipient and
 /// channel (templates with `content_dedup`).
 pub fn content_scope(content: &str, recipient: &str, channel: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for part in [content, recipient, channel] {
-        h.update(part.as_bytes());
-        h.update([0u8]);
-    }
-    format!("content:{}", hex::encode(h.finalize()))
+    scope("c", [content, recipient, channel])
 }
 
 /// The deduplication scope of a `dedup_key` for one recipient and channel.
 pub fn dedup_scope(key: &str, recipient: &str, channel: &str) -> String {
+    scope("k", [key, recipient, channel])
+}
+
+/// A short, fixed-length scope: a kind letter and 128 bits of SHA-256.
+fn scope(kind: &str, parts: [&str; 3]) -> String {
+    use base64::Engine;
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    for part in [key, recipient, channel] {
+    for part in parts {
         h.update(part.as_bytes());
         h.update([0u8]);
     }
-    format!("key:{}", hex::encode(h.finalize()))
+    format!("{kind}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&h.finalize()[..16]))
 }
 
 pub fn check_url(s: &str) -> Result<(), String> {
@@ -230,7 +230,7 @@ impl Sender<'_> {
         });
         let mut notification = notification;
         notification.api_key_id = api_key_id.map(str::to_string);
-        match self.store.accept(Accept { notification, deliveries, idempotency: idem, answer }).await? {
+        match self.store.accept(Accept { notification, deliveries, idempotency: idem, answer, answer_json: body }).await? {
             AcceptOutcome::Created(body) => Ok(SendAnswer { status: 202, body, replayed: false }),
             AcceptOutcome::Existing(rec) => replay(rec, idempotency.map(|(_, _, h)| h).unwrap_or_default()),
         }

@@ -700,22 +700,25 @@ macro_rules! store_impl {
                     fresh.push(a);
                 }
                 let deduped = Self::dedup_tx(&mut tx, &fresh).await?;
-                let fresh: Vec<&Accept> = fresh.iter().zip(&deduped).map(|(a, d)| d.as_ref().unwrap_or(*a)).collect();
                 // Final answers: after deduplication, and stored with the
                 // Idempotency-Key when one was given.
-                let mut created = fresh.iter();
+                let mut created = fresh.iter().zip(&deduped);
                 for outcome in outcomes.iter_mut() {
                     if let AcceptOutcome::Created(body) = outcome {
-                        let a = created.next().expect("one fresh accept per created outcome");
-                        *body = serde_json::to_string(&a.answer).expect("answers serialise");
-                        if let Some((key_id, key, rec, _)) = &a.idempotency {
-                            if *body != rec.response_body {
-                                sqlx::query("UPDATE idempotency_keys SET response_body = $3 WHERE api_key_id = $1 AND idem_key = $2")
-                                    .bind(key_id).bind(key).bind(body.as_str()).execute(&mut *tx).await?;
+                        let (a, changed) = created.next().expect("one fresh accept per created outcome");
+                        match changed {
+                            None => *body = a.answer_json.clone(),
+                            Some(c) => {
+                                *body = serde_json::to_string(&c.answer).expect("answers serialise");
+                                if let Some((key_id, key, _, _)) = &a.idempotency {
+                                    sqlx::query("UPDATE idempotency_keys SET response_body = $3 WHERE api_key_id = $1 AND idem_key = $2")
+                                        .bind(key_id).bind(key).bind(body.as_str()).execute(&mut *tx).await?;
+                                }
                             }
                         }
                     }
                 }
+                let fresh: Vec<&Accept> = fresh.iter().zip(&deduped).map(|(a, d)| d.as_ref().unwrap_or(*a)).collect();
                 // Everything new in as few statements as the parameter limits allow.
                 for chunk in fresh.chunks($crate::store::common::INSERT_CHUNK) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(

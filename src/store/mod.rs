@@ -190,8 +190,10 @@ pub struct Accept {
     pub deliveries: Vec<NewDelivery>,
     /// (api key id, Idempotency-Key, record, expires_at)
     pub idempotency: Option<(String, String, IdempotencyRecord, i64)>,
-    /// The 202 answer, with one entry per delivery in the same order.
+    /// The 202 answer, with one entry per delivery in the same order, and
+    /// its JSON (re-made only if deduplication changes it).
     pub answer: Accepted,
+    pub answer_json: String,
 }
 
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
