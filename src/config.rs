@@ -208,6 +208,9 @@ pub struct ProviderConfig {
     /// `channels.<channel>.<name>`, for error messages.
     pub key: String,
     pub settings: serde_json::Map<String, serde_json::Value>,
+    /// The provider's own send-rate limit (`rate_limit`, `rate_burst` in
+    /// its table), held across processes like a channel's.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl std::fmt::Debug for ProviderConfig {
@@ -221,7 +224,9 @@ impl ProviderConfig {
     /// Reads the settings into `T`; an error names the key.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
         let mut settings = self.settings.clone();
-        settings.remove("type");
+        for common in ["type", "rate_limit", "rate_burst"] {
+            settings.remove(common);
+        }
         serde_path_to_error::deserialize(serde_json::Value::Object(settings)).map_err(|e| {
             let path = e.path().to_string();
             let key = if path == "." { self.key.clone() } else { format!("{}.{path}", self.key) };
@@ -632,7 +637,10 @@ fn provider_channel(channel: &'static str, raw: RawChannel, kinds: &[&str]) -> R
         if !kinds.contains(&kind.as_str()) {
             return Err(invalid(key(&format!("{name}.type")), &kind, format!("one of {}", kinds.join(", "))));
         }
-        providers.push(ProviderConfig { name: name.clone(), kind, key: format!("channels.{channel}.{name}"), settings: table });
+        let limit = table.get("rate_limit").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let burst = table.get("rate_burst").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        let rate_limit = rate_limit(&format!("{channel}.{name}"), &limit, burst)?;
+        providers.push(ProviderConfig { name: name.clone(), kind, key: format!("channels.{channel}.{name}"), settings: table, rate_limit });
     }
     if providers.is_empty() {
         return Err(invalid(key("providers"), "[]", format!("at least one of {}", kinds.join(", "))));

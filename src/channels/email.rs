@@ -114,7 +114,12 @@ impl EmailChannel {
             anyhow::bail!("`channels.email.providers` is empty");
         }
         Ok(EmailChannel {
-            providers: Failover::new(providers, cfg.breaker_threshold, cfg.breaker_cool_down),
+            providers: Failover::with_limits(
+                providers,
+                cfg.providers.iter().map(|p| (p.name.clone(), p.rate_limit)).collect(),
+                cfg.breaker_threshold,
+                cfg.breaker_cool_down,
+            ),
             from,
             reply_to,
             unsubscribe,
@@ -191,6 +196,10 @@ impl Channel for EmailChannel {
 
     fn max_retry_after(&self) -> Duration {
         self.max_retry_after
+    }
+
+    fn provider_limit(&self, attempt: i64) -> Option<(String, crate::config::RateLimit)> {
+        self.providers.peek(attempt).map(|(name, l)| (name.to_string(), l))
     }
 
     fn providers(&self) -> Vec<ProviderStatus> {

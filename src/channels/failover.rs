@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::Outcome;
+use crate::config::RateLimit;
 use crate::flow::breaker::{Breaker, State};
 
 pub struct Failover<P> {
     providers: Vec<(P, Mutex<Health>)>,
+    /// Each provider's name and own rate limit, in order.
+    limits: Vec<(String, Option<RateLimit>)>,
 }
 
 /// A provider's breaker, and a pause it asked for (429 / Retry-After).
@@ -41,7 +44,13 @@ pub struct ProviderStatus {
 
 impl<P> Failover<P> {
     pub fn new(providers: Vec<P>, threshold: u32, cool_down: Duration) -> Self {
+        Self::with_limits(providers, Vec::new(), threshold, cool_down)
+    }
+
+    /// `limits` gives each provider's name and rate limit, in order.
+    pub fn with_limits(providers: Vec<P>, limits: Vec<(String, Option<RateLimit>)>, threshold: u32, cool_down: Duration) -> Self {
         Failover {
+            limits,
             providers: providers
                 .into_iter()
                 .map(|p| (p, Mutex::new(Health { breaker: Breaker::new(threshold, cool_down), paused_until: None })))
@@ -64,6 +73,24 @@ impl<P> Failover<P> {
             }
         }
         (start, &self.providers[start].0)
+    }
+
+    /// The provider attempt `attempt` would most likely use (as `pick`, but
+    /// without taking a half-open probe), with its rate limit: the
+    /// dispatcher takes that provider's tokens before sending.
+    pub fn peek(&self, attempt: i64) -> Option<(&str, RateLimit)> {
+        let n = self.providers.len();
+        let start = ((attempt.max(1) - 1) as usize) % n;
+        let now = Instant::now();
+        let i = (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&i| {
+                let h = self.providers[i].1.lock().unwrap();
+                !h.paused_until.is_some_and(|t| now < t) && h.breaker.state(now) != State::Open
+            })
+            .unwrap_or(start);
+        let (name, limit) = self.limits.get(i)?;
+        limit.map(|l| (name.as_str(), l))
     }
 
     /// Feeds an attempt's outcome to the provider's breaker. Only transient

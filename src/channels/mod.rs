@@ -90,6 +90,11 @@ pub trait Channel: Send + Sync {
     fn providers(&self) -> Vec<failover::ProviderStatus> {
         Vec::new()
     }
+    /// The provider attempt `attempt` will likely use, if it has its own
+    /// rate limit: (provider name, limit).
+    fn provider_limit(&self, _attempt: i64) -> Option<(String, crate::config::RateLimit)> {
+        None
+    }
 }
 
 /// The channels this process can send on, by name.

@@ -48,7 +48,12 @@ pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dy
         anyhow::bail!("`channels.sms.providers` is empty: give at least one of file, twilio, http");
     }
     Ok(Some(Arc::new(SmsChannel {
-        providers: Failover::new(providers, cfg.breaker_threshold, cfg.breaker_cool_down),
+        providers: Failover::with_limits(
+                providers,
+                cfg.providers.iter().map(|p| (p.name.clone(), p.rate_limit)).collect(),
+                cfg.breaker_threshold,
+                cfg.breaker_cool_down,
+            ),
         retry_schedule: cfg.retry_schedule.clone(),
         max_retry_after: cfg.max_retry_after,
     })))
@@ -95,6 +100,10 @@ impl Channel for SmsChannel {
         let result = provider.send(msg.address, text, msg).await;
         self.providers.record(index, result.outcome, result.retry_after);
         result
+    }
+
+    fn provider_limit(&self, attempt: i64) -> Option<(String, crate::config::RateLimit)> {
+        self.providers.peek(attempt).map(|(name, l)| (name.to_string(), l))
     }
 
     fn providers(&self) -> Vec<ProviderStatus> {

@@ -71,70 +71,100 @@ impl Dispatcher {
         }
     }
 
-    /// Splits claimed rows into those the channels' rate limits allow now
-    /// and those that must wait; the waiting ones go back to the queue as
-    /// `scheduled` (reason `rate_limited`), spaced at the limit's pace so
-    /// later claims find them when they may go.
+    /// The rate-limit buckets a delivery needs tokens from: its channel's
+    /// and the provider it will likely use, where those have limits.
+    fn buckets(&self, r: &Claimed) -> Vec<(String, RateLimit)> {
+        let mut b = Vec::new();
+        if let Some(l) = self.limits.get(&r.channel) {
+            b.push((format!("channel:{}", r.channel), *l));
+        }
+        if let Some(ch) = self.channels.get(&r.channel) {
+            if let Some((provider, l)) = ch.provider_limit((r.attempts + 1 - r.retry_base).max(1)) {
+                b.push((format!("provider:{}:{provider}", r.channel), l));
+            }
+        }
+        b
+    }
+
+    /// Takes up to `want` tokens from a bucket, from the spare ones first.
+    async fn tokens(&self, bucket: &str, l: RateLimit, want: i64, now: i64) -> i64 {
+        let mut got = {
+            let mut spare = self.spare.lock().unwrap();
+            match spare.get_mut(bucket) {
+                Some((n, at)) if now - *at < 1_000 => {
+                    let used = (*n).min(want);
+                    *n -= used;
+                    used
+                }
+                _ => 0,
+            }
+        };
+        if got < want {
+            // Ask for a little more than needed: a tenth of a second's
+            // worth, at most 1,000 and never more than the burst.
+            let ahead = ((l.rate.count as i64) / 10).min(1_000).min(l.burst as i64).max(0);
+            let per_ms = l.rate.count as f64 / l.rate.per.as_millis().max(1) as f64;
+            match self.store.take_tokens(bucket, per_ms, l.burst as f64, want - got + ahead, now).await {
+                Ok(n) => {
+                    let use_now = n.min(want - got);
+                    got += use_now;
+                    self.spare.lock().unwrap().insert(bucket.to_string(), (n - use_now, now));
+                }
+                Err(e) => tracing::warn!(error = %e, bucket, "rate limit check failed; holding these deliveries back"),
+            }
+        }
+        got
+    }
+
+    /// Splits claimed rows into those the rate limits (channel and provider)
+    /// allow now and those that must wait; the waiting ones go back to the
+    /// queue as `scheduled` (reason `rate_limited`), each given the next free
+    /// slot at the limit's pace, so a backlog is spread out once rather than
+    /// re-claimed and re-deferred on every pass.
     async fn throttle(&self, rows: Vec<Claimed>) -> Vec<Claimed> {
-        if self.limits.is_empty() {
+        let needs: Vec<Vec<(String, RateLimit)>> = rows.iter().map(|r| self.buckets(r)).collect();
+        if needs.iter().all(|b| b.is_empty()) {
             return rows;
         }
         let now = now_ms();
-        let mut wanted: BTreeMap<&str, i64> = BTreeMap::new();
-        for r in &rows {
-            if self.limits.contains_key(&r.channel) {
-                *wanted.entry(r.channel.as_str()).or_default() += 1;
-            }
+        let mut wanted: BTreeMap<String, (RateLimit, i64)> = BTreeMap::new();
+        for (key, l) in needs.iter().flatten() {
+            wanted.entry(key.clone()).or_insert((*l, 0)).1 += 1;
         }
         let mut granted: BTreeMap<String, i64> = BTreeMap::new();
-        for (channel, want) in wanted {
-            let l = self.limits[channel];
-            let from_spare = {
-                let mut spare = self.spare.lock().unwrap();
-                match spare.get_mut(channel) {
-                    Some((n, at)) if now - *at < 1_000 => {
-                        let used = (*n).min(want);
-                        *n -= used;
-                        used
-                    }
-                    _ => 0,
-                }
-            };
-            let mut got = from_spare;
-            if got < want {
-                // Ask for a little more than needed: a tenth of a second's
-                // worth, at most 1,000 and never more than the burst.
-                let ahead = ((l.rate.count as i64) / 10).min(1_000).min(l.burst as i64).max(0);
-                let per_ms = l.rate.count as f64 / l.rate.per.as_millis().max(1) as f64;
-                let ask = want - got + ahead;
-                match self.store.take_tokens(&format!("channel:{channel}"), per_ms, l.burst as f64, ask, now).await {
-                    Ok(n) => {
-                        let use_now = n.min(want - got);
-                        got += use_now;
-                        self.spare.lock().unwrap().insert(channel.to_string(), (n - use_now, now));
-                    }
-                    Err(e) => tracing::warn!(error = %e, channel, "rate limit check failed; holding this batch back"),
-                }
-            }
-            granted.insert(channel.to_string(), got);
+        for (key, (l, want)) in &wanted {
+            let got = self.tokens(key, *l, *want, now).await;
+            granted.insert(key.clone(), got);
         }
         let mut send = Vec::with_capacity(rows.len());
         let mut waits = Vec::new();
         {
             let mut slots = self.next_slot.lock().unwrap();
-            for r in rows {
-                match granted.get_mut(&r.channel) {
-                    None => send.push(r),
-                    Some(n) if *n > 0 => {
-                        *n -= 1;
+            for (r, need) in rows.into_iter().zip(needs) {
+                let short = need.iter().find(|(k, _)| granted[k] <= 0);
+                match short {
+                    None => {
+                        for (k, _) in &need {
+                            *granted.get_mut(k).unwrap() -= 1;
+                        }
                         send.push(r);
                     }
-                    Some(_) => {
-                        let interval = self.limits[&r.channel].rate.interval().as_millis().max(1) as i64;
-                        let slot = slots.entry(r.channel.clone()).or_insert(now);
+                    Some((k, l)) => {
+                        let interval = l.rate.interval().as_millis().max(1) as i64;
+                        let slot = slots.entry(k.clone()).or_insert(now);
                         *slot = (*slot).max(now) + interval;
                         waits.push((r.id.clone(), *slot));
                     }
+                }
+            }
+        }
+        // Tokens granted but not used (another bucket was short) are kept.
+        {
+            let mut spare = self.spare.lock().unwrap();
+            for (k, left) in granted {
+                if left > 0 {
+                    let e = spare.entry(k).or_insert((0, now));
+                    e.0 += left;
                 }
             }
         }

@@ -510,3 +510,34 @@ async fn a_failing_provider_hands_over_to_the_next_and_its_breaker_opens() {
         app.stop().await;
     }
 }
+
+/// A provider's own rate limit: deliveries wait for it, none is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_providers_own_rate_limit_paces_its_sends() {
+    for b in backends() {
+        let twilio = FakeTwilio::start(vec![]).await;
+        let toml = format!(
+            "{}rate_limit = \"5/s\"\nrate_burst = 1\n",
+            twilio.toml(&with_from(), TOKEN)
+        );
+        let app = spawn_app_with(&b, &toml).await;
+        let started = Instant::now();
+        let to: Vec<Value> = (0..11).map(|_| json!({"phone": PHONE})).collect();
+        let r = app.post("/v1/notifications", &json!({"content": {"sms": {"text": "hi"}}, "to": to})).await;
+        assert_eq!(r.status(), 202);
+        let accepted: Value = r.json().await.unwrap();
+        for d in accepted["deliveries"].as_array().unwrap() {
+            app.wait_for_status(d["id"].as_str().unwrap(), "sent").await;
+        }
+        let took = started.elapsed();
+        // One at once, then five a second: ten more take about two seconds.
+        assert!(took >= Duration::from_millis(1_700), "11 sent in {took:?}");
+        let mut at: Vec<Instant> = twilio.requests().iter().map(|r| r.at).collect();
+        at.sort();
+        assert_eq!(at.len(), 11);
+        for w in at.windows(7) {
+            assert!(w[6] - w[0] >= Duration::from_millis(900), "7 sends within {:?}", w[6] - w[0]);
+        }
+        app.stop().await;
+    }
+}
