@@ -586,7 +586,20 @@ macro_rules! store_impl {
                         b.push_bind(scope.to_string()).push_bind(id.to_string()).push_bind(*until);
                     });
                     q.push(" ON CONFLICT (scope) DO UPDATE SET delivery_id = excluded.delivery_id, expires_at = excluded.expires_at \
-                             WHERE dedup_keys.expires_at <= ").push_bind(now).push(" RETURNING delivery_id");
+                             WHERE dedup_keys.expires_at <= ").push_bind(now);
+                    let claimed = q.build().execute(&mut **tx).await?.rows_affected();
+                    if claimed as usize == chunk.len() {
+                        // The usual case: no duplicates, nothing to look up.
+                        won.extend(chunk.iter().map(|(_, id, _)| id.to_string()));
+                        continue;
+                    }
+                    // Some scopes were held: see which ones are ours now.
+                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT delivery_id FROM dedup_keys WHERE scope IN (");
+                    let mut sep = q.separated(", ");
+                    for (scope, _, _) in chunk {
+                        sep.push_bind(scope.to_string());
+                    }
+                    q.push(")");
                     let rows: Vec<(String,)> = q.build_query_as().fetch_all(&mut **tx).await?;
                     won.extend(rows.into_iter().map(|(id,)| id));
                 }
