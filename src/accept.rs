@@ -13,7 +13,9 @@ use crate::api::error::{ApiError, FieldError};
 use crate::flow::preferences::Preferences;
 use crate::flow::quiet_hours::{self, QuietHours};
 use crate::render::{Compiled, Parts, Renderer, TemplateContent, CHANNEL_PARTS};
-use crate::store::{status, Accept, AcceptOutcome, IdempotencyRecord, NewDelivery, NotificationRow, Store};
+use crate::store::{
+    status, Accept, AcceptOutcome, IdempotencyRecord, NewDelivery, NotificationRow, Store,
+};
 use crate::util::{new_id, now_ms, parse_rfc3339};
 
 pub const MAX_RECIPIENTS: usize = 10_000;
@@ -127,7 +129,10 @@ fn scope(kind: &str, parts: [&str; 3]) -> String {
         h.update(part.as_bytes());
         h.update([0u8]);
     }
-    format!("{kind}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&h.finalize()[..16]))
+    format!(
+        "{kind}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&h.finalize()[..16])
+    )
 }
 
 pub fn check_url(s: &str) -> Result<(), String> {
@@ -140,14 +145,24 @@ pub fn check_url(s: &str) -> Result<(), String> {
 
 pub fn check_email(s: &str) -> Result<(), String> {
     match s.split_once('@') {
-        Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !s.contains(char::is_whitespace) => Ok(()),
+        Some((l, d))
+            if !l.is_empty()
+                && d.contains('.')
+                && !d.starts_with('.')
+                && !s.contains(char::is_whitespace) =>
+        {
+            Ok(())
+        }
         _ => Err("not an email address".into()),
     }
 }
 
 pub fn check_phone(s: &str) -> Result<(), String> {
     let digits = s.strip_prefix('+').unwrap_or("");
-    if (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0') {
+    if (8..=15).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && !digits.starts_with('0')
+    {
         Ok(())
     } else {
         Err("must be an E.164 number such as +8613800000000".into())
@@ -155,11 +170,17 @@ pub fn check_phone(s: &str) -> Result<(), String> {
 }
 
 pub fn check_timezone(s: &str) -> Result<(), String> {
-    s.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| "not an IANA timezone such as Asia/Shanghai or America/New_York".into())
+    s.parse::<chrono_tz::Tz>()
+        .map(|_| ())
+        .map_err(|_| "not an IANA timezone such as Asia/Shanghai or America/New_York".into())
 }
 
 pub fn check_locale(s: &str) -> Result<(), String> {
-    if !s.is_empty() && s.len() <= 35 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if !s.is_empty()
+        && s.len() <= 35
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         Ok(())
     } else {
         Err("must be a locale tag such as zh-CN or pt-BR".into())
@@ -181,12 +202,19 @@ fn check_recipient(i: usize, r: &RecipientInput, errors: &mut Vec<FieldError>) {
     field("locale", &r.locale, check_locale);
     if let Some(id) = &r.id {
         if id.is_empty() || id.len() > 255 {
-            errors.push(FieldError::new(format!("to[{i}].id"), "must be 1 to 255 characters").for_recipient(i));
+            errors.push(
+                FieldError::new(format!("to[{i}].id"), "must be 1 to 255 characters")
+                    .for_recipient(i),
+            );
         }
     }
     if r.id.is_none() && r.webhook_url.is_none() && r.email.is_none() && r.phone.is_none() {
         errors.push(
-            FieldError::new(format!("to[{i}]"), "give an id or an address (webhook_url, email, phone)").for_recipient(i),
+            FieldError::new(
+                format!("to[{i}]"),
+                "give an id or an address (webhook_url, email, phone)",
+            )
+            .for_recipient(i),
         );
     }
 }
@@ -216,23 +244,54 @@ impl Sender<'_> {
         }
         let (tpl, template_key, template_version) = self.resolve_template(&req).await?;
         let to = self.with_profiles(&req.to).await?;
-        let plan = self.plan(&req, &to, &tpl, template_key.as_deref(), template_version, now)?;
-        let Plan { notification, deliveries, answer } = plan;
+        let plan = self.plan(
+            &req,
+            &to,
+            &tpl,
+            template_key.as_deref(),
+            template_version,
+            now,
+        )?;
+        let Plan {
+            notification,
+            deliveries,
+            answer,
+        } = plan;
         // The answer before deduplication; the store settles the final one.
         let body = serde_json::to_string(&answer).map_err(anyhow::Error::from)?;
         let idem = idempotency.map(|(key_id, key, hash)| {
             (
                 key_id.to_string(),
                 key.to_string(),
-                IdempotencyRecord { request_hash: hash.to_string(), response_status: 202, response_body: body.clone() },
+                IdempotencyRecord {
+                    request_hash: hash.to_string(),
+                    response_status: 202,
+                    response_body: body.clone(),
+                },
                 now + self.idempotency_ttl_ms,
             )
         });
         let mut notification = notification;
         notification.api_key_id = api_key_id.map(str::to_string);
-        match self.store.accept(Accept { notification, deliveries, idempotency: idem, answer, answer_json: body }).await? {
-            AcceptOutcome::Created(body) => Ok(SendAnswer { status: 202, body, replayed: false }),
-            AcceptOutcome::Existing(rec) => replay(rec, idempotency.map(|(_, _, h)| h).unwrap_or_default()),
+        match self
+            .store
+            .accept(Accept {
+                notification,
+                deliveries,
+                idempotency: idem,
+                answer,
+                answer_json: body,
+            })
+            .await?
+        {
+            AcceptOutcome::Created(body) => Ok(SendAnswer {
+                status: 202,
+                body,
+                replayed: false,
+            }),
+            AcceptOutcome::Existing(rec) => {
+                replay(rec, idempotency.map(|(_, _, h)| h).unwrap_or_default())
+            }
         }
     }
 
@@ -246,12 +305,21 @@ impl Sender<'_> {
         let profiles: HashMap<String, crate::store::RecipientRow> = if ids.is_empty() {
             HashMap::new()
         } else {
-            self.store.get_recipients(&ids).await?.into_iter().map(|p| (p.id.clone(), p)).collect()
+            self.store
+                .get_recipients(&ids)
+                .await?
+                .into_iter()
+                .map(|p| (p.id.clone(), p))
+                .collect()
         };
         Ok(to
             .iter()
             .map(|r| match r.id.as_ref().and_then(|id| profiles.get(id)) {
-                None => Resolved { input: r.clone(), preferences: Preferences::default(), quiet_hours: None },
+                None => Resolved {
+                    input: r.clone(),
+                    preferences: Preferences::default(),
+                    quiet_hours: None,
+                },
                 Some(p) => Resolved {
                     input: RecipientInput {
                         id: r.id.clone(),
@@ -268,30 +336,46 @@ impl Sender<'_> {
             .collect())
     }
 
-    async fn resolve_template(&self, req: &SendRequest) -> Result<(Arc<Compiled>, Option<String>, Option<i64>), ApiError> {
+    async fn resolve_template(
+        &self,
+        req: &SendRequest,
+    ) -> Result<(Arc<Compiled>, Option<String>, Option<i64>), ApiError> {
         match (&req.template, &req.content) {
-            (Some(_), Some(_)) => Err(ApiError::invalid("content", "give either `template` or `content`, not both")),
-            (None, None) => Err(ApiError::invalid("template", "give a stored template's key, or inline `content`")),
+            (Some(_), Some(_)) => Err(ApiError::invalid(
+                "content",
+                "give either `template` or `content`, not both",
+            )),
+            (None, None) => Err(ApiError::invalid(
+                "template",
+                "give a stored template's key, or inline `content`",
+            )),
             (None, Some(channels)) => {
-                let content = TemplateContent { channels: channels.clone(), locales: BTreeMap::new(), settings: Default::default() };
+                let content = TemplateContent {
+                    channels: channels.clone(),
+                    locales: BTreeMap::new(),
+                    settings: Default::default(),
+                };
                 let compiled = self.renderer.inline(&content).map_err(|errs| {
                     ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
                 })?;
                 Ok((compiled, None, None))
             }
             (Some(key), None) => {
-                let row = self
-                    .store
-                    .get_template(key, None)
-                    .await?
-                    .ok_or_else(|| ApiError::invalid("template", format!("there is no template `{key}`")))?;
+                let row = self.store.get_template(key, None).await?.ok_or_else(|| {
+                    ApiError::invalid("template", format!("there is no template `{key}`"))
+                })?;
                 if row.archived_at.is_some() {
-                    return Err(ApiError::invalid("template", format!("template `{key}` is archived")));
+                    return Err(ApiError::invalid(
+                        "template",
+                        format!("template `{key}` is archived"),
+                    ));
                 }
                 let compiled = self
                     .renderer
                     .stored(&row.key, row.version, &row.content)
-                    .map_err(|errs| ApiError::Invalid(errs.into_iter().map(FieldError::from).collect()))?;
+                    .map_err(|errs| {
+                        ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
+                    })?;
                 Ok((compiled, Some(row.key), Some(row.version)))
             }
         }
@@ -308,26 +392,49 @@ impl Sender<'_> {
     ) -> Result<Plan, ApiError> {
         let mut errors = Vec::new();
         if req.to.is_empty() || req.to.len() > MAX_RECIPIENTS {
-            errors.push(FieldError::new("to", format!("give 1 to {MAX_RECIPIENTS} recipients")));
+            errors.push(FieldError::new(
+                "to",
+                format!("give 1 to {MAX_RECIPIENTS} recipients"),
+            ));
         }
-        let data = req.data.clone().unwrap_or_else(|| Value::Object(Default::default()));
+        let data = req
+            .data
+            .clone()
+            .unwrap_or_else(|| Value::Object(Default::default()));
         if !data.is_object() {
             errors.push(FieldError::new("data", "must be a JSON object"));
         }
-        let category = req.category.clone().unwrap_or_else(|| "transactional".into());
+        let category = req
+            .category
+            .clone()
+            .unwrap_or_else(|| "transactional".into());
         if !CATEGORIES.contains(&category.as_str()) {
-            errors.push(FieldError::new("category", format!("must be one of {}", CATEGORIES.join(", "))));
+            errors.push(FieldError::new(
+                "category",
+                format!("must be one of {}", CATEGORIES.join(", ")),
+            ));
         }
         let mut priority = req.priority.clone().unwrap_or_else(|| "normal".into());
         if !PRIORITIES.contains(&priority.as_str()) {
-            errors.push(FieldError::new("priority", format!("must be one of {}", PRIORITIES.join(", "))));
+            errors.push(FieldError::new(
+                "priority",
+                format!("must be one of {}", PRIORITIES.join(", ")),
+            ));
         }
         if category == "auth" {
             priority = "high".into();
         }
         if let Some(l) = &req.locale {
-            if l.is_empty() || l.len() > 35 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                errors.push(FieldError::new("locale", "must be a locale tag such as zh-CN"));
+            if l.is_empty()
+                || l.len() > 35
+                || !l
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                errors.push(FieldError::new(
+                    "locale",
+                    "must be a locale tag such as zh-CN",
+                ));
             }
         }
         if let Some(k) = &req.dedup_key {
@@ -340,7 +447,10 @@ impl Sender<'_> {
             Some(s) => match parse_rfc3339(s) {
                 Some(t) => Some(t),
                 None => {
-                    errors.push(FieldError::new("send_at", "must be an RFC 3339 time such as 2026-12-01T09:00:00Z"));
+                    errors.push(FieldError::new(
+                        "send_at",
+                        "must be an RFC 3339 time such as 2026-12-01T09:00:00Z",
+                    ));
                     None
                 }
             },
@@ -348,18 +458,30 @@ impl Sender<'_> {
         let known: Vec<&str> = CHANNEL_PARTS.iter().map(|(c, _)| *c).collect();
         if let Some(chs) = &req.channels {
             if chs.is_empty() {
-                errors.push(FieldError::new("channels", "leave it out to use every channel the template has, or name some"));
+                errors.push(FieldError::new(
+                    "channels",
+                    "leave it out to use every channel the template has, or name some",
+                ));
             }
             for (i, c) in chs.iter().enumerate() {
                 if !known.contains(&c.as_str()) {
-                    errors.push(FieldError::new(format!("channels[{i}]"), format!("unknown channel; channels are {}", known.join(", "))));
+                    errors.push(FieldError::new(
+                        format!("channels[{i}]"),
+                        format!("unknown channel; channels are {}", known.join(", ")),
+                    ));
                 } else if !self.enabled.contains(&c.as_str()) {
                     errors.push(FieldError::new(
                         format!("channels[{i}]"),
-                        format!("channel `{c}` is not enabled here; enabled: {}", self.enabled.join(", ")),
+                        format!(
+                            "channel `{c}` is not enabled here; enabled: {}",
+                            self.enabled.join(", ")
+                        ),
                     ));
                 } else if c != "webhook" && !tpl.channels().contains(c) {
-                    errors.push(FieldError::new(format!("channels[{i}]"), format!("the template has no `{c}` content")));
+                    errors.push(FieldError::new(
+                        format!("channels[{i}]"),
+                        format!("the template has no `{c}` content"),
+                    ));
                 }
             }
         }
@@ -373,7 +495,12 @@ impl Sender<'_> {
         let notification_id = new_id();
         let channels: Vec<String> = match &req.channels {
             Some(c) => c.clone(),
-            None => tpl.channels().iter().filter(|c| self.enabled.contains(&c.as_str())).cloned().collect(),
+            None => tpl
+                .channels()
+                .iter()
+                .filter(|c| self.enabled.contains(&c.as_str()))
+                .cloned()
+                .collect(),
         };
         let (status0, due_at) = match send_at {
             Some(t) if t > now => (status::SCHEDULED, t),
@@ -381,7 +508,8 @@ impl Sender<'_> {
         };
         // Content depends on the channel, locale and timezone only: render
         // each combination once.
-        let mut rendered: HashMap<(String, Option<String>, Option<String>), Option<String>> = HashMap::new();
+        let mut rendered: HashMap<(String, Option<String>, Option<String>), Option<String>> =
+            HashMap::new();
         let mut deliveries = Vec::with_capacity(to.len() * channels.len().max(1));
         let mut answer = Vec::with_capacity(deliveries.capacity());
         let mut reachable = false;
@@ -394,11 +522,23 @@ impl Sender<'_> {
                 let id = new_id();
                 let address = r.address(channel);
                 let (status, reason, content, address, due) = match address {
-                    None => (status::SUPPRESSED, Some("no_address".to_string()), "{}".to_string(), String::new(), None),
+                    None => (
+                        status::SUPPRESSED,
+                        Some("no_address".to_string()),
+                        "{}".to_string(),
+                        String::new(),
+                        None,
+                    ),
                     Some(a) if !resolved.preferences.allows(channel, &category) => {
                         // Reached, and deliberately not sent: still a 202.
                         reachable = true;
-                        (status::SUPPRESSED, Some("preference".to_string()), "{}".to_string(), a.to_string(), None)
+                        (
+                            status::SUPPRESSED,
+                            Some("preference".to_string()),
+                            "{}".to_string(),
+                            a.to_string(),
+                            None,
+                        )
                     }
                     Some(address) => {
                         reachable = true;
@@ -408,8 +548,18 @@ impl Sender<'_> {
                             None => {
                                 let c = self
                                     .renderer
-                                    .render_channel(tpl, channel, locale.as_deref(), r.timezone.as_deref(), &data)
-                                    .map_err(|e| ApiError::Invalid(vec![FieldError::new(e.field, e.message).for_recipient(i)]))?
+                                    .render_channel(
+                                        tpl,
+                                        channel,
+                                        locale.as_deref(),
+                                        r.timezone.as_deref(),
+                                        &data,
+                                    )
+                                    .map_err(|e| {
+                                        ApiError::Invalid(vec![
+                                            FieldError::new(e.field, e.message).for_recipient(i)
+                                        ])
+                                    })?
                                     .map(|p| serde_json::to_string(&p).unwrap_or_default());
                                 rendered.insert(key, c.clone());
                                 c
@@ -426,23 +576,47 @@ impl Sender<'_> {
                             }).to_string()})
                             .to_string(),
                         };
-                        match quiet_until(resolved, self.default_quiet_hours, &category, &priority, due_at) {
-                            Some(until) => (status::SCHEDULED, Some("quiet_hours".to_string()), content, address.to_string(), Some(until)),
+                        match quiet_until(
+                            resolved,
+                            self.default_quiet_hours,
+                            &category,
+                            &priority,
+                            due_at,
+                        ) {
+                            Some(until) => (
+                                status::SCHEDULED,
+                                Some("quiet_hours".to_string()),
+                                content,
+                                address.to_string(),
+                                Some(until),
+                            ),
                             None => (status0, None, content, address.to_string(), Some(due_at)),
                         }
                     }
                 };
-                let window = tpl.settings.dedup_window_ms().unwrap_or(self.dedup_window_ms);
+                let window = tpl
+                    .settings
+                    .dedup_window_ms()
+                    .unwrap_or(self.dedup_window_ms);
                 let dedup = match (status, &req.dedup_key) {
-                    (status::QUEUED | status::SCHEDULED, Some(key)) => Some((dedup_scope(key, &recipient, channel), now + window)),
+                    (status::QUEUED | status::SCHEDULED, Some(key)) => {
+                        Some((dedup_scope(key, &recipient, channel), now + window))
+                    }
                     (status::QUEUED | status::SCHEDULED, None) if tpl.settings.content_dedup => {
                         Some((content_scope(&content, &recipient, channel), now + window))
                     }
                     _ => None,
                 };
                 let cap = match tpl.settings.cap() {
-                    Some(r) => Some((r.count as i64, r.per.as_millis() as i64, template_key.map(str::to_string))),
-                    None => self.caps.get(&category).map(|r| (r.count as i64, r.per.as_millis() as i64, None)),
+                    Some(r) => Some((
+                        r.count as i64,
+                        r.per.as_millis() as i64,
+                        template_key.map(str::to_string),
+                    )),
+                    None => self
+                        .caps
+                        .get(&category)
+                        .map(|r| (r.count as i64, r.per.as_millis() as i64, None)),
                 };
                 answer.push(DeliverySummary {
                     id: id.clone(),
@@ -491,7 +665,14 @@ impl Sender<'_> {
             api_key_id: None,
             created_at: now,
         };
-        Ok(Plan { notification, deliveries, answer: Accepted { id: notification_id, deliveries: answer } })
+        Ok(Plan {
+            notification,
+            deliveries,
+            answer: Accepted {
+                id: notification_id,
+                deliveries: answer,
+            },
+        })
     }
 }
 
@@ -504,7 +685,13 @@ pub struct Resolved {
 
 /// When a delivery due at `due_at` must wait for the recipient's quiet hours
 /// to end, that time (ms).
-fn quiet_until(r: &Resolved, default: Option<&QuietHours>, category: &str, priority: &str, due_at: i64) -> Option<i64> {
+fn quiet_until(
+    r: &Resolved,
+    default: Option<&QuietHours>,
+    category: &str,
+    priority: &str,
+    due_at: i64,
+) -> Option<i64> {
     if !quiet_hours::applies(category, priority) {
         return None;
     }
@@ -526,7 +713,11 @@ fn replay(rec: IdempotencyRecord, hash: &str) -> Result<SendAnswer, ApiError> {
             "this Idempotency-Key was used with a different request body; use a new key for a new request".into(),
         ));
     }
-    Ok(SendAnswer { status: rec.response_status as u16, body: rec.response_body, replayed: true })
+    Ok(SendAnswer {
+        status: rec.response_status as u16,
+        body: rec.response_body,
+        replayed: true,
+    })
 }
 
 #[cfg(test)]

@@ -18,11 +18,19 @@ pub enum ConfigError {
     #[error("configuration: {0}")]
     Read(String),
     #[error("configuration: `{key}` = {value:?} is not valid: {allowed}")]
-    Invalid { key: &'static str, value: String, allowed: String },
+    Invalid {
+        key: &'static str,
+        value: String,
+        allowed: String,
+    },
 }
 
 fn invalid(key: &'static str, value: impl ToString, allowed: impl ToString) -> ConfigError {
-    ConfigError::Invalid { key, value: value.to_string(), allowed: allowed.to_string() }
+    ConfigError::Invalid {
+        key,
+        value: value.to_string(),
+        allowed: allowed.to_string(),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,7 +224,10 @@ pub struct ProviderConfig {
 impl std::fmt::Debug for ProviderConfig {
     // Settings hold passwords and tokens: never print them.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderConfig").field("name", &self.name).field("kind", &self.kind).finish()
+        f.debug_struct("ProviderConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -229,14 +240,22 @@ impl ProviderConfig {
         }
         serde_path_to_error::deserialize(serde_json::Value::Object(settings)).map_err(|e| {
             let path = e.path().to_string();
-            let key = if path == "." { self.key.clone() } else { format!("{}.{path}", self.key) };
+            let key = if path == "." {
+                self.key.clone()
+            } else {
+                format!("{}.{path}", self.key)
+            };
             ConfigError::Read(format!("`{key}`: {}", e.into_inner()))
         })
     }
 
     /// A setting error at `<key>.<field>`.
     pub fn invalid(&self, field: &str, allowed: impl ToString) -> ConfigError {
-        ConfigError::Read(format!("`{}.{field}` is not valid: {}", self.key, allowed.to_string()))
+        ConfigError::Read(format!(
+            "`{}.{field}` is not valid: {}",
+            self.key,
+            allowed.to_string()
+        ))
     }
 }
 
@@ -325,7 +344,11 @@ fn rate_limit(channel: &str, limit: &str, burst: u32) -> Result<Option<RateLimit
     }
     let key: &'static str = Box::leak(format!("channels.{channel}.rate_limit").into_boxed_str());
     let rate = crate::flow::rate::Rate::parse(limit).map_err(|m| invalid(key, limit, m))?;
-    let burst = if burst == 0 { (rate.count / 10).max(1) } else { burst };
+    let burst = if burst == 0 {
+        (rate.count / 10).max(1)
+    } else {
+        burst
+    };
     Ok(Some(RateLimit { rate, burst }))
 }
 
@@ -407,11 +430,13 @@ impl Config {
     }
 
     fn validate(raw: Raw) -> Result<Config, ConfigError> {
-        let bind: SocketAddr = raw
-            .server
-            .bind
-            .parse()
-            .map_err(|_| invalid("server.bind", &raw.server.bind, "an address and port such as 127.0.0.1:8080"))?;
+        let bind: SocketAddr = raw.server.bind.parse().map_err(|_| {
+            invalid(
+                "server.bind",
+                &raw.server.bind,
+                "an address and port such as 127.0.0.1:8080",
+            )
+        })?;
 
         let url = raw.database.url.trim().to_string();
         let backend = if url.starts_with("sqlite:") {
@@ -419,26 +444,56 @@ impl Config {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
         } else {
-            return Err(invalid("database.url", redact_url(&url), "sqlite://PATH or postgres://USER@HOST/DB"));
+            return Err(invalid(
+                "database.url",
+                redact_url(&url),
+                "sqlite://PATH or postgres://USER@HOST/DB",
+            ));
         };
         if raw.database.max_connections == 0 {
             return Err(invalid("database.max_connections", 0, "at least 1"));
         }
         let schema = raw.database.schema.trim().to_string();
-        if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(invalid("database.schema", &schema, "letters, digits and _ only"));
+        if !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(invalid(
+                "database.schema",
+                &schema,
+                "letters, digits and _ only",
+            ));
         }
-        let sqlite_full_sync = match raw.database.sqlite_synchronous.to_ascii_lowercase().as_str() {
+        let sqlite_full_sync = match raw
+            .database
+            .sqlite_synchronous
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "normal" => false,
             "full" => true,
-            other => return Err(invalid("database.sqlite_synchronous", other, "\"normal\" or \"full\"")),
+            other => {
+                return Err(invalid(
+                    "database.sqlite_synchronous",
+                    other,
+                    "\"normal\" or \"full\"",
+                ))
+            }
         };
 
         if raw.worker.concurrency == 0 || raw.worker.concurrency > 10_000 {
-            return Err(invalid("worker.concurrency", raw.worker.concurrency, "1 to 10000"));
+            return Err(invalid(
+                "worker.concurrency",
+                raw.worker.concurrency,
+                "1 to 10000",
+            ));
         }
         if raw.worker.batch_size == 0 || raw.worker.batch_size > 1_000 {
-            return Err(invalid("worker.batch_size", raw.worker.batch_size, "1 to 1000"));
+            return Err(invalid(
+                "worker.batch_size",
+                raw.worker.batch_size,
+                "1 to 1000",
+            ));
         }
         let worker = WorkerConfig {
             concurrency: raw.worker.concurrency as usize,
@@ -451,7 +506,10 @@ impl Config {
         let retention = duration("maintenance.retention", &raw.maintenance.retention)?;
         let maintenance = MaintenanceConfig {
             interval: positive_duration("maintenance.interval", &raw.maintenance.interval)?,
-            idempotency_ttl: positive_duration("maintenance.idempotency_ttl", &raw.maintenance.idempotency_ttl)?,
+            idempotency_ttl: positive_duration(
+                "maintenance.idempotency_ttl",
+                &raw.maintenance.idempotency_ttl,
+            )?,
             retention: (!retention.is_zero()).then_some(retention),
         };
 
@@ -478,8 +536,16 @@ impl Config {
         let mut rate_limits = std::collections::BTreeMap::new();
         for (channel, limit, burst) in [
             ("webhook", &w.rate_limit, w.rate_burst),
-            ("email", &raw.channels.email.rate_limit, raw.channels.email.rate_burst),
-            ("sms", &raw.channels.sms.rate_limit, raw.channels.sms.rate_burst),
+            (
+                "email",
+                &raw.channels.email.rate_limit,
+                raw.channels.email.rate_burst,
+            ),
+            (
+                "sms",
+                &raw.channels.sms.rate_limit,
+                raw.channels.sms.rate_burst,
+            ),
         ] {
             if let Some(l) = rate_limit(channel, limit, burst)? {
                 rate_limits.insert(channel.to_string(), l);
@@ -517,7 +583,10 @@ impl Config {
             },
             worker,
             maintenance,
-            flow: FlowConfig { rate_limits, ..flow(raw.flow)? },
+            flow: FlowConfig {
+                rate_limits,
+                ..flow(raw.flow)?
+            },
             webhook,
             email,
             sms,
@@ -529,12 +598,22 @@ impl Config {
 fn inbox(raw: RawInbox) -> Result<InboxConfig, ConfigError> {
     let token_ttl = positive_duration("inbox.token_ttl", &raw.token_ttl)?;
     if token_ttl > Duration::from_secs(30 * 86_400) {
-        return Err(invalid("inbox.token_ttl", &raw.token_ttl, "at most 30d: tokens can't be revoked, only expire"));
+        return Err(invalid(
+            "inbox.token_ttl",
+            &raw.token_ttl,
+            "at most 30d: tokens can't be revoked, only expire",
+        ));
     }
     if raw.max_connections == 0 || raw.max_connections > 1_000_000 {
-        return Err(invalid("inbox.max_connections", raw.max_connections, "1 to 1000000"));
+        return Err(invalid(
+            "inbox.max_connections",
+            raw.max_connections,
+            "1 to 1000000",
+        ));
     }
-    if raw.max_connections_per_recipient == 0 || raw.max_connections_per_recipient > raw.max_connections {
+    if raw.max_connections_per_recipient == 0
+        || raw.max_connections_per_recipient > raw.max_connections
+    {
         return Err(invalid(
             "inbox.max_connections_per_recipient",
             raw.max_connections_per_recipient,
@@ -548,7 +627,11 @@ fn inbox(raw: RawInbox) -> Result<InboxConfig, ConfigError> {
     for o in &cors_origins {
         if o == "*" {
             if cors_origins.len() > 1 {
-                return Err(invalid("inbox.cors_origins", o, "\"*\" alone, or a list of origins"));
+                return Err(invalid(
+                    "inbox.cors_origins",
+                    o,
+                    "\"*\" alone, or a list of origins",
+                ));
             }
         } else if !is_origin(o) {
             return Err(invalid(
@@ -589,19 +672,30 @@ fn flow(raw: RawFlow) -> Result<FlowConfig, ConfigError> {
     let mut frequency_caps = std::collections::BTreeMap::new();
     for (category, rate) in raw.frequency_caps {
         if !crate::accept::CATEGORIES.contains(&category.as_str()) {
-            return Err(invalid("flow.frequency_caps", &category, format!("a category: {}", crate::accept::CATEGORIES.join(", "))));
+            return Err(invalid(
+                "flow.frequency_caps",
+                &category,
+                format!("a category: {}", crate::accept::CATEGORIES.join(", ")),
+            ));
         }
-        let r = crate::flow::rate::Rate::parse(&rate).map_err(|m| invalid("flow.frequency_caps", &rate, m))?;
+        let r = crate::flow::rate::Rate::parse(&rate)
+            .map_err(|m| invalid("flow.frequency_caps", &rate, m))?;
         frequency_caps.insert(category, r);
     }
     let quiet_hours = match raw.quiet_hours.trim() {
         "" => None,
         q => {
-            let (start, end) = q.split_once('-').ok_or_else(|| invalid("flow.quiet_hours", q, "a window such as 22:00-08:00"))?;
+            let (start, end) = q
+                .split_once('-')
+                .ok_or_else(|| invalid("flow.quiet_hours", q, "a window such as 22:00-08:00"))?;
             for t in [start, end] {
-                crate::api::recipients::check_clock(t.trim()).map_err(|m| invalid("flow.quiet_hours", q, m))?;
+                crate::api::recipients::check_clock(t.trim())
+                    .map_err(|m| invalid("flow.quiet_hours", q, m))?;
             }
-            Some(crate::flow::quiet_hours::QuietHours { start: start.trim().into(), end: end.trim().into() })
+            Some(crate::flow::quiet_hours::QuietHours {
+                start: start.trim().into(),
+                end: end.trim().into(),
+            })
         }
     };
     Ok(FlowConfig {
@@ -613,37 +707,79 @@ fn flow(raw: RawFlow) -> Result<FlowConfig, ConfigError> {
 }
 
 fn schedule(key: &'static str, list: &StringList) -> Result<Vec<Duration>, ConfigError> {
-    list.items().iter().map(|item| duration(key, item)).collect()
+    list.items()
+        .iter()
+        .map(|item| duration(key, item))
+        .collect()
 }
 
-fn provider_channel(channel: &'static str, raw: RawChannel, kinds: &[&str]) -> Result<ChannelConfig, ConfigError> {
+fn provider_channel(
+    channel: &'static str,
+    raw: RawChannel,
+    kinds: &[&str],
+) -> Result<ChannelConfig, ConfigError> {
     // Keys as operators write them, leaked once per start for the error type.
-    let key = |k: &str| -> &'static str { Box::leak(format!("channels.{channel}.{k}").into_boxed_str()) };
+    let key =
+        |k: &str| -> &'static str { Box::leak(format!("channels.{channel}.{k}").into_boxed_str()) };
     let mut providers = Vec::new();
     for name in raw.providers.items() {
         let table = match raw.tables.get(&name) {
             Some(serde_json::Value::Object(t)) => t.clone(),
-            Some(_) => return Err(invalid(key(&name), "(not a table)", "a table of provider settings")),
+            Some(_) => {
+                return Err(invalid(
+                    key(&name),
+                    "(not a table)",
+                    "a table of provider settings",
+                ))
+            }
             None if kinds.contains(&name.as_str()) => serde_json::Map::new(),
             None => {
                 return Err(invalid(
                     key("providers"),
                     &name,
-                    format!("a provider with a [channels.{channel}.{name}] table, or one of {}", kinds.join(", ")),
+                    format!(
+                        "a provider with a [channels.{channel}.{name}] table, or one of {}",
+                        kinds.join(", ")
+                    ),
                 ))
             }
         };
-        let kind = table.get("type").and_then(|t| t.as_str()).unwrap_or(&name).to_string();
+        let kind = table
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or(&name)
+            .to_string();
         if !kinds.contains(&kind.as_str()) {
-            return Err(invalid(key(&format!("{name}.type")), &kind, format!("one of {}", kinds.join(", "))));
+            return Err(invalid(
+                key(&format!("{name}.type")),
+                &kind,
+                format!("one of {}", kinds.join(", ")),
+            ));
         }
-        let limit = table.get("rate_limit").and_then(|v| v.as_str()).unwrap_or("").to_string();
-        let burst = table.get("rate_burst").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        let limit = table
+            .get("rate_limit")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
+        let burst = table
+            .get("rate_burst")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0) as u32;
         let rate_limit = rate_limit(&format!("{channel}.{name}"), &limit, burst)?;
-        providers.push(ProviderConfig { name: name.clone(), kind, key: format!("channels.{channel}.{name}"), settings: table, rate_limit });
+        providers.push(ProviderConfig {
+            name: name.clone(),
+            kind,
+            key: format!("channels.{channel}.{name}"),
+            settings: table,
+            rate_limit,
+        });
     }
     if providers.is_empty() {
-        return Err(invalid(key("providers"), "[]", format!("at least one of {}", kinds.join(", "))));
+        return Err(invalid(
+            key("providers"),
+            "[]",
+            format!("at least one of {}", kinds.join(", ")),
+        ));
     }
     Ok(ChannelConfig {
         timeout: positive_duration(key("timeout"), &raw.timeout)?,
@@ -675,34 +811,62 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_its_key() {
-        let e = Config::from_toml("[server]\nbind = \"nowhere\"").unwrap_err().to_string();
+        let e = Config::from_toml("[server]\nbind = \"nowhere\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("server.bind"), "{e}");
-        let e = Config::from_toml("[channels.webhook]\ntimeout = \"10 parsecs\"").unwrap_err().to_string();
+        let e = Config::from_toml("[channels.webhook]\ntimeout = \"10 parsecs\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("channels.webhook.timeout"), "{e}");
-        let e = Config::from_toml("[database]\nurl = \"mysql://x\"").unwrap_err().to_string();
+        let e = Config::from_toml("[database]\nurl = \"mysql://x\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("database.url"), "{e}");
-        let e = Config::from_toml("[worker]\nconcurrency = \"many\"").unwrap_err().to_string();
+        let e = Config::from_toml("[worker]\nconcurrency = \"many\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("worker.concurrency"), "{e}");
-        let e = Config::from_toml("[channels.webhook]\nsigning_secret = \"hunter2\"").unwrap_err().to_string();
-        assert!(e.contains("channels.webhook.signing_secret") && !e.contains("hunter2"), "{e}");
+        let e = Config::from_toml("[channels.webhook]\nsigning_secret = \"hunter2\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("channels.webhook.signing_secret") && !e.contains("hunter2"),
+            "{e}"
+        );
     }
 
     #[test]
     fn lease_must_outlast_the_timeout() {
-        let e = Config::from_toml("[worker]\nlease = \"5s\"").unwrap_err().to_string();
+        let e = Config::from_toml("[worker]\nlease = \"5s\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("worker.lease"), "{e}");
     }
 
     #[test]
     fn providers_are_listed_in_order_and_checked() {
         let c = Config::from_toml("[channels.email]\nproviders = [\"smtp\", \"backup\"]\n[channels.email.backup]\ntype = \"file\"").unwrap();
-        let names: Vec<_> = c.email.providers.iter().map(|p| (p.name.as_str(), p.kind.as_str())).collect();
+        let names: Vec<_> = c
+            .email
+            .providers
+            .iter()
+            .map(|p| (p.name.as_str(), p.kind.as_str()))
+            .collect();
         assert_eq!(names, vec![("smtp", "smtp"), ("backup", "file")]);
-        let e = Config::from_toml("[channels.sms]\nproviders = [\"pigeon\"]").unwrap_err().to_string();
+        let e = Config::from_toml("[channels.sms]\nproviders = [\"pigeon\"]")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("channels.sms.providers"), "{e}");
-        let e = Config::from_toml("[channels.sms]\nproviders = [\"x\"]\n[channels.sms.x]\ntype = \"fax\"").unwrap_err().to_string();
+        let e = Config::from_toml(
+            "[channels.sms]\nproviders = [\"x\"]\n[channels.sms.x]\ntype = \"fax\"",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("channels.sms.x.type"), "{e}");
-        let e = Config::from_toml("[channels.email]\nproviders = \"\"").unwrap_err().to_string();
+        let e = Config::from_toml("[channels.email]\nproviders = \"\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("channels.email.providers"), "{e}");
     }
 
@@ -714,9 +878,18 @@ mod tests {
         assert_eq!(c.flow.rate_limits["sms"].burst, 5);
         for (toml, key) in [
             ("[flow]\nquiet_hours = \"late\"", "flow.quiet_hours"),
-            ("[flow]\nfrequency_caps = { spam = \"1/1d\" }", "flow.frequency_caps"),
-            ("[flow]\nfrequency_caps = { marketing = \"often\" }", "flow.frequency_caps"),
-            ("[channels.webhook]\nrate_limit = \"fast\"", "channels.webhook.rate_limit"),
+            (
+                "[flow]\nfrequency_caps = { spam = \"1/1d\" }",
+                "flow.frequency_caps",
+            ),
+            (
+                "[flow]\nfrequency_caps = { marketing = \"often\" }",
+                "flow.frequency_caps",
+            ),
+            (
+                "[channels.webhook]\nrate_limit = \"fast\"",
+                "channels.webhook.rate_limit",
+            ),
         ] {
             let e = Config::from_toml(toml).unwrap_err().to_string();
             assert!(e.contains(key), "{e}");
@@ -726,7 +899,10 @@ mod tests {
     #[test]
     fn retry_schedule_accepts_a_comma_separated_string() {
         let c = Config::from_toml("[channels.webhook]\nretry_schedule = \"10ms, 20ms\"").unwrap();
-        assert_eq!(c.webhook.retry_schedule, vec![Duration::from_millis(10), Duration::from_millis(20)]);
+        assert_eq!(
+            c.webhook.retry_schedule,
+            vec![Duration::from_millis(10), Duration::from_millis(20)]
+        );
     }
 
     #[test]
@@ -734,21 +910,49 @@ mod tests {
         let c = Config::from_toml("").unwrap();
         assert_eq!(c.inbox.token_ttl, Duration::from_secs(3600));
         assert_eq!(c.inbox.heartbeat, Duration::from_secs(15));
-        assert_eq!((c.inbox.max_connections, c.inbox.max_connections_per_recipient, c.inbox.buffer), (10_000, 10, 256));
+        assert_eq!(
+            (
+                c.inbox.max_connections,
+                c.inbox.max_connections_per_recipient,
+                c.inbox.buffer
+            ),
+            (10_000, 10, 256)
+        );
         assert!(c.inbox.cors_origins.is_empty());
-        let c = Config::from_toml("[inbox]\ncors_origins = [\"https://app.example.com\", \"http://localhost:3000\"]").unwrap();
+        let c = Config::from_toml(
+            "[inbox]\ncors_origins = [\"https://app.example.com\", \"http://localhost:3000\"]",
+        )
+        .unwrap();
         assert_eq!(c.inbox.cors_origins.len(), 2);
-        assert_eq!(Config::from_toml("[inbox]\ncors_origins = \"*\"").unwrap().inbox.cors_origins, vec!["*"]);
+        assert_eq!(
+            Config::from_toml("[inbox]\ncors_origins = \"*\"")
+                .unwrap()
+                .inbox
+                .cors_origins,
+            vec!["*"]
+        );
         for (toml, key) in [
             ("[inbox]\ntoken_ttl = \"0s\"", "inbox.token_ttl"),
             ("[inbox]\ntoken_ttl = \"90d\"", "inbox.token_ttl"),
             ("[inbox]\nheartbeat = \"often\"", "inbox.heartbeat"),
             ("[inbox]\nmax_connections = 0", "inbox.max_connections"),
-            ("[inbox]\nmax_connections = 5\nmax_connections_per_recipient = 6", "inbox.max_connections_per_recipient"),
+            (
+                "[inbox]\nmax_connections = 5\nmax_connections_per_recipient = 6",
+                "inbox.max_connections_per_recipient",
+            ),
             ("[inbox]\nbuffer = 0", "inbox.buffer"),
-            ("[inbox]\ncors_origins = [\"https://app.example.com/inbox\"]", "inbox.cors_origins"),
-            ("[inbox]\ncors_origins = [\"app.example.com\"]", "inbox.cors_origins"),
-            ("[inbox]\ncors_origins = [\"*\", \"https://a.example\"]", "inbox.cors_origins"),
+            (
+                "[inbox]\ncors_origins = [\"https://app.example.com/inbox\"]",
+                "inbox.cors_origins",
+            ),
+            (
+                "[inbox]\ncors_origins = [\"app.example.com\"]",
+                "inbox.cors_origins",
+            ),
+            (
+                "[inbox]\ncors_origins = [\"*\", \"https://a.example\"]",
+                "inbox.cors_origins",
+            ),
         ] {
             let e = Config::from_toml(toml).unwrap_err().to_string();
             assert!(e.contains(key), "{toml}: {e}");

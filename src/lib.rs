@@ -8,8 +8,8 @@ pub mod api;
 pub mod channels;
 pub mod config;
 pub mod dispatch;
-pub mod inbox;
 pub mod flow;
+pub mod inbox;
 pub mod render;
 pub mod render_helpers;
 pub mod store;
@@ -27,8 +27,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::AppState;
-use crate::channels::webhook::{generate_secret, WebhookChannel};
 use crate::channels::in_app::InAppChannel;
+use crate::channels::webhook::{generate_secret, WebhookChannel};
 use crate::channels::Channels;
 pub use crate::config::Config;
 use crate::dispatch::Dispatcher;
@@ -73,11 +73,16 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 /// On first start (no API keys at all), makes an admin key and writes it to
 /// `DATA_DIR/admin.key`. Only one of several instances starting together
 /// does so.
-pub async fn bootstrap_admin_key(store: &dyn Store, cfg: &Config) -> anyhow::Result<Option<String>> {
+pub async fn bootstrap_admin_key(
+    store: &dyn Store,
+    cfg: &Config,
+) -> anyhow::Result<Option<String>> {
     if store.count_active_keys().await? > 0 {
         return Ok(None);
     }
-    let (_, first) = store.setting_init("bootstrap_admin_key", &util::now_ms().to_string()).await?;
+    let (_, first) = store
+        .setting_init("bootstrap_admin_key", &util::now_ms().to_string())
+        .await?;
     if !first {
         return Ok(None);
     }
@@ -92,7 +97,9 @@ pub async fn signing_secret(store: &dyn Store, cfg: &Config) -> anyhow::Result<S
     if !cfg.webhook.signing_secret.is_empty() {
         return Ok(cfg.webhook.signing_secret.clone());
     }
-    let (secret, created) = store.setting_init("webhook_signing_secret", &generate_secret()).await?;
+    let (secret, created) = store
+        .setting_init("webhook_signing_secret", &generate_secret())
+        .await?;
     if created {
         write_private(&cfg.data_dir.join("webhook-signing-secret"), &secret)?;
         tracing::info!(
@@ -121,9 +128,12 @@ impl App {
     pub async fn build(mut config: Config, role: Role) -> anyhow::Result<App> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
-        let store = store::open(&config.database)
-            .await
-            .with_context(|| format!("opening the database {}", config::redact_url(&config.database.url)))?;
+        let store = store::open(&config.database).await.with_context(|| {
+            format!(
+                "opening the database {}",
+                config::redact_url(&config.database.url)
+            )
+        })?;
         let first_admin_key = bootstrap_admin_key(store.as_ref(), &config).await?;
         config.webhook.signing_secret = signing_secret(store.as_ref(), &config).await?;
         let shutdown = CancellationToken::new();
@@ -146,14 +156,28 @@ impl App {
             _ => Some(
                 TcpListener::bind(config.server.bind)
                     .await
-                    .with_context(|| format!("listening on {} (server.bind)", config.server.bind))?,
+                    .with_context(|| {
+                        format!("listening on {} (server.bind)", config.server.bind)
+                    })?,
             ),
         };
         let dispatcher = match role {
             Role::Api => None,
-            _ => Some(Dispatcher::new(store, channels, config.worker.clone(), config.flow.rate_limits.clone(), wake)),
+            _ => Some(Dispatcher::new(
+                store,
+                channels,
+                config.worker.clone(),
+                config.flow.rate_limits.clone(),
+                wake,
+            )),
         };
-        Ok(App { state, listener, dispatcher, shutdown, first_admin_key })
+        Ok(App {
+            state,
+            listener,
+            dispatcher,
+            shutdown,
+            first_admin_key,
+        })
     }
 
     pub fn state(&self) -> &AppState {
@@ -175,12 +199,22 @@ impl App {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let App { state, listener, dispatcher, shutdown, .. } = self;
+        let App {
+            state,
+            listener,
+            dispatcher,
+            shutdown,
+            ..
+        } = self;
         let mut tasks = tokio::task::JoinSet::new();
         let cfg = state.config.clone();
         if let Some(d) = dispatcher {
             tasks.spawn(d.run(shutdown.clone()));
-            tasks.spawn(dispatch::maintenance::run(state.store.clone(), cfg.maintenance.clone(), shutdown.clone()));
+            tasks.spawn(dispatch::maintenance::run(
+                state.store.clone(),
+                cfg.maintenance.clone(),
+                shutdown.clone(),
+            ));
         }
         if listener.is_some() {
             // Other processes' inbox changes, for the streams this one holds.
@@ -190,7 +224,9 @@ impl App {
             let app = api::router(state.clone());
             let s = shutdown.clone();
             tokio::spawn(async move {
-                axum::serve(l, app).with_graceful_shutdown(async move { s.cancelled().await }).await
+                axum::serve(l, app)
+                    .with_graceful_shutdown(async move { s.cancelled().await })
+                    .await
             })
         });
         if let Some(server) = server {

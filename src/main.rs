@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use missive::{App, Config, Role};
 
 #[derive(Parser)]
-#[command(name = "missive", version, about = "A self-hosted, multi-channel notification dispatcher")]
+#[command(
+    name = "missive",
+    version,
+    about = "A self-hosted, multi-channel notification dispatcher"
+)]
 struct Cli {
     /// A TOML file overriding config/default.toml (env MISSIVE__* overrides both).
     #[arg(long, global = true, value_name = "FILE")]
@@ -94,14 +98,22 @@ struct SendArgs {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn open_store(cfg: &Config) -> anyhow::Result<std::sync::Arc<dyn missive::store::Store>> {
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
-    missive::store::open(&cfg.database)
-        .await
-        .with_context(|| format!("opening the database {}", missive::config::redact_url(&cfg.database.url)))
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    missive::store::open(&cfg.database).await.with_context(|| {
+        format!(
+            "opening the database {}",
+            missive::config::redact_url(&cfg.database.url)
+        )
+    })
 }
 
 async fn serve(cfg: Config, role: Role) -> anyhow::Result<()> {
@@ -116,7 +128,8 @@ async fn serve(cfg: Config, role: Role) -> anyhow::Result<()> {
     }
     let token = app.shutdown_token();
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -131,11 +144,16 @@ async fn serve(cfg: Config, role: Role) -> anyhow::Result<()> {
 
 async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
     let mut to: Vec<missive::accept::RecipientInput> = match &args.to {
-        Some(json) => serde_json::from_str(json).context("--to must be a JSON array of recipients")?,
+        Some(json) => {
+            serde_json::from_str(json).context("--to must be a JSON array of recipients")?
+        }
         None => Vec::new(),
     };
     for url in &args.to_webhook {
-        to.push(missive::accept::RecipientInput { webhook_url: Some(url.clone()), ..Default::default() });
+        to.push(missive::accept::RecipientInput {
+            webhook_url: Some(url.clone()),
+            ..Default::default()
+        });
     }
     let channels = if !args.channels.is_empty() {
         Some(args.channels.clone())
@@ -147,7 +165,9 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
     let req = missive::accept::SendRequest {
         template: args.template,
         content: match &args.content {
-            Some(c) => Some(serde_json::from_str(c).context("--content must be a JSON object of channels")?),
+            Some(c) => Some(
+                serde_json::from_str(c).context("--content must be a JSON object of channels")?,
+            ),
             None => None,
         },
         to,
@@ -177,9 +197,14 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
     };
     let hash = {
         use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(serde_json::to_string(&req)?.as_bytes()))
+        hex::encode(sha2::Sha256::digest(
+            serde_json::to_string(&req)?.as_bytes(),
+        ))
     };
-    let idem = args.idempotency_key.as_deref().map(|k| ("cli", k, hash.as_str()));
+    let idem = args
+        .idempotency_key
+        .as_deref()
+        .map(|k| ("cli", k, hash.as_str()));
     match sender.send(req, None, idem).await {
         Ok(answer) => {
             println!("{}", answer.body);
@@ -210,18 +235,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&cfg).await?;
             match command {
                 KeysCommand::Create { name, scopes } => {
-                    let (key, row) = missive::api::auth::create_key(store.as_ref(), &name, &scopes).await?;
-                    println!("id:     {}\nscopes: {}\nkey:    {key}\n(the key is shown only now)", row.id, row.scopes);
+                    let (key, row) =
+                        missive::api::auth::create_key(store.as_ref(), &name, &scopes).await?;
+                    println!(
+                        "id:     {}\nscopes: {}\nkey:    {key}\n(the key is shown only now)",
+                        row.id, row.scopes
+                    );
                 }
                 KeysCommand::List => {
-                    println!("{:<38} {:<14} {:<24} {:<25} {:<25} name", "id", "prefix", "scopes", "last used", "revoked");
+                    println!(
+                        "{:<38} {:<14} {:<24} {:<25} {:<25} name",
+                        "id", "prefix", "scopes", "last used", "revoked"
+                    );
                     for k in store.list_keys().await? {
                         println!(
                             "{:<38} {:<14} {:<24} {:<25} {:<25} {}",
                             k.id,
                             k.prefix,
                             k.scopes,
-                            missive::util::opt_rfc3339(k.last_used_at).unwrap_or_else(|| "never".into()),
+                            missive::util::opt_rfc3339(k.last_used_at)
+                                .unwrap_or_else(|| "never".into()),
                             missive::util::opt_rfc3339(k.revoked_at).unwrap_or_else(|| "-".into()),
                             k.name
                         );
@@ -237,7 +270,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Send(args) => send(cfg, args).await,
-        Command::Templates { command: TemplatesCommand::Import { dir } } => {
+        Command::Templates {
+            command: TemplatesCommand::Import { dir },
+        } => {
             let store = open_store(&cfg).await?;
             for (key, content) in missive::templates::read_dir(&dir)? {
                 match missive::templates::save(store.as_ref(), &key, &key, &content).await {

@@ -19,7 +19,10 @@ pub const CHANNEL_PARTS: &[(&str, &[&str])] = &[
 ];
 
 pub fn known_parts(channel: &str) -> Option<&'static [&'static str]> {
-    CHANNEL_PARTS.iter().find(|(c, _)| *c == channel).map(|(_, p)| *p)
+    CHANNEL_PARTS
+        .iter()
+        .find(|(c, _)| *c == channel)
+        .map(|(_, p)| *p)
 }
 
 pub type Parts = BTreeMap<String, String>;
@@ -61,13 +64,22 @@ impl TemplateSettings {
     pub fn check(&self) -> Result<(), Vec<TemplateError>> {
         let mut errors = Vec::new();
         if let Some(w) = &self.dedup_window {
-            if humantime::parse_duration(w).map(|d| d.is_zero()).unwrap_or(true) {
-                errors.push(TemplateError { field: "settings.dedup_window".into(), message: "a duration such as 10m or 24h".into() });
+            if humantime::parse_duration(w)
+                .map(|d| d.is_zero())
+                .unwrap_or(true)
+            {
+                errors.push(TemplateError {
+                    field: "settings.dedup_window".into(),
+                    message: "a duration such as 10m or 24h".into(),
+                });
             }
         }
         if let Some(c) = &self.frequency_cap {
             if let Err(m) = crate::flow::rate::Rate::parse(c) {
-                errors.push(TemplateError { field: "settings.frequency_cap".into(), message: m });
+                errors.push(TemplateError {
+                    field: "settings.frequency_cap".into(),
+                    message: m,
+                });
             }
         }
         if errors.is_empty() {
@@ -78,11 +90,16 @@ impl TemplateSettings {
     }
 
     pub fn dedup_window_ms(&self) -> Option<i64> {
-        self.dedup_window.as_deref().and_then(|w| humantime::parse_duration(w).ok()).map(|d| d.as_millis() as i64)
+        self.dedup_window
+            .as_deref()
+            .and_then(|w| humantime::parse_duration(w).ok())
+            .map(|d| d.as_millis() as i64)
     }
 
     pub fn cap(&self) -> Option<crate::flow::rate::Rate> {
-        self.frequency_cap.as_deref().and_then(|c| crate::flow::rate::Rate::parse(c).ok())
+        self.frequency_cap
+            .as_deref()
+            .and_then(|c| crate::flow::rate::Rate::parse(c).ok())
     }
 }
 
@@ -151,13 +168,21 @@ impl Compiled {
     pub fn compile(content: &TemplateContent, label: &str) -> Result<Compiled, Vec<TemplateError>> {
         let mut parts = HashMap::new();
         let mut errors = Vec::new();
-        let mut add = |locale: &str, channel: &str, part_map: &Parts, field: String, errors: &mut Vec<TemplateError>| {
+        let mut add = |locale: &str,
+                       channel: &str,
+                       part_map: &Parts,
+                       field: String,
+                       errors: &mut Vec<TemplateError>| {
             let Some(allowed) = known_parts(channel) else {
                 errors.push(TemplateError {
                     field,
                     message: format!(
                         "unknown channel `{channel}`; channels are {}",
-                        CHANNEL_PARTS.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
+                        CHANNEL_PARTS
+                            .iter()
+                            .map(|(c, _)| *c)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 });
                 return;
@@ -167,7 +192,10 @@ impl Compiled {
                 if !allowed.contains(&part.as_str()) {
                     errors.push(TemplateError {
                         field,
-                        message: format!("unknown part `{part}` for {channel}; its parts are {}", allowed.join(", ")),
+                        message: format!(
+                            "unknown part `{part}` for {channel}; its parts are {}",
+                            allowed.join(", ")
+                        ),
                     });
                     continue;
                 }
@@ -176,8 +204,14 @@ impl Compiled {
                         parts.insert((locale.to_string(), channel.to_string(), part.clone()), t);
                     }
                     Err(e) => {
-                        let at = e.pos().map(|(l, c)| format!("line {l}, column {c}: ")).unwrap_or_default();
-                        errors.push(TemplateError { field, message: format!("{at}{}", e.reason()) });
+                        let at = e
+                            .pos()
+                            .map(|(l, c)| format!("line {l}, column {c}: "))
+                            .unwrap_or_default();
+                        errors.push(TemplateError {
+                            field,
+                            message: format!("{at}{}", e.reason()),
+                        });
                     }
                 }
             }
@@ -187,7 +221,13 @@ impl Compiled {
         }
         for (locale, channels) in &content.locales {
             for (channel, p) in channels {
-                add(locale, channel, p, format!("locales.{locale}.{channel}"), &mut errors);
+                add(
+                    locale,
+                    channel,
+                    p,
+                    format!("locales.{locale}.{channel}"),
+                    &mut errors,
+                );
             }
         }
         if !errors.is_empty() {
@@ -202,7 +242,12 @@ impl Compiled {
             }
         }
         content.settings.check()?;
-        Ok(Compiled { parts, channels, label: label.to_string(), settings: content.settings.clone() })
+        Ok(Compiled {
+            parts,
+            channels,
+            label: label.to_string(),
+            settings: content.settings.clone(),
+        })
     }
 
     /// Channels the template has content for.
@@ -213,13 +258,21 @@ impl Compiled {
 
 impl Renderer {
     /// The compiled form of a stored template version, from the cache.
-    pub fn stored(&self, key: &str, version: i64, content: &str) -> Result<Arc<Compiled>, Vec<TemplateError>> {
+    pub fn stored(
+        &self,
+        key: &str,
+        version: i64,
+        content: &str,
+    ) -> Result<Arc<Compiled>, Vec<TemplateError>> {
         let cache_key = (key.to_string(), version);
         if let Some(c) = self.cache.lock().unwrap().get(&cache_key) {
             return Ok(c.clone());
         }
         let parsed: TemplateContent = serde_json::from_str(content).map_err(|e| {
-            vec![TemplateError { field: "template".into(), message: format!("stored template is unreadable: {e}") }]
+            vec![TemplateError {
+                field: "template".into(),
+                message: format!("stored template is unreadable: {e}"),
+            }]
         })?;
         let compiled = Arc::new(Compiled::compile(&parsed, "channels")?);
         let mut cache = self.cache.lock().unwrap();
@@ -258,7 +311,9 @@ impl Renderer {
         timezone: Option<&str>,
         data: &serde_json::Value,
     ) -> Result<Option<Parts>, TemplateError> {
-        let Some(allowed) = known_parts(channel) else { return Ok(None) };
+        let Some(allowed) = known_parts(channel) else {
+            return Ok(None);
+        };
         let mut data = data.clone();
         if let Some(obj) = data.as_object_mut() {
             obj.insert(
@@ -266,24 +321,40 @@ impl Renderer {
                 serde_json::json!({"locale": locale, "timezone": timezone}),
             );
         }
-        let ctx = Context::wraps(&data).map_err(|e| TemplateError { field: "data".into(), message: e.to_string() })?;
+        let ctx = Context::wraps(&data).map_err(|e| TemplateError {
+            field: "data".into(),
+            message: e.to_string(),
+        })?;
         let chain = locale_chain(locale);
         let mut out = Parts::new();
         for part in allowed {
             let found = chain.iter().find_map(|l| {
-                tpl.parts.get(&(l.clone(), channel.to_string(), part.to_string())).map(|t| (l, t))
+                tpl.parts
+                    .get(&(l.clone(), channel.to_string(), part.to_string()))
+                    .map(|t| (l, t))
             });
             let Some((l, t)) = found else { continue };
-            let registry = if *part == "html" { &self.html } else { &self.text };
+            let registry = if *part == "html" {
+                &self.html
+            } else {
+                &self.text
+            };
             let mut rc = RenderContext::new(None);
             let rendered = t.renders(registry, &ctx, &mut rc).map_err(|e| {
-                let where_ = if l.is_empty() { format!("{channel}.{part}") } else { format!("{channel}.{part} ({l})") };
+                let where_ = if l.is_empty() {
+                    format!("{channel}.{part}")
+                } else {
+                    format!("{channel}.{part} ({l})")
+                };
                 match e.reason() {
                     RenderErrorReason::MissingVariable(Some(name)) => TemplateError {
                         field: format!("data.{name}"),
                         message: format!("`{name}` is used by {where_} but missing from data"),
                     },
-                    other => TemplateError { field: "data".into(), message: format!("{where_}: {other}") },
+                    other => TemplateError {
+                        field: "data".into(),
+                        message: format!("{where_}: {other}"),
+                    },
                 }
             })?;
             out.insert(part.to_string(), rendered);
@@ -327,10 +398,19 @@ mod tests {
     #[test]
     fn renders_strictly_and_names_the_missing_variable() {
         let r = Renderer::default();
-        let c = Compiled::compile(&content(json!({"channels": {"sms": {"text": "Hi {{name}}"}}})), "channels").unwrap();
-        let ok = r.render_channel(&c, "sms", None, None, &json!({"name": "Ana"})).unwrap().unwrap();
+        let c = Compiled::compile(
+            &content(json!({"channels": {"sms": {"text": "Hi {{name}}"}}})),
+            "channels",
+        )
+        .unwrap();
+        let ok = r
+            .render_channel(&c, "sms", None, None, &json!({"name": "Ana"}))
+            .unwrap()
+            .unwrap();
         assert_eq!(ok["text"], "Hi Ana");
-        let err = r.render_channel(&c, "sms", None, None, &json!({})).unwrap_err();
+        let err = r
+            .render_channel(&c, "sms", None, None, &json!({}))
+            .unwrap_err();
         assert_eq!(err.field, "data.name");
     }
 
@@ -342,7 +422,10 @@ mod tests {
             "channels",
         )
         .unwrap();
-        let p = r.render_channel(&c, "email", None, None, &json!({"x": "<b>&"})).unwrap().unwrap();
+        let p = r
+            .render_channel(&c, "email", None, None, &json!({"x": "<b>&"}))
+            .unwrap()
+            .unwrap();
         assert_eq!(p["html"], "<p>&lt;b&gt;&amp;</p>");
         assert_eq!(p["text"], "<b>&");
         assert_eq!(p["subject"], "<b>&");
@@ -351,25 +434,54 @@ mod tests {
     #[test]
     fn webhook_bodies_must_be_json_and_the_json_helper_keeps_them_so() {
         let r = Renderer::default();
-        let c = Compiled::compile(&content(json!({"channels": {"webhook": {"body": "{\"n\": {{json n}} }"}}})), "channels").unwrap();
-        let p = r.render_channel(&c, "webhook", None, None, &json!({"n": "a \"quoted\" name"})).unwrap().unwrap();
+        let c = Compiled::compile(
+            &content(json!({"channels": {"webhook": {"body": "{\"n\": {{json n}} }"}}})),
+            "channels",
+        )
+        .unwrap();
+        let p = r
+            .render_channel(
+                &c,
+                "webhook",
+                None,
+                None,
+                &json!({"n": "a \"quoted\" name"}),
+            )
+            .unwrap()
+            .unwrap();
         let v: serde_json::Value = serde_json::from_str(&p["body"]).unwrap();
         assert_eq!(v["n"], "a \"quoted\" name");
-        let bad = Compiled::compile(&content(json!({"channels": {"webhook": {"body": "{\"n\": {{n}} }"}}})), "channels").unwrap();
-        let e = r.render_channel(&bad, "webhook", None, None, &json!({"n": "text"})).unwrap_err();
+        let bad = Compiled::compile(
+            &content(json!({"channels": {"webhook": {"body": "{\"n\": {{n}} }"}}})),
+            "channels",
+        )
+        .unwrap();
+        let e = r
+            .render_channel(&bad, "webhook", None, None, &json!({"n": "text"}))
+            .unwrap_err();
         assert!(e.message.contains("JSON"), "{e:?}");
-        let e = r.render_channel(&c, "webhook", None, None, &json!({})).unwrap_err();
+        let e = r
+            .render_channel(&c, "webhook", None, None, &json!({}))
+            .unwrap_err();
         assert_eq!(e.field, "data.n");
     }
 
     #[test]
     fn compile_errors_name_channel_part_line_and_column() {
-        let e = Compiled::compile(&content(json!({"channels": {"sms": {"text": "ok\n{{#if x}}never closed"}}})), "channels")
-            .err()
-            .unwrap();
+        let e = Compiled::compile(
+            &content(json!({"channels": {"sms": {"text": "ok\n{{#if x}}never closed"}}})),
+            "channels",
+        )
+        .err()
+        .unwrap();
         assert_eq!(e[0].field, "channels.sms.text");
         assert!(e[0].message.contains("line"), "{:?}", e[0]);
-        let e = Compiled::compile(&content(json!({"channels": {"fax": {"text": "x"}}})), "channels").err().unwrap();
+        let e = Compiled::compile(
+            &content(json!({"channels": {"fax": {"text": "x"}}})),
+            "channels",
+        )
+        .err()
+        .unwrap();
         assert_eq!(e[0].field, "channels.fax");
     }
 
@@ -382,8 +494,23 @@ mod tests {
         )
         .unwrap();
         let d = json!({});
-        assert_eq!(r.render_channel(&c, "sms", Some("zh-TW"), None, &d).unwrap().unwrap()["text"], "已发货");
-        assert_eq!(r.render_channel(&c, "sms", Some("pt-BR"), None, &d).unwrap().unwrap()["text"], "Shipped");
-        assert_eq!(r.render_channel(&c, "sms", None, None, &d).unwrap().unwrap()["text"], "Shipped");
+        assert_eq!(
+            r.render_channel(&c, "sms", Some("zh-TW"), None, &d)
+                .unwrap()
+                .unwrap()["text"],
+            "已发货"
+        );
+        assert_eq!(
+            r.render_channel(&c, "sms", Some("pt-BR"), None, &d)
+                .unwrap()
+                .unwrap()["text"],
+            "Shipped"
+        );
+        assert_eq!(
+            r.render_channel(&c, "sms", None, None, &d)
+                .unwrap()
+                .unwrap()["text"],
+            "Shipped"
+        );
     }
 }

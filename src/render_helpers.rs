@@ -15,7 +15,9 @@
 //! `_missive` key of the render context.
 
 use chrono::{DateTime, TimeZone, Utc};
-use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason};
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+};
 use serde_json::Value;
 
 pub const CONTEXT_KEY: &str = "_missive";
@@ -30,12 +32,18 @@ pub fn register(hb: &mut Handlebars<'static>) {
 /// (timezone, locale) from the render context.
 fn recipient_settings(ctx: &Context) -> (Option<String>, Option<String>) {
     let m = ctx.data().get(CONTEXT_KEY);
-    let get = |k: &str| m.and_then(|m| m.get(k)).and_then(|v| v.as_str()).map(str::to_string);
+    let get = |k: &str| {
+        m.and_then(|m| m.get(k))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
     (get("timezone"), get("locale"))
 }
 
 fn missing(h: &Helper, name: &'static str, idx: usize) -> Result<Value, RenderErrorReason> {
-    let p = h.param(idx).ok_or(RenderErrorReason::ParamNotFoundForIndex(name, idx))?;
+    let p = h
+        .param(idx)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex(name, idx))?;
     if p.is_value_missing() {
         let path = p.relative_path().cloned().unwrap_or_else(|| "value".into());
         return Err(RenderErrorReason::MissingVariable(Some(path)));
@@ -43,14 +51,29 @@ fn missing(h: &Helper, name: &'static str, idx: usize) -> Result<Value, RenderEr
     Ok(p.value().clone())
 }
 
-fn json(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+fn json(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
     let v = missing(h, "json", 0)?;
     out.write(&serde_json::to_string(&v).map_err(RenderErrorReason::from)?)?;
     Ok(())
 }
 
-fn default(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    let value = h.param(0).filter(|p| !p.is_value_missing()).map(|p| p.value().clone());
+fn default(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let value = h
+        .param(0)
+        .filter(|p| !p.is_value_missing())
+        .map(|p| p.value().clone());
     let usable = match &value {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
@@ -70,7 +93,9 @@ fn default(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: 
 /// Parses RFC 3339 text or Unix seconds.
 fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
     match v {
-        Value::String(s) => DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc)),
+        Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| d.with_timezone(&Utc)),
         Value::Number(n) => n.as_i64().and_then(|s| Utc.timestamp_opt(s, 0).single()),
         _ => None,
     }
@@ -115,22 +140,46 @@ fn preset(name: &str, lang: &str) -> Option<&'static str> {
     })
 }
 
-fn date(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+fn date(
+    h: &Helper,
+    _: &Handlebars,
+    ctx: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
     let v = missing(h, "date", 0)?;
     let t = parse_time(&v).ok_or_else(|| {
         RenderErrorReason::Other(format!("date: {v} is not an RFC 3339 time or Unix seconds"))
     })?;
     let (tz, locale) = recipient_settings(ctx);
-    let tz = h.hash_get("tz").and_then(|p| p.value().as_str().map(str::to_string)).or(tz);
+    let tz = h
+        .hash_get("tz")
+        .and_then(|p| p.value().as_str().map(str::to_string))
+        .or(tz);
     let tz: chrono_tz::Tz = match tz {
-        Some(name) => name.parse().map_err(|_| RenderErrorReason::Other(format!("date: unknown timezone {name}")))?,
+        Some(name) => name
+            .parse()
+            .map_err(|_| RenderErrorReason::Other(format!("date: unknown timezone {name}")))?,
         None => chrono_tz::UTC,
     };
-    let lang = locale.as_deref().unwrap_or("en").split(['-', '_']).next().unwrap_or("en").to_string();
-    let format = h.param(1).and_then(|p| p.value().as_str()).unwrap_or("short");
+    let lang = locale
+        .as_deref()
+        .unwrap_or("en")
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("en")
+        .to_string();
+    let format = h
+        .param(1)
+        .and_then(|p| p.value().as_str())
+        .unwrap_or("short");
     let pattern = preset(format, &lang).unwrap_or(format);
     let local = t.with_timezone(&tz);
-    out.write(&local.format_localized(pattern, chrono_locale(locale.as_deref())).to_string())?;
+    out.write(
+        &local
+            .format_localized(pattern, chrono_locale(locale.as_deref()))
+            .to_string(),
+    )?;
     Ok(())
 }
 
@@ -148,7 +197,10 @@ pub fn format_number(value: f64, decimals: Option<usize>, lang: &str) -> String 
             s
         }
     };
-    let (int, frac) = text.split_once('.').map(|(a, b)| (a.to_string(), Some(b.to_string()))).unwrap_or((text, None));
+    let (int, frac) = text
+        .split_once('.')
+        .map(|(a, b)| (a.to_string(), Some(b.to_string())))
+        .unwrap_or((text, None));
     let mut grouped = String::new();
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {
@@ -163,7 +215,13 @@ pub fn format_number(value: f64, decimals: Option<usize>, lang: &str) -> String 
     }
 }
 
-fn number(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+fn number(
+    h: &Helper,
+    _: &Handlebars,
+    ctx: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
     let v = missing(h, "number", 0)?;
     let n = match &v {
         Value::Number(n) => n.as_f64(),
@@ -171,9 +229,18 @@ fn number(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out:
         _ => None,
     }
     .ok_or_else(|| RenderErrorReason::Other(format!("number: {v} is not a number")))?;
-    let decimals = h.param(1).and_then(|p| p.value().as_u64()).map(|d| d.min(10) as usize);
+    let decimals = h
+        .param(1)
+        .and_then(|p| p.value().as_u64())
+        .map(|d| d.min(10) as usize);
     let (_, locale) = recipient_settings(ctx);
-    let lang = locale.as_deref().unwrap_or("en").split(['-', '_']).next().unwrap_or("en").to_string();
+    let lang = locale
+        .as_deref()
+        .unwrap_or("en")
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("en")
+        .to_string();
     out.write(&format_number(n, decimals, &lang))?;
     Ok(())
 }
@@ -195,14 +262,27 @@ mod tests {
     fn dates_follow_the_recipients_timezone_and_locale() {
         let at = "2026-03-08T14:30:00Z";
         let d = |tz: &str, locale: &str, fmt: &str| {
-            render(&format!("{{{{date t {fmt}}}}}"), json!({"t": at, "_missive": {"timezone": tz, "locale": locale}})).unwrap()
+            render(
+                &format!("{{{{date t {fmt}}}}}"),
+                json!({"t": at, "_missive": {"timezone": tz, "locale": locale}}),
+            )
+            .unwrap()
         };
         assert_eq!(d("Asia/Shanghai", "zh-CN", "\"long\""), "2026年3月8日");
         assert_eq!(d("Asia/Shanghai", "zh-CN", "\"time\""), "22:30");
         // New York switched to daylight time that morning: UTC-4.
-        assert_eq!(d("America/New_York", "en-US", "\"datetime\""), "Mar 8, 2026 10:30 AM");
-        assert_eq!(d("America/Sao_Paulo", "pt-BR", "\"long\""), "8 de março de 2026");
-        assert_eq!(render("{{date t \"%H:%M\" tz=\"UTC\"}}", json!({"t": 1772980200})).unwrap(), "14:30");
+        assert_eq!(
+            d("America/New_York", "en-US", "\"datetime\""),
+            "Mar 8, 2026 10:30 AM"
+        );
+        assert_eq!(
+            d("America/Sao_Paulo", "pt-BR", "\"long\""),
+            "8 de março de 2026"
+        );
+        assert_eq!(
+            render("{{date t \"%H:%M\" tz=\"UTC\"}}", json!({"t": 1772980200})).unwrap(),
+            "14:30"
+        );
         assert!(render("{{date t}}", json!({"t": "yesterday"})).is_err());
     }
 
@@ -212,14 +292,30 @@ mod tests {
         assert_eq!(format_number(1234567.891, Some(2), "pt"), "1.234.567,89");
         assert_eq!(format_number(-1000.0, None, "en"), "-1,000");
         assert_eq!(format_number(999.0, Some(0), "en"), "999");
-        assert_eq!(render("{{number n 1}}", json!({"n": 1234.56, "_missive": {"locale": "pt-BR"}})).unwrap(), "1.234,6");
+        assert_eq!(
+            render(
+                "{{number n 1}}",
+                json!({"n": 1234.56, "_missive": {"locale": "pt-BR"}})
+            )
+            .unwrap(),
+            "1.234,6"
+        );
     }
 
     #[test]
     fn default_fills_missing_values_even_in_strict_mode() {
-        assert_eq!(render("{{default name \"friend\"}}", json!({})).unwrap(), "friend");
-        assert_eq!(render("{{default name \"friend\"}}", json!({"name": ""})).unwrap(), "friend");
-        assert_eq!(render("{{default name \"friend\"}}", json!({"name": "Ana"})).unwrap(), "Ana");
+        assert_eq!(
+            render("{{default name \"friend\"}}", json!({})).unwrap(),
+            "friend"
+        );
+        assert_eq!(
+            render("{{default name \"friend\"}}", json!({"name": ""})).unwrap(),
+            "friend"
+        );
+        assert_eq!(
+            render("{{default name \"friend\"}}", json!({"name": "Ana"})).unwrap(),
+            "Ana"
+        );
         assert!(render("{{name}}", json!({})).is_err());
     }
 

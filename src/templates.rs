@@ -11,7 +11,9 @@ use crate::util::now_ms;
 pub fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 100
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
 #[derive(Debug)]
@@ -21,37 +23,58 @@ pub enum SaveError {
 }
 
 /// Returns (version, whether it is new).
-pub async fn save(store: &dyn Store, key: &str, name: &str, content: &TemplateContent) -> Result<(i64, bool), SaveError> {
+pub async fn save(
+    store: &dyn Store,
+    key: &str,
+    name: &str,
+    content: &TemplateContent,
+) -> Result<(i64, bool), SaveError> {
     Compiled::compile(content, "channels").map_err(SaveError::Invalid)?;
     let text = serde_json::to_string(content).expect("template content serialises");
-    store.put_template(key, name, &text, now_ms()).await.map_err(SaveError::Store)
+    store
+        .put_template(key, name, &text, now_ms())
+        .await
+        .map_err(SaveError::Store)
 }
 
 /// Reads `DIR/<key>/<channel>.<part>[.<locale>].hbs` files into one
 /// template per folder.
 pub fn read_dir(dir: &Path) -> anyhow::Result<BTreeMap<String, TemplateContent>> {
     let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))? {
+    for entry in
+        std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))?
+    {
         let entry = entry?;
         if !entry.file_type()?.is_dir() {
             continue;
         }
         let key = entry.file_name().to_string_lossy().to_string();
         if !valid_key(&key) {
-            anyhow::bail!("{}: a template folder name may hold letters, digits, '-', '_' and '.'", entry.path().display());
+            anyhow::bail!(
+                "{}: a template folder name may hold letters, digits, '-', '_' and '.'",
+                entry.path().display()
+            );
         }
         let mut content = TemplateContent::default();
         let mut files: Vec<_> = std::fs::read_dir(entry.path())?.collect::<Result<_, _>>()?;
         files.sort_by_key(|f| f.file_name());
         for f in files {
             let fname = f.file_name().to_string_lossy().to_string();
-            let Some(stem) = fname.strip_suffix(".hbs") else { continue };
+            let Some(stem) = fname.strip_suffix(".hbs") else {
+                continue;
+            };
             let mut bits = stem.splitn(3, '.');
             let (Some(channel), Some(part)) = (bits.next(), bits.next()) else {
-                anyhow::bail!("{}: name files <channel>.<part>[.<locale>].hbs", f.path().display());
+                anyhow::bail!(
+                    "{}: name files <channel>.<part>[.<locale>].hbs",
+                    f.path().display()
+                );
             };
             if !known_parts(channel).is_some_and(|p| p.contains(&part)) {
-                anyhow::bail!("{}: `{channel}.{part}` is not a known channel part", f.path().display());
+                anyhow::bail!(
+                    "{}: `{channel}.{part}` is not a known channel part",
+                    f.path().display()
+                );
             }
             let source = std::fs::read_to_string(f.path())?;
             let source = source.strip_suffix('\n').unwrap_or(&source).to_string();

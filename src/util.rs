@@ -6,7 +6,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// A new time-ordered id (UUIDv7), so "newest first" is "id descending".
@@ -27,5 +30,7 @@ pub fn opt_rfc3339(ms: Option<i64>) -> Option<String> {
 
 /// RFC 3339 → milliseconds since the epoch.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_millis())
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis())
 }

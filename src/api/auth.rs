@@ -35,7 +35,10 @@ pub fn parse_scopes(s: &str) -> Result<String, String> {
     let mut out: Vec<&str> = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if !SCOPES.contains(&part) {
-            return Err(format!("unknown scope `{part}`; scopes are {}", SCOPES.join(", ")));
+            return Err(format!(
+                "unknown scope `{part}`; scopes are {}",
+                SCOPES.join(", ")
+            ));
         }
         if !out.contains(&part) {
             out.push(part);
@@ -65,7 +68,11 @@ pub fn new_key(name: &str, scopes: &str) -> (String, ApiKeyRow) {
     (key, row)
 }
 
-pub async fn create_key(store: &dyn Store, name: &str, scopes: &str) -> anyhow::Result<(String, ApiKeyRow)> {
+pub async fn create_key(
+    store: &dyn Store,
+    name: &str,
+    scopes: &str,
+) -> anyhow::Result<(String, ApiKeyRow)> {
     let scopes = parse_scopes(scopes).map_err(anyhow::Error::msg)?;
     let (key, row) = new_key(name, &scopes);
     store.insert_key(&row).await?;
@@ -79,8 +86,12 @@ pub struct KeyCache {
 
 impl KeyCache {
     pub fn new(api_rate_limit: u32) -> Self {
-        let limiter = NonZeroU32::new(api_rate_limit).map(|n| RateLimiter::keyed(Quota::per_second(n)));
-        KeyCache { entries: Mutex::new(HashMap::new()), limiter }
+        let limiter =
+            NonZeroU32::new(api_rate_limit).map(|n| RateLimiter::keyed(Quota::per_second(n)));
+        KeyCache {
+            entries: Mutex::new(HashMap::new()),
+            limiter,
+        }
     }
 }
 
@@ -100,7 +111,9 @@ impl Caller {
         if self.has(scope) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("this API key lacks the `{scope}` scope")))
+            Err(ApiError::Forbidden(format!(
+                "this API key lacks the `{scope}` scope"
+            )))
         }
     }
 }
@@ -111,7 +124,10 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|k| !k.is_empty())
 }
@@ -120,11 +136,17 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if !parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
-            return Err(ApiError::Unauthorized("send an API key in the Authorization: Bearer header".into()));
+        if !parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return Err(ApiError::Unauthorized(
+                "send an API key in the Authorization: Bearer header".into(),
+            ));
         }
-        let key = bearer(&parts.headers)
-            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <API key>`".into()))?;
+        let key = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must be `Bearer <API key>`".into())
+        })?;
         if key.starts_with(crate::inbox::token::PREFIX) {
             return Err(ApiError::Unauthorized(
                 "an inbox token opens its recipient's inbox (/v1/recipients/{id}/inbox) only; this needs an API key".into(),
@@ -133,11 +155,16 @@ impl FromRequestParts<AppState> for Caller {
         let row = verify(state, key).await?;
         if let Some(limiter) = &state.keys.limiter {
             if let Err(not_until) = limiter.check_key(&row.id) {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
                 return Err(ApiError::TooManyRequests(wait.as_secs_f64().ceil() as u64));
             }
         }
-        Ok(Caller { key_id: row.id, scopes: row.scopes })
+        Ok(Caller {
+            key_id: row.id,
+            scopes: row.scopes,
+        })
     }
 }
 
@@ -145,7 +172,10 @@ async fn verify(state: &AppState, key: &str) -> Result<ApiKeyRow, ApiError> {
     let hash = hash_key(key);
     let cached = {
         let entries = state.keys.entries.lock().unwrap();
-        entries.get(&hash).filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL).map(|(row, _)| row.clone())
+        entries
+            .get(&hash)
+            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
+            .map(|(row, _)| row.clone())
     };
     let row = match cached {
         Some(row) => row,
@@ -155,7 +185,9 @@ async fn verify(state: &AppState, key: &str) -> Result<ApiKeyRow, ApiError> {
                 .find_key_by_hash(&hash)
                 .await?
                 .filter(|r| r.revoked_at.is_none())
-                .ok_or_else(|| ApiError::Unauthorized("this API key is not valid or has been revoked".into()))?;
+                .ok_or_else(|| {
+                    ApiError::Unauthorized("this API key is not valid or has been revoked".into())
+                })?;
             let mut entries = state.keys.entries.lock().unwrap();
             if entries.len() > 10_000 {
                 entries.clear();
@@ -189,9 +221,15 @@ mod tests {
         assert_eq!(parse_scopes("send, read,send").unwrap(), "send,read");
         assert!(parse_scopes("send,root").unwrap_err().contains("root"));
         assert!(parse_scopes("").is_err());
-        let admin = Caller { key_id: "k".into(), scopes: "admin".into() };
+        let admin = Caller {
+            key_id: "k".into(),
+            scopes: "admin".into(),
+        };
         assert!(admin.has("templates"));
-        let sender = Caller { key_id: "k".into(), scopes: "send".into() };
+        let sender = Caller {
+            key_id: "k".into(),
+            scopes: "send".into(),
+        };
         assert!(sender.has("send") && !sender.has("read"));
     }
 

@@ -70,7 +70,10 @@ fn time_param(name: &str, v: &Option<String>, errors: &mut Vec<FieldError>) -> O
     let s = v.as_ref()?;
     let t = parse_rfc3339(s);
     if t.is_none() {
-        errors.push(FieldError::new(name, "must be an RFC 3339 time such as 2026-11-23T09:00:00Z"));
+        errors.push(FieldError::new(
+            name,
+            "must be an RFC 3339 time such as 2026-11-23T09:00:00Z",
+        ));
     }
     t
 }
@@ -80,7 +83,10 @@ impl ListQuery {
         let mut errors = Vec::new();
         if let Some(s) = &self.status {
             if !status::ALL.contains(&s.as_str()) {
-                errors.push(FieldError::new("status", format!("must be one of {}", status::ALL.join(", "))));
+                errors.push(FieldError::new(
+                    "status",
+                    format!("must be one of {}", status::ALL.join(", ")),
+                ));
             }
         }
         let since = time_param("since", &self.since, &mut errors);
@@ -119,14 +125,29 @@ async fn list(
     caller.require("read")?;
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let (filter, limit) = q.filter()?;
-    let rows = state.store.list_deliveries(&filter, q.cursor.as_deref(), limit + 1).await?;
+    let rows = state
+        .store
+        .list_deliveries(&filter, q.cursor.as_deref(), limit + 1)
+        .await?;
     let more = rows.len() as i64 > limit;
-    let items: Vec<Value> = rows.iter().take(limit as usize).map(|d| delivery_json(d, false)).collect();
-    let next = if more { rows.get(limit as usize - 1).map(|d| d.id.clone()) } else { None };
+    let items: Vec<Value> = rows
+        .iter()
+        .take(limit as usize)
+        .map(|d| delivery_json(d, false))
+        .collect();
+    let next = if more {
+        rows.get(limit as usize - 1).map(|d| d.id.clone())
+    } else {
+        None
+    };
     Ok(Json(json!({"items": items, "next_cursor": next})))
 }
 
-async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     caller.require("read")?;
     let d = state
         .store
@@ -164,7 +185,11 @@ fn transition(id: &str, t: Transition, action: &str, allowed: &str) -> ApiResult
     }
 }
 
-async fn retry(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     caller.require("admin")?;
     let t = state.store.retry_delivery(&id, now_ms()).await?;
     if matches!(t, Transition::Done(_)) {
@@ -183,10 +208,16 @@ async fn retry_dead_letters(
     caller.require("admin")?;
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     if q.status.as_deref().is_some_and(|s| s != "failed") {
-        return Err(ApiError::invalid("status", "only failed deliveries can be retried; leave it out or use failed"));
+        return Err(ApiError::invalid(
+            "status",
+            "only failed deliveries can be retried; leave it out or use failed",
+        ));
     }
     let (filter, _) = q.filter()?;
-    let note = format!("re-queued by POST /v1/deliveries/retry (API key {})", caller.key_id);
+    let note = format!(
+        "re-queued by POST /v1/deliveries/retry (API key {})",
+        caller.key_id
+    );
     let n = state.store.retry_failed(&filter, &note, now_ms()).await?;
     if n > 0 {
         state.wake.notify_one();
@@ -194,7 +225,11 @@ async fn retry_dead_letters(
     Ok(Json(json!({"requeued": n})))
 }
 
-async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     caller.require("admin")?;
     let t = state.store.cancel_delivery(&id, now_ms()).await?;
     transition(&id, t, "cancelled", "queued, scheduled or retrying")

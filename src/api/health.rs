@@ -10,7 +10,9 @@ use serde_json::json;
 use super::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -22,11 +24,16 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
         Ok(true) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "not ready", "detail": "database migrations are not current; run `missive migrate`"})),
+            Json(
+                json!({"status": "not ready", "detail": "database migrations are not current; run `missive migrate`"}),
+            ),
         ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "not ready", "detail": "the database does not answer"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "not ready", "detail": "the database does not answer"})),
+            )
         }
     }
 }

@@ -40,12 +40,17 @@ pub fn router(cfg: &InboxConfig) -> Router<AppState> {
         .route("/v1/recipients/{id}/inbox/stream", get(sse))
         .route("/v1/recipients/{id}/inbox/ws", get(ws))
         .route("/v1/recipients/{id}/inbox/{message_id}", delete(archive))
-        .route("/v1/recipients/{id}/inbox/{message_id}/read", post(read_one));
+        .route(
+            "/v1/recipients/{id}/inbox/{message_id}/read",
+            post(read_one),
+        );
     let inbox = match cors(&cfg.cors_origins) {
         Some(layer) => inbox.layer(layer),
         None => inbox,
     };
-    Router::new().route("/v1/recipients/{id}/token", post(issue_token)).merge(inbox)
+    Router::new()
+        .route("/v1/recipients/{id}/token", post(issue_token))
+        .merge(inbox)
 }
 
 /// CORS for the inbox routes: none when no origin is configured.
@@ -62,7 +67,11 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("last-event-id")])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("last-event-id"),
+            ])
             .expose_headers([header::RETRY_AFTER])
             .max_age(Duration::from_secs(600)),
     )
@@ -76,7 +85,9 @@ pub enum InboxAuth {
 
 /// `token` from a query string.
 pub fn query_token(query: Option<&str>) -> Option<String> {
-    url::form_urlencoded::parse(query?.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned())
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
 }
 
 fn token_error(e: TokenError) -> ApiError {
@@ -108,7 +119,9 @@ impl InboxAuth {
     pub fn allow(&self, recipient: &str, change: bool) -> Result<(), ApiError> {
         match self {
             InboxAuth::Token(c) if c.recipient == recipient => Ok(()),
-            InboxAuth::Token(_) => Err(ApiError::Forbidden("this inbox token is for another recipient".into())),
+            InboxAuth::Token(_) => Err(ApiError::Forbidden(
+                "this inbox token is for another recipient".into(),
+            )),
             InboxAuth::Key(k) if change => k.require("send"),
             InboxAuth::Key(k) if k.has("send") => Ok(()),
             InboxAuth::Key(k) => k.require("read"),
@@ -138,7 +151,11 @@ fn check_recipient_id(id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn issue_token(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn issue_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require("send")?;
     check_recipient_id(&id)?;
     let (token, expires_at) = state.inbox.issue_token(&id);
@@ -202,12 +219,20 @@ async fn list(
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let (unread, limit) = list_params(&q)?;
     let store = state.inbox.store();
-    let rows = store.inbox_list(&id, unread, q.cursor.as_deref(), limit + 1).await?;
+    let rows = store
+        .inbox_list(&id, unread, q.cursor.as_deref(), limit + 1)
+        .await?;
     let unread_count = store.inbox_unread_count(&id).await?;
     let more = rows.len() as i64 > limit;
     let items: Vec<Value> = rows.iter().take(limit as usize).map(message_json).collect();
-    let next = if more { rows.get(limit as usize - 1).map(|m| m.id.clone()) } else { None };
-    Ok(Json(json!({"items": items, "next_cursor": next, "unread_count": unread_count})))
+    let next = if more {
+        rows.get(limit as usize - 1).map(|m| m.id.clone())
+    } else {
+        None
+    };
+    Ok(Json(
+        json!({"items": items, "next_cursor": next, "unread_count": unread_count}),
+    ))
 }
 
 async fn read_one(
@@ -218,11 +243,17 @@ async fn read_one(
     auth.allow(&id, true)?;
     match state.inbox.mark_read(&id, &message_id).await? {
         Some(m) => Ok(Json(message_json(&m))),
-        None => Err(ApiError::NotFound(format!("recipient {id} has no message {message_id}"))),
+        None => Err(ApiError::NotFound(format!(
+            "recipient {id} has no message {message_id}"
+        ))),
     }
 }
 
-async fn read_all(State(state): State<AppState>, auth: InboxAuth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn read_all(
+    State(state): State<AppState>,
+    auth: InboxAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     auth.allow(&id, true)?;
     let n = state.inbox.mark_all_read(&id).await?;
     Ok(Json(json!({"marked_read": n})))
@@ -237,7 +268,9 @@ async fn archive(
     if state.inbox.archive(&id, &message_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound(format!("recipient {id} has no message {message_id}")))
+        Err(ApiError::NotFound(format!(
+            "recipient {id} has no message {message_id}"
+        )))
     }
 }
 
@@ -263,10 +296,24 @@ pub fn resume_from(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
 
 /// Opens a feed for `id`: checks the caller, takes a place within the
 /// connection limits (or 429).
-fn open_feed(state: &AppState, auth: &InboxAuth, id: &str, resume: Option<String>) -> ApiResult<BoxStream<'static, Item>> {
+fn open_feed(
+    state: &AppState,
+    auth: &InboxAuth,
+    id: &str,
+    resume: Option<String>,
+) -> ApiResult<BoxStream<'static, Item>> {
     auth.allow(id, false)?;
-    let sub = state.inbox.subscribe(id).map_err(|e| ApiError::TooManyConnections(e.to_string()))?;
-    Ok(feed(state.inbox.clone(), id.to_string(), sub, resume, auth.expires_at()))
+    let sub = state
+        .inbox
+        .subscribe(id)
+        .map_err(|e| ApiError::TooManyConnections(e.to_string()))?;
+    Ok(feed(
+        state.inbox.clone(),
+        id.to_string(),
+        sub,
+        resume,
+        auth.expires_at(),
+    ))
 }
 
 fn end_reason(end: End) -> &'static str {
@@ -294,19 +341,33 @@ async fn sse(
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
-    let feed = open_feed(&state, &auth, &id, resume_from(&headers, q.last_event_id.as_deref()))?;
-    let hello = SseEvent::default().comment("connected").retry(Duration::from_secs(2));
+    let feed = open_feed(
+        &state,
+        &auth,
+        &id,
+        resume_from(&headers, q.last_event_id.as_deref()),
+    )?;
+    let hello = SseEvent::default()
+        .comment("connected")
+        .retry(Duration::from_secs(2));
     let events = feed.map(|item| match item {
         Item::Event(e) => sse_event(&e),
         // Says why the server closed the stream: a client that fell behind
         // reconnects; one whose token expired needs a new token first.
-        Item::End(end) => SseEvent::default().event("end").data(json!({"reason": end_reason(end)}).to_string()),
+        Item::End(end) => SseEvent::default()
+            .event("end")
+            .data(json!({"reason": end_reason(end)}).to_string()),
     });
-    let body = stream::once(async { hello }).chain(events).map(Ok::<_, Infallible>);
-    let keep_alive = KeepAlive::new().interval(state.inbox.config().heartbeat).text("heartbeat");
+    let body = stream::once(async { hello })
+        .chain(events)
+        .map(Ok::<_, Infallible>);
+    let keep_alive = KeepAlive::new()
+        .interval(state.inbox.config().heartbeat)
+        .text("heartbeat");
     let mut resp = Sse::new(body).keep_alive(keep_alive).into_response();
     // Tells nginx and similar proxies not to buffer the stream.
-    resp.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(resp)
 }
 
@@ -318,7 +379,12 @@ async fn ws(
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
-    let feed = open_feed(&state, &auth, &id, resume_from(&HeaderMap::new(), q.last_event_id.as_deref()))?;
+    let feed = open_feed(
+        &state,
+        &auth,
+        &id,
+        resume_from(&HeaderMap::new(), q.last_event_id.as_deref()),
+    )?;
     let session = Session {
         inbox: state.inbox.clone(),
         recipient: id,
@@ -400,11 +466,21 @@ impl Session {
             Err(e) => return error(format!("not a command ({e}); send {{\"type\":\"read\",\"id\":\"...\"}} or {{\"type\":\"read_all\"}}")),
         };
         if !self.may_change {
-            return error("this API key lacks the `send` scope needed to mark messages read".into());
+            return error(
+                "this API key lacks the `send` scope needed to mark messages read".into(),
+            );
         }
         let done = match &cmd {
-            Command::Read { id } => self.inbox.mark_read(&self.recipient, id).await.map(|m| m.is_some()),
-            Command::ReadAll => self.inbox.mark_all_read(&self.recipient).await.map(|_| true),
+            Command::Read { id } => self
+                .inbox
+                .mark_read(&self.recipient, id)
+                .await
+                .map(|m| m.is_some()),
+            Command::ReadAll => self
+                .inbox
+                .mark_all_read(&self.recipient)
+                .await
+                .map(|_| true),
         };
         match (done, cmd) {
             (Ok(true), _) => None,
@@ -425,9 +501,17 @@ mod tests {
     #[test]
     fn list_params_are_checked() {
         assert_eq!(list_params(&ListQuery::default()).unwrap(), (false, 50));
-        let q = ListQuery { unread: Some("true".into()), limit: Some("2".into()), ..Default::default() };
+        let q = ListQuery {
+            unread: Some("true".into()),
+            limit: Some("2".into()),
+            ..Default::default()
+        };
         assert_eq!(list_params(&q).unwrap(), (true, 2));
-        let q = ListQuery { unread: Some("yes".into()), limit: Some("0".into()), ..Default::default() };
+        let q = ListQuery {
+            unread: Some("yes".into()),
+            limit: Some("0".into()),
+            ..Default::default()
+        };
         match list_params(&q) {
             Err(ApiError::Invalid(e)) => assert_eq!(e.len(), 2),
             other => panic!("{:?}", other.map(|_| ())),
@@ -445,21 +529,33 @@ mod tests {
 
     #[test]
     fn tokens_are_read_from_the_query() {
-        assert_eq!(query_token(Some("last_event_id=x&token=mit1.a%2Eb")), Some("mit1.a.b".into()));
+        assert_eq!(
+            query_token(Some("last_event_id=x&token=mit1.a%2Eb")),
+            Some("mit1.a.b".into())
+        );
         assert_eq!(query_token(Some("t=1")), None);
         assert_eq!(query_token(None), None);
     }
 
     #[test]
     fn commands_parse() {
-        assert_eq!(serde_json::from_str::<Command>(r#"{"type":"read","id":"m1"}"#).unwrap(), Command::Read { id: "m1".into() });
-        assert_eq!(serde_json::from_str::<Command>(r#"{"type":"read_all"}"#).unwrap(), Command::ReadAll);
+        assert_eq!(
+            serde_json::from_str::<Command>(r#"{"type":"read","id":"m1"}"#).unwrap(),
+            Command::Read { id: "m1".into() }
+        );
+        assert_eq!(
+            serde_json::from_str::<Command>(r#"{"type":"read_all"}"#).unwrap(),
+            Command::ReadAll
+        );
         assert!(serde_json::from_str::<Command>(r#"{"type":"delete","id":"m1"}"#).is_err());
     }
 
     #[test]
     fn a_token_opens_its_own_inbox_only() {
-        let t = InboxAuth::Token(Claims { recipient: "u_1".into(), expires_at: 1 });
+        let t = InboxAuth::Token(Claims {
+            recipient: "u_1".into(),
+            expires_at: 1,
+        });
         assert!(t.allow("u_1", true).is_ok());
         assert!(matches!(t.allow("u_2", false), Err(ApiError::Forbidden(_))));
     }

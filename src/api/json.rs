@@ -19,7 +19,11 @@ pub struct JsonBody<T> {
 /// Turns a deserialisation error into a field error.
 pub fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> FieldError {
     let path = e.path().to_string();
-    let field = if path == "." { "body".to_string() } else { path };
+    let field = if path == "." {
+        "body".to_string()
+    } else {
+        path
+    };
     FieldError::new(field, e.into_inner().to_string())
 }
 
@@ -35,10 +39,18 @@ where
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            })
             .unwrap_or(false);
         if !json_type {
-            return Err(ApiError::UnsupportedMediaType("send the body as JSON with Content-Type: application/json".into()));
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as JSON with Content-Type: application/json".into(),
+            ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {

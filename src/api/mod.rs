@@ -50,7 +50,9 @@ pub fn router(state: AppState) -> Router {
         .merge(recipients::router())
         .merge(inbox::router(&state.config.inbox))
         .merge(health::router())
-        .fallback(|| async { error::ApiError::NotFound("no such route; see DESIGN.md for the API".into()) })
+        .fallback(|| async {
+            error::ApiError::NotFound("no such route; see DESIGN.md for the API".into())
+        })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(trace_request))
         .with_state(state)

@@ -45,41 +45,65 @@ async fn send(
     let idem_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
-            let k = v.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "must be printable ASCII"))?;
+            let k = v
+                .to_str()
+                .map_err(|_| ApiError::invalid("Idempotency-Key", "must be printable ASCII"))?;
             if k.is_empty() || k.len() > 255 {
-                return Err(ApiError::invalid("Idempotency-Key", "must be 1 to 255 characters"));
+                return Err(ApiError::invalid(
+                    "Idempotency-Key",
+                    "must be 1 to 255 characters",
+                ));
             }
             Some(k.to_string())
         }
     };
-    let idem = idem_key.as_deref().map(|k| (caller.key_id.as_str(), k, body.hash.as_str()));
-    let answer = sender(&state).send(body.value, Some(&caller.key_id), idem).await?;
+    let idem = idem_key
+        .as_deref()
+        .map(|k| (caller.key_id.as_str(), k, body.hash.as_str()));
+    let answer = sender(&state)
+        .send(body.value, Some(&caller.key_id), idem)
+        .await?;
     if !answer.replayed {
         state.wake.notify_one();
     }
     let mut resp = (
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::ACCEPTED),
-        [(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         answer.body,
     )
         .into_response();
     if answer.replayed {
-        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
 }
 
 /// Cancels every delivery of the notification that has not started sending.
-async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     caller.require("send")?;
     if state.store.get_notification(&id).await?.is_none() {
         return Err(ApiError::NotFound(format!("there is no notification {id}")));
     }
-    let n = state.store.cancel_notification(&id, crate::util::now_ms()).await?;
+    let n = state
+        .store
+        .cancel_notification(&id, crate::util::now_ms())
+        .await?;
     Ok(Json(json!({"cancelled": n})))
 }
 
-async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     caller.require("read")?;
     let n = state
         .store

@@ -15,7 +15,9 @@ use super::auth::Caller;
 use super::error::{ApiError, ApiResult, FieldError};
 use super::json::JsonBody;
 use super::AppState;
-use crate::accept::{check_email, check_locale, check_phone, check_timezone, check_url, CATEGORIES};
+use crate::accept::{
+    check_email, check_locale, check_phone, check_timezone, check_url, CATEGORIES,
+};
 use crate::render::CHANNEL_PARTS;
 use crate::store::RecipientRow;
 use crate::util::{now_ms, rfc3339};
@@ -156,19 +158,36 @@ async fn upsert(
         locale: b.locale,
         timezone: b.timezone,
         preferences: serde_json::to_string(&b.preferences).map_err(anyhow::Error::from)?,
-        quiet_hours: b.quiet_hours.map(|q| serde_json::to_string(&q)).transpose().map_err(anyhow::Error::from)?,
+        quiet_hours: b
+            .quiet_hours
+            .map(|q| serde_json::to_string(&q))
+            .transpose()
+            .map_err(anyhow::Error::from)?,
         created_at: now,
         updated_at: now,
     };
     let created = state.store.put_recipient(&row).await?;
-    if let Some(stored) = state.store.get_recipients(std::slice::from_ref(&id)).await?.pop() {
+    if let Some(stored) = state
+        .store
+        .get_recipients(std::slice::from_ref(&id))
+        .await?
+        .pop()
+    {
         row = stored;
     }
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(recipient_json(&row))))
 }
 
-async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     if !caller.has("send") {
         caller.require("read")?;
     }
@@ -181,7 +200,11 @@ async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<Stri
     Ok(Json(recipient_json(&r)))
 }
 
-async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     caller.require("send")?;
     if state.store.delete_recipient(&id).await? {
         Ok(StatusCode::NO_CONTENT)

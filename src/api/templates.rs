@@ -50,20 +50,41 @@ async fn put(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require("templates")?;
     if !valid_key(&key) {
-        return Err(ApiError::invalid("key", "1 to 100 letters, digits, '-', '_' or '.'"));
+        return Err(ApiError::invalid(
+            "key",
+            "1 to 100 letters, digits, '-', '_' or '.'",
+        ));
     }
     let b = body.value;
     if b.channels.is_empty() {
-        return Err(ApiError::invalid("channels", "give content for at least one channel"));
+        return Err(ApiError::invalid(
+            "channels",
+            "give content for at least one channel",
+        ));
     }
     let name = b.name.unwrap_or_else(|| key.clone());
-    let content = TemplateContent { channels: b.channels, locales: b.locales, settings: b.settings };
-    let (version, created) = save(state.store.as_ref(), &key, &name, &content).await.map_err(|e| match e {
-        SaveError::Invalid(errs) => ApiError::Invalid(errs.into_iter().map(FieldError::from).collect()),
-        SaveError::Store(e) => e.into(),
-    })?;
-    let status = if created && version == 1 { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(json!({"key": key, "name": name, "version": version, "changed": created}))))
+    let content = TemplateContent {
+        channels: b.channels,
+        locales: b.locales,
+        settings: b.settings,
+    };
+    let (version, created) = save(state.store.as_ref(), &key, &name, &content)
+        .await
+        .map_err(|e| match e {
+            SaveError::Invalid(errs) => {
+                ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
+            }
+            SaveError::Store(e) => e.into(),
+        })?;
+    let status = if created && version == 1 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(json!({"key": key, "name": name, "version": version, "changed": created})),
+    ))
 }
 
 fn can_read(caller: &Caller) -> Result<(), ApiError> {
@@ -94,14 +115,18 @@ async fn load(state: &AppState, key: &str, version: Option<i64>) -> ApiResult<Te
     let t = state.store.get_template(key, version).await?;
     match (t, version) {
         (Some(t), _) => Ok(t),
-        (None, Some(n)) if state.store.get_template(key, None).await?.is_some() => {
-            Err(ApiError::NotFound(format!("template `{key}` has no version {n}")))
-        }
+        (None, Some(n)) if state.store.get_template(key, None).await?.is_some() => Err(
+            ApiError::NotFound(format!("template `{key}` has no version {n}")),
+        ),
         (None, _) => Err(ApiError::NotFound(format!("there is no template `{key}`"))),
     }
 }
 
-async fn show(State(state): State<AppState>, caller: Caller, Path(key): Path<String>) -> ApiResult<Json<Value>> {
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Value>> {
     can_read(&caller)?;
     let t = load(&state, &key, None).await?;
     Ok(Json(template_json(&t, t.version)))
@@ -128,7 +153,11 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<V
     Ok(Json(json!({"items": items})))
 }
 
-async fn versions(State(state): State<AppState>, caller: Caller, Path(key): Path<String>) -> ApiResult<Json<Value>> {
+async fn versions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Value>> {
     can_read(&caller)?;
     let current = load(&state, &key, None).await?.version;
     let items: Vec<Value> = state
@@ -143,7 +172,10 @@ async fn versions(State(state): State<AppState>, caller: Caller, Path(key): Path
 }
 
 fn version_param(n: &str) -> ApiResult<i64> {
-    n.parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::invalid("version", "must be a version number (1, 2, ...)"))
+    n.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| ApiError::invalid("version", "must be a version number (1, 2, ...)"))
 }
 
 async fn version(
@@ -166,12 +198,19 @@ async fn activate(
     caller.require("templates")?;
     let n = version_param(&n)?;
     load(&state, &key, Some(n)).await?;
-    state.store.activate_template_version(&key, n, now_ms()).await?;
+    state
+        .store
+        .activate_template_version(&key, n, now_ms())
+        .await?;
     let t = load(&state, &key, None).await?;
     Ok(Json(template_json(&t, t.version)))
 }
 
-async fn archive(State(state): State<AppState>, caller: Caller, Path(key): Path<String>) -> ApiResult<StatusCode> {
+async fn archive(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(key): Path<String>,
+) -> ApiResult<StatusCode> {
     caller.require("templates")?;
     load(&state, &key, None).await?;
     state.store.archive_template(&key, now_ms()).await?;
@@ -216,16 +255,27 @@ async fn preview(
     let mut channels = serde_json::Map::new();
     let mut errors = Vec::new();
     for channel in compiled.channels() {
-        match state.renderer.render_channel(&compiled, channel, req.locale.as_deref(), req.timezone.as_deref(), &data) {
+        match state.renderer.render_channel(
+            &compiled,
+            channel,
+            req.locale.as_deref(),
+            req.timezone.as_deref(),
+            &data,
+        ) {
             Ok(Some(parts)) => {
                 channels.insert(channel.clone(), json!(parts));
             }
             Ok(None) => {}
-            Err(e) => errors.push(FieldError::new(e.field, format!("{channel}: {}", e.message))),
+            Err(e) => errors.push(FieldError::new(
+                e.field,
+                format!("{channel}: {}", e.message),
+            )),
         }
     }
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    Ok(Json(json!({"key": t.key, "version": t.version, "locale": req.locale, "channels": channels})))
+    Ok(Json(
+        json!({"key": t.key, "version": t.version, "locale": req.locale, "channels": channels}),
+    ))
 }

@@ -154,7 +154,9 @@ enum Target {
     WebhookFlow,
     Email,
     /// In-app messages to recipients `u_0`.. (see [`run_inbox_fanout`]).
-    InApp { recipients: usize },
+    InApp {
+        recipients: usize,
+    },
 }
 
 /// What load a scenario applies.
@@ -328,7 +330,10 @@ impl Server {
             sleep(Duration::from_millis(50)).await;
         }
         self.keep_dir = true;
-        bail!("the server is ready but wrote no admin key to {}", path.display())
+        bail!(
+            "the server is ready but wrote no admin key to {}",
+            path.display()
+        )
     }
 
     /// Graceful stop: SIGTERM, wait, then SIGKILL. Removes the temp dir.
@@ -406,7 +411,10 @@ fn tail_of_file(path: &Path, lines: usize) -> String {
         return String::new();
     }
     let start = all.len().saturating_sub(lines);
-    format!("\n--- last lines of server stderr ---\n{}", all[start..].join("\n"))
+    format!(
+        "\n--- last lines of server stderr ---\n{}",
+        all[start..].join("\n")
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -470,7 +478,11 @@ impl Drop for Receiver {
     }
 }
 
-async fn hook(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, _body: Bytes) -> StatusCode {
+async fn hook(
+    State(state): State<Arc<ReceiverState>>,
+    headers: HeaderMap,
+    _body: Bytes,
+) -> StatusCode {
     let now = Instant::now();
     match headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
         Some(id) => {
@@ -527,7 +539,10 @@ fn delivery_id_of_message_id(line: &[u8]) -> Option<String> {
 
 /// One SMTP session: answers 250 to everything (354 to DATA), and records
 /// each message's arrival by the delivery id in its Message-ID.
-async fn smtp_session(stream: tokio::net::TcpStream, state: Arc<ReceiverState>) -> std::io::Result<()> {
+async fn smtp_session(
+    stream: tokio::net::TcpStream,
+    state: Arc<ReceiverState>,
+) -> std::io::Result<()> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let _ = stream.set_nodelay(true);
     let (r, mut w) = stream.into_split();
@@ -541,7 +556,10 @@ async fn smtp_session(stream: tokio::net::TcpStream, state: Arc<ReceiverState>) 
         }
         let verb: Vec<u8> = line.iter().take(4).map(u8::to_ascii_uppercase).collect();
         match verb.as_slice() {
-            b"EHLO" => w.write_all(b"250-bench-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n").await?,
+            b"EHLO" => {
+                w.write_all(b"250-bench-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                    .await?
+            }
             b"QUIT" => {
                 w.write_all(b"221 bye\r\n").await?;
                 return Ok(());
@@ -698,7 +716,10 @@ impl Sent {
 
 impl Sender {
     fn body(&self, n: usize, recipients: usize) -> Vec<u8> {
-        if let Target::InApp { recipients: streams } = self.target {
+        if let Target::InApp {
+            recipients: streams,
+        } = self.target
+        {
             let body = serde_json::json!({
                 "content": { "in_app": { "title": "Order {{n}}", "body": "Order {{n}} shipped" } },
                 "to": [{ "id": format!("u_{}", n % streams) }],
@@ -781,9 +802,8 @@ impl Sender {
                     truncate(&text, 500)
                 );
             }
-            let accepted: Accepted = serde_json::from_str(&text).with_context(|| {
-                format!("unexpected 202 body: {}", truncate(&text, 500))
-            })?;
+            let accepted: Accepted = serde_json::from_str(&text)
+                .with_context(|| format!("unexpected 202 body: {}", truncate(&text, 500)))?;
             self.accepted
                 .fetch_add(accepted.deliveries.len(), Ordering::Relaxed);
             return Ok((accepted, at));
@@ -884,7 +904,11 @@ impl Stats {
 
 /// Waits until `expected` distinct deliveries have arrived or the deadline passes.
 /// Returns false on timeout.
-async fn wait_for_deliveries(receiver: &Receiver, server: &mut Server, expected: usize) -> Result<bool> {
+async fn wait_for_deliveries(
+    receiver: &Receiver,
+    server: &mut Server,
+    expected: usize,
+) -> Result<bool> {
     let deadline = Instant::now() + DELIVERY_DEADLINE;
     let mut next_progress = Instant::now() + PROGRESS_EVERY;
     loop {
@@ -965,17 +989,26 @@ async fn run_scenario(
         Target::Webhook | Target::InApp { .. } => (start_receiver().await?, vec![]),
         Target::WebhookFlow => (
             start_receiver().await?,
-            vec![("MISSIVE__CHANNELS__WEBHOOK__RATE_LIMIT", "1000000/s".to_string())],
+            vec![(
+                "MISSIVE__CHANNELS__WEBHOOK__RATE_LIMIT",
+                "1000000/s".to_string(),
+            )],
         ),
         Target::Email => {
             let sink = start_smtp_sink().await?;
             let port = sink.url.rsplit(':').next().unwrap_or_default().to_string();
             let env = vec![
                 ("MISSIVE__CHANNELS__EMAIL__PROVIDERS", "smtp".to_string()),
-                ("MISSIVE__CHANNELS__EMAIL__SMTP__HOST", "127.0.0.1".to_string()),
+                (
+                    "MISSIVE__CHANNELS__EMAIL__SMTP__HOST",
+                    "127.0.0.1".to_string(),
+                ),
                 ("MISSIVE__CHANNELS__EMAIL__SMTP__PORT", port),
                 ("MISSIVE__CHANNELS__EMAIL__SMTP__TLS", "none".to_string()),
-                ("MISSIVE__CHANNELS__EMAIL__SMTP__POOL_SIZE", "16".to_string()),
+                (
+                    "MISSIVE__CHANNELS__EMAIL__SMTP__POOL_SIZE",
+                    "16".to_string(),
+                ),
             ];
             (sink, env)
         }
@@ -1013,7 +1046,10 @@ async fn run_scenario(
         start.elapsed().as_secs_f64()
     );
     if sent.not_sent > 0 {
-        eprintln!("[bench]   {} deliveries were not queued (suppressed/failed)", sent.not_sent);
+        eprintln!(
+            "[bench]   {} deliveries were not queued (suppressed/failed)",
+            sent.not_sent
+        );
     }
 
     let expected = sent.deliveries.len();
@@ -1028,7 +1064,12 @@ async fn run_scenario(
     let mut last_receipt: Option<Instant> = None;
     for (id, accepted_at) in &sent.deliveries {
         if let Some(arrived) = arrivals.get(id) {
-            latencies.push(arrived.saturating_duration_since(*accepted_at).as_secs_f64() * 1000.0);
+            latencies.push(
+                arrived
+                    .saturating_duration_since(*accepted_at)
+                    .as_secs_f64()
+                    * 1000.0,
+            );
             last_receipt = last_receipt.max(Some(*arrived));
         }
     }
@@ -1045,8 +1086,15 @@ async fn run_scenario(
 
     let mut errors = Vec::new();
     if let Some(e) = &sent.first_error {
-        let stopped = if sent.failures >= MAX_FAILURES { " (load stopped early)" } else { "" };
-        errors.push(format!("{} requests failed{stopped}, first: {e}", sent.failures));
+        let stopped = if sent.failures >= MAX_FAILURES {
+            " (load stopped early)"
+        } else {
+            ""
+        };
+        errors.push(format!(
+            "{} requests failed{stopped}, first: {e}",
+            sent.failures
+        ));
     }
     if !complete {
         errors.push(format!(
@@ -1135,12 +1183,16 @@ impl StreamsState {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64() * 1000.0)
             .unwrap_or(0.0);
-        let Ok(m) = serde_json::from_str::<serde_json::Value>(data) else { return };
+        let Ok(m) = serde_json::from_str::<serde_json::Value>(data) else {
+            return;
+        };
         let stored_ms = m["created_at"]
             .as_str()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.timestamp_millis() as f64);
-        let (Some(id), Some(stored_ms)) = (m["delivery_id"].as_str(), stored_ms) else { return };
+        let (Some(id), Some(stored_ms)) = (m["delivery_id"].as_str(), stored_ms) else {
+            return;
+        };
         match self.arrivals.lock().unwrap().entry(id.to_string()) {
             std::collections::hash_map::Entry::Occupied(_) => {
                 self.duplicates.fetch_add(1, Ordering::Relaxed);
@@ -1173,7 +1225,11 @@ async fn hold_stream(client: reqwest::Client, url: String, state: Arc<StreamsSta
             let mut data = String::new();
             for line in frame.lines() {
                 if let Some(v) = line.strip_prefix("event:") {
-                    event = if v.trim() == "message" { "message" } else { "other" };
+                    event = if v.trim() == "message" {
+                        "message"
+                    } else {
+                        "other"
+                    };
                 } else if let Some(v) = line.strip_prefix("data:") {
                     data.push_str(v.trim_start());
                 }
@@ -1186,7 +1242,12 @@ async fn hold_stream(client: reqwest::Client, url: String, state: Arc<StreamsSta
 }
 
 /// A token for each recipient, then one SSE stream each.
-async fn open_streams(server: &Server, client: &reqwest::Client, streams: usize, state: &Arc<StreamsState>) -> Result<Vec<JoinHandle<()>>> {
+async fn open_streams(
+    server: &Server,
+    client: &reqwest::Client,
+    streams: usize,
+    state: &Arc<StreamsState>,
+) -> Result<Vec<JoinHandle<()>>> {
     use futures::StreamExt;
     let tokens: Vec<Result<String>> = futures::stream::iter(0..streams)
         .map(|i| async move {
@@ -1200,7 +1261,10 @@ async fn open_streams(server: &Server, client: &reqwest::Client, streams: usize,
                 bail!("POST /v1/recipients/u_{i}/token answered {}", resp.status());
             }
             let v: serde_json::Value = resp.json().await?;
-            v["token"].as_str().map(str::to_string).ok_or_else(|| anyhow!("no token in the answer"))
+            v["token"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("no token in the answer"))
         })
         .buffered(32)
         .collect()
@@ -1213,18 +1277,32 @@ async fn open_streams(server: &Server, client: &reqwest::Client, streams: usize,
         .context("building the stream client")?;
     let mut tasks = Vec::with_capacity(streams);
     for (i, token) in tokens.into_iter().enumerate() {
-        let url = format!("{}/v1/recipients/u_{i}/inbox/stream?token={}", server.base_url, token?);
-        tasks.push(tokio::spawn(hold_stream(stream_client.clone(), url, state.clone())));
+        let url = format!(
+            "{}/v1/recipients/u_{i}/inbox/stream?token={}",
+            server.base_url, token?
+        );
+        tasks.push(tokio::spawn(hold_stream(
+            stream_client.clone(),
+            url,
+            state.clone(),
+        )));
     }
     let deadline = Instant::now() + STREAMS_DEADLINE;
     while state.open.load(Ordering::Relaxed) + state.lost.load(Ordering::Relaxed) < streams {
         if Instant::now() > deadline {
-            bail!("only {} of {streams} inbox streams opened within {}s", state.open.load(Ordering::Relaxed), STREAMS_DEADLINE.as_secs());
+            bail!(
+                "only {} of {streams} inbox streams opened within {}s",
+                state.open.load(Ordering::Relaxed),
+                STREAMS_DEADLINE.as_secs()
+            );
         }
         sleep(Duration::from_millis(20)).await;
     }
     if let Some(e) = state.first_error.lock().unwrap().clone() {
-        bail!("{} inbox streams did not open, first: {e}", state.lost.load(Ordering::Relaxed));
+        bail!(
+            "{} inbox streams did not open, first: {e}",
+            state.lost.load(Ordering::Relaxed)
+        );
     }
     Ok(tasks)
 }
@@ -1235,13 +1313,26 @@ async fn open_streams(server: &Server, client: &reqwest::Client, streams: usize,
 /// POST to the last message event) and the latency from the message being
 /// stored (its `created_at`) to its event arriving at the client (p50_ms,
 /// p99_ms); same clock, millisecond resolution.
-async fn run_inbox_fanout(name: &str, load: Load, opts: &Options, client: &reqwest::Client) -> Result<Report> {
-    let Load::ClosedLoop { requests, recipients, concurrency } = load else {
+async fn run_inbox_fanout(
+    name: &str,
+    load: Load,
+    opts: &Options,
+    client: &reqwest::Client,
+) -> Result<Report> {
+    let Load::ClosedLoop {
+        requests,
+        recipients,
+        concurrency,
+    } = load
+    else {
         bail!("inbox-fanout takes a closed-loop load");
     };
     let streams = opts.scaled(FANOUT_STREAMS);
     eprintln!("[bench] scenario {name}: {streams} streams, {load:?}");
-    let env = [("MISSIVE__INBOX__MAX_CONNECTIONS", (streams + 100).to_string())];
+    let env = [(
+        "MISSIVE__INBOX__MAX_CONNECTIONS",
+        (streams + 100).to_string(),
+    )];
     let mut server = start_server(opts, client, &env).await?;
     let state = Arc::new(StreamsState::default());
     let tasks = open_streams(&server, client, streams, &state).await?;
@@ -1252,7 +1343,9 @@ async fn run_inbox_fanout(name: &str, load: Load, opts: &Options, client: &reqwe
         notifications_url: format!("{}/v1/notifications", server.base_url),
         auth: format!("Bearer {}", server.api_key),
         hook_url: String::new(),
-        target: Target::InApp { recipients: streams },
+        target: Target::InApp {
+            recipients: streams,
+        },
         accepted: AtomicUsize::new(0),
         failures: AtomicUsize::new(0),
     });
@@ -1261,7 +1354,10 @@ async fn run_inbox_fanout(name: &str, load: Load, opts: &Options, client: &reqwe
     let start = Instant::now();
     let sent = run_closed_loop(sender.clone(), requests, recipients, concurrency).await?;
     let expected = sent.deliveries.len();
-    eprintln!("[bench]   sending done: {expected} in-app deliveries accepted in {:.2}s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "[bench]   sending done: {expected} in-app deliveries accepted in {:.2}s",
+        start.elapsed().as_secs_f64()
+    );
 
     let deadline = Instant::now() + DELIVERY_DEADLINE;
     let mut next_progress = Instant::now() + PROGRESS_EVERY;
@@ -1308,12 +1404,20 @@ async fn run_inbox_fanout(name: &str, load: Load, opts: &Options, client: &reqwe
         errors.push(format!("{} requests failed, first: {e}", sent.failures));
     }
     if let Some(e) = state.first_error.lock().unwrap().clone() {
-        errors.push(format!("{} streams ended early, first: {e}", state.lost.load(Ordering::Relaxed)));
+        errors.push(format!(
+            "{} streams ended early, first: {e}",
+            state.lost.load(Ordering::Relaxed)
+        ));
     }
     if !complete {
-        errors.push(format!("only {matched} of {expected} messages reached their stream"));
+        errors.push(format!(
+            "only {matched} of {expected} messages reached their stream"
+        ));
     }
-    let secs = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(start).as_secs_f64()).unwrap_or(0.0);
+    let secs = |t: Option<Instant>| {
+        t.map(|t| t.saturating_duration_since(start).as_secs_f64())
+            .unwrap_or(0.0)
+    };
     let deliver_secs = secs(last_receipt);
     Ok(Report {
         scenario: name.to_string(),
@@ -1325,12 +1429,18 @@ async fn run_inbox_fanout(name: &str, load: Load, opts: &Options, client: &reqwe
         p50_ms: stats.percentile(50.0).and_then(r2),
         p99_ms: stats.percentile(99.0).and_then(r2),
         cpu_ms_per_delivery: match (cpu_before, cpu_after) {
-            (Some(b), Some(a)) if matched > 0 => r2(a.saturating_sub(b) as f64 / CLOCK_TICKS_PER_S * 1000.0 / matched as f64),
+            (Some(b), Some(a)) if matched > 0 => {
+                r2(a.saturating_sub(b) as f64 / CLOCK_TICKS_PER_S * 1000.0 / matched as f64)
+            }
             _ => None,
         },
         peak_rss_mb: peak_rss.and_then(r2),
         idle_rss_mb: idle_rss.and_then(r2),
-        elapsed_s: r2(if complete { deliver_secs } else { end.duration_since(start).as_secs_f64() }),
+        elapsed_s: r2(if complete {
+            deliver_secs
+        } else {
+            end.duration_since(start).as_secs_f64()
+        }),
         received: (!errors.is_empty()).then_some(matched),
         error: (!errors.is_empty()).then(|| errors.join("; ")),
     })
@@ -1390,8 +1500,20 @@ fn plan(scenario: Scenario, opts: &Options) -> Vec<(String, Load)> {
         Scenario::Latency => {
             let duration = Duration::from_secs_f64((10.0 * opts.scale).max(0.1));
             vec![
-                ("latency-100".into(), Load::OpenLoop { rate: 100.0, duration }),
-                ("latency-1000".into(), Load::OpenLoop { rate: 1_000.0, duration }),
+                (
+                    "latency-100".into(),
+                    Load::OpenLoop {
+                        rate: 100.0,
+                        duration,
+                    },
+                ),
+                (
+                    "latency-1000".into(),
+                    Load::OpenLoop {
+                        rate: 1_000.0,
+                        duration,
+                    },
+                ),
             ]
         }
     }
@@ -1427,8 +1549,12 @@ async fn run(args: Args) -> Result<bool> {
         for (name, load) in plan(scenario, &opts) {
             let report = match scenario {
                 Scenario::InboxFanout => run_inbox_fanout(&name, load, &opts, &client).await,
-                Scenario::E2eEmail => run_scenario(&name, load, Target::Email, &opts, &client).await,
-                Scenario::E2eWebhookFlow => run_scenario(&name, load, Target::WebhookFlow, &opts, &client).await,
+                Scenario::E2eEmail => {
+                    run_scenario(&name, load, Target::Email, &opts, &client).await
+                }
+                Scenario::E2eWebhookFlow => {
+                    run_scenario(&name, load, Target::WebhookFlow, &opts, &client).await
+                }
                 _ => run_scenario(&name, load, Target::Webhook, &opts, &client).await,
             }
             .with_context(|| format!("scenario {name}"))?;
@@ -1444,7 +1570,10 @@ async fn run(args: Args) -> Result<bool> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("missive-bench: error: starting the tokio runtime: {e}");

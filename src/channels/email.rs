@@ -86,17 +86,34 @@ trait EmailProvider: Send + Sync {
 }
 
 fn config_error(key: &'static str, value: &str, allowed: impl ToString) -> ConfigError {
-    ConfigError::Invalid { key, value: value.to_string(), allowed: allowed.to_string() }
+    ConfigError::Invalid {
+        key,
+        value: value.to_string(),
+        allowed: allowed.to_string(),
+    }
 }
 
 impl EmailChannel {
     pub fn new(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<EmailChannel> {
         let from: Mailbox = cfg.from.trim().parse().map_err(|e| {
-            config_error("channels.email.from", &cfg.from, format_args!("an address such as \"Shop <shop@example.com>\" ({e})"))
+            config_error(
+                "channels.email.from",
+                &cfg.from,
+                format_args!("an address such as \"Shop <shop@example.com>\" ({e})"),
+            )
         })?;
-        let reply_to = match cfg.reply_to.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        let reply_to = match cfg
+            .reply_to
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
             Some(r) => Some(r.parse::<Mailbox>().map_err(|e| {
-                config_error("channels.email.reply_to", r, format_args!("an address such as \"Help <help@example.com>\", or empty ({e})"))
+                config_error(
+                    "channels.email.reply_to",
+                    r,
+                    format_args!("an address such as \"Help <help@example.com>\", or empty ({e})"),
+                )
             })?),
             None => None,
         };
@@ -107,7 +124,10 @@ impl EmailChannel {
             providers.push(match p.kind.as_str() {
                 "smtp" => Box::new(SmtpProvider::new(p, cfg.timeout)?),
                 "file" => Box::new(FileProvider(Outbox::new(p, root, "email")?)),
-                other => anyhow::bail!("`{}.type` = {other:?} is not an email provider type (smtp, file)", p.key),
+                other => anyhow::bail!(
+                    "`{}.type` = {other:?} is not an email provider type (smtp, file)",
+                    p.key
+                ),
             });
         }
         if providers.is_empty() {
@@ -116,7 +136,10 @@ impl EmailChannel {
         Ok(EmailChannel {
             providers: Failover::with_limits(
                 providers,
-                cfg.providers.iter().map(|p| (p.name.clone(), p.rate_limit)).collect(),
+                cfg.providers
+                    .iter()
+                    .map(|p| (p.name.clone(), p.rate_limit))
+                    .collect(),
                 cfg.breaker_threshold,
                 cfg.breaker_cool_down,
             ),
@@ -136,7 +159,12 @@ impl EmailChannel {
             .trim()
             .parse()
             .map_err(|e| format!("{:?} is not a valid email address ({e})", msg.address))?;
-        let part = |k: &str| msg.content.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
+        let part = |k: &str| {
+            msg.content
+                .get(k)
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+        };
         // A line break in a header would end it; the encoder escapes them,
         // but a subject is one line.
         let subject = part("subject").unwrap_or("").replace(['\r', '\n'], " ");
@@ -168,9 +196,10 @@ impl EmailChannel {
             }
         }
         let built = match (part("text"), part("html")) {
-            (Some(text), Some(html)) => {
-                b.multipart(MultiPart::alternative_plain_html(text.to_string(), html.to_string()))
-            }
+            (Some(text), Some(html)) => b.multipart(MultiPart::alternative_plain_html(
+                text.to_string(),
+                html.to_string(),
+            )),
             (None, Some(html)) => b.singlepart(SinglePart::html(html.to_string())),
             (text, None) => b.singlepart(SinglePart::plain(text.unwrap_or("").to_string())),
         }
@@ -199,7 +228,9 @@ impl Channel for EmailChannel {
     }
 
     fn provider_limit(&self, attempt: i64) -> Option<(String, crate::config::RateLimit)> {
-        self.providers.peek(attempt).map(|(name, l)| (name.to_string(), l))
+        self.providers
+            .peek(attempt)
+            .map(|(name, l)| (name.to_string(), l))
     }
 
     fn providers(&self) -> Vec<ProviderStatus> {
@@ -211,7 +242,8 @@ impl Channel for EmailChannel {
         match self.compose(msg) {
             Ok(mail) => {
                 let result = provider.send(&mail).await;
-                self.providers.record(index, result.outcome, result.retry_after);
+                self.providers
+                    .record(index, result.outcome, result.retry_after);
                 result
             }
             Err(e) => SendResult {
@@ -236,7 +268,9 @@ fn check_unsubscribe(raw: &str) -> Result<Option<String>, ConfigError> {
     let allowed = "a mailto:, http:// or https:// URL ({recipient} is replaced), or empty for no List-Unsubscribe header";
     let sample = t.replace("{recipient}", "r");
     let ok = (t.starts_with("mailto:") || t.starts_with("http://") || t.starts_with("https://"))
-        && !t.contains(|c: char| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || !c.is_ascii())
+        && !t.contains(|c: char| {
+            c.is_whitespace() || c.is_control() || c == '<' || c == '>' || !c.is_ascii()
+        })
         && url::Url::parse(&sample).is_ok();
     if !ok {
         return Err(config_error("channels.email.unsubscribe", t, allowed));
@@ -257,7 +291,6 @@ pub fn percent_encode(s: &str) -> String {
     }
     out
 }
-
 
 /// Accepts a string, a number or a bool as a string: environment variables
 /// such as `MISSIVE__CHANNELS__EMAIL__SMTP__PASSWORD=12345` arrive typed.
@@ -304,7 +337,10 @@ impl EmailProvider for FileProvider {
         };
         match self.0.write(&mail.delivery_id, "eml", &mail.raw).await {
             Ok(path) => {
-                r.response = Some(truncate(format!("wrote {}; message-id={}", path.display(), mail.message_id), MAX_RESPONSE));
+                r.response = Some(truncate(
+                    format!("wrote {}; message-id={}", path.display(), mail.message_id),
+                    MAX_RESPONSE,
+                ));
             }
             Err(e) => {
                 // A full disk or a permission fixed later: worth retrying.
@@ -400,13 +436,21 @@ struct Failure {
 }
 
 impl Failure {
-    fn from_lettre(stage: &str, before_content: bool, e: lettre::transport::smtp::Error) -> Failure {
+    fn from_lettre(
+        stage: &str,
+        before_content: bool,
+        e: lettre::transport::smtp::Error,
+    ) -> Failure {
         if let Some(code) = e.status() {
             let code = u16::from(code);
             let text = e.source().map(|s| s.to_string()).unwrap_or_default();
             let reply = format!("{code} {text}").trim_end().to_string();
             Failure {
-                outcome: if e.is_permanent() { Outcome::Permanent } else { Outcome::Transient },
+                outcome: if e.is_permanent() {
+                    Outcome::Permanent
+                } else {
+                    Outcome::Transient
+                },
                 code: Some(code),
                 error: format!("the server answered {stage} with {reply}"),
                 reply: Some(reply),
@@ -419,7 +463,11 @@ impl Failure {
                 outcome: Outcome::Transient,
                 code: None,
                 reply: None,
-                error: if e.is_timeout() { format!("{stage}: timed out") } else { format!("{stage}: {}", error_chain(&e)) },
+                error: if e.is_timeout() {
+                    format!("{stage}: timed out")
+                } else {
+                    format!("{stage}: {}", error_chain(&e))
+                },
                 before_content,
                 resettable: false,
                 dead_connection: true,
@@ -442,7 +490,10 @@ impl Failure {
 
     /// This server can't take this message; the session itself is fine.
     fn unsendable(error: &str) -> Failure {
-        Failure { resettable: true, ..Failure::other(Outcome::Permanent, error.to_string()) }
+        Failure {
+            resettable: true,
+            ..Failure::other(Outcome::Permanent, error.to_string())
+        }
     }
 
     fn other(outcome: Outcome, error: String) -> Failure {
@@ -466,7 +517,11 @@ impl Failure {
 struct FuturesIo(AsyncNetworkStream);
 
 impl tokio::io::AsyncRead for FuturesIo {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let dst = buf.initialize_unfilled();
         match Pin::new(&mut self.0).poll_read(cx, dst) {
             Poll::Ready(Ok(n)) => {
@@ -480,7 +535,11 @@ impl tokio::io::AsyncRead for FuturesIo {
 }
 
 impl tokio::io::AsyncWrite for FuturesIo {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.0).poll_write(cx, buf)
     }
 
@@ -514,7 +573,9 @@ impl SmtpProvider {
             return Err(p.invalid("port", "a port from 1 to 65535").into());
         }
         if s.pool_size == 0 || s.pool_size > 1000 {
-            return Err(p.invalid("pool_size", format!("{} given; 1 to 1000", s.pool_size)).into());
+            return Err(p
+                .invalid("pool_size", format!("{} given; 1 to 1000", s.pool_size))
+                .into());
         }
         let tls_params = || {
             TlsParameters::new(host.clone())
@@ -533,8 +594,22 @@ impl SmtpProvider {
         let credentials = match (s.username.is_empty(), s.password.is_empty()) {
             (true, true) => None,
             (false, false) => Some(Credentials::new(s.username, s.password)),
-            (true, false) => return Err(p.invalid("username", "set with password (both, or neither for no authentication)").into()),
-            (false, true) => return Err(p.invalid("password", "set with username (both, or neither for no authentication)").into()),
+            (true, false) => {
+                return Err(p
+                    .invalid(
+                        "username",
+                        "set with password (both, or neither for no authentication)",
+                    )
+                    .into())
+            }
+            (false, true) => {
+                return Err(p
+                    .invalid(
+                        "password",
+                        "set with username (both, or neither for no authentication)",
+                    )
+                    .into())
+            }
         };
         Ok(SmtpProvider {
             name: p.name.clone(),
@@ -569,7 +644,10 @@ impl SmtpProvider {
                 Err(_) => last = Some("timed out".to_string()),
             }
         }
-        Err(Failure::network(&stage, last.unwrap_or_else(|| "the name resolves to no address".into())))
+        Err(Failure::network(
+            &stage,
+            last.unwrap_or_else(|| "the name resolves to no address".into()),
+        ))
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
@@ -578,7 +656,9 @@ impl SmtpProvider {
             TlsMode::Wrapper(params) => {
                 #[allow(deprecated)]
                 let mut s = AsyncNetworkStream::use_existing_tokio1(Box::new(tcp));
-                s.upgrade_tls(params.clone()).await.map_err(|e| Failure::from_lettre("the TLS handshake", true, e))?;
+                s.upgrade_tls(params.clone())
+                    .await
+                    .map_err(|e| Failure::from_lettre("the TLS handshake", true, e))?;
                 Box::new(FuturesIo(s))
             }
             _ => Box::new(tcp),
@@ -590,7 +670,10 @@ impl SmtpProvider {
             if !conn.can_starttls() {
                 return Err(Failure::other(
                     Outcome::Transient,
-                    format!("{}:{} does not offer STARTTLS (channels.email.{}.tls = \"starttls\")", self.host, self.port, self.name),
+                    format!(
+                        "{}:{} does not offer STARTTLS (channels.email.{}.tls = \"starttls\")",
+                        self.host, self.port, self.name
+                    ),
                 ));
             }
             conn.starttls(params.clone(), &self.hello)
@@ -627,23 +710,38 @@ impl SmtpProvider {
         }
         let mut idle = self.idle.lock().unwrap();
         if idle.len() < self.pool_size {
-            idle.push(Idle { conn, since: Instant::now() });
+            idle.push(Idle {
+                conn,
+                since: Instant::now(),
+            });
         }
     }
 
     /// One mail transaction on `conn`.
-    async fn transaction(conn: &mut AsyncSmtpConnection, mail: &Outgoing) -> Result<Response, Failure> {
+    async fn transaction(
+        conn: &mut AsyncSmtpConnection,
+        mail: &Outgoing,
+    ) -> Result<Response, Failure> {
         let mut params = Vec::new();
-        let ascii = mail.envelope.from().into_iter().chain(mail.envelope.to()).all(|a| AsRef::<str>::as_ref(a).is_ascii());
+        let ascii = mail
+            .envelope
+            .from()
+            .into_iter()
+            .chain(mail.envelope.to())
+            .all(|a| AsRef::<str>::as_ref(a).is_ascii());
         if !ascii {
             if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
-                return Err(Failure::unsendable("the address is not ASCII and the server does not offer SMTPUTF8"));
+                return Err(Failure::unsendable(
+                    "the address is not ASCII and the server does not offer SMTPUTF8",
+                ));
             }
             params.push(MailParameter::SmtpUtfEight);
         }
         if !mail.raw.is_ascii() {
             if !conn.server_info().supports_feature(Extension::EightBitMime) {
-                return Err(Failure::unsendable("the message is not 7-bit and the server does not offer 8BITMIME"));
+                return Err(Failure::unsendable(
+                    "the message is not 7-bit and the server does not offer 8BITMIME",
+                ));
             }
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
@@ -655,14 +753,20 @@ impl SmtpProvider {
                 .await
                 .map_err(|e| Failure::from_lettre("RCPT TO", true, e))?;
         }
-        conn.command(Data).await.map_err(|e| Failure::from_lettre("DATA", true, e))?;
+        conn.command(Data)
+            .await
+            .map_err(|e| Failure::from_lettre("DATA", true, e))?;
         conn.message(&mail.raw)
             .await
             .map_err(|e| Failure::from_lettre("the message", false, e))
     }
 
     async fn deliver(&self, mail: &Outgoing) -> Result<Response, Failure> {
-        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let mut fresh_only = false;
         loop {
             let pooled = if fresh_only { None } else { self.reuse().await };
@@ -716,7 +820,11 @@ impl EmailProvider for SmtpProvider {
                 let code = u16::from(resp.code());
                 r.status_code = Some(code);
                 r.response = Some(truncate(
-                    format!("{code} {}; message-id={}", reply_text(&resp), mail.message_id),
+                    format!(
+                        "{code} {}; message-id={}",
+                        reply_text(&resp),
+                        mail.message_id
+                    ),
                     MAX_RESPONSE,
                 ));
             }
@@ -752,7 +860,11 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
-    fn compose(ch: &EmailChannel, category: &str, c: &serde_json::Map<String, serde_json::Value>) -> String {
+    fn compose(
+        ch: &EmailChannel,
+        category: &str,
+        c: &serde_json::Map<String, serde_json::Value>,
+    ) -> String {
         let msg = Message {
             delivery_id: "0190-abc",
             notification_id: "n1",
@@ -767,12 +879,22 @@ mod tests {
 
     #[test]
     fn both_parts_make_a_multipart_alternative() {
-        let ch = channel("[channels.email]\nfrom = \"Shop <shop@example.com>\"\nreply_to = \"help@example.com\"").unwrap();
-        let c = content(serde_json::json!({"subject": "Hi", "text": "plain", "html": "<p>html</p>"}));
+        let ch = channel(
+            "[channels.email]\nfrom = \"Shop <shop@example.com>\"\nreply_to = \"help@example.com\"",
+        )
+        .unwrap();
+        let c =
+            content(serde_json::json!({"subject": "Hi", "text": "plain", "html": "<p>html</p>"}));
         let raw = compose(&ch, "transactional", &c);
         assert!(raw.contains("Content-Type: multipart/alternative"), "{raw}");
-        assert!(raw.contains("Content-Type: text/plain; charset=utf-8"), "{raw}");
-        assert!(raw.contains("Content-Type: text/html; charset=utf-8"), "{raw}");
+        assert!(
+            raw.contains("Content-Type: text/plain; charset=utf-8"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("Content-Type: text/html; charset=utf-8"),
+            "{raw}"
+        );
         assert!(raw.contains("Message-ID: <0190-abc@example.com>"), "{raw}");
         assert!(raw.contains("Reply-To: help@example.com"), "{raw}");
         assert!(raw.contains("Date: "), "{raw}");
@@ -782,29 +904,62 @@ mod tests {
     #[test]
     fn one_part_is_sent_alone() {
         let ch = channel("").unwrap();
-        let raw = compose(&ch, "transactional", &content(serde_json::json!({"html": "<b>x</b>"})));
-        assert!(raw.contains("Content-Type: text/html; charset=utf-8") && !raw.contains("multipart"), "{raw}");
-        assert!(raw.contains("Subject: \r\n") || raw.contains("Subject:\r\n"), "{raw}");
-        let raw = compose(&ch, "transactional", &content(serde_json::json!({"subject": "s", "text": "t"})));
-        assert!(raw.contains("Content-Type: text/plain; charset=utf-8") && !raw.contains("multipart"), "{raw}");
+        let raw = compose(
+            &ch,
+            "transactional",
+            &content(serde_json::json!({"html": "<b>x</b>"})),
+        );
+        assert!(
+            raw.contains("Content-Type: text/html; charset=utf-8") && !raw.contains("multipart"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("Subject: \r\n") || raw.contains("Subject:\r\n"),
+            "{raw}"
+        );
+        let raw = compose(
+            &ch,
+            "transactional",
+            &content(serde_json::json!({"subject": "s", "text": "t"})),
+        );
+        assert!(
+            raw.contains("Content-Type: text/plain; charset=utf-8") && !raw.contains("multipart"),
+            "{raw}"
+        );
     }
 
     #[test]
     fn marketing_mail_gets_list_unsubscribe() {
-        let ch = channel("[channels.email]\nunsubscribe = \"https://example.com/u?r={recipient}\"").unwrap();
+        let ch = channel("[channels.email]\nunsubscribe = \"https://example.com/u?r={recipient}\"")
+            .unwrap();
         let raw = compose(&ch, "marketing", &content(serde_json::json!({"text": "t"})));
-        assert!(raw.contains("List-Unsubscribe: <https://example.com/u?r=u%2042%40x>"), "{raw}");
-        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{raw}");
+        assert!(
+            raw.contains("List-Unsubscribe: <https://example.com/u?r=u%2042%40x>"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{raw}"
+        );
         let ch = channel("").unwrap();
         let raw = compose(&ch, "marketing", &content(serde_json::json!({"text": "t"})));
-        assert!(raw.contains("List-Unsubscribe: <mailto:unsubscribe@localhost?subject=unsubscribe%20u%2042%40x>"), "{raw}");
+        assert!(
+            raw.contains(
+                "List-Unsubscribe: <mailto:unsubscribe@localhost?subject=unsubscribe%20u%2042%40x>"
+            ),
+            "{raw}"
+        );
         assert!(!raw.contains("List-Unsubscribe-Post"), "{raw}");
     }
 
     #[test]
     fn non_ascii_subjects_are_encoded() {
         let ch = channel("").unwrap();
-        let raw = compose(&ch, "transactional", &content(serde_json::json!({"subject": "订单 7 已发货", "text": "Olá"})));
+        let raw = compose(
+            &ch,
+            "transactional",
+            &content(serde_json::json!({"subject": "订单 7 已发货", "text": "Olá"})),
+        );
         assert!(raw.is_ascii());
         assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
     }
@@ -813,7 +968,15 @@ mod tests {
     fn a_bad_address_is_refused() {
         let ch = channel("").unwrap();
         let c = content(serde_json::json!({"text": "t"}));
-        let msg = Message { delivery_id: "d", notification_id: "n", recipient: "r", category: "auth", attempt: 1, address: "not an address", content: &c };
+        let msg = Message {
+            delivery_id: "d",
+            notification_id: "n",
+            recipient: "r",
+            category: "auth",
+            attempt: 1,
+            address: "not an address",
+            content: &c,
+        };
         assert!(ch.compose(&msg).is_err());
     }
 
@@ -831,7 +994,12 @@ mod tests {
             ("[channels.email.file]\nfolder = \"x\"", "channels.email.file"),
         ];
         for (toml, key) in cases {
-            let e = format!("{:#}", channel(toml).err().unwrap_or_else(|| panic!("{toml} should fail")));
+            let e = format!(
+                "{:#}",
+                channel(toml)
+                    .err()
+                    .unwrap_or_else(|| panic!("{toml} should fail"))
+            );
             assert!(e.contains(key), "{toml}: {e}");
         }
         let e = format!(

@@ -48,12 +48,25 @@ impl<P> Failover<P> {
     }
 
     /// `limits` gives each provider's name and rate limit, in order.
-    pub fn with_limits(providers: Vec<P>, limits: Vec<(String, Option<RateLimit>)>, threshold: u32, cool_down: Duration) -> Self {
+    pub fn with_limits(
+        providers: Vec<P>,
+        limits: Vec<(String, Option<RateLimit>)>,
+        threshold: u32,
+        cool_down: Duration,
+    ) -> Self {
         Failover {
             limits,
             providers: providers
                 .into_iter()
-                .map(|p| (p, Mutex::new(Health { breaker: Breaker::new(threshold, cool_down), paused_until: None })))
+                .map(|p| {
+                    (
+                        p,
+                        Mutex::new(Health {
+                            breaker: Breaker::new(threshold, cool_down),
+                            paused_until: None,
+                        }),
+                    )
+                })
                 .collect(),
         }
     }

@@ -37,7 +37,12 @@ impl InAppChannel {
 
 /// The inbox message for a delivery, from its rendered `in_app` parts.
 pub fn new_message(msg: &Message<'_>, id: String, now: i64) -> NewInboxMessage {
-    let part = |name: &str| msg.content.get(name).and_then(|v| v.as_str()).map(str::to_string);
+    let part = |name: &str| {
+        msg.content
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
     NewInboxMessage {
         id,
         recipient: msg.address.to_string(),
@@ -98,7 +103,8 @@ mod tests {
 
     #[test]
     fn the_message_takes_the_rendered_parts() {
-        let content = serde_json::json!({"title": "Hi Ana", "body": "Order 7", "action_url": "/o/7"});
+        let content =
+            serde_json::json!({"title": "Hi Ana", "body": "Order 7", "action_url": "/o/7"});
         let content = content.as_object().unwrap();
         let msg = Message {
             delivery_id: "d1",
@@ -110,10 +116,31 @@ mod tests {
             content,
         };
         let m = new_message(&msg, "m1".into(), 42);
-        assert_eq!((m.recipient.as_str(), m.delivery_id.as_str(), m.category.as_str()), ("u_1", "d1", "marketing"));
-        assert_eq!((m.title.as_deref(), m.body.as_deref(), m.action_url.as_deref()), (Some("Hi Ana"), Some("Order 7"), Some("/o/7")));
+        assert_eq!(
+            (
+                m.recipient.as_str(),
+                m.delivery_id.as_str(),
+                m.category.as_str()
+            ),
+            ("u_1", "d1", "marketing")
+        );
+        assert_eq!(
+            (
+                m.title.as_deref(),
+                m.body.as_deref(),
+                m.action_url.as_deref()
+            ),
+            (Some("Hi Ana"), Some("Order 7"), Some("/o/7"))
+        );
         let empty = serde_json::Map::new();
-        let m = new_message(&Message { content: &empty, ..msg }, "m2".into(), 42);
+        let m = new_message(
+            &Message {
+                content: &empty,
+                ..msg
+            },
+            "m2".into(),
+            42,
+        );
         assert_eq!((m.title, m.body), (None, None));
     }
 }

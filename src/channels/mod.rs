@@ -3,8 +3,8 @@
 //! the dispatcher's (src/dispatch).
 
 pub mod email;
-pub mod in_app;
 pub mod failover;
+pub mod in_app;
 pub mod outbox;
 pub mod sms;
 pub mod webhook;

@@ -28,16 +28,30 @@ impl Outbox {
             "" => root.data_dir.join("outbox").join(channel),
             d => PathBuf::from(d),
         };
-        Ok(Outbox { name: p.name.clone(), dir })
+        Ok(Outbox {
+            name: p.name.clone(),
+            dir,
+        })
     }
 
     /// Writes `<id>.<ext>`; a delivery id that is not file-name safe has its
     /// other characters replaced. Creates the directory on first use.
     pub async fn write(&self, id: &str, ext: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
-        let stem: String =
-            id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let stem: String = id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         let path = self.dir.join(format!("{stem}.{ext}"));
-        let tmp = self.dir.join(format!(".{stem}.{ext}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let tmp = self.dir.join(format!(
+            ".{stem}.{ext}.{}.tmp",
+            uuid::Uuid::new_v4().simple()
+        ));
         tokio::fs::create_dir_all(&self.dir).await?;
         tokio::fs::write(&tmp, bytes).await?;
         if let Err(e) = tokio::fs::rename(&tmp, &path).await {

@@ -49,11 +49,14 @@ pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dy
     }
     Ok(Some(Arc::new(SmsChannel {
         providers: Failover::with_limits(
-                providers,
-                cfg.providers.iter().map(|p| (p.name.clone(), p.rate_limit)).collect(),
-                cfg.breaker_threshold,
-                cfg.breaker_cool_down,
-            ),
+            providers,
+            cfg.providers
+                .iter()
+                .map(|p| (p.name.clone(), p.rate_limit))
+                .collect(),
+            cfg.breaker_threshold,
+            cfg.breaker_cool_down,
+        ),
         retry_schedule: cfg.retry_schedule.clone(),
         max_retry_after: cfg.max_retry_after,
     })))
@@ -98,12 +101,15 @@ impl Channel for SmsChannel {
             return failed(provider.name(), "the sms text is empty");
         }
         let result = provider.send(msg.address, text, msg).await;
-        self.providers.record(index, result.outcome, result.retry_after);
+        self.providers
+            .record(index, result.outcome, result.retry_after);
         result
     }
 
     fn provider_limit(&self, attempt: i64) -> Option<(String, crate::config::RateLimit)> {
-        self.providers.peek(attempt).map(|(name, l)| (name.to_string(), l))
+        self.providers
+            .peek(attempt)
+            .map(|(name, l)| (name.to_string(), l))
     }
 
     fn providers(&self) -> Vec<ProviderStatus> {
@@ -124,7 +130,10 @@ fn result(provider: &str) -> SendResult {
 
 /// A permanent failure before anything was sent.
 fn failed(provider: &str, error: impl Into<String>) -> SendResult {
-    SendResult { error: Some(error.into()), ..result(provider) }
+    SendResult {
+        error: Some(error.into()),
+        ..result(provider)
+    }
 }
 
 /// Fills `r` from a failed request. The URL is left out of the message: a
@@ -132,7 +141,10 @@ fn failed(provider: &str, error: impl Into<String>) -> SendResult {
 fn request_error(r: &mut SendResult, e: reqwest::Error, host: &str, timeout: Duration) {
     r.outcome = Outcome::Transient;
     r.error = Some(if e.is_timeout() {
-        format!("{host}: timed out after {}", humantime::format_duration(timeout))
+        format!(
+            "{host}: timed out after {}",
+            humantime::format_duration(timeout)
+        )
     } else {
         format!("{host}: {}", error_chain(&e.without_url()))
     });
@@ -169,8 +181,14 @@ async fn read_answer(r: &mut SendResult, mut resp: reqwest::Response) -> Result<
             }
             Ok(None) => break,
             Err(e) => {
-                r.response = Some(truncate(String::from_utf8_lossy(&buf).into_owned(), MAX_RESPONSE));
-                return Err(format!("reading the answer: {}", error_chain(&e.without_url())));
+                r.response = Some(truncate(
+                    String::from_utf8_lossy(&buf).into_owned(),
+                    MAX_RESPONSE,
+                ));
+                return Err(format!(
+                    "reading the answer: {}",
+                    error_chain(&e.without_url())
+                ));
             }
         }
     }
@@ -273,21 +291,29 @@ fn sid_like(s: &str) -> bool {
 }
 
 impl TwilioProvider {
-    fn new(p: &ProviderConfig, client: reqwest::Client, timeout: Duration) -> Result<Self, ConfigError> {
+    fn new(
+        p: &ProviderConfig,
+        client: reqwest::Client,
+        timeout: Duration,
+    ) -> Result<Self, ConfigError> {
         let s: TwilioSettings = p.parse()?;
         let account_sid = s.account_sid.trim().to_string();
         if account_sid.is_empty() {
             return Err(p.invalid("account_sid", "required: the Twilio Account SID (AC...)"));
         }
         if !sid_like(&account_sid) {
-            return Err(p.invalid("account_sid", format!("{account_sid:?} is not a Twilio SID (letters and digits, AC...)")));
+            return Err(p.invalid(
+                "account_sid",
+                format!("{account_sid:?} is not a Twilio SID (letters and digits, AC...)"),
+            ));
         }
         let auth_token = s.auth_token.trim().to_string();
         if auth_token.is_empty() {
             return Err(p.invalid("auth_token", "required: the Twilio account's auth token"));
         }
         let from = Some(s.from.trim().to_string()).filter(|f| !f.is_empty());
-        let messaging_service_sid = Some(s.messaging_service_sid.trim().to_string()).filter(|m| !m.is_empty());
+        let messaging_service_sid =
+            Some(s.messaging_service_sid.trim().to_string()).filter(|m| !m.is_empty());
         if from.is_none() && messaging_service_sid.is_none() {
             return Err(p.invalid(
                 "from",
@@ -296,7 +322,10 @@ impl TwilioProvider {
         }
         if let Some(m) = &messaging_service_sid {
             if !sid_like(m) {
-                return Err(p.invalid("messaging_service_sid", format!("{m:?} is not a Twilio SID (letters and digits, MG...)")));
+                return Err(p.invalid(
+                    "messaging_service_sid",
+                    format!("{m:?} is not a Twilio SID (letters and digits, MG...)"),
+                ));
             }
         }
         let base = http_url(p, "base_url", &s.base_url)?;
@@ -305,7 +334,16 @@ impl TwilioProvider {
             base.as_str().trim_end_matches('/')
         );
         let url = reqwest::Url::parse(&url).map_err(|e| p.invalid("base_url", e))?;
-        Ok(TwilioProvider { name: p.name.clone(), client, timeout, url, account_sid, auth_token, from, messaging_service_sid })
+        Ok(TwilioProvider {
+            name: p.name.clone(),
+            client,
+            timeout,
+            url,
+            account_sid,
+            auth_token,
+            from,
+            messaging_service_sid,
+        })
     }
 }
 
@@ -351,7 +389,10 @@ impl SmsProvider for TwilioProvider {
         if r.outcome == Outcome::Ok {
             // Put the message's sid first, so it survives the cut.
             r.response = Some(match serde_json::from_str::<TwilioMessage>(&body) {
-                Ok(TwilioMessage { sid: Some(sid), status }) => {
+                Ok(TwilioMessage {
+                    sid: Some(sid),
+                    status,
+                }) => {
                     let status = status.unwrap_or_default();
                     truncate(format!("sid={sid} status={status}\n{body}"), MAX_RESPONSE)
                 }
@@ -359,10 +400,19 @@ impl SmsProvider for TwilioProvider {
             });
         } else {
             r.error = Some(match serde_json::from_str::<TwilioError>(&body) {
-                Ok(TwilioError { code: Some(c), message }) => {
-                    format!("Twilio error {c}: {} (HTTP {code})", message.unwrap_or_default())
+                Ok(TwilioError {
+                    code: Some(c),
+                    message,
+                }) => {
+                    format!(
+                        "Twilio error {c}: {} (HTTP {code})",
+                        message.unwrap_or_default()
+                    )
                 }
-                Ok(TwilioError { code: None, message: Some(m) }) => format!("Twilio answered HTTP {code}: {m}"),
+                Ok(TwilioError {
+                    code: None,
+                    message: Some(m),
+                }) => format!("Twilio answered HTTP {code}: {m}"),
                 _ => format!("Twilio answered HTTP {code}"),
             });
             r.response = Some(truncate(body, MAX_RESPONSE));
@@ -427,14 +477,23 @@ fn url_data(to: &str, text: &str, delivery_id: &str) -> Value {
 }
 
 impl HttpProvider {
-    fn new(p: &ProviderConfig, client: reqwest::Client, timeout: Duration) -> Result<Self, ConfigError> {
+    fn new(
+        p: &ProviderConfig,
+        client: reqwest::Client,
+        timeout: Duration,
+    ) -> Result<Self, ConfigError> {
         let s: HttpSettings = p.parse()?;
         let method = match s.method.trim().to_ascii_uppercase().as_str() {
             "GET" => reqwest::Method::GET,
             "POST" => reqwest::Method::POST,
             "PUT" => reqwest::Method::PUT,
             "PATCH" => reqwest::Method::PATCH,
-            _ => return Err(p.invalid("method", format!("{:?}: one of GET, POST, PUT, PATCH", s.method))),
+            _ => {
+                return Err(p.invalid(
+                    "method",
+                    format!("{:?}: one of GET, POST, PUT, PATCH", s.method),
+                ))
+            }
         };
         let url = s.url.trim().to_string();
         if url.is_empty() {
@@ -443,11 +502,19 @@ impl HttpProvider {
         // Sample data with a quote, a backslash and a line break, so a body
         // that pastes `{{text}}` into JSON instead of `{{json text}}` is
         // caught now rather than on the first message.
-        let (to, text, id) = ("+15005550006", "Sample \"text\" \\ 验证码\nline 2", "00000000-0000-0000-0000-000000000000");
-        let sample_url = render_text(&url, &url_data(to, text, id)).map_err(|e| p.invalid("url", e))?;
+        let (to, text, id) = (
+            "+15005550006",
+            "Sample \"text\" \\ 验证码\nline 2",
+            "00000000-0000-0000-0000-000000000000",
+        );
+        let sample_url =
+            render_text(&url, &url_data(to, text, id)).map_err(|e| p.invalid("url", e))?;
         http_url(p, "url", &sample_url)?;
         let sample = render_text(&s.body, &body_data(to, text, id)).map_err(|e| {
-            p.invalid("body", format!("{e}; the template may use to, text and delivery_id"))
+            p.invalid(
+                "body",
+                format!("{e}; the template may use to, text and delivery_id"),
+            )
         })?;
         let content_type = s.content_type.trim().to_string();
         if content_type.to_ascii_lowercase().contains("json") {
@@ -460,8 +527,12 @@ impl HttpProvider {
         }
         let mut headers = reqwest::header::HeaderMap::new();
         if !content_type.is_empty() {
-            let v = reqwest::header::HeaderValue::from_str(&content_type)
-                .map_err(|_| p.invalid("content_type", format!("{content_type:?} is not a valid header value")))?;
+            let v = reqwest::header::HeaderValue::from_str(&content_type).map_err(|_| {
+                p.invalid(
+                    "content_type",
+                    format!("{content_type:?} is not a valid header value"),
+                )
+            })?;
             headers.insert(reqwest::header::CONTENT_TYPE, v);
         }
         for (k, v) in &s.headers {
@@ -510,7 +581,10 @@ impl SmsProvider for HttpProvider {
                 return r;
             }
         };
-        let mut request = self.client.request(self.method.clone(), url.clone()).headers(self.headers.clone());
+        let mut request = self
+            .client
+            .request(self.method.clone(), url.clone())
+            .headers(self.headers.clone());
         if !(body.is_empty() && self.method == reqwest::Method::GET) {
             request = request.body(body);
         }
@@ -566,18 +640,34 @@ mod tests {
 
     #[test]
     fn twilio_settings_are_checked() {
-        let e = build_err(&format!("{TWILIO}auth_token = \"t\"\nfrom = \"+15005550006\""));
+        let e = build_err(&format!(
+            "{TWILIO}auth_token = \"t\"\nfrom = \"+15005550006\""
+        ));
         assert!(e.contains("channels.sms.twilio.account_sid"), "{e}");
-        let e = build_err(&format!("{TWILIO}account_sid = \"AC1\"\nfrom = \"+15005550006\""));
+        let e = build_err(&format!(
+            "{TWILIO}account_sid = \"AC1\"\nfrom = \"+15005550006\""
+        ));
         assert!(e.contains("channels.sms.twilio.auth_token"), "{e}");
-        let e = build_err(&format!("{TWILIO}account_sid = \"AC1\"\nauth_token = \"secret-token\""));
-        assert!(e.contains("channels.sms.twilio.from") && e.contains("messaging_service_sid"), "{e}");
+        let e = build_err(&format!(
+            "{TWILIO}account_sid = \"AC1\"\nauth_token = \"secret-token\""
+        ));
+        assert!(
+            e.contains("channels.sms.twilio.from") && e.contains("messaging_service_sid"),
+            "{e}"
+        );
         assert!(!e.contains("secret-token"), "{e}");
         let e = build_err(&format!("{TWILIO}account_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+1\"\nbase_url = \"ftp://x\""));
         assert!(e.contains("channels.sms.twilio.base_url"), "{e}");
-        let e = build_err(&format!("{TWILIO}account_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+1\"\nregion = \"ie1\""));
-        assert!(e.contains("channels.sms.twilio") && e.contains("region"), "{e}");
-        let e = build_err(&format!("{TWILIO}account_sid = \"AC/../x\"\nauth_token = \"t\"\nfrom = \"+1\""));
+        let e = build_err(&format!(
+            "{TWILIO}account_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+1\"\nregion = \"ie1\""
+        ));
+        assert!(
+            e.contains("channels.sms.twilio") && e.contains("region"),
+            "{e}"
+        );
+        let e = build_err(&format!(
+            "{TWILIO}account_sid = \"AC/../x\"\nauth_token = \"t\"\nfrom = \"+1\""
+        ));
         assert!(e.contains("channels.sms.twilio.account_sid"), "{e}");
         // A custom name with a type, and no defaults to lean on.
         let cfg = sms("[channels.sms]\nproviders = [\"main\"]\n[channels.sms.main]\ntype = \"twilio\"\naccount_sid = \"AC1\"\nauth_token = \"t\"\nmessaging_service_sid = \"MG1\"").unwrap();
@@ -590,13 +680,24 @@ mod tests {
         assert!(e.contains("channels.sms.http.url"), "{e}");
         let e = build_err(&format!("{HTTP}url = \"http://gw\"\nmethod = \"DELETE\""));
         assert!(e.contains("channels.sms.http.method"), "{e}");
-        let e = build_err(&format!("{HTTP}url = \"http://gw\"\nbody = \"{{{{#if to}}\""));
+        let e = build_err(&format!(
+            "{HTTP}url = \"http://gw\"\nbody = \"{{{{#if to}}\""
+        ));
         assert!(e.contains("channels.sms.http.body"), "{e}");
-        let e = build_err(&format!("{HTTP}url = \"http://gw\"\nbody = \"{{{{phone}}}}\""));
+        let e = build_err(&format!(
+            "{HTTP}url = \"http://gw\"\nbody = \"{{{{phone}}}}\""
+        ));
         assert!(e.contains("channels.sms.http.body"), "{e}");
-        let e = build_err(&format!("{HTTP}url = \"http://gw\"\nbody = '{{\"text\": \"{{{{text}}}}\"}}'"));
-        assert!(e.contains("channels.sms.http.body") && e.contains("json"), "{e}");
-        let e = build_err(&format!("{HTTP}url = \"http://gw\"\nheaders = {{ \"bad name\" = \"x\" }}"));
+        let e = build_err(&format!(
+            "{HTTP}url = \"http://gw\"\nbody = '{{\"text\": \"{{{{text}}}}\"}}'"
+        ));
+        assert!(
+            e.contains("channels.sms.http.body") && e.contains("json"),
+            "{e}"
+        );
+        let e = build_err(&format!(
+            "{HTTP}url = \"http://gw\"\nheaders = {{ \"bad name\" = \"x\" }}"
+        ));
         assert!(e.contains("channels.sms.http.headers"), "{e}");
         let e = build_err(&format!("{HTTP}url = \"not a url\""));
         assert!(e.contains("channels.sms.http.url"), "{e}");
@@ -629,7 +730,11 @@ mod tests {
 
     #[test]
     fn url_variables_are_percent_encoded() {
-        let u = render_text("http://gw/s?to={{to}}&t={{text}}", &url_data("+861", "a b&c=验", "d")).unwrap();
+        let u = render_text(
+            "http://gw/s?to={{to}}&t={{text}}",
+            &url_data("+861", "a b&c=验", "d"),
+        )
+        .unwrap();
         assert_eq!(u, "http://gw/s?to=%2B861&t=a+b%26c%3D%E9%AA%8C");
     }
 }

@@ -55,7 +55,10 @@ pub fn is_private(ip: IpAddr) -> bool {
                 return is_private(IpAddr::V4(v4));
             }
             let s = v6.segments();
-            v6.is_loopback() || v6.is_unspecified() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
         }
     }
 }
@@ -84,11 +87,18 @@ impl Resolve for PublicOnlyResolver {
     fn resolve(&self, name: Name) -> Resolving {
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> = addrs.iter().copied().filter(|a| !is_private(a.ip())).collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = addrs
+                .iter()
+                .copied()
+                .filter(|a| !is_private(a.ip()))
+                .collect();
             if public.is_empty() && !addrs.is_empty() {
-                return Err(Box::new(PrivateAddress(format!("{host} ({})", addrs[0].ip())))
-                    as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(PrivateAddress(format!("{host} ({})", addrs[0].ip())))
+                        as Box<dyn std::error::Error + Send + Sync>,
+                );
             }
             Ok(Box::new(public.into_iter()) as Addrs)
         })
@@ -103,8 +113,9 @@ pub struct WebhookChannel {
 
 impl WebhookChannel {
     pub fn new(cfg: WebhookConfig) -> anyhow::Result<Self> {
-        let key = decode_secret(&cfg.signing_secret)
-            .ok_or_else(|| anyhow::anyhow!("channels.webhook.signing_secret is not a valid whsec_ secret"))?;
+        let key = decode_secret(&cfg.signing_secret).ok_or_else(|| {
+            anyhow::anyhow!("channels.webhook.signing_secret is not a valid whsec_ secret")
+        })?;
         let mut builder = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout)
@@ -114,7 +125,11 @@ impl WebhookChannel {
         if !cfg.allow_private {
             builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
         }
-        Ok(WebhookChannel { client: builder.build()?, key, cfg })
+        Ok(WebhookChannel {
+            client: builder.build()?,
+            key,
+            cfg,
+        })
     }
 
     fn body(msg: &Message<'_>) -> String {
@@ -133,7 +148,9 @@ impl WebhookChannel {
         let refused = match url.host() {
             Some(url::Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost"),
+            Some(url::Host::Domain(d)) => {
+                d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost")
+            }
             None => true,
         };
         if refused {
@@ -224,7 +241,10 @@ impl Channel for WebhookChannel {
             return result;
         }
         let body = Self::body(msg);
-        let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
         let signature = sign(&self.key, msg.delivery_id, ts, &body);
         let sent = self
             .client
@@ -248,10 +268,13 @@ impl Channel for WebhookChannel {
                     .and_then(|v| parse_retry_after(v, SystemTime::now()));
                 match resp.bytes().await {
                     Ok(b) => {
-                        let text = String::from_utf8_lossy(&b[..b.len().min(MAX_RESPONSE)]).into_owned();
+                        let text =
+                            String::from_utf8_lossy(&b[..b.len().min(MAX_RESPONSE)]).into_owned();
                         result.response = Some(truncate(text, MAX_RESPONSE));
                     }
-                    Err(e) => result.error = Some(format!("reading the answer: {}", error_chain(&e))),
+                    Err(e) => {
+                        result.error = Some(format!("reading the answer: {}", error_chain(&e)))
+                    }
                 }
                 if result.outcome != Outcome::Ok && result.error.is_none() {
                     result.error = Some(format!("receiver answered HTTP {code}"));
@@ -263,7 +286,10 @@ impl Channel for WebhookChannel {
                     result.error = Some(refusal);
                 } else if e.is_timeout() {
                     result.outcome = Outcome::Transient;
-                    result.error = Some(format!("timed out after {}", humantime::format_duration(self.cfg.timeout)));
+                    result.error = Some(format!(
+                        "timed out after {}",
+                        humantime::format_duration(self.cfg.timeout)
+                    ));
                 } else {
                     result.outcome = Outcome::Transient;
                     result.error = Some(error_chain(&e));
@@ -291,7 +317,19 @@ mod tests {
 
     #[test]
     fn private_ranges_are_recognised() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.169.254", "::1", "fd00::1", "fe80::1", "100.64.0.1", "0.0.0.0", "::ffff:127.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.4",
+            "169.254.169.254",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::ffff:127.0.0.1",
+        ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
@@ -314,8 +352,13 @@ mod tests {
     fn retry_after_reads_seconds_and_dates() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
-        let later = chrono::DateTime::from_timestamp(1_700_000_010, 0).unwrap().to_rfc2822();
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(10)));
+        let later = chrono::DateTime::from_timestamp(1_700_000_010, 0)
+            .unwrap()
+            .to_rfc2822();
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(10))
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

@@ -31,7 +31,9 @@ pub async fn run(store: Arc<dyn Store>, cfg: MaintenanceConfig, shutdown: Cancel
         }
         match run_once(store.as_ref(), &cfg).await {
             Ok((0, 0)) => {}
-            Ok((keys, deliveries)) => tracing::info!(keys, deliveries, "maintenance removed expired records"),
+            Ok((keys, deliveries)) => {
+                tracing::info!(keys, deliveries, "maintenance removed expired records")
+            }
             Err(e) => tracing::warn!(error = %e, "maintenance failed; will try again"),
         }
     }

@@ -17,9 +17,9 @@ use tracing::Instrument;
 
 use crate::channels::{Channels, Message, Outcome, SendResult};
 use crate::config::{RateLimit, WorkerConfig};
-use std::collections::BTreeMap;
 use crate::store::{AttemptRow, Claimed, Completion, Store};
 use crate::util::now_ms;
+use std::collections::BTreeMap;
 
 /// Queue operations slower than this are logged.
 const SLOW: Duration = Duration::from_millis(20);
@@ -102,15 +102,27 @@ impl Dispatcher {
         if got < want {
             // Ask for a little more than needed: a tenth of a second's
             // worth, at most 1,000 and never more than the burst.
-            let ahead = ((l.rate.count as i64) / 10).min(1_000).min(l.burst as i64).max(0);
+            let ahead = ((l.rate.count as i64) / 10)
+                .min(1_000)
+                .min(l.burst as i64)
+                .max(0);
             let per_ms = l.rate.count as f64 / l.rate.per.as_millis().max(1) as f64;
-            match self.store.take_tokens(bucket, per_ms, l.burst as f64, want - got + ahead, now).await {
+            match self
+                .store
+                .take_tokens(bucket, per_ms, l.burst as f64, want - got + ahead, now)
+                .await
+            {
                 Ok(n) => {
                     let use_now = n.min(want - got);
                     got += use_now;
-                    self.spare.lock().unwrap().insert(bucket.to_string(), (n - use_now, now));
+                    self.spare
+                        .lock()
+                        .unwrap()
+                        .insert(bucket.to_string(), (n - use_now, now));
                 }
-                Err(e) => tracing::warn!(error = %e, bucket, "rate limit check failed; holding these deliveries back"),
+                Err(e) => {
+                    tracing::warn!(error = %e, bucket, "rate limit check failed; holding these deliveries back")
+                }
             }
         }
         got
@@ -169,7 +181,11 @@ impl Dispatcher {
             }
         }
         if !waits.is_empty() {
-            if let Err(e) = self.store.defer(&self.token, &waits, "rate_limited", now).await {
+            if let Err(e) = self
+                .store
+                .defer(&self.token, &waits, "rate_limited", now)
+                .await
+            {
                 tracing::warn!(error = %e, "could not hand rate-limited deliveries back; they return when their lease ends");
             }
         }
@@ -201,9 +217,15 @@ impl Dispatcher {
             let now = now_ms();
             let lease_until = now + this.cfg.lease.as_millis() as i64;
             let t0 = Instant::now();
-            let claimed = this.store.claim(now, lease_until, limit as i64, &this.token).await;
+            let claimed = this
+                .store
+                .claim(now, lease_until, limit as i64, &this.token)
+                .await;
             if t0.elapsed() > SLOW {
-                tracing::warn!(ms = t0.elapsed().as_millis() as u64, "claiming deliveries was slow");
+                tracing::warn!(
+                    ms = t0.elapsed().as_millis() as u64,
+                    "claiming deliveries was slow"
+                );
             }
             match claimed {
                 // A full batch: there may be more due now, claim again. A
@@ -211,11 +233,13 @@ impl Dispatcher {
                 // work signals it) or the next due time.
                 Ok(rows) if rows.len() == limit => {
                     let rows = this.throttle(rows).await;
-                    this.spawn_sends(rows, &permits, &done_tx, &mut inflight).await;
+                    this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
+                        .await;
                 }
                 Ok(rows) => {
                     let rows = this.throttle(rows).await;
-                    this.spawn_sends(rows, &permits, &done_tx, &mut inflight).await;
+                    this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
+                        .await;
                     let wait = this.idle_wait().await;
                     tokio::select! {
                         _ = this.wake.notified() => {}
@@ -238,9 +262,15 @@ impl Dispatcher {
         if pending > 0 {
             tracing::info!(pending, "waiting for in-flight deliveries to finish");
         }
-        let finished = tokio::time::timeout(grace, async { while inflight.join_next().await.is_some() {} }).await;
+        let finished = tokio::time::timeout(grace, async {
+            while inflight.join_next().await.is_some() {}
+        })
+        .await;
         if finished.is_err() {
-            tracing::warn!(left = inflight.len(), "in-flight deliveries did not finish in time; handing them back");
+            tracing::warn!(
+                left = inflight.len(),
+                "in-flight deliveries did not finish in time; handing them back"
+            );
             inflight.abort_all();
             while inflight.join_next().await.is_some() {}
         }
@@ -252,7 +282,9 @@ impl Dispatcher {
         match this.store.release(&this.token, now_ms()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "handed claimed deliveries back to the queue"),
-            Err(e) => tracing::warn!(error = %e, "could not release claimed deliveries; they return when their lease ends"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not release claimed deliveries; they return when their lease ends")
+            }
         }
     }
 
@@ -264,7 +296,11 @@ impl Dispatcher {
         inflight: &mut JoinSet<()>,
     ) {
         for row in rows {
-            let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore is never closed");
             let this = self.clone();
             let done = done_tx.clone();
             inflight.spawn(async move {
@@ -289,7 +325,10 @@ impl Dispatcher {
     }
 
     /// On PostgreSQL, forwards NOTIFYs from other processes to the wake signal.
-    async fn forward_wakeups(&self, shutdown: CancellationToken) -> Option<tokio::task::JoinHandle<()>> {
+    async fn forward_wakeups(
+        &self,
+        shutdown: CancellationToken,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         let mut stream = match self.store.wakeups().await {
             Ok(Some(s)) => s,
             Ok(None) => return None,
@@ -321,13 +360,19 @@ impl Dispatcher {
             let started_at = now_ms();
             let t0 = Instant::now();
             let channel = self.channels.get(&row.channel).cloned();
-            let result = match (&channel, serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.content)) {
+            let result = match (
+                &channel,
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.content),
+            ) {
                 (None, _) => SendResult {
                     outcome: Outcome::Permanent,
                     provider: row.channel.clone(),
                     status_code: None,
                     response: None,
-                    error: Some(format!("channel `{}` is not enabled in this process", row.channel)),
+                    error: Some(format!(
+                        "channel `{}` is not enabled in this process",
+                        row.channel
+                    )),
                     retry_after: None,
                 },
                 (_, Err(e)) => SendResult {
@@ -358,11 +403,24 @@ impl Dispatcher {
             };
             let in_cycle = (number - row.retry_base).max(1) as usize;
             let jitter = rand::random::<f64>() * 2.0 - 1.0;
-            let next = retry::next_after(result.outcome, in_cycle, &schedule, result.retry_after, max_retry_after, now_ms(), jitter);
+            let next = retry::next_after(
+                result.outcome,
+                in_cycle,
+                &schedule,
+                result.retry_after,
+                max_retry_after,
+                now_ms(),
+                jitter,
+            );
             match result.outcome {
                 Outcome::Ok => tracing::debug!(duration_ms, "sent"),
-                _ => tracing::info!(duration_ms, outcome = result.outcome.as_str(), status = next.status,
-                    error = result.error.as_deref().unwrap_or(""), "attempt failed"),
+                _ => tracing::info!(
+                    duration_ms,
+                    outcome = result.outcome.as_str(),
+                    status = next.status,
+                    error = result.error.as_deref().unwrap_or(""),
+                    "attempt failed"
+                ),
             }
             Completion {
                 delivery_id: row.id.clone(),
@@ -393,13 +451,19 @@ impl Dispatcher {
         let now = now_ms();
         let rows = self
             .store
-            .claim(now, now + self.cfg.lease.as_millis() as i64, self.cfg.batch_size as i64, &self.token)
+            .claim(
+                now,
+                now + self.cfg.lease.as_millis() as i64,
+                self.cfg.batch_size as i64,
+                &self.token,
+            )
             .await?;
         if rows.is_empty() {
             return Ok(Pass::Idle);
         }
         let n = rows.len();
-        let completions = futures::future::join_all(rows.into_iter().map(|r| self.attempt(r))).await;
+        let completions =
+            futures::future::join_all(rows.into_iter().map(|r| self.attempt(r))).await;
         self.store.complete(&completions, now_ms()).await?;
         Ok(Pass::Claimed(n))
     }
@@ -424,7 +488,11 @@ async fn record(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Completion>) {
             match store.complete(&batch, now_ms()).await {
                 Ok(()) => {
                     if t0.elapsed() > SLOW {
-                        tracing::warn!(ms = t0.elapsed().as_millis() as u64, n = batch.len(), "recording attempts was slow");
+                        tracing::warn!(
+                            ms = t0.elapsed().as_millis() as u64,
+                            n = batch.len(),
+                            "recording attempts was slow"
+                        );
                     }
                     break;
                 }

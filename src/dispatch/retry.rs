@@ -28,13 +28,29 @@ pub fn next_after(
     jitter: f64,
 ) -> Next {
     match outcome {
-        Outcome::Ok => Next { status: status::SENT, reason: None, due_at: None },
-        Outcome::Permanent => Next { status: status::FAILED, reason: Some("permanent_error".into()), due_at: None },
+        Outcome::Ok => Next {
+            status: status::SENT,
+            reason: None,
+            due_at: None,
+        },
+        Outcome::Permanent => Next {
+            status: status::FAILED,
+            reason: Some("permanent_error".into()),
+            due_at: None,
+        },
         Outcome::Transient => match schedule.get(attempt.saturating_sub(1)) {
-            None => Next { status: status::FAILED, reason: Some("retries_exhausted".into()), due_at: None },
+            None => Next {
+                status: status::FAILED,
+                reason: Some("retries_exhausted".into()),
+                due_at: None,
+            },
             Some(base) => {
                 let wait = retry_wait(*base, retry_after, max_retry_after, jitter);
-                Next { status: status::RETRYING, reason: None, due_at: Some(now_ms + wait.as_millis() as i64) }
+                Next {
+                    status: status::RETRYING,
+                    reason: None,
+                    due_at: Some(now_ms + wait.as_millis() as i64),
+                }
             }
         },
     }
@@ -42,7 +58,12 @@ pub fn next_after(
 
 /// The scheduled wait with ±20 % jitter, but never less than what the
 /// provider asked for in Retry-After (itself capped at `max_retry_after`).
-pub fn retry_wait(base: Duration, retry_after: Option<Duration>, max_retry_after: Duration, jitter: f64) -> Duration {
+pub fn retry_wait(
+    base: Duration,
+    retry_after: Option<Duration>,
+    max_retry_after: Duration,
+    jitter: f64,
+) -> Duration {
     let jitter = jitter.clamp(-1.0, 1.0);
     let scheduled = base.mul_f64(1.0 + 0.2 * jitter);
     match retry_after {
@@ -60,9 +81,15 @@ mod tests {
 
     #[test]
     fn success_and_permanent_failure_are_final() {
-        assert_eq!(next_after(Outcome::Ok, 1, &S, None, MAX, 0, 0.0).status, "sent");
+        assert_eq!(
+            next_after(Outcome::Ok, 1, &S, None, MAX, 0, 0.0).status,
+            "sent"
+        );
         let n = next_after(Outcome::Permanent, 1, &S, None, MAX, 0, 0.0);
-        assert_eq!((n.status, n.reason.as_deref()), ("failed", Some("permanent_error")));
+        assert_eq!(
+            (n.status, n.reason.as_deref()),
+            ("failed", Some("permanent_error"))
+        );
     }
 
     #[test]
@@ -72,7 +99,10 @@ mod tests {
         let n = next_after(Outcome::Transient, 2, &S, None, MAX, 1_000, 0.0);
         assert_eq!(n.due_at, Some(31_000));
         let n = next_after(Outcome::Transient, 3, &S, None, MAX, 1_000, 0.0);
-        assert_eq!((n.status, n.reason.as_deref()), ("failed", Some("retries_exhausted")));
+        assert_eq!(
+            (n.status, n.reason.as_deref()),
+            ("failed", Some("retries_exhausted"))
+        );
     }
 
     #[test]
@@ -84,8 +114,17 @@ mod tests {
 
     #[test]
     fn retry_after_is_honoured_but_capped() {
-        assert_eq!(retry_wait(S[0], Some(Duration::from_secs(60)), MAX, 0.0), Duration::from_secs(60));
-        assert_eq!(retry_wait(S[0], Some(Duration::from_secs(1)), MAX, 0.0), Duration::from_secs(5));
-        assert_eq!(retry_wait(S[0], Some(Duration::from_secs(86_400)), MAX, 0.0), MAX);
+        assert_eq!(
+            retry_wait(S[0], Some(Duration::from_secs(60)), MAX, 0.0),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            retry_wait(S[0], Some(Duration::from_secs(1)), MAX, 0.0),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            retry_wait(S[0], Some(Duration::from_secs(86_400)), MAX, 0.0),
+            MAX
+        );
     }
 }

@@ -32,7 +32,13 @@ pub struct Breaker {
 
 impl Breaker {
     pub fn new(threshold: u32, cool_down: Duration) -> Breaker {
-        Breaker { threshold: threshold.max(1), cool_down, failures: 0, opened_at: None, probing: false }
+        Breaker {
+            threshold: threshold.max(1),
+            cool_down,
+            failures: 0,
+            opened_at: None,
+            probing: false,
+        }
     }
 
     pub fn state(&self, now: Instant) -> State {

@@ -32,7 +32,9 @@ mod tests {
 
     #[test]
     fn opt_outs_apply_except_to_auth() {
-        let p = Preferences::from_json(r#"{"channels": {"sms": false}, "categories": {"marketing": false}}"#);
+        let p = Preferences::from_json(
+            r#"{"channels": {"sms": false}, "categories": {"marketing": false}}"#,
+        );
         assert!(!p.allows("sms", "transactional"));
         assert!(!p.allows("email", "marketing"));
         assert!(p.allows("email", "transactional"));

@@ -33,7 +33,9 @@ fn at_local(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
             let mut probe = naive;
             loop {
                 probe += Duration::minutes(15);
-                if let LocalResult::Single(t) | LocalResult::Ambiguous(t, _) = tz.from_local_datetime(&probe) {
+                if let LocalResult::Single(t) | LocalResult::Ambiguous(t, _) =
+                    tz.from_local_datetime(&probe)
+                {
                     return t.with_timezone(&Utc);
                 }
             }
@@ -76,7 +78,10 @@ mod tests {
     }
 
     fn night() -> QuietHours {
-        QuietHours { start: "22:00".into(), end: "08:00".into() }
+        QuietHours {
+            start: "22:00".into(),
+            end: "08:00".into(),
+        }
     }
 
     #[test]
@@ -92,9 +97,15 @@ mod tests {
     fn a_window_across_midnight_in_shanghai() {
         let sh: Tz = "Asia/Shanghai".parse().unwrap();
         // 23:30 local (15:30 UTC): waits until 08:00 local tomorrow (00:00 UTC).
-        assert_eq!(night().until(sh, utc("2026-11-23T15:30:00Z")), Some(utc("2026-11-24T00:00:00Z")));
+        assert_eq!(
+            night().until(sh, utc("2026-11-23T15:30:00Z")),
+            Some(utc("2026-11-24T00:00:00Z"))
+        );
         // 06:00 local (22:00 UTC the day before): waits until 08:00 local the same day.
-        assert_eq!(night().until(sh, utc("2026-11-23T22:00:00Z")), Some(utc("2026-11-24T00:00:00Z")));
+        assert_eq!(
+            night().until(sh, utc("2026-11-23T22:00:00Z")),
+            Some(utc("2026-11-24T00:00:00Z"))
+        );
         // 12:00 local: not quiet.
         assert_eq!(night().until(sh, utc("2026-11-24T04:00:00Z")), None);
         // Exactly at the end: not quiet; exactly at the start: quiet.
@@ -107,20 +118,38 @@ mod tests {
         let ny: Tz = "America/New_York".parse().unwrap();
         // 2026-03-08: clocks jump from 02:00 to 03:00 EST→EDT. At 23:00 EST on
         // the 7th (04:00 UTC on the 8th), the window ends 08:00 EDT = 12:00 UTC.
-        assert_eq!(night().until(ny, utc("2026-03-08T04:00:00Z")), Some(utc("2026-03-08T12:00:00Z")));
+        assert_eq!(
+            night().until(ny, utc("2026-03-08T04:00:00Z")),
+            Some(utc("2026-03-08T12:00:00Z"))
+        );
         // 2026-11-01: clocks fall back 02:00 EDT→01:00 EST. From 23:00 EDT on
         // Oct 31 (03:00 UTC Nov 1), the end is 08:00 EST = 13:00 UTC.
-        assert_eq!(night().until(ny, utc("2026-11-01T03:00:00Z")), Some(utc("2026-11-01T13:00:00Z")));
+        assert_eq!(
+            night().until(ny, utc("2026-11-01T03:00:00Z")),
+            Some(utc("2026-11-01T13:00:00Z"))
+        );
         // A window ending inside the spring gap (02:30 does not exist that
         // night) ends at the first instant after it: 03:00 EDT = 07:00 UTC.
-        let q = QuietHours { start: "22:00".into(), end: "02:30".into() };
-        assert_eq!(q.until(ny, utc("2026-03-08T04:00:00Z")), Some(utc("2026-03-08T07:00:00Z")));
+        let q = QuietHours {
+            start: "22:00".into(),
+            end: "02:30".into(),
+        };
+        assert_eq!(
+            q.until(ny, utc("2026-03-08T04:00:00Z")),
+            Some(utc("2026-03-08T07:00:00Z"))
+        );
     }
 
     #[test]
     fn a_same_day_window() {
-        let q = QuietHours { start: "12:00".into(), end: "14:00".into() };
-        assert_eq!(q.until(chrono_tz::UTC, utc("2026-11-23T13:00:00Z")), Some(utc("2026-11-23T14:00:00Z")));
+        let q = QuietHours {
+            start: "12:00".into(),
+            end: "14:00".into(),
+        };
+        assert_eq!(
+            q.until(chrono_tz::UTC, utc("2026-11-23T13:00:00Z")),
+            Some(utc("2026-11-23T14:00:00Z"))
+        );
         assert_eq!(q.until(chrono_tz::UTC, utc("2026-11-23T14:00:00Z")), None);
     }
 }

@@ -18,7 +18,11 @@ impl Rate {
         let count: u32 = count.trim().parse().map_err(|_| err())?;
         let period = period.trim();
         let digits: String = period.chars().take_while(|c| c.is_ascii_digit()).collect();
-        let n: u64 = if digits.is_empty() { 1 } else { digits.parse().map_err(|_| err())? };
+        let n: u64 = if digits.is_empty() {
+            1
+        } else {
+            digits.parse().map_err(|_| err())?
+        };
         let unit = match &period[digits.len()..] {
             "ms" => Duration::from_millis(1),
             "s" | "sec" | "second" => Duration::from_secs(1),
@@ -30,7 +34,10 @@ impl Rate {
         if count == 0 || n == 0 {
             return Err(err());
         }
-        Ok(Rate { count, per: unit * n as u32 })
+        Ok(Rate {
+            count,
+            per: unit * n as u32,
+        })
     }
 
     /// The steady spacing between events at this rate.
@@ -45,11 +52,32 @@ mod tests {
 
     #[test]
     fn rates_parse_in_every_written_form() {
-        assert_eq!(Rate::parse("50/s").unwrap(), Rate { count: 50, per: Duration::from_secs(1) });
-        assert_eq!(Rate::parse("3000/min").unwrap().per, Duration::from_secs(60));
-        assert_eq!(Rate::parse("5/1d").unwrap(), Rate { count: 5, per: Duration::from_secs(86_400) });
-        assert_eq!(Rate::parse("1/10min").unwrap().per, Duration::from_secs(600));
-        assert_eq!(Rate::parse("20/s").unwrap().interval(), Duration::from_millis(50));
+        assert_eq!(
+            Rate::parse("50/s").unwrap(),
+            Rate {
+                count: 50,
+                per: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            Rate::parse("3000/min").unwrap().per,
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            Rate::parse("5/1d").unwrap(),
+            Rate {
+                count: 5,
+                per: Duration::from_secs(86_400)
+            }
+        );
+        assert_eq!(
+            Rate::parse("1/10min").unwrap().per,
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            Rate::parse("20/s").unwrap().interval(),
+            Duration::from_millis(50)
+        );
         for bad in ["", "50", "x/s", "0/s", "5/fortnight", "5/0s"] {
             assert!(Rate::parse(bad).is_err(), "{bad}");
         }

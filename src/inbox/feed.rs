@@ -94,7 +94,12 @@ impl State {
                 return Item::Event(e);
             }
             if let Some(after) = self.replay_after.take() {
-                match self.inbox.store().inbox_after(&self.recipient, &after, REPLAY_PAGE).await {
+                match self
+                    .inbox
+                    .store()
+                    .inbox_after(&self.recipient, &after, REPLAY_PAGE)
+                    .await
+                {
                     Ok(page) => {
                         if let Some(last) = page.last() {
                             if page.len() as i64 == REPLAY_PAGE {
@@ -115,7 +120,10 @@ impl State {
             }
             let expiry = async {
                 match self.expires_at {
-                    Some(t) => tokio::time::sleep(Duration::from_millis((t - now_ms()).max(0) as u64)).await,
+                    Some(t) => {
+                        tokio::time::sleep(Duration::from_millis((t - now_ms()).max(0) as u64))
+                            .await
+                    }
                     None => std::future::pending().await,
                 }
             };

@@ -66,7 +66,10 @@ impl Drop for Subscription {
 
 impl Hub {
     pub fn new(limits: Limits) -> Arc<Hub> {
-        Arc::new(Hub { limits, slots: Mutex::new(Slots::default()) })
+        Arc::new(Hub {
+            limits,
+            slots: Mutex::new(Slots::default()),
+        })
     }
 
     /// A place for one more stream of `recipient`, within the limits.
@@ -79,14 +82,21 @@ impl Hub {
         let slot = slots
             .by_recipient
             .entry(recipient.to_string())
-            .or_insert_with(|| Slot { tx: broadcast::channel(buffer).0, conns: 0 });
+            .or_insert_with(|| Slot {
+                tx: broadcast::channel(buffer).0,
+                conns: 0,
+            });
         if slot.conns >= self.limits.max_connections_per_recipient {
             return Err(Full::Recipient(slot.conns));
         }
         slot.conns += 1;
         let rx = slot.tx.subscribe();
         slots.total += 1;
-        Ok(Subscription { rx, hub: self.clone(), recipient: recipient.to_string() })
+        Ok(Subscription {
+            rx,
+            hub: self.clone(),
+            recipient: recipient.to_string(),
+        })
     }
 
     /// Hands `event` to every open stream of `recipient`; returns how many.
@@ -99,7 +109,11 @@ impl Hub {
     }
 
     pub fn has_subscribers(&self, recipient: &str) -> bool {
-        self.slots.lock().unwrap().by_recipient.contains_key(recipient)
+        self.slots
+            .lock()
+            .unwrap()
+            .by_recipient
+            .contains_key(recipient)
     }
 
     /// Open streams in this process.
@@ -114,7 +128,11 @@ mod tests {
     use tokio::sync::broadcast::error::TryRecvError;
 
     fn hub(total: usize, per: usize, buffer: usize) -> Arc<Hub> {
-        Hub::new(Limits { max_connections: total, max_connections_per_recipient: per, buffer })
+        Hub::new(Limits {
+            max_connections: total,
+            max_connections_per_recipient: per,
+            buffer,
+        })
     }
 
     fn ev(n: usize) -> Arc<Event> {

@@ -140,16 +140,30 @@ pub struct Inbox {
 
 impl Inbox {
     /// Loads the token secret (made and stored on first start).
-    pub async fn open(store: Arc<dyn Store>, cfg: &InboxConfig, shutdown: CancellationToken) -> anyhow::Result<Arc<Inbox>> {
-        let (secret, _) = store.setting_init(TOKEN_SECRET_SETTING, &token::generate_secret()).await?;
-        let key = TokenKey::from_secret(&secret)
-            .ok_or_else(|| anyhow::anyhow!("the stored `{TOKEN_SECRET_SETTING}` setting is not a valid secret"))?;
+    pub async fn open(
+        store: Arc<dyn Store>,
+        cfg: &InboxConfig,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Arc<Inbox>> {
+        let (secret, _) = store
+            .setting_init(TOKEN_SECRET_SETTING, &token::generate_secret())
+            .await?;
+        let key = TokenKey::from_secret(&secret).ok_or_else(|| {
+            anyhow::anyhow!("the stored `{TOKEN_SECRET_SETTING}` setting is not a valid secret")
+        })?;
         let hub = Hub::new(Limits {
             max_connections: cfg.max_connections,
             max_connections_per_recipient: cfg.max_connections_per_recipient,
             buffer: cfg.buffer,
         });
-        Ok(Arc::new(Inbox { store, hub, key, cfg: cfg.clone(), origin: uuid::Uuid::new_v4().simple().to_string(), shutdown }))
+        Ok(Arc::new(Inbox {
+            store,
+            hub,
+            key,
+            cfg: cfg.clone(),
+            origin: uuid::Uuid::new_v4().simple().to_string(),
+            shutdown,
+        }))
     }
 
     pub fn config(&self) -> &InboxConfig {
@@ -184,8 +198,12 @@ impl Inbox {
     }
 
     fn announcement(&self, recipient: &str, change: Change) -> String {
-        serde_json::to_string(&Announcement { origin: self.origin.clone(), recipient: recipient.to_string(), change })
-            .expect("announcements serialise")
+        serde_json::to_string(&Announcement {
+            origin: self.origin.clone(),
+            recipient: recipient.to_string(),
+            change,
+        })
+        .expect("announcements serialise")
     }
 
     /// Stores a message (once per delivery) and publishes it. True if it
@@ -194,7 +212,8 @@ impl Inbox {
         let event = self.announcement(&m.recipient, Change::Message { id: m.id.clone() });
         match self.store.inbox_insert(m, &event).await? {
             Some(stored) => {
-                self.hub.publish(&stored.recipient, Arc::new(Event::message(&stored)));
+                self.hub
+                    .publish(&stored.recipient, Arc::new(Event::message(&stored)));
                 Ok(true)
             }
             None => Ok(false),
@@ -208,7 +227,8 @@ impl Inbox {
             return Ok(None);
         };
         if changed {
-            self.publish_read(recipient, vec![m.id.clone()], false).await;
+            self.publish_read(recipient, vec![m.id.clone()], false)
+                .await;
         }
         Ok(Some(m))
     }
@@ -231,7 +251,8 @@ impl Inbox {
     }
 
     async fn publish_read(&self, recipient: &str, ids: Vec<String>, all: bool) {
-        self.hub.publish(recipient, Arc::new(Event::read(&ids, all)));
+        self.hub
+            .publish(recipient, Arc::new(Event::read(&ids, all)));
         let event = self.announcement(recipient, Change::Read { ids, all });
         // The change is stored; other processes' tabs catch up on reload.
         if let Err(e) = self.store.inbox_announce(&event).await {
@@ -302,12 +323,16 @@ mod tests {
         let a = Announcement {
             origin: "p1".into(),
             recipient: "u_1".into(),
-            change: Change::Message { id: "0190-abc".into() },
+            change: Change::Message {
+                id: "0190-abc".into(),
+            },
         };
         let s = serde_json::to_string(&a).unwrap();
         assert_eq!(s, r#"{"o":"p1","r":"u_1","k":"m","id":"0190-abc"}"#);
         assert_eq!(serde_json::from_str::<Announcement>(&s).unwrap(), a);
-        let ids: Vec<String> = (0..READ_EVENT_MAX_IDS).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+        let ids: Vec<String> = (0..READ_EVENT_MAX_IDS)
+            .map(|_| uuid::Uuid::now_v7().to_string())
+            .collect();
         let read = Announcement {
             origin: uuid::Uuid::new_v4().simple().to_string(),
             recipient: "x".repeat(255),
@@ -341,6 +366,9 @@ mod tests {
         assert_eq!(data["data"]["name"], "Ana");
         let r = Event::read(&["m1".into()], false);
         assert_eq!((r.name(), r.id.as_deref()), ("read", None));
-        assert_eq!(serde_json::from_str::<Value>(&r.ws).unwrap(), json!({"type": "read", "ids": ["m1"], "all": false}));
+        assert_eq!(
+            serde_json::from_str::<Value>(&r.ws).unwrap(),
+            json!({"type": "read", "ids": ["m1"], "all": false})
+        );
     }
 }

@@ -81,7 +81,9 @@ pub fn verify(key: &TokenKey, token: &str, now_ms: i64) -> Result<Claims, TokenE
     let (body, sig) = rest.rsplit_once('.').ok_or(TokenError::Malformed)?;
     let (recipient, expiry) = body.split_once('.').ok_or(TokenError::Malformed)?;
     let sig = B64.decode(sig).map_err(|_| TokenError::Malformed)?;
-    mac(key, body).verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+    mac(key, body)
+        .verify_slice(&sig)
+        .map_err(|_| TokenError::BadSignature)?;
     // Signed by us from here on: the parts are as we wrote them.
     let expires_at: i64 = expiry.parse().map_err(|_| TokenError::Malformed)?;
     let recipient = B64
@@ -92,7 +94,10 @@ pub fn verify(key: &TokenKey, token: &str, now_ms: i64) -> Result<Claims, TokenE
     if now_ms >= expires_at {
         return Err(TokenError::Expired);
     }
-    Ok(Claims { recipient, expires_at })
+    Ok(Claims {
+        recipient,
+        expires_at,
+    })
 }
 
 #[cfg(test)]
@@ -108,7 +113,13 @@ mod tests {
         let k = key();
         let t = sign(&k, "u_1", 2_000);
         assert!(t.starts_with(PREFIX));
-        assert_eq!(verify(&k, &t, 1_999), Ok(Claims { recipient: "u_1".into(), expires_at: 2_000 }));
+        assert_eq!(
+            verify(&k, &t, 1_999),
+            Ok(Claims {
+                recipient: "u_1".into(),
+                expires_at: 2_000
+            })
+        );
         assert_eq!(verify(&k, &t, 2_000), Err(TokenError::Expired));
     }
 
@@ -124,14 +135,21 @@ mod tests {
         let k = key();
         let t = sign(&k, "u_1", 2_000);
         // Another recipient, a later expiry, a flipped signature character.
-        let other = format!("{PREFIX}{}.2000.{}", B64.encode("u_2"), t.rsplit('.').next().unwrap());
+        let other = format!(
+            "{PREFIX}{}.2000.{}",
+            B64.encode("u_2"),
+            t.rsplit('.').next().unwrap()
+        );
         assert_eq!(verify(&k, &other, 0), Err(TokenError::BadSignature));
         let later = t.replace(".2000.", ".9999999999999.");
         assert_eq!(verify(&k, &later, 0), Err(TokenError::BadSignature));
         let mut flipped = t.clone().into_bytes();
         let last = flipped.len() - 2;
         flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
-        assert_eq!(verify(&k, &String::from_utf8(flipped).unwrap(), 0), Err(TokenError::BadSignature));
+        assert_eq!(
+            verify(&k, &String::from_utf8(flipped).unwrap(), 0),
+            Err(TokenError::BadSignature)
+        );
         // Signed with another key.
         assert_eq!(verify(&key(), &t, 0), Err(TokenError::BadSignature));
     }
@@ -146,7 +164,14 @@ mod tests {
     #[test]
     fn api_keys_and_junk_are_not_tokens() {
         let k = key();
-        for junk in ["", "msv_abcdef", "mit1.", "mit1.a.b", "mit1.a.1.%%%", "Bearer mit1.x.1.y"] {
+        for junk in [
+            "",
+            "msv_abcdef",
+            "mit1.",
+            "mit1.a.b",
+            "mit1.a.1.%%%",
+            "Bearer mit1.x.1.y",
+        ] {
             assert!(verify(&k, junk, 0).is_err(), "{junk}");
         }
     }

@@ -4,8 +4,8 @@
 //! (claiming, waking, connecting).
 
 use super::{Accept, AcceptOutcome, StoreError, StoreResult};
-use tokio::sync::{mpsc, oneshot, Mutex};
 use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// Rows of one multi-row INSERT (kept well under both backends' parameter
 /// limits: deliveries have 15 columns).
@@ -14,7 +14,6 @@ pub const INSERT_CHUNK: usize = 500;
 pub const DELIVERY_COLUMNS: &str = "id, notification_id, template_key, recipient, recipient_data, channel, category, address, \
      content, status, reason, priority, attempts, due_at, last_error, provider, created_at, updated_at";
 
-
 /// The ids of up to `$4` deliveries due at `$3`, high priority first: one
 /// index range per priority (0 high, 1 normal, 2 low), so rows scheduled for
 /// later never slow a claim. `$hint` is SQLite's INDEXED BY, `$lock` is
@@ -22,12 +21,24 @@ pub const DELIVERY_COLUMNS: &str = "id, notification_id, template_key, recipient
 macro_rules! due_in_priority {
     ($hint:literal, $lock:literal) => {
         concat!(
-            "SELECT id FROM (SELECT id FROM deliveries", $hint, " WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') \
-             AND priority = 0 AND due_at <= $3 ORDER BY due_at LIMIT $4", $lock, ") p0 \
-             UNION ALL SELECT id FROM (SELECT id FROM deliveries", $hint, " WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') \
-             AND priority = 1 AND due_at <= $3 ORDER BY due_at LIMIT $4", $lock, ") p1 \
-             UNION ALL SELECT id FROM (SELECT id FROM deliveries", $hint, " WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') \
-             AND priority = 2 AND due_at <= $3 ORDER BY due_at LIMIT $4", $lock, ") p2 \
+            "SELECT id FROM (SELECT id FROM deliveries",
+            $hint,
+            " WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') \
+             AND priority = 0 AND due_at <= $3 ORDER BY due_at LIMIT $4",
+            $lock,
+            ") p0 \
+             UNION ALL SELECT id FROM (SELECT id FROM deliveries",
+            $hint,
+            " WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') \
+             AND priority = 1 AND due_at <= $3 ORDER BY due_at LIMIT $4",
+            $lock,
+            ") p1 \
+             UNION ALL SELECT id FROM (SELECT id FROM deliveries",
+            $hint,
+            " WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') \
+             AND priority = 2 AND due_at <= $3 ORDER BY due_at LIMIT $4",
+            $lock,
+            ") p2 \
              LIMIT $4"
         )
     };
@@ -62,7 +73,10 @@ impl AcceptQueue {
 
     pub async fn submit(&self, accept: Accept) -> StoreResult<AcceptOutcome> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send((accept, tx)).await.map_err(|_| StoreError::WriterGone)?;
+        self.tx
+            .send((accept, tx))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 }
@@ -769,4 +783,3 @@ macro_rules! store_impl {
         }
     };
 }
-

@@ -41,7 +41,9 @@ pub mod status {
     pub const FAILED: &str = "failed";
     pub const SUPPRESSED: &str = "suppressed";
     pub const CANCELLED: &str = "cancelled";
-    pub const ALL: [&str; 8] = [QUEUED, SCHEDULED, SENDING, RETRYING, SENT, FAILED, SUPPRESSED, CANCELLED];
+    pub const ALL: [&str; 8] = [
+        QUEUED, SCHEDULED, SENDING, RETRYING, SENT, FAILED, SUPPRESSED, CANCELLED,
+    ];
 }
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -316,16 +318,31 @@ pub trait Store: Send + Sync + 'static {
     /// returns what is stored (so concurrent first starts agree).
     async fn setting_init(&self, name: &str, value: &str) -> StoreResult<(String, bool)>;
 
-    async fn get_template(&self, key: &str, version: Option<i64>) -> StoreResult<Option<TemplateRow>>;
+    async fn get_template(
+        &self,
+        key: &str,
+        version: Option<i64>,
+    ) -> StoreResult<Option<TemplateRow>>;
     /// Adds a version unless `content` equals the current one. Returns the
     /// current version and whether it is new.
-    async fn put_template(&self, key: &str, name: &str, content: &str, now: i64) -> StoreResult<(i64, bool)>;
+    async fn put_template(
+        &self,
+        key: &str,
+        name: &str,
+        content: &str,
+        now: i64,
+    ) -> StoreResult<(i64, bool)>;
 
     async fn list_templates(&self, include_archived: bool) -> StoreResult<Vec<TemplateSummary>>;
     async fn template_versions(&self, key: &str) -> StoreResult<Vec<TemplateVersionRow>>;
     /// Makes version `version` current again (rollback). False if the
     /// template or version does not exist.
-    async fn activate_template_version(&self, key: &str, version: i64, now: i64) -> StoreResult<bool>;
+    async fn activate_template_version(
+        &self,
+        key: &str,
+        version: i64,
+        now: i64,
+    ) -> StoreResult<bool>;
     /// Archives a template: it stays readable but can't be sent with.
     async fn archive_template(&self, key: &str, now: i64) -> StoreResult<bool>;
 
@@ -334,12 +351,22 @@ pub trait Store: Send + Sync + 'static {
     async fn get_recipients(&self, ids: &[String]) -> StoreResult<Vec<RecipientRow>>;
     async fn delete_recipient(&self, id: &str) -> StoreResult<bool>;
 
-    async fn find_idempotency(&self, api_key_id: &str, key: &str, now: i64) -> StoreResult<Option<IdempotencyRecord>>;
+    async fn find_idempotency(
+        &self,
+        api_key_id: &str,
+        key: &str,
+        now: i64,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
     async fn accept(&self, accept: Accept) -> StoreResult<AcceptOutcome>;
     async fn get_notification(&self, id: &str) -> StoreResult<Option<NotificationRow>>;
     async fn deliveries_of(&self, notification_id: &str) -> StoreResult<Vec<DeliveryRow>>;
 
-    async fn list_deliveries(&self, filter: &DeliveryFilter, before_id: Option<&str>, limit: i64) -> StoreResult<Vec<DeliveryRow>>;
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        before_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRow>>;
     async fn get_delivery(&self, id: &str) -> StoreResult<Option<DeliveryRow>>;
     async fn attempts_of(&self, delivery_id: &str) -> StoreResult<Vec<AttemptRow>>;
     /// failed → queued, now.
@@ -351,20 +378,40 @@ pub trait Store: Send + Sync + 'static {
     /// Re-queues every failed delivery matching `filter` (the dead-letter
     /// replay), recording an audit entry in each one's attempt log; returns
     /// how many.
-    async fn retry_failed(&self, filter: &DeliveryFilter, note: &str, now: i64) -> StoreResult<u64>;
+    async fn retry_failed(&self, filter: &DeliveryFilter, note: &str, now: i64)
+        -> StoreResult<u64>;
 
     /// Claims up to `limit` due deliveries (including `sending` ones whose
     /// lease ended) for `lease_until`, marking them with `token`.
-    async fn claim(&self, now: i64, lease_until: i64, limit: i64, token: &str) -> StoreResult<Vec<Claimed>>;
+    async fn claim(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        token: &str,
+    ) -> StoreResult<Vec<Claimed>>;
     /// Records attempts and the next state of each delivery, in one transaction.
     async fn complete(&self, completions: &[Completion], now: i64) -> StoreResult<()>;
     /// Takes up to `want` tokens from the bucket `name` (refilled at
     /// `per_ms` tokens a millisecond, holding at most `burst`); returns how
     /// many were granted.
-    async fn take_tokens(&self, name: &str, per_ms: f64, burst: f64, want: i64, now: i64) -> StoreResult<i64>;
+    async fn take_tokens(
+        &self,
+        name: &str,
+        per_ms: f64,
+        burst: f64,
+        want: i64,
+        now: i64,
+    ) -> StoreResult<i64>;
     /// Puts claimed deliveries back to wait until their time, with a reason
     /// (e.g. rate_limited): not an attempt.
-    async fn defer(&self, token: &str, waits: &[(String, i64)], reason: &str, now: i64) -> StoreResult<()>;
+    async fn defer(
+        &self,
+        token: &str,
+        waits: &[(String, i64)],
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<()>;
     /// Hands claimed deliveries back to the queue (shutdown).
     async fn release(&self, token: &str, now: i64) -> StoreResult<u64>;
     /// The earliest `due_at` among waiting deliveries.
@@ -376,16 +423,36 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an in-app message unless its delivery stored one already;
     /// returns it if it is new. `event` is announced to other processes in
     /// the same transaction (see [`Store::inbox_announce`]).
-    async fn inbox_insert(&self, m: &NewInboxMessage, event: &str) -> StoreResult<Option<InboxMessage>>;
+    async fn inbox_insert(
+        &self,
+        m: &NewInboxMessage,
+        event: &str,
+    ) -> StoreResult<Option<InboxMessage>>;
     /// A recipient's listed (not archived) messages, newest first.
-    async fn inbox_list(&self, recipient: &str, unread_only: bool, before_id: Option<&str>, limit: i64) -> StoreResult<Vec<InboxMessage>>;
+    async fn inbox_list(
+        &self,
+        recipient: &str,
+        unread_only: bool,
+        before_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<InboxMessage>>;
     async fn inbox_unread_count(&self, recipient: &str) -> StoreResult<i64>;
     /// Listed messages stored after `after_id`, oldest first (stream replay).
-    async fn inbox_after(&self, recipient: &str, after_id: &str, limit: i64) -> StoreResult<Vec<InboxMessage>>;
+    async fn inbox_after(
+        &self,
+        recipient: &str,
+        after_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<InboxMessage>>;
     async fn inbox_get(&self, recipient: &str, id: &str) -> StoreResult<Option<InboxMessage>>;
     /// Marks a listed message read. `None` if there is none; the flag says
     /// whether it was unread until now.
-    async fn inbox_mark_read(&self, recipient: &str, id: &str, now: i64) -> StoreResult<Option<(InboxMessage, bool)>>;
+    async fn inbox_mark_read(
+        &self,
+        recipient: &str,
+        id: &str,
+        now: i64,
+    ) -> StoreResult<Option<(InboxMessage, bool)>>;
     /// Marks every listed message read; returns the ids that were unread.
     async fn inbox_mark_all_read(&self, recipient: &str, now: i64) -> StoreResult<Vec<String>>;
     async fn inbox_archive(&self, recipient: &str, id: &str, now: i64) -> StoreResult<bool>;

@@ -35,7 +35,10 @@ pub fn inbox_channel(schema: Option<&str>) -> String {
         Some(s) if INBOX_CHANNEL.len() + 1 + s.len() <= 63 => format!("{INBOX_CHANNEL}_{s}"),
         Some(s) => {
             use sha2::Digest;
-            format!("{INBOX_CHANNEL}_{}", &hex::encode(sha2::Sha256::digest(s.as_bytes()))[..16])
+            format!(
+                "{INBOX_CHANNEL}_{}",
+                &hex::encode(sha2::Sha256::digest(s.as_bytes()))[..16]
+            )
         }
     }
 }
@@ -62,10 +65,15 @@ impl PgStore {
         if let Some(schema) = &cfg.schema {
             // Make the schema with a plain connection first, then point every
             // pooled connection at it.
-            let admin = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
-                .execute(&admin)
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.clone())
                 .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+            )))
+            .execute(&admin)
+            .await?;
             admin.close().await;
             opts = opts.options([("search_path", schema.as_str())]);
         }
@@ -89,7 +97,11 @@ impl PgStore {
                 }
             });
         }
-        Ok(PgStore { pool, accept_queue, inbox_channel: inbox_channel(cfg.schema.as_deref()) })
+        Ok(PgStore {
+            pool,
+            accept_queue,
+            inbox_channel: inbox_channel(cfg.schema.as_deref()),
+        })
     }
 
     fn reader(&self) -> &PgPool {
@@ -110,7 +122,13 @@ store_impl!(PgStore, Postgres, {
         Backend::Postgres
     }
 
-    async fn claim(&self, now: i64, lease_until: i64, limit: i64, token: &str) -> StoreResult<Vec<Claimed>> {
+    async fn claim(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        token: &str,
+    ) -> StoreResult<Vec<Claimed>> {
         // Due rows in priority order; SKIP LOCKED so workers in any number of
         // processes take disjoint batches.
         Ok(sqlx::query_as::<_, Claimed>(const_format::concatcp!(
@@ -138,7 +156,11 @@ store_impl!(PgStore, Postgres, {
     }
 
     async fn inbox_announce(&self, event: &str) -> StoreResult<()> {
-        sqlx::query("SELECT pg_notify($1, $2)").bind(&self.inbox_channel).bind(event).execute(self.writer()).await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(&self.inbox_channel)
+            .bind(event)
+            .execute(self.writer())
+            .await?;
         Ok(())
     }
 
@@ -166,7 +188,10 @@ mod tests {
         assert_eq!(inbox_channel(None), "missive_inbox");
         assert_eq!(inbox_channel(Some("tenant_a")), "missive_inbox_tenant_a");
         let long = inbox_channel(Some(&"s".repeat(60)));
-        assert!(long.len() <= 63 && long.starts_with("missive_inbox_"), "{long}");
+        assert!(
+            long.len() <= 63 && long.starts_with("missive_inbox_"),
+            "{long}"
+        );
         assert_ne!(long, inbox_channel(Some(&"s".repeat(61))));
     }
 }

@@ -7,7 +7,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures::stream::BoxStream;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::Sqlite;
 
 use super::common::{next_batch, AcceptQueue, DELIVERY_COLUMNS};
@@ -35,7 +37,11 @@ impl SqliteStore {
         let mut opts = SqliteConnectOptions::from_str(&cfg.url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if cfg.sqlite_full_sync { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
+            .synchronous(if cfg.sqlite_full_sync {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             .pragma("cache_size", "-16384")
@@ -65,7 +71,11 @@ impl SqliteStore {
                 Self::write_accepts(&pool, batch).await;
             }
         });
-        Ok(SqliteStore { read, write, accept_queue })
+        Ok(SqliteStore {
+            read,
+            write,
+            accept_queue,
+        })
     }
 
     fn reader(&self) -> &SqlitePool {
@@ -87,7 +97,13 @@ store_impl!(SqliteStore, Sqlite, {
         Backend::Sqlite
     }
 
-    async fn claim(&self, now: i64, lease_until: i64, limit: i64, token: &str) -> StoreResult<Vec<Claimed>> {
+    async fn claim(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        token: &str,
+    ) -> StoreResult<Vec<Claimed>> {
         // One statement: SQLite runs it under the write lock, so two
         // processes sharing the file can't claim the same row. Due rows in
         // priority order, each priority a range of the (priority, due_at)
@@ -105,9 +121,11 @@ store_impl!(SqliteStore, Sqlite, {
     }
 
     async fn next_due(&self) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar::<_, Option<i64>>(next_due_sql!(" INDEXED BY deliveries_due"))
-            .fetch_one(self.reader())
-            .await?)
+        Ok(
+            sqlx::query_scalar::<_, Option<i64>>(next_due_sql!(" INDEXED BY deliveries_due"))
+                .fetch_one(self.reader())
+                .await?,
+        )
     }
 
     async fn wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>> {
@@ -122,4 +140,3 @@ store_impl!(SqliteStore, Sqlite, {
         Ok(None)
     }
 });
-

@@ -10,12 +10,20 @@ async fn problem(r: reqwest::Response, status: u16) -> Value {
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["status"], status);
-    assert!(p["type"].is_string() && p["title"].is_string() && p["detail"].is_string(), "{p:#}");
+    assert!(
+        p["type"].is_string() && p["title"].is_string() && p["detail"].is_string(),
+        "{p:#}"
+    );
     p
 }
 
 fn fields(p: &Value) -> Vec<String> {
-    p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect()
+    p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,30 +33,110 @@ async fn auth_is_required_and_scopes_are_enforced() {
         let c = &app.client;
         // No key, a malformed header, an unknown key: 401.
         problem(c.get(app.url("/v1/deliveries")).send().await.unwrap(), 401).await;
-        problem(c.get(app.url("/v1/deliveries")).header("authorization", "Basic eDp5").send().await.unwrap(), 401).await;
-        problem(c.get(app.url("/v1/deliveries")).bearer_auth("msv_nope").send().await.unwrap(), 401).await;
+        problem(
+            c.get(app.url("/v1/deliveries"))
+                .header("authorization", "Basic eDp5")
+                .send()
+                .await
+                .unwrap(),
+            401,
+        )
+        .await;
+        problem(
+            c.get(app.url("/v1/deliveries"))
+                .bearer_auth("msv_nope")
+                .send()
+                .await
+                .unwrap(),
+            401,
+        )
+        .await;
 
         let store = app.state.store.as_ref();
-        let (send_key, _) = missive::api::auth::create_key(store, "sender", "send").await.unwrap();
-        let (read_key, _) = missive::api::auth::create_key(store, "reader", "read").await.unwrap();
+        let (send_key, _) = missive::api::auth::create_key(store, "sender", "send")
+            .await
+            .unwrap();
+        let (read_key, _) = missive::api::auth::create_key(store, "reader", "read")
+            .await
+            .unwrap();
         let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": "https://example.com/h"}]});
         // A sender can send but not read; a reader can read but not send, retry or edit templates.
-        assert_eq!(c.post(app.url("/v1/notifications")).bearer_auth(&send_key).json(&body).send().await.unwrap().status(), 202);
-        problem(c.get(app.url("/v1/deliveries")).bearer_auth(&send_key).send().await.unwrap(), 403).await;
-        problem(c.post(app.url("/v1/notifications")).bearer_auth(&read_key).json(&body).send().await.unwrap(), 403).await;
-        assert_eq!(c.get(app.url("/v1/deliveries")).bearer_auth(&read_key).send().await.unwrap().status(), 200);
-        problem(c.post(app.url("/v1/deliveries/x/retry")).bearer_auth(&read_key).send().await.unwrap(), 403).await;
+        assert_eq!(
+            c.post(app.url("/v1/notifications"))
+                .bearer_auth(&send_key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            202
+        );
         problem(
-            c.put(app.url("/v1/templates/t")).bearer_auth(&send_key).json(&json!({"channels": {"sms": {"text": "x"}}})).send().await.unwrap(),
+            c.get(app.url("/v1/deliveries"))
+                .bearer_auth(&send_key)
+                .send()
+                .await
+                .unwrap(),
+            403,
+        )
+        .await;
+        problem(
+            c.post(app.url("/v1/notifications"))
+                .bearer_auth(&read_key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+            403,
+        )
+        .await;
+        assert_eq!(
+            c.get(app.url("/v1/deliveries"))
+                .bearer_auth(&read_key)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        problem(
+            c.post(app.url("/v1/deliveries/x/retry"))
+                .bearer_auth(&read_key)
+                .send()
+                .await
+                .unwrap(),
+            403,
+        )
+        .await;
+        problem(
+            c.put(app.url("/v1/templates/t"))
+                .bearer_auth(&send_key)
+                .json(&json!({"channels": {"sms": {"text": "x"}}}))
+                .send()
+                .await
+                .unwrap(),
             403,
         )
         .await;
 
         // A revoked key stops working (within the key cache's few seconds;
         // a key never seen before is checked at once).
-        let (revoked, row) = missive::api::auth::create_key(store, "gone", "read").await.unwrap();
-        assert!(store.revoke_key(&row.id, missive::util::now_ms()).await.unwrap());
-        problem(c.get(app.url("/v1/deliveries")).bearer_auth(&revoked).send().await.unwrap(), 401).await;
+        let (revoked, row) = missive::api::auth::create_key(store, "gone", "read")
+            .await
+            .unwrap();
+        assert!(store
+            .revoke_key(&row.id, missive::util::now_ms())
+            .await
+            .unwrap());
+        problem(
+            c.get(app.url("/v1/deliveries"))
+                .bearer_auth(&revoked)
+                .send()
+                .await
+                .unwrap(),
+            401,
+        )
+        .await;
         app.stop().await;
     }
 }
@@ -62,41 +150,117 @@ async fn invalid_sends_are_422_naming_the_field_and_queue_nothing() {
         let cases: Vec<(Value, &str)> = vec![
             (json!({"to": ok_to}), "template"),
             (json!({"template": "missing", "to": ok_to}), "template"),
-            (json!({"content": webhook, "template": "x", "to": ok_to}), "content"),
-            (json!({"content": webhook, "to": [], "data": {"n": 1}}), "to"),
-            (json!({"content": webhook, "to": [{"webhook_url": "not a url"}], "data": {"n": 1}}), "to[0].webhook_url"),
-            (json!({"content": webhook, "to": [{"webhook_url": "https://a.example/h"}, {"webhook_url": "ftp://x"}], "data": {"n": 1}}), "to[1].webhook_url"),
-            (json!({"content": webhook, "to": [{"phone": "12345"}], "data": {"n": 1}}), "to[0].phone"),
-            (json!({"content": webhook, "to": [{}], "data": {"n": 1}}), "to[0]"),
+            (
+                json!({"content": webhook, "template": "x", "to": ok_to}),
+                "content",
+            ),
+            (
+                json!({"content": webhook, "to": [], "data": {"n": 1}}),
+                "to",
+            ),
+            (
+                json!({"content": webhook, "to": [{"webhook_url": "not a url"}], "data": {"n": 1}}),
+                "to[0].webhook_url",
+            ),
+            (
+                json!({"content": webhook, "to": [{"webhook_url": "https://a.example/h"}, {"webhook_url": "ftp://x"}], "data": {"n": 1}}),
+                "to[1].webhook_url",
+            ),
+            (
+                json!({"content": webhook, "to": [{"phone": "12345"}], "data": {"n": 1}}),
+                "to[0].phone",
+            ),
+            (
+                json!({"content": webhook, "to": [{}], "data": {"n": 1}}),
+                "to[0]",
+            ),
             (json!({"content": webhook, "to": ok_to}), "data.n"),
-            (json!({"content": webhook, "to": ok_to, "data": [1]}), "data"),
-            (json!({"content": {"webhook": {"body": "{{#if n}}"}}, "to": ok_to, "data": {"n": 1}}), "content.webhook.body"),
-            (json!({"content": {"webhook": {"body": "not json {{n}}"}}, "to": ok_to, "data": {"n": 1}}), "content.webhook.body"),
-            (json!({"content": {"fax": {"text": "x"}}, "to": ok_to}), "content.fax"),
-            (json!({"content": webhook, "to": ok_to, "data": {"n": 1}, "category": "spam"}), "category"),
-            (json!({"content": webhook, "to": ok_to, "data": {"n": 1}, "priority": "urgent"}), "priority"),
-            (json!({"content": webhook, "to": ok_to, "data": {"n": 1}, "send_at": "tomorrow"}), "send_at"),
-            (json!({"content": webhook, "to": ok_to, "data": {"n": 1}, "channels": ["pigeon"]}), "channels[0]"),
-            (json!({"content": webhook, "to": ok_to, "data": {"n": 1}, "colour": "red"}), "colour"),
-            (json!({"content": webhook, "to": "everyone", "data": {"n": 1}}), "to"),
+            (
+                json!({"content": webhook, "to": ok_to, "data": [1]}),
+                "data",
+            ),
+            (
+                json!({"content": {"webhook": {"body": "{{#if n}}"}}, "to": ok_to, "data": {"n": 1}}),
+                "content.webhook.body",
+            ),
+            (
+                json!({"content": {"webhook": {"body": "not json {{n}}"}}, "to": ok_to, "data": {"n": 1}}),
+                "content.webhook.body",
+            ),
+            (
+                json!({"content": {"fax": {"text": "x"}}, "to": ok_to}),
+                "content.fax",
+            ),
+            (
+                json!({"content": webhook, "to": ok_to, "data": {"n": 1}, "category": "spam"}),
+                "category",
+            ),
+            (
+                json!({"content": webhook, "to": ok_to, "data": {"n": 1}, "priority": "urgent"}),
+                "priority",
+            ),
+            (
+                json!({"content": webhook, "to": ok_to, "data": {"n": 1}, "send_at": "tomorrow"}),
+                "send_at",
+            ),
+            (
+                json!({"content": webhook, "to": ok_to, "data": {"n": 1}, "channels": ["pigeon"]}),
+                "channels[0]",
+            ),
+            (
+                json!({"content": webhook, "to": ok_to, "data": {"n": 1}, "colour": "red"}),
+                "colour",
+            ),
+            (
+                json!({"content": webhook, "to": "everyone", "data": {"n": 1}}),
+                "to",
+            ),
         ];
         for (body, field) in cases {
             let p = problem(app.post("/v1/notifications", &body).await, 422).await;
-            assert!(fields(&p).iter().any(|f| f == field), "expected field {field} for {body}: {p:#}");
+            assert!(
+                fields(&p).iter().any(|f| f == field),
+                "expected field {field} for {body}: {p:#}"
+            );
         }
         // The missing variable names the recipient too.
-        let p = problem(app.post("/v1/notifications", &json!({"content": webhook, "to": ok_to})).await, 422).await;
+        let p = problem(
+            app.post(
+                "/v1/notifications",
+                &json!({"content": webhook, "to": ok_to}),
+            )
+            .await,
+            422,
+        )
+        .await;
         assert_eq!(p["errors"][0]["recipient"], 0);
 
         // Not JSON, wrong media type.
-        let r = app.client.post(app.url("/v1/notifications")).bearer_auth(&app.key)
-            .header("content-type", "application/json").body("{oops").send().await.unwrap();
+        let r = app
+            .client
+            .post(app.url("/v1/notifications"))
+            .bearer_auth(&app.key)
+            .header("content-type", "application/json")
+            .body("{oops")
+            .send()
+            .await
+            .unwrap();
         problem(r, 422).await;
-        let r = app.client.post(app.url("/v1/notifications")).bearer_auth(&app.key).body("{}").send().await.unwrap();
+        let r = app
+            .client
+            .post(app.url("/v1/notifications"))
+            .bearer_auth(&app.key)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
         problem(r, 415).await;
 
         let log = app.get_json("/v1/deliveries").await;
-        assert!(log["items"].as_array().unwrap().is_empty(), "nothing was queued");
+        assert!(
+            log["items"].as_array().unwrap().is_empty(),
+            "nothing was queued"
+        );
         app.stop().await;
     }
 }
@@ -105,7 +269,12 @@ async fn invalid_sends_are_422_naming_the_field_and_queue_nothing() {
 async fn unknown_things_are_404_and_oversized_bodies_413() {
     for b in backends() {
         let app = spawn_app_with(&b, "[server]\nmax_body_bytes = 4096").await;
-        problem(app.get("/v1/deliveries/01234567-0000-7000-8000-000000000000").await, 404).await;
+        problem(
+            app.get("/v1/deliveries/01234567-0000-7000-8000-000000000000")
+                .await,
+            404,
+        )
+        .await;
         problem(app.get("/v1/notifications/nope").await, 404).await;
         problem(app.get("/v1/templates/nope").await, 404).await;
         problem(app.get("/v1/nothing-here").await, 404).await;
@@ -130,7 +299,10 @@ async fn over_the_api_rate_limit_is_429_with_retry_after() {
         for _ in 0..6 {
             let r = app.get("/v1/deliveries").await;
             if r.status() == 429 {
-                retry_after = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+                retry_after = r
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_string());
                 problem(r, 429).await;
                 statuses.push(429);
             } else {
@@ -175,13 +347,43 @@ async fn templates_store_versions_and_reject_compile_errors() {
         assert_eq!(r.json::<Value>().await.unwrap()["version"], 2);
         let got = app.get_json("/v1/templates/order-shipped").await;
         assert_eq!(got["version"], 2);
-        assert_eq!(got["locales"]["zh-CN"]["sms"]["text"], "订单 {{order_id}} 已发货");
+        assert_eq!(
+            got["locales"]["zh-CN"]["sms"]["text"],
+            "订单 {{order_id}} 已发货"
+        );
 
-        let p = problem(app.put("/v1/templates/bad", &json!({"channels": {"sms": {"text": "line one\n{{#each x}}"}}})).await, 422).await;
+        let p = problem(
+            app.put(
+                "/v1/templates/bad",
+                &json!({"channels": {"sms": {"text": "line one\n{{#each x}}"}}}),
+            )
+            .await,
+            422,
+        )
+        .await;
         assert_eq!(fields(&p), vec!["channels.sms.text"]);
-        assert!(p["errors"][0]["message"].as_str().unwrap().contains("line"), "{p:#}");
-        problem(app.put("/v1/templates/bad", &json!({"channels": {"sms": {"txt": "x"}}})).await, 422).await;
-        problem(app.put("/v1/templates/bad%20key", &json!({"channels": {"sms": {"text": "x"}}})).await, 422).await;
+        assert!(
+            p["errors"][0]["message"].as_str().unwrap().contains("line"),
+            "{p:#}"
+        );
+        problem(
+            app.put(
+                "/v1/templates/bad",
+                &json!({"channels": {"sms": {"txt": "x"}}}),
+            )
+            .await,
+            422,
+        )
+        .await;
+        problem(
+            app.put(
+                "/v1/templates/bad%20key",
+                &json!({"channels": {"sms": {"text": "x"}}}),
+            )
+            .await,
+            422,
+        )
+        .await;
 
         // Sending with it records the version used.
         let rx = Receiver::start().await;
@@ -189,11 +391,17 @@ async fn templates_store_versions_and_reject_compile_errors() {
             .post("/v1/notifications", &json!({"template": "order-shipped", "to": [{"webhook_url": rx.url}], "data": {"order_id": 1001}}))
             .await;
         assert_eq!(r.status(), 202);
-        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let n = app.get_json(&format!("/v1/notifications/{id}")).await;
         assert_eq!(n["template_version"], 2);
         let got = rx.wait_for(1, std::time::Duration::from_secs(10)).await;
-        assert_eq!(serde_json::from_str::<Value>(&got[0].body).unwrap(), json!({"order": 1001}));
+        assert_eq!(
+            serde_json::from_str::<Value>(&got[0].body).unwrap(),
+            json!({"order": 1001})
+        );
         app.stop().await;
     }
 }

@@ -17,7 +17,11 @@ pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_missive");
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Env for the real binary: the test's database, quick polls, leases and
@@ -32,7 +36,10 @@ pub(crate) fn child_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
         // The lease must outlast every channel's timeout.
         ("MISSIVE__CHANNELS__EMAIL__TIMEOUT", "2s".into()),
         ("MISSIVE__CHANNELS__SMS__TIMEOUT", "2s".into()),
-        ("MISSIVE__CHANNELS__WEBHOOK__RETRY_SCHEDULE", "100ms,100ms,100ms".into()),
+        (
+            "MISSIVE__CHANNELS__WEBHOOK__RETRY_SCHEDULE",
+            "100ms,100ms,100ms".into(),
+        ),
         ("MISSIVE__WORKER__POLL_INTERVAL", "100ms".into()),
         ("RUST_LOG", "warn".into()),
     ] {
@@ -50,7 +57,9 @@ pub(crate) fn command(env: &[(String, String)], args: &[&str]) -> Command {
             c.env_remove(k);
         }
     }
-    c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str()))).args(args).stdin(Stdio::null());
+    c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(args)
+        .stdin(Stdio::null());
     c
 }
 
@@ -63,7 +72,11 @@ pub(crate) struct Run {
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.status, self.stdout, self.stderr)
+        write!(
+            f,
+            "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
     }
 }
 
@@ -96,7 +109,13 @@ pub(crate) struct ChildGuard {
 
 /// Starts `missive <args>` with `env`, listening on `port`. `label` names
 /// its output files (unique per start within a test).
-pub(crate) fn spawn_child(db: &TestDb, env: &[(String, String)], port: u16, args: &[&str], label: &str) -> ChildGuard {
+pub(crate) fn spawn_child(
+    db: &TestDb,
+    env: &[(String, String)],
+    port: u16,
+    args: &[&str],
+    label: &str,
+) -> ChildGuard {
     let stdout_path = db.dir.path().join(format!("{label}.stdout"));
     let stderr_path = db.dir.path().join(format!("{label}.stderr"));
     let child = command(env, args)
@@ -149,12 +168,19 @@ impl ChildGuard {
     /// Polls /readyz until 200; panics (with the child's stderr) if the
     /// child exits or the deadline passes.
     pub async fn wait_ready(&mut self, deadline: Duration) {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
         let url = self.url("/readyz");
         let end = Instant::now() + deadline;
         loop {
             if let Some(st) = self.try_exit() {
-                panic!("missive ({}) exited with {st} before it was ready:\n{}", self.label, self.stderr());
+                panic!(
+                    "missive ({}) exited with {st} before it was ready:\n{}",
+                    self.label,
+                    self.stderr()
+                );
             }
             if let Ok(r) = client.get(&url).send().await {
                 if r.status() == 200 {
@@ -162,7 +188,11 @@ impl ChildGuard {
                 }
             }
             if Instant::now() > end {
-                panic!("missive ({}) was not ready within {deadline:?}:\n{}", self.label, self.stderr());
+                panic!(
+                    "missive ({}) was not ready within {deadline:?}:\n{}",
+                    self.label,
+                    self.stderr()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -178,7 +208,10 @@ impl ChildGuard {
 
     /// Sends SIGTERM (a graceful stop).
     pub fn sigterm(&self) {
-        let st = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let st = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(st.success(), "kill -TERM failed");
     }
 
@@ -201,8 +234,17 @@ impl ChildGuard {
     pub async fn stop_gracefully(&mut self, deadline: Duration) {
         self.sigterm();
         match self.wait_exit(deadline).await {
-            Some(st) => assert!(st.success(), "missive ({}) exited with {st} after SIGTERM:\n{}", self.label, self.stderr()),
-            None => panic!("missive ({}) did not exit within {deadline:?} of SIGTERM:\n{}", self.label, self.stderr()),
+            Some(st) => assert!(
+                st.success(),
+                "missive ({}) exited with {st} after SIGTERM:\n{}",
+                self.label,
+                self.stderr()
+            ),
+            None => panic!(
+                "missive ({}) did not exit within {deadline:?} of SIGTERM:\n{}",
+                self.label,
+                self.stderr()
+            ),
         }
     }
 }
@@ -224,14 +266,24 @@ impl Drop for ChildGuard {
 
 /// Reads `<data_dir>/admin.key`.
 pub(crate) fn admin_key(db: &TestDb) -> String {
-    std::fs::read_to_string(db.dir.path().join("admin.key")).expect("admin.key exists").trim().to_string()
+    std::fs::read_to_string(db.dir.path().join("admin.key"))
+        .expect("admin.key exists")
+        .trim()
+        .to_string()
 }
 
 /// The distinct `webhook-id`s a receiver has seen.
 fn received_ids(rx: &Receiver) -> HashSet<String> {
     rx.received()
         .iter()
-        .map(|r| r.headers.get("webhook-id").expect("webhook-id header").to_str().unwrap().to_string())
+        .map(|r| {
+            r.headers
+                .get("webhook-id")
+                .expect("webhook-id header")
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 
@@ -242,7 +294,10 @@ async fn sent_ids(client: &reqwest::Client, base: &str, key: &str) -> HashSet<St
     loop {
         let mut url = format!("{base}/v1/deliveries?status=sent&limit=500");
         if let Some(c) = &cursor {
-            url.push_str(&format!("&cursor={}", url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()));
+            url.push_str(&format!(
+                "&cursor={}",
+                url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
+            ));
         }
         let r = client.get(&url).bearer_auth(key).send().await.unwrap();
         assert_eq!(r.status(), 200, "GET {url}");
@@ -251,7 +306,9 @@ async fn sent_ids(client: &reqwest::Client, base: &str, key: &str) -> HashSet<St
             out.insert(d["id"].as_str().unwrap().to_string());
         }
         match page["next_cursor"].as_str() {
-            Some(c) if !page["items"].as_array().unwrap().is_empty() => cursor = Some(c.to_string()),
+            Some(c) if !page["items"].as_array().unwrap().is_empty() => {
+                cursor = Some(c.to_string())
+            }
             _ => return out,
         }
     }
@@ -263,11 +320,15 @@ async fn crash_mid_flight_loses_nothing() {
     for b in backends() {
         let t0 = Instant::now();
         let db = TestDb::new(&b);
-        let rx = Receiver::start_with(vec![], Answer::status(200).delay(Duration::from_millis(20))).await;
+        let rx = Receiver::start_with(vec![], Answer::status(200).delay(Duration::from_millis(20)))
+            .await;
         let extra = [("MISSIVE__WORKER__CONCURRENCY", "4")];
         let mut first = start_serve(&db, &extra, "serve-1").await;
         let key = admin_key(&db);
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
 
         // Accept N notifications, 16 at a time.
         let body = Arc::new(json!({
@@ -277,11 +338,18 @@ async fn crash_mid_flight_loses_nothing() {
         let url = first.url("/v1/notifications");
         let answers: Vec<Value> = futures::stream::iter(0..N)
             .map(|n| {
-                let (client, url, key, body) = (client.clone(), url.clone(), key.clone(), body.clone());
+                let (client, url, key, body) =
+                    (client.clone(), url.clone(), key.clone(), body.clone());
                 async move {
                     let mut req = (*body).clone();
                     req["data"] = json!({"n": n});
-                    let r = client.post(&url).bearer_auth(&key).json(&req).send().await.unwrap();
+                    let r = client
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .json(&req)
+                        .send()
+                        .await
+                        .unwrap();
                     let status = r.status();
                     let text = r.text().await.unwrap();
                     assert_eq!(status, 202, "notification {n}: {text}");
@@ -300,7 +368,11 @@ async fn crash_mid_flight_loses_nothing() {
         let accepted_at = t0.elapsed();
 
         // Kill it mid-flight, once some (but not all) have gone out.
-        if let Err(n) = poll_until(Duration::from_secs(30), || async { (rx.count() >= 20, rx.count()) }).await {
+        if let Err(n) = poll_until(Duration::from_secs(30), || async {
+            (rx.count() >= 20, rx.count())
+        })
+        .await
+        {
             panic!("{b:?}: the receiver saw only {n} requests in 30 s");
         }
         first.kill();
@@ -309,8 +381,14 @@ async fn crash_mid_flight_loses_nothing() {
             before.len() < N,
             "{b:?}: all {N} were delivered before the kill ({accepted_at:?} to accept); nothing was caught mid-flight"
         );
-        assert!(before.is_subset(&accepted), "{b:?}: the receiver saw ids that were never accepted");
-        eprintln!("{b:?}: accepted {N} in {accepted_at:?}; killed with {} delivered", before.len());
+        assert!(
+            before.is_subset(&accepted),
+            "{b:?}: the receiver saw ids that were never accepted"
+        );
+        eprintln!(
+            "{b:?}: accepted {N} in {accepted_at:?}; killed with {} delivered",
+            before.len()
+        );
 
         // Restart on the same database: everything arrives.
         let mut second = start_serve(&db, &extra, "serve-2").await;
@@ -329,7 +407,10 @@ async fn crash_mid_flight_loses_nothing() {
         };
         let missing: Vec<_> = accepted.difference(&got).take(5).collect();
         let unknown: Vec<_> = got.difference(&accepted).take(5).collect();
-        assert!(missing.is_empty() && unknown.is_empty(), "{b:?}: missing {missing:?}, never accepted {unknown:?}");
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "{b:?}: missing {missing:?}, never accepted {unknown:?}"
+        );
 
         // And the log agrees: every accepted delivery ends up sent, including
         // those the dead process had in flight (sent again once their lease
@@ -348,7 +429,10 @@ async fn crash_mid_flight_loses_nothing() {
         }
 
         let after = received_ids(&rx);
-        assert_eq!(after, accepted, "{b:?}: repeats must carry accepted webhook-ids only");
+        assert_eq!(
+            after, accepted,
+            "{b:?}: repeats must carry accepted webhook-ids only"
+        );
         let requests = rx.count();
 
         second.stop_gracefully(Duration::from_secs(30)).await;

@@ -30,7 +30,13 @@ fn order_content() -> Value {
 }
 
 /// Sends one email notification; returns the delivery id.
-async fn send_email(app: &TestApp, content: Value, to: &str, data: Value, category: &str) -> String {
+async fn send_email(
+    app: &TestApp,
+    content: Value,
+    to: &str,
+    data: Value,
+    category: &str,
+) -> String {
     let r = app
         .post(
             "/v1/notifications",
@@ -66,15 +72,23 @@ impl Mime {
                 headers.push((k.trim().to_string(), v.trim().to_string()));
             }
         }
-        Mime { headers, body: body.to_string() }
+        Mime {
+            headers,
+            body: body.to_string(),
+        }
     }
 
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     fn content_type(&self) -> String {
-        self.header("Content-Type").unwrap_or("text/plain").to_ascii_lowercase()
+        self.header("Content-Type")
+            .unwrap_or("text/plain")
+            .to_ascii_lowercase()
     }
 
     /// The parts of a multipart body.
@@ -102,10 +116,20 @@ impl Mime {
 
     /// The body with its Content-Transfer-Encoding undone.
     fn text(&self) -> String {
-        match self.header("Content-Transfer-Encoding").unwrap_or("7bit").to_ascii_lowercase().as_str() {
+        match self
+            .header("Content-Transfer-Encoding")
+            .unwrap_or("7bit")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "base64" => {
                 let clean: String = self.body.chars().filter(|c| !c.is_whitespace()).collect();
-                String::from_utf8(base64::engine::general_purpose::STANDARD.decode(clean).unwrap()).unwrap()
+                String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(clean)
+                        .unwrap(),
+                )
+                .unwrap()
             }
             "quoted-printable" => decode_qp(&self.body),
             _ => self.body.clone(),
@@ -146,7 +170,9 @@ fn decode_header(v: &str) -> String {
         let enc = it.next()?;
         let text = it.next()?;
         let bytes = match enc {
-            "b" | "B" => base64::engine::general_purpose::STANDARD.decode(text).unwrap(),
+            "b" | "B" => base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap(),
             "q" | "Q" => {
                 let b = text.as_bytes();
                 let mut out = Vec::new();
@@ -200,7 +226,14 @@ async fn sends_a_multipart_message_with_every_header() {
     for b in backends() {
         let server = SmtpServer::accepting().await;
         let app = smtp_app(&b, &server).await;
-        let id = send_email(&app, order_content(), "ana@example.com", json!({"id": 1001, "name": "Ana & <Bob>"}), "transactional").await;
+        let id = send_email(
+            &app,
+            order_content(),
+            "ana@example.com",
+            json!({"id": 1001, "name": "Ana & <Bob>"}),
+            "transactional",
+        )
+        .await;
         let got = server.wait_for(1, Duration::from_secs(10)).await;
         let mail = &got[0];
         assert_eq!(mail.from, "shop@example.com");
@@ -210,23 +243,39 @@ async fn sends_a_multipart_message_with_every_header() {
         let m = Mime::parse(&mail.data);
         assert_eq!(m.header("Subject"), Some("Order 1001 shipped"));
         let from = m.header("From").unwrap();
-        assert!(from.contains("Shop") && from.contains("<shop@example.com>"), "{from}");
+        assert!(
+            from.contains("Shop") && from.contains("<shop@example.com>"),
+            "{from}"
+        );
         assert_eq!(m.header("To"), Some("ana@example.com"));
         let message_id = format!("<{id}@example.com>");
         assert_eq!(m.header("Message-ID"), Some(message_id.as_str()));
         let date = m.header("Date").unwrap();
-        let date = chrono::DateTime::parse_from_rfc2822(date).unwrap_or_else(|e| panic!("Date {date:?}: {e}"));
+        let date = chrono::DateTime::parse_from_rfc2822(date)
+            .unwrap_or_else(|e| panic!("Date {date:?}: {e}"));
         assert!((date.timestamp() - chrono::Utc::now().timestamp()).abs() < 60);
         assert!(m.header("MIME-Version").is_some());
         assert!(m.header("List-Unsubscribe").is_none());
 
-        assert!(m.content_type().starts_with("multipart/alternative"), "{}", m.content_type());
+        assert!(
+            m.content_type().starts_with("multipart/alternative"),
+            "{}",
+            m.content_type()
+        );
         let parts = m.parts();
         assert_eq!(parts.len(), 2, "{}", mail.data);
-        assert!(parts[0].content_type().starts_with("text/plain"), "{}", parts[0].content_type());
+        assert!(
+            parts[0].content_type().starts_with("text/plain"),
+            "{}",
+            parts[0].content_type()
+        );
         assert!(parts[0].content_type().contains("charset=utf-8"));
         assert_eq!(parts[0].text(), "Hi Ana & <Bob>");
-        assert!(parts[1].content_type().starts_with("text/html"), "{}", parts[1].content_type());
+        assert!(
+            parts[1].content_type().starts_with("text/html"),
+            "{}",
+            parts[1].content_type()
+        );
         assert_eq!(parts[1].text(), "<p>Hi Ana &amp; &lt;Bob&gt;</p>");
 
         let d = app.wait_for_status(&id, "sent").await;
@@ -238,7 +287,10 @@ async fn sends_a_multipart_message_with_every_header() {
         assert_eq!(a["status_code"], 250);
         let response = a["response"].as_str().unwrap();
         assert!(response.starts_with("250 "), "{response}");
-        assert!(response.contains(&format!("message-id={message_id}")), "{response}");
+        assert!(
+            response.contains(&format!("message-id={message_id}")),
+            "{response}"
+        );
         assert!(a["error"].is_null());
         app.stop().await;
     }
@@ -254,17 +306,33 @@ async fn chinese_subjects_and_portuguese_text_arrive_encoded_and_intact() {
             "text": "Olá, {{name}} — seu pedido {{id}} já saiu.",
             "html": "<p>Olá, {{name}} — seu pedido {{id}} já saiu.</p>",
         }});
-        let id = send_email(&app, content, "joao@example.com", json!({"id": 1001, "name": "João"}), "transactional").await;
+        let id = send_email(
+            &app,
+            content,
+            "joao@example.com",
+            json!({"id": 1001, "name": "João"}),
+            "transactional",
+        )
+        .await;
         let got = server.wait_for(1, Duration::from_secs(10)).await;
         let raw = &got[0].data;
-        assert!(raw.is_ascii(), "headers and bodies must be encoded to 7-bit:\n{raw}");
+        assert!(
+            raw.is_ascii(),
+            "headers and bodies must be encoded to 7-bit:\n{raw}"
+        );
         let m = Mime::parse(raw);
         let subject = m.header("Subject").unwrap();
-        assert!(subject.contains("=?utf-8?"), "the subject must be RFC 2047 encoded: {subject}");
+        assert!(
+            subject.contains("=?utf-8?"),
+            "the subject must be RFC 2047 encoded: {subject}"
+        );
         assert_eq!(decode_header(subject), "订单 1001 已发货");
         let parts = m.parts();
         assert_eq!(parts[0].text(), "Olá, João — seu pedido 1001 já saiu.");
-        assert_eq!(parts[1].text(), "<p>Olá, João — seu pedido 1001 já saiu.</p>");
+        assert_eq!(
+            parts[1].text(),
+            "<p>Olá, João — seu pedido 1001 já saiu.</p>"
+        );
         let d = app.wait_for_status(&id, "sent").await;
         assert_eq!(d["content"]["subject"], "订单 1001 已发货");
         app.stop().await;
@@ -277,27 +345,53 @@ async fn marketing_mail_carries_list_unsubscribe_and_transactional_does_not() {
         let server = SmtpServer::accepting().await;
         let app = spawn_app_with(
             &b,
-            &smtp_toml(server.port, "unsubscribe = \"https://shop.example.com/unsubscribe?r={recipient}\"", ""),
+            &smtp_toml(
+                server.port,
+                "unsubscribe = \"https://shop.example.com/unsubscribe?r={recipient}\"",
+                "",
+            ),
         )
         .await;
         let content = json!({"email": {"subject": "Sale", "text": "50% off"}});
-        let id = send_email(&app, content.clone(), "ana@example.com", json!({}), "marketing").await;
+        let id = send_email(
+            &app,
+            content.clone(),
+            "ana@example.com",
+            json!({}),
+            "marketing",
+        )
+        .await;
         app.wait_for_status(&id, "sent").await;
         let id2 = send_email(&app, content, "ana@example.com", json!({}), "transactional").await;
         app.wait_for_status(&id2, "sent").await;
 
         let got = server.wait_for(2, Duration::from_secs(10)).await;
-        let marketing = got.iter().map(|g| Mime::parse(&g.data)).find(|m| m.header("Message-ID").unwrap().contains(&id)).unwrap();
+        let marketing = got
+            .iter()
+            .map(|g| Mime::parse(&g.data))
+            .find(|m| m.header("Message-ID").unwrap().contains(&id))
+            .unwrap();
         assert_eq!(
             marketing.header("List-Unsubscribe"),
             Some("<https://shop.example.com/unsubscribe?r=ana%40example.com>")
         );
-        assert_eq!(marketing.header("List-Unsubscribe-Post"), Some("List-Unsubscribe=One-Click"));
+        assert_eq!(
+            marketing.header("List-Unsubscribe-Post"),
+            Some("List-Unsubscribe=One-Click")
+        );
         // A single text part.
-        assert!(marketing.content_type().starts_with("text/plain"), "{}", marketing.content_type());
+        assert!(
+            marketing.content_type().starts_with("text/plain"),
+            "{}",
+            marketing.content_type()
+        );
         assert_eq!(marketing.text().trim_end(), "50% off");
 
-        let transactional = got.iter().map(|g| Mime::parse(&g.data)).find(|m| m.header("Message-ID").unwrap().contains(&id2)).unwrap();
+        let transactional = got
+            .iter()
+            .map(|g| Mime::parse(&g.data))
+            .find(|m| m.header("Message-ID").unwrap().contains(&id2))
+            .unwrap();
         assert!(transactional.header("List-Unsubscribe").is_none());
         assert!(transactional.header("List-Unsubscribe-Post").is_none());
         app.stop().await;
@@ -309,7 +403,14 @@ async fn a_4xx_reply_is_retried_until_sent() {
     for b in backends() {
         let server = SmtpServer::start(vec![451], 250).await;
         let app = smtp_app(&b, &server).await;
-        let id = send_email(&app, order_content(), "ana@example.com", json!({"id": 1, "name": "Ana"}), "transactional").await;
+        let id = send_email(
+            &app,
+            order_content(),
+            "ana@example.com",
+            json!({"id": 1, "name": "Ana"}),
+            "transactional",
+        )
+        .await;
         let d = app.wait_for_status(&id, "sent").await;
         let a = d["attempts"].as_array().unwrap();
         assert_eq!(a.len(), 2, "{d:#}");
@@ -317,14 +418,32 @@ async fn a_4xx_reply_is_retried_until_sent() {
         assert_eq!(a[0]["status_code"], 451);
         assert_eq!(a[0]["provider"], "smtp");
         assert_eq!(a[0]["response"], "451 4.3.0 try again later");
-        assert!(a[0]["error"].as_str().unwrap().contains("451 4.3.0 try again later"), "{:#}", a[0]);
+        assert!(
+            a[0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("451 4.3.0 try again later"),
+            "{:#}",
+            a[0]
+        );
         assert_eq!(a[1]["outcome"], "ok");
         assert_eq!(a[1]["status_code"], 250);
         // The same message both times: the Message-ID is stable across retries.
         let got = server.messages();
         assert_eq!(got.len(), 2);
-        assert_eq!(got.iter().map(|g| g.reply).collect::<Vec<_>>(), vec![451, 250]);
-        let ids: Vec<String> = got.iter().map(|g| Mime::parse(&g.data).header("Message-ID").unwrap().to_string()).collect();
+        assert_eq!(
+            got.iter().map(|g| g.reply).collect::<Vec<_>>(),
+            vec![451, 250]
+        );
+        let ids: Vec<String> = got
+            .iter()
+            .map(|g| {
+                Mime::parse(&g.data)
+                    .header("Message-ID")
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
         assert_eq!(ids[0], ids[1]);
         assert_eq!(ids[0], format!("<{id}@example.com>"));
         app.stop().await;
@@ -336,7 +455,14 @@ async fn a_5xx_reply_fails_at_once() {
     for b in backends() {
         let server = SmtpServer::start(vec![], 550).await;
         let app = smtp_app(&b, &server).await;
-        let id = send_email(&app, order_content(), "ana@example.com", json!({"id": 1, "name": "Ana"}), "transactional").await;
+        let id = send_email(
+            &app,
+            order_content(),
+            "ana@example.com",
+            json!({"id": 1, "name": "Ana"}),
+            "transactional",
+        )
+        .await;
         let d = app.wait_for_status(&id, "failed").await;
         assert_eq!(d["reason"], "permanent_error");
         let a = d["attempts"].as_array().unwrap();
@@ -344,7 +470,11 @@ async fn a_5xx_reply_fails_at_once() {
         assert_eq!(a[0]["outcome"], "permanent");
         assert_eq!(a[0]["status_code"], 550);
         assert_eq!(a[0]["response"], "550 5.1.1 mailbox unavailable");
-        assert!(a[0]["error"].as_str().unwrap().contains("550"), "{:#}", a[0]);
+        assert!(
+            a[0]["error"].as_str().unwrap().contains("550"),
+            "{:#}",
+            a[0]
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(server.count(), 1, "nothing more may be sent");
         app.stop().await;
@@ -358,18 +488,40 @@ async fn a_refused_recipient_fails_and_the_connection_is_reused_after_rset() {
         server.refuse_recipient("gone@example.com", 550);
         let app = smtp_app(&b, &server).await;
         let data = json!({"id": 1, "name": "Ana"});
-        let id = send_email(&app, order_content(), "gone@example.com", data.clone(), "transactional").await;
+        let id = send_email(
+            &app,
+            order_content(),
+            "gone@example.com",
+            data.clone(),
+            "transactional",
+        )
+        .await;
         let d = app.wait_for_status(&id, "failed").await;
         let a = &d["attempts"][0];
         assert_eq!(a["outcome"], "permanent");
         assert_eq!(a["status_code"], 550);
         assert!(a["error"].as_str().unwrap().contains("RCPT TO"), "{a:#}");
 
-        let id = send_email(&app, order_content(), "ana@example.com", data, "transactional").await;
+        let id = send_email(
+            &app,
+            order_content(),
+            "ana@example.com",
+            data,
+            "transactional",
+        )
+        .await;
         app.wait_for_status(&id, "sent").await;
-        assert_eq!(server.count(), 1, "only the accepted recipient reached DATA");
+        assert_eq!(
+            server.count(),
+            1,
+            "only the accepted recipient reached DATA"
+        );
         assert_eq!(server.connections(), 1, "{:?}", server.commands());
-        assert!(server.commands().iter().any(|c| c == "RSET"), "{:?}", server.commands());
+        assert!(
+            server.commands().iter().any(|c| c == "RSET"),
+            "{:?}",
+            server.commands()
+        );
         app.stop().await;
     }
 }
@@ -383,7 +535,14 @@ async fn connection_refused_is_a_recorded_transient_error() {
             l.local_addr().unwrap().port()
         };
         let app = spawn_app_with(&b, &smtp_toml(port, "", "")).await;
-        let id = send_email(&app, order_content(), "ana@example.com", json!({"id": 1, "name": "Ana"}), "transactional").await;
+        let id = send_email(
+            &app,
+            order_content(),
+            "ana@example.com",
+            json!({"id": 1, "name": "Ana"}),
+            "transactional",
+        )
+        .await;
         // Two retries in the test schedule, then failed.
         let d = app.wait_for_status(&id, "failed").await;
         assert_eq!(d["reason"], "retries_exhausted", "{d:#}");
@@ -406,21 +565,32 @@ async fn a_server_that_hangs_times_out_and_its_connection_is_not_reused() {
     for b in backends() {
         // The first message gets no answer at all.
         let server = SmtpServer::start(vec![0], 250).await;
-        let app = spawn_app_with(
-            &b,
-            &smtp_toml(server.port, "timeout = \"400ms\"", ""),
+        let app = spawn_app_with(&b, &smtp_toml(server.port, "timeout = \"400ms\"", "")).await;
+        let id = send_email(
+            &app,
+            order_content(),
+            "ana@example.com",
+            json!({"id": 1, "name": "Ana"}),
+            "transactional",
         )
         .await;
-        let id = send_email(&app, order_content(), "ana@example.com", json!({"id": 1, "name": "Ana"}), "transactional").await;
         let d = app.wait_for_status(&id, "sent").await;
         let a = d["attempts"].as_array().unwrap();
         assert_eq!(a.len(), 2, "{d:#}");
         assert_eq!(a[0]["outcome"], "transient");
-        assert!(a[0]["error"].as_str().unwrap().contains("timed out"), "{:#}", a[0]);
+        assert!(
+            a[0]["error"].as_str().unwrap().contains("timed out"),
+            "{:#}",
+            a[0]
+        );
         let ms = a[0]["duration_ms"].as_i64().unwrap();
         assert!((350..3000).contains(&ms), "took {ms} ms");
         assert_eq!(a[1]["outcome"], "ok");
-        assert_eq!(server.connections(), 2, "the timed-out session must be closed, not pooled");
+        assert_eq!(
+            server.connections(),
+            2,
+            "the timed-out session must be closed, not pooled"
+        );
         app.stop().await;
     }
 }
@@ -429,16 +599,37 @@ async fn a_server_that_hangs_times_out_and_its_connection_is_not_reused() {
 async fn authenticates_once_and_reuses_the_pooled_connection() {
     for b in backends() {
         let server = SmtpServer::accepting().await;
-        let app = spawn_app_with(&b, &smtp_toml(server.port, "", "username = \"missive\"\npassword = \"s3cret-pw\"\npool_size = 2")).await;
+        let app = spawn_app_with(
+            &b,
+            &smtp_toml(
+                server.port,
+                "",
+                "username = \"missive\"\npassword = \"s3cret-pw\"\npool_size = 2",
+            ),
+        )
+        .await;
         for n in 0..3 {
-            let id = send_email(&app, order_content(), "ana@example.com", json!({"id": n, "name": "Ana"}), "transactional").await;
+            let id = send_email(
+                &app,
+                order_content(),
+                "ana@example.com",
+                json!({"id": n, "name": "Ana"}),
+                "transactional",
+            )
+            .await;
             let d = app.wait_for_status(&id, "sent").await;
             let text = d.to_string();
-            assert!(!text.contains("s3cret-pw"), "the password must never be recorded: {text}");
+            assert!(
+                !text.contains("s3cret-pw"),
+                "the password must never be recorded: {text}"
+            );
         }
         assert_eq!(server.count(), 3);
         assert_eq!(server.connections(), 1, "{:?}", server.commands());
-        assert_eq!(server.credentials(), vec![("missive".to_string(), "s3cret-pw".to_string())]);
+        assert_eq!(
+            server.credentials(),
+            vec![("missive".to_string(), "s3cret-pw".to_string())]
+        );
         app.stop().await;
     }
 }
@@ -448,16 +639,36 @@ async fn the_file_provider_writes_an_eml_per_delivery() {
     for b in backends() {
         // The defaults: no SMTP, providers = ["file"].
         let app = spawn_app(&b).await;
-        let id = send_email(&app, order_content(), "ana@example.com", json!({"id": 1001, "name": "Ana"}), "marketing").await;
+        let id = send_email(
+            &app,
+            order_content(),
+            "ana@example.com",
+            json!({"id": 1001, "name": "Ana"}),
+            "marketing",
+        )
+        .await;
         let d = app.wait_for_status(&id, "sent").await;
         let a = &d["attempts"][0];
         assert_eq!(a["provider"], "file");
         assert_eq!(a["outcome"], "ok");
         let message_id = format!("<{id}@localhost>");
-        assert!(a["response"].as_str().unwrap().contains(&format!("message-id={message_id}")), "{a:#}");
+        assert!(
+            a["response"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("message-id={message_id}")),
+            "{a:#}"
+        );
 
-        let path = app.db.dir.path().join("outbox").join("email").join(format!("{id}.eml"));
-        let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let path = app
+            .db
+            .dir
+            .path()
+            .join("outbox")
+            .join("email")
+            .join(format!("{id}.eml"));
+        let raw =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let m = Mime::parse(&raw);
         assert_eq!(m.header("Subject"), Some("Order 1001 shipped"));
         assert_eq!(m.header("To"), Some("ana@example.com"));
@@ -481,7 +692,8 @@ async fn the_file_provider_writes_an_eml_per_delivery() {
 
 async fn start_error(b: &Backend, extra: &str) -> String {
     let db = TestDb::new(b);
-    let cfg = Config::from_toml(&test_toml(&db, extra)).unwrap_or_else(|e| panic!("the config itself should read: {e}"));
+    let cfg = Config::from_toml(&test_toml(&db, extra))
+        .unwrap_or_else(|e| panic!("the config itself should read: {e}"));
     match App::build(cfg, Role::Serve).await {
         Ok(_) => panic!("start-up should fail with {extra}"),
         Err(e) => format!("{e:#}"),
@@ -500,9 +712,16 @@ async fn bad_settings_stop_start_up_naming_the_key() {
         assert!(e.contains("channels.email.smtp.port"), "{e}");
 
         let e = start_error(&b, &format!("{smtp}hots = \"mail.example.com\"")).await;
-        assert!(e.contains("channels.email.smtp") && e.contains("hots"), "{e}");
+        assert!(
+            e.contains("channels.email.smtp") && e.contains("hots"),
+            "{e}"
+        );
 
-        let e = start_error(&b, &format!("{smtp}username = \"u\"\npassword = \"hunter2\"\npool_size = 0")).await;
+        let e = start_error(
+            &b,
+            &format!("{smtp}username = \"u\"\npassword = \"hunter2\"\npool_size = 0"),
+        )
+        .await;
         assert!(e.contains("channels.email.smtp.pool_size"), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
 

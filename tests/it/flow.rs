@@ -12,9 +12,13 @@ async fn an_auth_message_overtakes_a_backlog_of_low_priority_marketing() {
     for b in backends() {
         let app = spawn_app(&b).await;
         // A slow receiver keeps the backlog from draining quickly.
-        let bulk = Receiver::start_with(vec![], Answer::status(200).delay(Duration::from_millis(50))).await;
+        let bulk =
+            Receiver::start_with(vec![], Answer::status(200).delay(Duration::from_millis(50)))
+                .await;
         let urgent = Receiver::start().await;
-        let to: Vec<Value> = (0..1000).map(|_| json!({"webhook_url": bulk.url})).collect();
+        let to: Vec<Value> = (0..1000)
+            .map(|_| json!({"webhook_url": bulk.url}))
+            .collect();
         for _ in 0..20 {
             let r = app
                 .post("/v1/notifications", &json!({"content": {"webhook": {"body": "{}"}}, "to": to, "category": "marketing", "priority": "low"}))
@@ -29,7 +33,10 @@ async fn an_auth_message_overtakes_a_backlog_of_low_priority_marketing() {
         urgent.wait_for(1, Duration::from_secs(5)).await;
         let took = sent.elapsed();
         let drained = bulk.count();
-        assert!(drained < 10_000, "the auth message waited for {drained} of 20,000 marketing deliveries");
+        assert!(
+            drained < 10_000,
+            "the auth message waited for {drained} of 20,000 marketing deliveries"
+        );
         assert!(took < Duration::from_secs(5), "took {took:?}");
         app.stop().await;
     }
@@ -39,31 +46,65 @@ async fn an_auth_message_overtakes_a_backlog_of_low_priority_marketing() {
 async fn failed_deliveries_are_replayed_in_bulk_and_audited() {
     for b in backends() {
         let app = spawn_app(&b).await;
-        let rx = Receiver::start_with(vec![Answer::status(400), Answer::status(400), Answer::status(400)], Answer::status(200)).await;
+        let rx = Receiver::start_with(
+            vec![
+                Answer::status(400),
+                Answer::status(400),
+                Answer::status(400),
+            ],
+            Answer::status(200),
+        )
+        .await;
         let other = Receiver::start_with(vec![], Answer::status(410)).await;
         let mut ids = vec![];
         for _ in 0..3 {
-            ids.push(app.send_webhook(&rx.url, json!({"n": 1})).await["deliveries"][0]["id"].as_str().unwrap().to_string());
+            ids.push(
+                app.send_webhook(&rx.url, json!({"n": 1})).await["deliveries"][0]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
         }
-        let stays = app.send_webhook(&other.url, json!({"n": 1})).await["deliveries"][0]["id"].as_str().unwrap().to_string();
+        let stays = app.send_webhook(&other.url, json!({"n": 1})).await["deliveries"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         for id in ids.iter().chain([&stays]) {
             app.wait_for_status(id, "failed").await;
         }
-        let bad = app.client.post(app.url("/v1/deliveries/retry?status=sent")).bearer_auth(&app.key).send().await.unwrap();
+        let bad = app
+            .client
+            .post(app.url("/v1/deliveries/retry?status=sent"))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(bad.status(), 422);
         let recipient = crate::webhook::urlencode(&rx.url);
-        let r = app.client.post(app.url(&format!("/v1/deliveries/retry?recipient={recipient}"))).bearer_auth(&app.key).send().await.unwrap();
+        let r = app
+            .client
+            .post(app.url(&format!("/v1/deliveries/retry?recipient={recipient}")))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(r.json::<Value>().await.unwrap()["requeued"], 3);
         for id in &ids {
             let d = app.wait_for_status(id, "sent").await;
             let a = d["attempts"].as_array().unwrap();
             assert_eq!(a.len(), 3, "{d:#}");
-            assert_eq!((a[1]["outcome"].as_str(), a[1]["provider"].as_str()), (Some("requeued"), Some("operator")));
+            assert_eq!(
+                (a[1]["outcome"].as_str(), a[1]["provider"].as_str()),
+                (Some("requeued"), Some("operator"))
+            );
             assert_eq!(a[2]["outcome"], "ok");
         }
         // The other failed delivery did not match the filter.
-        assert_eq!(app.get_json(&format!("/v1/deliveries/{stays}")).await["status"], "failed");
+        assert_eq!(
+            app.get_json(&format!("/v1/deliveries/{stays}")).await["status"],
+            "failed"
+        );
         app.stop().await;
     }
 }
@@ -75,15 +116,31 @@ async fn a_whole_notification_can_be_cancelled_before_it_is_sent() {
         let rx = Receiver::start().await;
         let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
         let to: Vec<Value> = (0..5).map(|_| json!({"webhook_url": rx.url})).collect();
-        let r = app.post("/v1/notifications", &json!({"content": {"webhook": {"body": "{}"}}, "to": to, "send_at": later})).await;
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"content": {"webhook": {"body": "{}"}}, "to": to, "send_at": later}),
+            )
+            .await;
         let n: Value = r.json().await.unwrap();
         let id = n["id"].as_str().unwrap();
-        let r = app.post(&format!("/v1/notifications/{id}/cancel"), &json!({})).await;
+        let r = app
+            .post(&format!("/v1/notifications/{id}/cancel"), &json!({}))
+            .await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.json::<Value>().await.unwrap()["cancelled"], 5);
         let shown = app.get_json(&format!("/v1/notifications/{id}")).await;
-        assert!(shown["deliveries"].as_array().unwrap().iter().all(|d| d["status"] == "cancelled"));
-        assert_eq!(app.post("/v1/notifications/nope/cancel", &json!({})).await.status(), 404);
+        assert!(shown["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "cancelled"));
+        assert_eq!(
+            app.post("/v1/notifications/nope/cancel", &json!({}))
+                .await
+                .status(),
+            404
+        );
         app.stop().await;
     }
 }
@@ -94,27 +151,43 @@ async fn fifty_concurrent_sends_with_one_dedup_key_deliver_once() {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}], "dedup_key": "order-1001-shipped"});
-        let answers = futures::future::join_all((0..50).map(|_| app.post("/v1/notifications", &body))).await;
+        let answers =
+            futures::future::join_all((0..50).map(|_| app.post("/v1/notifications", &body))).await;
         let mut statuses = vec![];
         for a in answers {
             assert_eq!(a.status(), 202);
             let v: Value = a.json().await.unwrap();
-            statuses.push((v["deliveries"][0]["status"].as_str().unwrap().to_string(), v["deliveries"][0]["reason"].clone()));
+            statuses.push((
+                v["deliveries"][0]["status"].as_str().unwrap().to_string(),
+                v["deliveries"][0]["reason"].clone(),
+            ));
         }
         let fresh = statuses.iter().filter(|(s, _)| s == "queued").count();
         assert_eq!(fresh, 1, "{statuses:?}");
-        assert!(statuses.iter().filter(|(s, _)| s == "suppressed").all(|(_, r)| r == "duplicate"));
+        assert!(statuses
+            .iter()
+            .filter(|(s, _)| s == "suppressed")
+            .all(|(_, r)| r == "duplicate"));
         rx.wait_for(1, Duration::from_secs(10)).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(rx.count(), 1, "exactly one message");
         // The same key to another recipient is not a duplicate.
         let rx2 = Receiver::start().await;
         let r = app.post("/v1/notifications", &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx2.url}], "dedup_key": "order-1001-shipped"})).await;
-        assert_eq!(r.json::<Value>().await.unwrap()["deliveries"][0]["status"], "queued");
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["deliveries"][0]["status"],
+            "queued"
+        );
         // The log shows why the others were not sent.
-        let log = app.get_json("/v1/deliveries?status=suppressed&limit=100").await;
+        let log = app
+            .get_json("/v1/deliveries?status=suppressed&limit=100")
+            .await;
         assert_eq!(log["items"].as_array().unwrap().len(), 49);
-        assert!(log["items"].as_array().unwrap().iter().all(|d| d["reason"] == "duplicate"));
+        assert!(log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["reason"] == "duplicate"));
         app.stop().await;
     }
 }
@@ -125,12 +198,27 @@ async fn a_dedup_key_expires_after_its_window() {
         let app = spawn_app_with(&b, "[flow]\ndedup_window = \"300ms\"").await;
         let rx = Receiver::start().await;
         let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}], "dedup_key": "k"});
-        let first: Value = app.post("/v1/notifications", &body).await.json().await.unwrap();
-        let second: Value = app.post("/v1/notifications", &body).await.json().await.unwrap();
+        let first: Value = app
+            .post("/v1/notifications", &body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let second: Value = app
+            .post("/v1/notifications", &body)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(first["deliveries"][0]["status"], "queued");
         assert_eq!(second["deliveries"][0]["status"], "suppressed");
         tokio::time::sleep(Duration::from_millis(400)).await;
-        let third: Value = app.post("/v1/notifications", &body).await.json().await.unwrap();
+        let third: Value = app
+            .post("/v1/notifications", &body)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(third["deliveries"][0]["status"], "queued");
         rx.wait_for(2, Duration::from_secs(10)).await;
         app.stop().await;
@@ -149,13 +237,19 @@ async fn frequency_caps_hold_under_concurrency_and_spare_other_categories() {
                 let r = app.post("/v1/notifications", &body).await;
                 assert_eq!(r.status(), 202);
                 let v: Value = r.json().await.unwrap();
-                (v["deliveries"][0]["status"].as_str().unwrap().to_string(), v["deliveries"][0]["reason"].as_str().map(str::to_string))
+                (
+                    v["deliveries"][0]["status"].as_str().unwrap().to_string(),
+                    v["deliveries"][0]["reason"].as_str().map(str::to_string),
+                )
             }
         };
         let results = futures::future::join_all((0..10).map(|_| send("marketing"))).await;
         let queued = results.iter().filter(|(s, _)| s == "queued").count();
         assert_eq!(queued, 3, "{results:?}");
-        assert!(results.iter().filter(|(s, _)| s == "suppressed").all(|(_, r)| r.as_deref() == Some("frequency_cap")));
+        assert!(results
+            .iter()
+            .filter(|(s, _)| s == "suppressed")
+            .all(|(_, r)| r.as_deref() == Some("frequency_cap")));
         // Other categories are not capped (auth is exempt unless configured).
         assert_eq!(send("transactional").await.0, "queued");
         assert_eq!(send("auth").await.0, "queued");
@@ -184,11 +278,20 @@ pub fn busiest_second(rx: &Receiver) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_rate_limit_deliveries_wait_and_none_is_dropped() {
     for b in backends() {
-        let app = spawn_app_with(&b, "[channels.webhook]\nrate_limit = \"20/s\"\nrate_burst = 5").await;
+        let app = spawn_app_with(
+            &b,
+            "[channels.webhook]\nrate_limit = \"20/s\"\nrate_burst = 5",
+        )
+        .await;
         let rx = Receiver::start().await;
         let to: Vec<Value> = (0..60).map(|_| json!({"webhook_url": rx.url})).collect();
         let started = Instant::now();
-        let r = app.post("/v1/notifications", &json!({"content": {"webhook": {"body": "{}"}}, "to": to})).await;
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"content": {"webhook": {"body": "{}"}}, "to": to}),
+            )
+            .await;
         assert_eq!(r.status(), 202);
         let accepted: Value = r.json().await.unwrap();
         // Some wait, visibly.
@@ -205,7 +308,10 @@ async fn over_the_rate_limit_deliveries_wait_and_none_is_dropped() {
         // 5 at once, then 20 a second: about 2.75 s for 60.
         assert!(took >= Duration::from_millis(2_300), "60 sent in {took:?}");
         let peak = busiest_second(&rx);
-        assert!(peak <= 25, "{peak} in one second; the limit is 20/s with a burst of 5");
+        assert!(
+            peak <= 25,
+            "{peak} in one second; the limit is 20/s with a burst of 5"
+        );
         for d in accepted["deliveries"].as_array().unwrap() {
             app.wait_for_status(d["id"].as_str().unwrap(), "sent").await;
         }
@@ -223,29 +329,62 @@ async fn templates_can_dedup_by_content_and_cap_themselves() {
             .await;
         assert_eq!(bad.status(), 422);
         let p: Value = bad.json().await.unwrap();
-        let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-        assert_eq!(fields, vec!["settings.dedup_window", "settings.frequency_cap"]);
+        let fields: Vec<&str> = p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            vec!["settings.dedup_window", "settings.frequency_cap"]
+        );
 
         let t = json!({"channels": {"webhook": {"body": "{\"n\": {{json n}} }"}}, "settings": {"content_dedup": true, "dedup_window": "1h"}});
         assert_eq!(app.put("/v1/templates/same", &t).await.status(), 201);
-        assert_eq!(app.get_json("/v1/templates/same").await["settings"]["content_dedup"], true);
+        assert_eq!(
+            app.get_json("/v1/templates/same").await["settings"]["content_dedup"],
+            true
+        );
         let send = |template: &'static str, n: i64| {
             let body = json!({"template": template, "to": [{"id": "u_1", "webhook_url": rx.url}], "data": {"n": n}});
             let app = &app;
             async move {
-                let v: Value = app.post("/v1/notifications", &body).await.json().await.unwrap();
-                (v["deliveries"][0]["status"].as_str().unwrap().to_string(), v["deliveries"][0]["reason"].as_str().map(str::to_string))
+                let v: Value = app
+                    .post("/v1/notifications", &body)
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                (
+                    v["deliveries"][0]["status"].as_str().unwrap().to_string(),
+                    v["deliveries"][0]["reason"].as_str().map(str::to_string),
+                )
             }
         };
         assert_eq!(send("same", 1).await.0, "queued");
-        assert_eq!(send("same", 1).await, ("suppressed".to_string(), Some("duplicate".to_string())));
-        assert_eq!(send("same", 2).await.0, "queued", "different content is not a duplicate");
+        assert_eq!(
+            send("same", 1).await,
+            ("suppressed".to_string(), Some("duplicate".to_string()))
+        );
+        assert_eq!(
+            send("same", 2).await.0,
+            "queued",
+            "different content is not a duplicate"
+        );
 
         let capped = json!({"channels": {"webhook": {"body": "{\"n\": {{json n}} }"}}, "settings": {"frequency_cap": "1/1h"}});
         assert_eq!(app.put("/v1/templates/capped", &capped).await.status(), 201);
         assert_eq!(send("capped", 1).await.0, "queued");
-        assert_eq!(send("capped", 2).await, ("suppressed".to_string(), Some("frequency_cap".to_string())));
-        assert_eq!(send("same", 3).await.0, "queued", "another template's sends are not counted");
+        assert_eq!(
+            send("capped", 2).await,
+            ("suppressed".to_string(), Some("frequency_cap".to_string()))
+        );
+        assert_eq!(
+            send("same", 3).await.0,
+            "queued",
+            "another template's sends are not counted"
+        );
         rx.wait_for(4, Duration::from_secs(10)).await;
         app.stop().await;
     }

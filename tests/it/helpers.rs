@@ -54,7 +54,9 @@ impl TestDb {
     pub fn toml(&self) -> String {
         let data = self.dir.path().display();
         match &self.backend {
-            Backend::Sqlite => format!("data_dir = \"{data}\"\n[database]\nurl = \"sqlite://{data}/missive.db\"\n"),
+            Backend::Sqlite => {
+                format!("data_dir = \"{data}\"\n[database]\nurl = \"sqlite://{data}/missive.db\"\n")
+            }
             Backend::Postgres(url) => {
                 format!("data_dir = \"{data}\"\n[database]\nurl = \"{url}\"\nschema = \"{}\"\nmax_connections = 8\n", self.schema)
             }
@@ -66,7 +68,10 @@ impl TestDb {
         let data = self.dir.path().display().to_string();
         let mut v = vec![("MISSIVE__DATA_DIR".to_string(), data.clone())];
         match &self.backend {
-            Backend::Sqlite => v.push(("MISSIVE__DATABASE__URL".into(), format!("sqlite://{data}/missive.db"))),
+            Backend::Sqlite => v.push((
+                "MISSIVE__DATABASE__URL".into(),
+                format!("sqlite://{data}/missive.db"),
+            )),
             Backend::Postgres(url) => {
                 v.push(("MISSIVE__DATABASE__URL".into(), url.clone()));
                 v.push(("MISSIVE__DATABASE__SCHEMA".into(), self.schema.clone()));
@@ -83,12 +88,17 @@ impl Drop for TestDb {
             let schema = self.schema.clone();
             // A fresh runtime on a plain thread: Drop may run inside one.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
                     if let Ok(pool) = sqlx::PgPool::connect(&url).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")))
-                            .execute(&pool)
-                            .await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+                        )))
+                        .execute(&pool)
+                        .await;
                     }
                 });
             })
@@ -146,13 +156,19 @@ pub async fn spawn_app(backend: &Backend) -> TestApp {
 pub async fn spawn_app_with(backend: &Backend, extra: &str) -> TestApp {
     // TEST_LOG=1 shows missive's logs while a test runs.
     if std::env::var_os("TEST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt().with_env_filter("info,sqlx=warn").with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,sqlx=warn")
+            .with_test_writer()
+            .try_init();
     }
     let db = TestDb::new(backend);
     let toml = merge_toml(&test_toml(&db, ""), extra);
     let cfg = Config::from_toml(&toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
     let app = App::build(cfg, Role::Serve).await.expect("app builds");
-    let key = app.first_admin_key.clone().expect("first start makes an admin key");
+    let key = app
+        .first_admin_key
+        .clone()
+        .expect("first start makes an admin key");
     let addr = app.local_addr().unwrap();
     let shutdown = app.shutdown_token();
     let state = app.state().clone();
@@ -174,15 +190,32 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.post(self.url(path)).bearer_auth(&self.key).json(body).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .bearer_auth(&self.key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.put(self.url(path)).bearer_auth(&self.key).json(body).send().await.unwrap()
+        self.client
+            .put(self.url(path))
+            .bearer_auth(&self.key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).bearer_auth(&self.key).send().await.unwrap()
+        self.client
+            .get(self.url(path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
@@ -274,7 +307,12 @@ pub struct Answer {
 
 impl Answer {
     pub fn status(status: u16) -> Answer {
-        Answer { status, headers: vec![], delay: Duration::ZERO, body: String::new() }
+        Answer {
+            status,
+            headers: vec![],
+            delay: Duration::ZERO,
+            body: String::new(),
+        }
     }
     pub fn header(mut self, k: &str, v: &str) -> Answer {
         self.headers.push((k.into(), v.into()));
@@ -310,7 +348,11 @@ impl Receiver {
     }
 
     pub async fn start_with(script: Vec<Answer>, then: Answer) -> Receiver {
-        let state = Arc::new(Mutex::new(ReceiverState { script, then: Some(then), received: vec![] }));
+        let state = Arc::new(Mutex::new(ReceiverState {
+            script,
+            then: Some(then),
+            received: vec![],
+        }));
         let s = state.clone();
         let app = axum::Router::new().route(
             "/hook",
@@ -333,8 +375,11 @@ impl Receiver {
                     if !answer.delay.is_zero() {
                         tokio::time::sleep(answer.delay).await;
                     }
-                    let mut resp: Response =
-                        (StatusCode::from_u16(answer.status).unwrap(), answer.body.clone()).into_response();
+                    let mut resp: Response = (
+                        StatusCode::from_u16(answer.status).unwrap(),
+                        answer.body.clone(),
+                    )
+                        .into_response();
                     for (k, v) in &answer.headers {
                         resp.headers_mut().insert(
                             axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
@@ -348,7 +393,10 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver { url: format!("http://{addr}/hook"), state }
+        Receiver {
+            url: format!("http://{addr}/hook"),
+            state,
+        }
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -370,7 +418,11 @@ impl Receiver {
 /// Checks a Standard Webhooks signature.
 pub fn verify_signature(secret: &str, r: &Received) -> bool {
     let id = r.headers["webhook-id"].to_str().unwrap();
-    let ts: i64 = r.headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+    let ts: i64 = r.headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let sig = r.headers["webhook-signature"].to_str().unwrap();
     // Computed here from the specification, not with missive's own code.
     use base64::Engine;

@@ -36,7 +36,12 @@ async fn the_same_key_and_body_replays_the_first_answer() {
         assert_eq!(again.headers()["idempotent-replayed"], "true");
         assert_eq!(again.json::<Value>().await.unwrap(), first);
 
-        let other = send_with_key(&app, "order-1001", &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}]})).await;
+        let other = send_with_key(
+            &app,
+            "order-1001",
+            &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}]}),
+        )
+        .await;
         assert_eq!(other.status(), 409);
         assert_eq!(other.headers()["content-type"], "application/problem+json");
 
@@ -55,11 +60,17 @@ async fn concurrent_requests_with_one_key_queue_once() {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}]});
-        let answers = futures::future::join_all((0..20).map(|_| send_with_key(&app, "same", &body))).await;
+        let answers =
+            futures::future::join_all((0..20).map(|_| send_with_key(&app, "same", &body))).await;
         let mut ids = vec![];
         for a in answers {
             assert_eq!(a.status(), 202);
-            ids.push(a.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string());
+            ids.push(
+                a.json::<Value>().await.unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
         }
         ids.dedup();
         assert_eq!(ids.len(), 1, "every answer names the one notification");
@@ -79,7 +90,10 @@ async fn keys_are_scoped_to_the_api_key_and_expire() {
         let first: Value = send_with_key(&app, "k", &body).await.json().await.unwrap();
 
         // Another API key using the same Idempotency-Key is a different request.
-        let (other_key, _) = missive::api::auth::create_key(app.state.store.as_ref(), "other", "send").await.unwrap();
+        let (other_key, _) =
+            missive::api::auth::create_key(app.state.store.as_ref(), "other", "send")
+                .await
+                .unwrap();
         let r = app
             .client
             .post(app.url("/v1/notifications"))
@@ -98,7 +112,12 @@ async fn keys_are_scoped_to_the_api_key_and_expire() {
         assert_eq!(later.status(), 202);
         assert!(later.headers().get("idempotent-replayed").is_none());
         assert_ne!(later.json::<Value>().await.unwrap()["id"], first["id"]);
-        let removed = missive::dispatch::maintenance::run_once(app.state.store.as_ref(), &app.state.config.maintenance).await.unwrap();
+        let removed = missive::dispatch::maintenance::run_once(
+            app.state.store.as_ref(),
+            &app.state.config.maintenance,
+        )
+        .await
+        .unwrap();
         assert!(removed.0 >= 1, "expired keys are purged: {removed:?}");
         app.stop().await;
     }

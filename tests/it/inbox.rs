@@ -25,7 +25,8 @@ struct Frame {
 
 impl Frame {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("event data is not JSON ({e}): {}", self.data))
+        serde_json::from_str(&self.data)
+            .unwrap_or_else(|e| panic!("event data is not JSON ({e}): {}", self.data))
     }
 }
 
@@ -40,10 +41,19 @@ impl SseClient {
     /// Opens `url`, asserting 200 and the event-stream type.
     async fn open(req: reqwest::RequestBuilder) -> SseClient {
         let resp = req.send().await.unwrap();
-        assert_eq!(resp.status(), 200, "opening the stream: {:?}", resp.text().await);
+        assert_eq!(
+            resp.status(),
+            200,
+            "opening the stream: {:?}",
+            resp.text().await
+        );
         let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
         assert!(ct.starts_with("text/event-stream"), "{ct}");
-        SseClient { resp, buf: String::new(), closed: false }
+        SseClient {
+            resp,
+            buf: String::new(),
+            closed: false,
+        }
     }
 
     /// The next frame with data (comments and `retry:` skipped), or None if
@@ -91,7 +101,10 @@ impl SseClient {
     async fn expect(&mut self, what: &str) -> Frame {
         match self.next(DEADLINE).await {
             Some(f) => f,
-            None => panic!("no {what} event within {DEADLINE:?} (stream closed: {})", self.closed),
+            None => panic!(
+                "no {what} event within {DEADLINE:?} (stream closed: {})",
+                self.closed
+            ),
         }
     }
 
@@ -109,7 +122,12 @@ fn stream_url(base: &str, recipient: &str, token: &str) -> String {
 
 /// A token for `recipient`, made with the app's admin key.
 async fn token_for(client: &reqwest::Client, base: &str, key: &str, recipient: &str) -> String {
-    let r = client.post(format!("{base}/v1/recipients/{recipient}/token")).bearer_auth(key).send().await.unwrap();
+    let r = client
+        .post(format!("{base}/v1/recipients/{recipient}/token"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["recipient"], recipient);
@@ -125,8 +143,20 @@ fn in_app_request(recipient: &str, data: Value) -> Value {
 }
 
 /// Sends one in-app notification through `base`; returns its delivery id.
-async fn send_in_app(client: &reqwest::Client, base: &str, key: &str, recipient: &str, data: Value) -> String {
-    let r = client.post(format!("{base}/v1/notifications")).bearer_auth(key).json(&in_app_request(recipient, data)).send().await.unwrap();
+async fn send_in_app(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    recipient: &str,
+    data: Value,
+) -> String {
+    let r = client
+        .post(format!("{base}/v1/notifications"))
+        .bearer_auth(key)
+        .json(&in_app_request(recipient, data))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202, "{:?}", r.text().await);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["deliveries"][0]["channel"], "in_app");
@@ -157,21 +187,32 @@ impl TestApp {
     /// The inbox as the admin key sees it, once it holds `n` messages.
     async fn inbox_with(&self, recipient: &str, n: usize) -> Value {
         let path = format!("/v1/recipients/{recipient}/inbox?limit=500");
-        match poll_until(DEADLINE, || async { let v = self.get_json(&path).await; (v["items"].as_array().unwrap().len() >= n, v) }).await {
+        match poll_until(DEADLINE, || async {
+            let v = self.get_json(&path).await;
+            (v["items"].as_array().unwrap().len() >= n, v)
+        })
+        .await
+        {
             Ok(v) => v,
             Err(v) => panic!("the inbox never held {n} messages: {v:#}"),
         }
     }
 
     async fn ws(&self, recipient: &str, token: &str) -> WsClient {
-        let url = format!("{}/v1/recipients/{recipient}/inbox/ws?token={token}", self.base.replace("http://", "ws://"));
-        let (ws, resp) = tokio_tungstenite::connect_async(url).await.expect("the WebSocket opens");
+        let url = format!(
+            "{}/v1/recipients/{recipient}/inbox/ws?token={token}",
+            self.base.replace("http://", "ws://")
+        );
+        let (ws, resp) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("the WebSocket opens");
         assert_eq!(resp.status(), 101);
         ws
     }
 }
 
-type WsClient = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type WsClient =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The next JSON text frame (pings skipped), within the deadline.
 async fn ws_next(ws: &mut WsClient) -> Value {
@@ -189,7 +230,9 @@ async fn ws_next(ws: &mut WsClient) -> Value {
 }
 
 async fn ws_send(ws: &mut WsClient, v: Value) {
-    ws.send(WsMessage::Text(v.to_string().into())).await.unwrap();
+    ws.send(WsMessage::Text(v.to_string().into()))
+        .await
+        .unwrap();
 }
 
 fn assert_problem(status: u16, r: &reqwest::Response) {
@@ -205,11 +248,18 @@ async fn an_sse_client_receives_the_message_once_it_is_stored() {
         let mut sse = app.sse("u_1", &token).await;
 
         // Another recipient's message never reaches this stream.
-        app.send_in_app("u_2", json!({"name": "Bo", "order": 1})).await;
+        app.send_in_app("u_2", json!({"name": "Bo", "order": 1}))
+            .await;
         let started = Instant::now();
-        let delivery = app.send_in_app("u_1", json!({"name": "Ana", "order": 7})).await;
+        let delivery = app
+            .send_in_app("u_1", json!({"name": "Ana", "order": 7}))
+            .await;
         let f = sse.expect("message").await;
-        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
         assert_eq!(f.event, "message");
         let m = f.json();
         assert_eq!(f.id.as_deref(), m["id"].as_str());
@@ -229,10 +279,15 @@ async fn an_sse_client_receives_the_message_once_it_is_stored() {
 
         // Stopping the server ends open streams instead of waiting on them.
         let t0 = Instant::now();
-        tokio::time::timeout(Duration::from_secs(10), app.stop()).await.expect("stops with a stream open");
+        tokio::time::timeout(Duration::from_secs(10), app.stop())
+            .await
+            .expect("stops with a stream open");
         assert!(t0.elapsed() < Duration::from_secs(10));
         let end = sse.next(Duration::from_secs(5)).await;
-        assert!(end.is_none() || end.as_ref().unwrap().event == "end", "{end:?}");
+        assert!(
+            end.is_none() || end.as_ref().unwrap().event == "end",
+            "{end:?}"
+        );
     }
 }
 
@@ -242,7 +297,9 @@ async fn a_retried_delivery_stores_one_message() {
     use missive::channels::{Channel, Message, Outcome};
     for b in backends() {
         let app = spawn_app(&b).await;
-        let delivery = app.send_in_app("u_1", json!({"name": "Ana", "order": 1})).await;
+        let delivery = app
+            .send_in_app("u_1", json!({"name": "Ana", "order": 1}))
+            .await;
         app.wait_for_status(&delivery, "sent").await;
         // The same delivery sent again (a reclaimed lease, a retry).
         let channel = InAppChannel::new(app.state.inbox.clone());
@@ -272,35 +329,60 @@ async fn reconnecting_with_last_event_id_replays_exactly_what_was_missed() {
         let app = spawn_app(&b).await;
         let token = app.token("u_1").await;
         let mut sse = app.sse("u_1", &token).await;
-        app.send_in_app("u_1", json!({"name": "Ana", "order": 1})).await;
+        app.send_in_app("u_1", json!({"name": "Ana", "order": 1}))
+            .await;
         let first = sse.expect("message").await.id.unwrap();
         drop(sse);
 
         // Three more while the tab is away.
         for order in 2..=4 {
-            app.send_stored("u_1", json!({"name": "Ana", "order": order})).await;
+            app.send_stored("u_1", json!({"name": "Ana", "order": order}))
+                .await;
         }
 
         // EventSource's reconnect: the Last-Event-ID header.
-        let mut sse = SseClient::open(app.client.get(stream_url(&app.base, "u_1", &token)).header("Last-Event-ID", &first)).await;
+        let mut sse = SseClient::open(
+            app.client
+                .get(stream_url(&app.base, "u_1", &token))
+                .header("Last-Event-ID", &first),
+        )
+        .await;
         let mut replayed = vec![];
         for _ in 0..3 {
             let f = sse.expect("replayed").await;
-            replayed.push((f.id.clone().unwrap(), f.json()["action_url"].as_str().unwrap().to_string()));
+            replayed.push((
+                f.id.clone().unwrap(),
+                f.json()["action_url"].as_str().unwrap().to_string(),
+            ));
         }
         let urls: Vec<&str> = replayed.iter().map(|(_, u)| u.as_str()).collect();
-        assert_eq!(urls, ["/orders/2", "/orders/3", "/orders/4"], "oldest first");
+        assert_eq!(
+            urls,
+            ["/orders/2", "/orders/3", "/orders/4"],
+            "oldest first"
+        );
         sse.expect_quiet(Duration::from_millis(500)).await;
 
         // Live messages follow the replay on the same stream.
-        app.send_in_app("u_1", json!({"name": "Ana", "order": 5})).await;
+        app.send_in_app("u_1", json!({"name": "Ana", "order": 5}))
+            .await;
         assert_eq!(sse.expect("live").await.json()["action_url"], "/orders/5");
 
         // A page's first connection passes it as a query parameter.
-        let url = format!("{}&last_event_id={}", stream_url(&app.base, "u_1", &token), replayed[1].0);
+        let url = format!(
+            "{}&last_event_id={}",
+            stream_url(&app.base, "u_1", &token),
+            replayed[1].0
+        );
         let mut sse2 = SseClient::open(app.client.get(url)).await;
-        assert_eq!(sse2.expect("replayed").await.json()["action_url"], "/orders/4");
-        assert_eq!(sse2.expect("replayed").await.json()["action_url"], "/orders/5");
+        assert_eq!(
+            sse2.expect("replayed").await.json()["action_url"],
+            "/orders/4"
+        );
+        assert_eq!(
+            sse2.expect("replayed").await.json()["action_url"],
+            "/orders/5"
+        );
         sse2.expect_quiet(Duration::from_millis(300)).await;
         app.stop().await;
     }
@@ -316,7 +398,8 @@ async fn a_websocket_client_marks_read_and_the_other_tabs_see_it() {
         let url = format!("{}/v1/recipients/u_1/inbox/stream", app.base);
         let mut sse = SseClient::open(app.client.get(url).bearer_auth(&token)).await;
 
-        app.send_in_app("u_1", json!({"name": "Ana", "order": 1})).await;
+        app.send_in_app("u_1", json!({"name": "Ana", "order": 1}))
+            .await;
         let frame = ws_next(&mut ws).await;
         assert_eq!(frame["type"], "message");
         assert_eq!(frame["message"]["title"], "Hi Ana");
@@ -328,35 +411,55 @@ async fn a_websocket_client_marks_read_and_the_other_tabs_see_it() {
         assert_eq!(read.event, "read");
         assert_eq!(read.id, None, "read events don't move Last-Event-ID");
         assert_eq!(read.json(), json!({"ids": [id], "all": false}));
-        assert_eq!(ws_next(&mut ws).await, json!({"type": "read", "ids": [id], "all": false}));
+        assert_eq!(
+            ws_next(&mut ws).await,
+            json!({"type": "read", "ids": [id], "all": false})
+        );
         let inbox = app.get_json("/v1/recipients/u_1/inbox").await;
         assert_eq!(inbox["unread_count"], 0);
         assert!(inbox["items"][0]["read_at"].is_string());
 
         // read_all, and a command that can't be done.
-        app.send_in_app("u_1", json!({"name": "Ana", "order": 2})).await;
-        app.send_in_app("u_1", json!({"name": "Ana", "order": 3})).await;
+        app.send_in_app("u_1", json!({"name": "Ana", "order": 2}))
+            .await;
+        app.send_in_app("u_1", json!({"name": "Ana", "order": 3}))
+            .await;
         for _ in 0..2 {
             assert_eq!(ws_next(&mut ws).await["type"], "message");
             assert_eq!(sse.expect("message").await.event, "message");
         }
         ws_send(&mut ws, json!({"type": "read_all"})).await;
         let read = sse.expect("read").await.json();
-        assert_eq!((read["all"].clone(), read["ids"].as_array().unwrap().len()), (json!(true), 2));
+        assert_eq!(
+            (read["all"].clone(), read["ids"].as_array().unwrap().len()),
+            (json!(true), 2)
+        );
         assert_eq!(ws_next(&mut ws).await["all"], true);
-        assert_eq!(app.get_json("/v1/recipients/u_1/inbox").await["unread_count"], 0);
+        assert_eq!(
+            app.get_json("/v1/recipients/u_1/inbox").await["unread_count"],
+            0
+        );
         ws_send(&mut ws, json!({"type": "read", "id": "nope"})).await;
         assert_eq!(ws_next(&mut ws).await["type"], "error");
         ws_send(&mut ws, json!({"type": "delete"})).await;
         assert_eq!(ws_next(&mut ws).await["type"], "error");
 
         // REST changes reach the streams too.
-        app.send_in_app("u_1", json!({"name": "Ana", "order": 4})).await;
-        let id4 = ws_next(&mut ws).await["message"]["id"].as_str().unwrap().to_string();
+        app.send_in_app("u_1", json!({"name": "Ana", "order": 4}))
+            .await;
+        let id4 = ws_next(&mut ws).await["message"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         sse.expect("message").await;
-        let r = app.post(&format!("/v1/recipients/u_1/inbox/{id4}/read"), &json!({})).await;
+        let r = app
+            .post(&format!("/v1/recipients/u_1/inbox/{id4}/read"), &json!({}))
+            .await;
         assert_eq!(r.status(), 200);
-        assert_eq!(ws_next(&mut ws).await, json!({"type": "read", "ids": [id4], "all": false}));
+        assert_eq!(
+            ws_next(&mut ws).await,
+            json!({"type": "read", "ids": [id4], "all": false})
+        );
         assert_eq!(sse.expect("read").await.json()["ids"], json!([id4]));
 
         ws.close(None).await.unwrap();
@@ -369,13 +472,30 @@ async fn the_rest_inbox_lists_pages_counts_and_changes() {
     for b in backends() {
         let app = spawn_app(&b).await;
         for order in 1..=5 {
-            app.send_stored("u_1", json!({"name": "Ana", "order": order})).await;
+            app.send_stored("u_1", json!({"name": "Ana", "order": order}))
+                .await;
         }
-        app.send_stored("u_2", json!({"name": "Bo", "order": 99})).await;
+        app.send_stored("u_2", json!({"name": "Bo", "order": 99}))
+            .await;
         let all = app.inbox_with("u_1", 5).await;
         assert_eq!(all["unread_count"], 5);
-        let urls: Vec<&str> = all["items"].as_array().unwrap().iter().map(|m| m["action_url"].as_str().unwrap()).collect();
-        assert_eq!(urls, ["/orders/5", "/orders/4", "/orders/3", "/orders/2", "/orders/1"], "newest first, u_1 only");
+        let urls: Vec<&str> = all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["action_url"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "/orders/5",
+                "/orders/4",
+                "/orders/3",
+                "/orders/2",
+                "/orders/1"
+            ],
+            "newest first, u_1 only"
+        );
 
         // Cursor pagination.
         let mut seen = vec![];
@@ -390,50 +510,140 @@ async fn the_rest_inbox_lists_pages_counts_and_changes() {
                 None => break,
             }
         }
-        let ids: Vec<String> = all["items"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+        let ids: Vec<String> = all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(seen, ids);
 
         // Read one; the unread filter and count follow.
-        let r = app.post(&format!("/v1/recipients/u_1/inbox/{}/read", ids[1]), &json!({})).await;
+        let r = app
+            .post(
+                &format!("/v1/recipients/u_1/inbox/{}/read", ids[1]),
+                &json!({}),
+            )
+            .await;
         assert_eq!(r.status(), 200);
         let m: Value = r.json().await.unwrap();
         assert!(m["read_at"].is_string());
-        let again: Value = app.post(&format!("/v1/recipients/u_1/inbox/{}/read", ids[1]), &json!({})).await.json().await.unwrap();
-        assert_eq!(again["read_at"], m["read_at"], "reading twice keeps the first time");
+        let again: Value = app
+            .post(
+                &format!("/v1/recipients/u_1/inbox/{}/read", ids[1]),
+                &json!({}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            again["read_at"], m["read_at"],
+            "reading twice keeps the first time"
+        );
         let unread = app.get_json("/v1/recipients/u_1/inbox?unread=true").await;
         assert_eq!(unread["unread_count"], 4);
         assert_eq!(unread["items"].as_array().unwrap().len(), 4);
-        assert!(unread["items"].as_array().unwrap().iter().all(|m| m["id"] != ids[1].as_str()));
+        assert!(unread["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["id"] != ids[1].as_str()));
 
         // Archive: gone from the list and the count; twice is 404.
-        let r = app.client.delete(app.url(&format!("/v1/recipients/u_1/inbox/{}", ids[0]))).bearer_auth(&app.key).send().await.unwrap();
+        let r = app
+            .client
+            .delete(app.url(&format!("/v1/recipients/u_1/inbox/{}", ids[0])))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 204);
-        let r = app.client.delete(app.url(&format!("/v1/recipients/u_1/inbox/{}", ids[0]))).bearer_auth(&app.key).send().await.unwrap();
+        let r = app
+            .client
+            .delete(app.url(&format!("/v1/recipients/u_1/inbox/{}", ids[0])))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .unwrap();
         assert_problem(404, &r);
         let inbox = app.get_json("/v1/recipients/u_1/inbox").await;
-        assert_eq!((inbox["items"].as_array().unwrap().len(), inbox["unread_count"].clone()), (4, json!(3)));
+        assert_eq!(
+            (
+                inbox["items"].as_array().unwrap().len(),
+                inbox["unread_count"].clone()
+            ),
+            (4, json!(3))
+        );
 
         // Read all.
-        let r: Value = app.post("/v1/recipients/u_1/inbox/read-all", &json!({})).await.json().await.unwrap();
+        let r: Value = app
+            .post("/v1/recipients/u_1/inbox/read-all", &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(r["marked_read"], 3);
-        assert_eq!(app.get_json("/v1/recipients/u_1/inbox").await["unread_count"], 0);
-        assert_eq!(app.get_json("/v1/recipients/u_2/inbox").await["unread_count"], 1, "other recipients untouched");
+        assert_eq!(
+            app.get_json("/v1/recipients/u_1/inbox").await["unread_count"],
+            0
+        );
+        assert_eq!(
+            app.get_json("/v1/recipients/u_2/inbox").await["unread_count"],
+            1,
+            "other recipients untouched"
+        );
 
         // Unknown ids, another recipient's message, bad parameters.
-        assert_problem(404, &app.post("/v1/recipients/u_1/inbox/nope/read", &json!({})).await);
-        let u2 = app.get_json("/v1/recipients/u_2/inbox").await["items"][0]["id"].as_str().unwrap().to_string();
-        assert_problem(404, &app.post(&format!("/v1/recipients/u_1/inbox/{u2}/read"), &json!({})).await);
+        assert_problem(
+            404,
+            &app.post("/v1/recipients/u_1/inbox/nope/read", &json!({}))
+                .await,
+        );
+        let u2 = app.get_json("/v1/recipients/u_2/inbox").await["items"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_problem(
+            404,
+            &app.post(&format!("/v1/recipients/u_1/inbox/{u2}/read"), &json!({}))
+                .await,
+        );
         assert_problem(422, &app.get("/v1/recipients/u_1/inbox?limit=0").await);
         assert_problem(422, &app.get("/v1/recipients/u_1/inbox?unread=maybe").await);
 
         // Scopes: `read` looks, `send` changes.
-        let (read_key, _) = missive::api::auth::create_key(app.state.store.as_ref(), "reader", "read").await.unwrap();
-        let r = app.client.get(app.url("/v1/recipients/u_1/inbox")).bearer_auth(&read_key).send().await.unwrap();
+        let (read_key, _) =
+            missive::api::auth::create_key(app.state.store.as_ref(), "reader", "read")
+                .await
+                .unwrap();
+        let r = app
+            .client
+            .get(app.url("/v1/recipients/u_1/inbox"))
+            .bearer_auth(&read_key)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
-        let r = app.client.post(app.url("/v1/recipients/u_1/inbox/read-all")).bearer_auth(&read_key).send().await.unwrap();
+        let r = app
+            .client
+            .post(app.url("/v1/recipients/u_1/inbox/read-all"))
+            .bearer_auth(&read_key)
+            .send()
+            .await
+            .unwrap();
         assert_problem(403, &r);
-        let (tpl_key, _) = missive::api::auth::create_key(app.state.store.as_ref(), "templates", "templates").await.unwrap();
-        let r = app.client.get(app.url("/v1/recipients/u_1/inbox")).bearer_auth(&tpl_key).send().await.unwrap();
+        let (tpl_key, _) =
+            missive::api::auth::create_key(app.state.store.as_ref(), "templates", "templates")
+                .await
+                .unwrap();
+        let r = app
+            .client
+            .get(app.url("/v1/recipients/u_1/inbox"))
+            .bearer_auth(&tpl_key)
+            .send()
+            .await
+            .unwrap();
         assert_problem(403, &r);
         app.stop().await;
     }
@@ -454,7 +664,10 @@ async fn a_client_that_falls_behind_is_dropped_and_holds_up_nobody() {
 
         let mut deliveries = vec![];
         for order in 1..=5 {
-            deliveries.push(app.send_in_app("u_1", json!({"name": "Ana", "order": order})).await);
+            deliveries.push(
+                app.send_in_app("u_1", json!({"name": "Ana", "order": order}))
+                    .await,
+            );
         }
         for _ in 0..5 {
             assert_eq!(fast.expect("message").await.event, "message");
@@ -465,7 +678,10 @@ async fn a_client_that_falls_behind_is_dropped_and_holds_up_nobody() {
         match slow.next().await {
             Some(Item::End(End::Lagged)) => {}
             Some(Item::Event(e)) => panic!("the slow stream should have been dropped, got {e:?}"),
-            other => panic!("expected the slow stream to end as lagged, got {:?}", other.map(|_| ())),
+            other => panic!(
+                "expected the slow stream to end as lagged, got {:?}",
+                other.map(|_| ())
+            ),
         }
         assert!(slow.next().await.is_none());
         drop(slow);
@@ -478,7 +694,8 @@ async fn a_client_that_falls_behind_is_dropped_and_holds_up_nobody() {
 async fn a_token_opens_one_recipients_inbox_and_nothing_else() {
     for b in backends() {
         let app = spawn_app(&b).await;
-        app.send_in_app("u_1", json!({"name": "Ana", "order": 1})).await;
+        app.send_in_app("u_1", json!({"name": "Ana", "order": 1}))
+            .await;
         app.inbox_with("u_1", 1).await;
         let token = app.token("u_1").await;
         assert!(token.starts_with("mit1.") && !token.starts_with("msv_"));
@@ -486,40 +703,110 @@ async fn a_token_opens_one_recipients_inbox_and_nothing_else() {
 
         let r = get("/v1/recipients/u_1/inbox", &token).await.unwrap();
         assert_eq!(r.status(), 200);
-        let id = r.json::<Value>().await.unwrap()["items"][0]["id"].as_str().unwrap().to_string();
+        let id = r.json::<Value>().await.unwrap()["items"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         // It may change its own inbox.
-        let r = app.client.post(app.url(&format!("/v1/recipients/u_1/inbox/{id}/read"))).bearer_auth(&token).send().await.unwrap();
+        let r = app
+            .client
+            .post(app.url(&format!("/v1/recipients/u_1/inbox/{id}/read")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
 
         // Another recipient's inbox: 403, over every route.
         assert_problem(403, &get("/v1/recipients/u_2/inbox", &token).await.unwrap());
-        assert_problem(403, &app.client.get(stream_url(&app.base, "u_2", &token)).send().await.unwrap());
-        let r = app.client.post(app.url("/v1/recipients/u_2/inbox/read-all")).bearer_auth(&token).send().await.unwrap();
+        assert_problem(
+            403,
+            &app.client
+                .get(stream_url(&app.base, "u_2", &token))
+                .send()
+                .await
+                .unwrap(),
+        );
+        let r = app
+            .client
+            .post(app.url("/v1/recipients/u_2/inbox/read-all"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_problem(403, &r);
         // Nothing else in the API.
         for path in ["/v1/deliveries", "/v1/recipients/u_1", "/v1/templates"] {
             assert_problem(401, &get(path, &token).await.unwrap());
         }
-        let r = app.client.post(app.url("/v1/notifications")).bearer_auth(&token).json(&in_app_request("u_1", json!({}))).send().await.unwrap();
+        let r = app
+            .client
+            .post(app.url("/v1/notifications"))
+            .bearer_auth(&token)
+            .json(&in_app_request("u_1", json!({})))
+            .send()
+            .await
+            .unwrap();
         assert_problem(401, &r);
-        assert_problem(401, &app.client.post(app.url("/v1/recipients/u_1/token")).bearer_auth(&token).send().await.unwrap());
+        assert_problem(
+            401,
+            &app.client
+                .post(app.url("/v1/recipients/u_1/token"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        );
 
         // Tampered: another character in the signature, or another recipient.
         let mut bytes = token.clone().into_bytes();
         let i = bytes.len() - 3;
         bytes[i] = if bytes[i] == b'a' { b'b' } else { b'a' };
         let tampered = String::from_utf8(bytes).unwrap();
-        assert_problem(401, &get("/v1/recipients/u_1/inbox", &tampered).await.unwrap());
-        assert_problem(401, &app.client.get(stream_url(&app.base, "u_1", &tampered)).send().await.unwrap());
+        assert_problem(
+            401,
+            &get("/v1/recipients/u_1/inbox", &tampered).await.unwrap(),
+        );
+        assert_problem(
+            401,
+            &app.client
+                .get(stream_url(&app.base, "u_1", &tampered))
+                .send()
+                .await
+                .unwrap(),
+        );
         let other = app.token("u_2").await;
         let (_, sig) = token.rsplit_once('.').unwrap();
         let (other_body, _) = other.rsplit_once('.').unwrap();
-        assert_problem(401, &get("/v1/recipients/u_2/inbox", &format!("{other_body}.{sig}")).await.unwrap());
-        assert_problem(401, &app.client.get(app.url("/v1/recipients/u_1/inbox")).send().await.unwrap());
+        assert_problem(
+            401,
+            &get("/v1/recipients/u_2/inbox", &format!("{other_body}.{sig}"))
+                .await
+                .unwrap(),
+        );
+        assert_problem(
+            401,
+            &app.client
+                .get(app.url("/v1/recipients/u_1/inbox"))
+                .send()
+                .await
+                .unwrap(),
+        );
 
         // Only `send` keys mint tokens.
-        let (read_key, _) = missive::api::auth::create_key(app.state.store.as_ref(), "reader", "read").await.unwrap();
-        assert_problem(403, &app.client.post(app.url("/v1/recipients/u_1/token")).bearer_auth(&read_key).send().await.unwrap());
+        let (read_key, _) =
+            missive::api::auth::create_key(app.state.store.as_ref(), "reader", "read")
+                .await
+                .unwrap();
+        assert_problem(
+            403,
+            &app.client
+                .post(app.url("/v1/recipients/u_1/token"))
+                .bearer_auth(&read_key)
+                .send()
+                .await
+                .unwrap(),
+        );
         app.stop().await;
     }
 }
@@ -535,13 +822,32 @@ async fn an_expired_token_is_refused_and_ends_its_stream() {
         assert_eq!(end.event, "end");
         assert_eq!(end.json()["reason"], "token_expired");
         assert!(t0.elapsed() < Duration::from_secs(5));
-        assert!(sse.next(Duration::from_secs(2)).await.is_none() && sse.closed, "the stream ends");
+        assert!(
+            sse.next(Duration::from_secs(2)).await.is_none() && sse.closed,
+            "the stream ends"
+        );
 
-        let r = app.client.get(app.url("/v1/recipients/u_1/inbox")).bearer_auth(&token).send().await.unwrap();
+        let r = app
+            .client
+            .get(app.url("/v1/recipients/u_1/inbox"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_problem(401, &r);
         let body: Value = r.json().await.unwrap();
-        assert!(body["detail"].as_str().unwrap().contains("expired"), "{body}");
-        assert_problem(401, &app.client.get(stream_url(&app.base, "u_1", &token)).send().await.unwrap());
+        assert!(
+            body["detail"].as_str().unwrap().contains("expired"),
+            "{body}"
+        );
+        assert_problem(
+            401,
+            &app.client
+                .get(stream_url(&app.base, "u_1", &token))
+                .send()
+                .await
+                .unwrap(),
+        );
         app.stop().await;
     }
 }
@@ -557,25 +863,49 @@ async fn streams_over_the_connection_limits_get_429() {
         let _ws = app.ws("u_1", &t1).await;
 
         // A third tab of u_1, over SSE or WebSocket.
-        let r = app.client.get(stream_url(&app.base, "u_1", &t1)).send().await.unwrap();
+        let r = app
+            .client
+            .get(stream_url(&app.base, "u_1", &t1))
+            .send()
+            .await
+            .unwrap();
         assert_problem(429, &r);
         let body: Value = r.json().await.unwrap();
-        assert!(body["detail"].as_str().unwrap().contains("max_connections_per_recipient"), "{body}");
-        let url = format!("{}/v1/recipients/u_1/inbox/ws?token={t1}", app.base.replace("http://", "ws://"));
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("max_connections_per_recipient"),
+            "{body}"
+        );
+        let url = format!(
+            "{}/v1/recipients/u_1/inbox/ws?token={t1}",
+            app.base.replace("http://", "ws://")
+        );
         match tokio_tungstenite::connect_async(url.into_client_request().unwrap()).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 429),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status(), 429)
+            }
             other => panic!("expected 429, got {:?}", other.map(|(_, r)| r.status())),
         }
 
         // The server's total.
         let _c = app.sse("u_2", &t2).await;
-        let r = app.client.get(stream_url(&app.base, "u_3", &t3)).send().await.unwrap();
+        let r = app
+            .client
+            .get(stream_url(&app.base, "u_3", &t3))
+            .send()
+            .await
+            .unwrap();
         assert_problem(429, &r);
         assert_eq!(app.state.inbox.connections(), 3);
 
         // A closed tab frees its place (noticed at the next heartbeat).
         drop(a);
-        let freed = poll_until(DEADLINE, || async { (app.state.inbox.connections() == 2, ()) }).await;
+        let freed = poll_until(DEADLINE, || async {
+            (app.state.inbox.connections() == 2, ())
+        })
+        .await;
         assert!(freed.is_ok(), "the closed stream was never released");
         let _d = app.sse("u_3", &t3).await;
         app.stop().await;
@@ -585,32 +915,68 @@ async fn streams_over_the_connection_limits_get_429() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_allows_the_configured_origins_only() {
     for b in backends() {
-        let app = spawn_app_with(&b, "[inbox]\ncors_origins = [\"https://app.example.com\"]\n").await;
+        let app = spawn_app_with(
+            &b,
+            "[inbox]\ncors_origins = [\"https://app.example.com\"]\n",
+        )
+        .await;
         let preflight = |origin: &'static str| {
             app.client
-                .request(reqwest::Method::OPTIONS, app.url("/v1/recipients/u_1/inbox/stream"))
+                .request(
+                    reqwest::Method::OPTIONS,
+                    app.url("/v1/recipients/u_1/inbox/stream"),
+                )
                 .header("Origin", origin)
                 .header("Access-Control-Request-Method", "GET")
-                .header("Access-Control-Request-Headers", "authorization,last-event-id")
+                .header(
+                    "Access-Control-Request-Headers",
+                    "authorization,last-event-id",
+                )
                 .send()
         };
         let r = preflight("https://app.example.com").await.unwrap();
         assert!(r.status().is_success(), "{}", r.status());
-        assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com");
-        let allowed = r.headers()["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
-        assert!(allowed.contains("authorization") && allowed.contains("last-event-id"), "{allowed}");
+        assert_eq!(
+            r.headers()["access-control-allow-origin"],
+            "https://app.example.com"
+        );
+        let allowed = r.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        assert!(
+            allowed.contains("authorization") && allowed.contains("last-event-id"),
+            "{allowed}"
+        );
         let r = preflight("https://evil.example").await.unwrap();
         assert!(r.headers().get("access-control-allow-origin").is_none());
 
         let token = app.token("u_1").await;
-        let r = app.client.get(app.url("/v1/recipients/u_1/inbox")).bearer_auth(&token).header("Origin", "https://app.example.com").send().await.unwrap();
+        let r = app
+            .client
+            .get(app.url("/v1/recipients/u_1/inbox"))
+            .bearer_auth(&token)
+            .header("Origin", "https://app.example.com")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
-        assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com");
+        assert_eq!(
+            r.headers()["access-control-allow-origin"],
+            "https://app.example.com"
+        );
         app.stop().await;
 
         // By default no origin is allowed.
         let app = spawn_app(&b).await;
-        let r = app.client.get(app.url("/v1/recipients/u_1/inbox")).bearer_auth(&app.key).header("Origin", "https://app.example.com").send().await.unwrap();
+        let r = app
+            .client
+            .get(app.url("/v1/recipients/u_1/inbox"))
+            .bearer_auth(&app.key)
+            .header("Origin", "https://app.example.com")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert!(r.headers().get("access-control-allow-origin").is_none());
         app.stop().await;
@@ -637,29 +1003,70 @@ async fn a_message_stored_by_another_process_reaches_the_stream() {
         // A token made by one process is good at the other.
         let token = token_for(&client, &serve.base, &key, "u_1").await;
         let mut sse = SseClient::open(client.get(stream_url(&api.base, "u_1", &token))).await;
-        let url = format!("{}/v1/recipients/u_1/inbox/ws?token={token}", api.base.replace("http://", "ws://"));
+        let url = format!(
+            "{}/v1/recipients/u_1/inbox/ws?token={token}",
+            api.base.replace("http://", "ws://")
+        );
         let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
 
         let started = Instant::now();
-        let delivery = send_in_app(&client, &serve.base, &key, "u_1", json!({"name": "Ana", "order": 7})).await;
+        let delivery = send_in_app(
+            &client,
+            &serve.base,
+            &key,
+            "u_1",
+            json!({"name": "Ana", "order": 7}),
+        )
+        .await;
         let f = sse.expect("message").await;
-        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
         let m = f.json();
-        assert_eq!((m["title"].as_str(), m["delivery_id"].as_str()), (Some("Hi Ana"), Some(delivery.as_str())));
+        assert_eq!(
+            (m["title"].as_str(), m["delivery_id"].as_str()),
+            (Some("Hi Ana"), Some(delivery.as_str()))
+        );
         assert_eq!(ws_next(&mut ws).await["message"]["id"], m["id"]);
 
         // A read through the other process reaches this one's streams too.
-        let r = client.post(format!("{}/v1/recipients/u_1/inbox/{}/read", serve.base, m["id"].as_str().unwrap())).bearer_auth(&token).send().await.unwrap();
+        let r = client
+            .post(format!(
+                "{}/v1/recipients/u_1/inbox/{}/read",
+                serve.base,
+                m["id"].as_str().unwrap()
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(sse.expect("read").await.json()["ids"], json!([m["id"]]));
         assert_eq!(ws_next(&mut ws).await["type"], "read");
         // And a read on this process's WebSocket reaches the other's list.
-        let delivery2 = send_in_app(&client, &serve.base, &key, "u_1", json!({"name": "Ana", "order": 8})).await;
+        let delivery2 = send_in_app(
+            &client,
+            &serve.base,
+            &key,
+            "u_1",
+            json!({"name": "Ana", "order": 8}),
+        )
+        .await;
         let m2 = ws_next(&mut ws).await["message"].clone();
         assert_eq!(m2["delivery_id"], delivery2.as_str());
         ws_send(&mut ws, json!({"type": "read", "id": m2["id"]})).await;
         assert_eq!(ws_next(&mut ws).await["type"], "read");
-        let list: Value = client.get(format!("{}/v1/recipients/u_1/inbox", serve.base)).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+        let list: Value = client
+            .get(format!("{}/v1/recipients/u_1/inbox", serve.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(list["unread_count"], 0);
 
         drop(ws);

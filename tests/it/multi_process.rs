@@ -31,7 +31,11 @@ async fn an_api_process_and_a_worker_process_share_the_queue() {
         // The worker takes no HTTP port: nothing answers on it.
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert!(worker.try_exit().is_none(), "the worker keeps running");
-        assert!(reqwest::get(format!("http://127.0.0.1:{worker_port}/healthz")).await.is_err());
+        assert!(
+            reqwest::get(format!("http://127.0.0.1:{worker_port}/healthz"))
+                .await
+                .is_err()
+        );
 
         let key = admin_key(&db);
         let client = reqwest::Client::new();
@@ -45,10 +49,18 @@ async fn an_api_process_and_a_worker_process_share_the_queue() {
                 .await
                 .unwrap();
             assert_eq!(r.status(), 202);
-            accepted.push(r.json::<Value>().await.unwrap()["deliveries"][0]["id"].as_str().unwrap().to_string());
+            accepted.push(
+                r.json::<Value>().await.unwrap()["deliveries"][0]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
         }
         let got = rx.wait_for(10, Duration::from_secs(10)).await;
-        let mut ids: Vec<String> = got.iter().map(|r| r.headers["webhook-id"].to_str().unwrap().to_string()).collect();
+        let mut ids: Vec<String> = got
+            .iter()
+            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_string())
+            .collect();
         ids.sort();
         accepted.sort();
         assert_eq!(ids, accepted);
@@ -71,7 +83,10 @@ async fn two_processes_share_one_rate_limit() {
         for label in ["one", "two"] {
             let port = free_port();
             let mut env = child_env(&db, port);
-            env.push(("MISSIVE__CHANNELS__WEBHOOK__RATE_LIMIT".into(), "20/s".into()));
+            env.push((
+                "MISSIVE__CHANNELS__WEBHOOK__RATE_LIMIT".into(),
+                "20/s".into(),
+            ));
             env.push(("MISSIVE__CHANNELS__WEBHOOK__RATE_BURST".into(), "5".into()));
             let mut child = spawn_child(&db, &env, port, &["serve"], label);
             child.wait_ready(Duration::from_secs(30)).await;
@@ -93,9 +108,15 @@ async fn two_processes_share_one_rate_limit() {
         }
         rx.wait_for(80, Duration::from_secs(30)).await;
         let took = started.elapsed();
-        assert!(took >= Duration::from_millis(3_300), "80 sent in {took:?} at 20/s");
+        assert!(
+            took >= Duration::from_millis(3_300),
+            "80 sent in {took:?} at 20/s"
+        );
         let peak = crate::flow::busiest_second(&rx);
-        assert!(peak <= 25, "{peak} in one second across both processes; the limit is 20/s + 5");
+        assert!(
+            peak <= 25,
+            "{peak} in one second across both processes; the limit is 20/s + 5"
+        );
         for mut child in children {
             child.stop_gracefully(Duration::from_secs(30)).await;
         }

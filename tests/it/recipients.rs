@@ -28,12 +28,32 @@ async fn profiles_are_validated_stored_and_deleted() {
         let r = app.put("/v1/recipients/u_bad", &bad).await;
         assert_eq!(r.status(), 422);
         let p: Value = r.json().await.unwrap();
-        let mut fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        let mut fields: Vec<&str> = p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
         fields.sort();
-        assert_eq!(fields, vec!["email", "phone", "preferences.categories.spam", "preferences.channels.fax", "quiet_hours.start", "timezone"]);
+        assert_eq!(
+            fields,
+            vec![
+                "email",
+                "phone",
+                "preferences.categories.spam",
+                "preferences.channels.fax",
+                "quiet_hours.start",
+                "timezone"
+            ]
+        );
         assert_eq!(app.get("/v1/recipients/u_bad").await.status(), 404);
 
-        let del = |id: &str| app.client.delete(app.url(&format!("/v1/recipients/{id}"))).bearer_auth(&app.key).send();
+        let del = |id: &str| {
+            app.client
+                .delete(app.url(&format!("/v1/recipients/{id}")))
+                .bearer_auth(&app.key)
+                .send()
+        };
         assert_eq!(del("u_42").await.unwrap().status(), 204);
         assert_eq!(del("u_42").await.unwrap().status(), 404);
         assert_eq!(app.get("/v1/recipients/u_42").await.status(), 404);
@@ -47,8 +67,10 @@ async fn a_stored_profile_supplies_addresses_and_inline_fields_override_it() {
         let app = spawn_app(&b).await;
         let stored = Receiver::start().await;
         let inline = Receiver::start().await;
-        app.put("/v1/recipients/u_1", &json!({"webhook_url": stored.url})).await;
-        app.put("/v1/recipients/u_2", &json!({"webhook_url": stored.url})).await;
+        app.put("/v1/recipients/u_1", &json!({"webhook_url": stored.url}))
+            .await;
+        app.put("/v1/recipients/u_2", &json!({"webhook_url": stored.url}))
+            .await;
         let r = app
             .post(
                 "/v1/notifications",
@@ -68,7 +90,12 @@ async fn a_stored_profile_supplies_addresses_and_inline_fields_override_it() {
         assert_eq!(log["items"][0]["address"], inline.url.as_str());
 
         // Nobody reachable at all: 422, nothing queued.
-        let r = app.post("/v1/notifications", &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"id": "u_unknown"}]})).await;
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"id": "u_unknown"}]}),
+            )
+            .await;
         assert_eq!(r.status(), 422);
         assert_eq!(r.json::<Value>().await.unwrap()["errors"][0]["field"], "to");
         app.stop().await;
@@ -100,13 +127,20 @@ async fn preferences_suppress_and_quiet_hours_delay_except_for_auth() {
         };
         // Opted out of marketing: suppressed, visible with its reason.
         let d = send("u_q", "marketing", "normal").await;
-        assert_eq!((d["status"].as_str(), d["reason"].as_str()), (Some("suppressed"), Some("preference")));
+        assert_eq!(
+            (d["status"].as_str(), d["reason"].as_str()),
+            (Some("suppressed"), Some("preference"))
+        );
         // Low priority inside quiet hours: scheduled for the window's end.
         let d = send("u_w", "transactional", "low").await;
         assert_eq!(d["status"], "scheduled");
-        let shown = app.get_json(&format!("/v1/deliveries/{}", d["id"].as_str().unwrap())).await;
+        let shown = app
+            .get_json(&format!("/v1/deliveries/{}", d["id"].as_str().unwrap()))
+            .await;
         assert_eq!(shown["reason"], "quiet_hours");
-        let until = chrono::DateTime::parse_from_rfc3339(shown["next_attempt_at"].as_str().unwrap()).unwrap();
+        let until =
+            chrono::DateTime::parse_from_rfc3339(shown["next_attempt_at"].as_str().unwrap())
+                .unwrap();
         assert!(until > chrono::Utc::now(), "waits: {shown:#}");
         // auth and high go now, preferences or not.
         let d = send("u_q", "auth", "low").await;

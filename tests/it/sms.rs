@@ -58,7 +58,9 @@ struct FakeTwilio {
 
 fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let v = headers.get("authorization")?.to_str().ok()?;
-    let b = base64::engine::general_purpose::STANDARD.decode(v.strip_prefix("Basic ")?).ok()?;
+    let b = base64::engine::general_purpose::STANDARD
+        .decode(v.strip_prefix("Basic ")?)
+        .ok()?;
     let s = String::from_utf8(b).ok()?;
     let (u, p) = s.split_once(':')?;
     Some((u.to_string(), p.to_string()))
@@ -66,7 +68,8 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
 
 fn twilio_json(status: u16, v: Value) -> Response {
     let mut r = (StatusCode::from_u16(status).unwrap(), v.to_string()).into_response();
-    r.headers_mut().insert("content-type", "application/json".parse().unwrap());
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
     r
 }
 
@@ -82,7 +85,11 @@ async fn messages(
     st.requests.push(TwilioRequest {
         account_sid: account_sid.clone(),
         auth: auth.clone(),
-        content_type: headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string(),
+        content_type: headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
         form: form.clone(),
         at: Instant::now(),
         sid: None,
@@ -93,7 +100,11 @@ async fn messages(
             json!({"code": 20003, "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401}),
         );
     }
-    let reply = if st.script.is_empty() { Reply::Created } else { st.script.remove(0) };
+    let reply = if st.script.is_empty() {
+        Reply::Created
+    } else {
+        st.script.remove(0)
+    };
     match reply {
         Reply::Created => {
             let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
@@ -118,7 +129,8 @@ async fn messages(
                 429,
                 json!({"code": 20429, "message": "Too Many Requests", "more_info": "https://www.twilio.com/docs/errors/20429", "status": 429}),
             );
-            r.headers_mut().insert("retry-after", retry_after.parse().unwrap());
+            r.headers_mut()
+                .insert("retry-after", retry_after.parse().unwrap());
             r
         }
         Reply::InvalidNumber => twilio_json(
@@ -126,20 +138,29 @@ async fn messages(
             json!({"code": 21211, "message": "The 'To' number is not a valid phone number.",
                    "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}),
         ),
-        Reply::ServerError => twilio_json(500, json!({"code": 20500, "message": "Internal Server Error", "status": 500})),
+        Reply::ServerError => twilio_json(
+            500,
+            json!({"code": 20500, "message": "Internal Server Error", "status": 500}),
+        ),
     }
 }
 
 impl FakeTwilio {
     async fn start(script: Vec<Reply>) -> FakeTwilio {
-        let state = Arc::new(Mutex::new(TwilioState { script, requests: vec![] }));
+        let state = Arc::new(Mutex::new(TwilioState {
+            script,
+            requests: vec![],
+        }));
         let app = axum::Router::new()
             .route("/2010-04-01/Accounts/{sid}/Messages.json", post(messages))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        FakeTwilio { base_url: format!("http://{addr}"), state }
+        FakeTwilio {
+            base_url: format!("http://{addr}"),
+            state,
+        }
     }
 
     fn requests(&self) -> Vec<TwilioRequest> {
@@ -164,12 +185,18 @@ fn with_from() -> String {
 /// Sends one notification with inline SMS content; returns the delivery id.
 async fn send_sms(app: &TestApp, text: &str, data: Value) -> String {
     let r = app
-        .post("/v1/notifications", &json!({"content": {"sms": {"text": text}}, "to": [{"phone": PHONE}], "data": data}))
+        .post(
+            "/v1/notifications",
+            &json!({"content": {"sms": {"text": text}}, "to": [{"phone": PHONE}], "data": data}),
+        )
         .await;
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
     let accepted: Value = r.json().await.unwrap();
     assert_eq!(accepted["deliveries"][0]["channel"], "sms");
-    accepted["deliveries"][0]["id"].as_str().unwrap().to_string()
+    accepted["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn attempts(d: &Value) -> &Vec<Value> {
@@ -189,7 +216,12 @@ async fn twilio_accepts_and_the_sid_is_recorded() {
         let r = &got[0];
         assert_eq!(r.account_sid, SID);
         assert_eq!(r.auth, Some((SID.to_string(), TOKEN.to_string())));
-        assert!(r.content_type.starts_with("application/x-www-form-urlencoded"), "{}", r.content_type);
+        assert!(
+            r.content_type
+                .starts_with("application/x-www-form-urlencoded"),
+            "{}",
+            r.content_type
+        );
         assert_eq!(r.form.get("To").map(String::as_str), Some(PHONE));
         assert_eq!(r.form.get("Body").map(String::as_str), Some("Code 123456"));
         assert_eq!(r.form.get("From").map(String::as_str), Some(FROM));
@@ -203,10 +235,16 @@ async fn twilio_accepts_and_the_sid_is_recorded() {
         assert_eq!(a[0]["status_code"], 201);
         let sid = r.sid.clone().unwrap();
         let response = a[0]["response"].as_str().unwrap();
-        assert!(response.starts_with(&format!("sid={sid} status=queued")), "{response}");
+        assert!(
+            response.starts_with(&format!("sid={sid} status=queued")),
+            "{response}"
+        );
         assert!(response.contains("\"status\":\"queued\""), "{response}");
         assert_eq!(d["content"]["text"], "Code 123456");
-        assert!(!d.to_string().contains(TOKEN), "the auth token leaked into the delivery: {d:#}");
+        assert!(
+            !d.to_string().contains(TOKEN),
+            "the auth token leaked into the delivery: {d:#}"
+        );
         app.stop().await;
     }
 }
@@ -216,7 +254,12 @@ async fn chinese_text_arrives_intact() {
     for b in backends() {
         let tw = FakeTwilio::start(vec![]).await;
         let app = spawn_app_with(&b, &tw.toml(&with_from(), TOKEN)).await;
-        let id = send_sms(&app, "验证码 {{code}}，5分钟内有效 & 勿泄露", json!({"code": "123456"})).await;
+        let id = send_sms(
+            &app,
+            "验证码 {{code}}，5分钟内有效 & 勿泄露",
+            json!({"code": "123456"}),
+        )
+        .await;
         app.wait_for_status(&id, "sent").await;
         let got = tw.requests();
         assert_eq!(got[0].form["Body"], "验证码 123456，5分钟内有效 & 勿泄露");
@@ -230,11 +273,18 @@ async fn a_messaging_service_replaces_the_from_number() {
     for b in backends() {
         let tw = FakeTwilio::start(vec![]).await;
         let mg = "MG0123456789abcdef0123456789abcdef";
-        let app = spawn_app_with(&b, &tw.toml(&format!("messaging_service_sid = \"{mg}\""), TOKEN)).await;
+        let app = spawn_app_with(
+            &b,
+            &tw.toml(&format!("messaging_service_sid = \"{mg}\""), TOKEN),
+        )
+        .await;
         let id = send_sms(&app, "Code {{code}}", json!({"code": "1"})).await;
         app.wait_for_status(&id, "sent").await;
         let got = tw.requests();
-        assert_eq!(got[0].form.get("MessagingServiceSid").map(String::as_str), Some(mg));
+        assert_eq!(
+            got[0].form.get("MessagingServiceSid").map(String::as_str),
+            Some(mg)
+        );
         assert!(!got[0].form.contains_key("From"), "{:?}", got[0].form);
         app.stop().await;
     }
@@ -283,7 +333,12 @@ async fn a_server_error_is_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_number_fails_at_once_with_twilios_error() {
     for b in backends() {
-        let tw = FakeTwilio::start(vec![Reply::InvalidNumber, Reply::InvalidNumber, Reply::InvalidNumber]).await;
+        let tw = FakeTwilio::start(vec![
+            Reply::InvalidNumber,
+            Reply::InvalidNumber,
+            Reply::InvalidNumber,
+        ])
+        .await;
         let app = spawn_app_with(&b, &tw.toml(&with_from(), TOKEN)).await;
         let id = send_sms(&app, "Code {{code}}", json!({"code": "123456"})).await;
         let d = app.wait_for_status(&id, "failed").await;
@@ -293,7 +348,10 @@ async fn an_invalid_number_fails_at_once_with_twilios_error() {
         assert_eq!(a[0]["outcome"], "permanent");
         assert_eq!(a[0]["status_code"], 400);
         let error = a[0]["error"].as_str().unwrap();
-        assert!(error.contains("21211") && error.contains("not a valid phone number"), "{error}");
+        assert!(
+            error.contains("21211") && error.contains("not a valid phone number"),
+            "{error}"
+        );
         assert!(a[0]["response"].as_str().unwrap().contains("21211"));
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(tw.requests().len(), 1, "nothing more is sent");
@@ -315,8 +373,14 @@ async fn a_wrong_auth_token_fails_without_leaking_it() {
         assert_eq!(a[0]["outcome"], "permanent");
         assert_eq!(a[0]["status_code"], 401);
         assert!(a[0]["error"].as_str().unwrap().contains("20003"), "{d:#}");
-        assert_eq!(tw.requests()[0].auth, Some((SID.to_string(), wrong.to_string())));
-        assert!(!d.to_string().contains(wrong), "the auth token leaked: {d:#}");
+        assert_eq!(
+            tw.requests()[0].auth,
+            Some((SID.to_string(), wrong.to_string()))
+        );
+        assert!(
+            !d.to_string().contains(wrong),
+            "the auth token leaked: {d:#}"
+        );
         app.stop().await;
     }
 }
@@ -325,16 +389,30 @@ async fn a_wrong_auth_token_fails_without_leaking_it() {
 async fn an_unreachable_provider_is_transient_until_retries_run_out() {
     for b in backends() {
         // A port nothing listens on.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let tw = FakeTwilio { base_url: format!("http://127.0.0.1:{port}"), state: Arc::default() };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let tw = FakeTwilio {
+            base_url: format!("http://127.0.0.1:{port}"),
+            state: Arc::default(),
+        };
         let app = spawn_app_with(&b, &tw.toml(&with_from(), TOKEN)).await;
         let id = send_sms(&app, "Code {{code}}", json!({"code": "1"})).await;
         let d = app.wait_for_status(&id, "failed").await;
         assert_eq!(d["reason"], "retries_exhausted");
         let a = attempts(&d);
         assert_eq!(a.len(), 3, "{d:#}");
-        assert!(a.iter().all(|a| a["outcome"] == "transient" && a["status_code"].is_null()), "{d:#}");
-        assert!(!d.to_string().contains(TOKEN), "the auth token leaked: {d:#}");
+        assert!(
+            a.iter()
+                .all(|a| a["outcome"] == "transient" && a["status_code"].is_null()),
+            "{d:#}"
+        );
+        assert!(
+            !d.to_string().contains(TOKEN),
+            "the auth token leaked: {d:#}"
+        );
         app.stop().await;
     }
 }
@@ -356,18 +434,28 @@ async fn the_http_provider_sends_the_rendered_request_and_retries() {
         let s = seen.clone();
         let gateway = axum::Router::new().route(
             "/sms",
-            any(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let s = s.clone();
-                async move {
-                    let mut seen = s.lock().unwrap();
-                    seen.push(GatewayRequest { method, uri, headers, body: String::from_utf8_lossy(&body).into_owned() });
-                    if seen.len() == 1 {
-                        (StatusCode::SERVICE_UNAVAILABLE, "busy".to_string())
-                    } else {
-                        (StatusCode::OK, "{\"accepted\": true, \"id\": 42}".to_string())
+            any(
+                move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                    let s = s.clone();
+                    async move {
+                        let mut seen = s.lock().unwrap();
+                        seen.push(GatewayRequest {
+                            method,
+                            uri,
+                            headers,
+                            body: String::from_utf8_lossy(&body).into_owned(),
+                        });
+                        if seen.len() == 1 {
+                            (StatusCode::SERVICE_UNAVAILABLE, "busy".to_string())
+                        } else {
+                            (
+                                StatusCode::OK,
+                                "{\"accepted\": true, \"id\": 42}".to_string(),
+                            )
+                        }
                     }
-                }
-            }),
+                },
+            ),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -393,7 +481,10 @@ async fn the_http_provider_sends_the_rendered_request_and_retries() {
             assert_eq!(r.headers["x-tenant"], "acme");
             assert_eq!(r.headers["content-type"], "application/json; charset=utf-8");
             let body: Value = serde_json::from_str(&r.body).unwrap();
-            assert_eq!(body, json!({"to": PHONE, "text": "Code 123456 \"quoted\"", "ref": id}));
+            assert_eq!(
+                body,
+                json!({"to": PHONE, "text": "Code 123456 \"quoted\"", "ref": id})
+            );
         }
         let a = attempts(&d);
         assert_eq!(a.len(), 2, "{d:#}");
@@ -404,7 +495,10 @@ async fn the_http_provider_sends_the_rendered_request_and_retries() {
         assert_eq!(a[1]["outcome"], "ok");
         assert_eq!(a[1]["status_code"], 200);
         assert_eq!(a[1]["response"], "{\"accepted\": true, \"id\": 42}");
-        assert!(!d.to_string().contains("gw-key"), "a header secret leaked: {d:#}");
+        assert!(
+            !d.to_string().contains("gw-key"),
+            "a header secret leaked: {d:#}"
+        );
         app.stop().await;
     }
 }
@@ -419,7 +513,13 @@ async fn the_default_file_provider_writes_json() {
         assert_eq!(a.len(), 1);
         assert_eq!(a[0]["provider"], "file");
         assert_eq!(a[0]["outcome"], "ok");
-        let path = app.db.dir.path().join("outbox").join("sms").join(format!("{id}.json"));
+        let path = app
+            .db
+            .dir
+            .path()
+            .join("outbox")
+            .join("sms")
+            .join(format!("{id}.json"));
         let written: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(written["to"], PHONE);
         assert_eq!(written["text"], "验证码 123456");
@@ -483,7 +583,10 @@ async fn a_failing_provider_hands_over_to_the_next_and_its_breaker_opens() {
 
         let first = send_sms(&app, "one", json!({})).await;
         let d = app.wait_for_status(&first, "sent").await;
-        let providers: Vec<&str> = attempts(&d).iter().map(|a| a["provider"].as_str().unwrap()).collect();
+        let providers: Vec<&str> = attempts(&d)
+            .iter()
+            .map(|a| a["provider"].as_str().unwrap())
+            .collect();
         assert_eq!(providers, vec!["primary", "backup"], "{d:#}");
         assert_eq!(attempts(&d)[0]["status_code"], 500);
 
@@ -494,9 +597,16 @@ async fn a_failing_provider_hands_over_to_the_next_and_its_breaker_opens() {
         // ...so the third goes to the backup on its first attempt.
         let third = send_sms(&app, "three", json!({})).await;
         let d = app.wait_for_status(&third, "sent").await;
-        let providers: Vec<&str> = attempts(&d).iter().map(|a| a["provider"].as_str().unwrap()).collect();
+        let providers: Vec<&str> = attempts(&d)
+            .iter()
+            .map(|a| a["provider"].as_str().unwrap())
+            .collect();
         assert_eq!(providers, vec!["backup"]);
-        assert_eq!(primary.requests().len(), 2, "the open breaker keeps traffic off the primary");
+        assert_eq!(
+            primary.requests().len(),
+            2,
+            "the open breaker keeps traffic off the primary"
+        );
         assert_eq!(backup.requests().len(), 3);
         let states = app.get_json("/v1/providers").await;
         let sms: Vec<(&str, &str)> = states["items"]
@@ -504,7 +614,12 @@ async fn a_failing_provider_hands_over_to_the_next_and_its_breaker_opens() {
             .unwrap()
             .iter()
             .filter(|p| p["channel"] == "sms")
-            .map(|p| (p["provider"].as_str().unwrap(), p["state"].as_str().unwrap()))
+            .map(|p| {
+                (
+                    p["provider"].as_str().unwrap(),
+                    p["state"].as_str().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(sms, vec![("primary", "open"), ("backup", "closed")]);
         app.stop().await;
@@ -523,7 +638,12 @@ async fn a_providers_own_rate_limit_paces_its_sends() {
         let app = spawn_app_with(&b, &toml).await;
         let started = Instant::now();
         let to: Vec<Value> = (0..11).map(|_| json!({"phone": PHONE})).collect();
-        let r = app.post("/v1/notifications", &json!({"content": {"sms": {"text": "hi"}}, "to": to})).await;
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"content": {"sms": {"text": "hi"}}, "to": to}),
+            )
+            .await;
         assert_eq!(r.status(), 202);
         let accepted: Value = r.json().await.unwrap();
         for d in accepted["deliveries"].as_array().unwrap() {
@@ -536,7 +656,11 @@ async fn a_providers_own_rate_limit_paces_its_sends() {
         at.sort();
         assert_eq!(at.len(), 11);
         for w in at.windows(7) {
-            assert!(w[6] - w[0] >= Duration::from_millis(900), "7 sends within {:?}", w[6] - w[0]);
+            assert!(
+                w[6] - w[0] >= Duration::from_millis(900),
+                "7 sends within {:?}",
+                w[6] - w[0]
+            );
         }
         app.stop().await;
     }

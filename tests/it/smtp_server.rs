@@ -86,7 +86,9 @@ impl SmtpServer {
         let s = state.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let number = {
                     let mut st = s.lock().unwrap();
                     st.connections += 1;
@@ -108,7 +110,11 @@ impl SmtpServer {
 
     /// Answers RCPT TO:<address> with `code` (e.g. 550).
     pub fn refuse_recipient(&self, address: &str, code: u16) {
-        self.state.lock().unwrap().rcpt_refused.push((address.to_ascii_lowercase(), code));
+        self.state
+            .lock()
+            .unwrap()
+            .rcpt_refused
+            .push((address.to_ascii_lowercase(), code));
     }
 
     pub fn messages(&self) -> Vec<ReceivedMail> {
@@ -138,7 +144,10 @@ impl SmtpServer {
     pub async fn wait_for(&self, n: usize, deadline: Duration) -> Vec<ReceivedMail> {
         match poll_until(deadline, || async { (self.count() >= n, ()) }).await {
             Ok(()) => self.messages(),
-            Err(()) => panic!("the SMTP server got {} messages, expected {n}", self.count()),
+            Err(()) => panic!(
+                "the SMTP server got {} messages, expected {n}",
+                self.count()
+            ),
         }
     }
 }
@@ -151,14 +160,21 @@ fn angle_addr(arg: &str) -> String {
 }
 
 fn b64(s: &str) -> String {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(s.trim()).unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .unwrap_or_default();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-async fn session(stream: TcpStream, state: Arc<Mutex<State>>, number: usize) -> std::io::Result<()> {
+async fn session(
+    stream: TcpStream,
+    state: Arc<Mutex<State>>,
+    number: usize,
+) -> std::io::Result<()> {
     let (r, mut w) = stream.into_split();
     let mut r = BufReader::new(r);
-    w.write_all(b"220 test.local ESMTP missive-test\r\n").await?;
+    w.write_all(b"220 test.local ESMTP missive-test\r\n")
+        .await?;
     let mut from = String::new();
     let mut to: Vec<String> = Vec::new();
     let mut line = String::new();
@@ -173,7 +189,13 @@ async fn session(stream: TcpStream, state: Arc<Mutex<State>>, number: usize) -> 
         if verb != "AUTH" {
             state.lock().unwrap().commands.push(cmd.clone());
         } else {
-            state.lock().unwrap().commands.push(upper.split_whitespace().take(2).collect::<Vec<_>>().join(" "));
+            state.lock().unwrap().commands.push(
+                upper
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
         }
         match verb.as_str() {
             "EHLO" => {

@@ -14,7 +14,12 @@ async fn problem_fields(r: reqwest::Response, status: u16) -> Vec<(String, Strin
         .as_array()
         .map(|e| {
             e.iter()
-                .map(|e| (e["field"].as_str().unwrap().to_string(), e["message"].as_str().unwrap().to_string()))
+                .map(|e| {
+                    (
+                        e["field"].as_str().unwrap().to_string(),
+                        e["message"].as_str().unwrap().to_string(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -27,33 +32,79 @@ async fn versions_rollback_and_archive() {
         let v1 = json!({"name": "Welcome", "channels": {"webhook": {"body": "{\"v\": 1, \"name\": {{json name}} }"}}});
         let v2 = json!({"name": "Welcome", "channels": {"webhook": {"body": "{\"v\": 2, \"name\": {{json name}} }"}}});
         assert_eq!(app.put("/v1/templates/welcome", &v1).await.status(), 201);
-        assert_eq!(app.put("/v1/templates/welcome", &v2).await.json::<Value>().await.unwrap()["version"], 2);
-        assert_eq!(app.put("/v1/templates/welcome", &v2).await.json::<Value>().await.unwrap()["version"], 2, "unchanged: no new version");
+        assert_eq!(
+            app.put("/v1/templates/welcome", &v2)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()["version"],
+            2
+        );
+        assert_eq!(
+            app.put("/v1/templates/welcome", &v2)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()["version"],
+            2,
+            "unchanged: no new version"
+        );
 
         let list = app.get_json("/v1/templates").await;
         assert_eq!(list["items"][0]["key"], "welcome");
         assert_eq!(list["items"][0]["current_version"], 2);
         let versions = app.get_json("/v1/templates/welcome/versions").await;
-        let nums: Vec<i64> = versions["items"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+        let nums: Vec<i64> = versions["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].as_i64().unwrap())
+            .collect();
         assert_eq!(nums, vec![2, 1]);
         let old = app.get_json("/v1/templates/welcome/versions/1").await;
-        assert_eq!(old["channels"]["webhook"]["body"], "{\"v\": 1, \"name\": {{json name}} }");
-        assert_eq!(app.get("/v1/templates/welcome/versions/9").await.status(), 404);
+        assert_eq!(
+            old["channels"]["webhook"]["body"],
+            "{\"v\": 1, \"name\": {{json name}} }"
+        );
+        assert_eq!(
+            app.get("/v1/templates/welcome/versions/9").await.status(),
+            404
+        );
 
         // Roll back to version 1: sends use it and record it.
-        let r = app.post("/v1/templates/welcome/versions/1/activate", &json!({})).await;
+        let r = app
+            .post("/v1/templates/welcome/versions/1/activate", &json!({}))
+            .await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.json::<Value>().await.unwrap()["version"], 1);
         let rx = Receiver::start().await;
         let r = app.post("/v1/notifications", &json!({"template": "welcome", "to": [{"webhook_url": rx.url}], "data": {"name": "Ana"}})).await;
         assert_eq!(r.status(), 202);
-        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let got = rx.wait_for(1, Duration::from_secs(10)).await;
-        assert_eq!(serde_json::from_str::<Value>(&got[0].body).unwrap(), json!({"v": 1, "name": "Ana"}));
-        assert_eq!(app.get_json(&format!("/v1/notifications/{id}")).await["template_version"], 1);
+        assert_eq!(
+            serde_json::from_str::<Value>(&got[0].body).unwrap(),
+            json!({"v": 1, "name": "Ana"})
+        );
+        assert_eq!(
+            app.get_json(&format!("/v1/notifications/{id}")).await["template_version"],
+            1
+        );
 
         // Archived: readable, but sending with it is a 422.
-        assert_eq!(app.client.delete(app.url("/v1/templates/welcome")).bearer_auth(&app.key).send().await.unwrap().status(), 204);
+        assert_eq!(
+            app.client
+                .delete(app.url("/v1/templates/welcome"))
+                .bearer_auth(&app.key)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            204
+        );
         assert!(!app.get_json("/v1/templates/welcome").await["archived_at"].is_null());
         let fields = problem_fields(
             app.post("/v1/notifications", &json!({"template": "welcome", "to": [{"webhook_url": rx.url}], "data": {"name": "Ana"}})).await,
@@ -62,7 +113,16 @@ async fn versions_rollback_and_archive() {
         .await;
         assert_eq!(fields[0].0, "template");
         assert!(fields[0].1.contains("archived"));
-        assert_eq!(app.client.delete(app.url("/v1/templates/nope")).bearer_auth(&app.key).send().await.unwrap().status(), 404);
+        assert_eq!(
+            app.client
+                .delete(app.url("/v1/templates/nope"))
+                .bearer_auth(&app.key)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404
+        );
         app.stop().await;
     }
 }
@@ -80,26 +140,74 @@ async fn preview_renders_every_part_or_says_why_not() {
             "locales": {"zh": {"sms": {"text": "订单 {{id}} 已发货"}}}
         });
         assert_eq!(app.put("/v1/templates/t", &t).await.status(), 201);
-        let p = app.post("/v1/templates/t/preview", &json!({"data": {"name": "João <3", "id": 7}})).await;
+        let p = app
+            .post(
+                "/v1/templates/t/preview",
+                &json!({"data": {"name": "João <3", "id": 7}}),
+            )
+            .await;
         assert_eq!(p.status(), 200);
         let p: Value = p.json().await.unwrap();
         assert_eq!(p["channels"]["email"]["subject"], "Olá João <3");
         assert_eq!(p["channels"]["email"]["html"], "<p>João &lt;3</p>");
         assert_eq!(p["channels"]["sms"]["text"], "Order 7 shipped");
         // zh-TW falls back to zh; pt-BR to the default.
-        let p: Value = app.post("/v1/templates/t/preview", &json!({"data": {"name": "x", "id": 7}, "locale": "zh-TW"})).await.json().await.unwrap();
+        let p: Value = app
+            .post(
+                "/v1/templates/t/preview",
+                &json!({"data": {"name": "x", "id": 7}, "locale": "zh-TW"}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(p["channels"]["sms"]["text"], "订单 7 已发货");
         assert_eq!(p["channels"]["email"]["subject"], "Olá x");
         // A missing variable names it; a webhook body that is not JSON says so.
-        let fields = problem_fields(app.post("/v1/templates/t/preview", &json!({"data": {"id": 7}})).await, 422).await;
+        let fields = problem_fields(
+            app.post("/v1/templates/t/preview", &json!({"data": {"id": 7}}))
+                .await,
+            422,
+        )
+        .await;
         assert!(fields.iter().any(|(f, _)| f == "data.name"), "{fields:?}");
-        let fields = problem_fields(app.post("/v1/templates/t/preview", &json!({"data": {"name": "x", "id": "seven"}})).await, 422).await;
-        assert!(fields.iter().any(|(f, m)| f == "channels.webhook.body" && m.contains("JSON")), "{fields:?}");
+        let fields = problem_fields(
+            app.post(
+                "/v1/templates/t/preview",
+                &json!({"data": {"name": "x", "id": "seven"}}),
+            )
+            .await,
+            422,
+        )
+        .await;
+        assert!(
+            fields
+                .iter()
+                .any(|(f, m)| f == "channels.webhook.body" && m.contains("JSON")),
+            "{fields:?}"
+        );
         // An older version can be previewed.
-        app.put("/v1/templates/t", &json!({"channels": {"sms": {"text": "v2 {{id}}"}}})).await;
-        let p: Value = app.post("/v1/templates/t/preview", &json!({"data": {"id": 1, "name": "x"}, "version": 1, "locale": "zh-CN"})).await.json().await.unwrap();
+        app.put(
+            "/v1/templates/t",
+            &json!({"channels": {"sms": {"text": "v2 {{id}}"}}}),
+        )
+        .await;
+        let p: Value = app
+            .post(
+                "/v1/templates/t/preview",
+                &json!({"data": {"id": 1, "name": "x"}, "version": 1, "locale": "zh-CN"}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(p["channels"]["sms"]["text"], "订单 1 已发货");
-        assert_eq!(app.post("/v1/templates/nope/preview", &json!({})).await.status(), 404);
+        assert_eq!(
+            app.post("/v1/templates/nope/preview", &json!({}))
+                .await
+                .status(),
+            404
+        );
         app.stop().await;
     }
 }
@@ -114,26 +222,52 @@ async fn the_recipients_locale_and_timezone_choose_the_content() {
             "locales": {"zh-CN": {"webhook": {"body": "{\"text\": \"发货时间 {{date at \"datetime\"}}\"}"}}}
         });
         assert_eq!(app.put("/v1/templates/shipped", &t).await.status(), 201);
-        let r = app.put("/v1/recipients/u_cn", &json!({"webhook_url": rx.url, "locale": "zh-CN", "timezone": "Asia/Shanghai"})).await;
+        let r = app
+            .put(
+                "/v1/recipients/u_cn",
+                &json!({"webhook_url": rx.url, "locale": "zh-CN", "timezone": "Asia/Shanghai"}),
+            )
+            .await;
         assert_eq!(r.status(), 201);
-        let r = app.put("/v1/recipients/u_us", &json!({"webhook_url": rx.url, "locale": "en-US", "timezone": "America/New_York"})).await;
+        let r = app
+            .put(
+                "/v1/recipients/u_us",
+                &json!({"webhook_url": rx.url, "locale": "en-US", "timezone": "America/New_York"}),
+            )
+            .await;
         assert_eq!(r.status(), 201);
         let r = app
             .post("/v1/notifications", &json!({"template": "shipped", "to": [{"id": "u_cn"}, {"id": "u_us"}], "data": {"at": "2026-03-08T14:30:00Z"}}))
             .await;
         assert_eq!(r.status(), 202);
         let got = rx.wait_for(2, Duration::from_secs(10)).await;
-        let mut texts: Vec<String> =
-            got.iter().map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["text"].as_str().unwrap().to_string()).collect();
+        let mut texts: Vec<String> = got
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<Value>(&r.body).unwrap()["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
         texts.sort();
-        assert_eq!(texts, vec!["Mar 8, 2026 10:30 AM".to_string(), "发货时间 2026-03-08 22:30".to_string()]);
+        assert_eq!(
+            texts,
+            vec![
+                "Mar 8, 2026 10:30 AM".to_string(),
+                "发货时间 2026-03-08 22:30".to_string()
+            ]
+        );
         // The request's locale wins over the recipient's.
         let r = app
             .post("/v1/notifications", &json!({"template": "shipped", "to": [{"id": "u_cn"}], "locale": "en", "data": {"at": "2026-03-08T14:30:00Z"}}))
             .await;
         assert_eq!(r.status(), 202);
         let got = rx.wait_for(3, Duration::from_secs(10)).await;
-        assert_eq!(serde_json::from_str::<Value>(&got[2].body).unwrap()["text"], "Mar 8, 2026 10:30 PM");
+        assert_eq!(
+            serde_json::from_str::<Value>(&got[2].body).unwrap()["text"],
+            "Mar 8, 2026 10:30 PM"
+        );
         app.stop().await;
     }
 }
@@ -144,13 +278,21 @@ async fn the_shipped_example_templates_import_and_render() {
         let app = spawn_app(&b).await;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         let templates = missive::templates::read_dir(&dir).unwrap();
-        assert_eq!(templates.keys().cloned().collect::<Vec<_>>(), vec!["login-code", "order-shipped", "password-reset"]);
+        assert_eq!(
+            templates.keys().cloned().collect::<Vec<_>>(),
+            vec!["login-code", "order-shipped", "password-reset"]
+        );
         for (key, content) in &templates {
-            let (v, new) = missive::templates::save(app.state.store.as_ref(), key, key, content).await.unwrap();
+            let (v, new) = missive::templates::save(app.state.store.as_ref(), key, key, content)
+                .await
+                .unwrap();
             assert_eq!((v, new), (1, true));
             for part in ["email", "sms", "webhook", "in_app"] {
                 assert!(content.channels.contains_key(part), "{key} has {part}");
-                assert!(content.locales["zh-CN"].contains_key(part) || part == "webhook", "{key} has zh-CN {part}");
+                assert!(
+                    content.locales["zh-CN"].contains_key(part) || part == "webhook",
+                    "{key} has zh-CN {part}"
+                );
             }
         }
         let data = json!({"order_id": 1001, "name": "Ana", "shipped_at": "2026-11-23T09:00:00Z", "total": 1234.5,
@@ -158,28 +300,58 @@ async fn the_shipped_example_templates_import_and_render() {
                           "reset_url": "https://shop.example/reset?t=abc"});
         for key in templates.keys() {
             for locale in ["en-US", "zh-CN", "pt-BR"] {
-                let r = app.post(&format!("/v1/templates/{key}/preview"), &json!({"data": data, "locale": locale, "timezone": "Asia/Shanghai"})).await;
-                assert_eq!(r.status(), 200, "{key} {locale}: {}", r.text().await.unwrap());
+                let r = app
+                    .post(
+                        &format!("/v1/templates/{key}/preview"),
+                        &json!({"data": data, "locale": locale, "timezone": "Asia/Shanghai"}),
+                    )
+                    .await;
+                assert_eq!(
+                    r.status(),
+                    200,
+                    "{key} {locale}: {}",
+                    r.text().await.unwrap()
+                );
             }
         }
         let p: Value = app
-            .post("/v1/templates/order-shipped/preview", &json!({"data": data, "locale": "zh-CN", "timezone": "Asia/Shanghai"}))
+            .post(
+                "/v1/templates/order-shipped/preview",
+                &json!({"data": data, "locale": "zh-CN", "timezone": "Asia/Shanghai"}),
+            )
             .await
             .json()
             .await
             .unwrap();
-        assert_eq!(p["channels"]["sms"]["text"], "订单 1001 已于 2026年11月23日 发货。物流：https://t.example/1001");
+        assert_eq!(
+            p["channels"]["sms"]["text"],
+            "订单 1001 已于 2026年11月23日 发货。物流：https://t.example/1001"
+        );
         assert_eq!(p["channels"]["email"]["subject"], "您的订单 1001 已发货");
         let p: Value = app
-            .post("/v1/templates/order-shipped/preview", &json!({"data": data, "locale": "pt-BR"}))
+            .post(
+                "/v1/templates/order-shipped/preview",
+                &json!({"data": data, "locale": "pt-BR"}),
+            )
             .await
             .json()
             .await
             .unwrap();
-        assert!(p["channels"]["email"]["text"].as_str().unwrap().contains("1.234,50 BRL"), "{p:#}");
+        assert!(
+            p["channels"]["email"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("1.234,50 BRL"),
+            "{p:#}"
+        );
         // Importing again changes nothing.
         for (key, content) in &templates {
-            assert_eq!(missive::templates::save(app.state.store.as_ref(), key, key, content).await.unwrap(), (1, false));
+            assert_eq!(
+                missive::templates::save(app.state.store.as_ref(), key, key, content)
+                    .await
+                    .unwrap(),
+                (1, false)
+            );
         }
         app.stop().await;
     }

@@ -12,7 +12,10 @@ fn secret(app: &TestApp) -> String {
 }
 
 fn delivery_id(accepted: &Value) -> String {
-    accepted["deliveries"][0]["id"].as_str().unwrap().to_string()
+    accepted["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,7 +23,9 @@ async fn delivers_the_rendered_body_signed_per_standard_webhooks() {
     for b in backends() {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
-        let accepted = app.send_webhook(&rx.url, json!({"n": "Ana \"the\" <b>"})).await;
+        let accepted = app
+            .send_webhook(&rx.url, json!({"n": "Ana \"the\" <b>"}))
+            .await;
         let id = delivery_id(&accepted);
         let got = rx.wait_for(1, Duration::from_secs(10)).await;
         let r = &got[0];
@@ -29,7 +34,11 @@ async fn delivers_the_rendered_body_signed_per_standard_webhooks() {
         let body: Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(body, json!({"n": "Ana \"the\" <b>"}));
         assert!(verify_signature(&secret(&app), r), "signature must verify");
-        let ts: i64 = r.headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+        let ts: i64 = r.headers["webhook-timestamp"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!((ts - chrono::Utc::now().timestamp()).abs() < 30);
 
         let d = app.wait_for_status(&id, "sent").await;
@@ -47,7 +56,10 @@ async fn without_a_body_part_an_envelope_is_sent() {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let r = app
-            .put("/v1/templates/welcome", &json!({"channels": {"sms": {"text": "Hi {{name}}"}}}))
+            .put(
+                "/v1/templates/welcome",
+                &json!({"channels": {"sms": {"text": "Hi {{name}}"}}}),
+            )
             .await;
         assert_eq!(r.status(), 201);
         let r = app
@@ -75,7 +87,10 @@ async fn transient_failures_are_retried_until_sent_with_every_attempt_recorded()
     for b in backends() {
         let app = spawn_app(&b).await;
         let rx = Receiver::start_with(
-            vec![Answer::status(503).body("busy"), Answer::status(503).body("still busy")],
+            vec![
+                Answer::status(503).body("busy"),
+                Answer::status(503).body("still busy"),
+            ],
             Answer::status(200).body("thanks"),
         )
         .await;
@@ -83,7 +98,13 @@ async fn transient_failures_are_retried_until_sent_with_every_attempt_recorded()
         let d = app.wait_for_status(&id, "sent").await;
         let attempts = d["attempts"].as_array().unwrap();
         assert_eq!(attempts.len(), 3, "{d:#}");
-        assert_eq!(attempts.iter().map(|a| a["number"].as_i64().unwrap()).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            attempts
+                .iter()
+                .map(|a| a["number"].as_i64().unwrap())
+                .collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
         assert_eq!(attempts[0]["outcome"], "transient");
         assert_eq!(attempts[0]["status_code"], 503);
         assert_eq!(attempts[0]["response"], "busy");
@@ -135,14 +156,26 @@ async fn retries_run_out_into_failed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_receiver_is_a_recorded_transient_timeout() {
     for b in backends() {
-        let app = spawn_app_with(&b, "[channels.webhook]\ntimeout = \"300ms\"\nretry_schedule = [\"50ms\"]").await;
-        let rx = Receiver::start_with(vec![Answer::status(200).delay(Duration::from_secs(5))], Answer::status(200)).await;
+        let app = spawn_app_with(
+            &b,
+            "[channels.webhook]\ntimeout = \"300ms\"\nretry_schedule = [\"50ms\"]",
+        )
+        .await;
+        let rx = Receiver::start_with(
+            vec![Answer::status(200).delay(Duration::from_secs(5))],
+            Answer::status(200),
+        )
+        .await;
         let id = delivery_id(&app.send_webhook(&rx.url, json!({"n": 1})).await);
         let d = app.wait_for_status(&id, "sent").await;
         let a = d["attempts"].as_array().unwrap();
         assert_eq!(a.len(), 2, "{d:#}");
         assert_eq!(a[0]["outcome"], "transient");
-        assert!(a[0]["error"].as_str().unwrap().contains("timed out"), "{:#}", a[0]);
+        assert!(
+            a[0]["error"].as_str().unwrap().contains("timed out"),
+            "{:#}",
+            a[0]
+        );
         assert!(a[0]["status_code"].is_null());
         let ms = a[0]["duration_ms"].as_i64().unwrap();
         assert!((250..2000).contains(&ms), "took {ms} ms");
@@ -154,7 +187,11 @@ async fn a_hanging_receiver_is_a_recorded_transient_timeout() {
 async fn retry_after_is_respected() {
     for b in backends() {
         let app = spawn_app(&b).await;
-        let rx = Receiver::start_with(vec![Answer::status(429).header("retry-after", "1")], Answer::status(200)).await;
+        let rx = Receiver::start_with(
+            vec![Answer::status(429).header("retry-after", "1")],
+            Answer::status(200),
+        )
+        .await;
         let id = delivery_id(&app.send_webhook(&rx.url, json!({"n": 1})).await);
         let d = app.wait_for_status(&id, "sent").await;
         assert_eq!(d["attempts"][0]["status_code"], 429);
@@ -182,7 +219,10 @@ async fn private_addresses_are_refused_unless_allowed() {
         let by_name = rx.url.replace("127.0.0.1", "localhost");
         let id = delivery_id(&app.send_webhook(&by_name, json!({"n": 1})).await);
         let d = app.wait_for_status(&id, "failed").await;
-        assert!(d["attempts"][0]["error"].as_str().unwrap().contains("allow_private"));
+        assert!(d["attempts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("allow_private"));
         assert_eq!(rx.count(), 0, "nothing may reach a private address");
         app.stop().await;
     }
@@ -203,18 +243,37 @@ async fn cancel_stops_a_scheduled_delivery_and_retry_requeues_a_failed_one() {
         let accepted: Value = r.json().await.unwrap();
         assert_eq!(accepted["deliveries"][0]["status"], "scheduled");
         let scheduled = delivery_id(&accepted);
-        let r = app.post(&format!("/v1/deliveries/{scheduled}/cancel"), &json!({})).await;
+        let r = app
+            .post(&format!("/v1/deliveries/{scheduled}/cancel"), &json!({}))
+            .await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
         // Cancelling twice is a conflict; retrying a cancelled one too.
-        assert_eq!(app.post(&format!("/v1/deliveries/{scheduled}/cancel"), &json!({})).await.status(), 409);
-        assert_eq!(app.post(&format!("/v1/deliveries/{scheduled}/retry"), &json!({})).await.status(), 409);
-        assert_eq!(app.post("/v1/deliveries/nope/cancel", &json!({})).await.status(), 404);
+        assert_eq!(
+            app.post(&format!("/v1/deliveries/{scheduled}/cancel"), &json!({}))
+                .await
+                .status(),
+            409
+        );
+        assert_eq!(
+            app.post(&format!("/v1/deliveries/{scheduled}/retry"), &json!({}))
+                .await
+                .status(),
+            409
+        );
+        assert_eq!(
+            app.post("/v1/deliveries/nope/cancel", &json!({}))
+                .await
+                .status(),
+            404
+        );
 
         // Fails permanently first, then a manual retry sends it.
         let id = delivery_id(&app.send_webhook(&rx.url, json!({"n": 1})).await);
         app.wait_for_status(&id, "failed").await;
-        let r = app.post(&format!("/v1/deliveries/{id}/retry"), &json!({})).await;
+        let r = app
+            .post(&format!("/v1/deliveries/{id}/retry"), &json!({}))
+            .await;
         assert_eq!(r.status(), 200);
         let d = app.wait_for_status(&id, "sent").await;
         assert_eq!(d["attempts"].as_array().unwrap().len(), 2);
@@ -231,7 +290,9 @@ async fn the_delivery_log_filters_and_pages_newest_first() {
         let bad = Receiver::start_with(vec![], Answer::status(404)).await;
         let mut sent = vec![];
         for i in 0..5 {
-            sent.push(delivery_id(&app.send_webhook(&ok.url, json!({"n": i})).await));
+            sent.push(delivery_id(
+                &app.send_webhook(&ok.url, json!({"n": i})).await,
+            ));
         }
         let failed = delivery_id(&app.send_webhook(&bad.url, json!({"n": 9})).await);
         app.wait_for_status(&failed, "failed").await;
@@ -239,27 +300,56 @@ async fn the_delivery_log_filters_and_pages_newest_first() {
             app.wait_for_status(id, "sent").await;
         }
         let page1 = app.get_json("/v1/deliveries?status=sent&limit=3").await;
-        let ids: Vec<&str> = page1["items"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
-        assert_eq!(ids, vec![sent[4].as_str(), sent[3].as_str(), sent[2].as_str()]);
+        let ids: Vec<&str> = page1["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![sent[4].as_str(), sent[3].as_str(), sent[2].as_str()]
+        );
         let cursor = page1["next_cursor"].as_str().unwrap();
-        let page2 = app.get_json(&format!("/v1/deliveries?status=sent&limit=3&cursor={cursor}")).await;
-        let ids: Vec<&str> = page2["items"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+        let page2 = app
+            .get_json(&format!(
+                "/v1/deliveries?status=sent&limit=3&cursor={cursor}"
+            ))
+            .await;
+        let ids: Vec<&str> = page2["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, vec![sent[1].as_str(), sent[0].as_str()]);
         assert!(page2["next_cursor"].is_null());
 
         let f = app.get_json("/v1/deliveries?status=failed").await;
         assert_eq!(f["items"].as_array().unwrap().len(), 1);
         assert_eq!(f["items"][0]["id"], failed.as_str());
-        let by_recipient = app.get_json(&format!("/v1/deliveries?recipient={}", urlencode(&bad.url))).await;
+        let by_recipient = app
+            .get_json(&format!("/v1/deliveries?recipient={}", urlencode(&bad.url)))
+            .await;
         assert_eq!(by_recipient["items"].as_array().unwrap().len(), 1);
         let future = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-        let none = app.get_json(&format!("/v1/deliveries?since={}", urlencode(&future))).await;
+        let none = app
+            .get_json(&format!("/v1/deliveries?since={}", urlencode(&future)))
+            .await;
         assert!(none["items"].as_array().unwrap().is_empty());
-        let all = app.get_json(&format!("/v1/deliveries?channel=webhook&until={}", urlencode(&future))).await;
+        let all = app
+            .get_json(&format!(
+                "/v1/deliveries?channel=webhook&until={}",
+                urlencode(&future)
+            ))
+            .await;
         assert_eq!(all["items"].as_array().unwrap().len(), 6);
 
         // The notification shows its deliveries.
-        let n = app.get_json(&format!("/v1/deliveries/{failed}")).await["notification_id"].as_str().unwrap().to_string();
+        let n = app.get_json(&format!("/v1/deliveries/{failed}")).await["notification_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let n = app.get_json(&format!("/v1/notifications/{n}")).await;
         assert_eq!(n["deliveries"][0]["id"], failed.as_str());
         assert_eq!(n["data"], json!({"n": 9}));
@@ -280,7 +370,10 @@ async fn a_batch_of_recipients_fans_out_to_one_delivery_each() {
         let accepted: Value = r.json().await.unwrap();
         assert_eq!(accepted["deliveries"].as_array().unwrap().len(), 250);
         let got = rx.wait_for(250, Duration::from_secs(20)).await;
-        let mut ids: Vec<String> = got.iter().map(|r| r.headers["webhook-id"].to_str().unwrap().to_string()).collect();
+        let mut ids: Vec<String> = got
+            .iter()
+            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_string())
+            .collect();
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 250);
@@ -291,7 +384,9 @@ async fn a_batch_of_recipients_fans_out_to_one_delivery_each() {
 pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
