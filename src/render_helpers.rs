@@ -40,6 +40,16 @@ fn recipient_settings(ctx: &Context) -> (Option<String>, Option<String>) {
     (get("timezone"), get("locale"))
 }
 
+/// The language of a locale tag (`pt-BR` → `pt`), English when unknown.
+fn language(locale: Option<&str>) -> String {
+    locale
+        .unwrap_or("en")
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("en")
+        .to_string()
+}
+
 fn missing(h: &Helper, name: &'static str, idx: usize) -> Result<Value, RenderErrorReason> {
     let p = h
         .param(idx)
@@ -162,13 +172,7 @@ fn date(
             .map_err(|_| RenderErrorReason::Other(format!("date: unknown timezone {name}")))?,
         None => chrono_tz::UTC,
     };
-    let lang = locale
-        .as_deref()
-        .unwrap_or("en")
-        .split(['-', '_'])
-        .next()
-        .unwrap_or("en")
-        .to_string();
+    let lang = language(locale.as_deref());
     let format = h
         .param(1)
         .and_then(|p| p.value().as_str())
@@ -234,13 +238,7 @@ fn number(
         .and_then(|p| p.value().as_u64())
         .map(|d| d.min(10) as usize);
     let (_, locale) = recipient_settings(ctx);
-    let lang = locale
-        .as_deref()
-        .unwrap_or("en")
-        .split(['-', '_'])
-        .next()
-        .unwrap_or("en")
-        .to_string();
+    let lang = language(locale.as_deref());
     out.write(&format_number(n, decimals, &lang))?;
     Ok(())
 }

@@ -246,14 +246,7 @@ impl Channel for EmailChannel {
                     .record(index, result.outcome, result.retry_after);
                 result
             }
-            Err(e) => SendResult {
-                outcome: Outcome::Permanent,
-                provider: provider.name().to_string(),
-                status_code: None,
-                response: None,
-                error: Some(e),
-                retry_after: None,
-            },
+            Err(e) => SendResult::failed(provider.name(), e),
         }
     }
 }
@@ -327,14 +320,7 @@ impl EmailProvider for FileProvider {
     }
 
     async fn send(&self, mail: &Outgoing) -> SendResult {
-        let mut r = SendResult {
-            outcome: Outcome::Ok,
-            provider: self.0.name.clone(),
-            status_code: None,
-            response: None,
-            error: None,
-            retry_after: None,
-        };
+        let mut r = SendResult::new(&self.0.name, Outcome::Ok);
         match self.0.write(&mail.delivery_id, "eml", &mail.raw).await {
             Ok(path) => {
                 r.response = Some(truncate(
@@ -804,14 +790,7 @@ impl EmailProvider for SmtpProvider {
     }
 
     async fn send(&self, mail: &Outgoing) -> SendResult {
-        let mut r = SendResult {
-            outcome: Outcome::Transient,
-            provider: self.name.clone(),
-            status_code: None,
-            response: None,
-            error: None,
-            retry_after: None,
-        };
+        let mut r = SendResult::new(&self.name, Outcome::Transient);
         // The whole attempt, waiting for a connection included. On timeout
         // the session's future is dropped, which closes its connection.
         match tokio::time::timeout(self.timeout, self.deliver(mail)).await {

@@ -92,6 +92,10 @@ impl<P> Failover<P> {
     /// without taking a half-open probe), with its rate limit: the
     /// dispatcher takes that provider's tokens before sending.
     pub fn peek(&self, attempt: i64) -> Option<(&str, RateLimit)> {
+        // Nothing to look up (or lock) on every send when no provider has a limit.
+        if self.limits.iter().all(|(_, l)| l.is_none()) {
+            return None;
+        }
         let n = self.providers.len();
         let start = ((attempt.max(1) - 1) as usize) % n;
         let now = Instant::now();

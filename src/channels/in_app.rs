@@ -71,14 +71,7 @@ impl Channel for InAppChannel {
     }
 
     async fn send(&self, msg: &Message<'_>) -> SendResult {
-        let mut result = SendResult {
-            outcome: Outcome::Ok,
-            provider: "inbox".into(),
-            status_code: None,
-            response: None,
-            error: None,
-            retry_after: None,
-        };
+        let mut result = SendResult::new("inbox", Outcome::Ok);
         if msg.address.is_empty() {
             result.outcome = Outcome::Permanent;
             result.error = Some("an in-app delivery needs a recipient id".into());

@@ -48,6 +48,28 @@ pub struct SendResult {
     pub retry_after: Option<Duration>,
 }
 
+impl SendResult {
+    /// An outcome from `provider`, with nothing else known yet.
+    pub fn new(provider: impl Into<String>, outcome: Outcome) -> SendResult {
+        SendResult {
+            outcome,
+            provider: provider.into(),
+            status_code: None,
+            response: None,
+            error: None,
+            retry_after: None,
+        }
+    }
+
+    /// A permanent failure before anything was sent.
+    pub fn failed(provider: impl Into<String>, error: impl Into<String>) -> SendResult {
+        SendResult {
+            error: Some(error.into()),
+            ..SendResult::new(provider, Outcome::Permanent)
+        }
+    }
+}
+
 /// Attempt records keep at most this much of a provider's answer.
 pub const MAX_RESPONSE: usize = 4096;
 

@@ -95,10 +95,10 @@ impl Channel for SmsChannel {
         let (index, provider) = self.providers.pick(msg.attempt);
         let text = match msg.content.get("text") {
             Some(Value::String(t)) => t.as_str(),
-            _ => return failed(provider.name(), "the template has no sms text"),
+            _ => return SendResult::failed(provider.name(), "the template has no sms text"),
         };
         if text.trim().is_empty() {
-            return failed(provider.name(), "the sms text is empty");
+            return SendResult::failed(provider.name(), "the sms text is empty");
         }
         let result = provider.send(msg.address, text, msg).await;
         self.providers
@@ -114,25 +114,6 @@ impl Channel for SmsChannel {
 
     fn providers(&self) -> Vec<ProviderStatus> {
         self.providers.status("sms", |p| p.name().to_string())
-    }
-}
-
-fn result(provider: &str) -> SendResult {
-    SendResult {
-        outcome: Outcome::Permanent,
-        provider: provider.to_string(),
-        status_code: None,
-        response: None,
-        error: None,
-        retry_after: None,
-    }
-}
-
-/// A permanent failure before anything was sent.
-fn failed(provider: &str, error: impl Into<String>) -> SendResult {
-    SendResult {
-        error: Some(error.into()),
-        ..result(provider)
     }
 }
 
@@ -215,7 +196,7 @@ impl SmsProvider for FileProvider {
     }
 
     async fn send(&self, to: &str, text: &str, msg: &Message<'_>) -> SendResult {
-        let mut r = result(&self.0.name);
+        let mut r = SendResult::new(&self.0.name, Outcome::Permanent);
         let mut body = serde_json::to_vec_pretty(&json!({
             "to": to,
             "text": text,
@@ -354,7 +335,7 @@ impl SmsProvider for TwilioProvider {
     }
 
     async fn send(&self, to: &str, text: &str, _msg: &Message<'_>) -> SendResult {
-        let mut r = result(&self.name);
+        let mut r = SendResult::new(&self.name, Outcome::Permanent);
         let mut form: Vec<(&str, &str)> = vec![("To", to), ("Body", text)];
         if let Some(f) = &self.from {
             form.push(("From", f));
@@ -563,7 +544,7 @@ impl SmsProvider for HttpProvider {
     }
 
     async fn send(&self, to: &str, text: &str, msg: &Message<'_>) -> SendResult {
-        let mut r = result(&self.name);
+        let mut r = SendResult::new(&self.name, Outcome::Permanent);
         let url = match render_text(&self.url, &url_data(to, text, msg.delivery_id))
             .map_err(|e| e.to_string())
             .and_then(|u| reqwest::Url::parse(&u).map_err(|e| e.to_string()))

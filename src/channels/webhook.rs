@@ -221,14 +221,7 @@ impl Channel for WebhookChannel {
     }
 
     async fn send(&self, msg: &Message<'_>) -> SendResult {
-        let mut result = SendResult {
-            outcome: Outcome::Permanent,
-            provider: "webhook".into(),
-            status_code: None,
-            response: None,
-            error: None,
-            retry_after: None,
-        };
+        let mut result = SendResult::new("webhook", Outcome::Permanent);
         let url = match reqwest::Url::parse(msg.address) {
             Ok(u) if u.scheme() == "http" || u.scheme() == "https" => u,
             _ => {

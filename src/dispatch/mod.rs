@@ -364,25 +364,13 @@ impl Dispatcher {
                 &channel,
                 serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.content),
             ) {
-                (None, _) => SendResult {
-                    outcome: Outcome::Permanent,
-                    provider: row.channel.clone(),
-                    status_code: None,
-                    response: None,
-                    error: Some(format!(
-                        "channel `{}` is not enabled in this process",
-                        row.channel
-                    )),
-                    retry_after: None,
-                },
-                (_, Err(e)) => SendResult {
-                    outcome: Outcome::Permanent,
-                    provider: row.channel.clone(),
-                    status_code: None,
-                    response: None,
-                    error: Some(format!("stored content is unreadable: {e}")),
-                    retry_after: None,
-                },
+                (None, _) => SendResult::failed(
+                    &row.channel,
+                    format!("channel `{}` is not enabled in this process", row.channel),
+                ),
+                (_, Err(e)) => {
+                    SendResult::failed(&row.channel, format!("stored content is unreadable: {e}"))
+                }
                 (Some(ch), Ok(content)) => {
                     ch.send(&Message {
                         delivery_id: &row.id,

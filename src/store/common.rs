@@ -292,12 +292,7 @@ macro_rules! store_impl {
             async fn list_deliveries(&self, f: &DeliveryFilter, before_id: Option<&str>, limit: i64) -> StoreResult<Vec<DeliveryRow>> {
                 let mut q = sqlx::QueryBuilder::<$db>::new(const_format::concatcp!("SELECT ", DELIVERY_COLUMNS, " FROM deliveries WHERE 1 = 1"));
                 if let Some(v) = &f.status { q.push(" AND status = ").push_bind(v.clone()); }
-                if let Some(v) = &f.channel { q.push(" AND channel = ").push_bind(v.clone()); }
-                if let Some(v) = &f.recipient { q.push(" AND recipient = ").push_bind(v.clone()); }
-                if let Some(v) = &f.template { q.push(" AND template_key = ").push_bind(v.clone()); }
-                if let Some(v) = &f.notification { q.push(" AND notification_id = ").push_bind(v.clone()); }
-                if let Some(v) = f.since { q.push(" AND created_at >= ").push_bind(v); }
-                if let Some(v) = f.until { q.push(" AND created_at < ").push_bind(v); }
+                Self::push_filter(&mut q, f);
                 if let Some(v) = before_id { q.push(" AND id < ").push_bind(v.to_string()); }
                 q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
                 Ok(q.build_query_as::<DeliveryRow>().fetch_all(self.reader()).await?)
@@ -351,12 +346,7 @@ macro_rules! store_impl {
                     "UPDATE deliveries SET status = 'queued', reason = NULL, last_error = NULL, due_at = ");
                 q.push_bind(now).push(", updated_at = ").push_bind(now)
                     .push(", attempts = attempts + 1, retry_base = attempts + 1 WHERE status = 'failed'");
-                if let Some(v) = &f.channel { q.push(" AND channel = ").push_bind(v.clone()); }
-                if let Some(v) = &f.recipient { q.push(" AND recipient = ").push_bind(v.clone()); }
-                if let Some(v) = &f.template { q.push(" AND template_key = ").push_bind(v.clone()); }
-                if let Some(v) = &f.notification { q.push(" AND notification_id = ").push_bind(v.clone()); }
-                if let Some(v) = f.since { q.push(" AND created_at >= ").push_bind(v); }
-                if let Some(v) = f.until { q.push(" AND created_at < ").push_bind(v); }
+                Self::push_filter(&mut q, f);
                 q.push(" RETURNING id, attempts");
                 let requeued: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
                 for chunk in requeued.chunks($crate::store::common::INSERT_CHUNK) {
@@ -536,6 +526,16 @@ macro_rules! store_impl {
         }
 
         impl $store {
+            /// ` AND …` for each of the list filters except `status`.
+            fn push_filter(q: &mut sqlx::QueryBuilder<$db>, f: &DeliveryFilter) {
+                if let Some(v) = &f.channel { q.push(" AND channel = ").push_bind(v.clone()); }
+                if let Some(v) = &f.recipient { q.push(" AND recipient = ").push_bind(v.clone()); }
+                if let Some(v) = &f.template { q.push(" AND template_key = ").push_bind(v.clone()); }
+                if let Some(v) = &f.notification { q.push(" AND notification_id = ").push_bind(v.clone()); }
+                if let Some(v) = f.since { q.push(" AND created_at >= ").push_bind(v); }
+                if let Some(v) = f.until { q.push(" AND created_at < ").push_bind(v); }
+            }
+
             async fn transition(&self, id: &str, changed: Option<DeliveryRow>) -> StoreResult<Transition> {
                 use $crate::store::Store;
                 Ok(match changed {
