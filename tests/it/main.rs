@@ -5,7 +5,9 @@
 mod helpers;
 
 mod api_errors;
+mod browser;
 mod cli;
+mod console;
 mod crash;
 mod email;
 mod flow;
