@@ -230,6 +230,32 @@ async fn wait_calls(calls: &Mutex<Vec<Instant>>, n: usize) {
     assert!(got.is_ok(), "{got:?} calls, waiting for {n}");
 }
 
+/// Sends 10 SMS through each of `via` and waits until the backup gateway
+/// has had `want.1` calls in all, then checks that the primary has had no
+/// more than `want.0`, and that this all happened before `deadline` (the
+/// end of the pause or cool-down).
+async fn all_to_backup(
+    via: &[&crate::crash::ChildGuard],
+    key: &str,
+    (primary, backup): (&Mutex<Vec<Instant>>, &Mutex<Vec<Instant>>),
+    want: (usize, usize),
+    deadline: Instant,
+) {
+    for child in via {
+        send_sms(child, key, 10).await;
+    }
+    wait_calls(backup, want.1).await;
+    assert!(
+        Instant::now() < deadline,
+        "too slow to test inside the pause"
+    );
+    assert_eq!(
+        primary.lock().unwrap().len(),
+        want.0,
+        "primary is held back for both"
+    );
+}
+
 /// A provider that answers one process 429 with Retry-After is paused for
 /// every process on the database until the pause ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,17 +279,15 @@ async fn a_pause_asked_of_one_process_holds_for_the_other() {
         let mut two = start_with_config(&db, &config, "two").await;
         one.stop_gracefully(Duration::from_secs(30)).await;
         wait_provider_state(&two, &key, "primary", "paused").await;
-        send_sms(&two, &key, 10).await;
-        wait_calls(&backup_calls, 10).await;
-        assert!(
-            paused_at.elapsed() < Duration::from_secs(10),
-            "too slow to test inside the pause"
-        );
-        assert_eq!(
-            primary_calls.lock().unwrap().len(),
-            1,
-            "primary is paused for both"
-        );
+        let calls = (&*primary_calls, &*backup_calls);
+        all_to_backup(
+            &[&two],
+            &key,
+            calls,
+            (1, 10),
+            paused_at + Duration::from_secs(10),
+        )
+        .await;
 
         // When the pause ends the provider is used again.
         wait_provider_state(&two, &key, "primary", "closed").await;
@@ -303,18 +327,15 @@ async fn a_breaker_opened_in_one_process_holds_for_the_other() {
 
         let mut two = start_with_config(&db, &config, "two").await;
         wait_provider_state(&two, &key, "primary", "open").await;
-        send_sms(&two, &key, 10).await;
-        send_sms(&one, &key, 10).await;
-        wait_calls(&backup_calls, 23).await;
-        assert!(
-            opened_at.elapsed() < Duration::from_secs(8),
-            "too slow to test inside the cool-down"
-        );
-        assert_eq!(
-            primary_calls.lock().unwrap().len(),
-            3,
-            "the breaker is open for both"
-        );
+        let calls = (&*primary_calls, &*backup_calls);
+        all_to_backup(
+            &[&two, &one],
+            &key,
+            calls,
+            (3, 23),
+            opened_at + Duration::from_secs(8),
+        )
+        .await;
 
         // After the cool-down: one probe for both processes (it fails, so
         // the breaker opens again).
