@@ -38,6 +38,8 @@ pub struct AppState {
     pub inbox: Arc<crate::inbox::Inbox>,
     /// This process's channels (provider and circuit-breaker state).
     pub channels: crate::channels::Channels,
+    /// Providers' pauses and breakers shared with other processes.
+    pub providers: Arc<crate::flow::provider_state::ProviderBoard>,
 }
 
 pub fn router(state: AppState) -> Router {
