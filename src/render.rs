@@ -44,13 +44,19 @@ pub struct TemplateContent {
 /// Per-template flow control: a dedup window instead of the configured
 /// one, deduplication by rendered content, and a frequency cap on this
 /// template per recipient and channel.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateSettings {
+    /// A duration such as `10m`: how long a `dedup_key` suppresses
+    /// repeats of this template (default: `flow.dedup_window`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup_window: Option<String>,
+    /// Suppress a repeat of the same rendered content to the same
+    /// recipient and channel within the dedup window.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub content_dedup: bool,
+    /// At most this many of this template per recipient and channel, e.g.
+    /// `5/1d`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frequency_cap: Option<String>,
 }
