@@ -29,12 +29,16 @@ pub type Parts = BTreeMap<String, String>;
 
 /// A template's sources: parts per channel, and per-locale overrides of any
 /// part.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateContent {
+    /// Handlebars sources of each part, by channel.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, String>>)]
     pub channels: BTreeMap<String, Parts>,
+    /// Overrides of any part, by locale then channel.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>)]
     pub locales: BTreeMap<String, BTreeMap<String, Parts>>,
     /// Flow-control settings of this template.
     #[serde(default, skip_serializing_if = "TemplateSettings::is_empty")]

@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     let (routes, _) = routes(&state.config.inbox.cors_origins).split_for_parts();
     routes
+        .merge(crate::console::router())
         .fallback(|| async {
             error::ApiError::NotFound("no such route; see DESIGN.md for the API".into())
         })

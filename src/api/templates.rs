@@ -126,7 +126,8 @@ pub struct VersionList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Preview {
     pub key: String,
-    pub version: i64,
+    /// The version rendered; none for a draft.
+    pub version: Option<i64>,
     pub locale: Option<String>,
     /// The rendered parts, by channel.
     #[schema(value_type = BTreeMap<String, BTreeMap<String, String>>)]
@@ -462,13 +463,19 @@ pub struct PreviewRequest {
     /// Default: the current version.
     #[serde(default)]
     version: Option<i64>,
+    /// Unsaved content to preview instead of a stored version (the
+    /// template need not exist yet): `channels`, `locales`, `settings` as in
+    /// `PUT`.
+    #[serde(default)]
+    draft: Option<TemplateContent>,
 }
 
 /// Preview a template.
 ///
 /// Scope `templates` or `read`. Renders every channel of a template version
-/// with the given data, without sending anything. A render error is a 422
-/// naming the field.
+/// (or of an unsaved draft) with the given data, without sending anything.
+/// A compile or render error is a 422 naming the field (and the line, for
+/// compile errors).
 #[utoipa::path(
     post,
     path = "/v1/templates/{key}/preview",
@@ -493,11 +500,29 @@ async fn preview(
     if let Some(tz) = &req.timezone {
         crate::accept::check_timezone(tz).map_err(|m| ApiError::invalid("timezone", m))?;
     }
-    let t = load(&state, &key, req.version).await?;
-    let compiled = state
-        .renderer
-        .stored(&t.key, t.version, &t.content)
-        .map_err(|errs| ApiError::Invalid(errs.into_iter().map(FieldError::from).collect()))?;
+    let invalid = |errs: Vec<crate::render::TemplateError>| {
+        ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
+    };
+    let (version, compiled) = match req.draft {
+        Some(draft) => {
+            if req.version.is_some() {
+                return Err(ApiError::invalid(
+                    "version",
+                    "give either a version or a draft, not both",
+                ));
+            }
+            let c = crate::render::Compiled::compile(&draft, "channels").map_err(invalid)?;
+            (None, std::sync::Arc::new(c))
+        }
+        None => {
+            let t = load(&state, &key, req.version).await?;
+            let c = state
+                .renderer
+                .stored(&t.key, t.version, &t.content)
+                .map_err(invalid)?;
+            (Some(t.version), c)
+        }
+    };
     let data = req.data.unwrap_or_else(|| json!({}));
     if !data.is_object() {
         return Err(ApiError::invalid("data", "must be a JSON object"));
@@ -526,8 +551,8 @@ async fn preview(
         return Err(ApiError::Invalid(errors));
     }
     Ok(Json(Preview {
-        key: t.key,
-        version: t.version,
+        key,
+        version,
         locale: req.locale,
         channels,
     }))
