@@ -54,10 +54,11 @@ impl Health {
 }
 
 /// A provider's name and breaker state, for operators.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ProviderStatus {
     pub channel: String,
     pub provider: String,
+    /// The circuit breaker: `closed`, `open` or `half_open`.
     pub state: &'static str,
     pub consecutive_failures: u32,
 }

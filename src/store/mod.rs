@@ -198,18 +198,21 @@ pub struct Accept {
     pub answer_json: String,
 }
 
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+/// One delivery a send made (or suppressed).
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct DeliverySummary {
     pub id: String,
     pub recipient: String,
     pub channel: String,
     pub status: String,
+    /// Why the delivery was suppressed: `duplicate`, `preference`,
+    /// `frequency_cap` or `no_address`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
 /// The answer to an accepted send.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Accepted {
     pub id: String,
     pub deliveries: Vec<DeliverySummary>,

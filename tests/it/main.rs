@@ -14,6 +14,7 @@ mod flow;
 mod idempotency;
 mod inbox;
 mod multi_process;
+mod openapi;
 mod recipients;
 mod sms;
 mod smtp_server;
