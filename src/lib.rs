@@ -10,6 +10,7 @@ pub mod config;
 pub mod dispatch;
 pub mod flow;
 pub mod inbox;
+pub mod metrics;
 pub mod render;
 pub mod render_helpers;
 pub mod store;
@@ -141,6 +142,7 @@ impl App {
         let mut channels = channels(&config)?;
         channels.add(Arc::new(InAppChannel::new(inbox.clone())));
         let wake = Arc::new(Notify::new());
+        let metrics = Arc::new(metrics::Metrics::new());
         let state = AppState {
             store: store.clone(),
             renderer: Arc::new(render::Renderer::default()),
@@ -150,6 +152,7 @@ impl App {
             inbox,
             channels: channels.clone(),
             config: Arc::new(config.clone()),
+            metrics: metrics.clone(),
         };
         let listener = match role {
             Role::Worker => None,
@@ -163,13 +166,16 @@ impl App {
         };
         let dispatcher = match role {
             Role::Api => None,
-            _ => Some(Dispatcher::new(
-                store,
-                channels,
-                config.worker.clone(),
-                config.flow.rate_limits.clone(),
-                wake,
-            )),
+            _ => Some(
+                Dispatcher::new(
+                    store,
+                    channels,
+                    config.worker.clone(),
+                    config.flow.rate_limits.clone(),
+                    wake,
+                )
+                .with_metrics(metrics),
+            ),
         };
         Ok(App {
             state,

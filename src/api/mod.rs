@@ -38,6 +38,8 @@ pub struct AppState {
     pub inbox: Arc<crate::inbox::Inbox>,
     /// This process's channels (provider and circuit-breaker state).
     pub channels: crate::channels::Channels,
+    /// This app's metrics (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -50,17 +52,25 @@ pub fn router(state: AppState) -> Router {
         .merge(recipients::router())
         .merge(inbox::router(&state.config.inbox))
         .merge(health::router())
+        .merge(crate::metrics::router())
         .fallback(|| async {
             error::ApiError::NotFound("no such route; see DESIGN.md for the API".into())
         })
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(trace_request))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            trace_request,
+        ))
         .with_state(state)
 }
 
 /// One span per request, named by the matched route (not the raw path, so
-/// ids don't explode the cardinality).
-async fn trace_request(req: Request, next: Next) -> Response {
+/// ids don't explode the cardinality), and its duration in the metrics.
+async fn trace_request(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -76,5 +86,9 @@ async fn trace_request(req: Request, next: Next) -> Response {
     } else {
         tracing::debug!(%method, route, status, ms, "request");
     }
+    let method = crate::metrics::method_label(&method);
+    state
+        .metrics
+        .http_request(method, route, status, started.elapsed());
     resp
 }

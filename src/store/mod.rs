@@ -375,6 +375,13 @@ pub trait Store: Send + Sync + 'static {
     async fn cancel_delivery(&self, id: &str, now: i64) -> StoreResult<Transition>;
     /// Cancels every waiting delivery of a notification; returns how many.
     async fn cancel_notification(&self, notification_id: &str, now: i64) -> StoreResult<u64>;
+    /// As [`Store::cancel_notification`], returning the channel of each
+    /// delivery cancelled.
+    async fn cancel_notification_channels(
+        &self,
+        notification_id: &str,
+        now: i64,
+    ) -> StoreResult<Vec<String>>;
     /// Re-queues every failed delivery matching `filter` (the dead-letter
     /// replay), recording an audit entry in each one's attempt log; returns
     /// how many.
@@ -416,6 +423,9 @@ pub trait Store: Send + Sync + 'static {
     async fn release(&self, token: &str, now: i64) -> StoreResult<u64>;
     /// The earliest `due_at` among waiting deliveries.
     async fn next_due(&self) -> StoreResult<Option<i64>>;
+    /// How many deliveries wait in each of queued, scheduled, retrying and
+    /// sending (statuses with none are left out), across every process.
+    async fn queue_depth(&self) -> StoreResult<Vec<(String, i64)>>;
     /// A stream that yields whenever another process accepted work
     /// (PostgreSQL LISTEN/NOTIFY); `None` where the backend has none.
     async fn wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>>;

@@ -11,6 +11,7 @@ mod email;
 mod flow;
 mod idempotency;
 mod inbox;
+mod metrics;
 mod multi_process;
 mod recipients;
 mod sms;
