@@ -416,3 +416,41 @@ async fn with_a_token_set_metrics_need_it() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_providers_retry_after_is_counted_as_a_pause() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start_with(
+            vec![Answer::status(429).header("retry-after", "1")],
+            Answer::status(200),
+        )
+        .await;
+        let (id, _) = first_delivery(&app.send_webhook(&rx.url, json!({"n": 1})).await);
+        app.wait_for_status(&id, "sent").await;
+        let m = scrape(&app).await;
+        let wait = |reason| {
+            m.value(
+                "missive_rate_limit_waits_total",
+                &[
+                    ("channel", "webhook"),
+                    ("provider", "webhook"),
+                    ("reason", reason),
+                ],
+            )
+        };
+        assert_eq!(wait("provider_pause"), 1.0);
+        assert_eq!(
+            m.value(
+                "missive_attempts_total",
+                &[
+                    ("channel", "webhook"),
+                    ("provider", "webhook"),
+                    ("outcome", "transient")
+                ]
+            ),
+            1.0
+        );
+        app.stop().await;
+    }
+}
