@@ -43,6 +43,13 @@ struct Raw {
     flow: RawFlow,
     channels: RawChannels,
     inbox: RawInbox,
+    console: RawConsole,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawConsole {
+    session_ttl: String,
+    secure_cookie: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +178,16 @@ pub struct Config {
     pub email: ChannelConfig,
     pub sms: ChannelConfig,
     pub inbox: InboxConfig,
+    pub console: ConsoleConfig,
+}
+
+/// The web console at /console.
+#[derive(Clone, Debug)]
+pub struct ConsoleConfig {
+    /// How long a sign-in lasts.
+    pub session_ttl: Duration,
+    /// Mark the session cookie `Secure` (send it over HTTPS only).
+    pub secure_cookie: bool,
 }
 
 /// The in-app inbox: recipient tokens and live streams.
@@ -588,6 +605,10 @@ impl Config {
         }
 
         let inbox = inbox(raw.inbox)?;
+        let console = ConsoleConfig {
+            session_ttl: positive_duration("console.session_ttl", &raw.console.session_ttl)?,
+            secure_cookie: raw.console.secure_cookie,
+        };
 
         Ok(Config {
             data_dir: PathBuf::from(raw.data_dir),
@@ -614,6 +635,7 @@ impl Config {
             email,
             sms,
             inbox,
+            console,
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod accept;
 pub mod api;
 pub mod channels;
 pub mod config;
+pub mod console;
 pub mod dispatch;
 pub mod flow;
 pub mod inbox;

@@ -344,14 +344,14 @@ impl Metrics {
     /// The scrape-time gauges, then everything as OpenMetrics text.
     async fn render(&self, state: &AppState) -> Result<String, ApiError> {
         let now = crate::util::now_ms();
-        let depth = state.store.queue_depth().await?;
+        let depth = state.store.queue_depth(now).await?;
         for s in WAITING {
-            let n = depth.iter().find(|(st, _)| st == s).map_or(0, |(_, n)| *n);
+            let n = depth.iter().find(|d| d.status == s).map_or(0, |d| d.n);
             self.queue_depth
                 .get_or_create(&StatusLabels { status: s })
                 .set(n);
         }
-        let oldest = state.store.next_due().await?;
+        let oldest = depth.iter().filter_map(|d| d.oldest_due).min();
         self.oldest_waiting.set(overdue_seconds(oldest, now));
         for p in state.channels.all().flat_map(|c| c.providers()) {
             for s in CIRCUIT_STATES {

@@ -140,6 +140,18 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .contains_key(axum::http::header::AUTHORIZATION)
         {
+            // The console's pages call the API with their session cookie.
+            if let Some(s) = crate::console::session::from_cookie(&parts.headers, state).await? {
+                if !crate::console::session::api_csrf_ok(&parts.method, &parts.headers, &s) {
+                    return Err(ApiError::Forbidden(
+                        "a console session must send its CSRF token in X-CSRF-Token".into(),
+                    ));
+                }
+                return Ok(Caller {
+                    key_id: s.key_id,
+                    scopes: s.scopes,
+                });
+            }
             return Err(ApiError::Unauthorized(
                 "send an API key in the Authorization: Bearer header".into(),
             ));

@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(recipients::router())
         .merge(inbox::router(&state.config.inbox))
         .merge(health::router())
+        .merge(crate::console::router())
         .merge(crate::metrics::router())
         .fallback(|| async {
             error::ApiError::NotFound("no such route; see DESIGN.md for the API".into())

@@ -228,10 +228,16 @@ struct PreviewRequest {
     timezone: Option<String>,
     #[serde(default)]
     version: Option<i64>,
+    /// Unsaved content to preview instead of a stored version (the
+    /// template need not exist yet): `channels`, `locales`, `settings` as in
+    /// `PUT`.
+    #[serde(default)]
+    draft: Option<TemplateContent>,
 }
 
-/// Renders every channel of a template version with the given data, without
-/// sending anything. A render error is a 422 naming the field.
+/// Renders every channel of a template version (or of an unsaved draft)
+/// with the given data, without sending anything. A compile or render error
+/// is a 422 naming the field (and the line, for compile errors).
 async fn preview(
     State(state): State<AppState>,
     caller: Caller,
@@ -243,11 +249,29 @@ async fn preview(
     if let Some(tz) = &req.timezone {
         crate::accept::check_timezone(tz).map_err(|m| ApiError::invalid("timezone", m))?;
     }
-    let t = load(&state, &key, req.version).await?;
-    let compiled = state
-        .renderer
-        .stored(&t.key, t.version, &t.content)
-        .map_err(|errs| ApiError::Invalid(errs.into_iter().map(FieldError::from).collect()))?;
+    let invalid = |errs: Vec<crate::render::TemplateError>| {
+        ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
+    };
+    let (version, compiled) = match req.draft {
+        Some(draft) => {
+            if req.version.is_some() {
+                return Err(ApiError::invalid(
+                    "version",
+                    "give either a version or a draft, not both",
+                ));
+            }
+            let c = crate::render::Compiled::compile(&draft, "channels").map_err(invalid)?;
+            (None, std::sync::Arc::new(c))
+        }
+        None => {
+            let t = load(&state, &key, req.version).await?;
+            let c = state
+                .renderer
+                .stored(&t.key, t.version, &t.content)
+                .map_err(invalid)?;
+            (Some(t.version), c)
+        }
+    };
     let data = req.data.unwrap_or_else(|| json!({}));
     if !data.is_object() {
         return Err(ApiError::invalid("data", "must be a JSON object"));
@@ -276,6 +300,6 @@ async fn preview(
         return Err(ApiError::Invalid(errors));
     }
     Ok(Json(
-        json!({"key": t.key, "version": t.version, "locale": req.locale, "channels": channels}),
+        json!({"key": key, "version": version, "locale": req.locale, "channels": channels}),
     ))
 }

@@ -154,6 +154,48 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn session_insert(&self, s: &ConsoleSessionRow) -> StoreResult<()> {
+                sqlx::query("INSERT INTO console_sessions (id, key_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&s.id).bind(&s.key_id).bind(&s.csrf).bind(s.created_at).bind(s.expires_at)
+                    .execute(self.writer()).await?;
+                Ok(())
+            }
+
+            async fn session_get(&self, id: &str, now: i64) -> StoreResult<Option<SessionView>> {
+                Ok(sqlx::query_as::<_, SessionView>(
+                    "SELECT s.key_id, k.name AS key_name, k.scopes, s.csrf, s.expires_at \
+                     FROM console_sessions s JOIN api_keys k ON k.id = s.key_id \
+                     WHERE s.id = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL")
+                    .bind(id).bind(now).fetch_optional(self.reader()).await?)
+            }
+
+            async fn session_delete(&self, id: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM console_sessions WHERE id = $1").bind(id).execute(self.writer()).await?;
+                Ok(())
+            }
+
+            async fn delivery_counts(&self, since: i64) -> StoreResult<Vec<StatusCount>> {
+                Ok(sqlx::query_as::<_, StatusCount>(
+                    "SELECT status, channel, COUNT(*) AS n FROM deliveries WHERE created_at >= $1 \
+                     GROUP BY status, channel ORDER BY status, channel")
+                    .bind(since).fetch_all(self.reader()).await?)
+            }
+
+            async fn deliveries_per_minute(&self, since: i64) -> StoreResult<Vec<MinuteCount>> {
+                Ok(sqlx::query_as::<_, MinuteCount>(
+                    "SELECT created_at / 60000 AS minute, status, COUNT(*) AS n FROM deliveries \
+                     WHERE created_at >= $1 GROUP BY created_at / 60000, status ORDER BY minute, status")
+                    .bind(since).fetch_all(self.reader()).await?)
+            }
+
+            async fn queue_depth(&self, now: i64) -> StoreResult<Vec<QueueDepth>> {
+                Ok(sqlx::query_as::<_, QueueDepth>(
+                    "SELECT status, COUNT(*) AS n, MIN(CASE WHEN due_at <= $1 THEN due_at END) AS oldest_due \
+                     FROM deliveries WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') \
+                     GROUP BY status ORDER BY status")
+                    .bind(now).fetch_all(self.reader()).await?)
+            }
+
             async fn setting_init(&self, name: &str, value: &str) -> StoreResult<(String, bool)> {
                 let r = sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
                     .bind(name).bind(value).execute(self.writer()).await?;
@@ -341,13 +383,6 @@ macro_rules! store_impl {
                     .bind(notification_id).bind(now).fetch_all(self.writer()).await?)
             }
 
-            async fn queue_depth(&self) -> StoreResult<Vec<(String, i64)>> {
-                // A range of the (status, id) index per status: no table rows read.
-                Ok(sqlx::query_as::<_, (String, i64)>(
-                    "SELECT status, COUNT(*) FROM deliveries \
-                     WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') GROUP BY status")
-                    .fetch_all(self.reader()).await?)
-            }
 
             async fn retry_failed(&self, f: &DeliveryFilter, note: &str, now: i64) -> StoreResult<u64> {
                 let mut tx = self.writer().begin().await?;
@@ -517,6 +552,7 @@ macro_rules! store_impl {
 
             async fn purge_idempotency(&self, now: i64) -> StoreResult<u64> {
                 sqlx::query("DELETE FROM dedup_keys WHERE expires_at <= $1").bind(now).execute(self.writer()).await?;
+                sqlx::query("DELETE FROM console_sessions WHERE expires_at <= $1").bind(now).execute(self.writer()).await?;
                 Ok(sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
                     .bind(now).execute(self.writer()).await?.rows_affected())
             }

@@ -238,6 +238,51 @@ pub struct Claimed {
     pub claim_token: String,
 }
 
+/// A console sign-in as stored (`id` is the SHA-256 of the cookie value).
+#[derive(Clone, Debug)]
+pub struct ConsoleSessionRow {
+    pub id: String,
+    pub key_id: String,
+    pub csrf: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A live console session with the key that opened it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SessionView {
+    pub key_id: String,
+    pub key_name: String,
+    pub scopes: String,
+    pub csrf: String,
+    pub expires_at: i64,
+}
+
+/// How many deliveries of one status and channel (console overview).
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct StatusCount {
+    pub status: String,
+    pub channel: String,
+    pub n: i64,
+}
+
+/// Deliveries created in one minute (`minute` = Unix ms / 60,000), by status.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct MinuteCount {
+    pub minute: i64,
+    pub status: String,
+    pub n: i64,
+}
+
+/// Waiting deliveries of one status, and the earliest time one of them
+/// became due.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct QueueDepth {
+    pub status: String,
+    pub n: i64,
+    pub oldest_due: Option<i64>,
+}
+
 /// What a worker learnt from one attempt, and the delivery's next state.
 #[derive(Clone, Debug)]
 pub struct Completion {
@@ -313,6 +358,20 @@ pub trait Store: Send + Sync + 'static {
     async fn list_keys(&self) -> StoreResult<Vec<ApiKeyRow>>;
     async fn revoke_key(&self, id: &str, now: i64) -> StoreResult<bool>;
     async fn touch_key(&self, id: &str, now: i64) -> StoreResult<()>;
+
+    async fn session_insert(&self, s: &ConsoleSessionRow) -> StoreResult<()>;
+    /// The session with this id hash, if it has not expired and its key is
+    /// not revoked.
+    async fn session_get(&self, id: &str, now: i64) -> StoreResult<Option<SessionView>>;
+    async fn session_delete(&self, id: &str) -> StoreResult<()>;
+
+    /// Deliveries created since `since`, counted by status and channel.
+    async fn delivery_counts(&self, since: i64) -> StoreResult<Vec<StatusCount>>;
+    /// Deliveries created since `since`, counted per minute and status.
+    async fn deliveries_per_minute(&self, since: i64) -> StoreResult<Vec<MinuteCount>>;
+    /// Waiting deliveries by status (queued, scheduled, retrying, sending),
+    /// with the earliest due time among those due by `now`.
+    async fn queue_depth(&self, now: i64) -> StoreResult<Vec<QueueDepth>>;
 
     /// Stores `value` under `name` unless something is there already;
     /// returns what is stored (so concurrent first starts agree).
@@ -423,9 +482,6 @@ pub trait Store: Send + Sync + 'static {
     async fn release(&self, token: &str, now: i64) -> StoreResult<u64>;
     /// The earliest `due_at` among waiting deliveries.
     async fn next_due(&self) -> StoreResult<Option<i64>>;
-    /// How many deliveries wait in each of queued, scheduled, retrying and
-    /// sending (statuses with none are left out), across every process.
-    async fn queue_depth(&self) -> StoreResult<Vec<(String, i64)>>;
     /// A stream that yields whenever another process accepted work
     /// (PostgreSQL LISTEN/NOTIFY); `None` where the backend has none.
     async fn wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>>;

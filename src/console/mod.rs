@@ -1,0 +1,214 @@
+//! The operator and admin web console at `/console`: server-rendered pages
+//! (with a little embedded script for the template preview and the
+//! overview's live refresh), served by the same binary and working offline.
+//! Pages read the store directly; the template preview calls the REST API
+//! with the session cookie and its CSRF token.
+
+mod deliveries;
+mod keys;
+mod overview;
+pub mod page;
+mod recipients;
+pub mod session;
+mod templates;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use maud::html;
+use serde::Deserialize;
+
+use crate::api::auth::hash_key;
+use crate::api::AppState;
+use page::{layout, render, Nav};
+use session::{Action, Session};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(overview::page))
+        .route(
+            "/console/",
+            get(|| async { Redirect::permanent("/console") }),
+        )
+        .route("/console/login", get(login_form).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/assets/console.css", get(css))
+        .route("/console/assets/console.js", get(js))
+        .merge(overview::router())
+        .merge(deliveries::router())
+        .merge(templates::router())
+        .merge(recipients::router())
+        .merge(keys::router())
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        page::CSS,
+    )
+}
+
+async fn js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        page::JS,
+    )
+}
+
+#[derive(Deserialize, Default)]
+struct LoginQuery {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// Only a path inside the console is a place to go back to after sign-in.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with("/console") && !n.contains("//") && !n.contains('\\') => n,
+        _ => "/console",
+    }
+}
+
+fn login_page(next: &str, error: Option<&str>) -> maud::Markup {
+    layout(
+        "Sign in",
+        None,
+        Nav::None,
+        html! {
+            section.signin {
+                h1 { "Sign in" }
+                p { "Use an API key with the " code { "admin" } " scope, or " code { "read" }
+                    " to look without changing anything. The first admin key is in "
+                    code { "data/admin.key" } "." }
+                @if let Some(e) = error { p.problem role="alert" { (e) } }
+                form method="post" action="/console/login" {
+                    input type="hidden" name="next" value=(next);
+                    label { "API key"
+                        input type="password" name="key" autocomplete="off" required autofocus
+                            placeholder="msv_…";
+                    }
+                    button type="submit" { "Sign in" }
+                }
+            }
+        },
+    )
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    if let Ok(Some(_)) = session::from_cookie(&headers, &state).await {
+        return Redirect::to(safe_next(q.next.as_deref())).into_response();
+    }
+    render(login_page(safe_next(q.next.as_deref()), None))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(f.next.as_deref());
+    let refuse = |msg: &str| {
+        (
+            StatusCode::UNAUTHORIZED,
+            axum::response::Html(login_page(next, Some(msg)).into_string()),
+        )
+            .into_response()
+    };
+    if !session::same_origin(&headers) {
+        return refuse("Sign in from this server's own page.");
+    }
+    let key = f.key.trim();
+    if key.is_empty() {
+        return refuse("Enter an API key.");
+    }
+    let row = match state.store.find_key_by_hash(&hash_key(key)).await {
+        Ok(Some(row)) if row.revoked_at.is_none() => row,
+        Ok(_) => return refuse("This API key is not valid or has been revoked."),
+        Err(e) => return page::db(e),
+    };
+    let scopes: Vec<&str> = row.scopes.split(',').collect();
+    if !scopes
+        .iter()
+        .any(|s| matches!(*s, "admin" | "read" | "templates"))
+    {
+        return refuse("This key can only send. The console needs a key with the admin, read or templates scope.");
+    }
+    match session::open(&state, &row.id).await {
+        Ok(cookie) => {
+            tracing::info!(key_id = %row.id, "console sign-in");
+            ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
+        }
+        Err(e) => page::db(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct NoFields {}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    a: Action<NoFields>,
+) -> Response {
+    let _ = a.form;
+    match session::close(&state, &headers).await {
+        Ok(cookie) => (
+            [(header::SET_COOKIE, cookie)],
+            Redirect::to("/console/login"),
+        )
+            .into_response(),
+        Err(e) => page::db(e),
+    }
+}
+
+/// Where an action goes back to, with a notice.
+pub fn back_to(path: &str, notice: &str) -> Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{path}{sep}notice={}", session::urlencode(notice))).into_response()
+}
+
+/// The signed-in session, for pages that only read.
+pub fn reader(s: &Session) -> Result<(), Response> {
+    if s.can_read() {
+        Ok(())
+    } else {
+        Err(page::forbidden(s, "This key can't read the console."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_returns_only_to_console_pages() {
+        assert_eq!(
+            safe_next(Some("/console/deliveries?status=failed")),
+            "/console/deliveries?status=failed"
+        );
+        assert_eq!(safe_next(Some("https://evil.example")), "/console");
+        assert_eq!(safe_next(Some("/console//evil.example")), "/console");
+        assert_eq!(safe_next(Some("/v1/keys")), "/console");
+        assert_eq!(safe_next(None), "/console");
+    }
+}
