@@ -108,6 +108,9 @@ pub struct SendAnswer {
     pub status: u16,
     pub body: String,
     pub replayed: bool,
+    /// (channel, reason) of each delivery this request suppressed, as
+    /// metric label values; empty for a replay.
+    pub suppressed: Vec<(&'static str, &'static str)>,
 }
 
 pub struct Sender<'a> {
@@ -274,6 +277,8 @@ impl Sender<'_> {
         } = plan;
         // The answer before deduplication; the store settles the final one.
         let body = serde_json::to_string(&answer).map_err(anyhow::Error::from)?;
+        let planned_len = body.len();
+        let planned = suppressed(&answer);
         let idem = idempotency.map(|(key_id, key, hash)| {
             (
                 key_id.to_string(),
@@ -301,6 +306,16 @@ impl Sender<'_> {
         {
             AcceptOutcome::Created(body) => Ok(SendAnswer {
                 status: 202,
+                // Deduplication and caps only ever add suppressions, which
+                // lengthen the answer: an answer of the planned length is
+                // the planned one, and only a changed one is read again.
+                suppressed: if body.len() == planned_len {
+                    planned
+                } else {
+                    serde_json::from_str::<Accepted>(&body)
+                        .map(|a| suppressed(&a))
+                        .unwrap_or_default()
+                },
                 body,
                 replayed: false,
             }),
@@ -732,7 +747,23 @@ fn replay(rec: IdempotencyRecord, hash: &str) -> Result<SendAnswer, ApiError> {
         status: rec.response_status as u16,
         body: rec.response_body,
         replayed: true,
+        suppressed: Vec::new(),
     })
+}
+
+/// The (channel, reason) label values of an answer's suppressed deliveries.
+fn suppressed(answer: &Accepted) -> Vec<(&'static str, &'static str)> {
+    answer
+        .deliveries
+        .iter()
+        .filter(|d| d.status == status::SUPPRESSED)
+        .map(|d| {
+            (
+                crate::metrics::channel_label(&d.channel),
+                crate::metrics::reason_label(d.reason.as_deref()),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

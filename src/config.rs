@@ -67,6 +67,7 @@ struct RawServer {
     bind: String,
     max_body_bytes: u64,
     api_rate_limit: u32,
+    metrics_token: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -276,11 +277,32 @@ impl ProviderConfig {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServerConfig {
     pub bind: SocketAddr,
     pub max_body_bytes: usize,
     pub api_rate_limit: u32,
+    /// Bearer token `/metrics` requires; empty means open.
+    pub metrics_token: String,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    // The metrics token is a secret: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("bind", &self.bind)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("api_rate_limit", &self.api_rate_limit)
+            .field(
+                "metrics_token",
+                &if self.metrics_token.is_empty() {
+                    ""
+                } else {
+                    "***"
+                },
+            )
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -594,6 +616,7 @@ impl Config {
                 bind,
                 max_body_bytes: raw.server.max_body_bytes as usize,
                 api_rate_limit: raw.server.api_rate_limit,
+                metrics_token: raw.server.metrics_token.trim().to_string(),
             },
             database: DatabaseConfig {
                 url,
@@ -856,6 +879,15 @@ mod tests {
             e.contains("channels.webhook.signing_secret") && !e.contains("hunter2"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_metrics_token_is_read_and_never_printed() {
+        let c = Config::from_toml("[server]\nmetrics_token = \" hunter2 \"").unwrap();
+        assert_eq!(c.server.metrics_token, "hunter2");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let open = Config::from_toml("").unwrap();
+        assert_eq!(open.server.metrics_token, "");
     }
 
     #[test]

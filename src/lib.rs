@@ -11,6 +11,7 @@ pub mod console;
 pub mod dispatch;
 pub mod flow;
 pub mod inbox;
+pub mod metrics;
 pub mod render;
 pub mod render_helpers;
 pub mod store;
@@ -146,6 +147,7 @@ impl App {
             c.share_provider_state(&providers);
         }
         let wake = Arc::new(Notify::new());
+        let metrics = Arc::new(metrics::Metrics::new());
         let state = AppState {
             store: store.clone(),
             renderer: Arc::new(render::Renderer::default()),
@@ -156,6 +158,7 @@ impl App {
             channels: channels.clone(),
             providers,
             config: Arc::new(config.clone()),
+            metrics: metrics.clone(),
         };
         let listener = match role {
             Role::Worker => None,
@@ -169,13 +172,16 @@ impl App {
         };
         let dispatcher = match role {
             Role::Api => None,
-            _ => Some(Dispatcher::new(
-                store,
-                channels,
-                config.worker.clone(),
-                config.flow.rate_limits.clone(),
-                wake,
-            )),
+            _ => Some(
+                Dispatcher::new(
+                    store,
+                    channels,
+                    config.worker.clone(),
+                    config.flow.rate_limits.clone(),
+                    wake,
+                )
+                .with_metrics(metrics),
+            ),
         };
         Ok(App {
             state,

@@ -433,5 +433,8 @@ async fn cancel(
 ) -> ApiResult<Json<Delivery>> {
     caller.require("admin")?;
     let t = state.store.cancel_delivery(&id, now_ms()).await?;
+    if let Transition::Done(d) = &t {
+        state.metrics.cancelled(&d.channel, 1);
+    }
     transition(&id, t, "cancelled", "queued, scheduled or retrying")
 }

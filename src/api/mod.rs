@@ -43,6 +43,8 @@ pub struct AppState {
     pub channels: crate::channels::Channels,
     /// Providers' pauses and breakers shared with other processes.
     pub providers: Arc<crate::flow::provider_state::ProviderBoard>,
+    /// This app's metrics (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Every route with its documentation: the router and `/openapi.json`
@@ -64,17 +66,25 @@ pub fn router(state: AppState) -> Router {
     let (routes, _) = routes(&state.config.inbox.cors_origins).split_for_parts();
     routes
         .merge(crate::console::router())
+        .merge(crate::metrics::router())
         .fallback(|| async {
             error::ApiError::NotFound("no such route; see DESIGN.md for the API".into())
         })
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(trace_request))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            trace_request,
+        ))
         .with_state(state)
 }
 
 /// One span per request, named by the matched route (not the raw path, so
-/// ids don't explode the cardinality).
-async fn trace_request(req: Request, next: Next) -> Response {
+/// ids don't explode the cardinality), and its duration in the metrics.
+async fn trace_request(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -90,5 +100,9 @@ async fn trace_request(req: Request, next: Next) -> Response {
     } else {
         tracing::debug!(%method, route, status, ms, "request");
     }
+    let method = crate::metrics::method_label(&method);
+    state
+        .metrics
+        .http_request(method, route, status, started.elapsed());
     resp
 }

@@ -128,6 +128,7 @@ async fn send(
     if !answer.replayed {
         state.wake.notify_one();
     }
+    state.metrics.accepted(answer.replayed, &answer.suppressed);
     let mut resp = (
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::ACCEPTED),
         [(
@@ -169,11 +170,14 @@ async fn cancel(
     if state.store.get_notification(&id).await?.is_none() {
         return Err(ApiError::NotFound(format!("there is no notification {id}")));
     }
-    let n = state
+    let channels = state
         .store
-        .cancel_notification(&id, crate::util::now_ms())
+        .cancel_notification_channels(&id, crate::util::now_ms())
         .await?;
-    Ok(Json(Cancelled { cancelled: n }))
+    for c in &channels {
+        state.metrics.cancelled(c, 1);
+    }
+    Ok(Json(Cancelled { cancelled: channels.len() as u64 }))
 }
 
 /// Show a notification.

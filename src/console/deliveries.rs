@@ -404,7 +404,10 @@ async fn change(state: &AppState, session: &Session, id: &str, retry: bool) -> R
     };
     let path = format!("/console/deliveries/{id}");
     match t {
-        Ok(Transition::Done(_)) => {
+        Ok(Transition::Done(d)) => {
+            if !retry {
+                state.metrics.cancelled(&d.channel, 1);
+            }
             if retry {
                 state.wake.notify_one();
                 tracing::info!(delivery_id = id, key_id = %session.key_id, "retried from the console");

@@ -17,7 +17,8 @@ use tracing::Instrument;
 
 use crate::channels::{Channels, Message, Outcome, SendResult};
 use crate::config::{RateLimit, WorkerConfig};
-use crate::store::{AttemptRow, Claimed, Completion, Store};
+use crate::metrics::{channel_label, Metrics, Wait};
+use crate::store::{status, AttemptRow, Claimed, Completion, Store};
 use crate::util::now_ms;
 use std::collections::BTreeMap;
 
@@ -42,6 +43,7 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     /// Marks this process's claims, so shutdown can hand back exactly them.
     token: String,
+    metrics: Arc<Metrics>,
 }
 
 /// What one pass over the queue did (for tests that drive the worker).
@@ -68,7 +70,14 @@ impl Dispatcher {
             spare: Default::default(),
             wake,
             token: uuid::Uuid::new_v4().to_string(),
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// Records attempts, outcomes and waits in `metrics` (the app's).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The rate-limit buckets a delivery needs tokens from: its channel's
@@ -162,6 +171,11 @@ impl Dispatcher {
                         send.push(r);
                     }
                     Some((k, l)) => {
+                        // Bucket keys are `channel:<channel>` or
+                        // `provider:<channel>:<provider>`.
+                        let provider = k.splitn(3, ':').nth(2).unwrap_or("");
+                        self.metrics
+                            .wait(channel_label(&r.channel), provider, Wait::RateLimit);
                         let interval = l.rate.interval().as_millis().max(1) as i64;
                         let slot = slots.entry(k.clone()).or_insert(now);
                         *slot = (*slot).max(now) + interval;
@@ -384,7 +398,8 @@ impl Dispatcher {
                     .await
                 }
             };
-            let duration_ms = t0.elapsed().as_millis() as i64;
+            let took = t0.elapsed();
+            let duration_ms = took.as_millis() as i64;
             let (schedule, max_retry_after) = match &channel {
                 Some(c) => (c.retry_schedule().to_vec(), c.max_retry_after()),
                 None => (Vec::new(), Duration::ZERO),
@@ -400,6 +415,16 @@ impl Dispatcher {
                 now_ms(),
                 jitter,
             );
+            let label = channel_label(&row.channel);
+            self.metrics
+                .attempt(label, &result.provider, result.outcome.as_str(), took);
+            if result.outcome == Outcome::Transient && result.retry_after.is_some() {
+                self.metrics
+                    .wait(label, &result.provider, Wait::ProviderPause);
+            }
+            if next.status == status::SENT || next.status == status::FAILED {
+                self.metrics.finished(label, next.status);
+            }
             match result.outcome {
                 Outcome::Ok => tracing::debug!(duration_ms, "sent"),
                 _ => tracing::info!(

@@ -373,12 +373,16 @@ macro_rules! store_impl {
             }
 
             async fn cancel_notification(&self, notification_id: &str, now: i64) -> StoreResult<u64> {
-                let r = sqlx::query(
-                    "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', due_at = NULL, updated_at = $2 \
-                     WHERE notification_id = $1 AND status IN ('queued', 'scheduled', 'retrying')")
-                    .bind(notification_id).bind(now).execute(self.writer()).await?;
-                Ok(r.rows_affected())
+                Ok(self.cancel_notification_channels(notification_id, now).await?.len() as u64)
             }
+
+            async fn cancel_notification_channels(&self, notification_id: &str, now: i64) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar::<_, String>(
+                    "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', due_at = NULL, updated_at = $2 \
+                     WHERE notification_id = $1 AND status IN ('queued', 'scheduled', 'retrying') RETURNING channel")
+                    .bind(notification_id).bind(now).fetch_all(self.writer()).await?)
+            }
+
 
             async fn retry_failed(&self, f: &DeliveryFilter, note: &str, now: i64) -> StoreResult<u64> {
                 let mut tx = self.writer().begin().await?;

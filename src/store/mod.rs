@@ -448,6 +448,13 @@ pub trait Store: Send + Sync + 'static {
     async fn cancel_delivery(&self, id: &str, now: i64) -> StoreResult<Transition>;
     /// Cancels every waiting delivery of a notification; returns how many.
     async fn cancel_notification(&self, notification_id: &str, now: i64) -> StoreResult<u64>;
+    /// As [`Store::cancel_notification`], returning the channel of each
+    /// delivery cancelled.
+    async fn cancel_notification_channels(
+        &self,
+        notification_id: &str,
+        now: i64,
+    ) -> StoreResult<Vec<String>>;
     /// Re-queues every failed delivery matching `filter` (the dead-letter
     /// replay), recording an audit entry in each one's attempt log; returns
     /// how many.

@@ -315,6 +315,16 @@ async fn over_the_rate_limit_deliveries_wait_and_none_is_dropped() {
         for d in accepted["deliveries"].as_array().unwrap() {
             app.wait_for_status(d["id"].as_str().unwrap(), "sent").await;
         }
+        // Beyond the burst, nearly every one was held back at least once.
+        let waits = crate::metrics::scrape(&app).await.value(
+            "missive_rate_limit_waits_total",
+            &[
+                ("channel", "webhook"),
+                ("provider", ""),
+                ("reason", "rate_limit"),
+            ],
+        );
+        assert!(waits >= 50.0, "{waits} rate-limit waits counted");
         app.stop().await;
     }
 }

@@ -13,6 +13,7 @@ mod email;
 mod flow;
 mod idempotency;
 mod inbox;
+mod metrics;
 mod multi_process;
 mod openapi;
 mod recipients;

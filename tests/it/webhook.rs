@@ -201,6 +201,15 @@ async fn retry_after_is_respected() {
         let gap = got[1].at - got[0].at;
         // The schedule says 10 ms; the receiver asked for 1 s.
         assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+        let pauses = crate::metrics::scrape(&app).await.value(
+            "missive_rate_limit_waits_total",
+            &[
+                ("channel", "webhook"),
+                ("provider", "webhook"),
+                ("reason", "provider_pause"),
+            ],
+        );
+        assert_eq!(pauses, 1.0);
         app.stop().await;
     }
 }

@@ -1,0 +1,489 @@
+//! `GET /metrics`: counters and histograms kept in memory per [`App`]
+//! (one registry each, no process-global recorder), plus gauges computed
+//! from the database and the channels when scraped. Served in the
+//! OpenMetrics text format, which Prometheus reads natively.
+//!
+//! The handles live in [`Metrics`], reachable from `AppState` and the
+//! dispatcher. Recording is an atomic add after a label lookup; label
+//! values on hot paths are `&'static str` wherever the set is known.
+//!
+//! [`App`]: crate::App
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::AppState;
+use crate::store::status;
+
+/// The content type of the OpenMetrics text format.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Statuses a delivery waits in; the queue-depth gauge has one series each.
+pub const WAITING: [&str; 4] = [
+    status::QUEUED,
+    status::SCHEDULED,
+    status::RETRYING,
+    status::SENDING,
+];
+
+/// Channel names known in advance (label values without allocation).
+const CHANNELS: [&str; 4] = ["email", "sms", "webhook", "in_app"];
+
+/// Suppression reasons (DESIGN.md); anything else is counted as `other`.
+const SUPPRESSION_REASONS: [&str; 4] = ["duplicate", "frequency_cap", "preference", "no_address"];
+
+/// Breaker states as `/v1/providers` reports them; one series each.
+const CIRCUIT_STATES: [&str; 4] = ["closed", "open", "half_open", "paused"];
+
+/// `s` as the `&'static str` it equals in `known`, else `other`: label
+/// values from a fixed set, so no input can grow the series count.
+pub fn known(s: &str, known: &[&'static str]) -> &'static str {
+    known.iter().find(|k| **k == s).copied().unwrap_or("other")
+}
+
+/// A channel name as a label value.
+pub fn channel_label(channel: &str) -> &'static str {
+    known(channel, &CHANNELS)
+}
+
+/// A suppression reason as a label value.
+pub fn reason_label(reason: Option<&str>) -> &'static str {
+    known(reason.unwrap_or(""), &SUPPRESSION_REASONS)
+}
+
+/// `2xx`, `4xx`, ...: HTTP status classes, so series stay few.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// A request method as a label value; unusual methods are `other`.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    known(
+        method.as_str(),
+        &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+    )
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    channel: &'static str,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SuppressionLabels {
+    channel: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptLabels {
+    channel: &'static str,
+    provider: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    channel: &'static str,
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WaitLabels {
+    channel: &'static str,
+    provider: String,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CircuitLabels {
+    channel: Cow<'static, str>,
+    provider: String,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: &'static str,
+    route: String,
+    status: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn attempt_histogram() -> Histogram {
+    Histogram::new([
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ])
+}
+
+fn http_histogram() -> Histogram {
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
+}
+
+/// Why a delivery was held back without an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// A channel or provider rate limit had no token for it.
+    RateLimit,
+    /// The provider asked to be left alone (429 / Retry-After).
+    ProviderPause,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    accepted: Family<OutcomeLabels, Counter>,
+    deliveries: Family<DeliveryLabels, Counter>,
+    suppressions: Family<SuppressionLabels, Counter>,
+    attempts: Family<AttemptLabels, Counter>,
+    attempt_duration: HistogramFamily<ProviderLabels>,
+    waits: Family<WaitLabels, Counter>,
+    queue_depth: Family<StatusLabels, Gauge>,
+    oldest_waiting: Gauge<f64, std::sync::atomic::AtomicU64>,
+    circuit: Family<CircuitLabels, Gauge>,
+    http: HistogramFamily<HttpLabels>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("missive");
+        let m = Metrics {
+            accepted: Family::default(),
+            deliveries: Family::default(),
+            suppressions: Family::default(),
+            attempts: Family::default(),
+            attempt_duration: Family::new_with_constructor(attempt_histogram),
+            waits: Family::default(),
+            queue_depth: Family::default(),
+            oldest_waiting: Gauge::default(),
+            circuit: Family::default(),
+            http: Family::new_with_constructor(http_histogram),
+            registry: Registry::default(),
+        };
+        let r = &mut registry;
+        r.register(
+            "notifications_accepted",
+            "Send requests answered 202, by outcome (created, idempotent_replay)",
+            m.accepted.clone(),
+        );
+        r.register(
+            "deliveries",
+            "Deliveries that reached a final status (sent, failed, suppressed, cancelled), by channel",
+            m.deliveries.clone(),
+        );
+        r.register(
+            "suppressions",
+            "Deliveries suppressed on purpose, by channel and reason",
+            m.suppressions.clone(),
+        );
+        r.register(
+            "attempts",
+            "Send attempts, by channel, provider and outcome (ok, transient, permanent)",
+            m.attempts.clone(),
+        );
+        r.register_with_unit(
+            "attempt_duration",
+            "How long one send attempt took, by channel and provider",
+            Unit::Seconds,
+            m.attempt_duration.clone(),
+        );
+        r.register(
+            "rate_limit_waits",
+            "Times a delivery was held back by a rate limit (reason rate_limit) or a provider's pause (reason provider_pause)",
+            m.waits.clone(),
+        );
+        r.register(
+            "queue_depth",
+            "Deliveries waiting in the queue, by status (read from the database at scrape time)",
+            m.queue_depth.clone(),
+        );
+        r.register_with_unit(
+            "queue_oldest_waiting",
+            "How long the most overdue waiting delivery has been due; 0 when none is late",
+            Unit::Seconds,
+            m.oldest_waiting.clone(),
+        );
+        r.register(
+            "provider_circuit_state",
+            "1 for each provider's current circuit-breaker state in this process, 0 for the others",
+            m.circuit.clone(),
+        );
+        r.register_with_unit(
+            "http_request_duration",
+            "HTTP requests, by method, route template and status class",
+            Unit::Seconds,
+            m.http.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// A send request answered: a new notification or a replay, and the
+    /// deliveries it suppressed (channel, reason).
+    pub fn accepted(&self, replayed: bool, suppressed: &[(&'static str, &'static str)]) {
+        let outcome = if replayed {
+            "idempotent_replay"
+        } else {
+            "created"
+        };
+        self.accepted
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+        for &(channel, reason) in suppressed {
+            self.finished(channel, status::SUPPRESSED);
+            self.suppressions
+                .get_or_create(&SuppressionLabels { channel, reason })
+                .inc();
+        }
+    }
+
+    /// A delivery reached a final status.
+    pub fn finished(&self, channel: &'static str, status: &'static str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels { channel, status })
+            .inc();
+    }
+
+    /// `n` deliveries on `channel` cancelled.
+    pub fn cancelled(&self, channel: &str, n: u64) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                channel: channel_label(channel),
+                status: status::CANCELLED,
+            })
+            .inc_by(n);
+    }
+
+    /// One attempt and how long it took.
+    pub fn attempt(
+        &self,
+        channel: &'static str,
+        provider: &str,
+        outcome: &'static str,
+        took: Duration,
+    ) {
+        self.attempts
+            .get_or_create(&AttemptLabels {
+                channel,
+                provider: provider.to_string(),
+                outcome,
+            })
+            .inc();
+        self.attempt_duration
+            .get_or_create(&ProviderLabels {
+                channel,
+                provider: provider.to_string(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// A delivery held back without an attempt; `provider` is empty for a
+    /// channel-wide limit.
+    pub fn wait(&self, channel: &'static str, provider: &str, why: Wait) {
+        let reason = match why {
+            Wait::RateLimit => "rate_limit",
+            Wait::ProviderPause => "provider_pause",
+        };
+        self.waits
+            .get_or_create(&WaitLabels {
+                channel,
+                provider: provider.to_string(),
+                reason,
+            })
+            .inc();
+    }
+
+    /// One HTTP request, by the route template it matched.
+    pub fn http_request(&self, method: &'static str, route: String, status: u16, took: Duration) {
+        self.http
+            .get_or_create(&HttpLabels {
+                method,
+                route,
+                status: status_class(status),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// The scrape-time gauges, then everything as OpenMetrics text.
+    async fn render(&self, state: &AppState) -> Result<String, ApiError> {
+        let now = crate::util::now_ms();
+        let depth = state.store.queue_depth(now).await?;
+        for s in WAITING {
+            let n = depth.iter().find(|d| d.status == s).map_or(0, |d| d.n);
+            self.queue_depth
+                .get_or_create(&StatusLabels { status: s })
+                .set(n);
+        }
+        let oldest = depth.iter().filter_map(|d| d.oldest_due).min();
+        self.oldest_waiting.set(overdue_seconds(oldest, now));
+        for p in state.channels.all().flat_map(|c| c.providers()) {
+            for s in CIRCUIT_STATES {
+                let channel = match known(&p.channel, &CHANNELS) {
+                    "other" => Cow::Owned(p.channel.clone()),
+                    c => Cow::Borrowed(c),
+                };
+                self.circuit
+                    .get_or_create(&CircuitLabels {
+                        channel,
+                        provider: p.provider.clone(),
+                        state: s,
+                    })
+                    .set(i64::from(p.state == s));
+            }
+        }
+        let mut out = String::with_capacity(8 * 1024);
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("encoding metrics: {e}")))?;
+        Ok(out)
+    }
+}
+
+/// Seconds since `due` (ms), or 0 if nothing is due yet.
+pub fn overdue_seconds(due: Option<i64>, now: i64) -> f64 {
+    due.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0)
+}
+
+/// Whether `headers` carry `Authorization: Bearer <token>`; compared in
+/// constant time so the token can't be guessed byte by byte.
+pub fn token_matches(headers: &HeaderMap, token: &str) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let (a, b) = (given.trim().as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(scrape))
+}
+
+async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let token = &state.config.server.metrics_token;
+    if !token.is_empty() && !token_matches(&headers, token) {
+        return Err(ApiError::Unauthorized(
+            "/metrics needs `Authorization: Bearer <server.metrics_token>`".into(),
+        ));
+    }
+    let body = state.metrics.render(&state).await?;
+    Ok((
+        [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
+        body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_come_from_fixed_sets() {
+        assert_eq!(channel_label("webhook"), "webhook");
+        assert_eq!(channel_label("pigeon"), "other");
+        assert_eq!(reason_label(Some("duplicate")), "duplicate");
+        assert_eq!(reason_label(Some("whatever")), "other");
+        assert_eq!(reason_label(None), "other");
+        assert_eq!(method_label(&axum::http::Method::POST), "POST");
+        assert_eq!(
+            method_label(&axum::http::Method::from_bytes(b"PROPFIND").unwrap()),
+            "other"
+        );
+    }
+
+    #[test]
+    fn statuses_are_grouped_by_class() {
+        assert_eq!(status_class(200), "2xx");
+        assert_eq!(status_class(202), "2xx");
+        assert_eq!(status_class(304), "3xx");
+        assert_eq!(status_class(422), "4xx");
+        assert_eq!(status_class(503), "5xx");
+    }
+
+    #[test]
+    fn overdue_age_is_zero_until_something_is_due() {
+        assert_eq!(overdue_seconds(None, 10_000), 0.0);
+        assert_eq!(overdue_seconds(Some(12_000), 10_000), 0.0);
+        assert_eq!(overdue_seconds(Some(7_500), 10_000), 2.5);
+    }
+
+    #[test]
+    fn the_token_must_match_exactly() {
+        let mut h = HeaderMap::new();
+        assert!(!token_matches(&h, "s3cret"));
+        h.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+        assert!(token_matches(&h, "s3cret"));
+        assert!(!token_matches(&h, "s3cre"));
+        assert!(!token_matches(&h, "s3cret!"));
+        h.insert(header::AUTHORIZATION, "Basic s3cret".parse().unwrap());
+        assert!(!token_matches(&h, "s3cret"));
+    }
+
+    #[test]
+    fn counters_render_with_the_prefix_and_total_suffix() {
+        let m = Metrics::new();
+        m.accepted(false, &[("webhook", "duplicate")]);
+        m.accepted(true, &[]);
+        m.attempt("webhook", "webhook", "ok", Duration::from_millis(30));
+        m.http_request(
+            "POST",
+            "/v1/notifications".into(),
+            202,
+            Duration::from_millis(2),
+        );
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &m.registry).unwrap();
+        for line in [
+            "missive_notifications_accepted_total{outcome=\"created\"} 1",
+            "missive_notifications_accepted_total{outcome=\"idempotent_replay\"} 1",
+            "missive_deliveries_total{channel=\"webhook\",status=\"suppressed\"} 1",
+            "missive_suppressions_total{channel=\"webhook\",reason=\"duplicate\"} 1",
+            "missive_attempts_total{channel=\"webhook\",provider=\"webhook\",outcome=\"ok\"} 1",
+            "missive_attempt_duration_seconds_count{channel=\"webhook\",provider=\"webhook\"} 1",
+            "missive_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/notifications\",status=\"2xx\"} 1",
+        ] {
+            assert!(out.lines().any(|l| l == line), "no `{line}` in\n{out}");
+        }
+        assert!(out.ends_with("# EOF\n"));
+    }
+}
