@@ -151,6 +151,7 @@ impl App {
             inbox,
             channels: channels.clone(),
             config: Arc::new(config.clone()),
+            day_counts: Arc::default(),
         };
         let listener = match role {
             Role::Worker => None,

@@ -38,6 +38,8 @@ pub struct AppState {
     pub inbox: Arc<crate::inbox::Inbox>,
     /// This process's channels (provider and circuit-breaker state).
     pub channels: crate::channels::Channels,
+    /// The console overview's last-day counts, kept between loads.
+    pub day_counts: Arc<crate::console::overview::DayCounts>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -6,6 +6,7 @@ mod helpers;
 
 mod api_errors;
 mod cli;
+mod console_pages;
 mod crash;
 mod email;
 mod flow;
