@@ -1743,8 +1743,22 @@ fn console_fill_sql(pg: bool, n: i64, now: i64) -> Vec<String> {
     ]
 }
 
+/// Runs [`console_fill_sql`] on `$pool` in one transaction (a macro: the
+/// two backends' pools are different types).
+macro_rules! fill_in_one_transaction {
+    ($pool:expr, $pg:expr, $n:expr, $now:expr) => {{
+        let mut tx = $pool.begin().await?;
+        for sql in console_fill_sql($pg, $n, $now) {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }};
+}
+
 /// Fills the server's database directly (much faster than the API).
-async fn console_fill(server: &Server, opts: &Options, n: i64) -> Result<()> {
+async fn console_fill(server: &Server, n: i64) -> Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
     match &server.pg_schema {
         Some((url, schema)) => {
@@ -1756,20 +1770,13 @@ async fn console_fill(server: &Server, opts: &Options, n: i64) -> Result<()> {
                 .connect_with(options)
                 .await
                 .context("connecting to PostgreSQL")?;
-            let mut tx = pool.begin().await?;
-            for sql in console_fill_sql(true, n, now) {
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
+            fill_in_one_transaction!(pool, true, n, now);
             // What autovacuum would soon do on its own.
             sqlx::query("ANALYZE").execute(&pool).await?;
             pool.close().await;
         }
         None => {
             use sqlx::sqlite::SqliteConnectOptions;
-            let _ = opts;
             let options = SqliteConnectOptions::new()
                 .filename(server.dir.join("missive.db"))
                 .busy_timeout(Duration::from_secs(30))
@@ -1779,13 +1786,7 @@ async fn console_fill(server: &Server, opts: &Options, n: i64) -> Result<()> {
                 .connect_with(options)
                 .await
                 .context("opening the SQLite database")?;
-            let mut tx = pool.begin().await?;
-            for sql in console_fill_sql(false, n, now) {
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
+            fill_in_one_transaction!(pool, false, n, now);
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(&pool)
                 .await?;
@@ -1852,7 +1853,7 @@ async fn run_console_pages(opts: &Options, client: &reqwest::Client) -> Result<P
     eprintln!("[bench] scenario console-pages: {n} deliveries");
     let mut server = start_server(opts, client, &[]).await?;
     let fill_start = Instant::now();
-    console_fill(&server, opts, n as i64)
+    console_fill(&server, n as i64)
         .await
         .context("filling the database")?;
     let fill_s = fill_start.elapsed().as_secs_f64();

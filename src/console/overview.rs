@@ -93,13 +93,15 @@ async fn build(state: &AppState, session: &Session) -> PageResult {
     let now = now_ms();
     let store = &state.store;
     let max_age = state.config.console.day_counts_max_age.as_millis() as i64;
-    let ((day_at, day), hour, minutes, queue) = tokio::try_join!(
+    // The last hour by status and channel is the per-minute counts summed:
+    // one read of the hour, not two.
+    let ((day_at, day), minutes, queue) = tokio::try_join!(
         state.day_counts.get(store, max_age, now),
-        store.delivery_counts(now - 3_600_000),
         store.deliveries_per_minute(now - 3_600_000),
         store.queue_depth(now),
     )
     .map_err(page::db)?;
+    let hour = by_status_and_channel(&minutes);
     let mut providers: Vec<_> = state.channels.all().flat_map(|c| c.providers()).collect();
     providers.sort_by(|a, b| a.channel.cmp(&b.channel));
     let waiting: i64 = queue.iter().map(|q| q.n).sum();
@@ -171,6 +173,22 @@ async fn build(state: &AppState, session: &Session) -> PageResult {
             }
         },
     )))
+}
+
+fn by_status_and_channel(minutes: &[MinuteCount]) -> Vec<StatusCount> {
+    let mut sums: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for m in minutes {
+        *sums
+            .entry((m.status.as_str(), m.channel.as_str()))
+            .or_default() += m.n;
+    }
+    sums.into_iter()
+        .map(|((status, channel), n)| StatusCount {
+            status: status.into(),
+            channel: channel.into(),
+            n,
+        })
+        .collect()
 }
 
 fn total(counts: &[StatusCount]) -> i64 {

@@ -183,8 +183,8 @@ macro_rules! store_impl {
 
             async fn deliveries_per_minute(&self, since: i64) -> StoreResult<Vec<MinuteCount>> {
                 Ok(sqlx::query_as::<_, MinuteCount>(const_format::concatcp!(
-                    "SELECT created_at / 60000 AS minute, status, COUNT(*) AS n FROM deliveries", <$store>::BY_CREATED, " \
-                     WHERE created_at >= $1 GROUP BY created_at / 60000, status ORDER BY minute, status"))
+                    "SELECT created_at / 60000 AS minute, status, channel, COUNT(*) AS n FROM deliveries", <$store>::BY_CREATED, " \
+                     WHERE created_at >= $1 GROUP BY created_at / 60000, status, channel ORDER BY minute, status, channel"))
                     .bind(since).fetch_all(self.reader()).await?)
             }
 
