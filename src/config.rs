@@ -50,6 +50,7 @@ struct Raw {
 struct RawConsole {
     session_ttl: String,
     secure_cookie: bool,
+    day_counts_max_age: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,6 +189,9 @@ pub struct ConsoleConfig {
     pub session_ttl: Duration,
     /// Mark the session cookie `Secure` (send it over HTTPS only).
     pub secure_cookie: bool,
+    /// How old the overview's last-24-hours counts may be before they are
+    /// counted again (zero: on every load).
+    pub day_counts_max_age: Duration,
 }
 
 /// The in-app inbox: recipient tokens and live streams.
@@ -608,6 +612,10 @@ impl Config {
         let console = ConsoleConfig {
             session_ttl: positive_duration("console.session_ttl", &raw.console.session_ttl)?,
             secure_cookie: raw.console.secure_cookie,
+            day_counts_max_age: duration(
+                "console.day_counts_max_age",
+                &raw.console.day_counts_max_age,
+            )?,
         };
 
         Ok(Config {

@@ -159,6 +159,7 @@ impl App {
             providers,
             config: Arc::new(config.clone()),
             metrics: metrics.clone(),
+            day_counts: Arc::default(),
         };
         let listener = match role {
             Role::Worker => None,

@@ -45,6 +45,8 @@ pub struct AppState {
     pub providers: Arc<crate::flow::provider_state::ProviderBoard>,
     /// This app's metrics (`GET /metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The console overview's last-day counts, kept between loads.
+    pub day_counts: Arc<crate::console::overview::DayCounts>,
 }
 
 /// Every route with its documentation: the router and `/openapi.json`

@@ -7,7 +7,9 @@
 //! HTTP, waits until every accepted delivery has arrived at the receiver, and
 //! prints one JSON line with throughput, latency, CPU and memory figures.
 //! `inbox-fanout` holds SSE inbox streams open instead and measures how fast
-//! in-app messages reach them (see [`run_inbox_fanout`]).
+//! in-app messages reach them (see [`run_inbox_fanout`]). `console-pages`
+//! fills the database with a million deliveries and times the web console's
+//! pages (see [`run_console_pages`]).
 //!
 //! Results go to stdout (one JSON line per scenario), progress to stderr.
 //!
@@ -62,7 +64,8 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 #[derive(Parser, Debug)]
 #[command(name = "missive-bench", about = "Load benchmarks for missive")]
 struct Args {
-    /// Scenarios to run: enqueue, batch, e2e-webhook, e2e-webhook-flow, e2e-email, latency, inbox-fanout, or all.
+    /// Scenarios to run: enqueue, batch, e2e-webhook, e2e-webhook-flow, e2e-email, latency, inbox-fanout,
+    /// console-pages, or all (every one but console-pages).
     #[arg(required = true)]
     scenarios: Vec<String>,
 
@@ -75,7 +78,8 @@ struct Args {
     #[arg(long)]
     missive: Option<PathBuf>,
 
-    /// Scale factor applied to request counts and durations (e.g. 0.1 for a smoke run).
+    /// Scale factor applied to request counts and durations (e.g. 0.1 for a smoke run);
+    /// console-pages fills the log with 1,000,000 × this deliveries.
     #[arg(long, default_value_t = 1.0)]
     n: f64,
 }
@@ -89,6 +93,7 @@ enum Scenario {
     E2eEmail,
     Latency,
     InboxFanout,
+    ConsolePages,
 }
 
 impl Scenario {
@@ -103,6 +108,7 @@ impl Scenario {
                 "e2e-email" => out.push(Scenario::E2eEmail),
                 "latency" => out.push(Scenario::Latency),
                 "inbox-fanout" => out.push(Scenario::InboxFanout),
+                "console-pages" => out.push(Scenario::ConsolePages),
                 "all" => out.extend([
                     Scenario::Enqueue,
                     Scenario::Batch,
@@ -113,7 +119,7 @@ impl Scenario {
                     Scenario::InboxFanout,
                 ]),
                 other => bail!(
-                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, e2e-webhook-flow, e2e-email, latency, inbox-fanout or all)"
+                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, e2e-webhook-flow, e2e-email, latency, inbox-fanout, console-pages or all)"
                 ),
             }
         }
@@ -1497,6 +1503,8 @@ fn plan(scenario: Scenario, opts: &Options) -> Vec<(String, Load)> {
                 concurrency: 64,
             },
         )],
+        // Measures pages, not a load: see run_console_pages.
+        Scenario::ConsolePages => vec![],
         Scenario::Latency => {
             let duration = Duration::from_secs_f64((10.0 * opts.scale).max(0.1));
             vec![
@@ -1546,6 +1554,13 @@ async fn run(args: Args) -> Result<bool> {
 
     let mut all_ok = true;
     for scenario in scenarios {
+        if scenario == Scenario::ConsolePages {
+            let report = run_console_pages(&opts, &client)
+                .await
+                .context("scenario console-pages")?;
+            println!("{}", serde_json::to_string(&report)?);
+            continue;
+        }
         for (name, load) in plan(scenario, &opts) {
             let report = match scenario {
                 Scenario::InboxFanout => run_inbox_fanout(&name, load, &opts, &client).await,
@@ -1598,4 +1613,346 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// console-pages: page times over a large delivery log
+// ---------------------------------------------------------------------------
+
+/// How far back the generated deliveries reach.
+const CONSOLE_SPAN_MS: i64 = 3 * 86_400_000;
+/// Distinct recipients the generated deliveries go to.
+const CONSOLE_RECIPIENTS: i64 = 10_000;
+/// How many times each page is fetched (after one warm-up fetch).
+const CONSOLE_REPEATS: usize = 20;
+/// How many `Older →` links the deep page follows.
+const CONSOLE_DEEP_PAGES: usize = 20;
+
+/// One result line of `console-pages`.
+#[derive(Serialize)]
+struct PagesReport {
+    scenario: &'static str,
+    backend: &'static str,
+    deliveries: usize,
+    fill_s: Option<f64>,
+    repeats: usize,
+    pages: Vec<PageTime>,
+}
+
+#[derive(Serialize)]
+struct PageTime {
+    page: String,
+    path: String,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+/// SQL for the hex digits of `expr` padded to `width`.
+fn hex_sql(pg: bool, expr: &str, width: usize) -> String {
+    if pg {
+        format!("lpad(to_hex({expr}), {width}, '0')")
+    } else {
+        format!("printf('%0{width}x', {expr})")
+    }
+}
+
+/// The statements that fill a fresh database with `n` deliveries, one
+/// notification each, attempts for the failed ones and every tenth sent one,
+/// and the recipients they go to. Every value is derived from the row
+/// number, so both backends get the same data. Ids have the UUIDv7 layout
+/// (48-bit millisecond time first), so they sort by time like real ones.
+fn console_fill_sql(pg: bool, n: i64, now: i64) -> Vec<String> {
+    let start = now - CONSOLE_SPAN_MS;
+    let series = if pg {
+        format!("SELECT i FROM generate_series(0::bigint, {n} - 1) AS i")
+    } else {
+        format!(
+            "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < {n}) SELECT i FROM s"
+        )
+    };
+    let id = |variant: &str| {
+        format!(
+            "{} || '-' || {} || '-{variant}-8000-' || {}",
+            hex_sql(pg, "ts / 65536", 8),
+            hex_sql(pg, "ts % 65536", 4),
+            hex_sql(pg, "i", 12)
+        )
+    };
+    let (delivery_id, notification_id) = (id("7000"), id("7001"));
+    // Row number → time, status (85% sent, 6% failed, 4.5% suppressed, 1%
+    // cancelled, 2% queued, 1.5% scheduled), channel, recipient, template.
+    let gen = format!(
+        "WITH g AS (SELECT i, {start} + i * {CONSOLE_SPAN_MS} / {n} AS ts, \
+           CASE WHEN (i * 761) % 1000 < 850 THEN 'sent' WHEN (i * 761) % 1000 < 910 THEN 'failed' \
+                WHEN (i * 761) % 1000 < 955 THEN 'suppressed' WHEN (i * 761) % 1000 < 965 THEN 'cancelled' \
+                WHEN (i * 761) % 1000 < 985 THEN 'queued' ELSE 'scheduled' END AS status, \
+           CASE WHEN (i * 37) % 100 < 40 THEN 'email' WHEN (i * 37) % 100 < 80 THEN 'webhook' \
+                WHEN (i * 37) % 100 < 95 THEN 'sms' ELSE 'in_app' END AS channel, \
+           'user_' || ((i * 7919) % {CONSOLE_RECIPIENTS}) AS recipient, \
+           CASE (i / 3) % 5 WHEN 1 THEN 'welcome' WHEN 2 THEN 'receipt' WHEN 3 THEN 'password-reset' \
+                WHEN 4 THEN 'weekly-digest' END AS template_key \
+         FROM ({series}) AS s) "
+    );
+    let category = "CASE template_key WHEN 'password-reset' THEN 'auth' \
+                    WHEN 'weekly-digest' THEN 'marketing' ELSE 'transactional' END";
+    vec![
+        format!(
+            "INSERT INTO recipients (id, email, preferences, created_at, updated_at) \
+             SELECT 'user_' || i, 'user_' || i || '@example.com', '{{}}', {start}, {start} \
+             FROM ({}) AS s",
+            if pg {
+                format!("SELECT i FROM generate_series(0::bigint, {CONSOLE_RECIPIENTS} - 1) AS i")
+            } else {
+                format!(
+                    "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < {CONSOLE_RECIPIENTS}) SELECT i FROM s"
+                )
+            }
+        ),
+        format!(
+            "INSERT INTO notifications (id, template_key, template_version, data, category, priority, created_at) \
+             {gen} SELECT {notification_id}, template_key, CASE WHEN template_key IS NULL THEN NULL ELSE 1 END, \
+             '{{\"order\":42}}', {category}, 'normal', ts FROM g"
+        ),
+        format!(
+            "INSERT INTO deliveries (id, notification_id, template_key, recipient, recipient_data, channel, \
+               category, address, content, status, reason, priority, attempts, due_at, last_error, provider, \
+               created_at, updated_at) \
+             {gen} SELECT {delivery_id}, {notification_id}, template_key, recipient, \
+               '{{\"id\":\"' || recipient || '\"}}', channel, {category}, \
+               CASE channel WHEN 'email' THEN recipient || '@example.com' \
+                 WHEN 'webhook' THEN 'https://hooks.example.com/' || recipient \
+                 WHEN 'sms' THEN '+1555' || ((i * 7919) % {CONSOLE_RECIPIENTS} + 1000000) ELSE recipient END, \
+               '{{\"subject\":\"Your order\",\"text\":\"Order 42 is on its way.\"}}', status, \
+               CASE status WHEN 'failed' THEN 'provider refused the message' \
+                 WHEN 'suppressed' THEN 'preferences' WHEN 'cancelled' THEN 'cancelled by request' END, \
+               1, CASE status WHEN 'sent' THEN 1 WHEN 'failed' THEN 3 ELSE 0 END, \
+               CASE WHEN status IN ('queued', 'scheduled') THEN {now} + 3600000 + i END, \
+               CASE status WHEN 'failed' THEN '550 mailbox unavailable' END, \
+               CASE WHEN status IN ('sent', 'failed') THEN channel END, ts, ts + 1500 FROM g"
+        ),
+        format!(
+            "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, duration_ms, outcome, \
+               status_code, response, error) \
+             {gen} SELECT {delivery_id}, 1, channel, ts + 1000, 120, \
+               CASE status WHEN 'sent' THEN 'ok' ELSE 'permanent' END, \
+               CASE status WHEN 'sent' THEN 200 ELSE 550 END, \
+               CASE status WHEN 'sent' THEN 'accepted' END, \
+               CASE status WHEN 'failed' THEN '550 mailbox unavailable' END \
+             FROM g WHERE status = 'failed' OR (status = 'sent' AND i % 10 = 0)"
+        ),
+    ]
+}
+
+/// Runs [`console_fill_sql`] on `$pool` in one transaction (a macro: the
+/// two backends' pools are different types).
+macro_rules! fill_in_one_transaction {
+    ($pool:expr, $pg:expr, $n:expr, $now:expr) => {{
+        let mut tx = $pool.begin().await?;
+        for sql in console_fill_sql($pg, $n, $now) {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }};
+}
+
+/// Fills the server's database directly (much faster than the API).
+async fn console_fill(server: &Server, n: i64) -> Result<()> {
+    let now = chrono::Utc::now().timestamp_millis();
+    match &server.pg_schema {
+        Some((url, schema)) => {
+            use sqlx::postgres::PgConnectOptions;
+            let options: PgConnectOptions = url.parse().context("parsing --database-url")?;
+            let options = options.options([("search_path", schema.as_str())]);
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .context("connecting to PostgreSQL")?;
+            fill_in_one_transaction!(pool, true, n, now);
+            // What autovacuum soon does on its own: statistics, and the
+            // visibility map that lets index-only scans skip the table.
+            sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
+            pool.close().await;
+        }
+        None => {
+            use sqlx::sqlite::SqliteConnectOptions;
+            let options = SqliteConnectOptions::new()
+                .filename(server.dir.join("missive.db"))
+                .busy_timeout(Duration::from_secs(30))
+                .pragma("cache_size", "-262144");
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .context("opening the SQLite database")?;
+            fill_in_one_transaction!(pool, false, n, now);
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&pool)
+                .await?;
+            pool.close().await;
+        }
+    }
+    Ok(())
+}
+
+/// Signs in to the console with the admin key; returns the session cookie.
+async fn console_login(server: &Server) -> Result<String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()?;
+    let body = serde_urlencoded::to_string([("key", server.api_key.as_str())])?;
+    let resp = client
+        .post(format!("{}/console/login", server.base_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await?;
+    let status = resp.status();
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("missive_session="))
+        .and_then(|v| v.split(';').next())
+        .map(String::from)
+        .ok_or_else(|| anyhow!("console sign-in answered {status} without a session cookie"))
+}
+
+/// GETs `path` once and returns the body; errors unless the answer is 200.
+async fn console_get(
+    client: &reqwest::Client,
+    server: &Server,
+    cookie: &str,
+    path: &str,
+) -> Result<String> {
+    let resp = client
+        .get(format!("{}{path}", server.base_url))
+        .header("cookie", cookie)
+        .bearer_auth(&server.api_key)
+        .send()
+        .await?;
+    let status = resp.status();
+    let body = resp.text().await?;
+    if status != StatusCode::OK {
+        bail!("GET {path}: {status}: {}", truncate(&body, 300));
+    }
+    Ok(body)
+}
+
+/// The `Older →` link of a delivery list page.
+fn older_link(html: &str) -> Option<String> {
+    let tag = &html[html.find("<a class=\"older\"")?..];
+    let href = &tag[tag.find("href=\"")? + 6..];
+    Some(href[..href.find('"')?].replace("&amp;", "&"))
+}
+
+async fn run_console_pages(opts: &Options, client: &reqwest::Client) -> Result<PagesReport> {
+    let n = opts.scaled(1_000_000);
+    eprintln!("[bench] scenario console-pages: {n} deliveries");
+    let mut server = start_server(opts, client, &[]).await?;
+    let fill_start = Instant::now();
+    console_fill(&server, n as i64)
+        .await
+        .context("filling the database")?;
+    let fill_s = fill_start.elapsed().as_secs_f64();
+    eprintln!("[bench]   filled in {fill_s:.1}s");
+    server.check_alive()?;
+    let cookie = console_login(&server).await?;
+
+    // Ids to look at: a failed delivery (it has an attempt), a recipient.
+    let api: serde_json::Value = serde_json::from_str(
+        &console_get(
+            client,
+            &server,
+            &cookie,
+            "/v1/deliveries?status=failed&limit=1",
+        )
+        .await?,
+    )?;
+    let failed_id = api["items"][0]["id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no failed delivery in the list: {api}"))?
+        .to_string();
+    let fmt = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let (since, until) = (fmt(now - 26 * 3_600_000), fmt(now - 24 * 3_600_000));
+
+    let mut deep = "/console/deliveries".to_string();
+    for _ in 0..CONSOLE_DEEP_PAGES {
+        let html = console_get(client, &server, &cookie, &deep).await?;
+        deep = older_link(&html).ok_or_else(|| anyhow!("no older link on {deep}"))?;
+    }
+
+    let pages: Vec<(&str, String)> = vec![
+        ("overview", "/console".into()),
+        ("deliveries", "/console/deliveries".into()),
+        ("status=failed", "/console/deliveries?status=failed".into()),
+        ("channel=sms", "/console/deliveries?channel=sms".into()),
+        (
+            "status=failed&channel=sms",
+            "/console/deliveries?status=failed&channel=sms".into(),
+        ),
+        (
+            "recipient",
+            "/console/deliveries?recipient=user_4242".into(),
+        ),
+        (
+            "template",
+            "/console/deliveries?template=password-reset".into(),
+        ),
+        (
+            "time range (2 h, a day ago)",
+            format!("/console/deliveries?since={since}&until={until}"),
+        ),
+        (
+            "time range + status=failed",
+            format!("/console/deliveries?status=failed&since={since}&until={until}"),
+        ),
+        ("page 21 (20 × Older)", deep),
+        ("delivery", format!("/console/deliveries/{failed_id}")),
+        ("recipient page", "/console/recipients?id=user_4242".into()),
+        (
+            "API /v1/deliveries?status=failed",
+            "/v1/deliveries?status=failed".into(),
+        ),
+    ];
+    let mut times = Vec::new();
+    for (name, path) in pages {
+        console_get(client, &server, &cookie, &path).await?;
+        let mut samples = Vec::with_capacity(CONSOLE_REPEATS);
+        for _ in 0..CONSOLE_REPEATS {
+            let t = Instant::now();
+            console_get(client, &server, &cookie, &path).await?;
+            samples.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let stats = Stats::new(samples);
+        let (p50, p99) = (
+            stats.percentile(50.0).and_then(r2),
+            stats.percentile(99.0).and_then(r2),
+        );
+        eprintln!("[bench]   {name:<34} p50 {p50:?} ms, p99 {p99:?} ms");
+        times.push(PageTime {
+            page: name.to_string(),
+            path,
+            p50_ms: p50,
+            p99_ms: p99,
+        });
+    }
+    server.stop().await?;
+    Ok(PagesReport {
+        scenario: "console-pages",
+        backend: opts.backend(),
+        deliveries: n,
+        fill_s: r2(fill_s),
+        repeats: CONSOLE_REPEATS,
+        pages: times,
+    })
 }

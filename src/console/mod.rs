@@ -6,7 +6,7 @@
 
 mod deliveries;
 mod keys;
-mod overview;
+pub mod overview;
 pub mod page;
 mod recipients;
 pub mod session;

@@ -2,6 +2,8 @@
 //! deliveries per minute, the queue, and the providers' circuit states.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
@@ -11,8 +13,59 @@ use maud::{html, Markup};
 use super::page::{self, layout, render, Nav, PageResult};
 use super::session::Session;
 use crate::api::AppState;
-use crate::store::{MinuteCount, StatusCount};
+use crate::store::{MinuteCount, StatusCount, Store};
 use crate::util::now_ms;
+
+/// The last 24 hours' counts by status and channel, kept between loads.
+/// Counting them reads every delivery of the day (a third of a million rows
+/// at a million deliveries in three days), so once they are older than
+/// `console.day_counts_max_age` one load starts a count in the background
+/// and every load shows the previous one, with its age, until it is done.
+/// See docs/decisions/0008-overview-day-counts-cached.md.
+#[derive(Default)]
+pub struct DayCounts {
+    /// (when counted, ms; the counts)
+    last: tokio::sync::Mutex<Option<(i64, Arc<Vec<StatusCount>>)>>,
+    counting: AtomicBool,
+}
+
+impl DayCounts {
+    /// The counts and when they were made. The first load (and every load
+    /// when `max_age` is zero) counts in place.
+    async fn get(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        max_age: i64,
+        now: i64,
+    ) -> Result<(i64, Arc<Vec<StatusCount>>), crate::store::StoreError> {
+        let mut last = self.last.lock().await;
+        match &*last {
+            Some((at, counts)) if max_age > 0 => {
+                if now - at >= max_age && !self.counting.swap(true, Ordering::AcqRel) {
+                    let (this, store) = (self.clone(), store.clone());
+                    tokio::spawn(async move {
+                        let now = now_ms();
+                        match store.delivery_counts(now - DAY_MS).await {
+                            Ok(counts) => *this.last.lock().await = Some((now, Arc::new(counts))),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "counting the last day's deliveries failed")
+                            }
+                        }
+                        this.counting.store(false, Ordering::Release);
+                    });
+                }
+                Ok((*at, counts.clone()))
+            }
+            _ => {
+                let counts = Arc::new(store.delivery_counts(now - DAY_MS).await?);
+                *last = Some((now, counts.clone()));
+                Ok((now, counts))
+            }
+        }
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,13 +92,16 @@ async fn build(state: &AppState, session: &Session) -> PageResult {
     super::reader(session)?;
     let now = now_ms();
     let store = &state.store;
-    let (day, hour, minutes, queue) = tokio::try_join!(
-        store.delivery_counts(now - 86_400_000),
-        store.delivery_counts(now - 3_600_000),
+    let max_age = state.config.console.day_counts_max_age.as_millis() as i64;
+    // The last hour by status and channel is the per-minute counts summed:
+    // one read of the hour, not two.
+    let ((day_at, day), minutes, queue) = tokio::try_join!(
+        state.day_counts.get(store, max_age, now),
         store.deliveries_per_minute(now - 3_600_000),
         store.queue_depth(now),
     )
     .map_err(page::db)?;
+    let hour = by_status_and_channel(&minutes);
     let mut providers: Vec<_> = state.channels.all().flat_map(|c| c.providers()).collect();
     providers.sort_by(|a, b| a.channel.cmp(&b.channel));
     let waiting: i64 = queue.iter().map(|q| q.n).sum();
@@ -81,6 +137,9 @@ async fn build(state: &AppState, session: &Session) -> PageResult {
                         h2 { "Last 24 hours" }
                         p.big { (total(&day)) }
                         p.sub { (count_of(&day, "sent")) " sent · " (count_of(&day, "failed")) " failed" }
+                        @if now - day_at >= 1000 {
+                            p.sub.counted-at { "counted " (page::ago(day_at, now)) }
+                        }
                     }
                 }
                 section {
@@ -114,6 +173,22 @@ async fn build(state: &AppState, session: &Session) -> PageResult {
             }
         },
     )))
+}
+
+fn by_status_and_channel(minutes: &[MinuteCount]) -> Vec<StatusCount> {
+    let mut sums: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for m in minutes {
+        *sums
+            .entry((m.status.as_str(), m.channel.as_str()))
+            .or_default() += m.n;
+    }
+    sums.into_iter()
+        .map(|((status, channel), n)| StatusCount {
+            status: status.into(),
+            channel: channel.into(),
+            n,
+        })
+        .collect()
 }
 
 fn total(counts: &[StatusCount]) -> i64 {

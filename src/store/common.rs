@@ -175,16 +175,16 @@ macro_rules! store_impl {
             }
 
             async fn delivery_counts(&self, since: i64) -> StoreResult<Vec<StatusCount>> {
-                Ok(sqlx::query_as::<_, StatusCount>(
-                    "SELECT status, channel, COUNT(*) AS n FROM deliveries WHERE created_at >= $1 \
-                     GROUP BY status, channel ORDER BY status, channel")
+                Ok(sqlx::query_as::<_, StatusCount>(const_format::concatcp!(
+                    "SELECT status, channel, COUNT(*) AS n FROM deliveries", <$store>::BY_CREATED, " WHERE created_at >= $1 \
+                     GROUP BY status, channel ORDER BY status, channel"))
                     .bind(since).fetch_all(self.reader()).await?)
             }
 
             async fn deliveries_per_minute(&self, since: i64) -> StoreResult<Vec<MinuteCount>> {
-                Ok(sqlx::query_as::<_, MinuteCount>(
-                    "SELECT created_at / 60000 AS minute, status, COUNT(*) AS n FROM deliveries \
-                     WHERE created_at >= $1 GROUP BY created_at / 60000, status ORDER BY minute, status")
+                Ok(sqlx::query_as::<_, MinuteCount>(const_format::concatcp!(
+                    "SELECT created_at / 60000 AS minute, status, channel, COUNT(*) AS n FROM deliveries", <$store>::BY_CREATED, " \
+                     WHERE created_at >= $1 GROUP BY created_at / 60000, status, channel ORDER BY minute, status, channel"))
                     .bind(since).fetch_all(self.reader()).await?)
             }
 
@@ -607,8 +607,18 @@ macro_rules! store_impl {
                 if let Some(v) = &f.recipient { q.push(" AND recipient = ").push_bind(v.clone()); }
                 if let Some(v) = &f.template { q.push(" AND template_key = ").push_bind(v.clone()); }
                 if let Some(v) = &f.notification { q.push(" AND notification_id = ").push_bind(v.clone()); }
-                if let Some(v) = f.since { q.push(" AND created_at >= ").push_bind(v); }
-                if let Some(v) = f.until { q.push(" AND created_at < ").push_bind(v); }
+                // Ids are time-ordered, so a time range is also an id range
+                // (widened by ID_TIME_SLACK_MS): newest first then reads the
+                // primary key (or (status, id)) from the range's end instead
+                // of sorting every row of the range.
+                if let Some(v) = f.since {
+                    q.push(" AND created_at >= ").push_bind(v);
+                    q.push(" AND id >= ").push_bind($crate::util::id_floor(v - $crate::util::ID_TIME_SLACK_MS));
+                }
+                if let Some(v) = f.until {
+                    q.push(" AND created_at < ").push_bind(v);
+                    q.push(" AND id < ").push_bind($crate::util::id_floor(v + $crate::util::ID_TIME_SLACK_MS));
+                }
             }
 
             async fn transition(&self, id: &str, changed: Option<DeliveryRow>) -> StoreResult<Transition> {

@@ -269,11 +269,13 @@ pub struct StatusCount {
     pub n: i64,
 }
 
-/// Deliveries created in one minute (`minute` = Unix ms / 60,000), by status.
+/// Deliveries created in one minute (`minute` = Unix ms / 60,000), by status
+/// and channel.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct MinuteCount {
     pub minute: i64,
     pub status: String,
+    pub channel: String,
     pub n: i64,
 }
 

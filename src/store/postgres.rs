@@ -54,6 +54,7 @@ pub struct PgStore {
 
 impl PgStore {
     const NOTIFY: Option<&'static str> = Some("SELECT pg_notify('missive_wake', '')");
+    const BY_CREATED: &'static str = "";
     /// Serialises frequency-cap checks of one recipient, channel and
     /// category across transactions and processes, until commit.
     const CAP_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(hashtext($1))");

@@ -8,6 +8,7 @@ mod api_errors;
 mod browser;
 mod cli;
 mod console;
+mod console_pages;
 mod crash;
 mod email;
 mod flow;
