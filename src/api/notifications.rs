@@ -177,7 +177,9 @@ async fn cancel(
     for c in &channels {
         state.metrics.cancelled(c, 1);
     }
-    Ok(Json(Cancelled { cancelled: channels.len() as u64 }))
+    Ok(Json(Cancelled {
+        cancelled: channels.len() as u64,
+    }))
 }
 
 /// Show a notification.
