@@ -22,32 +22,47 @@ pub const MAX_RECIPIENTS: usize = 10_000;
 pub const CATEGORIES: [&str; 3] = ["transactional", "marketing", "auth"];
 pub const PRIORITIES: [&str; 3] = ["high", "normal", "low"];
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+/// A notification to send: a template (or inline content), recipients and
+/// data.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
+    /// The template's key; give this or `content`.
     #[serde(default)]
     pub template: Option<String>,
     /// Inline template sources, shaped like a template's `channels`.
     #[serde(default)]
+    #[schema(value_type = Option<BTreeMap<String, BTreeMap<String, String>>>)]
     pub content: Option<BTreeMap<String, Parts>>,
+    /// 1 to 10,000 recipients.
     pub to: Vec<RecipientInput>,
+    /// The template's data (a JSON object).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
+    /// Only these channels (default: every channel the template has).
     #[serde(default)]
     pub channels: Option<Vec<String>>,
+    /// `transactional` (default), `marketing` or `auth`.
     #[serde(default)]
     pub category: Option<String>,
+    /// `high`, `normal` (default) or `low`.
     #[serde(default)]
     pub priority: Option<String>,
     #[serde(default)]
     pub locale: Option<String>,
+    /// Repeats with this key to the same recipient and channel within the
+    /// dedup window are suppressed.
     #[serde(default)]
     pub dedup_key: Option<String>,
+    /// RFC 3339 time to send at (default: now).
     #[serde(default)]
     pub send_at: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+/// A recipient: a stored profile's `id`, addresses, or both (the
+/// addresses given here win).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecipientInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -142,6 +142,10 @@ impl App {
         let inbox = inbox::Inbox::open(store.clone(), &config.inbox, shutdown.clone()).await?;
         let mut channels = channels(&config)?;
         channels.add(Arc::new(InAppChannel::new(inbox.clone())));
+        let providers = flow::provider_state::ProviderBoard::new(store.clone());
+        for c in channels.all() {
+            c.share_provider_state(&providers);
+        }
         let wake = Arc::new(Notify::new());
         let metrics = Arc::new(metrics::Metrics::new());
         let state = AppState {
@@ -152,6 +156,7 @@ impl App {
             wake: wake.clone(),
             inbox,
             channels: channels.clone(),
+            providers,
             config: Arc::new(config.clone()),
             metrics: metrics.clone(),
         };
@@ -215,6 +220,7 @@ impl App {
         } = self;
         let mut tasks = tokio::task::JoinSet::new();
         let cfg = state.config.clone();
+        tasks.spawn(state.providers.clone().run(shutdown.clone()));
         if let Some(d) = dispatcher {
             tasks.spawn(d.run(shutdown.clone()));
             tasks.spawn(dispatch::maintenance::run(

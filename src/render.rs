@@ -29,12 +29,16 @@ pub type Parts = BTreeMap<String, String>;
 
 /// A template's sources: parts per channel, and per-locale overrides of any
 /// part.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateContent {
+    /// Handlebars sources of each part, by channel.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, String>>)]
     pub channels: BTreeMap<String, Parts>,
+    /// Overrides of any part, by locale then channel.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>)]
     pub locales: BTreeMap<String, BTreeMap<String, Parts>>,
     /// Flow-control settings of this template.
     #[serde(default, skip_serializing_if = "TemplateSettings::is_empty")]
@@ -44,13 +48,19 @@ pub struct TemplateContent {
 /// Per-template flow control: a dedup window instead of the configured
 /// one, deduplication by rendered content, and a frequency cap on this
 /// template per recipient and channel.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateSettings {
+    /// A duration such as `10m`: how long a `dedup_key` suppresses
+    /// repeats of this template (default: `flow.dedup_window`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup_window: Option<String>,
+    /// Suppress a repeat of the same rendered content to the same
+    /// recipient and channel within the dedup window.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub content_dedup: bool,
+    /// At most this many of this template per recipient and channel, e.g.
+    /// `5/1d`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frequency_cap: Option<String>,
 }

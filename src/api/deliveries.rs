@@ -2,67 +2,199 @@
 //! one delivery with its content and attempts, retry and cancel.
 
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, FieldError};
+use super::openapi::{AuthErrors, Conflict, Invalid, NotFound};
 use super::AppState;
-use crate::store::{status, DeliveryFilter, DeliveryRow, Transition};
+use crate::store::{status, AttemptRow, DeliveryFilter, DeliveryRow, Transition};
 use crate::util::{now_ms, opt_rfc3339, parse_rfc3339, rfc3339};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/deliveries", get(list))
-        .route("/v1/deliveries/retry", post(retry_dead_letters))
-        .route("/v1/deliveries/{id}", get(show))
-        .route("/v1/deliveries/{id}/retry", post(retry))
-        .route("/v1/deliveries/{id}/cancel", post(cancel))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(retry_dead_letters))
+        .routes(routes!(show))
+        .routes(routes!(retry))
+        .routes(routes!(cancel))
 }
 
 const PRIORITY_NAMES: [&str; 3] = ["high", "normal", "low"];
 
-/// A delivery as the API shows it.
-pub fn delivery_json(d: &DeliveryRow, with_content: bool) -> Value {
-    let waiting = matches!(d.status.as_str(), "queued" | "scheduled" | "retrying");
-    let mut v = json!({
-        "id": d.id,
-        "notification_id": d.notification_id,
-        "template": d.template_key,
-        "recipient": d.recipient,
-        "channel": d.channel,
-        "category": d.category,
-        "address": d.address,
-        "status": d.status,
-        "reason": d.reason,
-        "priority": PRIORITY_NAMES.get(d.priority as usize).copied().unwrap_or("normal"),
-        "attempts": d.attempts,
-        "next_attempt_at": if waiting { opt_rfc3339(d.due_at) } else { None },
-        "last_error": d.last_error,
-        "provider": d.provider,
-        "created_at": rfc3339(d.created_at),
-        "updated_at": rfc3339(d.updated_at),
-    });
-    if with_content {
-        v["content"] = serde_json::from_str(&d.content).unwrap_or(Value::Null);
-        v["recipient_data"] = serde_json::from_str(&d.recipient_data).unwrap_or(Value::Null);
-    }
-    v
+/// What every view of a delivery shows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryFields {
+    pub id: String,
+    pub notification_id: String,
+    /// The template's key; none for inline content.
+    pub template: Option<String>,
+    /// The recipient's id, else its address.
+    pub recipient: String,
+    /// `email`, `sms`, `webhook` or `in_app`.
+    pub channel: String,
+    pub category: String,
+    pub address: String,
+    /// `queued`, `scheduled`, `sending`, `retrying`, `sent`, `failed`,
+    /// `cancelled` or `suppressed`.
+    pub status: String,
+    /// Why it was suppressed, failed or cancelled.
+    pub reason: Option<String>,
+    /// `high`, `normal` or `low`.
+    pub priority: &'static str,
+    /// RFC 3339, while the delivery waits.
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    /// The provider of the last attempt.
+    pub provider: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+impl From<&DeliveryRow> for DeliveryFields {
+    fn from(d: &DeliveryRow) -> Self {
+        let waiting = matches!(d.status.as_str(), "queued" | "scheduled" | "retrying");
+        DeliveryFields {
+            id: d.id.clone(),
+            notification_id: d.notification_id.clone(),
+            template: d.template_key.clone(),
+            recipient: d.recipient.clone(),
+            channel: d.channel.clone(),
+            category: d.category.clone(),
+            address: d.address.clone(),
+            status: d.status.clone(),
+            reason: d.reason.clone(),
+            priority: PRIORITY_NAMES
+                .get(d.priority as usize)
+                .copied()
+                .unwrap_or("normal"),
+            next_attempt_at: if waiting { opt_rfc3339(d.due_at) } else { None },
+            last_error: d.last_error.clone(),
+            provider: d.provider.clone(),
+            created_at: rfc3339(d.created_at),
+            updated_at: rfc3339(d.updated_at),
+        }
+    }
+}
+
+/// A delivery as lists show it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Delivery {
+    #[serde(flatten)]
+    pub fields: DeliveryFields,
+    /// How many attempts were made.
+    pub attempts: i64,
+}
+
+impl From<&DeliveryRow> for Delivery {
+    fn from(d: &DeliveryRow) -> Self {
+        Delivery {
+            fields: d.into(),
+            attempts: d.attempts,
+        }
+    }
+}
+
+/// One attempt at sending a delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Attempt {
+    /// 1, 2, ...
+    pub number: i64,
+    pub provider: String,
+    /// RFC 3339.
+    pub started_at: String,
+    pub duration_ms: i64,
+    /// `sent`, `transient` or `permanent`.
+    pub outcome: String,
+    /// The provider's HTTP (or SMTP) status code.
+    pub status_code: Option<i64>,
+    /// The start of the provider's answer.
+    pub response: Option<String>,
+    pub error: Option<String>,
+}
+
+impl From<&AttemptRow> for Attempt {
+    fn from(a: &AttemptRow) -> Self {
+        Attempt {
+            number: a.number,
+            provider: a.provider.clone(),
+            started_at: rfc3339(a.started_at),
+            duration_ms: a.duration_ms,
+            outcome: a.outcome.clone(),
+            status_code: a.status_code,
+            response: a.response.clone(),
+            error: a.error.clone(),
+        }
+    }
+}
+
+/// A delivery with its rendered content and every attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub fields: DeliveryFields,
+    /// The rendered parts (e.g. `subject`, `html`, `text`).
+    #[schema(value_type = Object)]
+    pub content: Value,
+    /// The recipient as the send gave it, with its profile's settings.
+    #[schema(value_type = Object)]
+    pub recipient_data: Value,
+    pub attempt_count: i64,
+    pub attempts: Vec<Attempt>,
+}
+
+/// A page of deliveries, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryPage {
+    pub items: Vec<Delivery>,
+    /// Give as `cursor` for the next page; none on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// How many failed deliveries went back to the queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Requeued {
+    pub requeued: u64,
+}
+
+/// `{id}` in a delivery's path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct IdParam {
+    /// The delivery's id.
+    id: String,
+}
+
+/// Filters of the delivery log. Unknown parameters are refused.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// One delivery status, e.g. `failed`.
     pub status: Option<String>,
     pub channel: Option<String>,
+    /// A recipient id (or address).
     pub recipient: Option<String>,
+    /// A template key.
     pub template: Option<String>,
+    /// A notification id.
     pub notification: Option<String>,
+    /// RFC 3339; created at or after.
     pub since: Option<String>,
+    /// RFC 3339; created before.
     pub until: Option<String>,
+    /// 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -117,11 +249,26 @@ impl ListQuery {
     }
 }
 
+/// List deliveries.
+///
+/// Scope `read`. The delivery log, newest first, with cursor pagination.
+#[utoipa::path(
+    get,
+    path = "/v1/deliveries",
+    operation_id = "list_deliveries",
+    tag = "deliveries",
+    security(("api_key" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of deliveries", body = DeliveryPage),
+        AuthErrors, Invalid
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeliveryPage>> {
     caller.require("read")?;
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let (filter, limit) = q.filter()?;
@@ -130,24 +277,42 @@ async fn list(
         .list_deliveries(&filter, q.cursor.as_deref(), limit + 1)
         .await?;
     let more = rows.len() as i64 > limit;
-    let items: Vec<Value> = rows
+    let items = rows
         .iter()
         .take(limit as usize)
-        .map(|d| delivery_json(d, false))
+        .map(Delivery::from)
         .collect();
     let next = if more {
         rows.get(limit as usize - 1).map(|d| d.id.clone())
     } else {
         None
     };
-    Ok(Json(json!({"items": items, "next_cursor": next})))
+    Ok(Json(DeliveryPage {
+        items,
+        next_cursor: next,
+    }))
 }
 
+/// Show a delivery.
+///
+/// Scope `read`. The delivery with its rendered content and attempts.
+#[utoipa::path(
+    get,
+    path = "/v1/deliveries/{id}",
+    operation_id = "get_delivery",
+    tag = "deliveries",
+    security(("api_key" = [])),
+    params(IdParam),
+    responses(
+        (status = 200, description = "The delivery", body = DeliveryDetail),
+        AuthErrors, NotFound
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeliveryDetail>> {
     caller.require("read")?;
     let d = state
         .store
@@ -155,29 +320,18 @@ async fn show(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no delivery {id}")))?;
     let attempts = state.store.attempts_of(&id).await?;
-    let mut v = delivery_json(&d, true);
-    v["attempt_count"] = json!(d.attempts);
-    v["attempts"] = attempts
-        .iter()
-        .map(|a| {
-            json!({
-                "number": a.number,
-                "provider": a.provider,
-                "started_at": rfc3339(a.started_at),
-                "duration_ms": a.duration_ms,
-                "outcome": a.outcome,
-                "status_code": a.status_code,
-                "response": a.response,
-                "error": a.error,
-            })
-        })
-        .collect();
-    Ok(Json(v))
+    Ok(Json(DeliveryDetail {
+        fields: (&d).into(),
+        content: serde_json::from_str(&d.content).unwrap_or(Value::Null),
+        recipient_data: serde_json::from_str(&d.recipient_data).unwrap_or(Value::Null),
+        attempt_count: d.attempts,
+        attempts: attempts.iter().map(Attempt::from).collect(),
+    }))
 }
 
-fn transition(id: &str, t: Transition, action: &str, allowed: &str) -> ApiResult<Json<Value>> {
+fn transition(id: &str, t: Transition, action: &str, allowed: &str) -> ApiResult<Json<Delivery>> {
     match t {
-        Transition::Done(d) => Ok(Json(delivery_json(&d, false))),
+        Transition::Done(d) => Ok(Json(Delivery::from(&d))),
         Transition::NotFound => Err(ApiError::NotFound(format!("there is no delivery {id}"))),
         Transition::WrongStatus(s) => Err(ApiError::Conflict(format!(
             "delivery {id} is {s}; only {allowed} deliveries can be {action}"
@@ -185,11 +339,27 @@ fn transition(id: &str, t: Transition, action: &str, allowed: &str) -> ApiResult
     }
 }
 
+/// Retry a failed delivery.
+///
+/// Scope `admin`. Only a failed delivery can be retried; it goes back to
+/// the queue.
+#[utoipa::path(
+    post,
+    path = "/v1/deliveries/{id}/retry",
+    operation_id = "retry_delivery",
+    tag = "deliveries",
+    security(("api_key" = [])),
+    params(IdParam),
+    responses(
+        (status = 200, description = "The delivery, queued again", body = Delivery),
+        AuthErrors, NotFound, Conflict
+    )
+)]
 async fn retry(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Delivery>> {
     caller.require("admin")?;
     let t = state.store.retry_delivery(&id, now_ms()).await?;
     if matches!(t, Transition::Done(_)) {
@@ -198,13 +368,28 @@ async fn retry(
     transition(&id, t, "retried", "failed")
 }
 
-/// Replays the dead-letter set: every failed delivery matching the list's
-/// filters goes back to the queue.
+/// Retry failed deliveries.
+///
+/// Scope `admin`. Replays the dead-letter set: every failed delivery
+/// matching the list's filters goes back to the queue (`status` may be left
+/// out or `failed`).
+#[utoipa::path(
+    post,
+    path = "/v1/deliveries/retry",
+    operation_id = "retry_failed_deliveries",
+    tag = "deliveries",
+    security(("api_key" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "How many deliveries were queued again", body = Requeued),
+        AuthErrors, Invalid
+    )
+)]
 async fn retry_dead_letters(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Requeued>> {
     caller.require("admin")?;
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     if q.status.as_deref().is_some_and(|s| s != "failed") {
@@ -222,14 +407,30 @@ async fn retry_dead_letters(
     if n > 0 {
         state.wake.notify_one();
     }
-    Ok(Json(json!({"requeued": n})))
+    Ok(Json(Requeued { requeued: n }))
 }
 
+/// Cancel a delivery.
+///
+/// Scope `admin`. Only a queued, scheduled or retrying delivery can be
+/// cancelled.
+#[utoipa::path(
+    post,
+    path = "/v1/deliveries/{id}/cancel",
+    operation_id = "cancel_delivery",
+    tag = "deliveries",
+    security(("api_key" = [])),
+    params(IdParam),
+    responses(
+        (status = 200, description = "The cancelled delivery", body = Delivery),
+        AuthErrors, NotFound, Conflict
+    )
+)]
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Delivery>> {
     caller.require("admin")?;
     let t = state.store.cancel_delivery(&id, now_ms()).await?;
     if let Transition::Done(d) = &t {

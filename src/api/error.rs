@@ -5,12 +5,16 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::render::TemplateError;
 use crate::store::StoreError;
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+/// One field that is not valid.
+#[derive(Clone, Debug, Serialize, PartialEq, ToSchema)]
 pub struct FieldError {
+    /// The field's path in the request, e.g. `to[3].webhook_url`, or a
+    /// header or query parameter name.
     pub field: String,
     pub message: String,
     /// Index in `to` of the recipient the error is about.
@@ -137,16 +141,18 @@ impl IntoResponse for ApiError {
             },
             other => other.to_string(),
         };
-        let mut body = serde_json::json!({
-            "type": format!("urn:missive:problem:{slug}"),
-            "title": title,
-            "status": status.as_u16(),
-            "detail": detail,
-        });
-        if let ApiError::Invalid(errors) = &self {
-            body["errors"] = serde_json::to_value(errors).unwrap_or_default();
-        }
-        let mut resp = (status, body.to_string()).into_response();
+        let body = Problem {
+            kind: format!("urn:missive:problem:{slug}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            errors: match &self {
+                ApiError::Invalid(errors) => Some(errors.clone()),
+                _ => None,
+            },
+        };
+        let body = serde_json::to_string(&body).unwrap_or_default();
+        let mut resp = (status, body).into_response();
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
@@ -157,6 +163,26 @@ impl IntoResponse for ApiError {
         }
         resp
     }
+}
+
+/// Every error answer's body: an RFC 9457 problem, served as
+/// `application/problem+json`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:missive:problem:<slug>`, e.g. `urn:missive:problem:invalid-input`.
+    #[serde(rename = "type")]
+    #[schema(example = "urn:missive:problem:invalid-input")]
+    pub kind: String,
+    #[schema(example = "Invalid input")]
+    pub title: &'static str,
+    /// The HTTP status code.
+    #[schema(example = 422)]
+    pub status: u16,
+    /// What went wrong, for a person.
+    pub detail: String,
+    /// The fields that are not valid (422 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -17,40 +17,79 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use futures::stream::{self, BoxStream, StreamExt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{bearer, Caller};
 use super::error::{ApiError, ApiResult, FieldError};
+use super::openapi::{AuthErrors, Invalid, NotFound};
+use super::recipients::IdParam;
 use super::AppState;
-use crate::config::InboxConfig;
 use crate::inbox::feed::{feed, End, Item};
 use crate::inbox::token::{self, Claims, TokenError};
-use crate::inbox::{message_json, Event, Inbox};
+use crate::inbox::{Event, Inbox, Message};
 use crate::util::rfc3339;
 
-pub fn router(cfg: &InboxConfig) -> Router<AppState> {
-    let inbox = Router::new()
-        .route("/v1/recipients/{id}/inbox", get(list))
-        .route("/v1/recipients/{id}/inbox/read-all", post(read_all))
-        .route("/v1/recipients/{id}/inbox/stream", get(sse))
-        .route("/v1/recipients/{id}/inbox/ws", get(ws))
-        .route("/v1/recipients/{id}/inbox/{message_id}", delete(archive))
-        .route(
-            "/v1/recipients/{id}/inbox/{message_id}/read",
-            post(read_one),
-        );
-    let inbox = match cors(&cfg.cors_origins) {
+/// The inbox routes; `cors_origins` is `inbox.cors_origins`.
+pub fn router(cors_origins: &[String]) -> OpenApiRouter<AppState> {
+    let inbox = OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(read_all))
+        .routes(routes!(sse))
+        .routes(routes!(ws))
+        .routes(routes!(archive))
+        .routes(routes!(read_one));
+    let inbox = match cors(cors_origins) {
         Some(layer) => inbox.layer(layer),
         None => inbox,
     };
-    Router::new()
-        .route("/v1/recipients/{id}/token", post(issue_token))
+    OpenApiRouter::new()
+        .routes(routes!(issue_token))
         .merge(inbox)
+}
+
+/// `{id}` and `{message_id}` in a message's path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct MessageParams {
+    /// The recipient's id.
+    id: String,
+    /// The message's id.
+    message_id: String,
+}
+
+/// A token that opens one recipient's inbox.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboxToken {
+    /// Give it as `Authorization: Bearer <token>`, or `?token=` on streams.
+    pub token: String,
+    pub recipient: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+/// A page of a recipient's inbox, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboxPage {
+    pub items: Vec<Message>,
+    /// Give as `cursor` for the next page; none on the last page.
+    pub next_cursor: Option<String>,
+    pub unread_count: i64,
+}
+
+/// How many messages were marked read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkedRead {
+    pub marked_read: usize,
 }
 
 /// CORS for the inbox routes: none when no origin is configured.
@@ -151,33 +190,56 @@ fn check_recipient_id(id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Issue an inbox token.
+///
+/// Scope `send`. A token a browser may use for this recipient's inbox only
+/// (list, mark read, archive, streams), valid for `inbox.token_ttl`.
+#[utoipa::path(
+    post,
+    path = "/v1/recipients/{id}/token",
+    operation_id = "issue_inbox_token",
+    tag = "inbox",
+    security(("api_key" = [])),
+    params(IdParam),
+    responses(
+        (status = 201, description = "The token", body = InboxToken),
+        AuthErrors, Invalid
+    )
+)]
 async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<InboxToken>)> {
     caller.require("send")?;
     check_recipient_id(&id)?;
     let (token, expires_at) = state.inbox.issue_token(&id);
     let ttl = state.inbox.config().token_ttl;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "token": token,
-            "recipient": id,
-            "expires_at": rfc3339(expires_at),
-            "expires_in": ttl.as_secs_f64().ceil() as u64,
-        })),
+        Json(InboxToken {
+            token,
+            recipient: id,
+            expires_at: rfc3339(expires_at),
+            expires_in: ttl.as_secs_f64().ceil() as u64,
+        }),
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Inbox list parameters. Unknown parameters are refused.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only unread messages.
+    #[param(value_type = Option<bool>)]
     pub unread: Option<String>,
+    /// 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Accepted here too (the auth reads it).
+    /// An inbox token, instead of the Authorization header.
     pub token: Option<String>,
 }
 
@@ -209,12 +271,28 @@ pub fn list_params(q: &ListQuery) -> Result<(bool, i64), ApiError> {
     }
 }
 
+/// List a recipient's inbox.
+///
+/// Scope `send` or `read`, or the recipient's inbox token. Newest first,
+/// archived messages left out.
+#[utoipa::path(
+    get,
+    path = "/v1/recipients/{id}/inbox",
+    operation_id = "list_inbox",
+    tag = "inbox",
+    security(("api_key" = []), ("inbox_token" = [])),
+    params(IdParam, ListQuery),
+    responses(
+        (status = 200, description = "A page of messages", body = InboxPage),
+        AuthErrors, Invalid
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     auth: InboxAuth,
     Path(id): Path<String>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InboxPage>> {
     auth.allow(&id, false)?;
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let (unread, limit) = list_params(&q)?;
@@ -224,41 +302,92 @@ async fn list(
         .await?;
     let unread_count = store.inbox_unread_count(&id).await?;
     let more = rows.len() as i64 > limit;
-    let items: Vec<Value> = rows.iter().take(limit as usize).map(message_json).collect();
+    let items = rows
+        .iter()
+        .take(limit as usize)
+        .map(Message::from)
+        .collect();
     let next = if more {
         rows.get(limit as usize - 1).map(|m| m.id.clone())
     } else {
         None
     };
-    Ok(Json(
-        json!({"items": items, "next_cursor": next, "unread_count": unread_count}),
-    ))
+    Ok(Json(InboxPage {
+        items,
+        next_cursor: next,
+        unread_count,
+    }))
 }
 
+/// Mark a message read.
+///
+/// Scope `send`, or the recipient's inbox token.
+#[utoipa::path(
+    post,
+    path = "/v1/recipients/{id}/inbox/{message_id}/read",
+    operation_id = "mark_inbox_message_read",
+    tag = "inbox",
+    security(("api_key" = []), ("inbox_token" = [])),
+    params(MessageParams),
+    responses(
+        (status = 200, description = "The message", body = Message),
+        AuthErrors, NotFound
+    )
+)]
 async fn read_one(
     State(state): State<AppState>,
     auth: InboxAuth,
     Path((id, message_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Message>> {
     auth.allow(&id, true)?;
     match state.inbox.mark_read(&id, &message_id).await? {
-        Some(m) => Ok(Json(message_json(&m))),
+        Some(m) => Ok(Json(Message::from(&m))),
         None => Err(ApiError::NotFound(format!(
             "recipient {id} has no message {message_id}"
         ))),
     }
 }
 
+/// Mark every message read.
+///
+/// Scope `send`, or the recipient's inbox token.
+#[utoipa::path(
+    post,
+    path = "/v1/recipients/{id}/inbox/read-all",
+    operation_id = "mark_inbox_read",
+    tag = "inbox",
+    security(("api_key" = []), ("inbox_token" = [])),
+    params(IdParam),
+    responses(
+        (status = 200, description = "How many were marked read", body = MarkedRead),
+        AuthErrors
+    )
+)]
 async fn read_all(
     State(state): State<AppState>,
     auth: InboxAuth,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MarkedRead>> {
     auth.allow(&id, true)?;
     let n = state.inbox.mark_all_read(&id).await?;
-    Ok(Json(json!({"marked_read": n})))
+    Ok(Json(MarkedRead { marked_read: n }))
 }
 
+/// Archive a message.
+///
+/// Scope `send`, or the recipient's inbox token. It leaves the inbox.
+#[utoipa::path(
+    delete,
+    path = "/v1/recipients/{id}/inbox/{message_id}",
+    operation_id = "archive_inbox_message",
+    tag = "inbox",
+    security(("api_key" = []), ("inbox_token" = [])),
+    params(MessageParams),
+    responses(
+        (status = 204, description = "Archived"),
+        AuthErrors, NotFound
+    )
+)]
 async fn archive(
     State(state): State<AppState>,
     auth: InboxAuth,
@@ -274,10 +403,14 @@ async fn archive(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Stream parameters. Unknown parameters are refused.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
+    /// An inbox token, for clients that cannot set headers.
     pub token: Option<String>,
+    /// Resume after this message id (the `Last-Event-ID` header wins).
     pub last_event_id: Option<String>,
 }
 
@@ -333,6 +466,27 @@ fn sse_event(e: &Event) -> SseEvent {
     }
 }
 
+/// Stream a recipient's inbox (Server-Sent Events).
+///
+/// Scope `send` or `read`, or the recipient's inbox token. Events:
+/// `message` (a new message), `read` (`{"ids": [...], "all": bool}`) and
+/// `end` (`{"reason": ...}`, when the server closes the stream).
+#[utoipa::path(
+    get,
+    path = "/v1/recipients/{id}/inbox/stream",
+    operation_id = "stream_inbox",
+    tag = "inbox",
+    security(("api_key" = []), ("inbox_token" = [])),
+    params(
+        IdParam,
+        StreamQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this message id")
+    ),
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+        AuthErrors, Invalid
+    )
+)]
 async fn sse(
     State(state): State<AppState>,
     auth: InboxAuth,
@@ -371,6 +525,23 @@ async fn sse(
     Ok(resp)
 }
 
+/// Stream a recipient's inbox (WebSocket).
+///
+/// Scope `send` or `read`, or the recipient's inbox token. Server frames:
+/// `{"type": "message", "message": {...}}`, `{"type": "read", ...}`;
+/// client commands: `{"type": "read", "id": ...}`, `{"type": "read_all"}`.
+#[utoipa::path(
+    get,
+    path = "/v1/recipients/{id}/inbox/ws",
+    operation_id = "inbox_websocket",
+    tag = "inbox",
+    security(("api_key" = []), ("inbox_token" = [])),
+    params(IdParam, StreamQuery),
+    responses(
+        (status = 101, description = "Switched to WebSocket"),
+        AuthErrors, Invalid
+    )
+)]
 async fn ws(
     State(state): State<AppState>,
     auth: InboxAuth,

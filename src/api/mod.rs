@@ -1,5 +1,6 @@
 //! The REST API under `/v1`, plus `/healthz` and `/readyz`. One file per
-//! resource, each with its `router()`.
+//! resource, each with its `router()`; each route is registered with its
+//! OpenAPI documentation (`/openapi.json`, see `openapi.rs`).
 
 pub mod auth;
 pub mod deliveries;
@@ -8,6 +9,7 @@ pub mod health;
 pub mod inbox;
 pub mod json;
 pub mod notifications;
+pub mod openapi;
 pub mod providers;
 pub mod recipients;
 pub mod templates;
@@ -20,6 +22,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use tokio::sync::Notify;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
 use crate::render::Renderer;
@@ -38,20 +41,30 @@ pub struct AppState {
     pub inbox: Arc<crate::inbox::Inbox>,
     /// This process's channels (provider and circuit-breaker state).
     pub channels: crate::channels::Channels,
+    /// Providers' pauses and breakers shared with other processes.
+    pub providers: Arc<crate::flow::provider_state::ProviderBoard>,
     /// This app's metrics (`GET /metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
-pub fn router(state: AppState) -> Router {
-    let limit = state.config.server.max_body_bytes;
-    Router::new()
+/// Every route with its documentation: the router and `/openapi.json`
+/// are both made from this. `inbox_cors` is `inbox.cors_origins`.
+pub fn routes(inbox_cors: &[String]) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
         .merge(notifications::router())
         .merge(deliveries::router())
         .merge(providers::router())
         .merge(templates::router())
         .merge(recipients::router())
-        .merge(inbox::router(&state.config.inbox))
+        .merge(inbox::router(inbox_cors))
         .merge(health::router())
+        .merge(openapi::router())
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.server.max_body_bytes;
+    let (routes, _) = routes(&state.config.inbox.cors_origins).split_for_parts();
+    routes
         .merge(crate::console::router())
         .merge(crate::metrics::router())
         .fallback(|| async {

@@ -4,23 +4,63 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Json;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::deliveries::delivery_json;
+use super::deliveries::Delivery;
 use super::error::{ApiError, ApiResult};
 use super::json::JsonBody;
+use super::openapi::{AuthErrors, BodyErrors, Conflict, NotFound};
 use super::AppState;
-use crate::accept::{SendRequest, Sender};
+use crate::accept::{Accepted, SendRequest, Sender};
 use crate::util::{opt_rfc3339, rfc3339};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/notifications", post(send))
-        .route("/v1/notifications/{id}", get(show))
-        .route("/v1/notifications/{id}/cancel", post(cancel))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send))
+        .routes(routes!(show))
+        .routes(routes!(cancel))
+}
+
+/// A notification with its deliveries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Notification {
+    pub id: String,
+    /// The template's key; none for inline content.
+    pub template: Option<String>,
+    pub template_version: Option<i64>,
+    /// The data the template was rendered with.
+    #[schema(value_type = Object)]
+    pub data: Value,
+    pub category: String,
+    pub priority: String,
+    pub locale: Option<String>,
+    pub dedup_key: Option<String>,
+    /// RFC 3339.
+    pub send_at: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// `{id}` in a notification's path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct IdParam {
+    /// The notification's id.
+    id: String,
+}
+
+/// How many deliveries a cancel stopped.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cancelled {
+    pub cancelled: u64,
 }
 
 pub fn sender(state: &AppState) -> Sender<'_> {
@@ -35,6 +75,28 @@ pub fn sender(state: &AppState) -> Sender<'_> {
     }
 }
 
+/// Send a notification.
+///
+/// Scope `send`. Renders the template for every recipient and channel and
+/// queues the deliveries; answers once they are committed. A request with
+/// an `Idempotency-Key` that was seen before (from the same API key) gets
+/// the first answer again, with `Idempotent-Replayed: true`.
+#[utoipa::path(
+    post,
+    path = "/v1/notifications",
+    operation_id = "send_notification",
+    tag = "notifications",
+    security(("api_key" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters; a retry with the same key and body is answered once")
+    ),
+    request_body = SendRequest,
+    responses(
+        (status = 202, description = "Accepted: the notification and its deliveries", body = Accepted,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answer replays an earlier request's"))),
+        AuthErrors, BodyErrors, Conflict
+    )
+)]
 async fn send(
     State(state): State<AppState>,
     caller: Caller,
@@ -83,12 +145,27 @@ async fn send(
     Ok(resp)
 }
 
-/// Cancels every delivery of the notification that has not started sending.
+/// Cancel a notification.
+///
+/// Scope `send`. Cancels every delivery of the notification that has not
+/// started sending.
+#[utoipa::path(
+    post,
+    path = "/v1/notifications/{id}/cancel",
+    operation_id = "cancel_notification",
+    tag = "notifications",
+    security(("api_key" = [])),
+    params(IdParam),
+    responses(
+        (status = 200, description = "How many deliveries were cancelled", body = Cancelled),
+        AuthErrors, NotFound
+    )
+)]
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Cancelled>> {
     caller.require("send")?;
     if state.store.get_notification(&id).await?.is_none() {
         return Err(ApiError::NotFound(format!("there is no notification {id}")));
@@ -100,14 +177,31 @@ async fn cancel(
     for c in &channels {
         state.metrics.cancelled(c, 1);
     }
-    Ok(Json(json!({"cancelled": channels.len()})))
+    Ok(Json(Cancelled {
+        cancelled: channels.len() as u64,
+    }))
 }
 
+/// Show a notification.
+///
+/// Scope `read`. The notification with all its deliveries.
+#[utoipa::path(
+    get,
+    path = "/v1/notifications/{id}",
+    operation_id = "get_notification",
+    tag = "notifications",
+    security(("api_key" = [])),
+    params(IdParam),
+    responses(
+        (status = 200, description = "The notification", body = Notification),
+        AuthErrors, NotFound
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Notification>> {
     caller.require("read")?;
     let n = state
         .store
@@ -115,17 +209,17 @@ async fn show(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no notification {id}")))?;
     let deliveries = state.store.deliveries_of(&id).await?;
-    Ok(Json(json!({
-        "id": n.id,
-        "template": n.template_key,
-        "template_version": n.template_version,
-        "data": serde_json::from_str::<serde_json::Value>(&n.data).unwrap_or_default(),
-        "category": n.category,
-        "priority": n.priority,
-        "locale": n.locale,
-        "dedup_key": n.dedup_key,
-        "send_at": opt_rfc3339(n.send_at),
-        "created_at": rfc3339(n.created_at),
-        "deliveries": deliveries.iter().map(|d| delivery_json(d, false)).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Notification {
+        id: n.id,
+        template: n.template_key,
+        template_version: n.template_version,
+        data: serde_json::from_str(&n.data).unwrap_or_default(),
+        category: n.category,
+        priority: n.priority,
+        locale: n.locale,
+        dedup_key: n.dedup_key,
+        send_at: opt_rfc3339(n.send_at),
+        created_at: rfc3339(n.created_at),
+        deliveries: deliveries.iter().map(Delivery::from).collect(),
+    }))
 }

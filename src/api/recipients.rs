@@ -6,14 +6,17 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::put;
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, FieldError};
 use super::json::JsonBody;
+use super::openapi::{AuthErrors, BodyErrors, NotFound};
 use super::AppState;
 use crate::accept::{
     check_email, check_locale, check_phone, check_timezone, check_url, CATEGORIES,
@@ -22,43 +25,81 @@ use crate::render::CHANNEL_PARTS;
 use crate::store::RecipientRow;
 use crate::util::{now_ms, rfc3339};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/recipients/{id}", put(upsert).get(show).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upsert, show, remove))
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+/// Opt-outs: `false` turns a channel or category off for this recipient.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Preferences {
+    /// By channel: `email`, `sms`, `webhook`, `in_app`.
     #[serde(default)]
     pub channels: BTreeMap<String, bool>,
+    /// By category: `transactional`, `marketing`, `auth`.
     #[serde(default)]
     pub categories: BTreeMap<String, bool>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+/// Hours in the recipient's timezone when `marketing` and `low` priority
+/// notifications wait for the end; `auth` and `high` go now.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuietHours {
+    /// `HH:MM`, e.g. `22:00`.
     pub start: String,
+    /// `HH:MM`, e.g. `07:00`.
     pub end: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// A recipient profile; every field is replaced.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PutRecipient {
+pub struct PutRecipient {
     #[serde(default)]
     email: Option<String>,
+    /// E.164, e.g. `+8613800000000`.
     #[serde(default)]
     phone: Option<String>,
     #[serde(default)]
     webhook_url: Option<String>,
     #[serde(default)]
     locale: Option<String>,
+    /// An IANA timezone, e.g. `Asia/Shanghai`.
     #[serde(default)]
     timezone: Option<String>,
     #[serde(default)]
     preferences: Preferences,
     #[serde(default)]
     quiet_hours: Option<QuietHours>,
+}
+
+/// A stored recipient profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Recipient {
+    pub id: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub webhook_url: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    #[schema(value_type = Preferences)]
+    pub preferences: Value,
+    #[schema(value_type = Option<QuietHours>)]
+    pub quiet_hours: Option<Value>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// `{id}` in a recipient's path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct IdParam {
+    /// The recipient's id: your user id, 1 to 255 characters.
+    id: String,
 }
 
 /// "HH:MM", 00:00 to 23:59.
@@ -125,27 +166,49 @@ fn validate(id: &str, b: &PutRecipient) -> Result<(), ApiError> {
     }
 }
 
-pub fn recipient_json(r: &RecipientRow) -> Value {
-    json!({
-        "id": r.id,
-        "email": r.email,
-        "phone": r.phone,
-        "webhook_url": r.webhook_url,
-        "locale": r.locale,
-        "timezone": r.timezone,
-        "preferences": serde_json::from_str::<Value>(&r.preferences).unwrap_or_default(),
-        "quiet_hours": r.quiet_hours.as_deref().and_then(|q| serde_json::from_str::<Value>(q).ok()),
-        "created_at": rfc3339(r.created_at),
-        "updated_at": rfc3339(r.updated_at),
-    })
+impl From<RecipientRow> for Recipient {
+    fn from(r: RecipientRow) -> Self {
+        Recipient {
+            preferences: serde_json::from_str(&r.preferences).unwrap_or_default(),
+            quiet_hours: r
+                .quiet_hours
+                .as_deref()
+                .and_then(|q| serde_json::from_str(q).ok()),
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+            id: r.id,
+            email: r.email,
+            phone: r.phone,
+            webhook_url: r.webhook_url,
+            locale: r.locale,
+            timezone: r.timezone,
+        }
+    }
 }
 
+/// Create or replace a recipient profile.
+///
+/// Scope `send`.
+#[utoipa::path(
+    put,
+    path = "/v1/recipients/{id}",
+    operation_id = "put_recipient",
+    tag = "recipients",
+    security(("api_key" = [])),
+    params(IdParam),
+    request_body = PutRecipient,
+    responses(
+        (status = 201, description = "Created", body = Recipient),
+        (status = 200, description = "Replaced", body = Recipient),
+        AuthErrors, BodyErrors
+    )
+)]
 async fn upsert(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     body: JsonBody<PutRecipient>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Recipient>)> {
     caller.require("send")?;
     let b = body.value;
     validate(&id, &b)?;
@@ -180,14 +243,29 @@ async fn upsert(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(recipient_json(&row))))
+    Ok((status, Json(row.into())))
 }
 
+/// Show a recipient profile.
+///
+/// Scope `send` or `read`.
+#[utoipa::path(
+    get,
+    path = "/v1/recipients/{id}",
+    operation_id = "get_recipient",
+    tag = "recipients",
+    security(("api_key" = [])),
+    params(IdParam),
+    responses(
+        (status = 200, description = "The profile", body = Recipient),
+        AuthErrors, NotFound
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Recipient>> {
     if !caller.has("send") {
         caller.require("read")?;
     }
@@ -197,9 +275,24 @@ async fn show(
         .await?
         .pop()
         .ok_or_else(|| ApiError::NotFound(format!("there is no recipient {id}")))?;
-    Ok(Json(recipient_json(&r)))
+    Ok(Json(r.into()))
 }
 
+/// Delete a recipient profile.
+///
+/// Scope `send`.
+#[utoipa::path(
+    delete,
+    path = "/v1/recipients/{id}",
+    operation_id = "delete_recipient",
+    tag = "recipients",
+    security(("api_key" = [])),
+    params(IdParam),
+    responses(
+        (status = 204, description = "Deleted"),
+        AuthErrors, NotFound
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,

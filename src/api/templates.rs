@@ -6,48 +6,158 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::Json;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, FieldError};
 use super::json::JsonBody;
+use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
 use super::AppState;
-use crate::render::{Parts, TemplateContent};
+use crate::render::{Parts, TemplateContent, TemplateSettings};
 use crate::store::TemplateRow;
 use crate::templates::{save, valid_key, SaveError};
 use crate::util::{now_ms, opt_rfc3339, rfc3339};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/templates", get(list))
-        .route("/v1/templates/{key}", get(show).put(put).delete(archive))
-        .route("/v1/templates/{key}/versions", get(versions))
-        .route("/v1/templates/{key}/versions/{n}", get(version))
-        .route("/v1/templates/{key}/versions/{n}/activate", post(activate))
-        .route("/v1/templates/{key}/preview", post(preview))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show, put, archive))
+        .routes(routes!(versions))
+        .routes(routes!(version))
+        .routes(routes!(activate))
+        .routes(routes!(preview))
 }
 
-#[derive(Debug, Deserialize)]
+/// A template's content: parts per channel (e.g. `email`: `subject`,
+/// `html`, `text`), per-locale overrides and flow-control settings.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PutTemplate {
+pub struct PutTemplate {
+    /// A display name (default: the key).
     #[serde(default)]
     name: Option<String>,
+    /// Handlebars sources of each part, by channel.
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, String>>)]
     channels: BTreeMap<String, Parts>,
+    /// Overrides of any part, by locale then channel.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>)]
     locales: BTreeMap<String, BTreeMap<String, Parts>>,
     #[serde(default)]
-    settings: crate::render::TemplateSettings,
+    settings: TemplateSettings,
 }
 
+/// The version a `PUT` made (or kept, when nothing changed).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedTemplate {
+    pub key: String,
+    pub name: String,
+    pub version: i64,
+    /// Whether this `PUT` made a new version.
+    pub changed: bool,
+}
+
+/// One version of a template with its content.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Template {
+    pub key: String,
+    pub name: String,
+    /// The version shown.
+    pub version: i64,
+    /// The version sends use.
+    pub current_version: i64,
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, String>>)]
+    pub channels: Value,
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>)]
+    pub locales: Value,
+    #[schema(value_type = TemplateSettings)]
+    pub settings: Value,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// RFC 3339; set once archived.
+    pub archived_at: Option<String>,
+}
+
+/// A template in the list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateSummary {
+    pub key: String,
+    pub name: String,
+    pub current_version: i64,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// RFC 3339; set once archived.
+    pub archived_at: Option<String>,
+}
+
+/// One version in a template's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateVersion {
+    pub version: i64,
+    pub name: String,
+    /// Whether sends use this version.
+    pub current: bool,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// Every template, archived ones included.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateList {
+    pub items: Vec<TemplateSummary>,
+}
+
+/// A template's versions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionList {
+    pub items: Vec<TemplateVersion>,
+}
+
+/// Every channel of a template version, rendered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    pub key: String,
+    /// The version rendered; none for a draft.
+    pub version: Option<i64>,
+    pub locale: Option<String>,
+    /// The rendered parts, by channel.
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, String>>)]
+    pub channels: BTreeMap<String, Parts>,
+}
+
+/// Create or change a template.
+///
+/// Scope `templates`. A new immutable version is made when the content
+/// changes, and becomes current; the same content keeps the version.
+#[utoipa::path(
+    put,
+    path = "/v1/templates/{key}",
+    operation_id = "put_template",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(KeyParam),
+    request_body = PutTemplate,
+    responses(
+        (status = 201, description = "The template's first version was made", body = SavedTemplate),
+        (status = 200, description = "A new version was made, or the content was unchanged", body = SavedTemplate),
+        AuthErrors, BodyErrors
+    )
+)]
 async fn put(
     State(state): State<AppState>,
     caller: Caller,
     Path(key): Path<String>,
     body: JsonBody<PutTemplate>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<SavedTemplate>)> {
     caller.require("templates")?;
     if !valid_key(&key) {
         return Err(ApiError::invalid(
@@ -83,7 +193,12 @@ async fn put(
     };
     Ok((
         status,
-        Json(json!({"key": key, "name": name, "version": version, "changed": created})),
+        Json(SavedTemplate {
+            key,
+            name,
+            version,
+            changed: created,
+        }),
     ))
 }
 
@@ -95,20 +210,23 @@ fn can_read(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
-fn template_json(t: &TemplateRow, current: i64) -> Value {
+fn template_view(t: &TemplateRow, current: i64) -> Template {
     let content: Value = serde_json::from_str(&t.content).unwrap_or_default();
-    json!({
-        "key": t.key,
-        "name": t.name,
-        "version": t.version,
-        "current_version": current,
-        "channels": content.get("channels").cloned().unwrap_or_default(),
-        "locales": content.get("locales").cloned().unwrap_or_default(),
-        "settings": content.get("settings").cloned().unwrap_or_else(|| json!({})),
-        "created_at": rfc3339(t.created_at),
-        "updated_at": rfc3339(t.updated_at),
-        "archived_at": opt_rfc3339(t.archived_at),
-    })
+    Template {
+        key: t.key.clone(),
+        name: t.name.clone(),
+        version: t.version,
+        current_version: current,
+        channels: content.get("channels").cloned().unwrap_or_default(),
+        locales: content.get("locales").cloned().unwrap_or_default(),
+        settings: content
+            .get("settings")
+            .cloned()
+            .unwrap_or_else(|| json!({})),
+        created_at: rfc3339(t.created_at),
+        updated_at: rfc3339(t.updated_at),
+        archived_at: opt_rfc3339(t.archived_at),
+    }
 }
 
 async fn load(state: &AppState, key: &str, version: Option<i64>) -> ApiResult<TemplateRow> {
@@ -122,53 +240,109 @@ async fn load(state: &AppState, key: &str, version: Option<i64>) -> ApiResult<Te
     }
 }
 
+/// `{key}` in a template's path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct KeyParam {
+    /// The template's key: 1 to 100 letters, digits, `-`, `_` or `.`.
+    key: String,
+}
+
+/// Show a template.
+///
+/// Scope `templates` or `read`. The current version with its content.
+#[utoipa::path(
+    get,
+    path = "/v1/templates/{key}",
+    operation_id = "get_template",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(KeyParam),
+    responses(
+        (status = 200, description = "The current version", body = Template),
+        AuthErrors, NotFound
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(key): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Template>> {
     can_read(&caller)?;
     let t = load(&state, &key, None).await?;
-    Ok(Json(template_json(&t, t.version)))
+    Ok(Json(template_view(&t, t.version)))
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// List templates.
+///
+/// Scope `templates` or `read`. Every template, archived ones included.
+#[utoipa::path(
+    get,
+    path = "/v1/templates",
+    operation_id = "list_templates",
+    tag = "templates",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Every template", body = TemplateList),
+        AuthErrors
+    )
+)]
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<TemplateList>> {
     can_read(&caller)?;
-    let items: Vec<Value> = state
+    let items = state
         .store
         .list_templates(true)
         .await?
         .iter()
-        .map(|t| {
-            json!({
-                "key": t.key,
-                "name": t.name,
-                "current_version": t.current_version,
-                "created_at": rfc3339(t.created_at),
-                "updated_at": rfc3339(t.updated_at),
-                "archived_at": opt_rfc3339(t.archived_at),
-            })
+        .map(|t| TemplateSummary {
+            key: t.key.clone(),
+            name: t.name.clone(),
+            current_version: t.current_version,
+            created_at: rfc3339(t.created_at),
+            updated_at: rfc3339(t.updated_at),
+            archived_at: opt_rfc3339(t.archived_at),
         })
         .collect();
-    Ok(Json(json!({"items": items})))
+    Ok(Json(TemplateList { items }))
 }
 
+/// List a template's versions.
+///
+/// Scope `templates` or `read`. Newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/templates/{key}/versions",
+    operation_id = "list_template_versions",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(KeyParam),
+    responses(
+        (status = 200, description = "The versions", body = VersionList),
+        AuthErrors, NotFound
+    )
+)]
 async fn versions(
     State(state): State<AppState>,
     caller: Caller,
     Path(key): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VersionList>> {
     can_read(&caller)?;
     let current = load(&state, &key, None).await?.version;
-    let items: Vec<Value> = state
+    let items = state
         .store
         .template_versions(&key)
         .await?
         .iter()
         .rev()
-        .map(|v| json!({"version": v.version, "name": v.name, "current": v.version == current, "created_at": rfc3339(v.created_at)}))
+        .map(|v| TemplateVersion {
+            version: v.version,
+            name: v.name.clone(),
+            current: v.version == current,
+            created_at: rfc3339(v.created_at),
+        })
         .collect();
-    Ok(Json(json!({"items": items})))
+    Ok(Json(VersionList { items }))
 }
 
 fn version_param(n: &str) -> ApiResult<i64> {
@@ -178,23 +352,64 @@ fn version_param(n: &str) -> ApiResult<i64> {
         .ok_or_else(|| ApiError::invalid("version", "must be a version number (1, 2, ...)"))
 }
 
+/// `{key}` and `{n}` in a template version's path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct VersionParams {
+    /// The template's key.
+    key: String,
+    /// The version number (1, 2, ...).
+    n: u32,
+}
+
+/// Show one version of a template.
+///
+/// Scope `templates` or `read`.
+#[utoipa::path(
+    get,
+    path = "/v1/templates/{key}/versions/{n}",
+    operation_id = "get_template_version",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(VersionParams),
+    responses(
+        (status = 200, description = "The version", body = Template),
+        AuthErrors, NotFound, Invalid
+    )
+)]
 async fn version(
     State(state): State<AppState>,
     caller: Caller,
     Path((key, n)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Template>> {
     can_read(&caller)?;
     let n = version_param(&n)?;
     let current = load(&state, &key, None).await?.version;
     let t = load(&state, &key, Some(n)).await?;
-    Ok(Json(template_json(&t, current)))
+    Ok(Json(template_view(&t, current)))
 }
 
+/// Roll a template back (or forward) to a version.
+///
+/// Scope `templates`. The version becomes the one sends use.
+#[utoipa::path(
+    post,
+    path = "/v1/templates/{key}/versions/{n}/activate",
+    operation_id = "activate_template_version",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(VersionParams),
+    responses(
+        (status = 200, description = "The template, now at that version", body = Template),
+        AuthErrors, NotFound, Invalid
+    )
+)]
 async fn activate(
     State(state): State<AppState>,
     caller: Caller,
     Path((key, n)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Template>> {
     caller.require("templates")?;
     let n = version_param(&n)?;
     load(&state, &key, Some(n)).await?;
@@ -203,9 +418,24 @@ async fn activate(
         .activate_template_version(&key, n, now_ms())
         .await?;
     let t = load(&state, &key, None).await?;
-    Ok(Json(template_json(&t, t.version)))
+    Ok(Json(template_view(&t, t.version)))
 }
 
+/// Archive a template.
+///
+/// Scope `templates`. It can no longer be sent; its history is kept.
+#[utoipa::path(
+    delete,
+    path = "/v1/templates/{key}",
+    operation_id = "archive_template",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(KeyParam),
+    responses(
+        (status = 204, description = "Archived"),
+        AuthErrors, NotFound
+    )
+)]
 async fn archive(
     State(state): State<AppState>,
     caller: Caller,
@@ -217,15 +447,20 @@ async fn archive(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// What to render a preview with.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PreviewRequest {
+pub struct PreviewRequest {
+    /// The template's data (a JSON object).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     data: Option<Value>,
     #[serde(default)]
     locale: Option<String>,
+    /// An IANA timezone for date helpers.
     #[serde(default)]
     timezone: Option<String>,
+    /// Default: the current version.
     #[serde(default)]
     version: Option<i64>,
     /// Unsaved content to preview instead of a stored version (the
@@ -235,15 +470,31 @@ struct PreviewRequest {
     draft: Option<TemplateContent>,
 }
 
-/// Renders every channel of a template version (or of an unsaved draft)
-/// with the given data, without sending anything. A compile or render error
-/// is a 422 naming the field (and the line, for compile errors).
+/// Preview a template.
+///
+/// Scope `templates` or `read`. Renders every channel of a template version
+/// (or of an unsaved draft) with the given data, without sending anything.
+/// A compile or render error is a 422 naming the field (and the line, for
+/// compile errors).
+#[utoipa::path(
+    post,
+    path = "/v1/templates/{key}/preview",
+    operation_id = "preview_template",
+    tag = "templates",
+    security(("api_key" = [])),
+    params(KeyParam),
+    request_body = PreviewRequest,
+    responses(
+        (status = 200, description = "The rendered channels", body = Preview),
+        AuthErrors, BodyErrors, NotFound
+    )
+)]
 async fn preview(
     State(state): State<AppState>,
     caller: Caller,
     Path(key): Path<String>,
     body: JsonBody<PreviewRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Preview>> {
     can_read(&caller)?;
     let req = body.value;
     if let Some(tz) = &req.timezone {
@@ -276,7 +527,7 @@ async fn preview(
     if !data.is_object() {
         return Err(ApiError::invalid("data", "must be a JSON object"));
     }
-    let mut channels = serde_json::Map::new();
+    let mut channels = BTreeMap::new();
     let mut errors = Vec::new();
     for channel in compiled.channels() {
         match state.renderer.render_channel(
@@ -287,7 +538,7 @@ async fn preview(
             &data,
         ) {
             Ok(Some(parts)) => {
-                channels.insert(channel.clone(), json!(parts));
+                channels.insert(channel.clone(), parts);
             }
             Ok(None) => {}
             Err(e) => errors.push(FieldError::new(
@@ -299,7 +550,10 @@ async fn preview(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    Ok(Json(
-        json!({"key": key, "version": version, "locale": req.locale, "channels": channels}),
-    ))
+    Ok(Json(Preview {
+        key,
+        version,
+        locale: req.locale,
+        channels,
+    }))
 }

@@ -43,6 +43,7 @@ use super::outbox::Outbox;
 use super::webhook::error_chain;
 use super::{truncate, Channel, Message, Outcome, SendResult, MAX_RESPONSE};
 use crate::config::{ChannelConfig, Config, ConfigError, ProviderConfig};
+use crate::flow::provider_state::ProviderBoard;
 
 /// Builds the email channel from `channels.email`. Always enabled: the
 /// `file` provider needs no configuration.
@@ -237,8 +238,13 @@ impl Channel for EmailChannel {
         self.providers.status("email", |p| p.name().to_string())
     }
 
+    fn share_provider_state(&self, board: &Arc<ProviderBoard>) {
+        self.providers
+            .share(board, "email", |p| p.name().to_string());
+    }
+
     async fn send(&self, msg: &Message<'_>) -> SendResult {
-        let (index, provider) = self.providers.pick(msg.attempt);
+        let (index, provider) = self.providers.pick(msg.attempt).await;
         match self.compose(msg) {
             Ok(mail) => {
                 let result = provider.send(&mail).await;

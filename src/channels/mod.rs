@@ -112,6 +112,9 @@ pub trait Channel: Send + Sync {
     fn providers(&self) -> Vec<failover::ProviderStatus> {
         Vec::new()
     }
+    /// Shares the providers' pauses and breakers with the other processes
+    /// on the database.
+    fn share_provider_state(&self, _board: &Arc<crate::flow::provider_state::ProviderBoard>) {}
     /// The provider attempt `attempt` will likely use, if it has its own
     /// rate limit: (provider name, limit).
     fn provider_limit(&self, _attempt: i64) -> Option<(String, crate::config::RateLimit)> {

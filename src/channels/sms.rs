@@ -19,6 +19,7 @@ use super::outbox::Outbox;
 use super::webhook::{classify_status, error_chain, parse_retry_after};
 use super::{truncate, Channel, Message, Outcome, SendResult, MAX_RESPONSE};
 use crate::config::{ChannelConfig, Config, ConfigError, ProviderConfig};
+use crate::flow::provider_state::ProviderBoard;
 use crate::render::render_text;
 
 /// How much of an answer is read (more than is stored: a Twilio answer is
@@ -92,7 +93,7 @@ impl Channel for SmsChannel {
     }
 
     async fn send(&self, msg: &Message<'_>) -> SendResult {
-        let (index, provider) = self.providers.pick(msg.attempt);
+        let (index, provider) = self.providers.pick(msg.attempt).await;
         let text = match msg.content.get("text") {
             Some(Value::String(t)) => t.as_str(),
             _ => return SendResult::failed(provider.name(), "the template has no sms text"),
@@ -114,6 +115,10 @@ impl Channel for SmsChannel {
 
     fn providers(&self) -> Vec<ProviderStatus> {
         self.providers.status("sms", |p| p.name().to_string())
+    }
+
+    fn share_provider_state(&self, board: &Arc<ProviderBoard>) {
+        self.providers.share(board, "sms", |p| p.name().to_string());
     }
 }
 

@@ -76,6 +76,13 @@ impl Breaker {
         }
     }
 
+    /// Opens the breaker now, whatever the count: a probe made for every
+    /// process failed (src/flow/provider_state.rs).
+    pub fn trip(&mut self, now: Instant) {
+        self.probing = false;
+        self.opened_at = Some(now);
+    }
+
     pub fn consecutive_failures(&self) -> u32 {
         self.failures
     }

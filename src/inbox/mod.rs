@@ -35,21 +35,47 @@ const TOKEN_SECRET_SETTING: &str = "inbox_token_secret";
 /// is what clients act on); it must fit a NOTIFY payload.
 pub const READ_EVENT_MAX_IDS: usize = 100;
 
+/// A message as a client sees it (REST, SSE, WebSocket).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub id: String,
+    pub recipient: String,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub action_url: Option<String>,
+    /// The template's `data` part, if any.
+    #[schema(value_type = Object)]
+    pub data: Value,
+    pub category: String,
+    pub notification_id: String,
+    pub delivery_id: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; none while unread.
+    pub read_at: Option<String>,
+}
+
+impl From<&InboxMessage> for Message {
+    fn from(m: &InboxMessage) -> Self {
+        Message {
+            id: m.id.clone(),
+            recipient: m.recipient.clone(),
+            title: m.title.clone(),
+            body: m.body.clone(),
+            action_url: m.action_url.clone(),
+            data: serde_json::from_str(&m.data).unwrap_or(Value::Null),
+            category: m.category.clone(),
+            notification_id: m.notification_id.clone(),
+            delivery_id: m.delivery_id.clone(),
+            created_at: rfc3339(m.created_at),
+            read_at: opt_rfc3339(m.read_at),
+        }
+    }
+}
+
 /// The JSON a client sees for a message (REST, SSE, WebSocket).
 pub fn message_json(m: &InboxMessage) -> Value {
-    json!({
-        "id": m.id,
-        "recipient": m.recipient,
-        "title": m.title,
-        "body": m.body,
-        "action_url": m.action_url,
-        "data": serde_json::from_str::<Value>(&m.data).unwrap_or(Value::Null),
-        "category": m.category,
-        "notification_id": m.notification_id,
-        "delivery_id": m.delivery_id,
-        "created_at": rfc3339(m.created_at),
-        "read_at": opt_rfc3339(m.read_at),
-    })
+    serde_json::to_value(Message::from(m)).unwrap_or_default()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

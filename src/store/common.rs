@@ -458,6 +458,34 @@ macro_rules! store_impl {
                 Ok(granted)
             }
 
+            async fn provider_states(&self) -> StoreResult<Vec<ProviderStateRow>> {
+                Ok(sqlx::query_as::<_, ProviderStateRow>("SELECT key, paused_until, open_until FROM provider_state ORDER BY key")
+                    .fetch_all(self.reader()).await?)
+            }
+
+            async fn provider_pause(&self, key: &str, until: i64, now: i64) -> StoreResult<()> {
+                sqlx::query("INSERT INTO provider_state (key, paused_until, updated_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at, paused_until = CASE \
+                             WHEN provider_state.paused_until > excluded.paused_until THEN provider_state.paused_until \
+                             ELSE excluded.paused_until END")
+                    .bind(key).bind(until).bind(now).execute(self.writer()).await?;
+                Ok(())
+            }
+
+            async fn provider_breaker(&self, key: &str, open_until: Option<i64>, now: i64) -> StoreResult<()> {
+                sqlx::query("INSERT INTO provider_state (key, open_until, updated_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (key) DO UPDATE SET open_until = excluded.open_until, updated_at = excluded.updated_at")
+                    .bind(key).bind(open_until).bind(now).execute(self.writer()).await?;
+                Ok(())
+            }
+
+            async fn provider_claim_probe(&self, key: &str, seen: i64, lease_until: i64, now: i64) -> StoreResult<bool> {
+                let r = sqlx::query("UPDATE provider_state SET open_until = $3, updated_at = $4 \
+                                     WHERE key = $1 AND open_until = $2 AND open_until <= $4")
+                    .bind(key).bind(seen).bind(lease_until).bind(now).execute(self.writer()).await?;
+                Ok(r.rows_affected() == 1)
+            }
+
             async fn defer(&self, token: &str, waits: &[(String, i64)], reason: &str, now: i64) -> StoreResult<()> {
                 let mut tx = self.writer().begin().await?;
                 for chunk in waits.chunks($crate::store::common::INSERT_CHUNK) {

@@ -198,18 +198,21 @@ pub struct Accept {
     pub answer_json: String,
 }
 
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+/// One delivery a send made (or suppressed).
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct DeliverySummary {
     pub id: String,
     pub recipient: String,
     pub channel: String,
     pub status: String,
+    /// Why the delivery was suppressed: `duplicate`, `preference`,
+    /// `frequency_cap` or `no_address`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
 /// The answer to an accepted send.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Accepted {
     pub id: String,
     pub deliveries: Vec<DeliverySummary>,
@@ -335,6 +338,17 @@ pub struct NewInboxMessage {
     pub action_url: Option<String>,
     pub category: String,
     pub created_at: i64,
+}
+
+/// A provider's state shared by every process (`provider_state`): a pause
+/// it asked for and an open circuit breaker, as Unix milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ProviderStateRow {
+    /// `<channel>:<provider>`.
+    pub key: String,
+    pub paused_until: Option<i64>,
+    /// The breaker is open until then, half-open after.
+    pub open_until: Option<i64>,
 }
 
 /// The result of asking for a state change (retry, cancel).
@@ -529,6 +543,29 @@ pub trait Store: Send + Sync + 'static {
     /// The inbox events announced by any process, this one included; `None`
     /// where the backend has none.
     async fn inbox_events(&self) -> StoreResult<Option<BoxStream<'static, String>>>;
+
+    /// Every provider's shared state.
+    async fn provider_states(&self) -> StoreResult<Vec<ProviderStateRow>>;
+    /// Pauses a provider until `until` (a later pause already held stays).
+    async fn provider_pause(&self, key: &str, until: i64, now: i64) -> StoreResult<()>;
+    /// Opens a provider's breaker until `until` (`Some`), or closes it.
+    async fn provider_breaker(
+        &self,
+        key: &str,
+        open_until: Option<i64>,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Takes the half-open probe of a provider whose breaker was seen open
+    /// until `seen` (already past): moves `open_until` on to `lease_until`
+    /// only if no other process has changed it since. True for the one
+    /// process that wins.
+    async fn provider_claim_probe(
+        &self,
+        key: &str,
+        seen: i64,
+        lease_until: i64,
+        now: i64,
+    ) -> StoreResult<bool>;
 
     async fn purge_idempotency(&self, now: i64) -> StoreResult<u64>;
     async fn purge_finished(&self, before: i64) -> StoreResult<u64>;

@@ -5,7 +5,9 @@
 mod helpers;
 
 mod api_errors;
+mod browser;
 mod cli;
+mod console;
 mod crash;
 mod email;
 mod flow;
@@ -13,6 +15,7 @@ mod idempotency;
 mod inbox;
 mod metrics;
 mod multi_process;
+mod openapi;
 mod recipients;
 mod sms;
 mod smtp_server;

@@ -2,7 +2,8 @@
 //! one process is sent by the other. On PostgreSQL the worker polls only
 //! every 30 s here, so prompt delivery proves LISTEN/NOTIFY wakes it.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -120,5 +121,231 @@ async fn two_processes_share_one_rate_limit() {
         for mut child in children {
             child.stop_gracefully(Duration::from_secs(30)).await;
         }
+    }
+}
+
+/// An SMS gateway answering every request with `status` (and `Retry-After`
+/// when given), recording when each request came.
+async fn gateway(
+    status: u16,
+    retry_after: Option<&'static str>,
+) -> (String, Arc<Mutex<Vec<Instant>>>) {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let c = calls.clone();
+    let app = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(move || {
+            let c = c.clone();
+            async move {
+                c.lock().unwrap().push(Instant::now());
+                let mut headers = axum::http::HeaderMap::new();
+                if let Some(r) = retry_after {
+                    headers.insert("retry-after", r.parse().unwrap());
+                }
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    headers,
+                    "{}",
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sms", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, calls)
+}
+
+/// Config with two SMS providers, `primary` then `backup`.
+fn two_gateways(db: &TestDb, primary: &str, backup: &str, breaker: &str) -> String {
+    let path = db.dir.path().join("sms.toml");
+    let provider = |name: &str, url: &str| {
+        format!("[channels.sms.{name}]\ntype = \"http\"\nurl = \"{url}\"\nbody = '{{\"to\": {{{{json to}}}}}}'\n")
+    };
+    std::fs::write(
+        &path,
+        format!(
+            "[channels.sms]\nproviders = [\"primary\", \"backup\"]\nretry_schedule = [\"100ms\", \"100ms\", \"100ms\"]\n\
+             {breaker}\n{}{}",
+            provider("primary", primary),
+            provider("backup", backup)
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+async fn start_with_config(db: &TestDb, config: &str, label: &str) -> crate::crash::ChildGuard {
+    let port = free_port();
+    let env = child_env(db, port);
+    let mut child = spawn_child(db, &env, port, &["serve", "--config", config], label);
+    child.wait_ready(Duration::from_secs(30)).await;
+    child
+}
+
+async fn send_sms(child: &crate::crash::ChildGuard, key: &str, n: usize) {
+    let to: Vec<Value> = (0..n)
+        .map(|i| json!({"phone": format!("+4930123456{i:02}")}))
+        .collect();
+    let r = reqwest::Client::new()
+        .post(child.url("/v1/notifications"))
+        .bearer_auth(key)
+        .json(&json!({"content": {"sms": {"text": "hi"}}, "to": to}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+}
+
+/// Waits until `child`'s GET /v1/providers shows sms provider `name` in `state`.
+async fn wait_provider_state(child: &crate::crash::ChildGuard, key: &str, name: &str, state: &str) {
+    let url = child.url("/v1/providers");
+    let got = poll_until(Duration::from_secs(30), || async {
+        let v: Value = match reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(key)
+            .send()
+            .await
+        {
+            Ok(r) => r.json().await.unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        };
+        let ok = v["items"].as_array().is_some_and(|items| {
+            items
+                .iter()
+                .any(|p| p["channel"] == "sms" && p["provider"] == name && p["state"] == state)
+        });
+        (ok, v)
+    })
+    .await;
+    assert!(got.is_ok(), "{name} never {state}: {got:?}");
+}
+
+async fn wait_calls(calls: &Mutex<Vec<Instant>>, n: usize) {
+    let got = poll_until(Duration::from_secs(30), || async {
+        let got = calls.lock().unwrap().len();
+        (got >= n, got)
+    })
+    .await;
+    assert!(got.is_ok(), "{got:?} calls, waiting for {n}");
+}
+
+/// Sends 10 SMS through each of `via` and waits until the backup gateway
+/// has had `want.1` calls in all, then checks that the primary has had no
+/// more than `want.0`, and that this all happened before `deadline` (the
+/// end of the pause or cool-down).
+async fn all_to_backup(
+    via: &[&crate::crash::ChildGuard],
+    key: &str,
+    (primary, backup): (&Mutex<Vec<Instant>>, &Mutex<Vec<Instant>>),
+    want: (usize, usize),
+    deadline: Instant,
+) {
+    for child in via {
+        send_sms(child, key, 10).await;
+    }
+    wait_calls(backup, want.1).await;
+    assert!(
+        Instant::now() < deadline,
+        "too slow to test inside the pause"
+    );
+    assert_eq!(
+        primary.lock().unwrap().len(),
+        want.0,
+        "primary is held back for both"
+    );
+}
+
+/// A provider that answers one process 429 with Retry-After is paused for
+/// every process on the database until the pause ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_asked_of_one_process_holds_for_the_other() {
+    for b in backends() {
+        if !matches!(b, Backend::Postgres(_)) {
+            continue;
+        }
+        let db = TestDb::new(&b);
+        let (primary, primary_calls) = gateway(429, Some("10")).await;
+        let (backup, backup_calls) = gateway(200, None).await;
+        let config = two_gateways(&db, &primary, &backup, "");
+        let mut one = start_with_config(&db, &config, "one").await;
+        let key = admin_key(&db);
+        send_sms(&one, &key, 1).await;
+        wait_calls(&primary_calls, 1).await;
+        let paused_at = primary_calls.lock().unwrap()[0];
+
+        // The second process never saw the 429; the first leaves, so the
+        // second does all the sending from here.
+        let mut two = start_with_config(&db, &config, "two").await;
+        one.stop_gracefully(Duration::from_secs(30)).await;
+        wait_provider_state(&two, &key, "primary", "paused").await;
+        let calls = (&*primary_calls, &*backup_calls);
+        all_to_backup(
+            &[&two],
+            &key,
+            calls,
+            (1, 10),
+            paused_at + Duration::from_secs(10),
+        )
+        .await;
+
+        // When the pause ends the provider is used again.
+        wait_provider_state(&two, &key, "primary", "closed").await;
+        send_sms(&two, &key, 1).await;
+        wait_calls(&primary_calls, 2).await;
+        assert!(primary_calls.lock().unwrap()[1] >= paused_at + Duration::from_secs(10));
+        two.stop_gracefully(Duration::from_secs(30)).await;
+    }
+}
+
+/// A breaker opened by failures one process saw keeps the other process
+/// off that provider; after the cool-down one probe goes out for both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_opened_in_one_process_holds_for_the_other() {
+    for b in backends() {
+        if !matches!(b, Backend::Postgres(_)) {
+            continue;
+        }
+        let db = TestDb::new(&b);
+        let (primary, primary_calls) = gateway(503, None).await;
+        let (backup, backup_calls) = gateway(200, None).await;
+        let config = two_gateways(
+            &db,
+            &primary,
+            &backup,
+            "breaker_threshold = 3\nbreaker_cool_down = \"8s\"",
+        );
+        let mut one = start_with_config(&db, &config, "one").await;
+        let key = admin_key(&db);
+        // Three failures, one after another: the first process's breaker opens.
+        for n in 1..=3 {
+            send_sms(&one, &key, 1).await;
+            wait_calls(&primary_calls, n).await;
+        }
+        wait_provider_state(&one, &key, "primary", "open").await;
+        let opened_at = Instant::now();
+
+        let mut two = start_with_config(&db, &config, "two").await;
+        wait_provider_state(&two, &key, "primary", "open").await;
+        let calls = (&*primary_calls, &*backup_calls);
+        all_to_backup(
+            &[&two, &one],
+            &key,
+            calls,
+            (3, 23),
+            opened_at + Duration::from_secs(8),
+        )
+        .await;
+
+        // After the cool-down: one probe for both processes (it fails, so
+        // the breaker opens again).
+        wait_provider_state(&two, &key, "primary", "half_open").await;
+        send_sms(&two, &key, 5).await;
+        send_sms(&one, &key, 5).await;
+        wait_calls(&backup_calls, 33).await;
+        assert_eq!(primary_calls.lock().unwrap().len(), 4, "one probe in all");
+        wait_provider_state(&one, &key, "primary", "open").await;
+        one.stop_gracefully(Duration::from_secs(30)).await;
+        two.stop_gracefully(Duration::from_secs(30)).await;
     }
 }

@@ -1,0 +1,379 @@
+//! The console in a real browser: headless Chromium driven over WebDriver
+//! (Debian's chromium and chromium-driver; `.ci/run` installs them).
+//! An operator signs in, finds a failed delivery by filter, opens it,
+//! retries it and sees it sent; an admin edits a template, sees the preview
+//! follow and an error at its line, saves and rolls back.
+//!
+//! Screenshots of the pages go to `target/screenshots/`, or to
+//! `docs/screenshots/` with `MISSIVE_SCREENSHOTS=docs`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A chromedriver of the test's own, stopped when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts chromedriver and a headless Chromium session; `None` (with a
+/// note) when this machine has no Chromium and isn't CI. In CI a missing
+/// browser fails the test.
+async fn browser() -> Option<(Driver, Client)> {
+    let have =
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+    if !have {
+        if std::env::var_os("CI").is_some() {
+            panic!("browser tests need {CHROMIUM} and {CHROMEDRIVER}: apt-get install chromium chromium-driver");
+        }
+        eprintln!("skipping a browser test: install chromium and chromium-driver to run it");
+        return None;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver { child, port };
+    let status = format!("http://127.0.0.1:{port}/status");
+    let up = poll_until(Duration::from_secs(20), || {
+        let status = status.clone();
+        async move {
+            (
+                reqwest::get(&status)
+                    .await
+                    .is_ok_and(|r| r.status().is_success()),
+                (),
+            )
+        }
+    })
+    .await;
+    assert!(up.is_ok(), "chromedriver did not start");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--disable-dev-shm-usage", "--window-size=1360,900"],
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a browser session");
+    Some((driver, client))
+}
+
+fn screenshot_dir() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = match std::env::var("MISSIVE_SCREENSHOTS").as_deref() {
+        Ok("docs") => root.join("docs/screenshots"),
+        _ => root.join("target/screenshots"),
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn css(c: &Client, sel: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(sel))
+        .await
+        .unwrap_or_else(|e| panic!("no `{sel}` on the page: {e}"))
+}
+
+/// Waits until the text of `sel` satisfies `ok`; returns it.
+async fn wait_text(c: &Client, sel: &str, ok: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..200 {
+        if let Ok(e) = c.find(Locator::Css(sel)).await {
+            if let Ok(t) = e.text().await {
+                if ok(&t) {
+                    return t;
+                }
+                last = t;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("`{sel}` never showed what was expected; last: {last:?}");
+}
+
+async fn sign_in(c: &Client, app: &TestApp, path: &str) {
+    c.goto(&app.url(path)).await.unwrap();
+    let url = c.current_url().await.unwrap();
+    assert!(
+        url.path().ends_with("/console/login"),
+        "signed-out visitors are asked to sign in: {url}"
+    );
+    css(c, "input[name=key]")
+        .await
+        .send_keys(&app.key)
+        .await
+        .unwrap();
+    css(c, ".signin button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(c, "form.signout").await;
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        path,
+        "back where the visitor was going"
+    );
+}
+
+/// Replaces a textarea's text as a person would (select all, type).
+async fn retype(c: &Client, sel: &str, text: &str) {
+    let e = css(c, sel).await;
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_finds_a_failed_delivery_retries_it_and_sees_it_sent() {
+    for b in backends() {
+        let Some((_driver, c)) = browser().await else {
+            return;
+        };
+        let app = spawn_app(&b).await;
+        // The receiver refuses the first request for good (400), then accepts.
+        let rx = Receiver::start_with(
+            vec![Answer::status(400).body("{\"error\":\"unknown order\"}")],
+            Answer::status(200),
+        )
+        .await;
+        let failed = app.send_webhook(&rx.url, json!({"n": "first"})).await;
+        let id = failed["deliveries"][0]["id"].as_str().unwrap().to_string();
+        app.wait_for_status(&id, "failed").await;
+        let ok = app.send_webhook(&rx.url, json!({"n": "second"})).await;
+        app.wait_for_status(ok["deliveries"][0]["id"].as_str().unwrap(), "sent")
+            .await;
+
+        sign_in(&c, &app, "/console").await;
+        css(&c, "figure.chart svg").await;
+        screenshot(&c, "overview").await;
+
+        c.goto(&app.url("/console/deliveries")).await.unwrap();
+        css(&c, "form.filters select[name=status]")
+            .await
+            .select_by_value("failed")
+            .await
+            .unwrap();
+        css(&c, "form.filters button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "table.log tbody", |t| t.contains("failed")).await;
+        let rows = c
+            .find_all(Locator::Css("table.log tbody tr"))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "the filter leaves the one failed delivery");
+        assert_eq!(
+            rows[0].attr("data-id").await.unwrap().as_deref(),
+            Some(id.as_str())
+        );
+        screenshot(&c, "deliveries").await;
+
+        rows[0]
+            .find(Locator::Css("a"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "table.attempts", |t| {
+            t.contains("400") && t.contains("unknown order")
+        })
+        .await;
+        screenshot(&c, "delivery").await;
+        css(&c, "button#retry").await.click().await.unwrap();
+        wait_text(&c, "p.flash", |t| t.contains("Queued for another attempt")).await;
+
+        // Reload until the page shows it sent, as an operator would.
+        let mut sent = false;
+        for _ in 0..100 {
+            c.refresh().await.unwrap();
+            let h1 = css(&c, "h1 .badge").await.text().await.unwrap();
+            if h1 == "sent" {
+                sent = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(sent, "the retried delivery became sent");
+        let attempts = c
+            .find_all(Locator::Css("table.attempts tbody tr"))
+            .await
+            .unwrap();
+        assert_eq!(attempts.len(), 2, "both attempts are in the log");
+        assert_eq!(rx.count(), 3);
+        c.close().await.unwrap();
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_edits_a_template_with_live_preview_and_rolls_it_back() {
+    for b in backends() {
+        let Some((_driver, c)) = browser().await else {
+            return;
+        };
+        let app = spawn_app(&b).await;
+        let r = app
+            .put(
+                "/v1/templates/order-shipped",
+                &json!({"name": "Order shipped", "channels": {
+                    "email": {"subject": "Order {{order}} shipped", "text": "Hello {{name}},\nyour order is on its way."},
+                    "sms": {"text": "Order {{order}} shipped"}}}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+
+        sign_in(&c, &app, "/console/templates").await;
+        css(&c, "a[href='/console/templates/order-shipped']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        retype(&c, "#sample-data", r#"{"order": 1001, "name": "Ana"}"#).await;
+        wait_text(&c, "pre[data-part='email.subject']", |t| {
+            t == "Order 1001 shipped"
+        })
+        .await;
+
+        // The preview follows the draft.
+        retype(
+            &c,
+            "textarea[data-field='channels.email.subject']",
+            "Your order {{order}} is on its way, {{name}}",
+        )
+        .await;
+        wait_text(&c, "pre[data-part='email.subject']", |t| {
+            t == "Your order 1001 is on its way, Ana"
+        })
+        .await;
+        screenshot(&c, "template-editor").await;
+
+        // A compile error shows at its part and line.
+        retype(
+            &c,
+            "textarea[data-field='channels.email.text']",
+            "Hello {{name}},\n{{#if order}}\nno end",
+        )
+        .await;
+        let msg = wait_text(&c, ".field-error[data-for='channels.email.text']", |t| {
+            t.contains("line")
+        })
+        .await;
+        assert!(msg.contains("line 2") || msg.contains("line 3"), "{msg}");
+        let marked = css(&c, ".has-error .gutter .err-line").await;
+        let line: u32 = marked.text().await.unwrap().trim().parse().unwrap();
+        assert!(
+            msg.contains(&format!("line {line}")),
+            "the gutter marks the line the message names"
+        );
+        screenshot(&c, "template-error").await;
+
+        retype(
+            &c,
+            "textarea[data-field='channels.email.text']",
+            "Hello {{name}},\n{{#if order}}order {{order}}{{/if}}",
+        )
+        .await;
+        wait_text(&c, "#preview-status", |t| t.contains("updated as you type")).await;
+        css(&c, "button#save").await.click().await.unwrap();
+        wait_text(&c, "p.flash", |t| t.contains("Saved as version 2")).await;
+        let t = app.get_json("/v1/templates/order-shipped").await;
+        assert_eq!(t["version"], 2);
+        assert_eq!(
+            t["channels"]["email"]["subject"],
+            "Your order {{order}} is on its way, {{name}}"
+        );
+
+        c.goto(&app.url("/console/templates/order-shipped/versions"))
+            .await
+            .unwrap();
+        css(&c, "a[href*='diff?from=1&to=2']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "pre.diff", |t| t.contains("- ") && t.contains("+ ")).await;
+        let ins = c.find_all(Locator::Css("pre.diff .ins")).await.unwrap();
+        assert!(!ins.is_empty());
+        screenshot(&c, "template-diff").await;
+
+        c.goto(&app.url("/console/templates/order-shipped/versions"))
+            .await
+            .unwrap();
+        css(&c, "tr[data-version='1'] button.rollback")
+            .await
+            .click()
+            .await
+            .unwrap();
+        c.accept_alert().await.unwrap();
+        wait_text(&c, "p.flash", |t| t.contains("Version 1 is current again")).await;
+        screenshot(&c, "template-versions").await;
+        let t = app.get_json("/v1/templates/order-shipped").await;
+        assert_eq!(t["version"], 1);
+        assert_eq!(t["channels"]["email"]["subject"], "Order {{order}} shipped");
+
+        // The other pages, for the record.
+        let r = app
+            .put(
+                "/v1/recipients/ana",
+                &json!({"email": "ana@example.com", "timezone": "Asia/Shanghai",
+            "preferences": {"categories": {"marketing": false}}}),
+            )
+            .await;
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        c.goto(&app.url("/console/recipients?id=ana"))
+            .await
+            .unwrap();
+        wait_text(&c, "main", |t| {
+            t.contains("ana@example.com") && t.contains("opted out")
+        })
+        .await;
+        screenshot(&c, "recipient").await;
+        c.goto(&app.url("/console/keys")).await.unwrap();
+        css(&c, "table.keys").await;
+        screenshot(&c, "keys").await;
+        c.close().await.unwrap();
+        app.stop().await;
+    }
+}

@@ -1,0 +1,413 @@
+//! The web console over HTTP: sign-in and sign-out, the session cookie,
+//! CSRF on every changing form and on cookie-authenticated API calls,
+//! read-only keys, and the pages answering with what is in the store.
+//! (tests/it/browser.rs drives the same pages in a real browser.)
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// A browser-like client: keeps cookies, doesn't follow redirects.
+pub struct ConsoleClient {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl ConsoleClient {
+    pub fn new(app: &TestApp) -> ConsoleClient {
+        ConsoleClient {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+        }
+    }
+
+    pub async fn sign_in(&self, key: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/console/login", self.base))
+            .form(&[("key", key), ("next", "/console/deliveries")])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// The CSRF token the page's forms carry.
+    pub async fn csrf(&self) -> String {
+        let (_, html) = self.page("/console").await;
+        let at = html
+            .find("name=\"csrf-token\" content=\"")
+            .expect("signed in")
+            + 27;
+        html[at..at + html[at..].find('"').unwrap()].to_string()
+    }
+
+    pub async fn submit(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+async fn make_key(app: &TestApp, scopes: &str) -> String {
+    let (key, _) = missive::api::auth::create_key(app.state.store.as_ref(), "t", scopes)
+        .await
+        .unwrap();
+    key
+}
+
+/// A delivery that waits an hour (send_at), so it stays cancellable.
+async fn scheduled_delivery(app: &TestApp) -> String {
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let r = app
+        .post(
+            "/v1/notifications",
+            &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": "http://127.0.0.1:9/x"}], "send_at": at}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    v["deliveries"][0]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_sets_a_strict_httponly_session_and_signing_out_ends_it() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let c = ConsoleClient::new(&app);
+
+        let (status, _) = c.page("/console/deliveries?status=failed").await;
+        assert_eq!(status, 303, "signed-out visitors go to the sign-in page");
+
+        let r = c.sign_in("msv_not-a-key").await;
+        assert_eq!(r.status(), 401);
+        assert!(r.text().await.unwrap().contains("not valid"));
+        let sender = make_key(&app, "send").await;
+        let r = c.sign_in(&sender).await;
+        assert_eq!(r.status(), 401, "a send-only key opens no console");
+
+        let r = c.sign_in(&app.key).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(location(&r), "/console/deliveries");
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert!(cookie.starts_with("missive_session="), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        assert!(!cookie.contains(&app.key), "the cookie is not the key");
+
+        for page in [
+            "/console",
+            "/console/deliveries",
+            "/console/templates",
+            "/console/recipients",
+            "/console/keys",
+        ] {
+            let (status, html) = c.page(page).await;
+            assert_eq!(status, 200, "{page}");
+            assert!(html.contains("Sign out"), "{page}");
+        }
+        let (_, css) = c.page("/console/assets/console.css").await;
+        assert!(
+            css.contains("missive console"),
+            "assets are served from the binary"
+        );
+
+        let csrf = c.csrf().await;
+        let r = c.submit("/console/logout", &[("csrf", &csrf)]).await;
+        assert_eq!(r.status(), 303);
+        let (status, _) = c.page("/console").await;
+        assert_eq!(status, 303, "signed out");
+
+        // The old cookie no longer opens anything either.
+        let old = cookie.split(';').next().unwrap().to_string();
+        let r = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(app.url("/console"))
+            .header("cookie", old)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_changing_form_needs_the_sessions_csrf_token() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let id = scheduled_delivery(&app).await;
+        let c = ConsoleClient::new(&app);
+        c.sign_in(&app.key).await;
+        let csrf = c.csrf().await;
+        let cancel = format!("/console/deliveries/{id}/cancel");
+
+        let r = c.submit(&cancel, &[]).await;
+        assert_eq!(r.status(), 403, "no token");
+        let r = c.submit(&cancel, &[("csrf", "forged")]).await;
+        assert_eq!(r.status(), 403, "wrong token");
+        let r = c
+            .http
+            .post(app.url(&cancel))
+            .header("origin", "https://evil.example")
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "another site's page");
+        let d = app.get_json(&format!("/v1/deliveries/{id}")).await;
+        assert_eq!(d["status"], "scheduled", "nothing changed");
+
+        let r = c.submit(&cancel, &[("csrf", &csrf)]).await;
+        assert_eq!(r.status(), 303);
+        let d = app.get_json(&format!("/v1/deliveries/{id}")).await;
+        assert_eq!(d["status"], "cancelled");
+        let (_, html) = c.page(&location(&r)).await;
+        assert!(html.contains("Cancelled."), "the page says what happened");
+
+        // The API by cookie: reads need no token; changes do.
+        let id2 = scheduled_delivery(&app).await;
+        let (status, body) = c.page(&format!("/v1/deliveries/{id2}")).await;
+        assert_eq!(status, 200, "{body}");
+        let api_cancel = app.url(&format!("/v1/deliveries/{id2}/cancel"));
+        let r = c.http.post(&api_cancel).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let r = c
+            .http
+            .post(&api_cancel)
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_key_sees_the_log_but_changes_nothing() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let id = scheduled_delivery(&app).await;
+        let reader = make_key(&app, "read").await;
+        let c = ConsoleClient::new(&app);
+        assert_eq!(c.sign_in(&reader).await.status(), 303);
+        let (status, html) = c.page(&format!("/console/deliveries/{id}")).await;
+        assert_eq!(status, 200);
+        assert!(html.contains(&id) && html.contains("scheduled"));
+        assert!(!html.contains("id=\"cancel\""), "no buttons it can't use");
+        assert!(!html.contains("/console/keys"), "no keys page in the menu");
+
+        let csrf = c.csrf().await;
+        let r = c
+            .submit(
+                &format!("/console/deliveries/{id}/cancel"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(r.status(), 403);
+        let (status, _) = c.page("/console/keys").await;
+        assert_eq!(status, 403);
+        let d = app.get_json(&format!("/v1/deliveries/{id}")).await;
+        assert_eq!(d["status"], "scheduled");
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_created_shown_once_and_revoked_and_a_revoked_keys_session_ends() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let c = ConsoleClient::new(&app);
+        c.sign_in(&app.key).await;
+        let csrf = c.csrf().await;
+        let r = c
+            .submit(
+                "/console/keys",
+                &[("csrf", &csrf), ("name", "ops-reader"), ("scopes", "read")],
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let html = r.text().await.unwrap();
+        let at = html.find("id=\"new-key\"").expect("the new key is shown");
+        let v = html[at..].find("value=\"").unwrap() + at + 7;
+        let key = html[v..v + html[v..].find('"').unwrap()].to_string();
+        assert!(key.starts_with("msv_"));
+        let (_, listed) = c.page("/console/keys").await;
+        assert!(
+            listed.contains("ops-reader") && !listed.contains(&key),
+            "shown once only"
+        );
+
+        // The key works, and opens a console session of its own.
+        let r = app
+            .client
+            .get(app.url("/v1/deliveries"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let other = ConsoleClient::new(&app);
+        assert_eq!(other.sign_in(&key).await.status(), 303);
+        assert_eq!(other.page("/console/deliveries").await.0, 200);
+
+        let row = app
+            .state
+            .store
+            .list_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|k| k.name == "ops-reader")
+            .unwrap();
+        let r = c
+            .submit(
+                &format!("/console/keys/{}/revoke", row.id),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+        let (status, _) = other.page("/console/deliveries").await;
+        assert_eq!(status, 303, "a revoked key's session is over");
+        let r = c
+            .submit(
+                "/console/keys",
+                &[("csrf", &csrf), ("name", "x"), ("scopes", "root")],
+            )
+            .await;
+        assert!(r.text().await.unwrap().contains("unknown scope `root`"));
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_and_log_show_what_the_store_holds() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start_with(vec![Answer::status(400)], Answer::status(200)).await;
+        let failed = app.send_webhook(&rx.url, json!({"n": 1})).await;
+        let failed_id = failed["deliveries"][0]["id"].as_str().unwrap().to_string();
+        app.wait_for_status(&failed_id, "failed").await;
+        let sent = app.send_webhook(&rx.url, json!({"n": 2})).await;
+        let sent_id = sent["deliveries"][0]["id"].as_str().unwrap().to_string();
+        app.wait_for_status(&sent_id, "sent").await;
+        let waiting = scheduled_delivery(&app).await;
+
+        let c = ConsoleClient::new(&app);
+        c.sign_in(&app.key).await;
+        let (_, html) = c.page("/console").await;
+        assert!(
+            html.contains("/console/deliveries?status=failed&amp;channel=webhook\">1<"),
+            "{html}"
+        );
+        assert!(html.contains("/console/deliveries?status=sent&amp;channel=webhook\">1<"));
+        assert!(html.contains("scheduled 1"), "queue depth");
+
+        let (_, html) = c.page("/console/deliveries?status=failed").await;
+        assert!(html.contains(&failed_id) && !html.contains(&sent_id) && !html.contains(&waiting));
+        let (_, html) = c.page("/console/deliveries?status=bogus").await;
+        assert!(
+            html.contains("status: must be one of"),
+            "a bad filter says which field"
+        );
+        let (_, html) = c.page(&format!("/console/deliveries/{failed_id}")).await;
+        assert!(
+            html.contains("permanent") && html.contains("400"),
+            "the attempt and the receiver's answer"
+        );
+
+        // Replay asks first, then re-queues what matches, audited.
+        let (_, html) = c.page("/console/deliveries/replay?status=failed").await;
+        assert!(
+            html.contains("<strong>1</strong> failed deliveries match"),
+            "{html}"
+        );
+        let csrf = c.csrf().await;
+        let r = c
+            .submit(
+                "/console/deliveries/replay",
+                &[("csrf", &csrf), ("channel", "webhook")],
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+        let d = app.wait_for_status(&failed_id, "sent").await;
+        let audit = d["attempts"].as_array().unwrap().iter().any(|a| {
+            a["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("re-queued from the console")
+                || a["response"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("re-queued from the console")
+        });
+        assert!(audit, "replay is in the attempt log: {d:#}");
+        rx.wait_for(3, Duration::from_secs(5)).await;
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preview_api_renders_an_unsaved_draft_and_names_the_line_of_an_error() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let r = app
+            .post(
+                "/v1/templates/draft-only/preview",
+                &json!({"draft": {"channels": {"sms": {"text": "Hi {{name}}"}}}, "data": {"name": "Ana"}}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["channels"]["sms"]["text"], "Hi Ana");
+        assert_eq!(v["version"], Value::Null);
+
+        let r = app
+            .post(
+                "/v1/templates/draft-only/preview",
+                &json!({"draft": {"channels": {"email": {"subject": "ok", "text": "line one\n{{#if x}}\nnever closed"}}}}),
+            )
+            .await;
+        assert_eq!(r.status(), 422);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["errors"][0]["field"], "channels.email.text");
+        assert!(
+            v["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("line "),
+            "{v}"
+        );
+        app.stop().await;
+    }
+}
