@@ -243,7 +243,7 @@ impl Metrics {
         );
         r.register(
             "provider_circuit_state",
-            "1 for each provider's current circuit-breaker state in this process, 0 for the others",
+            "1 for each provider's current circuit-breaker state, 0 for the others",
             m.circuit.clone(),
         );
         r.register_with_unit(
@@ -353,6 +353,10 @@ impl Metrics {
         }
         let oldest = depth.iter().filter_map(|d| d.oldest_due).min();
         self.oldest_waiting.set(overdue_seconds(oldest, now));
+        // Breakers and pauses shared with other processes, as they are now.
+        if let Err(e) = state.providers.refresh().await {
+            tracing::warn!(error = %e, "reading providers' shared state failed");
+        }
         for p in state.channels.all().flat_map(|c| c.providers()) {
             for s in CIRCUIT_STATES {
                 let channel = match known(&p.channel, &CHANNELS) {
