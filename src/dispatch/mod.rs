@@ -35,16 +35,30 @@ pub struct Dispatcher {
     /// delivery, so a backlog is spread over time once, not re-deferred on
     /// every claim.
     next_slot: std::sync::Mutex<BTreeMap<String, i64>>,
-    /// Tokens taken from a channel's bucket ahead of need, with when they
-    /// were taken: a high limit then costs one database round trip per many
-    /// sends. Taken tokens are already counted against the limit, so using
-    /// them later never exceeds it; they are dropped after a second.
-    spare: std::sync::Mutex<BTreeMap<String, (i64, i64)>>,
+    /// Tokens taken from each bucket ahead of need (see [`Spare`]).
+    spare: Arc<std::sync::Mutex<BTreeMap<String, Spare>>>,
     wake: Arc<Notify>,
     /// Marks this process's claims, so shutdown can hand back exactly them.
     token: String,
     metrics: Arc<Metrics>,
 }
+
+/// Tokens taken from a bucket ahead of need, and when: a high limit then
+/// costs one database round trip per many sends, and that round trip is
+/// made in the background before the tokens run out, so the claim loop
+/// never waits for it while the limit has room. Taken tokens are already
+/// counted against the limit, so using them later never exceeds it; they
+/// are dropped a second after they were taken.
+#[derive(Debug, Default, Clone, Copy)]
+struct Spare {
+    tokens: i64,
+    taken_at: i64,
+    /// A background top-up is on its way.
+    topping_up: bool,
+}
+
+/// How long tokens taken ahead stay usable.
+const SPARE_TTL_MS: i64 = 1_000;
 
 /// What one pass over the queue did (for tests that drive the worker).
 #[derive(Debug, PartialEq, Eq)]
@@ -95,27 +109,57 @@ impl Dispatcher {
         b
     }
 
-    /// Takes up to `want` tokens from a bucket, from the spare ones first.
+    /// How many tokens to take ahead of need for a limit: a tenth of a
+    /// second's worth, at most 1,000 and never more than the burst.
+    fn ahead(l: RateLimit) -> i64 {
+        let per_tenth = (l.rate.count as u128 * 100 / l.rate.per.as_millis().max(1)) as i64;
+        per_tenth.min(1_000).min(l.burst as i64).max(0)
+    }
+
+    /// Takes up to `want` tokens from a bucket, from the spare ones first;
+    /// goes to the database only when those fall short, and tops them up
+    /// in the background when they run low.
     async fn tokens(&self, bucket: &str, l: RateLimit, want: i64, now: i64) -> i64 {
-        let mut got = {
+        let ahead = Self::ahead(l);
+        let per_ms = l.rate.count as f64 / l.rate.per.as_millis().max(1) as f64;
+        let (mut got, top_up) = {
             let mut spare = self.spare.lock().unwrap();
-            match spare.get_mut(bucket) {
-                Some((n, at)) if now - *at < 1_000 => {
-                    let used = (*n).min(want);
-                    *n -= used;
-                    used
-                }
-                _ => 0,
+            let s = spare.entry(bucket.to_string()).or_default();
+            if now - s.taken_at >= SPARE_TTL_MS {
+                s.tokens = 0;
             }
+            let used = s.tokens.min(want);
+            s.tokens -= used;
+            // Low (under half the amount taken ahead) but not out: fetch
+            // more while these last.
+            let top_up = used == want && ahead > 1 && s.tokens < ahead / 2 && !s.topping_up;
+            if top_up {
+                s.topping_up = true;
+            }
+            (used, top_up)
         };
+        if top_up {
+            let (store, spare, bucket) = (self.store.clone(), self.spare.clone(), bucket.to_string());
+            tokio::spawn(async move {
+                let now = now_ms();
+                let n = store.take_tokens(&bucket, per_ms, l.burst as f64, ahead, now).await;
+                let mut spare = spare.lock().unwrap();
+                let s = spare.entry(bucket.clone()).or_default();
+                s.topping_up = false;
+                match n {
+                    Ok(n) if n > 0 => {
+                        if now - s.taken_at >= SPARE_TTL_MS {
+                            s.tokens = 0;
+                        }
+                        s.tokens += n;
+                        s.taken_at = now;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, bucket, "taking rate-limit tokens ahead failed"),
+                }
+            });
+        }
         if got < want {
-            // Ask for a little more than needed: a tenth of a second's
-            // worth, at most 1,000 and never more than the burst.
-            let ahead = ((l.rate.count as i64) / 10)
-                .min(1_000)
-                .min(l.burst as i64)
-                .max(0);
-            let per_ms = l.rate.count as f64 / l.rate.per.as_millis().max(1) as f64;
             match self
                 .store
                 .take_tokens(bucket, per_ms, l.burst as f64, want - got + ahead, now)
@@ -124,10 +168,13 @@ impl Dispatcher {
                 Ok(n) => {
                     let use_now = n.min(want - got);
                     got += use_now;
-                    self.spare
-                        .lock()
-                        .unwrap()
-                        .insert(bucket.to_string(), (n - use_now, now));
+                    let mut spare = self.spare.lock().unwrap();
+                    let s = spare.entry(bucket.to_string()).or_default();
+                    if now - s.taken_at >= SPARE_TTL_MS {
+                        s.tokens = 0;
+                    }
+                    s.tokens += n - use_now;
+                    s.taken_at = now;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, bucket, "rate limit check failed; holding these deliveries back")
@@ -189,8 +236,11 @@ impl Dispatcher {
             let mut spare = self.spare.lock().unwrap();
             for (k, left) in granted {
                 if left > 0 {
-                    let e = spare.entry(k).or_insert((0, now));
-                    e.0 += left;
+                    let e = spare.entry(k).or_default();
+                    if e.tokens == 0 {
+                        e.taken_at = now;
+                    }
+                    e.tokens += left;
                 }
             }
         }
@@ -522,5 +572,30 @@ async fn record(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Completion>) {
             }
         }
         batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::rate::Rate;
+
+    fn limit(rate: &str, burst: u32) -> RateLimit {
+        RateLimit {
+            rate: Rate::parse(rate).unwrap(),
+            burst,
+        }
+    }
+
+    #[test]
+    fn tokens_taken_ahead_are_a_tenth_of_a_second_capped_by_burst_and_1000() {
+        assert_eq!(Dispatcher::ahead(limit("50/s", 5)), 5);
+        assert_eq!(Dispatcher::ahead(limit("50/s", 2)), 2);
+        // Per minute counts per second: 3000/min is 50/s, so 5 ahead.
+        assert_eq!(Dispatcher::ahead(limit("3000/min", 300)), 5);
+        assert_eq!(Dispatcher::ahead(limit("1000000/s", 100_000)), 1_000);
+        // Slower than 10/s: nothing ahead, every token fetched when needed.
+        assert_eq!(Dispatcher::ahead(limit("5/s", 1)), 0);
+        assert_eq!(Dispatcher::ahead(limit("1/10min", 1)), 0);
     }
 }
