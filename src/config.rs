@@ -77,6 +77,7 @@ struct RawDatabase {
     max_connections: u32,
     schema: String,
     sqlite_synchronous: String,
+    sqlite_checkpoint_interval: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,6 +323,10 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     pub schema: Option<String>,
     pub sqlite_full_sync: bool,
+    /// SQLite only: how soon after a write the WAL is checkpointed by a
+    /// connection of its own, off the writer's path; `None`: the writer
+    /// checkpoints itself (SQLite's default).
+    pub sqlite_checkpoint_interval: Option<Duration>,
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -332,6 +337,11 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("backend", &self.backend)
             .field("max_connections", &self.max_connections)
             .field("schema", &self.schema)
+            .field("sqlite_full_sync", &self.sqlite_full_sync)
+            .field(
+                "sqlite_checkpoint_interval",
+                &self.sqlite_checkpoint_interval,
+            )
             .finish()
     }
 }
@@ -523,6 +533,11 @@ impl Config {
                 ))
             }
         };
+        let sqlite_checkpoint_interval = Some(duration(
+            "database.sqlite_checkpoint_interval",
+            &raw.database.sqlite_checkpoint_interval,
+        )?)
+        .filter(|d| !d.is_zero());
 
         if raw.worker.concurrency == 0 || raw.worker.concurrency > 10_000 {
             return Err(invalid(
@@ -632,6 +647,7 @@ impl Config {
                 max_connections: raw.database.max_connections,
                 schema: (!schema.is_empty()).then_some(schema),
                 sqlite_full_sync,
+                sqlite_checkpoint_interval,
             },
             worker,
             maintenance,

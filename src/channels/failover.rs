@@ -305,6 +305,7 @@ mod tests {
             max_connections: 2,
             schema: None,
             sqlite_full_sync: false,
+            sqlite_checkpoint_interval: None,
         })
         .await
         .unwrap();

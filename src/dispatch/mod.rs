@@ -139,10 +139,13 @@ impl Dispatcher {
             (used, top_up)
         };
         if top_up {
-            let (store, spare, bucket) = (self.store.clone(), self.spare.clone(), bucket.to_string());
+            let (store, spare, bucket) =
+                (self.store.clone(), self.spare.clone(), bucket.to_string());
             tokio::spawn(async move {
                 let now = now_ms();
-                let n = store.take_tokens(&bucket, per_ms, l.burst as f64, ahead, now).await;
+                let n = store
+                    .take_tokens(&bucket, per_ms, l.burst as f64, ahead, now)
+                    .await;
                 let mut spare = spare.lock().unwrap();
                 let s = spare.entry(bucket.clone()).or_default();
                 s.topping_up = false;
@@ -155,7 +158,9 @@ impl Dispatcher {
                         s.taken_at = now;
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, bucket, "taking rate-limit tokens ahead failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, bucket, "taking rate-limit tokens ahead failed")
+                    }
                 }
             });
         }

@@ -4,7 +4,11 @@
 //! Accepted requests are committed in groups by one writer task.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use futures::stream::BoxStream;
 use sqlx::sqlite::{
@@ -22,7 +26,16 @@ pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
     accept_queue: AcceptQueue,
+    /// Wakes the checkpointer after writes (when there is one).
+    wrote: Option<Arc<Notify>>,
+    /// Stops the checkpointer when the store goes.
+    _checkpointer: Option<DropGuard>,
 }
+
+/// The WAL size (pages) at which the writer checkpoints itself, when a
+/// checkpointer of its own normally does it: only reached if that one
+/// falls behind.
+const BACKSTOP_CHECKPOINT_PAGES: u32 = 4_000;
 
 impl SqliteStore {
     const NOTIFY: Option<&'static str> = None;
@@ -56,13 +69,37 @@ impl SqliteStore {
             }
         }
         opts = opts.statement_cache_capacity(256);
+        let mut write_opts = opts.clone();
+        if cfg.sqlite_checkpoint_interval.is_some() {
+            write_opts =
+                write_opts.pragma("wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES.to_string());
+        }
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(opts.clone())
+            .connect_with(write_opts)
             .await?;
         MIGRATOR.run(&write).await?;
+        let (wrote, checkpointer) = match cfg.sqlite_checkpoint_interval {
+            Some(every) => {
+                let conn = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .connect_with(opts.clone())
+                    .await?;
+                let wrote = Arc::new(Notify::new());
+                let stop = CancellationToken::new();
+                tokio::spawn(checkpoint_after_writes(
+                    conn,
+                    wrote.clone(),
+                    every,
+                    stop.clone(),
+                ));
+                (Some(wrote), Some(stop.drop_guard()))
+            }
+            None => (None, None),
+        };
         let read = SqlitePoolOptions::new()
             .max_connections(cfg.max_connections)
             .acquire_timeout(Duration::from_secs(30))
@@ -70,15 +107,21 @@ impl SqliteStore {
             .await?;
         let (accept_queue, rx) = AcceptQueue::new(4096);
         let pool = write.clone();
+        let accepted = wrote.clone();
         tokio::spawn(async move {
             while let Some(batch) = next_batch(&rx).await {
                 Self::write_accepts(&pool, batch).await;
+                if let Some(w) = &accepted {
+                    w.notify_one();
+                }
             }
         });
         Ok(SqliteStore {
             read,
             write,
             accept_queue,
+            wrote,
+            _checkpointer: checkpointer,
         })
     }
 
@@ -87,6 +130,9 @@ impl SqliteStore {
     }
 
     fn writer(&self) -> &SqlitePool {
+        if let Some(w) = &self.wrote {
+            w.notify_one();
+        }
         &self.write
     }
 
@@ -94,6 +140,36 @@ impl SqliteStore {
     fn inbox_channel(&self) -> Option<&str> {
         None
     }
+}
+
+/// Copies the WAL back into the database file soon after writes, on a
+/// connection of its own: the writer then never pauses a commit group for
+/// a checkpoint and its fsyncs. PASSIVE waits for no one, so it runs
+/// beside the writer and the readers; an idle store sleeps here without
+/// waking.
+async fn checkpoint_after_writes(
+    conn: SqlitePool,
+    wrote: Arc<Notify>,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = wrote.notified() => {}
+            _ = stop.cancelled() => break,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.cancelled() => break,
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&conn)
+            .await
+        {
+            tracing::warn!(error = %e, "checkpointing the SQLite WAL failed; the writer will do it");
+        }
+    }
+    conn.close().await;
 }
 
 store_impl!(SqliteStore, Sqlite, {
@@ -144,3 +220,59 @@ store_impl!(SqliteStore, Sqlite, {
         Ok(None)
     }
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &std::path::Path, every: Option<Duration>) -> DatabaseConfig {
+        DatabaseConfig {
+            url: format!("sqlite://{}/t.db", dir.display()),
+            backend: Backend::Sqlite,
+            max_connections: 2,
+            schema: None,
+            sqlite_full_sync: false,
+            sqlite_checkpoint_interval: every,
+        }
+    }
+
+    fn db_pages(dir: &std::path::Path) -> u64 {
+        std::fs::metadata(dir.join("t.db")).unwrap().len() / 4096
+    }
+
+    #[tokio::test]
+    async fn the_checkpointer_copies_the_wal_into_the_file_soon_after_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&config(dir.path(), Some(Duration::from_millis(10))))
+            .await
+            .unwrap();
+        // The schema is still in the WAL: far below the writer's own
+        // checkpoint threshold, and nothing has woken the checkpointer.
+        assert!(db_pages(dir.path()) <= 1, "{} pages", db_pages(dir.path()));
+        store
+            .take_tokens("channel:sms", 1.0, 10.0, 1, 0)
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while db_pages(dir.path()) <= 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the WAL was not checkpointed"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_checkpointer_small_writes_stay_in_the_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        store
+            .take_tokens("channel:sms", 1.0, 10.0, 1, 0)
+            .await
+            .unwrap();
+        // Give a checkpointer, were there one, many times its interval.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(db_pages(dir.path()) <= 1, "{} pages", db_pages(dir.path()));
+    }
+}
