@@ -60,6 +60,55 @@ struct Spare {
 /// How long tokens taken ahead stay usable.
 const SPARE_TTL_MS: i64 = 1_000;
 
+impl Spare {
+    /// Forgets tokens taken more than [`SPARE_TTL_MS`] ago.
+    fn expire(&mut self, now: i64) {
+        if now - self.taken_at >= SPARE_TTL_MS {
+            self.tokens = 0;
+        }
+    }
+
+    /// Uses up to `want` of the live tokens; returns how many.
+    fn take(&mut self, want: i64, now: i64) -> i64 {
+        self.expire(now);
+        let used = self.tokens.min(want);
+        self.tokens -= used;
+        used
+    }
+
+    /// Adds `n` tokens just taken from the bucket.
+    fn add(&mut self, n: i64, now: i64) {
+        if n <= 0 {
+            return;
+        }
+        self.expire(now);
+        self.tokens += n;
+        self.taken_at = now;
+    }
+
+    /// Keeps `n` tokens granted in this pass but not used.
+    fn give_back(&mut self, n: i64, now: i64) {
+        if self.tokens == 0 {
+            self.taken_at = now;
+        }
+        self.tokens += n;
+    }
+}
+
+/// Takes up to `n` tokens from a limit's shared bucket in the database.
+async fn take_from_bucket(
+    store: &dyn Store,
+    bucket: &str,
+    l: RateLimit,
+    n: i64,
+    now: i64,
+) -> crate::store::StoreResult<i64> {
+    let per_ms = l.rate.count as f64 / l.rate.per.as_millis().max(1) as f64;
+    store
+        .take_tokens(bucket, per_ms, l.burst as f64, n, now)
+        .await
+}
+
 /// What one pass over the queue did (for tests that drive the worker).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pass {
@@ -121,15 +170,10 @@ impl Dispatcher {
     /// in the background when they run low.
     async fn tokens(&self, bucket: &str, l: RateLimit, want: i64, now: i64) -> i64 {
         let ahead = Self::ahead(l);
-        let per_ms = l.rate.count as f64 / l.rate.per.as_millis().max(1) as f64;
         let (mut got, top_up) = {
             let mut spare = self.spare.lock().unwrap();
             let s = spare.entry(bucket.to_string()).or_default();
-            if now - s.taken_at >= SPARE_TTL_MS {
-                s.tokens = 0;
-            }
-            let used = s.tokens.min(want);
-            s.tokens -= used;
+            let used = s.take(want, now);
             // Low (under half the amount taken ahead) but not out: fetch
             // more while these last.
             let top_up = used == want && ahead > 1 && s.tokens < ahead / 2 && !s.topping_up;
@@ -143,21 +187,12 @@ impl Dispatcher {
                 (self.store.clone(), self.spare.clone(), bucket.to_string());
             tokio::spawn(async move {
                 let now = now_ms();
-                let n = store
-                    .take_tokens(&bucket, per_ms, l.burst as f64, ahead, now)
-                    .await;
+                let n = take_from_bucket(&*store, &bucket, l, ahead, now).await;
                 let mut spare = spare.lock().unwrap();
                 let s = spare.entry(bucket.clone()).or_default();
                 s.topping_up = false;
                 match n {
-                    Ok(n) if n > 0 => {
-                        if now - s.taken_at >= SPARE_TTL_MS {
-                            s.tokens = 0;
-                        }
-                        s.tokens += n;
-                        s.taken_at = now;
-                    }
-                    Ok(_) => {}
+                    Ok(n) => s.add(n, now),
                     Err(e) => {
                         tracing::warn!(error = %e, bucket, "taking rate-limit tokens ahead failed")
                     }
@@ -165,21 +200,15 @@ impl Dispatcher {
             });
         }
         if got < want {
-            match self
-                .store
-                .take_tokens(bucket, per_ms, l.burst as f64, want - got + ahead, now)
-                .await
-            {
+            match take_from_bucket(&*self.store, bucket, l, want - got + ahead, now).await {
                 Ok(n) => {
                     let use_now = n.min(want - got);
                     got += use_now;
                     let mut spare = self.spare.lock().unwrap();
-                    let s = spare.entry(bucket.to_string()).or_default();
-                    if now - s.taken_at >= SPARE_TTL_MS {
-                        s.tokens = 0;
-                    }
-                    s.tokens += n - use_now;
-                    s.taken_at = now;
+                    spare
+                        .entry(bucket.to_string())
+                        .or_default()
+                        .add(n - use_now, now);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, bucket, "rate limit check failed; holding these deliveries back")
@@ -241,11 +270,7 @@ impl Dispatcher {
             let mut spare = self.spare.lock().unwrap();
             for (k, left) in granted {
                 if left > 0 {
-                    let e = spare.entry(k).or_default();
-                    if e.tokens == 0 {
-                        e.taken_at = now;
-                    }
-                    e.tokens += left;
+                    spare.entry(k).or_default().give_back(left, now);
                 }
             }
         }
@@ -590,6 +615,20 @@ mod tests {
             rate: Rate::parse(rate).unwrap(),
             burst,
         }
+    }
+
+    #[test]
+    fn spare_tokens_are_used_within_a_second_of_being_taken() {
+        let mut s = Spare::default();
+        s.add(10, 5_000);
+        assert_eq!(s.take(4, 5_500), 4);
+        assert_eq!(s.take(10, 5_999), 6);
+        s.add(3, 6_000);
+        // A second after they were taken they are gone.
+        assert_eq!(s.take(3, 7_000), 0);
+        // Tokens given back count from when they were given back.
+        s.give_back(2, 8_000);
+        assert_eq!(s.take(5, 8_900), 2);
     }
 
     #[test]
