@@ -228,6 +228,10 @@ impl Channel for EmailChannel {
         self.max_retry_after
     }
 
+    fn paused_until(&self) -> Option<i64> {
+        self.providers.all_paused_until()
+    }
+
     fn provider_limit(&self, attempt: i64) -> Option<(String, crate::config::RateLimit)> {
         self.providers
             .peek(attempt)

@@ -187,6 +187,28 @@ impl<P> Failover<P> {
         limit.map(|l| (name.as_str(), l))
     }
 
+    /// When every provider is paused (a 429 with Retry-After, seen here
+    /// or shared by another process): the Unix time in ms when the first
+    /// pause ends. `None` while any provider is not paused.
+    pub fn all_paused_until(&self) -> Option<i64> {
+        let (now, ms) = (Instant::now(), now_ms());
+        let mut first: Option<i64> = None;
+        for i in 0..self.providers.len() {
+            let shared = self.shared_state(i).paused_until.filter(|&t| t > ms);
+            let local = self.providers[i]
+                .1
+                .lock()
+                .unwrap()
+                .paused_until
+                .and_then(|t| t.checked_duration_since(now))
+                .filter(|d| !d.is_zero())
+                .map(|d| ms + d.as_millis() as i64);
+            let until = shared.max(local)?;
+            first = Some(first.map_or(until, |f| f.min(until)));
+        }
+        first
+    }
+
     /// Feeds an attempt's outcome to the provider's breaker. Only transient
     /// failures count against a provider: a permanent one is about the
     /// message, not the provider. A provider that asked to be left alone
@@ -288,6 +310,28 @@ mod tests {
         f.record(0, Outcome::Transient, Some(Duration::from_secs(30)));
         assert_eq!(*f.pick(1).await.1, "b");
         assert_eq!(f.status("sms", |p| p.to_string())[0].state, "paused");
+    }
+
+    #[test]
+    fn deliveries_wait_only_when_every_provider_is_paused() {
+        let f = Failover::new(vec!["a", "b"], 5, Duration::from_secs(60));
+        assert_eq!(f.all_paused_until(), None);
+        let before = now_ms();
+        f.record(0, Outcome::Transient, Some(Duration::from_secs(30)));
+        assert_eq!(f.all_paused_until(), None, "b is still free");
+        f.record(1, Outcome::Transient, Some(Duration::from_secs(10)));
+        let until = f.all_paused_until().expect("both are paused");
+        // The first pause to end (b's, 10 s) decides.
+        assert!(
+            (before + 9_000..=now_ms() + 10_000).contains(&until),
+            "{until} - {before}"
+        );
+        // A failure without Retry-After pauses nothing.
+        let g = Failover::new(vec!["a"], 5, Duration::from_secs(60));
+        g.record(0, Outcome::Transient, None);
+        assert_eq!(g.all_paused_until(), None);
+        g.record(0, Outcome::Transient, Some(Duration::from_secs(5)));
+        assert!(g.all_paused_until().is_some());
     }
 
     /// Two processes on one database: two boards, two failovers.

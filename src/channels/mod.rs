@@ -115,6 +115,12 @@ pub trait Channel: Send + Sync {
     /// Shares the providers' pauses and breakers with the other processes
     /// on the database.
     fn share_provider_state(&self, _board: &Arc<crate::flow::provider_state::ProviderBoard>) {}
+    /// When all of the channel's providers asked to be left alone (429 /
+    /// Retry-After): the Unix time in ms when the first of them may be
+    /// called again. Deliveries wait until then.
+    fn paused_until(&self) -> Option<i64> {
+        None
+    }
     /// The provider attempt `attempt` will likely use, if it has its own
     /// rate limit: (provider name, limit).
     fn provider_limit(&self, _attempt: i64) -> Option<(String, crate::config::RateLimit)> {

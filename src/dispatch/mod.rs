@@ -158,6 +158,39 @@ impl Dispatcher {
         b
     }
 
+    /// Deliveries for a channel whose every provider is paused (429 /
+    /// Retry-After) wait until the first pause ends (`scheduled`,
+    /// `provider_paused`), rather than go to a provider that asked to be
+    /// left alone.
+    async fn hold_paused(&self, rows: Vec<Claimed>) -> Vec<Claimed> {
+        let mut paused: BTreeMap<String, Option<i64>> = BTreeMap::new();
+        let mut send = Vec::with_capacity(rows.len());
+        let mut waits = Vec::new();
+        for r in rows {
+            let until = *paused
+                .entry(r.channel.clone())
+                .or_insert_with(|| self.channels.get(&r.channel).and_then(|c| c.paused_until()));
+            match until {
+                Some(t) => {
+                    self.metrics
+                        .wait(channel_label(&r.channel), "", Wait::ProviderPause);
+                    waits.push((r.id.clone(), t));
+                }
+                None => send.push(r),
+            }
+        }
+        if !waits.is_empty() {
+            if let Err(e) = self
+                .store
+                .defer(&self.token, &waits, "provider_paused", now_ms())
+                .await
+            {
+                tracing::warn!(error = %e, "could not hand deliveries for paused providers back; they return when their lease ends");
+            }
+        }
+        send
+    }
+
     /// How many tokens to take ahead of need for a limit: a tenth of a
     /// second's worth, at most 1,000 and never more than the burst.
     fn ahead(l: RateLimit) -> i64 {
@@ -224,6 +257,7 @@ impl Dispatcher {
     /// slot at the limit's pace, so a backlog is spread out once rather than
     /// re-claimed and re-deferred on every pass.
     async fn throttle(&self, rows: Vec<Claimed>) -> Vec<Claimed> {
+        let rows = self.hold_paused(rows).await;
         let needs: Vec<Vec<(String, RateLimit)>> = rows.iter().map(|r| self.buckets(r)).collect();
         if needs.iter().all(|b| b.is_empty()) {
             return rows;

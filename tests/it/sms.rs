@@ -313,6 +313,45 @@ async fn too_many_requests_waits_for_retry_after() {
     }
 }
 
+/// With its only provider paused by a 429, a channel's other deliveries
+/// wait for the pause to end (`scheduled`, `provider_paused`) instead of
+/// calling the provider that asked to be left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_holds_back_the_other_deliveries_too() {
+    for b in backends() {
+        let tw = FakeTwilio::start(vec![Reply::TooMany { retry_after: "3" }]).await;
+        let app = spawn_app_with(&b, &tw.toml(&with_from(), TOKEN)).await;
+        let first = send_sms(&app, "Code {{code}}", json!({"code": "1"})).await;
+        let got = poll_until(Duration::from_secs(10), || async {
+            (tw.requests().len() == 1, ())
+        })
+        .await;
+        assert!(got.is_ok(), "the first SMS never reached the provider");
+        let second = send_sms(&app, "Code {{code}}", json!({"code": "2"})).await;
+        let waiting = poll_until(Duration::from_secs(5), || async {
+            let v = app.get_json(&format!("/v1/deliveries/{second}")).await;
+            (v["reason"] == "provider_paused" || v["status"] == "sent", v)
+        })
+        .await
+        .unwrap();
+        assert_eq!(waiting["status"], "scheduled", "{waiting:#}");
+        assert_eq!(waiting["reason"], "provider_paused", "{waiting:#}");
+        assert!(waiting["next_attempt_at"].is_string(), "{waiting:#}");
+        app.wait_for_status(&first, "sent").await;
+        app.wait_for_status(&second, "sent").await;
+        let got = tw.requests();
+        assert_eq!(got.len(), 3, "one 429, then one send each");
+        for r in &got[1..] {
+            let gap = r.at - got[0].at;
+            assert!(
+                gap >= Duration::from_millis(2_900),
+                "called {gap:?} into a 3 s pause"
+            );
+        }
+        app.stop().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_error_is_retried() {
     for b in backends() {
