@@ -163,13 +163,19 @@ impl Dispatcher {
     /// `provider_paused`), rather than go to a provider that asked to be
     /// left alone.
     async fn hold_paused(&self, rows: Vec<Claimed>) -> Vec<Claimed> {
-        let mut paused: BTreeMap<String, Option<i64>> = BTreeMap::new();
+        // Asked once per channel per batch (few channels: a list will do).
+        let mut paused: Vec<(String, Option<i64>)> = Vec::new();
         let mut send = Vec::with_capacity(rows.len());
         let mut waits = Vec::new();
         for r in rows {
-            let until = *paused
-                .entry(r.channel.clone())
-                .or_insert_with(|| self.channels.get(&r.channel).and_then(|c| c.paused_until()));
+            let until = match paused.iter().find(|(c, _)| *c == r.channel) {
+                Some((_, until)) => *until,
+                None => {
+                    let until = self.channels.get(&r.channel).and_then(|c| c.paused_until());
+                    paused.push((r.channel.clone(), until));
+                    until
+                }
+            };
             match until {
                 Some(t) => {
                     self.metrics
