@@ -322,11 +322,9 @@ async fn a_pause_holds_back_the_other_deliveries_too() {
         let tw = FakeTwilio::start(vec![Reply::TooMany { retry_after: "3" }]).await;
         let app = spawn_app_with(&b, &tw.toml(&with_from(), TOKEN)).await;
         let first = send_sms(&app, "Code {{code}}", json!({"code": "1"})).await;
-        let got = poll_until(Duration::from_secs(10), || async {
-            (tw.requests().len() == 1, ())
-        })
-        .await;
-        assert!(got.is_ok(), "the first SMS never reached the provider");
+        // Its attempt is written after the 429 paused the provider.
+        app.wait_for_status(&first, "retrying").await;
+        assert_eq!(tw.requests().len(), 1);
         let second = send_sms(&app, "Code {{code}}", json!({"code": "2"})).await;
         let waiting = poll_until(Duration::from_secs(5), || async {
             let v = app.get_json(&format!("/v1/deliveries/{second}")).await;
