@@ -185,16 +185,19 @@ impl Dispatcher {
                 None => send.push(r),
             }
         }
-        if !waits.is_empty() {
-            if let Err(e) = self
-                .store
-                .defer(&self.token, &waits, "provider_paused", now_ms())
-                .await
-            {
-                tracing::warn!(error = %e, "could not hand deliveries for paused providers back; they return when their lease ends");
-            }
-        }
+        self.defer(&waits, "provider_paused", now_ms()).await;
         send
+    }
+
+    /// Hands claimed deliveries back to wait until their times
+    /// (`scheduled`, with `reason`).
+    async fn defer(&self, waits: &[(String, i64)], reason: &str, now: i64) {
+        if waits.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.defer(&self.token, waits, reason, now).await {
+            tracing::warn!(error = %e, reason, "could not hand waiting deliveries back; they return when their lease ends");
+        }
     }
 
     /// How many tokens to take ahead of need for a limit: a tenth of a
@@ -257,8 +260,10 @@ impl Dispatcher {
         got
     }
 
-    /// Splits claimed rows into those the rate limits (channel and provider)
-    /// allow now and those that must wait; the waiting ones go back to the
+    /// First holds back deliveries whose providers are all paused
+    /// (`hold_paused`), then splits the rest into those the rate limits
+    /// (channel and provider) allow now and those that must wait; the
+    /// waiting ones go back to the
     /// queue as `scheduled` (reason `rate_limited`), each given the next free
     /// slot at the limit's pace, so a backlog is spread out once rather than
     /// re-claimed and re-deferred on every pass.
@@ -314,15 +319,7 @@ impl Dispatcher {
                 }
             }
         }
-        if !waits.is_empty() {
-            if let Err(e) = self
-                .store
-                .defer(&self.token, &waits, "rate_limited", now)
-                .await
-            {
-                tracing::warn!(error = %e, "could not hand rate-limited deliveries back; they return when their lease ends");
-            }
-        }
+        self.defer(&waits, "rate_limited", now).await;
         send
     }
 
