@@ -104,7 +104,10 @@ pub async fn next_batch(rx: &Mutex<mpsc::Receiver<AcceptJob>>) -> Option<Vec<Acc
 /// `wakeups`)
 /// given in braces; `MIGRATOR` must name the backend's migrations. `$store` must have `reader()`, `writer()`,
 /// `accept_queue`, `NOTIFY: Option<&'static str>` (a statement run in
-/// the same transaction as new work, to wake other processes) and
+/// the same transaction as new work, to wake other processes),
+/// `PURGE_SCOPES` (deletes deduplication claims that expired by `$1`),
+/// `claim_scopes` (claims deduplication scopes inside the accepting
+/// transaction, returning the ids of the deliveries that won theirs) and
 /// `inbox_channel()` (the NOTIFY channel a new inbox message is announced
 /// on, in the transaction that stores it; `None` where there is none).
 macro_rules! store_impl {
@@ -579,7 +582,7 @@ macro_rules! store_impl {
             }
 
             async fn purge_idempotency(&self, now: i64) -> StoreResult<u64> {
-                sqlx::query("DELETE FROM dedup_keys WHERE expires_at <= $1").bind(now).execute(self.writer()).await?;
+                sqlx::query(Self::PURGE_SCOPES).bind(now).execute(self.writer()).await?;
                 sqlx::query("DELETE FROM console_sessions WHERE expires_at <= $1").bind(now).execute(self.writer()).await?;
                 Ok(sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
                     .bind(now).execute(self.writer()).await?.rows_affected())
@@ -635,9 +638,13 @@ macro_rules! store_impl {
             /// Commits a batch of accepted requests in one transaction. If the
             /// batch fails, each is tried alone so one bad request can't sink
             /// the others.
-            async fn write_accepts(pool: &sqlx::Pool<$db>, batch: Vec<$crate::store::common::AcceptJob>) {
+            async fn write_accepts(
+                pool: &sqlx::Pool<$db>,
+                held: &mut $crate::store::held::HeldScopes,
+                batch: Vec<$crate::store::common::AcceptJob>,
+            ) {
                 let accepts: Vec<&Accept> = batch.iter().map(|(a, _)| a).collect();
-                match Self::accept_tx(pool, &accepts).await {
+                match Self::accept_tx(pool, held, &accepts).await {
                     Ok(outcomes) => {
                         for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                             let _ = reply.send(Ok(outcome));
@@ -650,18 +657,23 @@ macro_rules! store_impl {
                     Err(e) => {
                         tracing::warn!(error = %e, size = batch.len(), "batched accept failed; retrying one by one");
                         for (accept, reply) in batch {
-                            let r = Self::accept_tx(pool, &[&accept]).await.map(|mut v| v.remove(0));
+                            let r = Self::accept_tx(pool, held, &[&accept]).await.map(|mut v| v.remove(0));
                             let _ = reply.send(r);
                         }
                     }
                 }
             }
 
-            /// Claims each delivery's deduplication scope for its window.
+            /// Claims each delivery's deduplication scope for its window
+            /// (the backend's `claim_scopes`) and applies frequency caps.
             /// Deliveries whose scope is already held (by an earlier send, or
             /// earlier in this batch) become `suppressed`/`duplicate`; returns
             /// the changed accepts (None where nothing changed).
-            async fn dedup_tx(tx: &mut sqlx::Transaction<'_, $db>, accepts: &[&Accept]) -> StoreResult<Vec<Option<Accept>>> {
+            async fn dedup_tx(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                held: &mut $crate::store::held::HeldScopes,
+                accepts: &[&Accept],
+            ) -> StoreResult<Vec<Option<Accept>>> {
                 let now = $crate::util::now_ms();
                 let mut seen = std::collections::HashSet::new();
                 let mut claims: Vec<(&str, &str, i64)> = Vec::new();
@@ -678,30 +690,7 @@ macro_rules! store_impl {
                 if claims.is_empty() && capped.is_empty() {
                     return Ok(vec![None; accepts.len()]);
                 }
-                let mut won: std::collections::HashSet<String> = std::collections::HashSet::new();
-                for chunk in claims.chunks($crate::store::common::INSERT_CHUNK) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO dedup_keys (scope, delivery_id, expires_at) ");
-                    q.push_values(chunk, |mut b, (scope, id, until)| {
-                        b.push_bind(scope.to_string()).push_bind(id.to_string()).push_bind(*until);
-                    });
-                    q.push(" ON CONFLICT (scope) DO UPDATE SET delivery_id = excluded.delivery_id, expires_at = excluded.expires_at \
-                             WHERE dedup_keys.expires_at <= ").push_bind(now);
-                    let claimed = q.build().execute(&mut **tx).await?.rows_affected();
-                    if claimed as usize == chunk.len() {
-                        // The usual case: no duplicates, nothing to look up.
-                        won.extend(chunk.iter().map(|(_, id, _)| id.to_string()));
-                        continue;
-                    }
-                    // Some scopes were held: see which ones are ours now.
-                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT delivery_id FROM dedup_keys WHERE scope IN (");
-                    let mut sep = q.separated(", ");
-                    for (scope, _, _) in chunk {
-                        sep.push_bind(scope.to_string());
-                    }
-                    q.push(")");
-                    let rows: Vec<(String,)> = q.build_query_as().fetch_all(&mut **tx).await?;
-                    won.extend(rows.into_iter().map(|(id,)| id));
-                }
+                let won = Self::claim_scopes(tx, held, &claims, now).await?;
                 let why = |d: &NewDelivery| -> Option<&'static str> {
                     if d.dedup.is_some() && !won.contains(&d.id) {
                         Some("duplicate")
@@ -784,7 +773,14 @@ macro_rules! store_impl {
                 Ok(over)
             }
 
-            async fn accept_tx(pool: &sqlx::Pool<$db>, accepts: &[&Accept]) -> StoreResult<Vec<AcceptOutcome>> {
+            /// `held` is the writer task's own: what it claims enters it only
+            /// once the transaction has committed.
+            async fn accept_tx(
+                pool: &sqlx::Pool<$db>,
+                held: &mut $crate::store::held::HeldScopes,
+                accepts: &[&Accept],
+            ) -> StoreResult<Vec<AcceptOutcome>> {
+                held.discard_pending();
                 let mut tx = pool.begin_with(Self::BEGIN_WRITE).await?;
                 let mut outcomes = Vec::with_capacity(accepts.len());
                 let mut fresh: Vec<&Accept> = Vec::with_capacity(accepts.len());
@@ -811,7 +807,7 @@ macro_rules! store_impl {
                     outcomes.push(AcceptOutcome::Created(String::new()));
                     fresh.push(a);
                 }
-                let deduped = Self::dedup_tx(&mut tx, &fresh).await?;
+                let deduped = Self::dedup_tx(&mut tx, held, &fresh).await?;
                 // Final answers: after deduplication, and stored with the
                 // Idempotency-Key when one was given.
                 let mut created = fresh.iter().zip(&deduped);
@@ -863,6 +859,7 @@ macro_rules! store_impl {
                     if let Some(sql) = Self::NOTIFY { sqlx::query(sql).execute(&mut *tx).await?; }
                 }
                 tx.commit().await?;
+                held.commit_pending($crate::util::now_ms());
                 Ok(outcomes)
             }
         }

@@ -8,6 +8,7 @@
 
 #[macro_use]
 pub mod common;
+pub mod held;
 pub mod postgres;
 pub mod sqlite;
 

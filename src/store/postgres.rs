@@ -9,6 +9,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
+use std::collections::HashSet;
 
 use super::common::{next_batch, AcceptQueue, DELIVERY_COLUMNS};
 use super::*;
@@ -60,6 +61,53 @@ impl PgStore {
     const CAP_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(hashtext($1))");
     const BEGIN_WRITE: &'static str = "BEGIN";
     const LOCK_ROW: &'static str = " FOR UPDATE";
+    const PURGE_SCOPES: &'static str = "DELETE FROM dedup_keys WHERE expires_at <= $1";
+
+    /// Claims deduplication scopes (scope, delivery id, expiry) with one
+    /// upsert per chunk: a row lock per scope decides between concurrent
+    /// transactions of every process. Returns the winning delivery ids.
+    /// `held` is SQLite's; here the table alone decides.
+    async fn claim_scopes(
+        tx: &mut sqlx::Transaction<'_, Postgres>,
+        _held: &mut super::held::HeldScopes,
+        claims: &[(&str, &str, i64)],
+        now: i64,
+    ) -> StoreResult<HashSet<String>> {
+        let mut won = HashSet::new();
+        for chunk in claims.chunks(super::common::INSERT_CHUNK) {
+            let mut q = sqlx::QueryBuilder::<Postgres>::new(
+                "INSERT INTO dedup_keys (scope, delivery_id, expires_at) ",
+            );
+            q.push_values(chunk, |mut b, (scope, id, until)| {
+                b.push_bind(scope.to_string())
+                    .push_bind(id.to_string())
+                    .push_bind(*until);
+            });
+            q.push(
+                " ON CONFLICT (scope) DO UPDATE SET delivery_id = excluded.delivery_id, \
+                 expires_at = excluded.expires_at WHERE dedup_keys.expires_at <= ",
+            )
+            .push_bind(now);
+            let claimed = q.build().execute(&mut **tx).await?.rows_affected();
+            if claimed as usize == chunk.len() {
+                // The usual case: no duplicates, nothing to look up.
+                won.extend(chunk.iter().map(|(_, id, _)| id.to_string()));
+                continue;
+            }
+            // Some scopes were held: see which ones are ours now.
+            let mut q = sqlx::QueryBuilder::<Postgres>::new(
+                "SELECT delivery_id FROM dedup_keys WHERE scope IN (",
+            );
+            let mut sep = q.separated(", ");
+            for (scope, _, _) in chunk {
+                sep.push_bind(scope.to_string());
+            }
+            q.push(")");
+            let rows: Vec<(String,)> = q.build_query_as().fetch_all(&mut **tx).await?;
+            won.extend(rows.into_iter().map(|(id,)| id));
+        }
+        Ok(won)
+    }
 
     pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Self> {
         let mut opts = PgConnectOptions::from_str(&cfg.url)?;
@@ -93,8 +141,9 @@ impl PgStore {
             let rx = rx.clone();
             let pool = pool.clone();
             tokio::spawn(async move {
+                let mut held = super::held::HeldScopes::default();
                 while let Some(batch) = next_batch(&rx).await {
-                    Self::write_accepts(&pool, batch).await;
+                    Self::write_accepts(&pool, &mut held, batch).await;
                 }
             });
         }

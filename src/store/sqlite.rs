@@ -17,8 +17,10 @@ use sqlx::sqlite::{
 use sqlx::Sqlite;
 
 use super::common::{next_batch, AcceptQueue, DELIVERY_COLUMNS};
+use super::held::HeldScopes;
 use super::*;
 use crate::config::{Backend, DatabaseConfig};
+use std::collections::HashSet;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -49,6 +51,43 @@ impl SqliteStore {
     const CAP_LOCK: Option<&'static str> = None;
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const LOCK_ROW: &'static str = "";
+    const PURGE_SCOPES: &'static str = "DELETE FROM dedup_log WHERE expires_at <= $1";
+
+    /// Claims deduplication scopes (scope, delivery id, expiry): appends the
+    /// free ones to `dedup_log` and returns the winning delivery ids. The
+    /// transaction holds SQLite's write lock (BEGIN IMMEDIATE), so after
+    /// reading the rows other processes appended, `held` is the whole truth
+    /// until commit. See `held.rs`.
+    async fn claim_scopes(
+        tx: &mut sqlx::Transaction<'_, Sqlite>,
+        held: &mut HeldScopes,
+        claims: &[(&str, &str, i64)],
+        now: i64,
+    ) -> StoreResult<HashSet<String>> {
+        catch_up(&mut **tx, held).await?;
+        let free: Vec<&(&str, &str, i64)> = claims
+            .iter()
+            .filter(|(scope, _, _)| !held.holds(scope, now))
+            .collect();
+        if free.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut last = held.seen();
+        for chunk in free.chunks(super::common::INSERT_CHUNK) {
+            let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                "INSERT INTO dedup_log (scope, delivery_id, expires_at) ",
+            );
+            q.push_values(chunk, |mut b, (scope, id, until)| {
+                b.push_bind(*scope).push_bind(*id).push_bind(*until);
+            });
+            // The last row's seq: under the write lock, every row up to it
+            // is either read above or appended here.
+            last = q.build().execute(&mut **tx).await?.last_insert_rowid();
+        }
+        let claimed: Vec<(&str, i64)> = free.iter().map(|(s, _, until)| (*s, *until)).collect();
+        held.claim_pending(&claimed, last);
+        Ok(free.iter().map(|(_, id, _)| id.to_string()).collect())
+    }
 
     pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Self> {
         let mut opts = SqliteConnectOptions::from_str(&cfg.url)?
@@ -105,12 +144,16 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts.read_only(true))
             .await?;
+        // Read the held deduplication scopes now rather than in the first
+        // request; the writer reads whatever is appended after.
+        let mut held = HeldScopes::default();
+        catch_up(&read, &mut held).await?;
         let (accept_queue, rx) = AcceptQueue::new(4096);
         let pool = write.clone();
         let accepted = wrote.clone();
         tokio::spawn(async move {
             while let Some(batch) = next_batch(&rx).await {
-                Self::write_accepts(&pool, batch).await;
+                Self::write_accepts(&pool, &mut held, batch).await;
                 if let Some(w) = &accepted {
                     w.notify_one();
                 }
@@ -140,6 +183,22 @@ impl SqliteStore {
     fn inbox_channel(&self) -> Option<&str> {
         None
     }
+}
+
+/// Reads the deduplication claims appended since `held` last looked.
+async fn catch_up<'c, E>(db: E, held: &mut HeldScopes) -> StoreResult<()>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    let rows: Vec<(i64, String, i64)> =
+        sqlx::query_as("SELECT seq, scope, expires_at FROM dedup_log WHERE seq > $1 ORDER BY seq")
+            .bind(held.seen())
+            .fetch_all(db)
+            .await?;
+    for (seq, scope, expires_at) in rows {
+        held.note(seq, &scope, expires_at);
+    }
+    Ok(())
 }
 
 /// Copies the WAL back into the database file soon after writes, on a
@@ -238,6 +297,129 @@ mod tests {
 
     fn db_pages(dir: &std::path::Path) -> u64 {
         std::fs::metadata(dir.join("t.db")).unwrap().len() / 4096
+    }
+
+    /// One request with one webhook delivery claiming `scope`.
+    fn accept_with_scope(scope: &str) -> Accept {
+        let now = crate::util::now_ms();
+        let nid = uuid::Uuid::now_v7().to_string();
+        let did = uuid::Uuid::now_v7().to_string();
+        let answer = Accepted {
+            id: nid.clone(),
+            deliveries: vec![DeliverySummary {
+                id: did.clone(),
+                recipient: "r".into(),
+                channel: "webhook".into(),
+                status: "queued".into(),
+                reason: None,
+            }],
+        };
+        Accept {
+            notification: NotificationRow {
+                id: nid,
+                template_key: None,
+                template_version: None,
+                data: "{}".into(),
+                category: "transactional".into(),
+                priority: "normal".into(),
+                locale: None,
+                dedup_key: Some("k".into()),
+                send_at: None,
+                api_key_id: None,
+                created_at: now,
+            },
+            deliveries: vec![NewDelivery {
+                id: did,
+                template_key: None,
+                recipient: "r".into(),
+                recipient_data: "{}".into(),
+                channel: "webhook".into(),
+                address: "http://127.0.0.1:9/".into(),
+                content: "{}".into(),
+                status: "queued",
+                reason: None,
+                priority: 1,
+                due_at: Some(now + 3_600_000),
+                dedup: Some((scope.to_string(), now + 60_000)),
+                cap: None,
+            }],
+            idempotency: None,
+            answer_json: serde_json::to_string(&answer).unwrap(),
+            answer,
+        }
+    }
+
+    fn won(outcome: AcceptOutcome) -> bool {
+        match outcome {
+            AcceptOutcome::Created(body) => !body.contains("duplicate"),
+            AcceptOutcome::Existing(_) => panic!("no Idempotency-Key was given"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stores_sharing_a_file_hold_each_others_dedup_scopes() {
+        // Two stores on one file are what two processes are: each has its
+        // own writer and its own scopes in memory.
+        let dir = tempfile::tempdir().unwrap();
+        let a = Arc::new(SqliteStore::open(&config(dir.path(), None)).await.unwrap());
+        let b = Arc::new(SqliteStore::open(&config(dir.path(), None)).await.unwrap());
+        for round in 0..5 {
+            let scope = format!("k-round-{round}");
+            let mut sends = Vec::new();
+            for i in 0..40 {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let accept = accept_with_scope(&scope);
+                sends.push(tokio::spawn(
+                    async move { store.accept(accept).await.unwrap() },
+                ));
+            }
+            let mut winners = 0;
+            for s in sends {
+                winners += won(s.await.unwrap()) as usize;
+            }
+            assert_eq!(winners, 1, "round {round}: {winners} sends won one scope");
+        }
+        // A store opened later reads the held scopes at start.
+        let c = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        assert!(!won(c
+            .accept(accept_with_scope("k-round-0"))
+            .await
+            .unwrap()));
+        assert!(won(c.accept(accept_with_scope("k-new")).await.unwrap()));
+        assert!(!won(a.accept(accept_with_scope("k-new")).await.unwrap()));
+    }
+
+    #[tokio::test]
+    async fn an_expired_scope_can_be_claimed_again_and_is_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        let mut first = accept_with_scope("k-short");
+        let now = crate::util::now_ms();
+        first.deliveries[0].dedup.as_mut().unwrap().1 = now + 50;
+        assert!(won(store.accept(first).await.unwrap()));
+        assert!(!won(store
+            .accept(accept_with_scope("k-short"))
+            .await
+            .unwrap()));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(won(store
+            .accept(accept_with_scope("k-short"))
+            .await
+            .unwrap()));
+        // Purging removes the expired claim and keeps the live one.
+        store
+            .purge_idempotency(crate::util::now_ms())
+            .await
+            .unwrap();
+        let left: Vec<(String,)> = sqlx::query_as("SELECT scope FROM dedup_log")
+            .fetch_all(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(left, vec![("k-short".to_string(),)]);
+        assert!(!won(store
+            .accept(accept_with_scope("k-short"))
+            .await
+            .unwrap()));
     }
 
     #[tokio::test]
