@@ -64,9 +64,17 @@ impl HeldScopes {
         self.seen
     }
 
-    /// Takes in a committed log row (read from the table).
-    pub fn note(&mut self, seq: i64, scope: &str, expires_at: i64) {
-        self.hold(key(scope), expires_at);
+    /// Takes in a committed log row (read from the table); one that has
+    /// already expired at `now` is only counted as seen.
+    pub fn note(&mut self, seq: i64, scope: &str, expires_at: i64, now: i64) {
+        if expires_at > now {
+            self.hold(key(scope), expires_at);
+        }
+        self.seen = self.seen.max(seq);
+    }
+
+    /// Every log row up to `seq` has been read.
+    pub fn note_seen(&mut self, seq: i64) {
         self.seen = self.seen.max(seq);
     }
 
@@ -133,12 +141,15 @@ mod tests {
     #[test]
     fn a_scope_is_held_until_its_latest_expiry() {
         let mut h = HeldScopes::default();
-        h.note(1, "kAAAAAAAAAAAAAAAAAAAAAA", 100);
-        h.note(2, "kAAAAAAAAAAAAAAAAAAAAAA", 50);
+        h.note(1, "kAAAAAAAAAAAAAAAAAAAAAA", 100, 0);
+        h.note(2, "kAAAAAAAAAAAAAAAAAAAAAA", 50, 0);
+        // Read back already expired: seen, not held.
+        h.note(3, "kBBBBBBBBBBBBBBBBBBBBBB", 100, 100);
         assert!(h.holds("kAAAAAAAAAAAAAAAAAAAAAA", 99));
         assert!(!h.holds("kAAAAAAAAAAAAAAAAAAAAAA", 100));
         assert!(!h.holds("kBBBBBBBBBBBBBBBBBBBBBB", 0));
-        assert_eq!(h.seen(), 2);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h.seen(), 3);
     }
 
     #[test]
@@ -162,14 +173,14 @@ mod tests {
         let mut h = HeldScopes::default();
         let k = crate::accept::dedup_scope("order-1", "u_1", "sms");
         let c = crate::accept::content_scope("order-1", "u_1", "sms");
-        h.note(1, &k, 10);
+        h.note(1, &k, 10, 0);
         assert!(h.holds(&k, 0));
         assert!(!h.holds(&c, 0), "a content scope is held by a key scope");
         assert!(!h.holds(&crate::accept::dedup_scope("order-1", "u_1", "email"), 0));
         // The same bits under the other kind letter are another scope.
         assert!(!h.holds(&format!("c{}", &k[1..]), 0));
         // Scopes of another shape are hashed, and still exact.
-        h.note(2, "kA", 10);
+        h.note(2, "kA", 10, 0);
         assert!(h.holds("kA", 0));
         assert!(!h.holds("kB", 0));
         assert!(!h.holds(&"k".repeat(40), 0));
@@ -179,7 +190,7 @@ mod tests {
     fn expired_scopes_are_dropped_as_the_map_grows() {
         let mut h = HeldScopes::default();
         for i in 0..1100 {
-            h.note(i, &format!("k{i}"), 10);
+            h.note(i, &format!("k{i}"), 10, 0);
         }
         h.claim_pending(&[("klive", 1_000)], 1100);
         h.commit_pending(20);
@@ -187,7 +198,7 @@ mod tests {
         assert!(h.len() < 10, "{} scopes kept", h.len());
         // Below twice the kept size nothing is scanned again.
         for i in 0..100 {
-            h.note(2000 + i, &format!("j{i}"), 10);
+            h.note(2000 + i, &format!("j{i}"), 10, 0);
         }
         h.commit_pending(20);
         assert!(h.len() > 100);

@@ -147,7 +147,7 @@ impl SqliteStore {
         // Read the held deduplication scopes now rather than in the first
         // request; the writer reads whatever is appended after.
         let mut held = HeldScopes::default();
-        catch_up(&read, &mut held).await?;
+        catch_up(&mut *read.acquire().await?, &mut held).await?;
         let (accept_queue, rx) = AcceptQueue::new(4096);
         let pool = write.clone();
         let accepted = wrote.clone();
@@ -185,20 +185,40 @@ impl SqliteStore {
     }
 }
 
-/// Reads the deduplication claims appended since `held` last looked.
-async fn catch_up<'c, E>(db: E, held: &mut HeldScopes) -> StoreResult<()>
-where
-    E: sqlx::Executor<'c, Database = Sqlite>,
-{
-    let rows: Vec<(i64, String, i64)> =
-        sqlx::query_as("SELECT seq, scope, expires_at FROM dedup_log WHERE seq > $1 ORDER BY seq")
-            .bind(held.seen())
-            .fetch_all(db)
-            .await?;
-    for (seq, scope, expires_at) in rows {
-        held.note(seq, &scope, expires_at);
+/// Reads the deduplication claims appended since `held` last looked. Rows
+/// come in chunks of up to `CATCH_UP_CHUNK`, each as one string, because
+/// at start this may be the whole log: a million rows one by one take
+/// about 4 s through the driver, and 1 s this way.
+async fn catch_up(db: &mut sqlx::SqliteConnection, held: &mut HeldScopes) -> StoreResult<()> {
+    const CATCH_UP_CHUNK: i64 = 10_000;
+    let now = crate::util::now_ms();
+    loop {
+        // Scopes are base64url after a kind letter: never a space.
+        let (last, rows, n): (Option<i64>, Option<String>, i64) = sqlx::query_as(
+            "SELECT MAX(seq), group_concat(seq || ' ' || scope || ' ' || expires_at, ' '), COUNT(*) FROM \
+             (SELECT seq, scope, expires_at FROM dedup_log WHERE seq > $1 ORDER BY seq LIMIT $2)",
+        )
+        .bind(held.seen())
+        .bind(CATCH_UP_CHUNK)
+        .fetch_one(&mut *db)
+        .await?;
+        let (Some(last), Some(rows)) = (last, rows) else {
+            return Ok(());
+        };
+        let mut fields = rows.split(' ');
+        while let (Some(seq), Some(scope), Some(until)) =
+            (fields.next(), fields.next(), fields.next())
+        {
+            match (seq.parse(), until.parse()) {
+                (Ok(seq), Ok(until)) => held.note(seq, scope, until, now),
+                _ => tracing::error!(seq, "unreadable dedup_log row"),
+            }
+        }
+        held.note_seen(last);
+        if n < CATCH_UP_CHUNK {
+            return Ok(());
+        }
     }
-    Ok(())
 }
 
 /// Copies the WAL back into the database file soon after writes, on a
@@ -387,6 +407,33 @@ mod tests {
             .unwrap()));
         assert!(won(c.accept(accept_with_scope("k-new")).await.unwrap()));
         assert!(!won(a.accept(accept_with_scope("k-new")).await.unwrap()));
+    }
+
+    #[tokio::test]
+    async fn a_store_reads_a_log_longer_than_one_chunk_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        let until = crate::util::now_ms() + 3_600_000;
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 25001) \
+             INSERT INTO dedup_log (scope, delivery_id, expires_at) SELECT 'k' || i, 'd' || i, $1 FROM n",
+        )
+        .bind(until)
+        .execute(&first.write)
+        .await
+        .unwrap();
+        let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        // The last first: each accept reads what is new since the last look.
+        for held in ["k25001", "k1", "k10000", "k10001", "k20001"] {
+            assert!(
+                !won(store.accept(accept_with_scope(held)).await.unwrap()),
+                "{held} is not held"
+            );
+        }
+        assert!(won(store
+            .accept(accept_with_scope("k25002"))
+            .await
+            .unwrap()));
     }
 
     #[tokio::test]
