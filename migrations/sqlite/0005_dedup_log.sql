@@ -7,14 +7,16 @@
 -- sharing the file agree. `seq` is AUTOINCREMENT: it never goes back,
 -- even after the newest rows are purged, so "rows after seq N" never
 -- misses one. PostgreSQL keeps dedup_keys (many processes, row locks).
+-- The delivery that made a claim is not kept: the delivery knows its own
+-- dedup_key (through its notification), and a shorter row is fewer bytes
+-- written per claim.
 CREATE TABLE dedup_log (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-    scope       TEXT NOT NULL,
-    delivery_id TEXT NOT NULL,
-    expires_at  INTEGER NOT NULL
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    scope      TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
 );
 CREATE INDEX dedup_log_expiry ON dedup_log (expires_at);
 
-INSERT INTO dedup_log (scope, delivery_id, expires_at)
-    SELECT scope, delivery_id, expires_at FROM dedup_keys ORDER BY expires_at;
+INSERT INTO dedup_log (scope, expires_at)
+    SELECT scope, expires_at FROM dedup_keys ORDER BY expires_at;
 DROP TABLE dedup_keys;

@@ -74,11 +74,10 @@ impl SqliteStore {
         }
         let mut last = held.seen();
         for chunk in free.chunks(super::common::INSERT_CHUNK) {
-            let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO dedup_log (scope, delivery_id, expires_at) ",
-            );
-            q.push_values(chunk, |mut b, (scope, id, until)| {
-                b.push_bind(*scope).push_bind(*id).push_bind(*until);
+            let mut q =
+                sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO dedup_log (scope, expires_at) ");
+            q.push_values(chunk, |mut b, (scope, _, until)| {
+                b.push_bind(*scope).push_bind(*until);
             });
             // The last row's seq: under the write lock, every row up to it
             // is either read above or appended here.
@@ -416,7 +415,7 @@ mod tests {
         let until = crate::util::now_ms() + 3_600_000;
         sqlx::query(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 25001) \
-             INSERT INTO dedup_log (scope, delivery_id, expires_at) SELECT 'k' || i, 'd' || i, $1 FROM n",
+             INSERT INTO dedup_log (scope, expires_at) SELECT 'k' || i, $1 FROM n",
         )
         .bind(until)
         .execute(&first.write)
