@@ -14,7 +14,7 @@ use super::error::{ApiError, ApiResult, FieldError};
 use super::openapi::{AuthErrors, Conflict, Invalid, NotFound};
 use super::AppState;
 use crate::store::{status, AttemptRow, DeliveryFilter, DeliveryRow, Transition};
-use crate::util::{now_ms, opt_rfc3339, parse_rfc3339, rfc3339};
+use crate::util::{opt_rfc3339, parse_rfc3339, rfc3339};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -361,10 +361,7 @@ async fn retry(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Delivery>> {
     caller.require("admin")?;
-    let t = state.store.retry_delivery(&id, now_ms()).await?;
-    if matches!(t, Transition::Done(_)) {
-        state.wake.notify_one();
-    }
+    let t = state.retry_delivery(&id).await?;
     transition(&id, t, "retried", "failed")
 }
 
@@ -403,10 +400,7 @@ async fn retry_dead_letters(
         "re-queued by POST /v1/deliveries/retry (API key {})",
         caller.key_id
     );
-    let n = state.store.retry_failed(&filter, &note, now_ms()).await?;
-    if n > 0 {
-        state.wake.notify_one();
-    }
+    let n = state.replay_failed(&filter, &note).await?;
     Ok(Json(Requeued { requeued: n }))
 }
 
@@ -432,9 +426,6 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Delivery>> {
     caller.require("admin")?;
-    let t = state.store.cancel_delivery(&id, now_ms()).await?;
-    if let Transition::Done(d) = &t {
-        state.metrics.cancelled(&d.channel, 1);
-    }
+    let t = state.cancel_delivery(&id).await?;
     transition(&id, t, "cancelled", "queued, scheduled or retrying")
 }

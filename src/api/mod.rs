@@ -49,6 +49,55 @@ pub struct AppState {
     pub day_counts: Arc<crate::console::overview::DayCounts>,
 }
 
+/// What an operator does to deliveries, from the API or the console: the
+/// store's change plus what follows it in this process (waking the
+/// workers, counting in the metrics).
+impl AppState {
+    /// Puts a failed delivery back in the queue.
+    pub async fn retry_delivery(
+        &self,
+        id: &str,
+    ) -> crate::store::StoreResult<crate::store::Transition> {
+        let t = self.store.retry_delivery(id, crate::util::now_ms()).await?;
+        if matches!(t, crate::store::Transition::Done(_)) {
+            self.wake.notify_one();
+        }
+        Ok(t)
+    }
+
+    /// Cancels a queued, scheduled or retrying delivery.
+    pub async fn cancel_delivery(
+        &self,
+        id: &str,
+    ) -> crate::store::StoreResult<crate::store::Transition> {
+        let t = self
+            .store
+            .cancel_delivery(id, crate::util::now_ms())
+            .await?;
+        if let crate::store::Transition::Done(d) = &t {
+            self.metrics.cancelled(&d.channel, 1);
+        }
+        Ok(t)
+    }
+
+    /// Re-queues every failed delivery `filter` matches (the dead-letter
+    /// replay), with `note` in each one's attempt log; returns how many.
+    pub async fn replay_failed(
+        &self,
+        filter: &crate::store::DeliveryFilter,
+        note: &str,
+    ) -> crate::store::StoreResult<u64> {
+        let n = self
+            .store
+            .retry_failed(filter, note, crate::util::now_ms())
+            .await?;
+        if n > 0 {
+            self.wake.notify_one();
+        }
+        Ok(n)
+    }
+}
+
 /// Every route with its documentation: the router and `/openapi.json`
 /// are both made from this. `inbox_cors` is `inbox.cors_origins`.
 pub fn routes(inbox_cors: &[String]) -> OpenApiRouter<AppState> {

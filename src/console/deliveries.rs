@@ -396,20 +396,15 @@ async fn change(state: &AppState, session: &Session, id: &str, retry: bool) -> R
     if let Err(r) = session.require("admin") {
         return r;
     }
-    let now = now_ms();
     let t = if retry {
-        state.store.retry_delivery(id, now).await
+        state.retry_delivery(id).await
     } else {
-        state.store.cancel_delivery(id, now).await
+        state.cancel_delivery(id).await
     };
     let path = format!("/console/deliveries/{id}");
     match t {
-        Ok(Transition::Done(d)) => {
-            if !retry {
-                state.metrics.cancelled(&d.channel, 1);
-            }
+        Ok(Transition::Done(_)) => {
             if retry {
-                state.wake.notify_one();
                 tracing::info!(delivery_id = id, key_id = %session.key_id, "retried from the console");
             }
             super::back_to(
@@ -522,16 +517,11 @@ async fn replay(State(state): State<AppState>, a: Action<Filters>) -> Response {
         "re-queued from the console (API key {}, {})",
         session.key_name, session.key_id
     );
-    match state.store.retry_failed(&filter, &note, now_ms()).await {
-        Ok(n) => {
-            if n > 0 {
-                state.wake.notify_one();
-            }
-            super::back_to(
-                &format!("/console/deliveries?{}", a.form.query_string()),
-                &format!("{n} failed deliveries re-queued."),
-            )
-        }
+    match state.replay_failed(&filter, &note).await {
+        Ok(n) => super::back_to(
+            &format!("/console/deliveries?{}", a.form.query_string()),
+            &format!("{n} failed deliveries re-queued."),
+        ),
         Err(e) => page::db(e),
     }
 }
