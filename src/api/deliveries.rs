@@ -342,7 +342,8 @@ fn transition(id: &str, t: Transition, action: &str, allowed: &str) -> ApiResult
 /// Retry a failed delivery.
 ///
 /// Scope `admin`. Only a failed delivery can be retried; it goes back to
-/// the queue.
+/// the queue with a new retry cycle, and the retry is written in its
+/// attempt log (provider `operator`, outcome `requeued`).
 #[utoipa::path(
     post,
     path = "/v1/deliveries/{id}/retry",
@@ -361,7 +362,11 @@ async fn retry(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Delivery>> {
     caller.require("admin")?;
-    let t = state.retry_delivery(&id).await?;
+    let note = format!(
+        "re-queued by POST /v1/deliveries/{{id}}/retry (API key {})",
+        caller.key_id
+    );
+    let t = state.retry_delivery(&id, &note).await?;
     transition(&id, t, "retried", "failed")
 }
 

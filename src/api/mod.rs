@@ -53,12 +53,17 @@ pub struct AppState {
 /// store's change plus what follows it in this process (waking the
 /// workers, counting in the metrics).
 impl AppState {
-    /// Puts a failed delivery back in the queue.
+    /// Puts a failed delivery back in the queue, with `note` (who did it)
+    /// in its attempt log.
     pub async fn retry_delivery(
         &self,
         id: &str,
+        note: &str,
     ) -> crate::store::StoreResult<crate::store::Transition> {
-        let t = self.store.retry_delivery(id, crate::util::now_ms()).await?;
+        let t = self
+            .store
+            .retry_delivery(id, note, crate::util::now_ms())
+            .await?;
         if matches!(t, crate::store::Transition::Done(_)) {
             self.wake.notify_one();
         }

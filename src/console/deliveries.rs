@@ -397,7 +397,11 @@ async fn change(state: &AppState, session: &Session, id: &str, retry: bool) -> R
         return r;
     }
     let t = if retry {
-        state.retry_delivery(id).await
+        let note = format!(
+            "re-queued from the console (API key {}, {})",
+            session.key_name, session.key_id
+        );
+        state.retry_delivery(id, &note).await
     } else {
         state.cancel_delivery(id).await
     };

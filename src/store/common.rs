@@ -354,13 +354,20 @@ macro_rules! store_impl {
                     .bind(delivery_id).fetch_all(self.reader()).await?)
             }
 
-            async fn retry_delivery(&self, id: &str, now: i64) -> StoreResult<Transition> {
+            async fn retry_delivery(&self, id: &str, note: &str, now: i64) -> StoreResult<Transition> {
                 let mut tx = self.writer().begin().await?;
+                // As in retry_failed: the audit entry takes the next attempt
+                // number, and the new retry cycle starts after it.
                 let row = sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
-                    "UPDATE deliveries SET status = 'queued', reason = NULL, due_at = $2, retry_base = attempts, \
-                     last_error = NULL, updated_at = $2 WHERE id = $1 AND status = 'failed' RETURNING ", DELIVERY_COLUMNS))
+                    "UPDATE deliveries SET status = 'queued', reason = NULL, due_at = $2, attempts = attempts + 1, \
+                     retry_base = attempts + 1, last_error = NULL, updated_at = $2 WHERE id = $1 AND status = 'failed' RETURNING ",
+                    DELIVERY_COLUMNS))
                     .bind(id).bind(now).fetch_optional(&mut *tx).await?;
-                if row.is_some() {
+                if let Some(r) = &row {
+                    sqlx::query(
+                        "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, duration_ms, outcome, error) \
+                         VALUES ($1, $2, 'operator', $3, 0, 'requeued', $4) ON CONFLICT (delivery_id, number) DO NOTHING")
+                        .bind(id).bind(r.attempts).bind(now).bind(note).execute(&mut *tx).await?;
                     if let Some(sql) = Self::NOTIFY { sqlx::query(sql).execute(&mut *tx).await?; }
                 }
                 tx.commit().await?;

@@ -445,8 +445,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<DeliveryRow>>;
     async fn get_delivery(&self, id: &str) -> StoreResult<Option<DeliveryRow>>;
     async fn attempts_of(&self, delivery_id: &str) -> StoreResult<Vec<AttemptRow>>;
-    /// failed → queued, now.
-    async fn retry_delivery(&self, id: &str, now: i64) -> StoreResult<Transition>;
+    /// failed → queued, now, recording an audit entry (`note`) in its
+    /// attempt log, as the bulk replay does.
+    async fn retry_delivery(&self, id: &str, note: &str, now: i64) -> StoreResult<Transition>;
     /// queued/scheduled/retrying → cancelled.
     async fn cancel_delivery(&self, id: &str, now: i64) -> StoreResult<Transition>;
     /// Cancels every waiting delivery of a notification; returns how many.

@@ -240,7 +240,13 @@ async fn an_operator_finds_a_failed_delivery_retries_it_and_sees_it_sent() {
             .find_all(Locator::Css("table.attempts tbody tr"))
             .await
             .unwrap();
-        assert_eq!(attempts.len(), 2, "both attempts are in the log");
+        assert_eq!(
+            attempts.len(),
+            3,
+            "the failed attempt, the retry's audit entry and the sent one are in the log"
+        );
+        let log = css(&c, "table.attempts").await.text().await.unwrap();
+        assert!(log.contains("re-queued from the console"), "{log}");
         assert_eq!(rx.count(), 3);
         c.close().await.unwrap();
         app.stop().await;

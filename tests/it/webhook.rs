@@ -285,7 +285,20 @@ async fn cancel_stops_a_scheduled_delivery_and_retry_requeues_a_failed_one() {
             .await;
         assert_eq!(r.status(), 200);
         let d = app.wait_for_status(&id, "sent").await;
-        assert_eq!(d["attempts"].as_array().unwrap().len(), 2);
+        // The 400, the retry's audit entry, the 200.
+        let attempts = d["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 3, "{d:#}");
+        assert_eq!(attempts[0]["status_code"], 400);
+        assert_eq!(attempts[1]["provider"], "operator");
+        assert_eq!(attempts[1]["outcome"], "requeued");
+        assert!(
+            attempts[1]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("re-queued by POST /v1/deliveries/{id}/retry (API key "),
+            "{d:#}"
+        );
+        assert_eq!(attempts[2]["outcome"], "ok");
         assert_eq!(rx.count(), 2, "the cancelled delivery was never sent");
         app.stop().await;
     }
