@@ -375,6 +375,11 @@ mod tests {
         }
     }
 
+    /// Sends one delivery claiming `scope`: whether it won the scope.
+    async fn claims(store: &SqliteStore, scope: &str) -> bool {
+        won(store.accept(accept_with_scope(scope)).await.unwrap())
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stores_sharing_a_file_hold_each_others_dedup_scopes() {
         // Two stores on one file are what two processes are: each has its
@@ -400,12 +405,9 @@ mod tests {
         }
         // A store opened later reads the held scopes at start.
         let c = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
-        assert!(!won(c
-            .accept(accept_with_scope("k-round-0"))
-            .await
-            .unwrap()));
-        assert!(won(c.accept(accept_with_scope("k-new")).await.unwrap()));
-        assert!(!won(a.accept(accept_with_scope("k-new")).await.unwrap()));
+        assert!(!claims(&c, "k-round-0").await);
+        assert!(claims(&c, "k-new").await);
+        assert!(!claims(&a, "k-new").await);
     }
 
     #[tokio::test]
@@ -424,15 +426,9 @@ mod tests {
         let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
         // The last first: each accept reads what is new since the last look.
         for held in ["k25001", "k1", "k10000", "k10001", "k20001"] {
-            assert!(
-                !won(store.accept(accept_with_scope(held)).await.unwrap()),
-                "{held} is not held"
-            );
+            assert!(!claims(&store, held).await, "{held} is not held");
         }
-        assert!(won(store
-            .accept(accept_with_scope("k25002"))
-            .await
-            .unwrap()));
+        assert!(claims(&store, "k25002").await);
     }
 
     #[tokio::test]
@@ -443,15 +439,9 @@ mod tests {
         let now = crate::util::now_ms();
         first.deliveries[0].dedup.as_mut().unwrap().1 = now + 50;
         assert!(won(store.accept(first).await.unwrap()));
-        assert!(!won(store
-            .accept(accept_with_scope("k-short"))
-            .await
-            .unwrap()));
+        assert!(!claims(&store, "k-short").await);
         tokio::time::sleep(Duration::from_millis(60)).await;
-        assert!(won(store
-            .accept(accept_with_scope("k-short"))
-            .await
-            .unwrap()));
+        assert!(claims(&store, "k-short").await);
         // Purging removes the expired claim and keeps the live one.
         store
             .purge_idempotency(crate::util::now_ms())
@@ -462,10 +452,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(left, vec![("k-short".to_string(),)]);
-        assert!(!won(store
-            .accept(accept_with_scope("k-short"))
-            .await
-            .unwrap()));
+        assert!(!claims(&store, "k-short").await);
     }
 
     #[tokio::test]
