@@ -26,7 +26,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
 use crate::render::Renderer;
-use crate::store::Store;
+use crate::store::{DeliveryFilter, Store, StoreResult, Transition};
+use crate::util::now_ms;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -55,31 +56,18 @@ pub struct AppState {
 impl AppState {
     /// Puts a failed delivery back in the queue, with `note` (who did it)
     /// in its attempt log.
-    pub async fn retry_delivery(
-        &self,
-        id: &str,
-        note: &str,
-    ) -> crate::store::StoreResult<crate::store::Transition> {
-        let t = self
-            .store
-            .retry_delivery(id, note, crate::util::now_ms())
-            .await?;
-        if matches!(t, crate::store::Transition::Done(_)) {
+    pub async fn retry_delivery(&self, id: &str, note: &str) -> StoreResult<Transition> {
+        let t = self.store.retry_delivery(id, note, now_ms()).await?;
+        if matches!(t, Transition::Done(_)) {
             self.wake.notify_one();
         }
         Ok(t)
     }
 
     /// Cancels a queued, scheduled or retrying delivery.
-    pub async fn cancel_delivery(
-        &self,
-        id: &str,
-    ) -> crate::store::StoreResult<crate::store::Transition> {
-        let t = self
-            .store
-            .cancel_delivery(id, crate::util::now_ms())
-            .await?;
-        if let crate::store::Transition::Done(d) = &t {
+    pub async fn cancel_delivery(&self, id: &str) -> StoreResult<Transition> {
+        let t = self.store.cancel_delivery(id, now_ms()).await?;
+        if let Transition::Done(d) = &t {
             self.metrics.cancelled(&d.channel, 1);
         }
         Ok(t)
@@ -87,15 +75,8 @@ impl AppState {
 
     /// Re-queues every failed delivery `filter` matches (the dead-letter
     /// replay), with `note` in each one's attempt log; returns how many.
-    pub async fn replay_failed(
-        &self,
-        filter: &crate::store::DeliveryFilter,
-        note: &str,
-    ) -> crate::store::StoreResult<u64> {
-        let n = self
-            .store
-            .retry_failed(filter, note, crate::util::now_ms())
-            .await?;
+    pub async fn replay_failed(&self, filter: &DeliveryFilter, note: &str) -> StoreResult<u64> {
+        let n = self.store.retry_failed(filter, note, now_ms()).await?;
         if n > 0 {
             self.wake.notify_one();
         }

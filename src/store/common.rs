@@ -364,10 +364,7 @@ macro_rules! store_impl {
                     DELIVERY_COLUMNS))
                     .bind(id).bind(now).fetch_optional(&mut *tx).await?;
                 if let Some(r) = &row {
-                    sqlx::query(
-                        "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, duration_ms, outcome, error) \
-                         VALUES ($1, $2, 'operator', $3, 0, 'requeued', $4) ON CONFLICT (delivery_id, number) DO NOTHING")
-                        .bind(id).bind(r.attempts).bind(now).bind(note).execute(&mut *tx).await?;
+                    Self::audit_requeued(&mut tx, &[(r.id.clone(), r.attempts)], note, now).await?;
                     if let Some(sql) = Self::NOTIFY { sqlx::query(sql).execute(&mut *tx).await?; }
                 }
                 tx.commit().await?;
@@ -405,16 +402,7 @@ macro_rules! store_impl {
                 Self::push_filter(&mut q, f);
                 q.push(" RETURNING id, attempts");
                 let requeued: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
-                for chunk in requeued.chunks($crate::store::common::INSERT_CHUNK) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, duration_ms, outcome, error) ");
-                    q.push_values(chunk, |mut b, (id, number)| {
-                        b.push_bind(id.clone()).push_bind(*number).push_bind("operator").push_bind(now)
-                            .push_bind(0i64).push_bind("requeued").push_bind(note.to_string());
-                    });
-                    q.push(" ON CONFLICT (delivery_id, number) DO NOTHING");
-                    q.build().execute(&mut *tx).await?;
-                }
+                Self::audit_requeued(&mut tx, &requeued, note, now).await?;
                 if !requeued.is_empty() {
                     if let Some(sql) = Self::NOTIFY { sqlx::query(sql).execute(&mut *tx).await?; }
                 }
@@ -611,6 +599,28 @@ macro_rules! store_impl {
         }
 
         impl $store {
+            /// Writes an operator's re-queue of each (delivery id, attempt
+            /// number it took) in that delivery's attempt log, with `note`
+            /// saying who and how.
+            async fn audit_requeued(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                requeued: &[(String, i64)],
+                note: &str,
+                now: i64,
+            ) -> StoreResult<()> {
+                for chunk in requeued.chunks($crate::store::common::INSERT_CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, duration_ms, outcome, error) ");
+                    q.push_values(chunk, |mut b, (id, number)| {
+                        b.push_bind(id.clone()).push_bind(*number).push_bind("operator").push_bind(now)
+                            .push_bind(0i64).push_bind("requeued").push_bind(note.to_string());
+                    });
+                    q.push(" ON CONFLICT (delivery_id, number) DO NOTHING");
+                    q.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
             /// ` AND …` for each of the list filters except `status`.
             fn push_filter(q: &mut sqlx::QueryBuilder<$db>, f: &DeliveryFilter) {
                 if let Some(v) = &f.channel { q.push(" AND channel = ").push_bind(v.clone()); }
