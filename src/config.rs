@@ -931,6 +931,32 @@ mod tests {
     }
 
     #[test]
+    fn database_waits_are_short_and_the_sqlite_size_limit_is_checked() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.database.acquire_timeout, Duration::from_secs(3));
+        assert_eq!(c.database.sqlite_max_bytes, None);
+        let c = Config::from_toml(
+            "[database]\nsqlite_max_bytes = 1048576\nacquire_timeout = \"500ms\"",
+        )
+        .unwrap();
+        assert_eq!(c.database.sqlite_max_bytes, Some(1 << 20));
+        assert_eq!(c.database.acquire_timeout, Duration::from_millis(500));
+        for (toml, key) in [
+            (
+                "[database]\nacquire_timeout = \"0s\"",
+                "database.acquire_timeout",
+            ),
+            (
+                "[database]\nsqlite_max_bytes = 4096",
+                "database.sqlite_max_bytes",
+            ),
+        ] {
+            let e = Config::from_toml(toml).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
     fn the_metrics_token_is_read_and_never_printed() {
         let c = Config::from_toml("[server]\nmetrics_token = \" hunter2 \"").unwrap();
         assert_eq!(c.server.metrics_token, "hunter2");
