@@ -27,7 +27,7 @@ pub const API_KEY: &str = "api_key";
 pub const INBOX_TOKEN: &str = "inbox_token";
 
 /// Error answers: (status, response component name, description).
-const PROBLEMS: [(u16, &str, &str); 8] = [
+const PROBLEMS: [(u16, &str, &str); 9] = [
     (
         401,
         "Unauthorized",
