@@ -251,3 +251,50 @@ pub struct Problem {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer(e: ApiError) -> (StatusCode, Option<String>, serde_json::Value) {
+        let resp = e.into_response();
+        let status = resp.status();
+        let retry = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, retry, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_database_is_a_503_with_retry_after_however_it_is_wrapped() {
+        let timed_out = || StoreError::Db(sqlx::Error::PoolTimedOut);
+        for e in [
+            ApiError::from(timed_out()),
+            ApiError::Internal(anyhow::Error::from(timed_out()).context("loading the template")),
+            ApiError::Internal(anyhow::Error::from(sqlx::Error::PoolTimedOut)),
+        ] {
+            let (status, retry, body) = answer(e).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(retry.as_deref(), Some("5"));
+            assert_eq!(body["type"], "urn:missive:problem:database-unavailable");
+        }
+        let (status, retry, body) = answer(ApiError::from(StoreError::Unavailable(
+            Unavailable::Full,
+            "database or disk is full".into(),
+        )))
+        .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry.as_deref(), Some("30"));
+        assert_eq!(body["type"], "urn:missive:problem:store-full");
+        // Anything else stays an internal error, without details.
+        let (status, retry, body) =
+            answer(ApiError::from(StoreError::Db(sqlx::Error::RowNotFound))).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(retry, None);
+        assert_eq!(body["type"], "urn:missive:problem:internal");
+    }
+}
