@@ -78,6 +78,8 @@ struct RawDatabase {
     schema: String,
     sqlite_synchronous: String,
     sqlite_checkpoint_interval: String,
+    sqlite_max_bytes: u64,
+    acquire_timeout: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -327,6 +329,12 @@ pub struct DatabaseConfig {
     /// connection of its own, off the writer's path; `None`: the writer
     /// checkpoints itself (SQLite's default).
     pub sqlite_checkpoint_interval: Option<Duration>,
+    /// SQLite only: the most the database file may hold; at it, writes
+    /// fail as on a full disk. `None`: no limit but the disk's.
+    pub sqlite_max_bytes: Option<u64>,
+    /// How long a request waits for a database connection before it is
+    /// answered 503 (PostgreSQL, and SQLite's readers).
+    pub acquire_timeout: Duration,
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -342,6 +350,8 @@ impl std::fmt::Debug for DatabaseConfig {
                 "sqlite_checkpoint_interval",
                 &self.sqlite_checkpoint_interval,
             )
+            .field("sqlite_max_bytes", &self.sqlite_max_bytes)
+            .field("acquire_timeout", &self.acquire_timeout)
             .finish()
     }
 }
@@ -538,6 +548,19 @@ impl Config {
             &raw.database.sqlite_checkpoint_interval,
         )?)
         .filter(|d| !d.is_zero());
+        let acquire_timeout =
+            positive_duration("database.acquire_timeout", &raw.database.acquire_timeout)?;
+        let sqlite_max_bytes = match raw.database.sqlite_max_bytes {
+            0 => None,
+            n if n < 1 << 20 => {
+                return Err(invalid(
+                    "database.sqlite_max_bytes",
+                    n,
+                    "0 (no limit) or at least 1048576 (1 MiB)",
+                ))
+            }
+            n => Some(n),
+        };
 
         if raw.worker.concurrency == 0 || raw.worker.concurrency > 10_000 {
             return Err(invalid(
@@ -648,6 +671,8 @@ impl Config {
                 schema: (!schema.is_empty()).then_some(schema),
                 sqlite_full_sync,
                 sqlite_checkpoint_interval,
+                sqlite_max_bytes,
+                acquire_timeout,
             },
             worker,
             maintenance,
@@ -903,6 +928,32 @@ mod tests {
             e.contains("channels.webhook.signing_secret") && !e.contains("hunter2"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn database_waits_are_short_and_the_sqlite_size_limit_is_checked() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.database.acquire_timeout, Duration::from_secs(3));
+        assert_eq!(c.database.sqlite_max_bytes, None);
+        let c = Config::from_toml(
+            "[database]\nsqlite_max_bytes = 1048576\nacquire_timeout = \"500ms\"",
+        )
+        .unwrap();
+        assert_eq!(c.database.sqlite_max_bytes, Some(1 << 20));
+        assert_eq!(c.database.acquire_timeout, Duration::from_millis(500));
+        for (toml, key) in [
+            (
+                "[database]\nacquire_timeout = \"0s\"",
+                "database.acquire_timeout",
+            ),
+            (
+                "[database]\nsqlite_max_bytes = 4096",
+                "database.sqlite_max_bytes",
+            ),
+        ] {
+            let e = Config::from_toml(toml).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
     }
 
     #[test]

@@ -8,7 +8,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::render::TemplateError;
-use crate::store::StoreError;
+use crate::store::{StoreError, Unavailable};
+
+/// Seconds a client is asked to wait (`Retry-After`) when the database's
+/// disk is full: freeing space takes a person or a maintenance round.
+const RETRY_AFTER_FULL: u64 = 30;
+/// Seconds a client is asked to wait when the database does not answer.
+const RETRY_AFTER_DOWN: u64 = 5;
 
 /// One field that is not valid.
 #[derive(Clone, Debug, Serialize, PartialEq, ToSchema)]
@@ -64,14 +70,46 @@ pub enum ApiError {
     /// Over a limit on open streams.
     #[error("{0}")]
     TooManyConnections(String),
+    /// The database can't do it now (disk full, not answering): 503 with
+    /// `Retry-After`. Store errors become this when they are of that kind,
+    /// also through `anyhow` (see [`ApiError::into_response`]).
+    #[error("{}", unavailable_detail(*.0))]
+    Unavailable(Unavailable),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.into())
+        match e.unavailable() {
+            Some(kind) => {
+                tracing::warn!(error = %e, "request refused: the database is unavailable");
+                ApiError::Unavailable(kind)
+            }
+            None => ApiError::Internal(e.into()),
+        }
     }
+}
+
+fn unavailable_detail(kind: Unavailable) -> &'static str {
+    match kind {
+        Unavailable::Full => "the database's disk is full, so nothing new can be stored; nothing was accepted, try again later",
+        Unavailable::Down => "the database does not answer; nothing was accepted, try again later",
+    }
+}
+
+/// The kind of database unavailability an error was caused by, if any:
+/// a store or driver error anywhere in its chain.
+fn unavailable_cause(e: &anyhow::Error) -> Option<Unavailable> {
+    e.chain().find_map(|c| {
+        if let Some(s) = c.downcast_ref::<StoreError>() {
+            s.unavailable()
+        } else if let Some(s) = c.downcast_ref::<sqlx::Error>() {
+            crate::store::unavailable(s)
+        } else {
+            None
+        }
+    })
 }
 
 impl ApiError {
@@ -110,6 +148,16 @@ impl ApiError {
                 "too-many-connections",
                 "Too many connections",
             ),
+            ApiError::Unavailable(Unavailable::Full) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-full",
+                "The database's disk is full",
+            ),
+            ApiError::Unavailable(Unavailable::Down) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-unavailable",
+                "The database is unavailable",
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -129,8 +177,19 @@ pub fn cause_chain(e: &anyhow::Error) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, slug, title) = self.parts();
-        let detail = match &self {
+        let this = match self {
+            ApiError::Internal(e) => match unavailable_cause(&e) {
+                Some(kind) => {
+                    tracing::warn!(error.cause_chain = %cause_chain(&e), "request refused: the database is unavailable");
+                    ApiError::Unavailable(kind)
+                }
+                None => ApiError::Internal(e),
+            },
+            other => other,
+        };
+        let (status, slug, title) = this.parts();
+        let this = &this;
+        let detail = match this {
             ApiError::Internal(e) => {
                 tracing::error!(error.cause_chain = %cause_chain(e), "request failed");
                 "something went wrong on our side; it has been logged".to_string()
@@ -146,7 +205,7 @@ impl IntoResponse for ApiError {
             title,
             status: status.as_u16(),
             detail,
-            errors: match &self {
+            errors: match this {
                 ApiError::Invalid(errors) => Some(errors.clone()),
                 _ => None,
             },
@@ -157,7 +216,13 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let ApiError::TooManyRequests(secs) = self {
+        let retry_after = match this {
+            ApiError::TooManyRequests(secs) => Some(*secs),
+            ApiError::Unavailable(Unavailable::Full) => Some(RETRY_AFTER_FULL),
+            ApiError::Unavailable(Unavailable::Down) => Some(RETRY_AFTER_DOWN),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
@@ -186,3 +251,50 @@ pub struct Problem {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer(e: ApiError) -> (StatusCode, Option<String>, serde_json::Value) {
+        let resp = e.into_response();
+        let status = resp.status();
+        let retry = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, retry, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_database_is_a_503_with_retry_after_however_it_is_wrapped() {
+        let timed_out = || StoreError::Db(sqlx::Error::PoolTimedOut);
+        for e in [
+            ApiError::from(timed_out()),
+            ApiError::Internal(anyhow::Error::from(timed_out()).context("loading the template")),
+            ApiError::Internal(anyhow::Error::from(sqlx::Error::PoolTimedOut)),
+        ] {
+            let (status, retry, body) = answer(e).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(retry.as_deref(), Some("5"));
+            assert_eq!(body["type"], "urn:missive:problem:database-unavailable");
+        }
+        let (status, retry, body) = answer(ApiError::from(StoreError::Unavailable(
+            Unavailable::Full,
+            "database or disk is full".into(),
+        )))
+        .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry.as_deref(), Some("30"));
+        assert_eq!(body["type"], "urn:missive:problem:store-full");
+        // Anything else stays an internal error, without details.
+        let (status, retry, body) =
+            answer(ApiError::from(StoreError::Db(sqlx::Error::RowNotFound))).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(retry, None);
+        assert_eq!(body["type"], "urn:missive:problem:internal");
+    }
+}

@@ -1,5 +1,5 @@
-//! `/healthz`: the process is up. `/readyz`: the database answers and its
-//! migrations are current.
+//! `/healthz`: the process is up. `/readyz`: the database answers within a
+//! second, its migrations are current and (SQLite) its disk has room.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,6 +10,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use crate::store::Unavailable;
+
+/// How long `/readyz` waits for the database: a probe must get its answer
+/// well before it gives up on its own.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -47,8 +52,9 @@ async fn healthz() -> Json<Health> {
 
 /// Readiness.
 ///
-/// No credential needed. The database answers and its migrations are
-/// current.
+/// No credential needed. The database answers within a second, its
+/// migrations are current and it can store new requests (on SQLite, after
+/// a write failed for lack of space, a small write succeeds again).
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -60,21 +66,27 @@ async fn healthz() -> Json<Health> {
     )
 )]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    match state.store.ready().await {
-        Ok(true) => (StatusCode::OK, health("ready", None)),
-        Ok(false) => (
+    let not_ready = |detail| {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            health(
-                "not ready",
-                Some("database migrations are not current; run `missive migrate`"),
-            ),
-        ),
-        Err(e) => {
+            health("not ready", Some(detail)),
+        )
+    };
+    match tokio::time::timeout(READY_TIMEOUT, state.store.ready()).await {
+        Ok(Ok(true)) => (StatusCode::OK, health("ready", None)),
+        Ok(Ok(false)) => not_ready("database migrations are not current; run `missive migrate`"),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                health("not ready", Some("the database does not answer")),
-            )
+            match e.unavailable() {
+                Some(Unavailable::Full) => {
+                    not_ready("the database's disk is full: nothing new can be stored")
+                }
+                _ => not_ready("the database does not answer"),
+            }
+        }
+        Err(_) => {
+            tracing::warn!("readiness check failed: the database did not answer within 1 s");
+            not_ready("the database does not answer")
         }
     }
 }

@@ -27,7 +27,7 @@ pub const API_KEY: &str = "api_key";
 pub const INBOX_TOKEN: &str = "inbox_token";
 
 /// Error answers: (status, response component name, description).
-const PROBLEMS: [(u16, &str, &str); 8] = [
+const PROBLEMS: [(u16, &str, &str); 9] = [
     (
         401,
         "Unauthorized",
@@ -64,6 +64,11 @@ const PROBLEMS: [(u16, &str, &str); 8] = [
         "TooManyRequests",
         "Over the API key's rate limit (wait `Retry-After` seconds), or over a limit on open streams.",
     ),
+    (
+        503,
+        "ServiceUnavailable",
+        "The database can't do it now: its disk is full (`store-full`) or it does not answer (`database-unavailable`). Nothing was done; try again after `Retry-After` seconds.",
+    ),
 ];
 
 fn problem_refs(codes: &[u16]) -> BTreeMap<String, RefOr<Response>> {
@@ -90,8 +95,8 @@ macro_rules! problem_sets {
 }
 
 problem_sets! {
-    /// 401, 403, 429: every route that takes a credential.
-    AuthErrors: [401, 403, 429];
+    /// 401, 403, 429, 503: every route that takes a credential.
+    AuthErrors: [401, 403, 429, 503];
     /// 413, 415, 422: every route that takes a JSON body.
     BodyErrors: [413, 415, 422];
     NotFound: [404];
@@ -147,7 +152,7 @@ impl Modify for Shared {
                     .schema(Some(Ref::from_schema_name("Problem")))
                     .build(),
             );
-            if code == 429 {
+            if code == 429 || code == 503 {
                 response = response.header(
                     "Retry-After",
                     HeaderBuilder::new()

@@ -350,6 +350,8 @@ mod tests {
             schema: None,
             sqlite_full_sync: false,
             sqlite_checkpoint_interval: None,
+            sqlite_max_bytes: None,
+            acquire_timeout: std::time::Duration::from_secs(30),
         })
         .await
         .unwrap();

@@ -109,7 +109,8 @@ pub async fn next_batch(rx: &Mutex<mpsc::Receiver<AcceptJob>>) -> Option<Vec<Acc
 /// `claim_scopes` (claims deduplication scopes inside the accepting
 /// transaction, returning the ids of the deliveries that won theirs) and
 /// `inbox_channel()` (the NOTIFY channel a new inbox message is announced
-/// on, in the transaction that stores it; `None` where there is none).
+/// on, in the transaction that stores it; `None` where there is none) and
+/// `writes_ready()` (what readiness adds to the database answering).
 macro_rules! store_impl {
     ($store:ty, $db:ty, { $($specific:tt)* }) => {
         #[async_trait::async_trait]
@@ -117,6 +118,7 @@ macro_rules! store_impl {
             $($specific)*
 
             async fn ready(&self) -> StoreResult<bool> {
+                self.writes_ready().await?;
                 let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
                     .fetch_one(self.reader())
                     .await?;
@@ -655,28 +657,50 @@ macro_rules! store_impl {
             /// Commits a batch of accepted requests in one transaction. If the
             /// batch fails, each is tried alone so one bad request can't sink
             /// the others.
+            ///
+            /// A failure that is the database's (disk full, no connection)
+            /// fails the whole group at once, without trying each request
+            /// alone: each would wait for and fail the same way. It is
+            /// returned, so the writer knows writes are failing.
             async fn write_accepts(
                 pool: &sqlx::Pool<$db>,
                 held: &mut $crate::store::held::HeldScopes,
                 batch: Vec<$crate::store::common::AcceptJob>,
-            ) {
+            ) -> Result<(), $crate::store::Unavailable> {
                 let accepts: Vec<&Accept> = batch.iter().map(|(a, _)| a).collect();
                 match Self::accept_tx(pool, held, &accepts).await {
                     Ok(outcomes) => {
                         for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                             let _ = reply.send(Ok(outcome));
                         }
+                        Ok(())
+                    }
+                    Err(e) if e.unavailable().is_some() => {
+                        let kind = e.unavailable().expect("checked above");
+                        tracing::warn!(error = %e, size = batch.len(), "accepted requests could not be written");
+                        for (_, reply) in batch {
+                            let _ = reply.send(Err(e.shared().expect("checked above")));
+                        }
+                        Err(kind)
                     }
                     Err(e) if batch.len() == 1 => {
                         let (_, reply) = batch.into_iter().next().unwrap();
                         let _ = reply.send(Err(e));
+                        Ok(())
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, size = batch.len(), "batched accept failed; retrying one by one");
+                        let mut failing = Ok(());
                         for (accept, reply) in batch {
                             let r = Self::accept_tx(pool, held, &[&accept]).await.map(|mut v| v.remove(0));
+                            match r.as_ref().map_err(|e| e.unavailable()) {
+                                Err(Some(kind)) => failing = Err(kind),
+                                Ok(_) => failing = Ok(()),
+                                Err(None) => {}
+                            }
                             let _ = reply.send(r);
                         }
+                        failing
                     }
                 }
             }

@@ -30,6 +30,81 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the database writer has stopped")]
     WriterGone,
+    /// A group of accepted requests failed for a reason that is not theirs
+    /// (the disk is full, the database does not answer): each of them gets
+    /// this copy of the error.
+    #[error("{1}")]
+    Unavailable(Unavailable, String),
+}
+
+/// Why the database can't do what was asked right now, when that is a
+/// passing state of the database rather than a fault of the request: the
+/// caller should try again later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unavailable {
+    /// Writes fail for lack of space (SQLite's SQLITE_FULL or an I/O
+    /// error writing the file, PostgreSQL's disk_full).
+    Full,
+    /// The database does not answer: no connection within
+    /// `database.acquire_timeout`, a connection lost, or the server
+    /// shutting down or starting.
+    Down,
+}
+
+impl StoreError {
+    /// Whether this is a passing state of the database (see
+    /// [`Unavailable`]) rather than an error of the request or of missive.
+    pub fn unavailable(&self) -> Option<Unavailable> {
+        match self {
+            StoreError::Db(e) => unavailable(e),
+            StoreError::Unavailable(kind, _) => Some(*kind),
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => unavailable(e),
+            StoreError::Migrate(_) | StoreError::WriterGone => None,
+        }
+    }
+
+    /// A copy for each request of a failed group, when the failure is the
+    /// database's (see [`StoreError::unavailable`]).
+    pub fn shared(&self) -> Option<StoreError> {
+        self.unavailable()
+            .map(|kind| StoreError::Unavailable(kind, self.to_string()))
+    }
+}
+
+/// Classifies a driver error: see [`StoreError::unavailable`].
+pub fn unavailable(e: &sqlx::Error) -> Option<Unavailable> {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => Some(Unavailable::Down),
+        sqlx::Error::Database(db) => {
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Extended result codes keep the primary code in the low byte.
+                let code: i64 = db.code()?.parse().ok()?;
+                match code & 0xff {
+                    // SQLITE_IOERR, SQLITE_FULL
+                    10 | 13 => Some(Unavailable::Full),
+                    // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CANTOPEN
+                    5 | 6 | 14 => Some(Unavailable::Down),
+                    _ => None,
+                }
+            } else {
+                let state = db.code()?;
+                match &*state {
+                    // disk_full
+                    "53100" => Some(Unavailable::Full),
+                    // too_many_connections, admin_shutdown, crash_shutdown,
+                    // cannot_connect_now, and every connection exception
+                    "53300" | "57P01" | "57P02" | "57P03" => Some(Unavailable::Down),
+                    s if s.starts_with("08") => Some(Unavailable::Down),
+                    _ => None,
+                }
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Delivery statuses, as the API shows them.

@@ -3,7 +3,6 @@
 //! disjoint batches; new work wakes every process through LISTEN/NOTIFY.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -132,7 +131,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(size)
             .min_connections(size)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(cfg.acquire_timeout)
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
@@ -143,7 +142,7 @@ impl PgStore {
             tokio::spawn(async move {
                 let mut held = super::held::HeldScopes::default();
                 while let Some(batch) = next_batch(&rx).await {
-                    Self::write_accepts(&pool, &mut held, batch).await;
+                    let _ = Self::write_accepts(&pool, &mut held, batch).await;
                 }
             });
         }
@@ -164,6 +163,11 @@ impl PgStore {
 
     fn inbox_channel(&self) -> Option<&str> {
         Some(&self.inbox_channel)
+    }
+
+    /// Nothing to add: readiness is the database answering.
+    async fn writes_ready(&self) -> StoreResult<()> {
+        Ok(())
     }
 }
 

@@ -20,7 +20,9 @@ use super::common::{next_batch, AcceptQueue, DELIVERY_COLUMNS};
 use super::held::HeldScopes;
 use super::*;
 use crate::config::{Backend, DatabaseConfig};
+use sqlx::Connection;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -32,6 +34,10 @@ pub struct SqliteStore {
     wrote: Option<Arc<Notify>>,
     /// Stops the checkpointer when the store goes.
     _checkpointer: Option<DropGuard>,
+    /// Set while accepted requests can't be written for lack of space
+    /// (SQLITE_FULL or an I/O error); cleared by the next write that
+    /// succeeds.
+    full: Arc<AtomicBool>,
 }
 
 /// The WAL size (pages) at which the writer checkpoints itself, when a
@@ -112,10 +118,16 @@ impl SqliteStore {
             write_opts =
                 write_opts.pragma("wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES.to_string());
         }
+        if let Some(bytes) = cfg.sqlite_max_bytes {
+            // Pages of SQLite's default 4 KiB; the file never shrinks below
+            // what it holds already.
+            write_opts = write_opts.pragma("max_page_count", (bytes / 4096).max(1).to_string());
+        }
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(60))
+            .after_release(|conn, _| Box::pin(close_if_in_transaction(conn)))
             .connect_with(write_opts)
             .await?;
         MIGRATOR.run(&write).await?;
@@ -140,7 +152,7 @@ impl SqliteStore {
         };
         let read = SqlitePoolOptions::new()
             .max_connections(cfg.max_connections)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(cfg.acquire_timeout)
             .connect_with(opts.read_only(true))
             .await?;
         // Read the held deduplication scopes now rather than in the first
@@ -150,9 +162,15 @@ impl SqliteStore {
         let (accept_queue, rx) = AcceptQueue::new(4096);
         let pool = write.clone();
         let accepted = wrote.clone();
+        let full = Arc::new(AtomicBool::new(false));
+        let writes = full.clone();
         tokio::spawn(async move {
             while let Some(batch) = next_batch(&rx).await {
-                Self::write_accepts(&pool, &mut held, batch).await;
+                match Self::write_accepts(&pool, &mut held, batch).await {
+                    Ok(()) => writes.store(false, Ordering::Relaxed),
+                    Err(Unavailable::Full) => writes.store(true, Ordering::Relaxed),
+                    Err(Unavailable::Down) => {}
+                }
                 if let Some(w) = &accepted {
                     w.notify_one();
                 }
@@ -164,7 +182,40 @@ impl SqliteStore {
             accept_queue,
             wrote,
             _checkpointer: checkpointer,
+            full,
         })
+    }
+
+    /// Ready for accepts unless the last ones failed for lack of space;
+    /// then a write of about a request's size (committed, then removed)
+    /// says whether there is room again, so the store recovers without one.
+    async fn writes_ready(&self) -> StoreResult<()> {
+        if !self.full.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let probe = async {
+            sqlx::query(
+                "INSERT OR REPLACE INTO settings (name, value) VALUES ('write_probe', hex(randomblob(8192)))",
+            )
+            .execute(&self.write)
+            .await?;
+            sqlx::query("DELETE FROM settings WHERE name = 'write_probe'")
+                .execute(&self.write)
+                .await?;
+            StoreResult::Ok(())
+        };
+        match probe.await {
+            Ok(()) => {
+                self.full.store(false, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                if e.unavailable() == Some(Unavailable::Full) {
+                    self.full.store(true, Ordering::Relaxed);
+                }
+                Err(e)
+            }
+        }
     }
 
     fn reader(&self) -> &SqlitePool {
@@ -182,6 +233,23 @@ impl SqliteStore {
     fn inbox_channel(&self) -> Option<&str> {
         None
     }
+}
+
+/// Closes the writer's connection instead of returning it to the pool when
+/// a transaction is still open on it: when a write fails for lack of space
+/// (SQLITE_FULL, I/O errors) SQLite may have rolled the transaction back
+/// already, the driver's own ROLLBACK then fails, and the connection would
+/// refuse every later BEGIN. The pool opens a fresh one for the next write.
+async fn close_if_in_transaction(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<bool> {
+    // Runs the rollback a dropped transaction queued.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!(
+            "the database writer's connection was left in a transaction; opening a new one"
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Reads the deduplication claims appended since `held` last looked. Rows
@@ -311,6 +379,8 @@ mod tests {
             schema: None,
             sqlite_full_sync: false,
             sqlite_checkpoint_interval: every,
+            sqlite_max_bytes: None,
+            acquire_timeout: Duration::from_secs(30),
         }
     }
 

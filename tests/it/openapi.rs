@@ -369,7 +369,7 @@ async fn the_document_describes_bodies_errors_and_security() {
                 .any(|s| text.contains(s)),
             "{method} {path} names no scope: {text}"
         );
-        for code in ["401", "403", "429"] {
+        for code in ["401", "403", "429", "503"] {
             assert!(responses.contains_key(code), "{method} {path}: no {code}");
         }
         if op.get("requestBody").is_some() {
