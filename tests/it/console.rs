@@ -446,3 +446,37 @@ async fn the_failed_list_shows_what_the_receiver_answered() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editors_preview_names_every_field_that_is_not_valid() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let c = ConsoleClient::new(&app);
+        c.sign_in(&app.key).await;
+        let csrf = c.csrf().await;
+        // What the editor sends when it opens: the draft, and sample data
+        // that lacks the variables the parts use.
+        let r = c
+            .http
+            .post(format!("{}/v1/templates/shipped/preview", c.base))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"draft": {"channels": {
+                "email": {"subject": "Order {{order_id}}", "text": "Hi {{name}}"},
+                "sms": {"text": "{{code}}"},
+                "in_app": {"title": "{{title}}"}}}, "data": {}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let p: Value = r.json().await.unwrap();
+        let detail = p["detail"].as_str().unwrap();
+        assert!(detail.starts_with("3 fields are not valid: "), "{detail}");
+        for field in ["data.order_id", "data.code", "data.title"] {
+            assert!(
+                detail.contains(&format!("{field}: ")),
+                "{field} in {detail}"
+            );
+        }
+        app.stop().await;
+    }
+}
