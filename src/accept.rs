@@ -154,6 +154,11 @@ fn scope(kind: &str, parts: [&str; 3]) -> String {
 }
 
 pub fn check_url(s: &str) -> Result<(), String> {
+    // The URL parser drops tabs and line breaks silently; the address is
+    // stored and shown as given, so refuse them instead.
+    if s.chars().any(is_forbidden_char) {
+        return Err("must be an http:// or https:// URL without control characters".into());
+    }
     match url::Url::parse(s) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
         Ok(_) => Err("must be an http:// or https:// URL with a host".into()),
@@ -936,6 +941,8 @@ mod tests {
         assert!(check_url("https://erp.example.com/hooks").is_ok());
         assert!(check_url("ftp://x").is_err());
         assert!(check_url("not a url").is_err());
+        assert!(check_url("https://erp.example.com/h\r\nX-Injected: 1").is_err());
+        assert!(check_url("https://erp.example.com/h\t").is_err());
         assert!(check_email("ana@example.com").is_ok());
         assert!(check_email("ana.example.com").is_err());
         assert!(check_phone("+8613800000000").is_ok());
