@@ -479,6 +479,17 @@ async fn links_subjects_addresses_and_ids_that_could_harm_a_recipient_are_422() 
         .await;
         assert_eq!(fields(&p), vec!["channels.in_app.action_url"], "{p:#}");
         assert_eq!(p["errors"][0]["recipient"], 0);
+        // Its preview says the same.
+        let p = problem(
+            app.post(
+                "/v1/templates/linked/preview",
+                &json!({"data": {"link": "javascript:alert(document.domain)"}}),
+            )
+            .await,
+            422,
+        )
+        .await;
+        assert_eq!(fields(&p), vec!["channels.in_app.action_url"], "{p:#}");
         // The same template with an http(s) link or a path is accepted.
         for link in ["https://shop.example/orders/7", "/orders/7"] {
             let r = app
