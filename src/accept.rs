@@ -154,6 +154,11 @@ fn scope(kind: &str, parts: [&str; 3]) -> String {
 }
 
 pub fn check_url(s: &str) -> Result<(), String> {
+    // The URL parser drops tabs and line breaks silently; the address is
+    // stored and shown as given, so refuse them instead.
+    if s.chars().any(is_forbidden_char) {
+        return Err("must be an http:// or https:// URL without control characters".into());
+    }
     match url::Url::parse(s) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
         Ok(_) => Err("must be an http:// or https:// URL with a host".into()),
@@ -161,17 +166,113 @@ pub fn check_url(s: &str) -> Result<(), String> {
     }
 }
 
+/// One plain mailbox (`local@domain`), parsed as the email channel will
+/// parse it: no display name, no list, no quoted local part, no control
+/// characters or whitespace, and a domain with a dot.
 pub fn check_email(s: &str) -> Result<(), String> {
-    match s.split_once('@') {
-        Some((l, d))
-            if !l.is_empty()
-                && d.contains('.')
-                && !d.starts_with('.')
-                && !s.contains(char::is_whitespace) =>
-        {
+    const MSG: &str = "must be one email address such as ana@example.com (no name, list or spaces)";
+    if s.len() > 254
+        || s.chars().any(|c| {
+            c.is_control()
+                || c.is_whitespace()
+                || matches!(c, ',' | ';' | '<' | '>' | '"' | '(' | ')' | '\\')
+        })
+    {
+        return Err(MSG.into());
+    }
+    let addr: lettre::Address = s.parse().map_err(|_| MSG.to_string())?;
+    let domain = addr.domain();
+    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+        return Err(MSG.into());
+    }
+    Ok(())
+}
+
+/// A recipient id: 1 to 255 bytes, no control characters (C0, DEL, C1)
+/// and no line or paragraph separators, so an id can't break a header, a
+/// log line or a URL it is put in.
+pub fn check_recipient_id(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 255 {
+        return Err("must be 1 to 255 characters".into());
+    }
+    if s.chars().any(is_forbidden_char) {
+        return Err("must not contain control characters (CR, LF, tab, NUL, ...)".into());
+    }
+    Ok(())
+}
+
+/// Control characters (C0, DEL, C1, which includes VT and FF) and the
+/// Unicode line and paragraph separators.
+pub fn is_forbidden_char(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// A link a recipient may click (in-app `action_url`): an absolute
+/// `http://` or `https://` URL with a host, or a path on the front end's
+/// own site starting with a single `/`. Anything else (`javascript:`,
+/// `data:`, `//other.host`, `/\other.host`) could run script or leave
+/// the site, so it is refused.
+pub fn check_link(s: &str) -> Result<(), String> {
+    const MSG: &str =
+        "must be an http:// or https:// URL, or a path starting with / (such as /orders/7)";
+    if s.chars().any(|c| is_forbidden_char(c) || c == '\\') {
+        return Err(format!("{MSG}; it has a control character or a backslash"));
+    }
+    if let Some(rest) = s.strip_prefix('/') {
+        return if rest.starts_with('/') {
+            Err(format!("{MSG}; `//` would leave the site"))
+        } else {
             Ok(())
+        };
+    }
+    match url::Url::parse(s) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
+        _ => Err(MSG.into()),
+    }
+}
+
+/// Checks a channel's rendered parts for what the channel could not send
+/// safely: links a recipient clicks and the email subject (a header line).
+/// `label` is how the request names the channels (`content` inline,
+/// `channels` for a stored template).
+pub fn check_rendered(
+    label: &str,
+    channel: &str,
+    parts: &crate::render::Parts,
+) -> Result<(), FieldError> {
+    match channel {
+        "in_app" => {
+            if let Some(url) = parts.get("action_url").filter(|u| !u.is_empty()) {
+                check_link(url).map_err(|m| {
+                    FieldError::new(
+                        format!("{label}.in_app.action_url"),
+                        format!(
+                            "renders to {:?}, which is not allowed: {m}",
+                            truncate(url, 80)
+                        ),
+                    )
+                })?;
+            }
         }
-        _ => Err("not an email address".into()),
+        "email" => {
+            if let Some(subject) = parts.get("subject") {
+                if subject.chars().any(is_forbidden_char) {
+                    return Err(FieldError::new(
+                        format!("{label}.email.subject"),
+                        "renders with a control character (line break, tab, VT, FF, ...), which a subject line can't hold; remove it from the template or the data",
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
     }
 }
 
@@ -218,14 +319,7 @@ fn check_recipient(i: usize, r: &RecipientInput, errors: &mut Vec<FieldError>) {
     field("phone", &r.phone, check_phone);
     field("timezone", &r.timezone, check_timezone);
     field("locale", &r.locale, check_locale);
-    if let Some(id) = &r.id {
-        if id.is_empty() || id.len() > 255 {
-            errors.push(
-                FieldError::new(format!("to[{i}].id"), "must be 1 to 255 characters")
-                    .for_recipient(i),
-            );
-        }
-    }
+    field("id", &r.id, check_recipient_id);
     if r.id.is_none() && r.webhook_url.is_none() && r.email.is_none() && r.phone.is_none() {
         errors.push(
             FieldError::new(
@@ -257,7 +351,7 @@ impl Sender<'_> {
         let now = now_ms();
         if let Some((key_id, key, hash)) = idempotency {
             if let Some(rec) = self.store.find_idempotency(key_id, key, now).await? {
-                return replay(rec, hash);
+                return self.replay(rec, hash).await;
             }
         }
         let (tpl, template_key, template_version) = self.resolve_template(&req).await?;
@@ -320,7 +414,8 @@ impl Sender<'_> {
                 replayed: false,
             }),
             AcceptOutcome::Existing(rec) => {
-                replay(rec, idempotency.map(|(_, _, h)| h).unwrap_or_default())
+                self.replay(rec, idempotency.map(|(_, _, h)| h).unwrap_or_default())
+                    .await
             }
         }
     }
@@ -349,6 +444,7 @@ impl Sender<'_> {
                     input: r.clone(),
                     preferences: Preferences::default(),
                     quiet_hours: None,
+                    stored: false,
                 },
                 Some(p) => Resolved {
                     input: RecipientInput {
@@ -361,6 +457,7 @@ impl Sender<'_> {
                     },
                     preferences: Preferences::from_json(&p.preferences),
                     quiet_hours: p.quiet_hours.as_deref().and_then(QuietHours::from_json),
+                    stored: true,
                 },
             })
             .collect())
@@ -518,11 +615,46 @@ impl Sender<'_> {
         for (i, r) in req.to.iter().enumerate() {
             check_recipient(i, r, &mut errors);
         }
+        // An id refers to a stored recipient. One that isn't stored, with no
+        // address given inline, reaches nobody (most likely a typo or a
+        // profile never stored), except through the in-app inbox, which
+        // needs nothing but the id: allowed when in-app is asked for by
+        // name, or is the only channel the template has.
+        let inbox_only = match &req.channels {
+            Some(chs) => chs.iter().any(|c| c == "in_app"),
+            None => {
+                let mut has = tpl
+                    .channels()
+                    .iter()
+                    .filter(|c| self.enabled.contains(&c.as_str()));
+                has.next().is_some_and(|c| c == "in_app") && has.next().is_none()
+            }
+        };
+        for (i, (r, resolved)) in req.to.iter().zip(to).enumerate() {
+            let Some(id) = &r.id else { continue };
+            let inline = r.email.is_some() || r.phone.is_some() || r.webhook_url.is_some();
+            if !resolved.stored && !inline && !inbox_only && check_recipient_id(id).is_ok() {
+                errors.push(
+                    FieldError::new(
+                        format!("to[{i}].id"),
+                        format!(
+                            "there is no recipient with this id; store it with PUT /v1/recipients/{id}, give an address inline (email, phone, webhook_url), or name \"channels\": [\"in_app\"] to send to its inbox only"
+                        ),
+                    )
+                    .for_recipient(i),
+                );
+            }
+        }
         if !errors.is_empty() {
             return Err(ApiError::Invalid(errors));
         }
 
         let notification_id = new_id();
+        let label = if req.content.is_some() {
+            "content"
+        } else {
+            "channels"
+        };
         let channels: Vec<String> = match &req.channels {
             Some(c) => c.clone(),
             None => tpl
@@ -589,8 +721,12 @@ impl Sender<'_> {
                                         ApiError::Invalid(vec![
                                             FieldError::new(e.field, e.message).for_recipient(i)
                                         ])
-                                    })?
-                                    .map(|p| serde_json::to_string(&p).unwrap_or_default());
+                                    })?;
+                                if let Some(parts) = &c {
+                                    check_rendered(label, channel, parts)
+                                        .map_err(|e| ApiError::Invalid(vec![e.for_recipient(i)]))?;
+                                }
+                                let c = c.map(|p| serde_json::to_string(&p).unwrap_or_default());
                                 rendered.insert(key, c.clone());
                                 c
                             }
@@ -701,6 +837,7 @@ impl Sender<'_> {
             answer: Accepted {
                 id: notification_id,
                 deliveries: answer,
+                replayed: false,
             },
         })
     }
@@ -711,6 +848,8 @@ pub struct Resolved {
     pub input: RecipientInput,
     pub preferences: Preferences,
     pub quiet_hours: Option<QuietHours>,
+    /// Whether `input.id` names a stored profile.
+    pub stored: bool,
 }
 
 /// When a delivery due at `due_at` must wait for the recipient's quiet hours
@@ -737,18 +876,45 @@ struct Plan {
     answer: Accepted,
 }
 
-fn replay(rec: IdempotencyRecord, hash: &str) -> Result<SendAnswer, ApiError> {
-    if rec.request_hash != hash {
-        return Err(ApiError::Conflict(
-            "this Idempotency-Key was used with a different request body; use a new key for a new request".into(),
-        ));
+impl Sender<'_> {
+    /// The answer to a repeated Idempotency-Key: the first answer's
+    /// notification and deliveries, marked `replayed`, with each delivery's
+    /// status as it is now (a replay long after the first answer must not
+    /// say `queued` of a delivery that has since failed).
+    async fn replay(&self, rec: IdempotencyRecord, hash: &str) -> Result<SendAnswer, ApiError> {
+        if rec.request_hash != hash {
+            return Err(ApiError::Conflict(
+                "this Idempotency-Key was used with a different request body; use a new key for a new request".into(),
+            ));
+        }
+        let body = match serde_json::from_str::<Accepted>(&rec.response_body) {
+            Ok(mut answer) => {
+                let now: HashMap<String, crate::store::DeliveryRow> = self
+                    .store
+                    .deliveries_of(&answer.id)
+                    .await?
+                    .into_iter()
+                    .map(|d| (d.id.clone(), d))
+                    .collect();
+                for d in &mut answer.deliveries {
+                    if let Some(row) = now.get(&d.id) {
+                        d.status = row.status.clone();
+                        d.reason = row.reason.clone();
+                    }
+                }
+                answer.replayed = true;
+                serde_json::to_string(&answer).map_err(anyhow::Error::from)?
+            }
+            // Not an answer this version wrote: give it back as it was.
+            Err(_) => rec.response_body,
+        };
+        Ok(SendAnswer {
+            status: rec.response_status as u16,
+            body,
+            replayed: true,
+            suppressed: Vec::new(),
+        })
     }
-    Ok(SendAnswer {
-        status: rec.response_status as u16,
-        body: rec.response_body,
-        replayed: true,
-        suppressed: Vec::new(),
-    })
 }
 
 /// The (channel, reason) label values of an answer's suppressed deliveries.
@@ -775,9 +941,100 @@ mod tests {
         assert!(check_url("https://erp.example.com/hooks").is_ok());
         assert!(check_url("ftp://x").is_err());
         assert!(check_url("not a url").is_err());
+        assert!(check_url("https://erp.example.com/h\r\nX-Injected: 1").is_err());
+        assert!(check_url("https://erp.example.com/h\t").is_err());
         assert!(check_email("ana@example.com").is_ok());
         assert!(check_email("ana.example.com").is_err());
         assert!(check_phone("+8613800000000").is_ok());
         assert!(check_phone("13800000000").is_err());
+        assert!(check_phone("+86 138 0000 0000").is_err());
+    }
+
+    #[test]
+    fn an_email_address_is_one_plain_mailbox() {
+        for ok in [
+            "ana@example.com",
+            "a.b+tag@mail.example.co",
+            "user@[1.2.3.4]",
+        ] {
+            assert!(check_email(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "a@b.c,evil@x.example",
+            "a@b.c;evil@x.example",
+            "Ana <ana@example.com>",
+            "ana@example.com\r\nBcc: x@evil.example",
+            "ana@example.com\u{b}",
+            "\"a,b\"@example.com",
+            "ana@localhost",
+            "ana@@example.com",
+            " ana@example.com",
+            "ana(comment)@example.com",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn recipient_ids_hold_no_control_characters() {
+        assert!(check_recipient_id("u_42").is_ok());
+        assert!(check_recipient_id("用户-7@team").is_ok());
+        for bad in [
+            "",
+            "u\r\nx",
+            "u\nx",
+            "u\u{b}",
+            "u\u{c}",
+            "u\0",
+            "u\u{85}",
+            "u\u{2028}",
+            "u\t",
+        ] {
+            assert!(check_recipient_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_recipient_id(&"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn links_are_http_or_a_path_on_the_site() {
+        for ok in [
+            "/orders/7",
+            "/",
+            "https://shop.example/o?id=7#x",
+            "http://127.0.0.1:3000/a",
+        ] {
+            assert!(check_link(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(document.domain)",
+            "JAVASCRIPT:alert(1)",
+            "java\tscript:alert(1)",
+            " javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:x",
+            "//evil.example/x",
+            "/\\evil.example/x",
+            "orders/7",
+            "https://",
+            "mailto:a@b.c",
+        ] {
+            assert!(check_link(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rendered_subjects_and_links_are_checked_by_their_part() {
+        let parts = |k: &str, v: &str| crate::render::Parts::from([(k.to_string(), v.to_string())]);
+        let e = check_rendered(
+            "content",
+            "in_app",
+            &parts("action_url", "javascript:alert(1)"),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "content.in_app.action_url");
+        let e = check_rendered("channels", "email", &parts("subject", "Hi\u{b}there")).unwrap_err();
+        assert_eq!(e.field, "channels.email.subject");
+        assert!(check_rendered("content", "email", &parts("subject", "订单 7 已发货")).is_ok());
+        assert!(check_rendered("content", "sms", &parts("text", "a\nb")).is_ok());
     }
 }

@@ -194,10 +194,7 @@ impl IntoResponse for ApiError {
                 tracing::error!(error.cause_chain = %cause_chain(e), "request failed");
                 "something went wrong on our side; it has been logged".to_string()
             }
-            ApiError::Invalid(errors) => match errors.as_slice() {
-                [one] => format!("{}: {}", one.field, one.message),
-                _ => format!("{} fields are not valid", errors.len()),
-            },
+            ApiError::Invalid(errors) => invalid_detail(errors),
             other => other.to_string(),
         };
         let body = Problem {
@@ -227,6 +224,36 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         resp
+    }
+}
+
+/// Names every field that is not valid (`field: message`), the first few
+/// in full, so the detail alone says what to change.
+pub fn invalid_detail(errors: &[FieldError]) -> String {
+    const LISTED: usize = 5;
+    let each = |e: &FieldError| format!("{}: {}", e.field, e.message);
+    match errors {
+        [] => "the request is not valid".to_string(),
+        [one] => each(one),
+        _ => {
+            let mut s = format!(
+                "{} fields are not valid: {}",
+                errors.len(),
+                errors
+                    .iter()
+                    .take(LISTED)
+                    .map(each)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            if errors.len() > LISTED {
+                s.push_str(&format!(
+                    "; and {} more (see `errors`)",
+                    errors.len() - LISTED
+                ));
+            }
+            s
+        }
     }
 }
 

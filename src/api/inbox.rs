@@ -184,10 +184,7 @@ impl InboxAuth {
 }
 
 fn check_recipient_id(id: &str) -> Result<(), ApiError> {
-    if id.is_empty() || id.len() > 255 {
-        return Err(ApiError::invalid("id", "must be 1 to 255 characters"));
-    }
-    Ok(())
+    crate::accept::check_recipient_id(id).map_err(|m| ApiError::invalid("id", m))
 }
 
 /// Issue an inbox token.

@@ -61,11 +61,31 @@ where
         })?;
         let raw: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::invalid("body", format!("not valid JSON: {e}")))?;
+        // Every body is an object; serde would read an array as a struct's
+        // fields in order (`[]` as every field left out), so a stray array
+        // could wipe what a PUT replaces.
+        if !raw.is_object() {
+            return Err(ApiError::invalid(
+                "body",
+                format!("must be a JSON object, not {}", kind(&raw)),
+            ));
+        }
         let hash = hex::encode(Sha256::digest(raw.to_string().as_bytes()));
         let value = serde_path_to_error::deserialize(raw).map_err(|e| {
             let fe = field_error(e);
             ApiError::Invalid(vec![fe])
         })?;
         Ok(JsonBody { value, hash })
+    }
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }

@@ -105,7 +105,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::console::router())
         .merge(crate::metrics::router())
         .fallback(|| async {
-            error::ApiError::NotFound("no such route; see DESIGN.md for the API".into())
+            error::ApiError::NotFound(
+                "no such route; GET /openapi.json lists every route of this API, and the console is at /console".into(),
+            )
         })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(

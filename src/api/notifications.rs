@@ -79,8 +79,17 @@ pub fn sender(state: &AppState) -> Sender<'_> {
 ///
 /// Scope `send`. Renders the template for every recipient and channel and
 /// queues the deliveries; answers once they are committed. A request with
-/// an `Idempotency-Key` that was seen before (from the same API key) gets
-/// the first answer again, with `Idempotent-Replayed: true`.
+/// an `Idempotency-Key` that was seen before (from the same API key) queues
+/// nothing and gets the first answer's notification and deliveries again,
+/// with `Idempotent-Replayed: true`, `"replayed": true` and each delivery's
+/// status as it is now.
+///
+/// Each `to` entry with an `id` must name a stored recipient
+/// (`PUT /v1/recipients/{id}`) unless it gives an address inline, or the
+/// send is for the in-app inbox (`in_app` named in `channels`, or the only
+/// channel the template has), which needs only the id. In-app
+/// `action_url`s must render to an `http(s)://` URL or a path starting with
+/// a single `/`; an email subject must render without control characters.
 #[utoipa::path(
     post,
     path = "/v1/notifications",

@@ -16,10 +16,11 @@ use utoipa_axum::routes;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, FieldError};
 use super::json::JsonBody;
-use super::openapi::{AuthErrors, BodyErrors, NotFound};
+use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
 use super::AppState;
 use crate::accept::{
-    check_email, check_locale, check_phone, check_timezone, check_url, CATEGORIES,
+    check_email, check_locale, check_phone, check_recipient_id, check_timezone, check_url,
+    CATEGORIES,
 };
 use crate::render::CHANNEL_PARTS;
 use crate::store::RecipientRow;
@@ -115,10 +116,15 @@ pub fn check_clock(s: &str) -> Result<(), String> {
     }
 }
 
+/// A recipient id in a path: 422 naming `id` when it can't be one.
+fn valid_id(id: &str) -> Result<(), ApiError> {
+    check_recipient_id(id).map_err(|m| ApiError::invalid("id", m))
+}
+
 fn validate(id: &str, b: &PutRecipient) -> Result<(), ApiError> {
     let mut errors = Vec::new();
-    if id.is_empty() || id.len() > 255 {
-        errors.push(FieldError::new("id", "must be 1 to 255 characters"));
+    if let Err(m) = check_recipient_id(id) {
+        errors.push(FieldError::new("id", m));
     }
     let mut check = |field: &str, v: &Option<String>, f: fn(&str) -> Result<(), String>| {
         if let Some(v) = v {
@@ -258,7 +264,7 @@ async fn upsert(
     params(IdParam),
     responses(
         (status = 200, description = "The profile", body = Recipient),
-        AuthErrors, NotFound
+        AuthErrors, NotFound, Invalid
     )
 )]
 async fn show(
@@ -269,6 +275,7 @@ async fn show(
     if !caller.has("send") {
         caller.require("read")?;
     }
+    valid_id(&id)?;
     let r = state
         .store
         .get_recipients(std::slice::from_ref(&id))
@@ -290,7 +297,7 @@ async fn show(
     params(IdParam),
     responses(
         (status = 204, description = "Deleted"),
-        AuthErrors, NotFound
+        AuthErrors, NotFound, Invalid
     )
 )]
 async fn remove(
@@ -299,6 +306,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require("send")?;
+    valid_id(&id)?;
     if state.store.delete_recipient(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -538,7 +538,14 @@ async fn preview(
             &data,
         ) {
             Ok(Some(parts)) => {
-                channels.insert(channel.clone(), parts);
+                // What a send would refuse (a script link, a broken subject
+                // line), the preview shows as the same error.
+                match crate::accept::check_rendered("channels", channel, &parts) {
+                    Ok(()) => {
+                        channels.insert(channel.clone(), parts);
+                    }
+                    Err(e) => errors.push(e),
+                }
             }
             Ok(None) => {}
             Err(e) => errors.push(FieldError::new(

@@ -167,8 +167,10 @@ impl EmailChannel {
                 .filter(|s| !s.is_empty())
         };
         // A line break in a header would end it; the encoder escapes them,
-        // but a subject is one line.
-        let subject = part("subject").unwrap_or("").replace(['\r', '\n'], " ");
+        // but a subject is one line. Accepting refuses subjects with control
+        // characters; one stored before that check still can't carry any
+        // (CR, LF, VT, FF, NUL, C1 ...): each becomes a space.
+        let subject = one_line(part("subject").unwrap_or(""));
         let message_id = format!("<{}@{}>", msg.delivery_id, self.message_id_domain);
 
         let mut b = lettre::Message::builder()
@@ -259,6 +261,20 @@ impl Channel for EmailChannel {
             Err(e) => SendResult::failed(provider.name(), e),
         }
     }
+}
+
+/// `s` with every control character (and Unicode line or paragraph
+/// separator) replaced by a space: a value fit for one header line.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if crate::accept::is_forbidden_char(c) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Checks `channels.email.unsubscribe`: empty (no header), or a mailto:,
@@ -951,6 +967,25 @@ mod tests {
         );
         assert!(raw.is_ascii());
         assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_subject_header() {
+        let ch = channel("").unwrap();
+        let raw = compose(
+            &ch,
+            "transactional",
+            &content(
+                serde_json::json!({"subject": "a\u{b}b\u{c}c\r\nBcc: x@evil.example\u{0}\u{85}\u{2028}d", "text": "t"}),
+            ),
+        );
+        let subject = raw
+            .split("\r\n")
+            .find(|l| l.starts_with("Subject:"))
+            .unwrap();
+        assert_eq!(subject, "Subject: a b c  Bcc: x@evil.example   d", "{raw}");
+        assert!(!raw.contains('\u{b}') && !raw.contains('\u{c}'), "{raw}");
+        assert!(!raw.contains("\r\nBcc:"), "{raw}");
     }
 
     #[test]

@@ -56,6 +56,15 @@ pub fn new_message(msg: &Message<'_>, id: String, now: i64) -> NewInboxMessage {
     }
 }
 
+/// What the inbox must never hold: a link that is not http(s) or a path
+/// on the front end's own site (see `accept::check_link`).
+pub fn check_message(m: &NewInboxMessage) -> Result<(), String> {
+    match m.action_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => crate::accept::check_link(url).map_err(|e| format!("action_url {e}")),
+        None => Ok(()),
+    }
+}
+
 #[async_trait]
 impl Channel for InAppChannel {
     fn name(&self) -> &'static str {
@@ -78,6 +87,13 @@ impl Channel for InAppChannel {
             return result;
         }
         let m = new_message(msg, new_id(), now_ms());
+        // Checked when accepted too; this catches content accepted before
+        // that check, so no inbox ever shows a `javascript:` link.
+        if let Err(e) = check_message(&m) {
+            result.outcome = Outcome::Permanent;
+            result.error = Some(e);
+            return result;
+        }
         match self.inbox.deliver(&m).await {
             Ok(true) => result.response = Some(format!("stored as inbox message {}", m.id)),
             Ok(false) => result.response = Some("already stored by an earlier attempt".into()),
@@ -135,5 +151,44 @@ mod tests {
             42,
         );
         assert_eq!((m.title, m.body), (None, None));
+    }
+
+    #[test]
+    fn a_script_link_is_never_stored() {
+        let msg = |url: &str| {
+            let content = serde_json::json!({"title": "Hi", "action_url": url});
+            let m = Message {
+                delivery_id: "d1",
+                notification_id: "n1",
+                recipient: "u_1",
+                category: "transactional",
+                attempt: 1,
+                address: "u_1",
+                content: content.as_object().unwrap(),
+            };
+            new_message(&m, "m1".into(), 1)
+        };
+        for bad in [
+            "javascript:alert(1)",
+            " javascript:alert(1)",
+            "JaVaScRiPt:x",
+            "data:text/html,x",
+            "//evil.example/x",
+            "/\\evil.example",
+            "vbscript:x",
+        ] {
+            assert!(
+                check_message(&msg(bad)).unwrap_err().contains("action_url"),
+                "{bad}"
+            );
+        }
+        for good in [
+            "/orders/7",
+            "https://shop.example/o/7",
+            "http://localhost:3000/x",
+            "",
+        ] {
+            assert!(check_message(&msg(good)).is_ok(), "{good}");
+        }
     }
 }

@@ -169,7 +169,7 @@ async fn list_page(state: &AppState, session: &Session, f: Filters) -> PageResul
                                 td { (d.template_key.as_deref().unwrap_or("inline")) }
                                 td.num { (d.attempts) }
                                 td { (d.provider.as_deref().unwrap_or("")) }
-                                td.why { (d.reason.as_deref().or(d.last_error.as_deref()).unwrap_or("")) }
+                                td.why { (why(d)) }
                             }
                         }
                     }
@@ -192,6 +192,20 @@ async fn list_page(state: &AppState, session: &Session, f: Filters) -> PageResul
             }
         },
     )))
+}
+
+/// The list's "Reason / error" cell: for a delivery that failed or waits
+/// to retry, what the receiver or provider said (its answer, or the error)
+/// with the class (`permanent_error`, `retries_exhausted`) beside it; for
+/// one suppressed, why.
+pub fn why(d: &DeliveryRow) -> Markup {
+    match (d.last_error.as_deref(), d.reason.as_deref()) {
+        (Some(e), reason) if d.status == status::FAILED || d.status == status::RETRYING => html! {
+            (e)
+            @if let Some(r) = reason { " " span.sub { "(" (r) ")" } }
+        },
+        (e, r) => html! { (r.or(e).unwrap_or("")) },
+    }
 }
 
 fn filter_form(state: &AppState, f: &Filters) -> Markup {

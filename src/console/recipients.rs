@@ -99,7 +99,7 @@ async fn lookup_page(state: &AppState, session: &Session, q: Lookup) -> PageResu
                                     td { (page::status_badge(&d.status)) }
                                     td { (d.channel) }
                                     td { (d.template_key.as_deref().unwrap_or("inline")) }
-                                    td.why { (d.reason.as_deref().or(d.last_error.as_deref()).unwrap_or("")) }
+                                    td.why { (super::deliveries::why(d)) }
                                 }
                             }
                         }

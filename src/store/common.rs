@@ -422,7 +422,7 @@ macro_rules! store_impl {
                         updated_at = v.column8, claim_token = NULL FROM (");
                     q.push_values(chunk, |mut b, c| {
                         b.push_bind(c.delivery_id.clone()).push_bind(c.claim_token.clone()).push_bind(c.status)
-                            .push_bind(c.reason.clone()).push_bind(c.due_at).push_bind(c.attempt.error.clone())
+                            .push_bind(c.reason.clone()).push_bind(c.due_at).push_bind(c.last_error())
                             .push_bind(c.attempt.provider.clone()).push_bind(now);
                     });
                     q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.claim_token = v.column2");

@@ -292,6 +292,11 @@ pub struct DeliverySummary {
 pub struct Accepted {
     pub id: String,
     pub deliveries: Vec<DeliverySummary>,
+    /// `true` when this answers a repeated `Idempotency-Key`: nothing new
+    /// was queued, and each delivery's `status` is its status now (see
+    /// `GET /v1/notifications/{id}` for more). Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -373,6 +378,37 @@ pub struct Completion {
     pub reason: Option<String>,
     pub due_at: Option<i64>,
     pub attempt: AttemptRow,
+}
+
+impl Completion {
+    /// What the delivery keeps as its `last_error`: the attempt's error, or
+    /// for an attempt the receiver answered but refused, that answer (its
+    /// status code and the start of its body), so the log shows why a
+    /// delivery failed and not only that it did.
+    pub fn last_error(&self) -> Option<String> {
+        const KEEP: usize = 200;
+        let a = &self.attempt;
+        if a.outcome == "ok" {
+            return a.error.clone();
+        }
+        let body = a
+            .response
+            .as_deref()
+            .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|r| !r.is_empty())
+            .map(|r| match r.char_indices().nth(KEEP) {
+                Some((i, _)) => format!("{}…", &r[..i]),
+                None => r,
+            });
+        let head = a
+            .error
+            .clone()
+            .or_else(|| a.status_code.map(|c| format!("answered {c}")));
+        match (head, body) {
+            (Some(h), Some(b)) => Some(format!("{h}: {b}")),
+            (h, b) => h.or(b),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]

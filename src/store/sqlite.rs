@@ -402,6 +402,7 @@ mod tests {
                 status: "queued".into(),
                 reason: None,
             }],
+            replayed: false,
         };
         Accept {
             notification: NotificationRow {

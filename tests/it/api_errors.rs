@@ -405,3 +405,211 @@ async fn templates_store_versions_and_reject_compile_errors() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_subjects_addresses_and_ids_that_could_harm_a_recipient_are_422() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let webhook = json!({"webhook": {"body": "{}"}});
+        let in_app = |url: &str| json!({"in_app": {"title": "Hi", "action_url": url}});
+        let cases: Vec<(Value, &str)> = vec![
+            (
+                json!({"content": in_app("javascript:alert(document.domain)"), "to": [{"id": "u_1"}]}),
+                "content.in_app.action_url",
+            ),
+            (
+                json!({"content": in_app("//evil.example/x"), "to": [{"id": "u_1"}]}),
+                "content.in_app.action_url",
+            ),
+            // Checked on the rendered value: data can't smuggle one in.
+            (
+                json!({"content": in_app("{{link}}"), "to": [{"id": "u_1"}], "data": {"link": "javascript:alert(1)"}}),
+                "content.in_app.action_url",
+            ),
+            (
+                json!({"content": {"email": {"subject": "Hi {{name}}", "text": "t"}}, "to": [{"email": "ana@example.com"}], "data": {"name": "Ana\u{b}\u{c}Bcc: x@evil.example"}}),
+                "content.email.subject",
+            ),
+            (
+                json!({"content": {"email": {"subject": "Hi {{name}}", "text": "t"}}, "to": [{"email": "ana@example.com"}], "data": {"name": "Ana\r\nBcc: x@evil.example"}}),
+                "content.email.subject",
+            ),
+            (
+                json!({"content": webhook, "to": [{"email": "a@b.c,evil@x.example", "webhook_url": "https://e.example/h"}]}),
+                "to[0].email",
+            ),
+            (
+                json!({"content": webhook, "to": [{"email": "Ana <ana@example.com>", "webhook_url": "https://e.example/h"}]}),
+                "to[0].email",
+            ),
+            (
+                json!({"content": webhook, "to": [{"id": "u_1\r\nX-Injected: 1", "webhook_url": "https://e.example/h"}]}),
+                "to[0].id",
+            ),
+            (
+                json!({"content": webhook, "to": [{"id": "u_1\u{b}", "webhook_url": "https://e.example/h"}]}),
+                "to[0].id",
+            ),
+            (json!([{"to": []}]), "body"),
+        ];
+        for (body, field) in cases {
+            let p = problem(app.post("/v1/notifications", &body).await, 422).await;
+            assert!(
+                fields(&p).iter().any(|f| f == field),
+                "expected field {field} for {body}: {p:#}"
+            );
+        }
+
+        // A stored template whose link renders to a script: 422 at accept.
+        let r = app
+            .put(
+                "/v1/templates/linked",
+                &json!({"channels": {"in_app": {"title": "Hi", "action_url": "{{link}}"}}}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let p = problem(
+            app.post(
+                "/v1/notifications",
+                &json!({"template": "linked", "to": [{"id": "u_1"}], "data": {"link": "javascript:alert(document.domain)"}}),
+            )
+            .await,
+            422,
+        )
+        .await;
+        assert_eq!(fields(&p), vec!["channels.in_app.action_url"], "{p:#}");
+        assert_eq!(p["errors"][0]["recipient"], 0);
+        // Its preview says the same.
+        let p = problem(
+            app.post(
+                "/v1/templates/linked/preview",
+                &json!({"data": {"link": "javascript:alert(document.domain)"}}),
+            )
+            .await,
+            422,
+        )
+        .await;
+        assert_eq!(fields(&p), vec!["channels.in_app.action_url"], "{p:#}");
+        // The same template with an http(s) link or a path is accepted.
+        for link in ["https://shop.example/orders/7", "/orders/7"] {
+            let r = app
+                .post(
+                    "/v1/notifications",
+                    &json!({"template": "linked", "to": [{"id": "u_1"}], "data": {"link": link}}),
+                )
+                .await;
+            assert_eq!(r.status(), 202, "{link}");
+        }
+
+        let log = app.get_json("/v1/deliveries").await;
+        assert_eq!(
+            log["items"].as_array().unwrap().len(),
+            2,
+            "only the two good sends were queued"
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipient_routes_refuse_non_object_bodies_and_control_characters_in_ids() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let r = app
+            .put(
+                "/v1/recipients/u_42",
+                &json!({"email": "ana@example.com", "phone": "+8613800000000"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        for body in [
+            json!([]),
+            json!(["x@y.example"]),
+            json!("ana"),
+            json!(7),
+            json!(null),
+        ] {
+            let p = problem(app.put("/v1/recipients/u_42", &body).await, 422).await;
+            assert_eq!(fields(&p), vec!["body"], "{body}: {p:#}");
+        }
+        let kept = app.get_json("/v1/recipients/u_42").await;
+        assert_eq!(kept["email"], "ana@example.com", "the profile is unchanged");
+        assert_eq!(kept["phone"], "+8613800000000");
+
+        let p = problem(
+            app.put(
+                "/v1/recipients/u_43",
+                &json!({"email": "a@b.c,evil@x.example"}),
+            )
+            .await,
+            422,
+        )
+        .await;
+        assert_eq!(fields(&p), vec!["email"]);
+        let p = problem(
+            app.put("/v1/recipients/u_43", &json!({"phone": "+86 138"}))
+                .await,
+            422,
+        )
+        .await;
+        assert_eq!(fields(&p), vec!["phone"]);
+
+        // CR, LF, VT, FF, NUL, C1 (percent-encoded in the path).
+        for id in ["u%0D%0Ax", "u%0Ax", "u%0B", "u%0C", "u%00", "u%C2%85"] {
+            let path = format!("/v1/recipients/{id}");
+            let p = problem(app.put(&path, &json!({})).await, 422).await;
+            assert_eq!(fields(&p), vec!["id"], "PUT {id}");
+            problem(app.get(&path).await, 422).await;
+            let r = app
+                .client
+                .delete(app.url(&path))
+                .bearer_auth(&app.key)
+                .send()
+                .await
+                .unwrap();
+            problem(r, 422).await;
+            let r = app.post(&format!("{path}/token"), &json!({})).await;
+            problem(r, 422).await;
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_route_points_at_the_apis_own_document() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        for path in ["/v1/nothing-here", "/nope", "/v2/notifications"] {
+            let p = problem(app.get(path).await, 404).await;
+            let detail = p["detail"].as_str().unwrap();
+            assert!(detail.contains("/openapi.json"), "{detail}");
+            assert!(!detail.contains(".md"), "{detail}");
+        }
+        // The document it points at is there.
+        assert_eq!(app.get("/openapi.json").await.status(), 200);
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_problem_with_several_fields_names_each_in_its_detail() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let p = problem(
+            app.post(
+                "/v1/templates/shipped/preview",
+                &json!({"draft": {"channels": {"sms": {"text": "{{a}}"}, "email": {"subject": "{{b}}", "text": "t"}}}}),
+            )
+            .await,
+            422,
+        )
+        .await;
+        let detail = p["detail"].as_str().unwrap();
+        assert!(detail.starts_with("2 fields are not valid: "), "{detail}");
+        assert!(
+            detail.contains("data.a: ") && detail.contains("data.b: "),
+            "{detail}"
+        );
+        app.stop().await;
+    }
+}

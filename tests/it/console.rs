@@ -411,3 +411,72 @@ async fn the_preview_api_renders_an_unsaved_draft_and_names_the_line_of_an_error
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_failed_list_shows_what_the_receiver_answered() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start_with(
+            vec![],
+            Answer::status(422).body("{\"error\": \"unknown order 1001\"}"),
+        )
+        .await;
+        let failed = app.send_webhook(&rx.url, json!({"n": 1})).await;
+        let id = failed["deliveries"][0]["id"].as_str().unwrap().to_string();
+        let d = app.wait_for_status(&id, "failed").await;
+        let last = d["last_error"].as_str().unwrap_or_default();
+        assert!(
+            last.contains("422") && last.contains("unknown order 1001"),
+            "the API's last_error has the answer too: {d:#}"
+        );
+
+        let c = ConsoleClient::new(&app);
+        c.sign_in(&app.key).await;
+        let (_, html) = c.page("/console/deliveries?status=failed").await;
+        let row = &html[html.find(&format!("data-id=\"{id}\"")).expect("the row")..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(
+            row.contains("422") && row.contains("unknown order 1001"),
+            "the receiver's answer, not only its class: {row}"
+        );
+        assert!(
+            row.contains("permanent_error"),
+            "and the class beside it: {row}"
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editors_preview_names_every_field_that_is_not_valid() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let c = ConsoleClient::new(&app);
+        c.sign_in(&app.key).await;
+        let csrf = c.csrf().await;
+        // What the editor sends when it opens: the draft, and sample data
+        // that lacks the variables the parts use.
+        let r = c
+            .http
+            .post(format!("{}/v1/templates/shipped/preview", c.base))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"draft": {"channels": {
+                "email": {"subject": "Order {{order_id}}", "text": "Hi {{name}}"},
+                "sms": {"text": "{{code}}"},
+                "in_app": {"title": "{{title}}"}}}, "data": {}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let p: Value = r.json().await.unwrap();
+        let detail = p["detail"].as_str().unwrap();
+        assert!(detail.starts_with("3 fields are not valid: "), "{detail}");
+        for field in ["data.order_id", "data.code", "data.title"] {
+            assert!(
+                detail.contains(&format!("{field}: ")),
+                "{field} in {detail}"
+            );
+        }
+        app.stop().await;
+    }
+}

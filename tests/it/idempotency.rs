@@ -1,5 +1,6 @@
 //! Idempotency-Key: the same key and body within the window replays the
-//! first answer and queues nothing twice; a different body is a 409.
+//! first answer (marked as a replay, with each delivery's status now) and
+//! queues nothing twice; a different body is a 409.
 
 use std::time::Duration;
 
@@ -34,7 +35,17 @@ async fn the_same_key_and_body_replays_the_first_answer() {
         let again = send_with_key(&app, "order-1001", &reordered).await;
         assert_eq!(again.status(), 202);
         assert_eq!(again.headers()["idempotent-replayed"], "true");
-        assert_eq!(again.json::<Value>().await.unwrap(), first);
+        let again: Value = again.json().await.unwrap();
+        assert_eq!(again["replayed"], true, "{again}");
+        assert_eq!(again["id"], first["id"], "the same notification");
+        assert_eq!(
+            again["deliveries"][0]["id"], first["deliveries"][0]["id"],
+            "the same delivery"
+        );
+        assert!(
+            first.get("replayed").is_none(),
+            "a first answer is no replay"
+        );
 
         let other = send_with_key(
             &app,
@@ -119,6 +130,40 @@ async fn keys_are_scoped_to_the_api_key_and_expire() {
         .await
         .unwrap();
         assert!(removed.0 >= 1, "expired keys are purged: {removed:?}");
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_says_so_and_shows_each_deliverys_status_now() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        // The receiver refuses for good: the delivery fails.
+        let rx = Receiver::start_with(
+            vec![],
+            Answer::status(400).body("{\"error\": \"unknown order\"}"),
+        )
+        .await;
+        let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}]});
+        let first = send_with_key(&app, "order-7", &body).await;
+        assert_eq!(first.status(), 202);
+        let first: Value = first.json().await.unwrap();
+        assert_eq!(first["deliveries"][0]["status"], "queued");
+        let id = first["deliveries"][0]["id"].as_str().unwrap().to_string();
+        app.wait_for_status(&id, "failed").await;
+
+        let again = send_with_key(&app, "order-7", &body).await;
+        assert_eq!(again.status(), 202);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        let again: Value = again.json().await.unwrap();
+        assert_eq!(again["replayed"], true, "{again}");
+        assert_eq!(again["id"], first["id"]);
+        assert_eq!(again["deliveries"][0]["id"], id.as_str());
+        assert_eq!(
+            again["deliveries"][0]["status"], "failed",
+            "the status now, not the first answer's `queued`: {again}"
+        );
+        assert_eq!(rx.count(), 1, "nothing sent again");
         app.stop().await;
     }
 }

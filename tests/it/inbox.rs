@@ -1075,3 +1075,68 @@ async fn a_message_stored_by_another_process_reaches_the_stream() {
         api.stop_gracefully(Duration::from_secs(30)).await;
     }
 }
+
+/// examples/inbox.html shows what a message carries as text and links only
+/// to http(s) URLs and paths on its own site. Its link check is run in
+/// Node when this machine has it; the rest is read from the page.
+#[test]
+fn the_example_inbox_shows_text_and_refuses_script_links() {
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/inbox.html"))
+        .unwrap();
+    let script = &page[page.find("<script>").unwrap()..];
+    let code: String = script
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!code.contains(sink), "the page must not use {sink}");
+    }
+    let hrefs: Vec<&str> = code.lines().filter(|l| l.contains(".href =")).collect();
+    assert_eq!(
+        hrefs.iter().map(|l| l.trim()).collect::<Vec<_>>(),
+        vec!["title.href = link;"],
+        "a link is set only from safeLink's answer"
+    );
+    assert!(code.contains("const link = safeLink(m.action_url);"));
+
+    let start = page.find("function safeLink(url) {").unwrap();
+    let end = start + page[start..].find("\n}\n").unwrap() + 3;
+    let cases = [
+        ("/orders/7", true),
+        ("https://shop.example/o/7", true),
+        ("http://127.0.0.1:3000/x", true),
+        ("javascript:alert(document.domain)", false),
+        (" javascript:alert(1)", false),
+        ("JaVaScRiPt:alert(1)", false),
+        ("java\tscript:alert(1)", false),
+        ("data:text/html,<script>alert(1)</script>", false),
+        ("//evil.example/x", false),
+        ("/\\evil.example/x", false),
+        ("", false),
+    ];
+    let js = format!(
+        "{}\nconst cases = {};\nfor (const [u, ok] of cases) {{ if ((safeLink(u) !== null) !== ok) {{ console.log('wrong: ' + JSON.stringify(u)); process.exit(1); }} }}\nconsole.log('ok');\n",
+        &page[start..end],
+        serde_json::to_string(&cases).unwrap()
+    );
+    match std::process::Command::new("node")
+        .arg("-e")
+        .arg(&js)
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+            "safeLink: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => eprintln!("node is not installed: safeLink's cases were not run"),
+    }
+}

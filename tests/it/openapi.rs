@@ -443,6 +443,29 @@ async fn real_answers_match_the_documented_schemas() {
         );
         let id = summary["id"].as_str().unwrap();
         let delivery = app.wait_for_status(id, "sent").await;
+
+        // A replay (same Idempotency-Key) carries `replayed`, documented.
+        let body = json!({"template": "hello", "to": [{"id": "u_1"}], "data": {"name": "Bo"}});
+        for _ in 0..2 {
+            let r = app
+                .client
+                .post(app.url("/v1/notifications"))
+                .bearer_auth(&app.key)
+                .header("Idempotency-Key", "schema-replay")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202);
+            let answer: Value = r.json().await.unwrap();
+            assert_matches(
+                &doc,
+                response_schema(&doc, "post", "/v1/notifications", "202"),
+                &answer,
+                "replayed answer",
+            );
+        }
+
         let schema = response_schema(&doc, "get", "/v1/deliveries/{id}", "200");
         assert_matches(&doc, schema, &delivery, "delivery");
         assert_matches(

@@ -71,10 +71,11 @@ async fn a_stored_profile_supplies_addresses_and_inline_fields_override_it() {
             .await;
         app.put("/v1/recipients/u_2", &json!({"webhook_url": stored.url}))
             .await;
+        app.put("/v1/recipients/u_bare", &json!({})).await;
         let r = app
             .post(
                 "/v1/notifications",
-                &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"id": "u_1"}, {"id": "u_2", "webhook_url": inline.url}, {"id": "u_unknown"}]}),
+                &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"id": "u_1"}, {"id": "u_2", "webhook_url": inline.url}, {"id": "u_bare"}]}),
             )
             .await;
         assert_eq!(r.status(), 202);
@@ -82,6 +83,7 @@ async fn a_stored_profile_supplies_addresses_and_inline_fields_override_it() {
         let d = a["deliveries"].as_array().unwrap();
         assert_eq!(d.len(), 3);
         assert_eq!(d[0]["recipient"], "u_1");
+        // A stored profile without the channel's address is suppressed.
         assert_eq!(d[2]["status"], "suppressed");
         assert_eq!(d[2]["reason"], "no_address");
         stored.wait_for(1, Duration::from_secs(10)).await;
@@ -93,7 +95,7 @@ async fn a_stored_profile_supplies_addresses_and_inline_fields_override_it() {
         let r = app
             .post(
                 "/v1/notifications",
-                &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"id": "u_unknown"}]}),
+                &json!({"content": {"webhook": {"body": "{}"}}, "to": [{"id": "u_bare"}]}),
             )
             .await;
         assert_eq!(r.status(), 422);
@@ -150,6 +152,81 @@ async fn preferences_suppress_and_quiet_hours_delay_except_for_auth() {
         rx.wait_for(2, Duration::from_secs(10)).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(rx.count(), 2, "only the auth and high ones were sent");
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_with_no_stored_profile_is_422_unless_addresses_or_the_inbox_are_given() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        let r = app
+            .put(
+                "/v1/templates/everywhere",
+                &json!({"channels": {
+                    "email": {"subject": "Hi", "text": "Hi"},
+                    "sms": {"text": "Hi"},
+                    "webhook": {"body": "{}"},
+                    "in_app": {"title": "Hi"}}}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        app.put("/v1/recipients/u_1", &json!({"webhook_url": rx.url}))
+            .await;
+
+        // Nobody stored as u_nobody: refused, naming the entry, and nothing
+        // is queued for anyone in the request.
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"template": "everywhere", "to": [{"id": "u_1"}, {"id": "u_nobody"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 422);
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(p["errors"][0]["field"], "to[1].id", "{p:#}");
+        assert_eq!(p["errors"][0]["recipient"], 1);
+        let m = p["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            m.contains("PUT /v1/recipients/u_nobody") && m.contains("in_app"),
+            "says how to fix it: {m}"
+        );
+        let log = app.get_json("/v1/deliveries").await;
+        assert!(log["items"].as_array().unwrap().is_empty());
+
+        // Addresses given inline stand alone.
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"template": "everywhere", "to": [{"id": "u_nobody", "webhook_url": rx.url}], "channels": ["webhook"]}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+
+        // The inbox needs only an id: asked for by name, it is accepted.
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"template": "everywhere", "to": [{"id": "u_nobody"}], "channels": ["in_app"]}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let a: Value = r.json().await.unwrap();
+        let d = a["deliveries"].as_array().unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0]["channel"], "in_app");
+        assert_eq!(d[0]["status"], "queued");
+
+        // Content for the inbox only needs no `channels` either.
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"content": {"in_app": {"title": "Hi"}}, "to": [{"id": "u_nobody"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        rx.wait_for(1, Duration::from_secs(10)).await;
         app.stop().await;
     }
 }

@@ -48,20 +48,39 @@ function lineOf(message) {
   return m ? Number(m[1]) : null;
 }
 
+// Shows each error beside its part; returns those with no place on the
+// form (e.g. `data.name`, a variable the sample data lacks).
 function showErrors(form, errors) {
   form.querySelectorAll(".part-editor").forEach((p) => p.classList.remove("has-error"));
   form.querySelectorAll(".field-error[data-for]").forEach((p) => (p.textContent = ""));
   form.querySelectorAll("textarea[data-field]").forEach((t) => gutter(t, null));
+  const unplaced = [];
   for (const e of errors) {
     const t = form.querySelector(`textarea[data-field="${CSS.escape(e.field)}"]`);
     const p = form.querySelector(`.field-error[data-for="${CSS.escape(e.field)}"]`);
     if (p) p.textContent = e.message;
+    if (!t && !p) unplaced.push(e);
     if (t) {
       t.closest(".part-editor").classList.add("has-error");
       gutter(t, lineOf(e.message));
       const section = t.closest("section.locale");
       if (section && section.hidden) selectTab(form, section.id);
     }
+  }
+  return unplaced;
+}
+
+// A problem's summary, then one line per listed field (`field`: message),
+// all as text.
+function showProblem(status, summary, errors) {
+  status.replaceChildren(document.createTextNode(summary));
+  for (const e of errors) {
+    const line = document.createElement("span");
+    line.className = "problem-field";
+    const code = document.createElement("code");
+    code.textContent = e.field;
+    line.append(code, document.createTextNode(": " + e.message));
+    status.append(document.createElement("br"), line);
   }
 }
 
@@ -203,8 +222,11 @@ function templateEditor() {
       status.className = "sub ok";
     } else {
       const errors = answer.errors || [];
-      showErrors(form, errors);
-      status.textContent = answer.detail || answer.title || "The preview failed.";
+      const unplaced = showErrors(form, errors);
+      const summary = errors.length > 1
+        ? `${errors.length} fields are not valid (each is marked at its part, or listed here):`
+        : answer.detail || answer.title || "The preview failed.";
+      showProblem(status, summary, errors.length > 1 ? unplaced : []);
       status.className = "problem";
     }
   };
