@@ -20,5 +20,6 @@ mod openapi;
 mod recipients;
 mod sms;
 mod smtp_server;
+mod startup;
 mod templates;
 mod webhook;
