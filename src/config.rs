@@ -219,6 +219,17 @@ pub struct InboxConfig {
     pub token_secret: Hidden,
 }
 
+/// Whether the setting at `key` holds a secret, whose value an error must
+/// not repeat.
+fn holds_secret(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    ["secret", "token", "password"]
+        .iter()
+        .any(|s| last.contains(s))
+        && !last.ends_with("_file")
+        && !last.ends_with("_ttl")
+}
+
 /// A secret setting: printed as `***` (or `""` when unset) by `Debug`.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Hidden(pub String);
@@ -319,6 +330,11 @@ impl ProviderConfig {
             } else {
                 format!("{}.{path}", self.key)
             };
+            if holds_secret(&key) {
+                return ConfigError::Read(format!(
+                    "`{key}`: not valid (the value is not shown: it is a secret)"
+                ));
+            }
             ConfigError::Read(format!("`{key}`: {}", e.into_inner()))
         })
     }
@@ -525,7 +541,11 @@ impl Config {
             .map_err(|unknown| ConfigError::Read(unknown.join("\nconfiguration: ")))?;
         let raw: Raw = fig.extract().map_err(|e| {
             let key = e.path.join(".");
-            let msg = e.kind.to_string();
+            let msg = if holds_secret(&key) {
+                "not valid (the value is not shown: it is a secret); expected a string".to_string()
+            } else {
+                e.kind.to_string()
+            };
             if key.is_empty() {
                 ConfigError::Read(msg)
             } else {
@@ -994,6 +1014,44 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
         let open = Config::from_toml("").unwrap();
         assert_eq!(open.server.metrics_token, "");
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_and_never_repeated_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        let secret = crate::inbox::token::generate_secret();
+        std::fs::write(&file, format!("{secret}\n")).unwrap();
+        let c = Config::from_toml(&format!("[inbox]\ntoken_secret_file = {:?}", file)).unwrap();
+        assert_eq!(c.inbox.token_secret.0, secret);
+        assert!(!format!("{c:?}").contains(&secret));
+        let c = Config::from_toml(&format!("[inbox]\ntoken_secret = {secret:?}")).unwrap();
+        assert_eq!(c.inbox.token_secret.0, secret);
+        for (toml, key) in [
+            ("[server]\nmetrics_token = 12345678", "server.metrics_token"),
+            ("[inbox]\ntoken_secret = 12345678", "inbox.token_secret"),
+            (
+                "[channels.webhook]\nsigning_secret = 12345678",
+                "channels.webhook.signing_secret",
+            ),
+            ("[inbox]\ntoken_secret = \"12345678\"", "inbox.token_secret"),
+        ] {
+            let e = Config::from_toml(toml).unwrap_err().to_string();
+            assert!(e.contains(key) && !e.contains("12345678"), "{e}");
+        }
+        let both = format!("[inbox]\ntoken_secret = {secret:?}\ntoken_secret_file = {file:?}");
+        let e = Config::from_toml(&both).unwrap_err().to_string();
+        assert!(
+            e.contains("inbox.token_secret_file") && !e.contains(&secret),
+            "{e}"
+        );
+        let e = Config::from_toml("[inbox]\ntoken_secret_file = \"/nonexistent/x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("inbox.token_secret_file") && e.contains("/nonexistent/x"),
+            "{e}"
+        );
     }
 
     #[test]
