@@ -11,6 +11,8 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
 
+mod keys;
+
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,8 @@ struct RawInbox {
     max_connections_per_recipient: u64,
     buffer: u64,
     cors_origins: StringList,
+    token_secret: String,
+    token_secret_file: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +143,7 @@ struct RawChannel {
 #[derive(Debug, Deserialize)]
 struct RawWebhook {
     signing_secret: String,
+    signing_secret_file: String,
     allow_private: bool,
     timeout: String,
     retry_schedule: StringList,
@@ -211,6 +216,63 @@ pub struct InboxConfig {
     /// Origins browsers may call the inbox from; `["*"]` for any, empty for
     /// none (no CORS headers).
     pub cors_origins: Vec<String>,
+    /// The recipient-token signing secret from the settings or a file;
+    /// empty: the one stored in the database (generated on first start).
+    pub token_secret: Hidden,
+}
+
+/// Whether the setting at `key` holds a secret, whose value an error must
+/// not repeat.
+fn holds_secret(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    ["secret", "token", "password"]
+        .iter()
+        .any(|s| last.contains(s))
+        && !last.ends_with("_file")
+        && !last.ends_with("_ttl")
+}
+
+/// A secret setting: printed as `***` (or `""` when unset) by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Hidden(pub String);
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
+/// A secret given in the settings (`key`) or as a file holding it
+/// (`file_key`, e.g. a mounted container secret). Errors name the key and
+/// the file, never the secret.
+fn secret(
+    key: &'static str,
+    value: &str,
+    file_key: &'static str,
+    file: &str,
+) -> Result<String, ConfigError> {
+    let (value, file) = (value.trim(), file.trim());
+    match (value.is_empty(), file.is_empty()) {
+        (_, true) => Ok(value.to_string()),
+        (false, false) => Err(invalid(
+            file_key,
+            file,
+            format!("set either `{key}` or `{file_key}`, not both"),
+        )),
+        (true, false) => {
+            let read = std::fs::read_to_string(file)
+                .map_err(|e| invalid(file_key, file, format!("a readable file ({e})")))?;
+            let s = read.trim();
+            if s.is_empty() {
+                return Err(invalid(
+                    file_key,
+                    file,
+                    "a file holding the secret (it is empty)",
+                ));
+            }
+            Ok(s.to_string())
+        }
+    }
 }
 
 /// Settings of a channel that sends through providers (email, sms).
@@ -270,6 +332,11 @@ impl ProviderConfig {
             } else {
                 format!("{}.{path}", self.key)
             };
+            if holds_secret(&key) {
+                return ConfigError::Read(format!(
+                    "`{key}`: not valid (the value is not shown: it is a secret)"
+                ));
+            }
             ConfigError::Read(format!("`{key}`: {}", e.into_inner()))
         })
     }
@@ -480,9 +547,15 @@ impl Config {
     }
 
     fn from_figment(fig: Figment) -> Result<Config, ConfigError> {
+        keys::check(&fig, DEFAULT_TOML)
+            .map_err(|unknown| ConfigError::Read(unknown.join("\nconfiguration: ")))?;
         let raw: Raw = fig.extract().map_err(|e| {
             let key = e.path.join(".");
-            let msg = e.kind.to_string();
+            let msg = if holds_secret(&key) {
+                "not valid (the value is not shown: it is a secret); expected a string".to_string()
+            } else {
+                e.kind.to_string()
+            };
             if key.is_empty() {
                 ConfigError::Read(msg)
             } else {
@@ -595,10 +668,19 @@ impl Config {
         };
 
         let w = raw.channels.webhook;
-        let secret = w.signing_secret.trim().to_string();
+        let secret = secret(
+            "channels.webhook.signing_secret",
+            &w.signing_secret,
+            "channels.webhook.signing_secret_file",
+            &w.signing_secret_file,
+        )?;
         if !secret.is_empty() && crate::channels::webhook::decode_secret(&secret).is_none() {
             return Err(invalid(
-                "channels.webhook.signing_secret",
+                if w.signing_secret_file.trim().is_empty() {
+                    "channels.webhook.signing_secret"
+                } else {
+                    "channels.webhook.signing_secret_file"
+                },
                 "(hidden)",
                 "\"whsec_\" followed by base64 of at least 24 bytes, or empty to generate one",
             ));
@@ -735,7 +817,27 @@ fn inbox(raw: RawInbox) -> Result<InboxConfig, ConfigError> {
             ));
         }
     }
+    let token_secret = secret(
+        "inbox.token_secret",
+        &raw.token_secret,
+        "inbox.token_secret_file",
+        &raw.token_secret_file,
+    )?;
+    if !token_secret.is_empty()
+        && crate::inbox::token::TokenKey::from_secret(&token_secret).is_none()
+    {
+        return Err(invalid(
+            if raw.token_secret_file.trim().is_empty() {
+                "inbox.token_secret"
+            } else {
+                "inbox.token_secret_file"
+            },
+            "(hidden)",
+            "base64 of at least 32 bytes (e.g. `openssl rand -base64 32`), or empty to generate one",
+        ));
+    }
     Ok(InboxConfig {
+        token_secret: Hidden(token_secret),
         token_ttl,
         heartbeat: positive_duration("inbox.heartbeat", &raw.heartbeat)?,
         max_connections: raw.max_connections as usize,
@@ -963,6 +1065,44 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
         let open = Config::from_toml("").unwrap();
         assert_eq!(open.server.metrics_token, "");
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_and_never_repeated_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        let secret = crate::inbox::token::generate_secret();
+        std::fs::write(&file, format!("{secret}\n")).unwrap();
+        let c = Config::from_toml(&format!("[inbox]\ntoken_secret_file = {:?}", file)).unwrap();
+        assert_eq!(c.inbox.token_secret.0, secret);
+        assert!(!format!("{c:?}").contains(&secret));
+        let c = Config::from_toml(&format!("[inbox]\ntoken_secret = {secret:?}")).unwrap();
+        assert_eq!(c.inbox.token_secret.0, secret);
+        for (toml, key) in [
+            ("[server]\nmetrics_token = 12345678", "server.metrics_token"),
+            ("[inbox]\ntoken_secret = 12345678", "inbox.token_secret"),
+            (
+                "[channels.webhook]\nsigning_secret = 12345678",
+                "channels.webhook.signing_secret",
+            ),
+            ("[inbox]\ntoken_secret = \"12345678\"", "inbox.token_secret"),
+        ] {
+            let e = Config::from_toml(toml).unwrap_err().to_string();
+            assert!(e.contains(key) && !e.contains("12345678"), "{e}");
+        }
+        let both = format!("[inbox]\ntoken_secret = {secret:?}\ntoken_secret_file = {file:?}");
+        let e = Config::from_toml(&both).unwrap_err().to_string();
+        assert!(
+            e.contains("inbox.token_secret_file") && !e.contains(&secret),
+            "{e}"
+        );
+        let e = Config::from_toml("[inbox]\ntoken_secret_file = \"/nonexistent/x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("inbox.token_secret_file") && e.contains("/nonexistent/x"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod flow;
 pub mod inbox;
 pub mod metrics;
+pub mod private_files;
 pub mod render;
 pub mod render_helpers;
 pub mod store;
@@ -56,17 +57,11 @@ pub struct App {
 
 /// Writes a secret file readable by its owner only.
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        private_files::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
+    let mut f =
+        private_files::create_file(path).with_context(|| format!("writing {}", path.display()))?;
     f.write_all(contents.as_bytes())?;
     f.write_all(b"\n")?;
     Ok(())
@@ -128,7 +123,7 @@ pub fn channels(cfg: &Config) -> anyhow::Result<Channels> {
 
 impl App {
     pub async fn build(mut config: Config, role: Role) -> anyhow::Result<App> {
-        std::fs::create_dir_all(&config.data_dir)
+        private_files::private_dir(&config.data_dir)
             .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
         let store = store::open(&config.database).await.with_context(|| {
             format!(

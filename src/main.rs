@@ -106,7 +106,7 @@ fn init_tracing() {
 }
 
 async fn open_store(cfg: &Config) -> anyhow::Result<std::sync::Arc<dyn missive::store::Store>> {
-    std::fs::create_dir_all(&cfg.data_dir)
+    missive::private_files::private_dir(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     missive::store::open(&cfg.database).await.with_context(|| {
         format!(
@@ -294,6 +294,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() {
+    // Everything missive writes (the database and its journal files, the
+    // outboxes, keys) is for its own user only.
+    missive::private_files::restrict_umask();
     init_tracing();
     if let Err(e) = run(Cli::parse()).await {
         eprintln!("error: {e:#}");

@@ -1,6 +1,7 @@
 //! The `file` providers' outbox: one file per message in a directory
 //! (`DATA_DIR/outbox/<channel>` unless set), written under a temporary name
-//! and renamed, so a reader never sees half a message.
+//! and renamed, so a reader never sees half a message. Messages are 0600
+//! and new directories 0700: they hold addresses and content.
 
 use std::path::PathBuf;
 
@@ -52,8 +53,22 @@ impl Outbox {
             ".{stem}.{ext}.{}.tmp",
             uuid::Uuid::new_v4().simple()
         ));
-        tokio::fs::create_dir_all(&self.dir).await?;
-        tokio::fs::write(&tmp, bytes).await?;
+        tokio::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(crate::private_files::DIR_MODE)
+            .create(&self.dir)
+            .await?;
+        {
+            use tokio::io::AsyncWriteExt;
+            let mut f = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(crate::private_files::FILE_MODE)
+                .open(&tmp)
+                .await?;
+            f.write_all(bytes).await?;
+            f.flush().await?;
+        }
         if let Err(e) = tokio::fs::rename(&tmp, &path).await {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(e);

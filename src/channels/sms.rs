@@ -648,9 +648,11 @@ mod tests {
         assert!(!e.contains("secret-token"), "{e}");
         let e = build_err(&format!("{TWILIO}account_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+1\"\nbase_url = \"ftp://x\""));
         assert!(e.contains("channels.sms.twilio.base_url"), "{e}");
-        let e = build_err(&format!(
+        // An unknown key is refused as the settings are read.
+        let e = sms(&format!(
             "{TWILIO}account_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+1\"\nregion = \"ie1\""
-        ));
+        ))
+        .unwrap_err();
         assert!(
             e.contains("channels.sms.twilio") && e.contains("region"),
             "{e}"

@@ -165,18 +165,26 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    /// Loads the token secret (made and stored on first start).
+    /// Takes the token secret from the settings (`inbox.token_secret`, never
+    /// stored), else loads it from the database (made and stored on first
+    /// start).
     pub async fn open(
         store: Arc<dyn Store>,
         cfg: &InboxConfig,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Arc<Inbox>> {
-        let (secret, _) = store
-            .setting_init(TOKEN_SECRET_SETTING, &token::generate_secret())
-            .await?;
-        let key = TokenKey::from_secret(&secret).ok_or_else(|| {
-            anyhow::anyhow!("the stored `{TOKEN_SECRET_SETTING}` setting is not a valid secret")
-        })?;
+        let key = if cfg.token_secret.0.is_empty() {
+            let (secret, _) = store
+                .setting_init(TOKEN_SECRET_SETTING, &token::generate_secret())
+                .await?;
+            TokenKey::from_secret(&secret).ok_or_else(|| {
+                anyhow::anyhow!("the stored `{TOKEN_SECRET_SETTING}` setting is not a valid secret")
+            })?
+        } else {
+            // Checked when the settings were read.
+            TokenKey::from_secret(&cfg.token_secret.0)
+                .ok_or_else(|| anyhow::anyhow!("`inbox.token_secret` is not a valid secret"))?
+        };
         let hub = Hub::new(Limits {
             max_connections: cfg.max_connections,
             max_connections_per_recipient: cfg.max_connections_per_recipient,

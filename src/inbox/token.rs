@@ -30,9 +30,14 @@ impl std::fmt::Debug for TokenKey {
 }
 
 impl TokenKey {
-    /// From the stored secret (base64 of at least 32 bytes).
+    /// From the secret: base64 of at least 32 bytes, URL-safe as generated
+    /// or standard as `openssl rand -base64 32` writes it, padded or not.
     pub fn from_secret(secret: &str) -> Option<TokenKey> {
-        let bytes = B64.decode(secret.trim()).ok()?;
+        let s = secret.trim().trim_end_matches('=');
+        let bytes = B64
+            .decode(s)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(s))
+            .ok()?;
         (bytes.len() >= 32).then_some(TokenKey(bytes))
     }
 }
@@ -181,5 +186,7 @@ mod tests {
         assert!(TokenKey::from_secret("c2hvcnQ").is_none());
         assert!(TokenKey::from_secret("not base64!").is_none());
         assert!(TokenKey::from_secret(&generate_secret()).is_some());
+        // As `openssl rand -base64 32` writes it.
+        assert!(TokenKey::from_secret("q+/zHjkNhsgyLeuS/4SzdPaB+7ZE2H8pq4pW0gS1aUw=\n").is_some());
     }
 }

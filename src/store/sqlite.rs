@@ -45,6 +45,33 @@ pub struct SqliteStore {
 /// falls behind.
 const BACKSTOP_CHECKPOINT_PAGES: u32 = 4_000;
 
+/// Creates the database file 0600 before SQLite does (SQLite gives its -wal
+/// and -shm files the database file's mode), and takes group and other
+/// access away from one made wider before.
+fn private_database_files(db: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = db.as_os_str().to_string_lossy();
+    if name.is_empty() || name.starts_with(':') {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(crate::private_files::FILE_MODE)
+        .open(db)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        crate::private_files::tighten(std::path::Path::new(&p))?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     const NOTIFY: Option<&'static str> = None;
     /// Counting by creation time: without statistics the planner walks the
@@ -109,9 +136,10 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         if let Some(dir) = opts.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+                crate::private_files::create_dir(dir).map_err(sqlx::Error::Io)?;
             }
         }
+        private_database_files(opts.get_filename()).map_err(sqlx::Error::Io)?;
         opts = opts.statement_cache_capacity(256);
         let mut write_opts = opts.clone();
         if cfg.sqlite_checkpoint_interval.is_some() {

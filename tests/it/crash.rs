@@ -48,10 +48,16 @@ pub(crate) fn child_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
     v
 }
 
+/// The binary the tests run: `MISSIVE_TEST_BIN` if set (e.g. a release
+/// build, or a copy kept apart from a shared target dir), else [`BIN`].
+pub(crate) fn bin() -> std::ffi::OsString {
+    std::env::var_os("MISSIVE_TEST_BIN").unwrap_or_else(|| BIN.into())
+}
+
 /// A `Command` for the binary with `env` (and no MISSIVE__* inherited from
 /// the test's own environment).
 pub(crate) fn command(env: &[(String, String)], args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
+    let mut c = Command::new(bin());
     for (k, _) in std::env::vars() {
         if k.starts_with("MISSIVE__") {
             c.env_remove(k);
@@ -116,9 +122,15 @@ pub(crate) fn spawn_child(
     args: &[&str],
     label: &str,
 ) -> ChildGuard {
+    spawn_command(db, command(env, args), port, label)
+}
+
+/// Starts `cmd` (a `missive` child, maybe under a shell) listening on
+/// `port`, its output in the test's temp dir.
+pub(crate) fn spawn_command(db: &TestDb, mut cmd: Command, port: u16, label: &str) -> ChildGuard {
     let stdout_path = db.dir.path().join(format!("{label}.stdout"));
     let stderr_path = db.dir.path().join(format!("{label}.stderr"));
-    let child = command(env, args)
+    let child = cmd
         .stdout(std::fs::File::create(&stdout_path).unwrap())
         .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()

@@ -20,6 +20,7 @@ mod openapi;
 mod recipients;
 mod sms;
 mod smtp_server;
+mod startup;
 mod store_faults;
 mod templates;
 mod webhook;
