@@ -3,6 +3,7 @@
 //! and the delivery's next state. A process that dies holding a lease loses
 //! nothing: the rows are claimed again when the lease ends.
 
+pub mod destinations;
 pub mod maintenance;
 pub mod retry;
 
@@ -38,6 +39,8 @@ pub struct Dispatcher {
     /// Tokens taken from each bucket ahead of need (see [`Spare`]).
     spare: Arc<std::sync::Mutex<BTreeMap<String, Spare>>>,
     wake: Arc<Notify>,
+    /// Sends in flight per destination, each held to its share.
+    destinations: Arc<destinations::Destinations>,
     /// Marks this process's claims, so shutdown can hand back exactly them.
     token: String,
     metrics: Arc<Metrics>,
@@ -127,6 +130,7 @@ impl Dispatcher {
         Dispatcher {
             store,
             channels,
+            destinations: destinations::Destinations::new(cfg.max_in_flight_per_destination),
             cfg,
             limits,
             next_slot: Default::default(),
@@ -323,6 +327,34 @@ impl Dispatcher {
         send
     }
 
+    /// Takes a place at each delivery's destination; deliveries whose
+    /// destination already has its share in flight go back to the queue
+    /// (`scheduled`, `destination_busy`) for a later slot, holding no
+    /// worker meanwhile.
+    async fn hold_busy(&self, rows: Vec<Claimed>) -> Vec<(Claimed, Option<destinations::Slot>)> {
+        let now = now_ms();
+        let mut send = Vec::with_capacity(rows.len());
+        let mut waits = Vec::new();
+        for r in rows {
+            let attempt = (r.attempts + 1 - r.retry_base).max(1);
+            let dest = self
+                .channels
+                .get(&r.channel)
+                .and_then(|c| c.destination(&r.address, attempt));
+            match dest.map(|d| self.destinations.take(&d, now)) {
+                None => send.push((r, None)),
+                Some(Ok(slot)) => send.push((r, Some(slot))),
+                Some(Err(at)) => {
+                    self.metrics
+                        .wait(channel_label(&r.channel), "", Wait::DestinationBusy);
+                    waits.push((r.id.clone(), at));
+                }
+            }
+        }
+        self.defer(&waits, "destination_busy", now).await;
+        send
+    }
+
     /// Runs until `shutdown` is cancelled, then stops claiming, lets
     /// in-flight sends finish (up to `worker.shutdown_grace`), records them,
     /// and hands anything still claimed back to the queue.
@@ -364,11 +396,13 @@ impl Dispatcher {
                 // work signals it) or the next due time.
                 Ok(rows) if rows.len() == limit => {
                     let rows = this.throttle(rows).await;
+                    let rows = this.hold_busy(rows).await;
                     this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
                         .await;
                 }
                 Ok(rows) => {
                     let rows = this.throttle(rows).await;
+                    let rows = this.hold_busy(rows).await;
                     this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
                         .await;
                     let wait = this.idle_wait().await;
@@ -421,12 +455,12 @@ impl Dispatcher {
 
     async fn spawn_sends(
         self: &Arc<Self>,
-        rows: Vec<Claimed>,
+        rows: Vec<(Claimed, Option<destinations::Slot>)>,
         permits: &Arc<Semaphore>,
         done_tx: &mpsc::Sender<Completion>,
         inflight: &mut JoinSet<()>,
     ) {
-        for row in rows {
+        for (row, slot) in rows {
             let permit = permits
                 .clone()
                 .acquire_owned()
@@ -436,6 +470,7 @@ impl Dispatcher {
             let done = done_tx.clone();
             inflight.spawn(async move {
                 let completion = this.attempt(row).await;
+                drop(slot);
                 drop(permit);
                 let _ = done.send(completion).await;
             });
