@@ -185,7 +185,7 @@ impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "refused to connect to {}: {} is not globally reachable (private, loopback, link-local or reserved); set {} = true to allow it",
+            "refused to connect to {}: {} is not globally reachable; set {} = true to allow private addresses",
             self.target, self.rule, self.setting
         )
     }
