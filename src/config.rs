@@ -921,6 +921,20 @@ mod tests {
     }
 
     #[test]
+    fn the_share_per_destination_defaults_to_a_quarter_of_the_workers() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.worker.max_in_flight_per_destination, 16);
+        let c = Config::from_toml("[worker]\nconcurrency = 2").unwrap();
+        assert_eq!(c.worker.max_in_flight_per_destination, 1);
+        let c = Config::from_toml("[worker]\nmax_in_flight_per_destination = 5").unwrap();
+        assert_eq!(c.worker.max_in_flight_per_destination, 5);
+        let e = Config::from_toml("[worker]\nmax_in_flight_per_destination = 20000")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("worker.max_in_flight_per_destination"), "{e}");
+    }
+
+    #[test]
     fn the_metrics_token_is_read_and_never_printed() {
         let c = Config::from_toml("[server]\nmetrics_token = \" hunter2 \"").unwrap();
         assert_eq!(c.server.metrics_token, "hunter2");

@@ -23,6 +23,17 @@ use crate::store::{status, AttemptRow, Claimed, Completion, Store};
 use crate::util::now_ms;
 use std::collections::BTreeMap;
 
+/// Where a claimed delivery stands with its destination's share.
+enum Place {
+    /// Not bounded.
+    Free,
+    /// Has its place.
+    Held(destinations::Slot),
+    /// Waits up to this long for a place at this destination, else goes
+    /// back to the queue until the time given.
+    Wait(String, Duration, i64),
+}
+
 /// Queue operations slower than this are logged.
 const SLOW: Duration = Duration::from_millis(20);
 
@@ -327,11 +338,12 @@ impl Dispatcher {
         send
     }
 
-    /// Takes a place at each delivery's destination; deliveries whose
-    /// destination already has its share in flight go back to the queue
+    /// Takes a place at each delivery's destination. Deliveries whose
+    /// destination already has its share in flight either wait briefly
+    /// for a place (a quick destination) or go back to the queue
     /// (`scheduled`, `destination_busy`) for a later slot, holding no
     /// worker meanwhile.
-    async fn hold_busy(&self, rows: Vec<Claimed>) -> Vec<(Claimed, Option<destinations::Slot>)> {
+    async fn hold_busy(&self, rows: Vec<Claimed>) -> Vec<(Claimed, Place)> {
         let now = now_ms();
         let mut send = Vec::with_capacity(rows.len());
         let mut waits = Vec::new();
@@ -341,18 +353,26 @@ impl Dispatcher {
                 .channels
                 .get(&r.channel)
                 .and_then(|c| c.destination(&r.address, attempt));
-            match dest.map(|d| self.destinations.take(&d, now)) {
-                None => send.push((r, None)),
-                Some(Ok(slot)) => send.push((r, Some(slot))),
-                Some(Err(at)) => {
-                    self.metrics
-                        .wait(channel_label(&r.channel), "", Wait::DestinationBusy);
+            let Some(dest) = dest else {
+                send.push((r, Place::Free));
+                continue;
+            };
+            match self.destinations.take(&dest, now) {
+                destinations::Place::Now(slot) => send.push((r, Place::Held(slot))),
+                destinations::Place::Wait(wait, at) => send.push((r, Place::Wait(dest, wait, at))),
+                destinations::Place::Later(at) => {
+                    self.busy(&r.channel);
                     waits.push((r.id.clone(), at));
                 }
             }
         }
         self.defer(&waits, "destination_busy", now).await;
         send
+    }
+
+    fn busy(&self, channel: &str) {
+        self.metrics
+            .wait(channel_label(channel), "", Wait::DestinationBusy);
     }
 
     /// Runs until `shutdown` is cancelled, then stops claiming, lets
@@ -455,12 +475,12 @@ impl Dispatcher {
 
     async fn spawn_sends(
         self: &Arc<Self>,
-        rows: Vec<(Claimed, Option<destinations::Slot>)>,
+        rows: Vec<(Claimed, Place)>,
         permits: &Arc<Semaphore>,
         done_tx: &mpsc::Sender<Completion>,
         inflight: &mut JoinSet<()>,
     ) {
-        for (row, slot) in rows {
+        for (row, place) in rows {
             let permit = permits
                 .clone()
                 .acquire_owned()
@@ -469,6 +489,22 @@ impl Dispatcher {
             let this = self.clone();
             let done = done_tx.clone();
             inflight.spawn(async move {
+                let slot = match place {
+                    Place::Free => None,
+                    Place::Held(slot) => Some(slot),
+                    Place::Wait(dest, wait, at) => {
+                        match this.destinations.wait(&dest, wait).await {
+                            Some(slot) => Some(slot),
+                            None => {
+                                drop(permit);
+                                this.busy(&row.channel);
+                                this.defer(&[(row.id.clone(), at)], "destination_busy", now_ms())
+                                    .await;
+                                return;
+                            }
+                        }
+                    }
+                };
                 let completion = this.attempt(row).await;
                 drop(slot);
                 drop(permit);
