@@ -36,6 +36,17 @@ struct Dest {
     next_slot: i64,
 }
 
+impl Dest {
+    fn new(share: usize) -> Dest {
+        Dest {
+            places: Arc::new(Semaphore::new(share)),
+            avg_ms: None,
+            busy_since: Instant::now(),
+            next_slot: 0,
+        }
+    }
+}
+
 pub struct Destinations {
     share: usize,
     map: Mutex<HashMap<String, Dest>>,
@@ -59,11 +70,9 @@ impl Drop for Slot {
                 Some(a) => a * 0.8 + took * 0.2,
                 None => took,
             });
-            // Forget idle destinations (this place is still held: share - 1
-            // free means none other is).
-            if d.places.available_permits() + 1 >= self.dests.share
-                && d.next_slot <= crate::util::now_ms()
-            {
+            // Forget an idle destination: no place held but this one (its
+            // permit still holds the semaphore) and no one waiting for one.
+            if Arc::strong_count(&d.places) <= 2 && d.next_slot <= crate::util::now_ms() {
                 map.remove(&self.key);
             }
         }
@@ -103,12 +112,9 @@ impl Destinations {
         let now = Instant::now();
         let mut map = self.map.lock().unwrap();
         let share = self.share;
-        let d = map.entry(key.to_string()).or_insert_with(|| Dest {
-            places: Arc::new(Semaphore::new(share)),
-            avg_ms: None,
-            busy_since: now,
-            next_slot: 0,
-        });
+        let d = map
+            .entry(key.to_string())
+            .or_insert_with(|| Dest::new(share));
         let idle = d.places.available_permits() == share;
         if let Ok(p) = d.places.clone().try_acquire_owned() {
             if idle {
@@ -135,7 +141,14 @@ impl Destinations {
 
     /// Waits up to `wait` for a place at `key`.
     pub async fn wait(self: &Arc<Self>, key: &str, wait: Duration) -> Option<Slot> {
-        let places = self.map.lock().unwrap().get(key)?.places.clone();
+        let places = self
+            .map
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_insert_with(|| Dest::new(self.share))
+            .places
+            .clone();
         let p = tokio::time::timeout(wait, places.acquire_owned())
             .await
             .ok()?
