@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-/// `a.b.c.d/len` as a number and mask.
+/// `ip` lies in `net/len`.
 fn in_v4(ip: u32, net: [u8; 4], len: u32) -> bool {
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     ip & mask == u32::from_be_bytes(net) & mask
