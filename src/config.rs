@@ -90,6 +90,7 @@ struct RawDatabase {
 struct RawWorker {
     concurrency: u32,
     batch_size: u32,
+    max_in_flight_per_destination: u32,
     lease: String,
     poll_interval: String,
     shutdown_grace: String,
@@ -441,6 +442,9 @@ pub fn redact_url(url: &str) -> String {
 pub struct WorkerConfig {
     pub concurrency: usize,
     pub batch_size: usize,
+    /// Sends in flight at once to one destination (a webhook's host and
+    /// port, an SMS or email provider).
+    pub max_in_flight_per_destination: usize,
     pub lease: Duration,
     pub poll_interval: Duration,
     pub shutdown_grace: Duration,
@@ -649,9 +653,20 @@ impl Config {
                 "1 to 1000",
             ));
         }
+        if raw.worker.max_in_flight_per_destination > 10_000 {
+            return Err(invalid(
+                "worker.max_in_flight_per_destination",
+                raw.worker.max_in_flight_per_destination,
+                "0 (a quarter of worker.concurrency) to 10000",
+            ));
+        }
         let worker = WorkerConfig {
             concurrency: raw.worker.concurrency as usize,
             batch_size: raw.worker.batch_size as usize,
+            max_in_flight_per_destination: match raw.worker.max_in_flight_per_destination {
+                0 => (raw.worker.concurrency as usize / 4).max(1),
+                n => n as usize,
+            },
             lease: positive_duration("worker.lease", &raw.worker.lease)?,
             poll_interval: positive_duration("worker.poll_interval", &raw.worker.poll_interval)?,
             shutdown_grace: duration("worker.shutdown_grace", &raw.worker.shutdown_grace)?,
@@ -1056,6 +1071,20 @@ mod tests {
             let e = Config::from_toml(toml).unwrap_err().to_string();
             assert!(e.contains(key), "{e}");
         }
+    }
+
+    #[test]
+    fn the_share_per_destination_defaults_to_a_quarter_of_the_workers() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.worker.max_in_flight_per_destination, 16);
+        let c = Config::from_toml("[worker]\nconcurrency = 2").unwrap();
+        assert_eq!(c.worker.max_in_flight_per_destination, 1);
+        let c = Config::from_toml("[worker]\nmax_in_flight_per_destination = 5").unwrap();
+        assert_eq!(c.worker.max_in_flight_per_destination, 5);
+        let e = Config::from_toml("[worker]\nmax_in_flight_per_destination = 20000")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("worker.max_in_flight_per_destination"), "{e}");
     }
 
     #[test]

@@ -160,6 +160,8 @@ pub enum Wait {
     RateLimit,
     /// The provider asked to be left alone (429 / Retry-After).
     ProviderPause,
+    /// Its destination already had its share of sends in flight.
+    DestinationBusy,
 }
 
 pub struct Metrics {
@@ -227,7 +229,7 @@ impl Metrics {
         );
         r.register(
             "rate_limit_waits",
-            "Times a delivery was held back by a rate limit (reason rate_limit) or a provider's pause (reason provider_pause)",
+            "Times a delivery was held back by a rate limit (reason rate_limit), a provider's pause (reason provider_pause) or its destination's share of sends in flight (reason destination_busy)",
             m.waits.clone(),
         );
         r.register(
@@ -320,6 +322,7 @@ impl Metrics {
         let reason = match why {
             Wait::RateLimit => "rate_limit",
             Wait::ProviderPause => "provider_pause",
+            Wait::DestinationBusy => "destination_busy",
         };
         self.waits
             .get_or_create(&WaitLabels {

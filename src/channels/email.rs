@@ -83,6 +83,10 @@ pub struct Outgoing {
 trait EmailProvider: Send + Sync {
     /// The provider's configured name (recorded on the attempt).
     fn name(&self) -> &str;
+    /// Sends over the network (its sends in flight are bounded).
+    fn remote(&self) -> bool {
+        true
+    }
     async fn send(&self, mail: &Outgoing) -> SendResult;
 }
 
@@ -244,6 +248,11 @@ impl Channel for EmailChannel {
         self.providers.status("email", |p| p.name().to_string())
     }
 
+    fn destination(&self, _address: &str, attempt: i64) -> Option<String> {
+        let p = self.providers.likely(attempt);
+        p.remote().then(|| format!("email:{}", p.name()))
+    }
+
     fn share_provider_state(&self, board: &Arc<ProviderBoard>) {
         self.providers
             .share(board, "email", |p| p.name().to_string());
@@ -343,6 +352,10 @@ struct FileProvider(Outbox);
 impl EmailProvider for FileProvider {
     fn name(&self) -> &str {
         &self.0.name
+    }
+
+    fn remote(&self) -> bool {
+        false
     }
 
     async fn send(&self, mail: &Outgoing) -> SendResult {

@@ -170,10 +170,20 @@ impl<P> Failover<P> {
         if self.limits.iter().all(|(_, l)| l.is_none()) {
             return None;
         }
+        let (name, limit) = self.limits.get(self.likely_index(attempt))?;
+        limit.map(|l| (name.as_str(), l))
+    }
+
+    /// The provider attempt `attempt` would most likely use (see `peek`).
+    pub fn likely(&self, attempt: i64) -> &P {
+        &self.providers[self.likely_index(attempt)].0
+    }
+
+    fn likely_index(&self, attempt: i64) -> usize {
         let n = self.providers.len();
         let start = ((attempt.max(1) - 1) as usize) % n;
         let (now, ms) = (Instant::now(), now_ms());
-        let i = (0..n)
+        (0..n)
             .map(|k| (start + k) % n)
             .find(|&i| {
                 let shared = self.shared_state(i).gate(ms) != Gate::Skip;
@@ -182,9 +192,7 @@ impl<P> Failover<P> {
                     && !h.paused_until.is_some_and(|t| now < t)
                     && h.breaker.state(now) != State::Open
             })
-            .unwrap_or(start);
-        let (name, limit) = self.limits.get(i)?;
-        limit.map(|l| (name.as_str(), l))
+            .unwrap_or(start)
     }
 
     /// When every provider is paused (a 429 with Retry-After, seen here

@@ -4,6 +4,7 @@
 
 pub mod email;
 pub mod failover;
+pub mod http;
 pub mod in_app;
 pub mod outbox;
 pub mod sms;
@@ -124,6 +125,13 @@ pub trait Channel: Send + Sync {
     /// The provider attempt `attempt` will likely use, if it has its own
     /// rate limit: (provider name, limit).
     fn provider_limit(&self, _attempt: i64) -> Option<(String, crate::config::RateLimit)> {
+        None
+    }
+    /// Where attempt `attempt` of a send to `address` will likely go, for
+    /// the bound on sends in flight to one place: a webhook receiver's host
+    /// and port, or a provider's name. `None`: not bounded (files written
+    /// locally, the in-app inbox).
+    fn destination(&self, _address: &str, _attempt: i64) -> Option<String> {
         None
     }
 }

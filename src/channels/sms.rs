@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::failover::{Failover, ProviderStatus};
+use super::http::{read_capped, refusal, Guard};
 use super::outbox::Outbox;
 use super::webhook::{classify_status, error_chain, parse_retry_after};
 use super::{truncate, Channel, Message, Outcome, SendResult, MAX_RESPONSE};
@@ -26,21 +27,38 @@ use crate::render::render_text;
 /// parsed for its sid before it is cut to [`MAX_RESPONSE`]).
 const READ_LIMIT: usize = 64 * 1024;
 
+/// A provider's HTTP client: no redirects (never follow one carrying
+/// credentials somewhere else), and only globally reachable addresses
+/// unless the provider's `allow_private` is set.
+fn client(
+    p: &ProviderConfig,
+    allow_private: bool,
+    timeout: Duration,
+) -> Result<Client, ConfigError> {
+    let guard = Guard::new(allow_private, format!("{}.allow_private", p.key));
+    let http = guard
+        .client_builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+        .map_err(|e| ConfigError::Read(format!("`{}`: its HTTP client: {e}", p.key)))?;
+    Ok(Client { http, guard })
+}
+
+/// An HTTP client and the address rule it connects under.
+struct Client {
+    http: reqwest::Client,
+    guard: Guard,
+}
+
 /// Builds the SMS channel from `channels.sms`.
 pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dyn Channel>>> {
-    let client = reqwest::Client::builder()
-        .timeout(cfg.timeout)
-        .connect_timeout(cfg.timeout)
-        // Never follow a redirect carrying credentials somewhere else.
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("missive/", env!("CARGO_PKG_VERSION")))
-        .build()?;
     let mut providers: Vec<Box<dyn SmsProvider>> = Vec::new();
     for p in &cfg.providers {
         let provider: Box<dyn SmsProvider> = match p.kind.as_str() {
             "file" => Box::new(FileProvider(Outbox::new(p, root, "sms")?)),
-            "twilio" => Box::new(TwilioProvider::new(p, client.clone(), cfg.timeout)?),
-            "http" => Box::new(HttpProvider::new(p, client.clone(), cfg.timeout)?),
+            "twilio" => Box::new(TwilioProvider::new(p, cfg.timeout)?),
+            "http" => Box::new(HttpProvider::new(p, cfg.timeout)?),
             other => anyhow::bail!("`{}.type`: unknown SMS provider type `{other}`", p.key),
         };
         providers.push(provider);
@@ -75,6 +93,10 @@ pub struct SmsChannel {
 trait SmsProvider: Send + Sync {
     /// The provider's configured name (`channels.sms.<name>`).
     fn name(&self) -> &str;
+    /// Sends over the network (its sends in flight are bounded).
+    fn remote(&self) -> bool {
+        true
+    }
     async fn send(&self, to: &str, text: &str, msg: &Message<'_>) -> SendResult;
 }
 
@@ -121,6 +143,11 @@ impl Channel for SmsChannel {
         self.providers.status("sms", |p| p.name().to_string())
     }
 
+    fn destination(&self, _address: &str, attempt: i64) -> Option<String> {
+        let p = self.providers.likely(attempt);
+        p.remote().then(|| format!("sms:{}", p.name()))
+    }
+
     fn share_provider_state(&self, board: &Arc<ProviderBoard>) {
         self.providers.share(board, "sms", |p| p.name().to_string());
     }
@@ -129,6 +156,12 @@ impl Channel for SmsChannel {
 /// Fills `r` from a failed request. The URL is left out of the message: a
 /// gateway URL may carry a key in its query.
 fn request_error(r: &mut SendResult, e: reqwest::Error, host: &str, timeout: Duration) {
+    if let Some(refused) = refusal(&e) {
+        // A setting to change, not a failure to wait out.
+        r.outcome = Outcome::Permanent;
+        r.error = Some(refused.to_string());
+        return;
+    }
     r.outcome = Outcome::Transient;
     r.error = Some(if e.is_timeout() {
         format!(
@@ -149,7 +182,39 @@ fn host_of(url: &reqwest::Url) -> String {
     }
 }
 
-/// The status, Retry-After and (up to [`READ_LIMIT`] of) the body of an answer.
+/// Sends `request` to `url` under the provider's address rule: an IP
+/// literal is judged before sending, names by the resolver, and the peer
+/// once connected.
+async fn send_checked(
+    r: &mut SendResult,
+    client: &Client,
+    request: reqwest::RequestBuilder,
+    url: &reqwest::Url,
+    timeout: Duration,
+) -> Option<reqwest::Response> {
+    if let Err(e) = client.guard.check_url(url) {
+        r.outcome = Outcome::Permanent;
+        r.error = Some(e.to_string());
+        return None;
+    }
+    match request.send().await {
+        Ok(resp) => match client.guard.check_peer(&resp) {
+            Ok(()) => Some(resp),
+            Err(e) => {
+                r.outcome = Outcome::Permanent;
+                r.error = Some(e.to_string());
+                None
+            }
+        },
+        Err(e) => {
+            request_error(r, e, &host_of(url), timeout);
+            None
+        }
+    }
+}
+
+/// The status, Retry-After and (up to [`READ_LIMIT`] of) the body of an
+/// answer; the rest is never read.
 async fn read_answer(r: &mut SendResult, mut resp: reqwest::Response) -> Result<String, String> {
     let code = resp.status().as_u16();
     r.status_code = Some(code);
@@ -159,30 +224,16 @@ async fn read_answer(r: &mut SendResult, mut resp: reqwest::Response) -> Result<
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, SystemTime::now()));
-    let mut buf = Vec::new();
-    loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = READ_LIMIT - buf.len();
-                buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if buf.len() >= READ_LIMIT {
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                r.response = Some(truncate(
-                    String::from_utf8_lossy(&buf).into_owned(),
-                    MAX_RESPONSE,
-                ));
-                return Err(format!(
-                    "reading the answer: {}",
-                    error_chain(&e.without_url())
-                ));
-            }
+    match read_capped(&mut resp, READ_LIMIT).await {
+        Ok(body) => Ok(body.text(READ_LIMIT)),
+        Err((body, e)) => {
+            r.response = Some(body.text(MAX_RESPONSE));
+            Err(format!(
+                "reading the answer: {}",
+                error_chain(&e.without_url())
+            ))
         }
     }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// An `http(s)://` URL, or an error for `<key>.<field>`.
@@ -202,6 +253,10 @@ struct FileProvider(Outbox);
 impl SmsProvider for FileProvider {
     fn name(&self) -> &str {
         &self.0.name
+    }
+
+    fn remote(&self) -> bool {
+        false
     }
 
     async fn send(&self, to: &str, text: &str, msg: &Message<'_>) -> SendResult {
@@ -248,12 +303,15 @@ struct TwilioSettings {
     messaging_service_sid: String,
     #[serde(default = "default_twilio_base")]
     base_url: String,
+    /// `base_url` may be a private, loopback or link-local address.
+    #[serde(default)]
+    allow_private: bool,
 }
 
 /// Twilio's Messages API: `POST /2010-04-01/Accounts/{sid}/Messages.json`.
 struct TwilioProvider {
     name: String,
-    client: reqwest::Client,
+    client: Client,
     timeout: Duration,
     url: reqwest::Url,
     account_sid: String,
@@ -281,11 +339,7 @@ fn sid_like(s: &str) -> bool {
 }
 
 impl TwilioProvider {
-    fn new(
-        p: &ProviderConfig,
-        client: reqwest::Client,
-        timeout: Duration,
-    ) -> Result<Self, ConfigError> {
+    fn new(p: &ProviderConfig, timeout: Duration) -> Result<Self, ConfigError> {
         let s: TwilioSettings = p.parse()?;
         let account_sid = s.account_sid.trim().to_string();
         if account_sid.is_empty() {
@@ -326,7 +380,7 @@ impl TwilioProvider {
         let url = reqwest::Url::parse(&url).map_err(|e| p.invalid("base_url", e))?;
         Ok(TwilioProvider {
             name: p.name.clone(),
-            client,
+            client: client(p, s.allow_private, timeout)?,
             timeout,
             url,
             account_sid,
@@ -352,20 +406,16 @@ impl SmsProvider for TwilioProvider {
         if let Some(m) = &self.messaging_service_sid {
             form.push(("MessagingServiceSid", m));
         }
-        let sent = self
+        let request = self
             .client
+            .http
             .post(self.url.clone())
             .basic_auth(&self.account_sid, Some(&self.auth_token))
             .header("accept", "application/json")
-            .form(&form)
-            .send()
-            .await;
-        let resp = match sent {
-            Ok(resp) => resp,
-            Err(e) => {
-                request_error(&mut r, e, &host_of(&self.url), self.timeout);
-                return r;
-            }
+            .form(&form);
+        let Some(resp) = send_checked(&mut r, &self.client, request, &self.url, self.timeout).await
+        else {
+            return r;
         };
         let body = match read_answer(&mut r, resp).await {
             Ok(b) => b,
@@ -438,6 +488,9 @@ struct HttpSettings {
     body: String,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// `url` may be a private, loopback or link-local address.
+    #[serde(default)]
+    allow_private: bool,
 }
 
 /// A generic gateway: `method url` with `headers` and a body rendered from
@@ -446,7 +499,7 @@ struct HttpSettings {
 struct HttpProvider {
     name: String,
     key: String,
-    client: reqwest::Client,
+    client: Client,
     timeout: Duration,
     method: reqwest::Method,
     url: String,
@@ -467,11 +520,7 @@ fn url_data(to: &str, text: &str, delivery_id: &str) -> Value {
 }
 
 impl HttpProvider {
-    fn new(
-        p: &ProviderConfig,
-        client: reqwest::Client,
-        timeout: Duration,
-    ) -> Result<Self, ConfigError> {
+    fn new(p: &ProviderConfig, timeout: Duration) -> Result<Self, ConfigError> {
         let s: HttpSettings = p.parse()?;
         let method = match s.method.trim().to_ascii_uppercase().as_str() {
             "GET" => reqwest::Method::GET,
@@ -536,7 +585,7 @@ impl HttpProvider {
         Ok(HttpProvider {
             name: p.name.clone(),
             key: p.key.clone(),
-            client,
+            client: client(p, s.allow_private, timeout)?,
             timeout,
             method,
             url,
@@ -573,18 +622,15 @@ impl SmsProvider for HttpProvider {
         };
         let mut request = self
             .client
+            .http
             .request(self.method.clone(), url.clone())
             .headers(self.headers.clone());
         if !(body.is_empty() && self.method == reqwest::Method::GET) {
             request = request.body(body);
         }
-        let sent = request.send().await;
-        let resp = match sent {
-            Ok(resp) => resp,
-            Err(e) => {
-                request_error(&mut r, e, &host_of(&url), self.timeout);
-                return r;
-            }
+        let Some(resp) = send_checked(&mut r, &self.client, request, &url, self.timeout).await
+        else {
+            return r;
         };
         let code = match read_answer(&mut r, resp).await {
             Ok(body) => {

@@ -2,18 +2,16 @@
 //! following Standard Webhooks (`webhook-id`, `webhook-timestamp`,
 //! `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`).
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use sha2::Sha256;
 
-use super::{truncate, Channel, Message, Outcome, SendResult, MAX_RESPONSE};
+use super::http::{read_capped, refusal, Guard};
+use super::{Channel, Message, Outcome, SendResult, MAX_RESPONSE};
 use crate::config::WebhookConfig;
 
 /// `whsec_<base64>` → the key bytes, if well formed (at least 24 bytes).
@@ -36,79 +34,13 @@ pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
     format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
 }
 
-/// Addresses a notification must not reach unless allowed: loopback,
-/// private, link-local, unspecified, CGNAT and unique-local ranges.
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || o[0] == 0
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-        }
-    }
-}
-
-#[derive(Debug)]
-struct PrivateAddress(String);
-
-impl std::fmt::Display for PrivateAddress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} is a private, loopback or link-local address; set channels.webhook.allow_private = true to allow it",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for PrivateAddress {}
-
-/// Resolves host names and drops private addresses, so a public name that
-/// points inside the network is refused at connect time too (no DNS
-/// rebinding around the check).
-struct PublicOnlyResolver;
-
-impl Resolve for PublicOnlyResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        Box::pin(async move {
-            let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> = addrs
-                .iter()
-                .copied()
-                .filter(|a| !is_private(a.ip()))
-                .collect();
-            if public.is_empty() && !addrs.is_empty() {
-                return Err(
-                    Box::new(PrivateAddress(format!("{host} ({})", addrs[0].ip())))
-                        as Box<dyn std::error::Error + Send + Sync>,
-                );
-            }
-            Ok(Box::new(public.into_iter()) as Addrs)
-        })
-    }
-}
-
 pub struct WebhookChannel {
     client: reqwest::Client,
     key: Vec<u8>,
     cfg: WebhookConfig,
+    /// Recipients' URLs reach only global addresses unless
+    /// `channels.webhook.allow_private` is set.
+    guard: Guard,
 }
 
 impl WebhookChannel {
@@ -116,19 +48,18 @@ impl WebhookChannel {
         let key = decode_secret(&cfg.signing_secret).ok_or_else(|| {
             anyhow::anyhow!("channels.webhook.signing_secret is not a valid whsec_ secret")
         })?;
-        let mut builder = reqwest::Client::builder()
+        let guard = Guard::new(cfg.allow_private, "channels.webhook.allow_private");
+        let client = guard
+            .client_builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout)
             .pool_max_idle_per_host(256)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("missive/", env!("CARGO_PKG_VERSION")));
-        if !cfg.allow_private {
-            builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
-        }
+            .build()?;
         Ok(WebhookChannel {
-            client: builder.build()?,
+            client,
             key,
             cfg,
+            guard,
         })
     }
 
@@ -137,26 +68,6 @@ impl WebhookChannel {
             Some(serde_json::Value::String(b)) => b.clone(),
             _ => serde_json::Value::Object(msg.content.clone()).to_string(),
         }
-    }
-
-    /// Refuses literal private IPs and `localhost` before connecting (names
-    /// are checked by the resolver).
-    fn check_target(&self, url: &reqwest::Url) -> Result<(), String> {
-        if self.cfg.allow_private {
-            return Ok(());
-        }
-        let refused = match url.host() {
-            Some(url::Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
-            Some(url::Host::Domain(d)) => {
-                d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost")
-            }
-            None => true,
-        };
-        if refused {
-            return Err(PrivateAddress(url.host_str().unwrap_or("").to_string()).to_string());
-        }
-        Ok(())
     }
 }
 
@@ -195,17 +106,6 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
-fn is_private_refusal(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cur {
-        if let Some(p) = c.downcast_ref::<PrivateAddress>() {
-            return Some(p.to_string());
-        }
-        cur = c.source();
-    }
-    None
-}
-
 #[async_trait]
 impl Channel for WebhookChannel {
     fn name(&self) -> &'static str {
@@ -220,6 +120,16 @@ impl Channel for WebhookChannel {
         self.cfg.max_retry_after
     }
 
+    /// The receiver's host and port.
+    fn destination(&self, address: &str, _attempt: i64) -> Option<String> {
+        let url = reqwest::Url::parse(address).ok()?;
+        Some(format!(
+            "webhook:{}:{}",
+            url.host_str()?.to_ascii_lowercase(),
+            url.port_or_known_default().unwrap_or(0)
+        ))
+    }
+
     async fn send(&self, msg: &Message<'_>) -> SendResult {
         let mut result = SendResult::new("webhook", Outcome::Permanent);
         let url = match reqwest::Url::parse(msg.address) {
@@ -229,8 +139,8 @@ impl Channel for WebhookChannel {
                 return result;
             }
         };
-        if let Err(e) = self.check_target(&url) {
-            result.error = Some(e);
+        if let Err(e) = self.guard.check_url(&url) {
+            result.error = Some(e.to_string());
             return result;
         }
         let body = Self::body(msg);
@@ -250,7 +160,11 @@ impl Channel for WebhookChannel {
             .send()
             .await;
         match sent {
-            Ok(resp) => {
+            Ok(mut resp) => {
+                if let Err(e) = self.guard.check_peer(&resp) {
+                    result.error = Some(e.to_string());
+                    return result;
+                }
                 let code = resp.status().as_u16();
                 result.status_code = Some(code);
                 result.outcome = classify_status(code);
@@ -259,13 +173,12 @@ impl Channel for WebhookChannel {
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                match resp.bytes().await {
-                    Ok(b) => {
-                        let text =
-                            String::from_utf8_lossy(&b[..b.len().min(MAX_RESPONSE)]).into_owned();
-                        result.response = Some(truncate(text, MAX_RESPONSE));
-                    }
-                    Err(e) => {
+                // Only what is kept is read; dropping the response then
+                // closes the connection on whatever else the receiver sends.
+                match read_capped(&mut resp, MAX_RESPONSE).await {
+                    Ok(body) => result.response = Some(body.text(MAX_RESPONSE)),
+                    Err((body, e)) => {
+                        result.response = Some(body.text(MAX_RESPONSE));
                         result.error = Some(format!("reading the answer: {}", error_chain(&e)))
                     }
                 }
@@ -274,9 +187,9 @@ impl Channel for WebhookChannel {
                 }
             }
             Err(e) => {
-                if let Some(refusal) = is_private_refusal(&e) {
+                if let Some(refused) = refusal(&e) {
                     result.outcome = Outcome::Permanent;
-                    result.error = Some(refusal);
+                    result.error = Some(refused.to_string());
                 } else if e.is_timeout() {
                     result.outcome = Outcome::Transient;
                     result.error = Some(format!(
@@ -306,28 +219,6 @@ mod tests {
             sign(&key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
-    }
-
-    #[test]
-    fn private_ranges_are_recognised() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.0.1",
-            "172.16.5.4",
-            "169.254.169.254",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(is_private(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
-            assert!(!is_private(ip.parse().unwrap()), "{ip}");
-        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! and the delivery's next state. A process that dies holding a lease loses
 //! nothing: the rows are claimed again when the lease ends.
 
+pub mod destinations;
 pub mod maintenance;
 pub mod retry;
 
@@ -22,6 +23,17 @@ use crate::store::{status, AttemptRow, Claimed, Completion, Store};
 use crate::util::now_ms;
 use std::collections::BTreeMap;
 
+/// Where a claimed delivery stands with its destination's share.
+enum Place {
+    /// Not bounded.
+    Free,
+    /// Has its place.
+    Held(destinations::Slot),
+    /// Waits up to this long for a place at this destination, else goes
+    /// back to the queue until the time given.
+    Wait(String, Duration, i64),
+}
+
 /// Queue operations slower than this are logged.
 const SLOW: Duration = Duration::from_millis(20);
 
@@ -38,6 +50,8 @@ pub struct Dispatcher {
     /// Tokens taken from each bucket ahead of need (see [`Spare`]).
     spare: Arc<std::sync::Mutex<BTreeMap<String, Spare>>>,
     wake: Arc<Notify>,
+    /// Sends in flight per destination, each held to its share.
+    destinations: Arc<destinations::Destinations>,
     /// Marks this process's claims, so shutdown can hand back exactly them.
     token: String,
     metrics: Arc<Metrics>,
@@ -127,6 +141,7 @@ impl Dispatcher {
         Dispatcher {
             store,
             channels,
+            destinations: destinations::Destinations::new(cfg.max_in_flight_per_destination),
             cfg,
             limits,
             next_slot: Default::default(),
@@ -323,6 +338,43 @@ impl Dispatcher {
         send
     }
 
+    /// Takes a place at each delivery's destination. Deliveries whose
+    /// destination already has its share in flight either wait briefly
+    /// for a place (a quick destination) or go back to the queue
+    /// (`scheduled`, `destination_busy`) for a later slot, holding no
+    /// worker meanwhile.
+    async fn hold_busy(&self, rows: Vec<Claimed>) -> Vec<(Claimed, Place)> {
+        let now = now_ms();
+        let mut send = Vec::with_capacity(rows.len());
+        let mut waits = Vec::new();
+        for r in rows {
+            let attempt = (r.attempts + 1 - r.retry_base).max(1);
+            let dest = self
+                .channels
+                .get(&r.channel)
+                .and_then(|c| c.destination(&r.address, attempt));
+            let Some(dest) = dest else {
+                send.push((r, Place::Free));
+                continue;
+            };
+            match self.destinations.take(&dest, now) {
+                destinations::Place::Now(slot) => send.push((r, Place::Held(slot))),
+                destinations::Place::Wait(wait, at) => send.push((r, Place::Wait(dest, wait, at))),
+                destinations::Place::Later(at) => {
+                    self.busy(&r.channel);
+                    waits.push((r.id.clone(), at));
+                }
+            }
+        }
+        self.defer(&waits, "destination_busy", now).await;
+        send
+    }
+
+    fn busy(&self, channel: &str) {
+        self.metrics
+            .wait(channel_label(channel), "", Wait::DestinationBusy);
+    }
+
     /// Runs until `shutdown` is cancelled, then stops claiming, lets
     /// in-flight sends finish (up to `worker.shutdown_grace`), records them,
     /// and hands anything still claimed back to the queue.
@@ -364,11 +416,13 @@ impl Dispatcher {
                 // work signals it) or the next due time.
                 Ok(rows) if rows.len() == limit => {
                     let rows = this.throttle(rows).await;
+                    let rows = this.hold_busy(rows).await;
                     this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
                         .await;
                 }
                 Ok(rows) => {
                     let rows = this.throttle(rows).await;
+                    let rows = this.hold_busy(rows).await;
                     this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
                         .await;
                     let wait = this.idle_wait().await;
@@ -421,12 +475,12 @@ impl Dispatcher {
 
     async fn spawn_sends(
         self: &Arc<Self>,
-        rows: Vec<Claimed>,
+        rows: Vec<(Claimed, Place)>,
         permits: &Arc<Semaphore>,
         done_tx: &mpsc::Sender<Completion>,
         inflight: &mut JoinSet<()>,
     ) {
-        for row in rows {
+        for (row, place) in rows {
             let permit = permits
                 .clone()
                 .acquire_owned()
@@ -435,7 +489,24 @@ impl Dispatcher {
             let this = self.clone();
             let done = done_tx.clone();
             inflight.spawn(async move {
+                let slot = match place {
+                    Place::Free => None,
+                    Place::Held(slot) => Some(slot),
+                    Place::Wait(dest, wait, at) => {
+                        match this.destinations.wait(&dest, wait).await {
+                            Some(slot) => Some(slot),
+                            None => {
+                                drop(permit);
+                                this.busy(&row.channel);
+                                this.defer(&[(row.id.clone(), at)], "destination_busy", now_ms())
+                                    .await;
+                                return;
+                            }
+                        }
+                    }
+                };
                 let completion = this.attempt(row).await;
+                drop(slot);
                 drop(permit);
                 let _ = done.send(completion).await;
             });

@@ -17,6 +17,7 @@ mod inbox;
 mod metrics;
 mod multi_process;
 mod openapi;
+mod outbound;
 mod recipients;
 mod sms;
 mod smtp_server;

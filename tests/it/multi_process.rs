@@ -166,7 +166,7 @@ async fn gateway(
 fn two_gateways(db: &TestDb, primary: &str, backup: &str, breaker: &str) -> String {
     let path = db.dir.path().join("sms.toml");
     let provider = |name: &str, url: &str| {
-        format!("[channels.sms.{name}]\ntype = \"http\"\nurl = \"{url}\"\nbody = '{{\"to\": {{{{json to}}}}}}'\n")
+        format!("[channels.sms.{name}]\ntype = \"http\"\nallow_private = true\nurl = \"{url}\"\nbody = '{{\"to\": {{{{json to}}}}}}'\n")
     };
     std::fs::write(
         &path,

@@ -172,7 +172,7 @@ impl FakeTwilio {
     fn toml(&self, sender: &str, token: &str) -> String {
         format!(
             "[channels.sms]\nproviders = [\"twilio\"]\nretry_schedule = [\"10ms\", \"10ms\"]\n\
-             [channels.sms.twilio]\naccount_sid = \"{SID}\"\nauth_token = \"{token}\"\n{sender}\nbase_url = \"{}\"\n",
+             [channels.sms.twilio]\naccount_sid = \"{SID}\"\nauth_token = \"{token}\"\n{sender}\nbase_url = \"{}\"\nallow_private = true\n",
             self.base_url
         )
     }
@@ -500,7 +500,7 @@ async fn the_http_provider_sends_the_rendered_request_and_retries() {
 
         let toml = format!(
             "[channels.sms]\nproviders = [\"gw\"]\nretry_schedule = [\"10ms\", \"10ms\"]\n\
-             [channels.sms.gw]\ntype = \"http\"\nmethod = \"PUT\"\nurl = \"http://{addr}/sms?to={{{{to}}}}\"\n\
+             [channels.sms.gw]\ntype = \"http\"\nallow_private = true\nmethod = \"PUT\"\nurl = \"http://{addr}/sms?to={{{{to}}}}\"\n\
              content_type = \"application/json; charset=utf-8\"\n\
              body = '{{\"to\": {{{{json to}}}}, \"text\": {{{{json text}}}}, \"ref\": {{{{json delivery_id}}}} }}'\n\
              headers = {{ Authorization = \"Bearer gw-key\", X-Tenant = \"acme\" }}\n"
@@ -612,8 +612,8 @@ async fn a_failing_provider_hands_over_to_the_next_and_its_breaker_opens() {
         let toml = format!(
             "[channels.sms]\nproviders = [\"primary\", \"backup\"]\nretry_schedule = [\"10ms\", \"10ms\"]\n\
              breaker_threshold = 2\nbreaker_cool_down = \"1h\"\n\
-             [channels.sms.primary]\ntype = \"twilio\"\naccount_sid = \"{SID}\"\nauth_token = \"{TOKEN}\"\nfrom = \"{FROM}\"\nbase_url = \"{}\"\n\
-             [channels.sms.backup]\ntype = \"twilio\"\naccount_sid = \"{SID}\"\nauth_token = \"{TOKEN}\"\nfrom = \"{FROM}\"\nbase_url = \"{}\"\n",
+             [channels.sms.primary]\ntype = \"twilio\"\naccount_sid = \"{SID}\"\nauth_token = \"{TOKEN}\"\nfrom = \"{FROM}\"\nbase_url = \"{}\"\nallow_private = true\n\
+             [channels.sms.backup]\ntype = \"twilio\"\naccount_sid = \"{SID}\"\nauth_token = \"{TOKEN}\"\nfrom = \"{FROM}\"\nbase_url = \"{}\"\nallow_private = true\n",
             primary.base_url, backup.base_url
         );
         let app = spawn_app_with(&b, &toml).await;
