@@ -10,6 +10,14 @@ use std::sync::{Arc, Mutex};
 use handlebars::{Context, Handlebars, RenderContext, RenderErrorReason, Renderable, Template};
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::RenderConfig;
+use cache::ByteCache;
+
+mod budget;
+mod cache;
+pub mod check;
+mod pool;
+
 /// The parts each channel's content is made of.
 pub const CHANNEL_PARTS: &[(&str, &[&str])] = &[
     ("email", &["subject", "html", "text"]),
@@ -130,11 +138,19 @@ pub struct Compiled {
     label: String,
 }
 
+/// Compiles and renders templates on the render threads, within the limits
+/// of `[render]`, keeping compiled templates in byte-bounded caches.
+#[derive(Clone)]
 pub struct Renderer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     text: Handlebars<'static>,
     html: Handlebars<'static>,
-    cache: Mutex<HashMap<(String, i64), Arc<Compiled>>>,
-    inline_cache: Mutex<HashMap<String, Arc<Compiled>>>,
+    limits: RenderConfig,
+    cache: Mutex<ByteCache<(String, i64), Arc<Compiled>>>,
+    inline_cache: Mutex<ByteCache<String, Arc<Compiled>>>,
 }
 
 fn registry(escape_html: bool) -> Handlebars<'static> {
@@ -143,18 +159,15 @@ fn registry(escape_html: bool) -> Handlebars<'static> {
     if !escape_html {
         hb.register_escape_fn(handlebars::no_escape);
     }
+    hb.register_helper("each", Box::new(budget::CountingEach));
+    hb.register_helper(budget::STEP_HELPER, Box::new(budget::step_helper));
     crate::render_helpers::register(&mut hb);
     hb
 }
 
 impl Default for Renderer {
     fn default() -> Self {
-        Renderer {
-            text: registry(false),
-            html: registry(true),
-            cache: Mutex::new(HashMap::new()),
-            inline_cache: Mutex::new(HashMap::new()),
-        }
+        Renderer::new(&RenderConfig::default())
     }
 }
 
@@ -171,11 +184,72 @@ fn locale_chain(locale: Option<&str>) -> Vec<String> {
     chain
 }
 
+/// `1048576` → `1 MiB`.
+fn size(n: usize) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// The element every compiled inline partial starts with.
+fn step_element() -> &'static handlebars::template::TemplateElement {
+    static STEP: std::sync::OnceLock<handlebars::template::TemplateElement> =
+        std::sync::OnceLock::new();
+    STEP.get_or_init(|| {
+        Template::compile(&format!("{{{{{}}}}}", budget::STEP_HELPER))
+            .expect("the step marker compiles")
+            .elements
+            .remove(0)
+    })
+}
+
+/// Compiles one part's source, refusing what could not be rendered within
+/// bounds (see [`check`]).
+fn compile_part(source: &str, max_source: usize) -> Result<Template, String> {
+    if source.len() > max_source {
+        return Err(format!(
+            "is {} long; a part may be at most {} (render.max_source_bytes)",
+            size(source.len()),
+            size(max_source)
+        ));
+    }
+    let scan = check::scan(source);
+    if scan.max_block_nesting() > check::MAX_NESTING {
+        return Err(format!(
+            "blocks are nested more than {} deep; flatten the template",
+            check::MAX_NESTING
+        ));
+    }
+    if scan.max_parens() > check::MAX_NESTING / 4 {
+        return Err(format!(
+            "subexpressions are nested more than {} deep",
+            check::MAX_NESTING / 4
+        ));
+    }
+    let mut t =
+        Template::compile(source).map_err(|e| check::describe_compile_error(source, &scan, &e))?;
+    check::analyse(&mut t, step_element())?;
+    Ok(t)
+}
+
 impl Compiled {
+    /// Compiles every part with the default limits; see [`Compiled::compile_with`].
+    pub fn compile(content: &TemplateContent, label: &str) -> Result<Compiled, Vec<TemplateError>> {
+        Self::compile_with(content, label, RenderConfig::default().max_source_bytes)
+    }
+
     /// Compiles every part; errors name `<label>.<channel>.<part>` (label is
     /// `channels` for stored templates, `content` for inline ones) or
     /// `locales.<locale>.<channel>.<part>`, with line and column.
-    pub fn compile(content: &TemplateContent, label: &str) -> Result<Compiled, Vec<TemplateError>> {
+    pub fn compile_with(
+        content: &TemplateContent,
+        label: &str,
+        max_source: usize,
+    ) -> Result<Compiled, Vec<TemplateError>> {
         let mut parts = HashMap::new();
         let mut errors = Vec::new();
         let mut add = |locale: &str,
@@ -209,20 +283,11 @@ impl Compiled {
                     });
                     continue;
                 }
-                match Template::compile(source) {
+                match compile_part(source, max_source) {
                     Ok(t) => {
                         parts.insert((locale.to_string(), channel.to_string(), part.clone()), t);
                     }
-                    Err(e) => {
-                        let at = e
-                            .pos()
-                            .map(|(l, c)| format!("line {l}, column {c}: "))
-                            .unwrap_or_default();
-                        errors.push(TemplateError {
-                            field,
-                            message: format!("{at}{}", e.reason()),
-                        });
-                    }
+                    Err(message) => errors.push(TemplateError { field, message }),
                 }
             }
         };
@@ -266,17 +331,57 @@ impl Compiled {
     }
 }
 
+fn crashed(field: &str) -> Vec<TemplateError> {
+    vec![TemplateError {
+        field: field.into(),
+        message: "could not be compiled (an internal error, logged)".into(),
+    }]
+}
+
+/// The charge of a cached compiled template whose key and source are `n`
+/// bytes.
+fn cost(n: usize) -> usize {
+    n.saturating_mul(cache::COMPILED_FACTOR).saturating_add(512)
+}
+
 impl Renderer {
+    pub fn new(limits: &RenderConfig) -> Renderer {
+        Renderer {
+            inner: Arc::new(Inner {
+                text: registry(false),
+                html: registry(true),
+                limits: limits.clone(),
+                cache: Mutex::new(ByteCache::new(limits.template_cache_bytes)),
+                inline_cache: Mutex::new(ByteCache::new(limits.inline_cache_bytes)),
+            }),
+        }
+    }
+
+    /// Compiles `content` (a draft, or a template being saved) on a render
+    /// thread.
+    pub async fn compile(
+        &self,
+        content: &TemplateContent,
+        label: &str,
+    ) -> Result<Arc<Compiled>, Vec<TemplateError>> {
+        let content = content.clone();
+        let label = label.to_string();
+        let max = self.inner.limits.max_source_bytes;
+        pool::run(move || Compiled::compile_with(&content, &label, max).map(Arc::new))
+            .await
+            .unwrap_or_else(|_| Err(crashed("channels")))
+    }
+
     /// The compiled form of a stored template version, from the cache.
-    pub fn stored(
+    pub async fn stored(
         &self,
         key: &str,
         version: i64,
         content: &str,
     ) -> Result<Arc<Compiled>, Vec<TemplateError>> {
         let cache_key = (key.to_string(), version);
-        if let Some(c) = self.cache.lock().unwrap().get(&cache_key) {
-            return Ok(c.clone());
+        if let Some(c) = self.inner.cache.lock().unwrap().get(&cache_key) {
+            return Ok(c);
         }
         let parsed: TemplateContent = serde_json::from_str(content).map_err(|e| {
             vec![TemplateError {
@@ -284,47 +389,88 @@ impl Renderer {
                 message: format!("stored template is unreadable: {e}"),
             }]
         })?;
-        let compiled = Arc::new(Compiled::compile(&parsed, "channels")?);
-        let mut cache = self.cache.lock().unwrap();
-        if cache.len() > 10_000 {
-            cache.clear();
-        }
-        cache.insert(cache_key, compiled.clone());
+        let compiled = self.compile(&parsed, "channels").await?;
+        let charge = cost(key.len() + content.len());
+        self.inner
+            .cache
+            .lock()
+            .unwrap()
+            .insert(cache_key, compiled.clone(), charge);
         Ok(compiled)
     }
 
     /// The compiled form of inline content (`content` in a send request),
     /// cached by its text so a client sending the same content each time
     /// compiles it once.
-    pub fn inline(&self, content: &TemplateContent) -> Result<Arc<Compiled>, Vec<TemplateError>> {
+    pub async fn inline(
+        &self,
+        content: &TemplateContent,
+    ) -> Result<Arc<Compiled>, Vec<TemplateError>> {
         let text = serde_json::to_string(content).unwrap_or_default();
-        if let Some(c) = self.inline_cache.lock().unwrap().get(&text) {
-            return Ok(c.clone());
+        if let Some(c) = self.inner.inline_cache.lock().unwrap().get(&text) {
+            return Ok(c);
         }
-        let compiled = Arc::new(Compiled::compile(content, "content")?);
-        let mut cache = self.inline_cache.lock().unwrap();
-        if cache.len() > 1_000 {
-            cache.clear();
-        }
-        cache.insert(text, compiled.clone());
+        let compiled = self.compile(content, "content").await?;
+        let charge = cost(text.len() * 2);
+        self.inner
+            .inline_cache
+            .lock()
+            .unwrap()
+            .insert(text, compiled.clone(), charge);
         Ok(compiled)
     }
 
+    /// Bytes charged to the inline cache.
+    pub fn inline_cache_bytes(&self) -> usize {
+        self.inner.inline_cache.lock().unwrap().used()
+    }
+
     /// Renders every part of `channel` for `locale` (falling back to its
-    /// language, then the default). `Ok(None)` if the template has no content
-    /// for the channel.
-    pub fn render_channel(
+    /// language, then the default), on a render thread and within the
+    /// limits of `[render]`. `Ok(None)` if the template has no content for
+    /// the channel.
+    pub async fn render_channel(
         &self,
-        tpl: &Compiled,
+        tpl: &Arc<Compiled>,
         channel: &str,
         locale: Option<&str>,
         timezone: Option<&str>,
         data: &serde_json::Value,
     ) -> Result<Option<Parts>, TemplateError> {
+        let inner = self.inner.clone();
+        let tpl = tpl.clone();
+        let (channel, locale, timezone, data) = (
+            channel.to_string(),
+            locale.map(str::to_string),
+            timezone.map(str::to_string),
+            data.clone(),
+        );
+        let field = format!("{}.{channel}", tpl.label);
+        pool::run(move || {
+            inner.render_channel(&tpl, &channel, locale.as_deref(), timezone.as_deref(), data)
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(TemplateError {
+                field,
+                message: "could not be rendered (an internal error, logged)".into(),
+            })
+        })
+    }
+}
+
+impl Inner {
+    fn render_channel(
+        &self,
+        tpl: &Compiled,
+        channel: &str,
+        locale: Option<&str>,
+        timezone: Option<&str>,
+        mut data: serde_json::Value,
+    ) -> Result<Option<Parts>, TemplateError> {
         let Some(allowed) = known_parts(channel) else {
             return Ok(None);
         };
-        let mut data = data.clone();
         if let Some(obj) = data.as_object_mut() {
             obj.insert(
                 crate::render_helpers::CONTEXT_KEY.into(),
@@ -349,23 +495,53 @@ impl Renderer {
             } else {
                 &self.text
             };
-            let mut rc = RenderContext::new(None);
-            let rendered = t.renders(registry, &ctx, &mut rc).map_err(|e| {
-                let where_ = if l.is_empty() {
-                    format!("{channel}.{part}")
-                } else {
-                    format!("{channel}.{part} ({l})")
+            let (max_bytes, max_key) = self.limits.max_output(channel, part);
+            let deadline = std::time::Instant::now() + self.limits.timeout;
+            let (rendered, exceeded) = budget::with_budget(deadline, self.limits.max_steps, || {
+                let mut rc = RenderContext::new(None);
+                let mut output = budget::BoundedOutput::new(max_bytes);
+                t.render(registry, &ctx, &mut rc, &mut output)
+                    .map(|()| output.into_string())
+            });
+            let where_ = if l.is_empty() {
+                format!("{channel}.{part}")
+            } else {
+                format!("{channel}.{part} ({l})")
+            };
+            let part_field = if l.is_empty() {
+                format!("{}.{channel}.{part}", tpl.label)
+            } else {
+                format!("locales.{l}.{channel}.{part}")
+            };
+            if let Some(limit) = exceeded {
+                let message = match limit {
+                    budget::Exceeded::Output => format!(
+                        "{where_} renders to more than {} ({max_key})",
+                        size(max_bytes)
+                    ),
+                    budget::Exceeded::Time => format!(
+                        "{where_} took longer than {} to render (render.timeout)",
+                        humantime::format_duration(self.limits.timeout)
+                    ),
+                    budget::Exceeded::Steps => format!(
+                        "{where_} takes more than {} loop iterations and partial inclusions to render (render.max_steps)",
+                        self.limits.max_steps
+                    ),
                 };
-                match e.reason() {
-                    RenderErrorReason::MissingVariable(Some(name)) => TemplateError {
-                        field: format!("data.{name}"),
-                        message: format!("`{name}` is used by {where_} but missing from data"),
-                    },
-                    other => TemplateError {
-                        field: "data".into(),
-                        message: format!("{where_}: {other}"),
-                    },
-                }
+                return Err(TemplateError {
+                    field: part_field,
+                    message,
+                });
+            }
+            let rendered = rendered.map_err(|e| match e.reason() {
+                RenderErrorReason::MissingVariable(Some(name)) => TemplateError {
+                    field: format!("data.{name}"),
+                    message: format!("`{name}` is used by {where_} but missing from data"),
+                },
+                other => TemplateError {
+                    field: "data".into(),
+                    message: format!("{where_}: {other}"),
+                },
             })?;
             out.insert(part.to_string(), rendered);
         }
@@ -414,12 +590,14 @@ mod tests {
         )
         .unwrap();
         let ok = r
-            .render_channel(&c, "sms", None, None, &json!({"name": "Ana"}))
+            .inner
+            .render_channel(&c, "sms", None, None, json!({"name": "Ana"}))
             .unwrap()
             .unwrap();
         assert_eq!(ok["text"], "Hi Ana");
         let err = r
-            .render_channel(&c, "sms", None, None, &json!({}))
+            .inner
+            .render_channel(&c, "sms", None, None, json!({}))
             .unwrap_err();
         assert_eq!(err.field, "data.name");
     }
@@ -433,7 +611,8 @@ mod tests {
         )
         .unwrap();
         let p = r
-            .render_channel(&c, "email", None, None, &json!({"x": "<b>&"}))
+            .inner
+            .render_channel(&c, "email", None, None, json!({"x": "<b>&"}))
             .unwrap()
             .unwrap();
         assert_eq!(p["html"], "<p>&lt;b&gt;&amp;</p>");
@@ -450,13 +629,8 @@ mod tests {
         )
         .unwrap();
         let p = r
-            .render_channel(
-                &c,
-                "webhook",
-                None,
-                None,
-                &json!({"n": "a \"quoted\" name"}),
-            )
+            .inner
+            .render_channel(&c, "webhook", None, None, json!({"n": "a \"quoted\" name"}))
             .unwrap()
             .unwrap();
         let v: serde_json::Value = serde_json::from_str(&p["body"]).unwrap();
@@ -467,11 +641,13 @@ mod tests {
         )
         .unwrap();
         let e = r
-            .render_channel(&bad, "webhook", None, None, &json!({"n": "text"}))
+            .inner
+            .render_channel(&bad, "webhook", None, None, json!({"n": "text"}))
             .unwrap_err();
         assert!(e.message.contains("JSON"), "{e:?}");
         let e = r
-            .render_channel(&c, "webhook", None, None, &json!({}))
+            .inner
+            .render_channel(&c, "webhook", None, None, json!({}))
             .unwrap_err();
         assert_eq!(e.field, "data.n");
     }
@@ -505,19 +681,22 @@ mod tests {
         .unwrap();
         let d = json!({});
         assert_eq!(
-            r.render_channel(&c, "sms", Some("zh-TW"), None, &d)
+            r.inner
+                .render_channel(&c, "sms", Some("zh-TW"), None, d.clone())
                 .unwrap()
                 .unwrap()["text"],
             "已发货"
         );
         assert_eq!(
-            r.render_channel(&c, "sms", Some("pt-BR"), None, &d)
+            r.inner
+                .render_channel(&c, "sms", Some("pt-BR"), None, d.clone())
                 .unwrap()
                 .unwrap()["text"],
             "Shipped"
         );
         assert_eq!(
-            r.render_channel(&c, "sms", None, None, &d)
+            r.inner
+                .render_channel(&c, "sms", None, None, d.clone())
                 .unwrap()
                 .unwrap()["text"],
             "Shipped"
