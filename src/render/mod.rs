@@ -702,4 +702,334 @@ mod tests {
             "Shipped"
         );
     }
+
+    fn one(channel: &str, part: &str, source: &str) -> TemplateContent {
+        content(json!({"channels": {channel: {part: source}}}))
+    }
+
+    fn compile_err(channel: &str, part: &str, source: &str) -> TemplateError {
+        Compiled::compile(&one(channel, part, source), "channels")
+            .err()
+            .expect("refused")
+            .remove(0)
+    }
+
+    fn render_one(
+        r: &Renderer,
+        channel: &str,
+        part: &str,
+        source: &str,
+        data: serde_json::Value,
+    ) -> Result<String, TemplateError> {
+        let c = Compiled::compile(&one(channel, part, source), "channels").unwrap();
+        r.inner
+            .render_channel(&c, channel, None, None, data)
+            .map(|p| p.unwrap()[part].clone())
+    }
+
+    #[test]
+    fn recursive_partials_are_refused_naming_the_part_and_the_chain() {
+        let e = compile_err("sms", "text", "{{#*inline \"p\"}}{{> p}}{{/inline}}{{> p}}");
+        assert_eq!(e.field, "channels.sms.text");
+        assert_eq!(e.message, "partial `p` includes itself (p → p)");
+        let e = compile_err(
+            "email",
+            "html",
+            "{{#*inline \"a\"}}<b>{{#if x}}{{> b}}{{/if}}</b>{{/inline}}{{#*inline \"b\"}}{{> a}}{{/inline}}{{> a}}",
+        );
+        assert_eq!(e.field, "channels.email.html");
+        assert_eq!(e.message, "partial `a` includes itself (a → b → a)");
+        let e = compile_err("sms", "text", "{{> nowhere}}");
+        assert!(
+            e.message.contains("partial `nowhere` is not defined"),
+            "{e:?}"
+        );
+        let e = compile_err("sms", "text", "{{> (lookup this \"p\")}}");
+        assert!(e.message.contains("written out"), "{e:?}");
+        let e = compile_err(
+            "sms",
+            "text",
+            "{{#*inline \"p\"}}x{{/inline}}{{#> p}}fallback{{/p}}",
+        );
+        assert!(e.message.contains("partial blocks"), "{e:?}");
+        let e = compile_err(
+            "sms",
+            "text",
+            "{{#*inline \"p\"}}x{{/inline}}{{#*inline \"p\"}}y{{/inline}}{{> p}}",
+        );
+        assert!(e.message.contains("defined more than once"), "{e:?}");
+
+        // Partials that don't include themselves still work.
+        let r = Renderer::default();
+        let out = render_one(
+            &r,
+            "sms",
+            "text",
+            "{{#*inline \"item\"}}[{{this}}]{{/inline}}{{#*inline \"list\"}}{{#each items}}{{> item}}{{/each}}{{/inline}}{{> list}}",
+            json!({"items": ["a", "b"]}),
+        )
+        .unwrap();
+        assert_eq!(out, "[a][b]");
+    }
+
+    #[test]
+    fn nesting_and_source_size_are_bounded_before_parsing() {
+        let deep = format!("{}x{}", "{{#if a}}".repeat(5000), "{{/if}}".repeat(5000));
+        let e = compile_err("sms", "text", &deep);
+        assert!(e.message.contains("nested more than"), "{e:?}");
+        let parens = format!(
+            "{{{{default {}x{} \"y\"}}}}",
+            "(default ".repeat(200),
+            " 1)".repeat(200)
+        );
+        let e = compile_err("sms", "text", &parens);
+        assert!(e.message.contains("nested more than"), "{e:?}");
+        // A chain of partials, each within the last, deeper than the bound.
+        let mut chain = String::new();
+        for i in 0..(check::MAX_NESTING + 5) {
+            chain.push_str(&format!(
+                "{{{{#*inline \"p{i}\"}}}}{{{{> p{}}}}}{{{{/inline}}}}",
+                i + 1
+            ));
+        }
+        chain.push_str(&format!(
+            "{{{{#*inline \"p{}\"}}}}end{{{{/inline}}}}{{{{> p0}}}}",
+            check::MAX_NESTING + 5
+        ));
+        let e = compile_err("sms", "text", &chain);
+        assert!(e.message.contains("nested more than"), "{e:?}");
+        let big = "x".repeat(300_000);
+        let e = Compiled::compile_with(&one("sms", "text", &big), "content", 262_144)
+            .err()
+            .unwrap()
+            .remove(0);
+        assert_eq!(e.field, "content.sms.text");
+        assert!(
+            e.message
+                .contains("at most 256 KiB (render.max_source_bytes)"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn output_steps_and_time_are_bounded_per_part() {
+        let items: Vec<u32> = (0..150).collect();
+        let nested = "{{#each a}}{{#each ../a}}{{#each ../../a}}{{#each ../../../a}}x{{/each}}{{/each}}{{/each}}{{/each}}";
+        let r = Renderer::default();
+        let started = std::time::Instant::now();
+        let e = render_one(&r, "sms", "text", nested, json!({"a": items})).unwrap_err();
+        assert_eq!(e.field, "channels.sms.text");
+        assert_eq!(
+            e.message,
+            "sms.text renders to more than 64 KiB (render.max_sms_text_bytes)"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+        let limits = RenderConfig {
+            max_steps: 1000,
+            ..RenderConfig::default()
+        };
+        let r = Renderer::new(&limits);
+        let e = render_one(
+            &r,
+            "webhook",
+            "body",
+            "{{#each a}}{{/each}}1",
+            json!({"a": vec![0; 1001]}),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("(render.max_steps)"), "{e:?}");
+        assert!(render_one(
+            &r,
+            "webhook",
+            "body",
+            "{{#each a}}{{/each}}1",
+            json!({"a": vec![0; 999]})
+        )
+        .is_ok());
+        // Partial inclusions count as steps too: 10^6 inclusions, no loop.
+        let mut fan = String::new();
+        for i in 0..6 {
+            fan.push_str(&format!(
+                "{{{{#*inline \"p{i}\"}}}}{}{{{{/inline}}}}",
+                format!("{{{{> p{}}}}}", i + 1).repeat(10)
+            ));
+        }
+        fan.push_str("{{#*inline \"p6\"}}{{/inline}}{{> p0}}1");
+        let e = render_one(&r, "webhook", "body", &fan, json!({})).unwrap_err();
+        assert!(e.message.contains("(render.max_steps)"), "{e:?}");
+
+        // Work that writes nothing is stopped by the clock.
+        let limits = RenderConfig {
+            timeout: std::time::Duration::from_millis(100),
+            max_steps: u64::MAX,
+            ..RenderConfig::default()
+        };
+        let r = Renderer::new(&limits);
+        let started = std::time::Instant::now();
+        let silent = "{{#each a}}{{#each ../a}}{{#each ../../a}}{{#each ../../../a}}{{/each}}{{/each}}{{/each}}{{/each}}1";
+        let e = render_one(
+            &r,
+            "webhook",
+            "body",
+            silent,
+            json!({"a": (0..150).collect::<Vec<_>>()}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "webhook.body took longer than 100ms to render (render.timeout)"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn each_behaves_as_handlebars_own() {
+        let r = Renderer::default();
+        let out = render_one(
+            &r,
+            "sms",
+            "text",
+            "{{#each list}}{{@index}}{{#if @first}}F{{/if}}{{#if @last}}L{{/if}}={{this}}/{{../k}};{{/each}}\
+             {{#each obj}}{{@key}}:{{this}}@{{@index}},{{/each}}\
+             {{#each list as |v i|}}{{i}}{{v}}{{/each}}\
+             {{#each obj as |v k|}}{{k}}{{v}}{{/each}}\
+             {{#each empty}}never{{else}}none{{/each}}\
+             {{#each rows}}{{name}}{{/each}}",
+            json!({"list": ["a", "b", "c"], "k": "K", "obj": {"x": 1, "y": 2}, "empty": [],
+                   "rows": [{"name": "r1"}, {"name": "r2"}]}),
+        )
+        .unwrap();
+        assert_eq!(out, "0F=a/K;1=b/K;2L=c/K;x:1@0,y:2@1,0a1b2cx1y2noner1r2");
+        let e =
+            render_one(&r, "sms", "text", "{{#each nothing}}x{{/each}}", json!({})).unwrap_err();
+        assert_eq!(e.field, "data.nothing");
+    }
+
+    #[test]
+    fn every_helper_escapes_in_html_parts_unless_asked_for_raw() {
+        let r = Renderer::default();
+        let hostile = "Bob <script>\"x\" & 'y'</script>";
+        let data = json!({"name": hostile, "n": hostile, "list": [hostile], "obj": {"k": hostile},
+                          "t": "2026-03-08T14:30:00Z", "empty": ""});
+        for (source, want) in [
+            ("{{default name \"friend\"}}", "Bob &lt;script&gt;&quot;x&quot; &amp; &#x27;y&#x27;&lt;/script&gt;"),
+            ("{{default empty \"<i>\"}}", "&lt;i&gt;"),
+            ("{{json name}}", "&quot;Bob &lt;script&gt;\\&quot;x\\&quot; &amp; &#x27;y&#x27;&lt;/script&gt;&quot;"),
+            ("{{lookup list 0}}", "Bob &lt;script&gt;&quot;x&quot; &amp; &#x27;y&#x27;&lt;/script&gt;"),
+            ("{{lookup obj \"k\"}}", "Bob &lt;script&gt;&quot;x&quot; &amp; &#x27;y&#x27;&lt;/script&gt;"),
+            ("{{json (default name \"x\")}}", "&quot;Bob &lt;script&gt;\\&quot;x\\&quot; &amp; &#x27;y&#x27;&lt;/script&gt;&quot;"),
+            ("{{date t \"<%Y>\"}}", "&lt;2026&gt;"),
+        ] {
+            let out = render_one(&r, "email", "html", source, data.clone()).unwrap();
+            assert_eq!(out, want, "{source}");
+            assert!(!out.contains('<'), "{source}: {out}");
+        }
+        let e = render_one(&r, "email", "html", "{{number n}}", data.clone()).unwrap_err();
+        assert!(e.message.contains("is not a number"), "{e:?}");
+        // Raw where the template asks for it, and in parts that are not HTML.
+        assert_eq!(
+            render_one(
+                &r,
+                "email",
+                "html",
+                "{{{default name \"x\"}}}",
+                data.clone()
+            )
+            .unwrap(),
+            hostile
+        );
+        assert_eq!(
+            render_one(&r, "email", "text", "{{default name \"x\"}}", data.clone()).unwrap(),
+            hostile
+        );
+        // A date format chrono can't write is an error, not a panic.
+        let e = render_one(&r, "sms", "text", "{{date t \"%Q\"}}", data).unwrap_err();
+        assert!(e.message.contains("not a valid format"), "{e:?}");
+    }
+
+    #[test]
+    fn shipped_templates_escape_hostile_data_in_html() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let templates = crate::templates::read_dir(&dir).unwrap();
+        assert!(templates.len() >= 3);
+        let r = Renderer::default();
+        let h = "Bob <script>alert(\"x\")</script> & 'q'";
+        let data = json!({"name": h, "order_id": h, "code": h, "tracking_url": h, "reset_url": h,
+                          "minutes": h, "hours": h, "currency": h, "total": 1234.5,
+                          "shipped_at": "2026-11-23T09:00:00Z"});
+        for (key, content) in &templates {
+            let c = Compiled::compile(content, "channels").unwrap();
+            for locale in [None, Some("zh-CN")] {
+                for channel in c.channels() {
+                    let parts = r
+                        .inner
+                        .render_channel(&c, channel, locale, Some("Asia/Shanghai"), data.clone())
+                        .unwrap_or_else(|e| panic!("{key} {channel}: {e:?}"))
+                        .unwrap();
+                    if let Some(html) = parts.get("html") {
+                        assert!(!html.contains("<script"), "{key} {locale:?}: {html}");
+                        assert!(html.contains("&lt;script&gt;"), "{key} {locale:?}: {html}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn compile_errors_say_which_block_is_unclosed_or_mismatched() {
+        let e = compile_err("email", "html", "<p>\nHi\n{{#if name}}{{name}}\n</p>");
+        assert_eq!(e.field, "channels.email.html");
+        assert_eq!(
+            e.message,
+            "unclosed `{{#if name}}` opened at line 3: close it with `{{/if}}`"
+        );
+        let e = compile_err("sms", "text", "{{#if a}}\n{{#each xs}}x\n{{/if}}");
+        assert_eq!(
+            e.message,
+            "line 3: `{{/if}}` closes `{{#each xs}}` opened at line 2"
+        );
+        let e = compile_err("sms", "text", "ok {{/if}}");
+        assert_eq!(
+            e.message,
+            "line 1: `{{/if}}` closes a block that was never opened"
+        );
+        // Escaped tags and comments are not blocks.
+        assert!(Compiled::compile(
+            &one(
+                "sms",
+                "text",
+                "\\{{#if}} {{!-- {{#if x}} --}} {{! {{/each}} }}"
+            ),
+            "c"
+        )
+        .is_ok());
+        let e = compile_err("sms", "text", "line one\nthen {{foo bar=}}");
+        assert!(e.message.starts_with("line 2, column"), "{e:?}");
+        assert!(!e.message.contains("expected"), "{e:?}");
+    }
+
+    #[test]
+    fn the_inline_cache_is_bounded_by_bytes() {
+        let limits = RenderConfig {
+            inline_cache_bytes: 4 << 20,
+            ..RenderConfig::default()
+        };
+        let r = Renderer::new(&limits);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for i in 0..20 {
+                let big = format!("{i} {}", "x".repeat(200_000));
+                r.inline(&one("sms", "text", &big)).await.unwrap();
+                assert!(
+                    r.inline_cache_bytes() <= 4 << 20,
+                    "{}",
+                    r.inline_cache_bytes()
+                );
+            }
+            assert!(r.inline_cache_bytes() > 2 << 20, "it still caches");
+        });
+    }
 }
