@@ -16,6 +16,8 @@ use cache::ByteCache;
 mod budget;
 mod cache;
 pub mod check;
+#[cfg(test)]
+mod fuzz;
 mod pool;
 
 /// The parts each channel's content is made of.
