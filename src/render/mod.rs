@@ -1,8 +1,17 @@
 //! Templates → per-channel content. Sources are compiled once per template
 //! version and cached; rendering is strict (a variable missing from `data`
-//! is an error). `html` parts escape HTML; every other part is written as
-//! is. Webhook bodies must render to valid JSON; the `json` helper writes any
-//! value as JSON so data can't break the body.
+//! is an error). `html` parts escape HTML, helpers' output included;
+//! every other part is written as is. Webhook bodies must render to valid
+//! JSON; the `json` helper writes any value as JSON so data can't break the
+//! body.
+//!
+//! Whoever can send inline `content` or preview a draft writes templates, so
+//! nothing a template does may reach past its part: compiling refuses what
+//! could not be rendered within bounds (a partial that includes itself, too
+//! much nesting, too long a source; see [`check`]), and rendering runs on
+//! threads of its own (see `pool`) within a deadline, a number of steps and
+//! an output size per part (see `budget`, and `[render]` in the settings).
+//! Compiled templates are cached within a byte budget (see `cache`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
