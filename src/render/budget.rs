@@ -76,9 +76,7 @@ fn over(what: Exceeded) -> RenderError {
 pub(crate) fn step() -> Result<(), RenderError> {
     let state = BUDGET.with(|b| {
         let mut b = b.borrow_mut();
-        let Some(b) = b.as_mut() else {
-            return None;
-        };
+        let b = b.as_mut()?;
         if b.exceeded.is_some() {
             return b.exceeded;
         }
