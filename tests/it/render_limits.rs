@@ -188,3 +188,57 @@ async fn a_template_that_renders_too_much_is_refused_quickly_and_healthz_keeps_a
     );
     assert!(server.try_exit().is_none(), "{}", server.stderr());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_templates_escape_hostile_data_in_html_previews() {
+    let app = spawn_app(&Backend::Sqlite).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let templates = missive::templates::read_dir(&dir).unwrap();
+    for (key, content) in &templates {
+        missive::templates::save(
+            app.state.store.as_ref(),
+            &app.state.renderer,
+            key,
+            key,
+            content,
+        )
+        .await
+        .unwrap();
+    }
+    let h = "Bob <script>alert(\"x\")</script> & 'q'";
+    let data = json!({"name": h, "order_id": h, "code": h, "tracking_url": h, "reset_url": h,
+                      "minutes": h, "hours": h, "currency": h, "total": 1234.5,
+                      "shipped_at": "2026-11-23T09:00:00Z"});
+    for key in templates.keys() {
+        for locale in ["en-US", "zh-CN"] {
+            let r = app
+                .post(
+                    &format!("/v1/templates/{key}/preview"),
+                    &json!({"data": data, "locale": locale}),
+                )
+                .await;
+            assert_eq!(r.status(), 200, "{key} {locale}");
+            let p: Value = r.json().await.unwrap();
+            let html = p["channels"]["email"]["html"].as_str().unwrap();
+            assert!(!html.contains("<script"), "{key} {locale}: {html}");
+            assert!(html.contains("&lt;script&gt;"), "{key} {locale}: {html}");
+        }
+    }
+    // The case as reported: `default` in order-shipped's greeting.
+    let p: Value = app
+        .post(
+            "/v1/templates/order-shipped/preview",
+            &json!({"data": data}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let html = p["channels"]["email"]["html"].as_str().unwrap();
+    assert!(
+        html.starts_with(
+            "<p>Hi Bob &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;q&#x27;,</p>"
+        ),
+        "{html}"
+    );
+}
