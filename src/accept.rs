@@ -356,14 +356,16 @@ impl Sender<'_> {
         }
         let (tpl, template_key, template_version) = self.resolve_template(&req).await?;
         let to = self.with_profiles(&req.to).await?;
-        let plan = self.plan(
-            &req,
-            &to,
-            &tpl,
-            template_key.as_deref(),
-            template_version,
-            now,
-        )?;
+        let plan = self
+            .plan(
+                &req,
+                &to,
+                &tpl,
+                template_key.as_deref(),
+                template_version,
+                now,
+            )
+            .await?;
         let Plan {
             notification,
             deliveries,
@@ -482,7 +484,7 @@ impl Sender<'_> {
                     locales: BTreeMap::new(),
                     settings: Default::default(),
                 };
-                let compiled = self.renderer.inline(&content).map_err(|errs| {
+                let compiled = self.renderer.inline(&content).await.map_err(|errs| {
                     ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
                 })?;
                 Ok((compiled, None, None))
@@ -500,6 +502,7 @@ impl Sender<'_> {
                 let compiled = self
                     .renderer
                     .stored(&row.key, row.version, &row.content)
+                    .await
                     .map_err(|errs| {
                         ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
                     })?;
@@ -508,11 +511,11 @@ impl Sender<'_> {
         }
     }
 
-    fn plan(
+    async fn plan(
         &self,
         req: &SendRequest,
         to: &[Resolved],
-        tpl: &Compiled,
+        tpl: &Arc<Compiled>,
         template_key: Option<&str>,
         template_version: Option<i64>,
         now: i64,
@@ -717,6 +720,7 @@ impl Sender<'_> {
                                         r.timezone.as_deref(),
                                         &data,
                                     )
+                                    .await
                                     .map_err(|e| {
                                         ApiError::Invalid(vec![
                                             FieldError::new(e.field, e.message).for_recipient(i)

@@ -46,6 +46,24 @@ struct Raw {
     channels: RawChannels,
     inbox: RawInbox,
     console: RawConsole,
+    render: RawRender,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawRender {
+    timeout: String,
+    max_steps: u64,
+    max_source_bytes: u64,
+    template_cache_bytes: u64,
+    inline_cache_bytes: u64,
+    max_email_subject_bytes: u64,
+    max_email_html_bytes: u64,
+    max_email_text_bytes: u64,
+    max_sms_text_bytes: u64,
+    max_webhook_body_bytes: u64,
+    max_in_app_title_bytes: u64,
+    max_in_app_body_bytes: u64,
+    max_in_app_action_url_bytes: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,6 +207,7 @@ pub struct Config {
     pub sms: ChannelConfig,
     pub inbox: InboxConfig,
     pub console: ConsoleConfig,
+    pub render: RenderConfig,
 }
 
 /// The web console at /console.
@@ -782,6 +801,7 @@ impl Config {
             sms,
             inbox,
             console,
+            render: render(raw.render)?,
         })
     }
 }
@@ -1002,6 +1022,109 @@ fn provider_channel(
         from: raw.from.unwrap_or_default(),
         reply_to: raw.reply_to.filter(|r| !r.is_empty()),
         unsubscribe: raw.unsubscribe.unwrap_or_default(),
+    })
+}
+
+/// Limits on what a template can make missive do (`[render]`).
+#[derive(Clone, Debug)]
+pub struct RenderConfig {
+    /// Longest a template part may take to render.
+    pub timeout: Duration,
+    /// Loop iterations and partial inclusions one part may take.
+    pub max_steps: u64,
+    /// Longest source of one template part.
+    pub max_source_bytes: usize,
+    /// Compiled stored templates and inline contents kept, in bytes.
+    pub template_cache_bytes: usize,
+    pub inline_cache_bytes: usize,
+    /// Largest rendered output per `channel.part`, with the key that sets it.
+    pub max_output: Vec<(&'static str, &'static str, usize)>,
+}
+
+impl RenderConfig {
+    /// The largest output of a part, and the setting that says so.
+    pub fn max_output(&self, channel: &str, part: &str) -> (usize, &'static str) {
+        self.max_output
+            .iter()
+            .find(|(p, _, _)| p.split_once('.') == Some((channel, part)))
+            .map(|(_, key, n)| (*n, *key))
+            .unwrap_or((1 << 20, "render"))
+    }
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        let raw: Raw = Figment::from(Toml::string(DEFAULT_TOML))
+            .extract()
+            .expect("default.toml reads");
+        render(raw.render).expect("default.toml is valid")
+    }
+}
+
+fn render(raw: RawRender) -> Result<RenderConfig, ConfigError> {
+    let timeout = positive_duration("render.timeout", &raw.timeout)?;
+    if timeout > Duration::from_secs(60) {
+        return Err(invalid("render.timeout", &raw.timeout, "at most 60s"));
+    }
+    let positive = |key: &'static str, n: u64| {
+        if n == 0 {
+            Err(invalid(key, n, "a number greater than zero"))
+        } else {
+            Ok(n as usize)
+        }
+    };
+    let max_output = [
+        (
+            "email.subject",
+            "render.max_email_subject_bytes",
+            raw.max_email_subject_bytes,
+        ),
+        (
+            "email.html",
+            "render.max_email_html_bytes",
+            raw.max_email_html_bytes,
+        ),
+        (
+            "email.text",
+            "render.max_email_text_bytes",
+            raw.max_email_text_bytes,
+        ),
+        (
+            "sms.text",
+            "render.max_sms_text_bytes",
+            raw.max_sms_text_bytes,
+        ),
+        (
+            "webhook.body",
+            "render.max_webhook_body_bytes",
+            raw.max_webhook_body_bytes,
+        ),
+        (
+            "in_app.title",
+            "render.max_in_app_title_bytes",
+            raw.max_in_app_title_bytes,
+        ),
+        (
+            "in_app.body",
+            "render.max_in_app_body_bytes",
+            raw.max_in_app_body_bytes,
+        ),
+        (
+            "in_app.action_url",
+            "render.max_in_app_action_url_bytes",
+            raw.max_in_app_action_url_bytes,
+        ),
+    ]
+    .into_iter()
+    .map(|(part, key, n)| positive(key, n).map(|n| (part, key, n)))
+    .collect::<Result<Vec<_>, _>>()?;
+    Ok(RenderConfig {
+        timeout,
+        max_steps: positive("render.max_steps", raw.max_steps)? as u64,
+        max_source_bytes: positive("render.max_source_bytes", raw.max_source_bytes)?,
+        template_cache_bytes: raw.template_cache_bytes as usize,
+        inline_cache_bytes: raw.inline_cache_bytes as usize,
+        max_output,
     })
 }
 
@@ -1261,5 +1384,38 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn render_limits_are_read_and_checked() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.render.timeout, Duration::from_secs(2));
+        assert_eq!(
+            c.render.max_output("email", "html"),
+            (1 << 20, "render.max_email_html_bytes")
+        );
+        assert_eq!(
+            c.render.max_output("sms", "text"),
+            (65536, "render.max_sms_text_bytes")
+        );
+        assert_eq!(c.render.inline_cache_bytes, 32 << 20);
+        let c = Config::from_toml("[render]\nmax_sms_text_bytes = 1000\ninline_cache_bytes = 1024")
+            .unwrap();
+        assert_eq!(c.render.max_output("sms", "text").0, 1000);
+        assert_eq!(c.render.inline_cache_bytes, 1024);
+        for (toml, key) in [
+            ("timeout = \"0s\"", "render.timeout"),
+            ("timeout = \"5m\"", "render.timeout"),
+            ("max_steps = 0", "render.max_steps"),
+            (
+                "max_webhook_body_bytes = 0",
+                "render.max_webhook_body_bytes",
+            ),
+        ] {
+            let e = Config::from_toml(&format!("[render]\n{toml}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("`{key}`")), "{toml}: {e}");
+        }
     }
 }

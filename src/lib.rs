@@ -145,7 +145,7 @@ impl App {
         let metrics = Arc::new(metrics::Metrics::new());
         let state = AppState {
             store: store.clone(),
-            renderer: Arc::new(render::Renderer::default()),
+            renderer: Arc::new(render::Renderer::new(&config.render)),
             enabled_channels: Arc::new(channels.names()),
             keys: Arc::new(api::auth::KeyCache::new(config.server.api_rate_limit)),
             wake: wake.clone(),

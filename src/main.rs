@@ -178,7 +178,7 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let store = open_store(&cfg).await?;
-    let renderer = missive::render::Renderer::default();
+    let renderer = missive::render::Renderer::new(&cfg.render);
     let mut enabled = missive::channels(&{
         let mut c = cfg.clone();
         c.webhook.signing_secret = missive::channels::webhook::generate_secret();
@@ -274,8 +274,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: TemplatesCommand::Import { dir },
         } => {
             let store = open_store(&cfg).await?;
+            let renderer = missive::render::Renderer::new(&cfg.render);
             for (key, content) in missive::templates::read_dir(&dir)? {
-                match missive::templates::save(store.as_ref(), &key, &key, &content).await {
+                match missive::templates::save(store.as_ref(), &renderer, &key, &key, &content)
+                    .await
+                {
                     Ok((v, true)) => println!("{key}: version {v} (new)"),
                     Ok((v, false)) => println!("{key}: version {v} (unchanged)"),
                     Err(missive::templates::SaveError::Invalid(errs)) => {

@@ -1,14 +1,33 @@
 //! Templates → per-channel content. Sources are compiled once per template
 //! version and cached; rendering is strict (a variable missing from `data`
-//! is an error). `html` parts escape HTML; every other part is written as
-//! is. Webhook bodies must render to valid JSON; the `json` helper writes any
-//! value as JSON so data can't break the body.
+//! is an error). `html` parts escape HTML, helpers' output included;
+//! every other part is written as is. Webhook bodies must render to valid
+//! JSON; the `json` helper writes any value as JSON so data can't break the
+//! body.
+//!
+//! Whoever can send inline `content` or preview a draft writes templates, so
+//! nothing a template does may reach past its part: compiling refuses what
+//! could not be rendered within bounds (a partial that includes itself, too
+//! much nesting, too long a source; see [`check`]), and rendering runs on
+//! threads of its own (see `pool`) within a deadline, a number of steps and
+//! an output size per part (see `budget`, and `[render]` in the settings).
+//! Compiled templates are cached within a byte budget (see `cache`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use handlebars::{Context, Handlebars, RenderContext, RenderErrorReason, Renderable, Template};
 use serde::{Deserialize, Serialize};
+
+pub use crate::config::RenderConfig;
+use cache::ByteCache;
+
+mod budget;
+mod cache;
+pub mod check;
+#[cfg(test)]
+mod fuzz;
+mod pool;
 
 /// The parts each channel's content is made of.
 pub const CHANNEL_PARTS: &[(&str, &[&str])] = &[
@@ -130,11 +149,19 @@ pub struct Compiled {
     label: String,
 }
 
+/// Compiles and renders templates on the render threads, within the limits
+/// of `[render]`, keeping compiled templates in byte-bounded caches.
+#[derive(Clone)]
 pub struct Renderer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     text: Handlebars<'static>,
     html: Handlebars<'static>,
-    cache: Mutex<HashMap<(String, i64), Arc<Compiled>>>,
-    inline_cache: Mutex<HashMap<String, Arc<Compiled>>>,
+    limits: RenderConfig,
+    cache: Mutex<ByteCache<(String, i64), Arc<Compiled>>>,
+    inline_cache: Mutex<ByteCache<String, Arc<Compiled>>>,
 }
 
 fn registry(escape_html: bool) -> Handlebars<'static> {
@@ -143,18 +170,15 @@ fn registry(escape_html: bool) -> Handlebars<'static> {
     if !escape_html {
         hb.register_escape_fn(handlebars::no_escape);
     }
+    hb.register_helper("each", Box::new(budget::CountingEach));
+    hb.register_helper(budget::STEP_HELPER, Box::new(budget::step_helper));
     crate::render_helpers::register(&mut hb);
     hb
 }
 
 impl Default for Renderer {
     fn default() -> Self {
-        Renderer {
-            text: registry(false),
-            html: registry(true),
-            cache: Mutex::new(HashMap::new()),
-            inline_cache: Mutex::new(HashMap::new()),
-        }
+        Renderer::new(&RenderConfig::default())
     }
 }
 
@@ -171,11 +195,72 @@ fn locale_chain(locale: Option<&str>) -> Vec<String> {
     chain
 }
 
+/// `1048576` → `1 MiB`.
+fn size(n: usize) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// The element every compiled inline partial starts with.
+fn step_element() -> &'static handlebars::template::TemplateElement {
+    static STEP: std::sync::OnceLock<handlebars::template::TemplateElement> =
+        std::sync::OnceLock::new();
+    STEP.get_or_init(|| {
+        Template::compile(&format!("{{{{{}}}}}", budget::STEP_HELPER))
+            .expect("the step marker compiles")
+            .elements
+            .remove(0)
+    })
+}
+
+/// Compiles one part's source, refusing what could not be rendered within
+/// bounds (see [`check`]).
+fn compile_part(source: &str, max_source: usize) -> Result<Template, String> {
+    if source.len() > max_source {
+        return Err(format!(
+            "is {} long; a part may be at most {} (render.max_source_bytes)",
+            size(source.len()),
+            size(max_source)
+        ));
+    }
+    let scan = check::scan(source);
+    if scan.max_block_nesting() > check::MAX_NESTING {
+        return Err(format!(
+            "blocks are nested more than {} deep; flatten the template",
+            check::MAX_NESTING
+        ));
+    }
+    if scan.max_parens() > check::MAX_NESTING / 4 {
+        return Err(format!(
+            "subexpressions are nested more than {} deep",
+            check::MAX_NESTING / 4
+        ));
+    }
+    let mut t =
+        Template::compile(source).map_err(|e| check::describe_compile_error(source, &scan, &e))?;
+    check::analyse(&mut t, step_element())?;
+    Ok(t)
+}
+
 impl Compiled {
+    /// Compiles every part with the default limits; see [`Compiled::compile_with`].
+    pub fn compile(content: &TemplateContent, label: &str) -> Result<Compiled, Vec<TemplateError>> {
+        Self::compile_with(content, label, RenderConfig::default().max_source_bytes)
+    }
+
     /// Compiles every part; errors name `<label>.<channel>.<part>` (label is
     /// `channels` for stored templates, `content` for inline ones) or
     /// `locales.<locale>.<channel>.<part>`, with line and column.
-    pub fn compile(content: &TemplateContent, label: &str) -> Result<Compiled, Vec<TemplateError>> {
+    pub fn compile_with(
+        content: &TemplateContent,
+        label: &str,
+        max_source: usize,
+    ) -> Result<Compiled, Vec<TemplateError>> {
         let mut parts = HashMap::new();
         let mut errors = Vec::new();
         let mut add = |locale: &str,
@@ -209,20 +294,11 @@ impl Compiled {
                     });
                     continue;
                 }
-                match Template::compile(source) {
+                match compile_part(source, max_source) {
                     Ok(t) => {
                         parts.insert((locale.to_string(), channel.to_string(), part.clone()), t);
                     }
-                    Err(e) => {
-                        let at = e
-                            .pos()
-                            .map(|(l, c)| format!("line {l}, column {c}: "))
-                            .unwrap_or_default();
-                        errors.push(TemplateError {
-                            field,
-                            message: format!("{at}{}", e.reason()),
-                        });
-                    }
+                    Err(message) => errors.push(TemplateError { field, message }),
                 }
             }
         };
@@ -266,17 +342,57 @@ impl Compiled {
     }
 }
 
+fn crashed(field: &str) -> Vec<TemplateError> {
+    vec![TemplateError {
+        field: field.into(),
+        message: "could not be compiled (an internal error, logged)".into(),
+    }]
+}
+
+/// The charge of a cached compiled template whose key and source are `n`
+/// bytes.
+fn cost(n: usize) -> usize {
+    n.saturating_mul(cache::COMPILED_FACTOR).saturating_add(512)
+}
+
 impl Renderer {
+    pub fn new(limits: &RenderConfig) -> Renderer {
+        Renderer {
+            inner: Arc::new(Inner {
+                text: registry(false),
+                html: registry(true),
+                limits: limits.clone(),
+                cache: Mutex::new(ByteCache::new(limits.template_cache_bytes)),
+                inline_cache: Mutex::new(ByteCache::new(limits.inline_cache_bytes)),
+            }),
+        }
+    }
+
+    /// Compiles `content` (a draft, or a template being saved) on a render
+    /// thread.
+    pub async fn compile(
+        &self,
+        content: &TemplateContent,
+        label: &str,
+    ) -> Result<Arc<Compiled>, Vec<TemplateError>> {
+        let content = content.clone();
+        let label = label.to_string();
+        let max = self.inner.limits.max_source_bytes;
+        pool::run(move || Compiled::compile_with(&content, &label, max).map(Arc::new))
+            .await
+            .unwrap_or_else(|_| Err(crashed("channels")))
+    }
+
     /// The compiled form of a stored template version, from the cache.
-    pub fn stored(
+    pub async fn stored(
         &self,
         key: &str,
         version: i64,
         content: &str,
     ) -> Result<Arc<Compiled>, Vec<TemplateError>> {
         let cache_key = (key.to_string(), version);
-        if let Some(c) = self.cache.lock().unwrap().get(&cache_key) {
-            return Ok(c.clone());
+        if let Some(c) = self.inner.cache.lock().unwrap().get(&cache_key) {
+            return Ok(c);
         }
         let parsed: TemplateContent = serde_json::from_str(content).map_err(|e| {
             vec![TemplateError {
@@ -284,47 +400,88 @@ impl Renderer {
                 message: format!("stored template is unreadable: {e}"),
             }]
         })?;
-        let compiled = Arc::new(Compiled::compile(&parsed, "channels")?);
-        let mut cache = self.cache.lock().unwrap();
-        if cache.len() > 10_000 {
-            cache.clear();
-        }
-        cache.insert(cache_key, compiled.clone());
+        let compiled = self.compile(&parsed, "channels").await?;
+        let charge = cost(key.len() + content.len());
+        self.inner
+            .cache
+            .lock()
+            .unwrap()
+            .insert(cache_key, compiled.clone(), charge);
         Ok(compiled)
     }
 
     /// The compiled form of inline content (`content` in a send request),
     /// cached by its text so a client sending the same content each time
     /// compiles it once.
-    pub fn inline(&self, content: &TemplateContent) -> Result<Arc<Compiled>, Vec<TemplateError>> {
+    pub async fn inline(
+        &self,
+        content: &TemplateContent,
+    ) -> Result<Arc<Compiled>, Vec<TemplateError>> {
         let text = serde_json::to_string(content).unwrap_or_default();
-        if let Some(c) = self.inline_cache.lock().unwrap().get(&text) {
-            return Ok(c.clone());
+        if let Some(c) = self.inner.inline_cache.lock().unwrap().get(&text) {
+            return Ok(c);
         }
-        let compiled = Arc::new(Compiled::compile(content, "content")?);
-        let mut cache = self.inline_cache.lock().unwrap();
-        if cache.len() > 1_000 {
-            cache.clear();
-        }
-        cache.insert(text, compiled.clone());
+        let compiled = self.compile(content, "content").await?;
+        let charge = cost(text.len() * 2);
+        self.inner
+            .inline_cache
+            .lock()
+            .unwrap()
+            .insert(text, compiled.clone(), charge);
         Ok(compiled)
     }
 
+    /// Bytes charged to the inline cache.
+    pub fn inline_cache_bytes(&self) -> usize {
+        self.inner.inline_cache.lock().unwrap().used()
+    }
+
     /// Renders every part of `channel` for `locale` (falling back to its
-    /// language, then the default). `Ok(None)` if the template has no content
-    /// for the channel.
-    pub fn render_channel(
+    /// language, then the default), on a render thread and within the
+    /// limits of `[render]`. `Ok(None)` if the template has no content for
+    /// the channel.
+    pub async fn render_channel(
         &self,
-        tpl: &Compiled,
+        tpl: &Arc<Compiled>,
         channel: &str,
         locale: Option<&str>,
         timezone: Option<&str>,
         data: &serde_json::Value,
     ) -> Result<Option<Parts>, TemplateError> {
+        let inner = self.inner.clone();
+        let tpl = tpl.clone();
+        let (channel, locale, timezone, data) = (
+            channel.to_string(),
+            locale.map(str::to_string),
+            timezone.map(str::to_string),
+            data.clone(),
+        );
+        let field = format!("{}.{channel}", tpl.label);
+        pool::run(move || {
+            inner.render_channel(&tpl, &channel, locale.as_deref(), timezone.as_deref(), data)
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(TemplateError {
+                field,
+                message: "could not be rendered (an internal error, logged)".into(),
+            })
+        })
+    }
+}
+
+impl Inner {
+    fn render_channel(
+        &self,
+        tpl: &Compiled,
+        channel: &str,
+        locale: Option<&str>,
+        timezone: Option<&str>,
+        mut data: serde_json::Value,
+    ) -> Result<Option<Parts>, TemplateError> {
         let Some(allowed) = known_parts(channel) else {
             return Ok(None);
         };
-        let mut data = data.clone();
         if let Some(obj) = data.as_object_mut() {
             obj.insert(
                 crate::render_helpers::CONTEXT_KEY.into(),
@@ -349,23 +506,53 @@ impl Renderer {
             } else {
                 &self.text
             };
-            let mut rc = RenderContext::new(None);
-            let rendered = t.renders(registry, &ctx, &mut rc).map_err(|e| {
-                let where_ = if l.is_empty() {
-                    format!("{channel}.{part}")
-                } else {
-                    format!("{channel}.{part} ({l})")
+            let (max_bytes, max_key) = self.limits.max_output(channel, part);
+            let deadline = std::time::Instant::now() + self.limits.timeout;
+            let (rendered, exceeded) = budget::with_budget(deadline, self.limits.max_steps, || {
+                let mut rc = RenderContext::new(None);
+                let mut output = budget::BoundedOutput::new(max_bytes);
+                t.render(registry, &ctx, &mut rc, &mut output)
+                    .map(|()| output.into_string())
+            });
+            let where_ = if l.is_empty() {
+                format!("{channel}.{part}")
+            } else {
+                format!("{channel}.{part} ({l})")
+            };
+            let part_field = if l.is_empty() {
+                format!("{}.{channel}.{part}", tpl.label)
+            } else {
+                format!("locales.{l}.{channel}.{part}")
+            };
+            if let Some(limit) = exceeded {
+                let message = match limit {
+                    budget::Exceeded::Output => format!(
+                        "{where_} renders to more than {} ({max_key})",
+                        size(max_bytes)
+                    ),
+                    budget::Exceeded::Time => format!(
+                        "{where_} took longer than {} to render (render.timeout)",
+                        humantime::format_duration(self.limits.timeout)
+                    ),
+                    budget::Exceeded::Steps => format!(
+                        "{where_} takes more than {} loop iterations and partial inclusions to render (render.max_steps)",
+                        self.limits.max_steps
+                    ),
                 };
-                match e.reason() {
-                    RenderErrorReason::MissingVariable(Some(name)) => TemplateError {
-                        field: format!("data.{name}"),
-                        message: format!("`{name}` is used by {where_} but missing from data"),
-                    },
-                    other => TemplateError {
-                        field: "data".into(),
-                        message: format!("{where_}: {other}"),
-                    },
-                }
+                return Err(TemplateError {
+                    field: part_field,
+                    message,
+                });
+            }
+            let rendered = rendered.map_err(|e| match e.reason() {
+                RenderErrorReason::MissingVariable(Some(name)) => TemplateError {
+                    field: format!("data.{name}"),
+                    message: format!("`{name}` is used by {where_} but missing from data"),
+                },
+                other => TemplateError {
+                    field: "data".into(),
+                    message: format!("{where_}: {other}"),
+                },
             })?;
             out.insert(part.to_string(), rendered);
         }
@@ -414,12 +601,14 @@ mod tests {
         )
         .unwrap();
         let ok = r
-            .render_channel(&c, "sms", None, None, &json!({"name": "Ana"}))
+            .inner
+            .render_channel(&c, "sms", None, None, json!({"name": "Ana"}))
             .unwrap()
             .unwrap();
         assert_eq!(ok["text"], "Hi Ana");
         let err = r
-            .render_channel(&c, "sms", None, None, &json!({}))
+            .inner
+            .render_channel(&c, "sms", None, None, json!({}))
             .unwrap_err();
         assert_eq!(err.field, "data.name");
     }
@@ -433,7 +622,8 @@ mod tests {
         )
         .unwrap();
         let p = r
-            .render_channel(&c, "email", None, None, &json!({"x": "<b>&"}))
+            .inner
+            .render_channel(&c, "email", None, None, json!({"x": "<b>&"}))
             .unwrap()
             .unwrap();
         assert_eq!(p["html"], "<p>&lt;b&gt;&amp;</p>");
@@ -450,13 +640,8 @@ mod tests {
         )
         .unwrap();
         let p = r
-            .render_channel(
-                &c,
-                "webhook",
-                None,
-                None,
-                &json!({"n": "a \"quoted\" name"}),
-            )
+            .inner
+            .render_channel(&c, "webhook", None, None, json!({"n": "a \"quoted\" name"}))
             .unwrap()
             .unwrap();
         let v: serde_json::Value = serde_json::from_str(&p["body"]).unwrap();
@@ -467,11 +652,13 @@ mod tests {
         )
         .unwrap();
         let e = r
-            .render_channel(&bad, "webhook", None, None, &json!({"n": "text"}))
+            .inner
+            .render_channel(&bad, "webhook", None, None, json!({"n": "text"}))
             .unwrap_err();
         assert!(e.message.contains("JSON"), "{e:?}");
         let e = r
-            .render_channel(&c, "webhook", None, None, &json!({}))
+            .inner
+            .render_channel(&c, "webhook", None, None, json!({}))
             .unwrap_err();
         assert_eq!(e.field, "data.n");
     }
@@ -505,22 +692,355 @@ mod tests {
         .unwrap();
         let d = json!({});
         assert_eq!(
-            r.render_channel(&c, "sms", Some("zh-TW"), None, &d)
+            r.inner
+                .render_channel(&c, "sms", Some("zh-TW"), None, d.clone())
                 .unwrap()
                 .unwrap()["text"],
             "已发货"
         );
         assert_eq!(
-            r.render_channel(&c, "sms", Some("pt-BR"), None, &d)
+            r.inner
+                .render_channel(&c, "sms", Some("pt-BR"), None, d.clone())
                 .unwrap()
                 .unwrap()["text"],
             "Shipped"
         );
         assert_eq!(
-            r.render_channel(&c, "sms", None, None, &d)
+            r.inner
+                .render_channel(&c, "sms", None, None, d.clone())
                 .unwrap()
                 .unwrap()["text"],
             "Shipped"
         );
+    }
+
+    fn one(channel: &str, part: &str, source: &str) -> TemplateContent {
+        content(json!({"channels": {channel: {part: source}}}))
+    }
+
+    fn compile_err(channel: &str, part: &str, source: &str) -> TemplateError {
+        Compiled::compile(&one(channel, part, source), "channels")
+            .err()
+            .expect("refused")
+            .remove(0)
+    }
+
+    fn render_one(
+        r: &Renderer,
+        channel: &str,
+        part: &str,
+        source: &str,
+        data: serde_json::Value,
+    ) -> Result<String, TemplateError> {
+        let c = Compiled::compile(&one(channel, part, source), "channels").unwrap();
+        r.inner
+            .render_channel(&c, channel, None, None, data)
+            .map(|p| p.unwrap()[part].clone())
+    }
+
+    #[test]
+    fn recursive_partials_are_refused_naming_the_part_and_the_chain() {
+        let e = compile_err("sms", "text", "{{#*inline \"p\"}}{{> p}}{{/inline}}{{> p}}");
+        assert_eq!(e.field, "channels.sms.text");
+        assert_eq!(e.message, "partial `p` includes itself (p → p)");
+        let e = compile_err(
+            "email",
+            "html",
+            "{{#*inline \"a\"}}<b>{{#if x}}{{> b}}{{/if}}</b>{{/inline}}{{#*inline \"b\"}}{{> a}}{{/inline}}{{> a}}",
+        );
+        assert_eq!(e.field, "channels.email.html");
+        assert_eq!(e.message, "partial `a` includes itself (a → b → a)");
+        let e = compile_err("sms", "text", "{{> nowhere}}");
+        assert!(
+            e.message.contains("partial `nowhere` is not defined"),
+            "{e:?}"
+        );
+        let e = compile_err("sms", "text", "{{> (lookup this \"p\")}}");
+        assert!(e.message.contains("written out"), "{e:?}");
+        let e = compile_err(
+            "sms",
+            "text",
+            "{{#*inline \"p\"}}x{{/inline}}{{#> p}}fallback{{/p}}",
+        );
+        assert!(e.message.contains("partial blocks"), "{e:?}");
+        let e = compile_err(
+            "sms",
+            "text",
+            "{{#*inline \"p\"}}x{{/inline}}{{#*inline \"p\"}}y{{/inline}}{{> p}}",
+        );
+        assert!(e.message.contains("defined more than once"), "{e:?}");
+
+        // Partials that don't include themselves still work.
+        let r = Renderer::default();
+        let out = render_one(
+            &r,
+            "sms",
+            "text",
+            "{{#*inline \"item\"}}[{{this}}]{{/inline}}{{#*inline \"list\"}}{{#each items}}{{> item}}{{/each}}{{/inline}}{{> list}}",
+            json!({"items": ["a", "b"]}),
+        )
+        .unwrap();
+        assert_eq!(out, "[a][b]");
+    }
+
+    #[test]
+    fn nesting_and_source_size_are_bounded_before_parsing() {
+        let deep = format!("{}x{}", "{{#if a}}".repeat(5000), "{{/if}}".repeat(5000));
+        let e = compile_err("sms", "text", &deep);
+        assert!(e.message.contains("nested more than"), "{e:?}");
+        let parens = format!(
+            "{{{{default {}x{} \"y\"}}}}",
+            "(default ".repeat(200),
+            " 1)".repeat(200)
+        );
+        let e = compile_err("sms", "text", &parens);
+        assert!(e.message.contains("nested more than"), "{e:?}");
+        // A chain of partials, each within the last, deeper than the bound.
+        let mut chain = String::new();
+        for i in 0..(check::MAX_NESTING + 5) {
+            chain.push_str(&format!(
+                "{{{{#*inline \"p{i}\"}}}}{{{{> p{}}}}}{{{{/inline}}}}",
+                i + 1
+            ));
+        }
+        chain.push_str(&format!(
+            "{{{{#*inline \"p{}\"}}}}end{{{{/inline}}}}{{{{> p0}}}}",
+            check::MAX_NESTING + 5
+        ));
+        let e = compile_err("sms", "text", &chain);
+        assert!(e.message.contains("nested more than"), "{e:?}");
+        let big = "x".repeat(300_000);
+        let e = Compiled::compile_with(&one("sms", "text", &big), "content", 262_144)
+            .err()
+            .unwrap()
+            .remove(0);
+        assert_eq!(e.field, "content.sms.text");
+        assert!(
+            e.message
+                .contains("at most 256 KiB (render.max_source_bytes)"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn output_steps_and_time_are_bounded_per_part() {
+        let items: Vec<u32> = (0..150).collect();
+        let nested = "{{#each a}}{{#each ../a}}{{#each ../../a}}{{#each ../../../a}}x{{/each}}{{/each}}{{/each}}{{/each}}";
+        let r = Renderer::default();
+        let started = std::time::Instant::now();
+        let e = render_one(&r, "sms", "text", nested, json!({"a": items})).unwrap_err();
+        assert_eq!(e.field, "channels.sms.text");
+        assert_eq!(
+            e.message,
+            "sms.text renders to more than 64 KiB (render.max_sms_text_bytes)"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+        let limits = RenderConfig {
+            max_steps: 1000,
+            ..RenderConfig::default()
+        };
+        let r = Renderer::new(&limits);
+        let e = render_one(
+            &r,
+            "webhook",
+            "body",
+            "{{#each a}}{{/each}}1",
+            json!({"a": vec![0; 1001]}),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("(render.max_steps)"), "{e:?}");
+        assert!(render_one(
+            &r,
+            "webhook",
+            "body",
+            "{{#each a}}{{/each}}1",
+            json!({"a": vec![0; 999]})
+        )
+        .is_ok());
+        // Partial inclusions count as steps too: 10^6 inclusions, no loop.
+        let mut fan = String::new();
+        for i in 0..6 {
+            fan.push_str(&format!(
+                "{{{{#*inline \"p{i}\"}}}}{}{{{{/inline}}}}",
+                format!("{{{{> p{}}}}}", i + 1).repeat(10)
+            ));
+        }
+        fan.push_str("{{#*inline \"p6\"}}{{/inline}}{{> p0}}1");
+        let e = render_one(&r, "webhook", "body", &fan, json!({})).unwrap_err();
+        assert!(e.message.contains("(render.max_steps)"), "{e:?}");
+
+        // Work that writes nothing is stopped by the clock.
+        let limits = RenderConfig {
+            timeout: std::time::Duration::from_millis(100),
+            max_steps: u64::MAX,
+            ..RenderConfig::default()
+        };
+        let r = Renderer::new(&limits);
+        let started = std::time::Instant::now();
+        let silent = "{{#each a}}{{#each ../a}}{{#each ../../a}}{{#each ../../../a}}{{/each}}{{/each}}{{/each}}{{/each}}1";
+        let e = render_one(
+            &r,
+            "webhook",
+            "body",
+            silent,
+            json!({"a": (0..150).collect::<Vec<_>>()}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "webhook.body took longer than 100ms to render (render.timeout)"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn each_behaves_as_handlebars_own() {
+        let r = Renderer::default();
+        let out = render_one(
+            &r,
+            "sms",
+            "text",
+            "{{#each list}}{{@index}}{{#if @first}}F{{/if}}{{#if @last}}L{{/if}}={{this}}/{{../k}};{{/each}}\
+             {{#each obj}}{{@key}}:{{this}}@{{@index}},{{/each}}\
+             {{#each list as |v i|}}{{i}}{{v}}{{/each}}\
+             {{#each obj as |v k|}}{{k}}{{v}}{{/each}}\
+             {{#each empty}}never{{else}}none{{/each}}\
+             {{#each rows}}{{name}}{{/each}}",
+            json!({"list": ["a", "b", "c"], "k": "K", "obj": {"x": 1, "y": 2}, "empty": [],
+                   "rows": [{"name": "r1"}, {"name": "r2"}]}),
+        )
+        .unwrap();
+        assert_eq!(out, "0F=a/K;1=b/K;2L=c/K;x:1@0,y:2@1,0a1b2cx1y2noner1r2");
+        let e =
+            render_one(&r, "sms", "text", "{{#each nothing}}x{{/each}}", json!({})).unwrap_err();
+        assert_eq!(e.field, "data.nothing");
+    }
+
+    #[test]
+    fn every_helper_escapes_in_html_parts_unless_asked_for_raw() {
+        let r = Renderer::default();
+        let hostile = "Bob <script>\"x\" & 'y'</script>";
+        let data = json!({"name": hostile, "n": hostile, "list": [hostile], "obj": {"k": hostile},
+                          "t": "2026-03-08T14:30:00Z", "empty": ""});
+        for (source, want) in [
+            ("{{default name \"friend\"}}", "Bob &lt;script&gt;&quot;x&quot; &amp; &#x27;y&#x27;&lt;/script&gt;"),
+            ("{{default empty \"<i>\"}}", "&lt;i&gt;"),
+            ("{{json name}}", "&quot;Bob &lt;script&gt;\\&quot;x\\&quot; &amp; &#x27;y&#x27;&lt;/script&gt;&quot;"),
+            ("{{lookup list 0}}", "Bob &lt;script&gt;&quot;x&quot; &amp; &#x27;y&#x27;&lt;/script&gt;"),
+            ("{{lookup obj \"k\"}}", "Bob &lt;script&gt;&quot;x&quot; &amp; &#x27;y&#x27;&lt;/script&gt;"),
+            ("{{json (default name \"x\")}}", "&quot;Bob &lt;script&gt;\\&quot;x\\&quot; &amp; &#x27;y&#x27;&lt;/script&gt;&quot;"),
+            ("{{date t \"<%Y>\"}}", "&lt;2026&gt;"),
+        ] {
+            let out = render_one(&r, "email", "html", source, data.clone()).unwrap();
+            assert_eq!(out, want, "{source}");
+            assert!(!out.contains('<'), "{source}: {out}");
+        }
+        let e = render_one(&r, "email", "html", "{{number n}}", data.clone()).unwrap_err();
+        assert!(e.message.contains("is not a number"), "{e:?}");
+        // Raw where the template asks for it, and in parts that are not HTML.
+        assert_eq!(
+            render_one(
+                &r,
+                "email",
+                "html",
+                "{{{default name \"x\"}}}",
+                data.clone()
+            )
+            .unwrap(),
+            hostile
+        );
+        assert_eq!(
+            render_one(&r, "email", "text", "{{default name \"x\"}}", data.clone()).unwrap(),
+            hostile
+        );
+        // A date format chrono can't write is an error, not a panic.
+        let e = render_one(&r, "sms", "text", "{{date t \"%Q\"}}", data).unwrap_err();
+        assert!(e.message.contains("not a valid format"), "{e:?}");
+    }
+
+    #[test]
+    fn shipped_templates_escape_hostile_data_in_html() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let templates = crate::templates::read_dir(&dir).unwrap();
+        assert!(templates.len() >= 3);
+        let r = Renderer::default();
+        let h = "Bob <script>alert(\"x\")</script> & 'q'";
+        let data = json!({"name": h, "order_id": h, "code": h, "tracking_url": h, "reset_url": h,
+                          "minutes": h, "hours": h, "currency": h, "total": 1234.5,
+                          "shipped_at": "2026-11-23T09:00:00Z"});
+        for (key, content) in &templates {
+            let c = Compiled::compile(content, "channels").unwrap();
+            for locale in [None, Some("zh-CN")] {
+                for channel in c.channels() {
+                    let parts = r
+                        .inner
+                        .render_channel(&c, channel, locale, Some("Asia/Shanghai"), data.clone())
+                        .unwrap_or_else(|e| panic!("{key} {channel}: {e:?}"))
+                        .unwrap();
+                    if let Some(html) = parts.get("html") {
+                        assert!(!html.contains("<script"), "{key} {locale:?}: {html}");
+                        assert!(html.contains("&lt;script&gt;"), "{key} {locale:?}: {html}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn compile_errors_say_which_block_is_unclosed_or_mismatched() {
+        let e = compile_err("email", "html", "<p>\nHi\n{{#if name}}{{name}}\n</p>");
+        assert_eq!(e.field, "channels.email.html");
+        assert_eq!(
+            e.message,
+            "unclosed `{{#if name}}` opened at line 3: close it with `{{/if}}`"
+        );
+        let e = compile_err("sms", "text", "{{#if a}}\n{{#each xs}}x\n{{/if}}");
+        assert_eq!(
+            e.message,
+            "line 3: `{{/if}}` closes `{{#each xs}}` opened at line 2"
+        );
+        let e = compile_err("sms", "text", "ok {{/if}}");
+        assert_eq!(
+            e.message,
+            "line 1: `{{/if}}` closes a block that was never opened"
+        );
+        // Escaped tags and comments are not blocks.
+        assert!(Compiled::compile(
+            &one(
+                "sms",
+                "text",
+                "\\{{#if}} {{!-- {{#if x}} --}} {{! {{/each}} }}"
+            ),
+            "c"
+        )
+        .is_ok());
+        let e = compile_err("sms", "text", "line one\nthen {{foo bar=}}");
+        assert!(e.message.starts_with("line 2, column"), "{e:?}");
+        assert!(!e.message.contains("expected"), "{e:?}");
+    }
+
+    #[test]
+    fn the_inline_cache_is_bounded_by_bytes() {
+        let limits = RenderConfig {
+            inline_cache_bytes: 4 << 20,
+            ..RenderConfig::default()
+        };
+        let r = Renderer::new(&limits);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for i in 0..20 {
+                let big = format!("{i} {}", "x".repeat(200_000));
+                r.inline(&one("sms", "text", &big)).await.unwrap();
+                assert!(
+                    r.inline_cache_bytes() <= 4 << 20,
+                    "{}",
+                    r.inline_cache_bytes()
+                );
+            }
+            assert!(r.inline_cache_bytes() > 2 << 20, "it still caches");
+        });
     }
 }

@@ -13,11 +13,27 @@
 //!
 //! The recipient's timezone and locale reach helpers through the reserved
 //! `_missive` key of the render context.
+//!
+//! Helpers write their text HTML-escaped in `html` parts (as `{{name}}`
+//! is), and as is where the template asks for raw output (`{{{default x
+//! "y"}}}`) or in parts that are not HTML.
 
 use chrono::{DateTime, TimeZone, Utc};
 use handlebars::{
     Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
 };
+
+/// Writes a helper's text, HTML-escaped when the registry escapes and the
+/// template did not ask for raw output (`{{{…}}}`); a helper called as a
+/// subexpression is never escaped (its value goes to the outer helper).
+fn write(r: &Handlebars, rc: &RenderContext, out: &mut dyn Output, text: &str) -> HelperResult {
+    if rc.is_disable_escape() {
+        out.write(text)?;
+    } else {
+        out.write(&r.get_escape_fn()(text))?;
+    }
+    Ok(())
+}
 use serde_json::Value;
 
 pub const CONTEXT_KEY: &str = "_missive";
@@ -63,21 +79,25 @@ fn missing(h: &Helper, name: &'static str, idx: usize) -> Result<Value, RenderEr
 
 fn json(
     h: &Helper,
-    _: &Handlebars,
+    r: &Handlebars,
     _: &Context,
-    _: &mut RenderContext,
+    rc: &mut RenderContext,
     out: &mut dyn Output,
 ) -> HelperResult {
     let v = missing(h, "json", 0)?;
-    out.write(&serde_json::to_string(&v).map_err(RenderErrorReason::from)?)?;
-    Ok(())
+    write(
+        r,
+        rc,
+        out,
+        &serde_json::to_string(&v).map_err(RenderErrorReason::from)?,
+    )
 }
 
 fn default(
     h: &Helper,
-    _: &Handlebars,
+    r: &Handlebars,
     _: &Context,
-    _: &mut RenderContext,
+    rc: &mut RenderContext,
     out: &mut dyn Output,
 ) -> HelperResult {
     let value = h
@@ -93,11 +113,11 @@ fn default(
         Some(v) => v,
         None => missing(h, "default", 1)?,
     };
-    out.write(&match chosen {
+    let text = match chosen {
         Value::String(s) => s,
         other => other.to_string(),
-    })?;
-    Ok(())
+    };
+    write(r, rc, out, &text)
 }
 
 /// Parses RFC 3339 text or Unix seconds.
@@ -152,9 +172,9 @@ fn preset(name: &str, lang: &str) -> Option<&'static str> {
 
 fn date(
     h: &Helper,
-    _: &Handlebars,
+    r: &Handlebars,
     ctx: &Context,
-    _: &mut RenderContext,
+    rc: &mut RenderContext,
     out: &mut dyn Output,
 ) -> HelperResult {
     let v = missing(h, "date", 0)?;
@@ -179,12 +199,18 @@ fn date(
         .unwrap_or("short");
     let pattern = preset(format, &lang).unwrap_or(format);
     let local = t.with_timezone(&tz);
-    out.write(
-        &local
-            .format_localized(pattern, chrono_locale(locale.as_deref()))
-            .to_string(),
-    )?;
-    Ok(())
+    // An unknown `%` directive makes chrono's Display fail: an error, not a
+    // panic.
+    let mut text = String::new();
+    std::fmt::Write::write_fmt(
+        &mut text,
+        format_args!(
+            "{}",
+            local.format_localized(pattern, chrono_locale(locale.as_deref()))
+        ),
+    )
+    .map_err(|_| RenderErrorReason::Other(format!("date: {pattern:?} is not a valid format")))?;
+    write(r, rc, out, &text)
 }
 
 /// Groups digits and sets the decimal mark for a language.
@@ -221,9 +247,9 @@ pub fn format_number(value: f64, decimals: Option<usize>, lang: &str) -> String 
 
 fn number(
     h: &Helper,
-    _: &Handlebars,
+    r: &Handlebars,
     ctx: &Context,
-    _: &mut RenderContext,
+    rc: &mut RenderContext,
     out: &mut dyn Output,
 ) -> HelperResult {
     let v = missing(h, "number", 0)?;
@@ -239,8 +265,7 @@ fn number(
         .map(|d| d.min(10) as usize);
     let (_, locale) = recipient_settings(ctx);
     let lang = language(locale.as_deref());
-    out.write(&format_number(n, decimals, &lang))?;
-    Ok(())
+    write(r, rc, out, &format_number(n, decimals, &lang))
 }
 
 #[cfg(test)]

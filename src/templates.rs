@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::render::{known_parts, Compiled, TemplateContent};
+use crate::render::{known_parts, Renderer, TemplateContent};
 use crate::store::Store;
 use crate::util::now_ms;
 
@@ -25,11 +25,15 @@ pub enum SaveError {
 /// Returns (version, whether it is new).
 pub async fn save(
     store: &dyn Store,
+    renderer: &Renderer,
     key: &str,
     name: &str,
     content: &TemplateContent,
 ) -> Result<(i64, bool), SaveError> {
-    Compiled::compile(content, "channels").map_err(SaveError::Invalid)?;
+    renderer
+        .compile(content, "channels")
+        .await
+        .map_err(SaveError::Invalid)?;
     let text = serde_json::to_string(content).expect("template content serialises");
     store
         .put_template(key, name, &text, now_ms())

@@ -178,7 +178,7 @@ async fn put(
         locales: b.locales,
         settings: b.settings,
     };
-    let (version, created) = save(state.store.as_ref(), &key, &name, &content)
+    let (version, created) = save(state.store.as_ref(), &state.renderer, &key, &name, &content)
         .await
         .map_err(|e| match e {
             SaveError::Invalid(errs) => {
@@ -511,14 +511,19 @@ async fn preview(
                     "give either a version or a draft, not both",
                 ));
             }
-            let c = crate::render::Compiled::compile(&draft, "channels").map_err(invalid)?;
-            (None, std::sync::Arc::new(c))
+            let c = state
+                .renderer
+                .compile(&draft, "channels")
+                .await
+                .map_err(invalid)?;
+            (None, c)
         }
         None => {
             let t = load(&state, &key, req.version).await?;
             let c = state
                 .renderer
                 .stored(&t.key, t.version, &t.content)
+                .await
                 .map_err(invalid)?;
             (Some(t.version), c)
         }
@@ -530,13 +535,17 @@ async fn preview(
     let mut channels = BTreeMap::new();
     let mut errors = Vec::new();
     for channel in compiled.channels() {
-        match state.renderer.render_channel(
-            &compiled,
-            channel,
-            req.locale.as_deref(),
-            req.timezone.as_deref(),
-            &data,
-        ) {
+        match state
+            .renderer
+            .render_channel(
+                &compiled,
+                channel,
+                req.locale.as_deref(),
+                req.timezone.as_deref(),
+                &data,
+            )
+            .await
+        {
             Ok(Some(parts)) => {
                 // What a send would refuse (a script link, a broken subject
                 // line), the preview shows as the same error.

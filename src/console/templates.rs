@@ -412,7 +412,7 @@ async fn save_form(
         Err(e) => return page::db(e),
     };
     if errors.is_empty() {
-        match save(state.store.as_ref(), &key, &name, &content).await {
+        match save(state.store.as_ref(), &state.renderer, &key, &name, &content).await {
             Ok((version, changed)) => {
                 tracing::info!(template = %key, version, key_id = %session.key_id, "template saved from the console");
                 let msg = if changed {

@@ -19,6 +19,7 @@ mod multi_process;
 mod openapi;
 mod outbound;
 mod recipients;
+mod render_limits;
 mod sms;
 mod smtp_server;
 mod startup;

@@ -283,9 +283,15 @@ async fn the_shipped_example_templates_import_and_render() {
             vec!["login-code", "order-shipped", "password-reset"]
         );
         for (key, content) in &templates {
-            let (v, new) = missive::templates::save(app.state.store.as_ref(), key, key, content)
-                .await
-                .unwrap();
+            let (v, new) = missive::templates::save(
+                app.state.store.as_ref(),
+                &app.state.renderer,
+                key,
+                key,
+                content,
+            )
+            .await
+            .unwrap();
             assert_eq!((v, new), (1, true));
             for part in ["email", "sms", "webhook", "in_app"] {
                 assert!(content.channels.contains_key(part), "{key} has {part}");
@@ -347,9 +353,15 @@ async fn the_shipped_example_templates_import_and_render() {
         // Importing again changes nothing.
         for (key, content) in &templates {
             assert_eq!(
-                missive::templates::save(app.state.store.as_ref(), key, key, content)
-                    .await
-                    .unwrap(),
+                missive::templates::save(
+                    app.state.store.as_ref(),
+                    &app.state.renderer,
+                    key,
+                    key,
+                    content
+                )
+                .await
+                .unwrap(),
                 (1, false)
             );
         }
