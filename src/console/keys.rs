@@ -152,6 +152,9 @@ async fn revoke(
     }
     match state.store.revoke_key(&id, now_ms()).await {
         Ok(true) => {
+            // This process refuses it at once; others within the cache's
+            // few seconds.
+            state.keys.forget(&id);
             tracing::info!(key_id = %id, by = %session.key_id, "API key revoked from the console");
             super::back_to("/console/keys", "Key revoked.")
         }

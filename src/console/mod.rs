@@ -28,7 +28,7 @@ use crate::api::auth::{self, Permission};
 use crate::api::error::ApiError;
 use crate::api::AppState;
 use page::{layout, render, Nav};
-use session::{Action, Session};
+use session::Action;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,9 +59,17 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' '
      form-action 'self'";
 
 /// Sent with every console response: the page can't be framed (no
-/// clickjacking), sniffed into another type, or leak its URL onward.
+/// clickjacking), sniffed into another type, or leak its URL onward; and
+/// no page (a new key, deliveries' content) is kept in a cache. The
+/// stylesheet and script say their own caching.
 async fn security_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         header::HeaderValue::from_static(CSP),
