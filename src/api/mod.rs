@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(nosniff))
+        .layer(axum::middleware::from_fn(crate::console::security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             trace_request,

@@ -46,7 +46,6 @@ pub fn router() -> Router<AppState> {
         .merge(templates::router())
         .merge(recipients::router())
         .merge(keys::router())
-        .layer(axum::middleware::map_response(security_headers))
 }
 
 /// The console's Content-Security-Policy. Scripts and stylesheets come
@@ -58,11 +57,19 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' '
      img-src 'self' data: https: http:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; \
      form-action 'self'";
 
-/// Sent with every console response: the page can't be framed (no
-/// clickjacking), sniffed into another type, or leak its URL onward; and
-/// no page (a new key, deliveries' content) is kept in a cache. The
-/// stylesheet and script say their own caching.
-async fn security_headers(mut resp: Response) -> Response {
+/// Sent with every response under `/console` (its 404s too): the page
+/// can't be framed (no clickjacking), sniffed into another type, or leak
+/// its URL onward; and no page (a new key, deliveries' content) is kept in
+/// a cache. The stylesheet and script say their own caching.
+pub async fn security_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let console = req.uri().path().starts_with("/console");
+    let mut resp = next.run(req).await;
+    if !console {
+        return resp;
+    }
     let h = resp.headers_mut();
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(
