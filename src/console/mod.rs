@@ -59,7 +59,9 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' '
 
 /// Sent with every response under `/console` (its 404s too): the page
 /// can't be framed (no clickjacking), sniffed into another type, or leak
-/// its URL onward; and no page (a new key, deliveries' content) is kept in
+/// its URL to other sites (`same-origin`, not `no-referrer`: with that,
+/// browsers send `Origin: null` on the console's own forms, which the
+/// CSRF check refuses); and no page (a new key, deliveries' content) is kept in
 /// a cache. The stylesheet and script say their own caching.
 pub async fn security_headers(
     req: axum::extract::Request,
@@ -91,7 +93,7 @@ pub async fn security_headers(
     );
     h.insert(
         header::REFERRER_POLICY,
-        header::HeaderValue::from_static("no-referrer"),
+        header::HeaderValue::from_static("same-origin"),
     );
     resp
 }

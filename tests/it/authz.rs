@@ -185,7 +185,7 @@ async fn console_and_api_answers_carry_the_security_headers() {
         );
         assert_eq!(h["x-frame-options"], "DENY", "{path}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
     };
     let get = |path: &str| c.http.get(format!("{}{path}", app.base)).send();
     for path in ["/console/login", "/console", "/console/assets/console.js"] {
