@@ -1381,7 +1381,18 @@ async fn revoking_a_recipients_tokens_refuses_the_old_ones_only() {
         };
         assert_eq!(inbox(old).await, 401);
         let new = app.token("u_1").await;
-        assert_eq!(inbox(new).await, 200);
+        assert_eq!(inbox(new.clone()).await, 200);
+        // Revoked by another instance: this one's cached generation must
+        // let go within the window.
+        let mut sse = app.sse("u_1", &new).await;
+        let t0 = Instant::now();
+        app.state.store.revoke_inbox_tokens("u_1").await.unwrap();
+        assert_eq!(
+            sse.next(REVOKED_WITHIN).await.expect("an end event").json()["reason"],
+            "revoked"
+        );
+        assert!(t0.elapsed() < REVOKED_WITHIN, "took {:?}", t0.elapsed());
+        assert_eq!(inbox(new).await, 401);
         // A read-only key can't revoke them.
         let (read, _) = missive::api::auth::create_key(app.state.store.as_ref(), "r", "read")
             .await
