@@ -1,5 +1,8 @@
 //! API keys: random, shown once, stored as SHA-256. Every request names its
-//! key in `Authorization: Bearer <key>`; handlers ask for a scope.
+//! key in `Authorization: Bearer <key>` (or, from the console, a session
+//! opened with one); handlers ask for a [`Permission`], and
+//! [`Permission::scopes`] is the one rule saying which scopes grant it, for
+//! the API, the console and the inbox streams alike.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -20,9 +23,13 @@ use crate::util::now_ms;
 
 pub const SCOPES: [&str; 4] = ["send", "templates", "read", "admin"];
 
-/// How long a verified key is trusted without asking the database again (so
-/// a revocation reaches every instance within this time).
-const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+/// How long a verified key (or a recipient's token generation) is trusted
+/// without asking the database again. Open streams check again every
+/// [`RECHECK_EVERY`], so a revocation on any instance ends requests and
+/// streams everywhere within this plus that: 5 s.
+pub const CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(4);
+/// How often an open stream checks that its credential still holds.
+pub const RECHECK_EVERY: Duration = Duration::from_secs(1);
 /// `last_used_at` is written at most this often per key.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
@@ -95,25 +102,136 @@ impl KeyCache {
     }
 }
 
-/// The caller, once its key is verified.
+impl KeyCache {
+    /// Drops a key from this process's cache (after revoking it here), so
+    /// its next use asks the database.
+    pub fn forget(&self, key_id: &str) {
+        self.entries
+            .lock()
+            .unwrap()
+            .retain(|_, (row, _)| row.id != key_id);
+    }
+
+    /// Counts a request against the key's rate limit (`server.api_rate_limit`).
+    pub fn admit(&self, key_id: &str) -> Result<(), ApiError> {
+        if let Some(limiter) = &self.limiter {
+            if let Err(not_until) = limiter.check_key(&key_id.to_string()) {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
+                return Err(ApiError::TooManyRequests(wait.as_secs_f64().ceil() as u64));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a caller asks to do. Every API route and console page asks for
+/// one; [`Permission::scopes`] says which scopes grant it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Permission {
+    /// Send notifications; issue and revoke inbox tokens.
+    Send,
+    /// Deliveries, notifications, providers' state, the console overview.
+    ReadDeliveries,
+    /// Recipient profiles.
+    ReadRecipients,
+    /// Create, replace and delete recipient profiles.
+    WriteRecipients,
+    /// A recipient's inbox and its live streams.
+    ReadInbox,
+    /// Mark inbox messages read, archive them.
+    ChangeInbox,
+    /// Templates, their versions and previews.
+    ReadTemplates,
+    /// Create, change, activate and archive templates.
+    WriteTemplates,
+    /// Retry, cancel and replay deliveries.
+    Operate,
+    /// Create, list and revoke API keys.
+    ManageKeys,
+}
+
+impl Permission {
+    /// The scopes any one of which grants this; `admin` grants everything.
+    pub fn scopes(self) -> &'static [&'static str] {
+        use Permission::*;
+        match self {
+            Send | WriteRecipients | ChangeInbox => &["send"],
+            ReadDeliveries => &["read"],
+            ReadRecipients | ReadInbox => &["read", "send"],
+            ReadTemplates => &["read", "templates"],
+            WriteTemplates => &["templates"],
+            Operate | ManageKeys => &["admin"],
+        }
+    }
+
+    /// "the `read` or `send` scope", for messages.
+    pub fn describe(self) -> String {
+        let names: Vec<String> = self.scopes().iter().map(|s| format!("`{s}`")).collect();
+        format!("the {} scope", names.join(" or "))
+    }
+}
+
+/// What a caller proved itself with, to check again later (open streams).
+#[derive(Clone, Debug)]
+enum Credential {
+    /// The SHA-256 of an API key.
+    Key(String),
+    /// The SHA-256 of a console session's cookie.
+    Session(String),
+}
+
+/// The caller, once its key (or the console session opened with one) is
+/// verified: the same principal for the API and the console.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub key_id: String,
     scopes: String,
+    credential: Credential,
 }
 
 impl Caller {
-    pub fn has(&self, scope: &str) -> bool {
+    /// The caller of a live console session (`id_hash`: its cookie's hash).
+    pub fn from_session(view: &crate::store::SessionView, id_hash: String) -> Caller {
+        Caller {
+            key_id: view.key_id.clone(),
+            scopes: view.scopes.clone(),
+            credential: Credential::Session(id_hash),
+        }
+    }
+
+    fn has_scope(&self, scope: &str) -> bool {
         self.scopes.split(',').any(|s| s == scope || s == "admin")
     }
 
-    pub fn require(&self, scope: &str) -> Result<(), ApiError> {
-        if self.has(scope) {
+    pub fn may(&self, p: Permission) -> bool {
+        p.scopes().iter().any(|s| self.has_scope(s))
+    }
+
+    pub fn require(&self, p: Permission) -> Result<(), ApiError> {
+        if self.may(p) {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(
-                "this API key lacks the `{scope}` scope"
+                "this API key lacks {}",
+                p.describe()
             )))
+        }
+    }
+
+    /// Checks again that the credential holds (the key is not revoked, the
+    /// console session not ended), as a request would: through the same
+    /// cache, so at most [`CREDENTIAL_CACHE_TTL`] late. `Ok(false)` when it
+    /// no longer holds.
+    pub async fn still_valid(&self, state: &AppState) -> Result<bool, ApiError> {
+        match &self.credential {
+            Credential::Key(hash) => match verify_hash(state, hash).await {
+                Ok(_) => Ok(true),
+                Err(ApiError::Unauthorized(_)) => Ok(false),
+                Err(e) => Err(e),
+            },
+            Credential::Session(id) => Ok(state.store.session_get(id, now_ms()).await?.is_some()),
         }
     }
 }
@@ -141,16 +259,14 @@ impl FromRequestParts<AppState> for Caller {
             .contains_key(axum::http::header::AUTHORIZATION)
         {
             // The console's pages call the API with their session cookie.
-            if let Some(s) = crate::console::session::from_cookie(&parts.headers, state).await? {
+            if let Some((id, s)) = crate::console::session::lookup(&parts.headers, state).await? {
                 if !crate::console::session::api_csrf_ok(&parts.method, &parts.headers, &s) {
                     return Err(ApiError::Forbidden(
                         "a console session must send its CSRF token in X-CSRF-Token".into(),
                     ));
                 }
-                return Ok(Caller {
-                    key_id: s.key_id,
-                    scopes: s.scopes,
-                });
+                state.keys.admit(&s.key_id)?;
+                return Ok(Caller::from_session(&s, id));
             }
             return Err(ApiError::Unauthorized(
                 "send an API key in the Authorization: Bearer header".into(),
@@ -164,29 +280,33 @@ impl FromRequestParts<AppState> for Caller {
                 "an inbox token opens its recipient's inbox (/v1/recipients/{id}/inbox) only; this needs an API key".into(),
             ));
         }
-        let row = verify(state, key).await?;
-        if let Some(limiter) = &state.keys.limiter {
-            if let Err(not_until) = limiter.check_key(&row.id) {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                ));
-                return Err(ApiError::TooManyRequests(wait.as_secs_f64().ceil() as u64));
-            }
-        }
-        Ok(Caller {
-            key_id: row.id,
-            scopes: row.scopes,
-        })
+        authenticate(state, key).await.map(|(caller, _)| caller)
     }
 }
 
-async fn verify(state: &AppState, key: &str) -> Result<ApiKeyRow, ApiError> {
+/// Checks an API key as every request does (cache, revocation, rate
+/// limit); the console's sign-in uses this too.
+pub async fn authenticate(state: &AppState, key: &str) -> Result<(Caller, ApiKeyRow), ApiError> {
     let hash = hash_key(key);
+    let row = verify_hash(state, &hash).await?;
+    state.keys.admit(&row.id)?;
+    Ok((
+        Caller {
+            key_id: row.id.clone(),
+            scopes: row.scopes.clone(),
+            credential: Credential::Key(hash),
+        },
+        row,
+    ))
+}
+
+async fn verify_hash(state: &AppState, hash: &str) -> Result<ApiKeyRow, ApiError> {
+    let hash = hash.to_string();
     let cached = {
         let entries = state.keys.entries.lock().unwrap();
         entries
             .get(&hash)
-            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
+            .filter(|(_, at)| at.elapsed() < CREDENTIAL_CACHE_TTL)
             .map(|(row, _)| row.clone())
     };
     let row = match cached {
@@ -233,16 +353,66 @@ mod tests {
         assert_eq!(parse_scopes("send, read,send").unwrap(), "send,read");
         assert!(parse_scopes("send,root").unwrap_err().contains("root"));
         assert!(parse_scopes("").is_err());
-        let admin = Caller {
+        let caller = |scopes: &str| Caller {
             key_id: "k".into(),
-            scopes: "admin".into(),
+            scopes: scopes.into(),
+            credential: Credential::Key("h".into()),
         };
-        assert!(admin.has("templates"));
-        let sender = Caller {
+        assert!(caller("admin").may(Permission::WriteTemplates));
+        let sender = caller("send");
+        assert!(sender.may(Permission::Send) && !sender.may(Permission::ReadDeliveries));
+    }
+
+    #[test]
+    fn one_rule_for_every_permission() {
+        use Permission::*;
+        let caller = |scopes: &str| Caller {
             key_id: "k".into(),
-            scopes: "send".into(),
+            scopes: scopes.into(),
+            credential: Credential::Key("h".into()),
         };
-        assert!(sender.has("send") && !sender.has("read"));
+        let templates = caller("templates");
+        assert!(templates.may(ReadTemplates) && templates.may(WriteTemplates));
+        for p in [
+            ReadDeliveries,
+            ReadRecipients,
+            ReadInbox,
+            Operate,
+            ManageKeys,
+            Send,
+        ] {
+            assert!(!templates.may(p), "{p:?}");
+        }
+        let read = caller("read");
+        for p in [ReadDeliveries, ReadRecipients, ReadInbox, ReadTemplates] {
+            assert!(read.may(p), "{p:?}");
+        }
+        for p in [
+            Send,
+            WriteRecipients,
+            ChangeInbox,
+            WriteTemplates,
+            Operate,
+            ManageKeys,
+        ] {
+            assert!(!read.may(p), "{p:?}");
+        }
+        let admin = caller("admin");
+        for p in [
+            Send,
+            ReadDeliveries,
+            ReadRecipients,
+            WriteRecipients,
+            ReadInbox,
+            ChangeInbox,
+            ReadTemplates,
+            WriteTemplates,
+            Operate,
+            ManageKeys,
+        ] {
+            assert!(admin.may(p), "{p:?}");
+        }
+        assert_eq!(ReadRecipients.describe(), "the `read` or `send` scope");
     }
 
     #[test]

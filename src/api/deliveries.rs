@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Caller;
+use super::auth::{Caller, Permission};
 use super::error::{ApiError, ApiResult, FieldError};
 use super::openapi::{AuthErrors, Conflict, Invalid, NotFound};
 use super::AppState;
@@ -269,7 +269,7 @@ async fn list(
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<DeliveryPage>> {
-    caller.require("read")?;
+    caller.require(Permission::ReadDeliveries)?;
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let (filter, limit) = q.filter()?;
     let rows = state
@@ -313,7 +313,7 @@ async fn show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryDetail>> {
-    caller.require("read")?;
+    caller.require(Permission::ReadDeliveries)?;
     let d = state
         .store
         .get_delivery(&id)
@@ -361,7 +361,7 @@ async fn retry(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Delivery>> {
-    caller.require("admin")?;
+    caller.require(Permission::Operate)?;
     let note = format!(
         "re-queued by POST /v1/deliveries/{{id}}/retry (API key {})",
         caller.key_id
@@ -392,7 +392,7 @@ async fn retry_dead_letters(
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Requeued>> {
-    caller.require("admin")?;
+    caller.require(Permission::Operate)?;
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     if q.status.as_deref().is_some_and(|s| s != "failed") {
         return Err(ApiError::invalid(
@@ -430,7 +430,7 @@ async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Delivery>> {
-    caller.require("admin")?;
+    caller.require(Permission::Operate)?;
     let t = state.cancel_delivery(&id).await?;
     transition(&id, t, "cancelled", "queued, scheduled or retrying")
 }

@@ -5,7 +5,10 @@
 //!
 //! Every inbox route takes an API key (`read` or `send` to look, `send` to
 //! change) or a recipient token, in `Authorization: Bearer` or, for
-//! EventSource and WebSocket which can't set headers, as `?token=`.
+//! EventSource and WebSocket which can't set headers, as `?token=`. An
+//! open stream checks its credential again every second and ends (`end`
+//! event `revoked`, WebSocket close 4003) once the key is revoked or the
+//! recipient's tokens are (deleting the recipient revokes them).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -26,14 +29,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{bearer, Caller};
+use super::auth::{bearer, Caller, Permission};
 use super::error::{ApiError, ApiResult, FieldError};
 use super::openapi::{AuthErrors, Invalid, NotFound};
 use super::recipients::IdParam;
 use super::AppState;
-use crate::inbox::feed::{feed, End, Item};
-use crate::inbox::token::{self, Claims, TokenError};
-use crate::inbox::{Event, Inbox, Message};
+use crate::inbox::feed::{feed, End, Guard, Item};
+use crate::inbox::token::{self, Claims};
+use crate::inbox::{Event, Inbox, Message, VerifyError};
 use crate::util::rfc3339;
 
 /// The inbox routes; `cors_origins` is `inbox.cors_origins`.
@@ -50,7 +53,7 @@ pub fn router(cors_origins: &[String]) -> OpenApiRouter<AppState> {
         None => inbox,
     };
     OpenApiRouter::new()
-        .routes(routes!(issue_token))
+        .routes(routes!(issue_token, revoke_tokens))
         .merge(inbox)
 }
 
@@ -129,8 +132,11 @@ pub fn query_token(query: Option<&str>) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-fn token_error(e: TokenError) -> ApiError {
-    ApiError::Unauthorized(e.to_string())
+fn token_error(e: VerifyError) -> ApiError {
+    match e {
+        VerifyError::Token(e) => ApiError::Unauthorized(e.to_string()),
+        VerifyError::Store(e) => e.into(),
+    }
 }
 
 impl FromRequestParts<AppState> for InboxAuth {
@@ -139,11 +145,11 @@ impl FromRequestParts<AppState> for InboxAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match bearer(&parts.headers) {
             Some(t) if t.starts_with(token::PREFIX) => {
-                Ok(InboxAuth::Token(state.inbox.verify_token(t).map_err(token_error)?))
+                Ok(InboxAuth::Token(state.inbox.verify_token(t).await.map_err(token_error)?))
             }
             Some(_) => Ok(InboxAuth::Key(Caller::from_request_parts(parts, state).await?)),
             None => match query_token(parts.uri.query()) {
-                Some(t) => Ok(InboxAuth::Token(state.inbox.verify_token(&t).map_err(token_error)?)),
+                Some(t) => Ok(InboxAuth::Token(state.inbox.verify_token(&t).await.map_err(token_error)?)),
                 None => Err(ApiError::Unauthorized(
                     "send an API key or an inbox token in the Authorization: Bearer header, or an inbox token as ?token="
                         .into(),
@@ -161,9 +167,8 @@ impl InboxAuth {
             InboxAuth::Token(_) => Err(ApiError::Forbidden(
                 "this inbox token is for another recipient".into(),
             )),
-            InboxAuth::Key(k) if change => k.require("send"),
-            InboxAuth::Key(k) if k.has("send") => Ok(()),
-            InboxAuth::Key(k) => k.require("read"),
+            InboxAuth::Key(k) if change => k.require(Permission::ChangeInbox),
+            InboxAuth::Key(k) => k.require(Permission::ReadInbox),
         }
     }
 
@@ -178,7 +183,43 @@ impl InboxAuth {
     fn may_change(&self) -> bool {
         match self {
             InboxAuth::Token(_) => true,
-            InboxAuth::Key(k) => k.has("send"),
+            InboxAuth::Key(k) => k.may(Permission::ChangeInbox),
+        }
+    }
+
+    /// Checks again, for an open stream, that this credential holds (the
+    /// same cached checks a request makes). When the store can't answer,
+    /// the stream goes on: the next check asks again.
+    fn guard(&self, state: &AppState) -> Guard {
+        match self {
+            InboxAuth::Key(caller) => {
+                let (caller, state) = (caller.clone(), state.clone());
+                Arc::new(move || {
+                    let (caller, state) = (caller.clone(), state.clone());
+                    Box::pin(async move {
+                        caller.still_valid(&state).await.unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, "could not check an inbox stream's API key");
+                            true
+                        })
+                    })
+                })
+            }
+            InboxAuth::Token(claims) => {
+                let (claims, inbox) = (claims.clone(), state.inbox.clone());
+                Arc::new(move || {
+                    let (claims, inbox) = (claims.clone(), inbox.clone());
+                    Box::pin(async move {
+                        match inbox.check_claims(&claims).await {
+                            Ok(()) => true,
+                            Err(VerifyError::Token(_)) => false,
+                            Err(VerifyError::Store(e)) => {
+                                tracing::warn!(error = %e, "could not check an inbox stream's token");
+                                true
+                            }
+                        }
+                    })
+                })
+            }
         }
     }
 }
@@ -207,13 +248,19 @@ async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<InboxToken>)> {
-    caller.require("send")?;
+) -> ApiResult<(
+    StatusCode,
+    [(HeaderName, &'static str); 1],
+    Json<InboxToken>,
+)> {
+    caller.require(Permission::Send)?;
     check_recipient_id(&id)?;
-    let (token, expires_at) = state.inbox.issue_token(&id);
+    let (token, expires_at) = state.inbox.issue_token(&id).await?;
     let ttl = state.inbox.config().token_ttl;
     Ok((
         StatusCode::CREATED,
+        // A credential: no cache may keep it.
+        [(header::CACHE_CONTROL, "no-store")],
         Json(InboxToken {
             token,
             recipient: id,
@@ -221,6 +268,36 @@ async fn issue_token(
             expires_in: ttl.as_secs_f64().ceil() as u64,
         }),
     ))
+}
+
+/// Revoke a recipient's inbox tokens.
+///
+/// Scope `send`. Every token issued for this recipient so far stops
+/// working: requests with it get 401 and its open streams end within 5
+/// seconds. Tokens issued afterwards work. (Deleting the recipient does
+/// this too.)
+#[utoipa::path(
+    delete,
+    path = "/v1/recipients/{id}/token",
+    operation_id = "revoke_inbox_tokens",
+    tag = "inbox",
+    security(("api_key" = [])),
+    params(IdParam),
+    responses(
+        (status = 204, description = "Revoked"),
+        AuthErrors, Invalid
+    )
+)]
+async fn revoke_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Permission::Send)?;
+    check_recipient_id(&id)?;
+    state.inbox.revoke_tokens(&id).await?;
+    tracing::info!(recipient = %id, key_id = %caller.key_id, "inbox tokens revoked");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Inbox list parameters. Unknown parameters are refused.
@@ -443,6 +520,7 @@ fn open_feed(
         sub,
         resume,
         auth.expires_at(),
+        auth.guard(state),
     ))
 }
 
@@ -450,6 +528,7 @@ fn end_reason(end: End) -> &'static str {
     match end {
         End::Lagged => "fell_behind",
         End::TokenExpired => "token_expired",
+        End::Revoked => "revoked",
         End::Shutdown => "shutdown",
         End::Error => "error",
     }
@@ -558,6 +637,7 @@ async fn ws(
         recipient: id,
         may_change: auth.may_change(),
         heartbeat: state.inbox.config().heartbeat,
+        guard: auth.guard(&state),
     };
     Ok(upgrade.on_upgrade(move |socket| session.run(socket, feed)))
 }
@@ -575,12 +655,15 @@ struct Session {
     recipient: String,
     may_change: bool,
     heartbeat: Duration,
+    /// Checked before each command, as the feed checks it periodically.
+    guard: Guard,
 }
 
 fn close_code(end: End) -> u16 {
     match end {
         End::Lagged => 4002,
         End::TokenExpired => 4001,
+        End::Revoked => 4003,
         End::Shutdown => 1001,
         End::Error => 1011,
     }
@@ -602,6 +685,12 @@ impl Session {
                     None => return,
                 },
                 msg = socket.recv() => match msg {
+                    Some(Ok(WsMessage::Text(_))) if !(self.guard)().await => {
+                        let end = End::Revoked;
+                        let frame = CloseFrame { code: close_code(end), reason: end_reason(end).into() };
+                        let _ = self.send(&mut socket, WsMessage::Close(Some(frame))).await;
+                        return;
+                    }
                     Some(Ok(WsMessage::Text(t))) => match self.command(&t).await {
                         Some(reply) => WsMessage::Text(reply.to_string().into()),
                         None => continue,
@@ -723,6 +812,7 @@ mod tests {
         let t = InboxAuth::Token(Claims {
             recipient: "u_1".into(),
             expires_at: 1,
+            generation: 0,
         });
         assert!(t.allow("u_1", true).is_ok());
         assert!(matches!(t.allow("u_2", false), Err(ApiError::Forbidden(_))));

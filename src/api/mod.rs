@@ -110,11 +110,22 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(nosniff))
+        .layer(axum::middleware::from_fn(crate::console::security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             trace_request,
         ))
         .with_state(state)
+}
+
+/// Every answer is what its Content-Type says: browsers must not guess.
+async fn nosniff(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    resp
 }
 
 /// One span per request, named by the matched route (not the raw path, so

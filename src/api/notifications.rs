@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Caller;
+use super::auth::{Caller, Permission};
 use super::deliveries::Delivery;
 use super::error::{ApiError, ApiResult};
 use super::json::JsonBody;
@@ -112,7 +112,7 @@ async fn send(
     headers: HeaderMap,
     body: JsonBody<SendRequest>,
 ) -> ApiResult<Response> {
-    caller.require("send")?;
+    caller.require(Permission::Send)?;
     let idem_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
@@ -175,7 +175,7 @@ async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Cancelled>> {
-    caller.require("send")?;
+    caller.require(Permission::Send)?;
     if state.store.get_notification(&id).await?.is_none() {
         return Err(ApiError::NotFound(format!("there is no notification {id}")));
     }
@@ -211,7 +211,7 @@ async fn show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Notification>> {
-    caller.require("read")?;
+    caller.require(Permission::ReadDeliveries)?;
     let n = state
         .store
         .get_notification(&id)

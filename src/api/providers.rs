@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Caller;
+use super::auth::{Caller, Permission};
 use super::error::ApiResult;
 use super::openapi::AuthErrors;
 use super::AppState;
@@ -42,7 +42,7 @@ pub struct ProviderList {
     )
 )]
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ProviderList>> {
-    caller.require("read")?;
+    caller.require(Permission::ReadDeliveries)?;
     // The shared state as it is now, not as last refreshed.
     if let Err(e) = state.providers.refresh().await {
         tracing::warn!(error = %e, "reading providers' shared state failed");

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Caller;
+use super::auth::{Caller, Permission};
 use super::error::{ApiError, ApiResult, FieldError};
 use super::json::JsonBody;
 use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
@@ -215,7 +215,7 @@ async fn upsert(
     Path(id): Path<String>,
     body: JsonBody<PutRecipient>,
 ) -> ApiResult<(StatusCode, Json<Recipient>)> {
-    caller.require("send")?;
+    caller.require(Permission::WriteRecipients)?;
     let b = body.value;
     validate(&id, &b)?;
     let now = now_ms();
@@ -272,9 +272,7 @@ async fn show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Recipient>> {
-    if !caller.has("send") {
-        caller.require("read")?;
-    }
+    caller.require(Permission::ReadRecipients)?;
     valid_id(&id)?;
     let r = state
         .store
@@ -285,9 +283,12 @@ async fn show(
     Ok(Json(r.into()))
 }
 
-/// Delete a recipient profile.
+/// Delete a recipient.
 ///
-/// Scope `send`.
+/// Scope `send`. Deletes the profile and the recipient's inbox messages,
+/// and revokes every inbox token issued for it (requests with them get 401,
+/// open streams end within 5 seconds). 404 when there was neither a
+/// profile nor a message; its tokens are revoked all the same.
 #[utoipa::path(
     delete,
     path = "/v1/recipients/{id}",
@@ -305,9 +306,14 @@ async fn remove(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require("send")?;
+    caller.require(Permission::WriteRecipients)?;
     valid_id(&id)?;
-    if state.store.delete_recipient(&id).await? {
+    let erased = state.store.delete_recipient(&id).await?;
+    state
+        .inbox
+        .remember_generation(&id, erased.token_generation);
+    tracing::info!(recipient = %id, key_id = %caller.key_id, messages = erased.messages, "recipient deleted");
+    if erased.profile || erased.messages > 0 {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("there is no recipient {id}")))

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Caller;
+use super::auth::{Caller, Permission};
 use super::error::{ApiError, ApiResult, FieldError};
 use super::json::JsonBody;
 use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
@@ -158,7 +158,7 @@ async fn put(
     Path(key): Path<String>,
     body: JsonBody<PutTemplate>,
 ) -> ApiResult<(StatusCode, Json<SavedTemplate>)> {
-    caller.require("templates")?;
+    caller.require(Permission::WriteTemplates)?;
     if !valid_key(&key) {
         return Err(ApiError::invalid(
             "key",
@@ -203,11 +203,7 @@ async fn put(
 }
 
 fn can_read(caller: &Caller) -> Result<(), ApiError> {
-    if caller.has("templates") {
-        Ok(())
-    } else {
-        caller.require("read")
-    }
+    caller.require(Permission::ReadTemplates)
 }
 
 fn template_view(t: &TemplateRow, current: i64) -> Template {
@@ -410,7 +406,7 @@ async fn activate(
     caller: Caller,
     Path((key, n)): Path<(String, String)>,
 ) -> ApiResult<Json<Template>> {
-    caller.require("templates")?;
+    caller.require(Permission::WriteTemplates)?;
     let n = version_param(&n)?;
     load(&state, &key, Some(n)).await?;
     state
@@ -441,7 +437,7 @@ async fn archive(
     caller: Caller,
     Path(key): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require("templates")?;
+    caller.require(Permission::WriteTemplates)?;
     load(&state, &key, None).await?;
     state.store.archive_template(&key, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)

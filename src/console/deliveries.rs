@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::page::{self, csrf_field, layout, render, Nav, PageResult};
 use super::session::{Action, Session};
+use crate::api::auth::Permission;
 use crate::api::deliveries::ListQuery;
 use crate::api::error::ApiError;
 use crate::api::AppState;
@@ -124,7 +125,7 @@ async fn list(
 }
 
 async fn list_page(state: &AppState, session: &Session, f: Filters) -> PageResult {
-    super::reader(session)?;
+    session.require(page::DELIVERIES)?;
     let parsed = f.parse();
     let rows = match &parsed {
         Ok(filter) => state
@@ -137,7 +138,7 @@ async fn list_page(state: &AppState, session: &Session, f: Filters) -> PageResul
     let more = rows.len() as i64 > PAGE;
     let rows = &rows[..rows.len().min(PAGE as usize)];
     let now = now_ms();
-    let can_replay = session.can("admin")
+    let can_replay = session.may(Permission::Operate)
         && parsed.is_ok()
         && f.status
             .as_deref()
@@ -273,7 +274,7 @@ async fn show_page(
     id: &str,
     notice: Option<&str>,
 ) -> PageResult {
-    super::reader(session)?;
+    session.require(page::DELIVERIES)?;
     let d = state
         .store
         .get_delivery(id)
@@ -294,7 +295,7 @@ async fn show_page(
             (page::flash(notice))
             @if let Some(r) = &d.reason { p.reason { "Reason: " strong.reason-code { (r) } } }
             @if let Some(w) = describe_wait(&d, now) { p.wait { (w) } }
-            @if session.can("admin") && (d.status == status::FAILED || waiting) {
+            @if session.may(Permission::Operate) && (d.status == status::FAILED || waiting) {
                 div.actions {
                     @if d.status == status::FAILED {
                         form method="post" action={"/console/deliveries/" (d.id) "/retry"} {
@@ -407,7 +408,7 @@ async fn cancel(
 }
 
 async fn change(state: &AppState, session: &Session, id: &str, retry: bool) -> Response {
-    if let Err(r) = session.require("admin") {
+    if let Err(r) = session.require(&[Permission::Operate]) {
         return r;
     }
     let t = if retry {
@@ -464,7 +465,7 @@ fn failed_only(f: &Filters) -> Result<DeliveryFilter, String> {
 }
 
 async fn confirm_page(state: &AppState, session: &Session, f: Filters) -> PageResult {
-    session.require("admin")?;
+    session.require(&[Permission::Operate])?;
     let filter = failed_only(&f).map_err(|e| {
         page::error_page(
             Some(session),
@@ -517,7 +518,7 @@ async fn confirm_page(state: &AppState, session: &Session, f: Filters) -> PageRe
 
 async fn replay(State(state): State<AppState>, a: Action<Filters>) -> Response {
     let session = &a.session;
-    if let Err(r) = session.require("admin") {
+    if let Err(r) = session.require(&[Permission::Operate]) {
         return r;
     }
     let filter = match failed_only(&a.form) {

@@ -43,7 +43,7 @@ async fn page_with(
     notice: Option<&str>,
     created: Option<(&str, &str)>,
 ) -> PageResult {
-    session.require("admin")?;
+    session.require(page::KEYS)?;
     let keys = state.store.list_keys().await.map_err(page::db)?;
     let now = now_ms();
     Ok(render(layout(
@@ -117,7 +117,7 @@ async fn create(State(state): State<AppState>, a: Action<Vec<(String, String)>>)
         .map(|(_, v)| v.as_str())
         .collect();
     let r = async {
-        session.require("admin")?;
+        session.require(page::KEYS)?;
         if name.is_empty() || name.len() > 100 {
             return page_with(&state, session, Some("Give the key a name (up to 100 characters)."), None).await;
         }
@@ -141,7 +141,7 @@ async fn revoke(
     a: Action<Vec<(String, String)>>,
 ) -> Response {
     let session = &a.session;
-    if let Err(r) = session.require("admin") {
+    if let Err(r) = session.require(page::KEYS) {
         return r;
     }
     if id == session.key_id {
@@ -152,6 +152,9 @@ async fn revoke(
     }
     match state.store.revoke_key(&id, now_ms()).await {
         Ok(true) => {
+            // This process refuses it at once; others within the cache's
+            // few seconds.
+            state.keys.forget(&id);
             tracing::info!(key_id = %id, by = %session.key_id, "API key revoked from the console");
             super::back_to("/console/keys", "Key revoked.")
         }

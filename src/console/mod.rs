@@ -3,6 +3,10 @@
 //! overview's live refresh), served by the same binary and working offline.
 //! Pages read the store directly; the template preview calls the REST API
 //! with the session cookie and its CSRF token.
+//!
+//! Every page asks for the [`Permission`] of the API route that shows the
+//! same data (see [`page::NAV`]), so a key sees no more here than over the
+//! API. Every response carries the headers in [`security_headers`].
 
 mod deliveries;
 mod keys;
@@ -20,10 +24,11 @@ use axum::{Form, Router};
 use maud::html;
 use serde::Deserialize;
 
-use crate::api::auth::hash_key;
+use crate::api::auth::{self, Permission};
+use crate::api::error::ApiError;
 use crate::api::AppState;
 use page::{layout, render, Nav};
-use session::{Action, Session};
+use session::Action;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -41,6 +46,56 @@ pub fn router() -> Router<AppState> {
         .merge(templates::router())
         .merge(recipients::router())
         .merge(keys::router())
+}
+
+/// The console's Content-Security-Policy. Scripts and stylesheets come
+/// from the console's own files only (no inline script anywhere); inline
+/// styles and remote images are allowed for the email previews, which are
+/// `srcdoc` frames that inherit this policy (and are sandboxed: no script
+/// runs in them).
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data: https: http:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; \
+     form-action 'self'";
+
+/// Sent with every response under `/console` (its 404s too): the page
+/// can't be framed (no clickjacking), sniffed into another type, or leak
+/// its URL to other sites (`same-origin`, not `no-referrer`: with that,
+/// browsers send `Origin: null` on the console's own forms, which the
+/// CSRF check refuses); and no page (a new key, deliveries' content) is kept in
+/// a cache. The stylesheet and script say their own caching.
+pub async fn security_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let console = req.uri().path().starts_with("/console");
+    let mut resp = next.run(req).await;
+    if !console {
+        return resp;
+    }
+    let h = resp.headers_mut();
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("same-origin"),
+    );
+    resp
 }
 
 async fn css() -> impl IntoResponse {
@@ -77,6 +132,15 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
+/// The first page `caller` may see (where `/console` sends a key that
+/// can't read the overview), or none: such a key can't sign in.
+pub fn first_page(may: impl Fn(Permission) -> bool) -> Option<&'static str> {
+    page::NAV
+        .iter()
+        .find(|(_, _, _, perms)| perms.iter().all(|p| may(*p)))
+        .map(|(_, href, _, _)| *href)
+}
+
 fn login_page(next: &str, error: Option<&str>) -> maud::Markup {
     layout(
         "Sign in",
@@ -86,7 +150,8 @@ fn login_page(next: &str, error: Option<&str>) -> maud::Markup {
             section.signin {
                 h1 { "Sign in" }
                 p { "Use an API key with the " code { "admin" } " scope, or " code { "read" }
-                    " to look without changing anything. The first admin key is in "
+                    " to look without changing anything, or " code { "templates" }
+                    " to edit templates. A key sees here what it may see over the API. The first admin key is in "
                     code { "data/admin.key" } "." }
                 @if let Some(e) = error { p.problem role="alert" { (e) } }
                 form method="post" action="/console/login" {
@@ -107,7 +172,7 @@ async fn login_form(
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    if let Ok(Some(_)) = session::from_cookie(&headers, &state).await {
+    if let Ok(Some(_)) = session::lookup(&headers, &state).await {
         return Redirect::to(safe_next(q.next.as_deref())).into_response();
     }
     render(login_page(safe_next(q.next.as_deref()), None))
@@ -141,17 +206,19 @@ async fn login(
     if key.is_empty() {
         return refuse("Enter an API key.");
     }
-    let row = match state.store.find_key_by_hash(&hash_key(key)).await {
-        Ok(Some(row)) if row.revoked_at.is_none() => row,
-        Ok(_) => return refuse("This API key is not valid or has been revoked."),
-        Err(e) => return page::db(e),
+    // The same check as every API request: cache, revocation, rate limit.
+    let (caller, row) = match auth::authenticate(&state, key).await {
+        Ok(v) => v,
+        Err(ApiError::Unauthorized(_)) => {
+            return refuse("This API key is not valid or has been revoked.")
+        }
+        Err(ApiError::TooManyRequests(_)) => {
+            return refuse("Too many attempts with this key; wait a moment and try again.")
+        }
+        Err(e) => return e.into_response(),
     };
-    let scopes: Vec<&str> = row.scopes.split(',').collect();
-    if !scopes
-        .iter()
-        .any(|s| matches!(*s, "admin" | "read" | "templates"))
-    {
-        return refuse("This key can only send. The console needs a key with the admin, read or templates scope.");
+    if first_page(|p| caller.may(p)).is_none() {
+        return refuse("This key can see no console page. The console needs a key with the admin, read or templates scope.");
     }
     match session::open(&state, &row.id).await {
         Ok(cookie) => {
@@ -185,15 +252,6 @@ async fn logout(
 pub fn back_to(path: &str, notice: &str) -> Response {
     let sep = if path.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{path}{sep}notice={}", session::urlencode(notice))).into_response()
-}
-
-/// The signed-in session, for pages that only read.
-pub fn reader(s: &Session) -> Result<(), Response> {
-    if s.can_read() {
-        Ok(())
-    } else {
-        Err(page::forbidden(s, "This key can't read the console."))
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use maud::{html, Markup};
 
@@ -89,7 +89,13 @@ pub async fn page(State(state): State<AppState>, session: Session) -> Response {
 }
 
 async fn build(state: &AppState, session: &Session) -> PageResult {
-    super::reader(session)?;
+    if !page::OVERVIEW.iter().all(|p| session.may(*p)) {
+        // A key that can't read deliveries starts where it can look.
+        return match super::first_page(|p| session.may(p)) {
+            Some(to) => Err(axum::response::Redirect::to(to).into_response()),
+            None => Err(session.require(page::OVERVIEW).unwrap_err()),
+        };
+    }
     let now = now_ms();
     let store = &state.store;
     let max_age = state.config.console.day_counts_max_age.as_millis() as i64;

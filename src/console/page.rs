@@ -5,6 +5,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::session::Session;
+use crate::api::auth::Permission;
 
 /// Which entry of the navigation is lit.
 #[derive(Clone, Copy, PartialEq)]
@@ -17,13 +18,39 @@ pub enum Nav {
     None,
 }
 
-const NAV: &[(Nav, &str, &str)] = &[
-    (Nav::Overview, "/console", "Overview"),
-    (Nav::Deliveries, "/console/deliveries", "Deliveries"),
-    (Nav::Templates, "/console/templates", "Templates"),
-    (Nav::Recipients, "/console/recipients", "Recipients"),
-    (Nav::Keys, "/console/keys", "API keys"),
+/// The console's sections and what each needs: the permission of the API
+/// routes that show the same data. Every page of a section asks for these
+/// (its actions ask for what the API's matching route does).
+pub const NAV: &[(Nav, &str, &str, &[Permission])] = &[
+    (Nav::Overview, "/console", "Overview", OVERVIEW),
+    (
+        Nav::Deliveries,
+        "/console/deliveries",
+        "Deliveries",
+        DELIVERIES,
+    ),
+    (Nav::Templates, "/console/templates", "Templates", TEMPLATES),
+    (
+        Nav::Recipients,
+        "/console/recipients",
+        "Recipients",
+        RECIPIENTS,
+    ),
+    (Nav::Keys, "/console/keys", "API keys", KEYS),
 ];
+
+/// Delivery counts, the queue and providers' state: `/v1/deliveries`,
+/// `/v1/providers`.
+pub const OVERVIEW: &[Permission] = &[Permission::ReadDeliveries];
+/// Deliveries with their content and addresses: `/v1/deliveries`.
+pub const DELIVERIES: &[Permission] = &[Permission::ReadDeliveries];
+/// `GET /v1/templates`.
+pub const TEMPLATES: &[Permission] = &[Permission::ReadTemplates];
+/// A profile (`GET /v1/recipients/{id}`) and its recent deliveries
+/// (`/v1/deliveries?recipient=`).
+pub const RECIPIENTS: &[Permission] = &[Permission::ReadRecipients, Permission::ReadDeliveries];
+/// API keys: admin only (there is no API for them; the CLI makes them).
+pub const KEYS: &[Permission] = &[Permission::ManageKeys];
 
 /// A whole page: head, navigation (when signed in), the content.
 pub fn layout(title: &str, session: Option<&Session>, nav: Nav, content: Markup) -> Markup {
@@ -43,8 +70,8 @@ pub fn layout(title: &str, session: Option<&Session>, nav: Nav, content: Markup)
                     a.brand href="/console" { "missive" }
                     @if let Some(s) = session {
                         nav {
-                            @for (item, href, label) in NAV {
-                                @if *item != Nav::Keys || s.can("admin") {
+                            @for (item, href, label, perms) in NAV {
+                                @if perms.iter().all(|p| s.may(*p)) {
                                     a href=(href) class=[(*item == nav).then_some("on")] { (label) }
                                 }
                             }
@@ -83,7 +110,7 @@ pub fn error_page(
         html! {
             h1 { (title) }
             p.problem { (detail) }
-            p { a href="/console" { "Back to the overview" } }
+            p { a href="/console" { "Back to the console" } }
         },
     );
     (status, Html(body.into_string())).into_response()

@@ -38,7 +38,7 @@ async fn lookup(
 }
 
 async fn lookup_page(state: &AppState, session: &Session, q: Lookup) -> PageResult {
-    super::reader(session)?;
+    session.require(page::RECIPIENTS)?;
     let id = q.id.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let (profile, recent) = match id {
         Some(id) => {

@@ -3,6 +3,11 @@
 //! id in an HttpOnly, SameSite=Strict cookie. Every form that changes
 //! something carries the session's CSRF token, and so does every API call the
 //! console's script makes (`X-CSRF-Token`).
+//!
+//! A session is the API's principal ([`Caller`]): the same permissions
+//! (one rule, [`crate::api::auth::Permission`]), the same rate limit, and
+//! it ends as soon as its key is revoked (the session's key is read with
+//! the session, on every request).
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -14,7 +19,8 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::api::auth::hash_key;
+use crate::api::auth::{hash_key, Caller, Permission};
+use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::store::{ConsoleSessionRow, SessionView};
 use crate::util::now_ms;
@@ -27,29 +33,26 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub struct Session {
     pub key_id: String,
     pub key_name: String,
-    scopes: String,
+    pub caller: Caller,
     pub csrf: String,
 }
 
 impl Session {
-    /// `admin` implies every scope.
-    pub fn can(&self, scope: &str) -> bool {
-        self.scopes.split(',').any(|s| s == scope || s == "admin")
+    pub fn may(&self, p: Permission) -> bool {
+        self.caller.may(p)
     }
 
-    /// Pages that only read need `read` (or `templates` for templates).
-    pub fn can_read(&self) -> bool {
-        self.can("read") || self.can("templates")
-    }
-
-    pub fn require(&self, scope: &str) -> Result<(), Response> {
-        if self.can(scope) {
-            Ok(())
-        } else {
-            Err(super::page::forbidden(
+    /// The page's permissions, or the 403 page naming the scopes needed.
+    pub fn require(&self, perms: &[Permission]) -> Result<(), Response> {
+        match perms.iter().find(|p| !self.may(**p)) {
+            None => Ok(()),
+            Some(p) => Err(super::page::forbidden(
                 self,
-                &format!("Signing in with a key that has the `{scope}` scope allows this."),
-            ))
+                &format!(
+                    "This key can't see this: it needs {}, as the API does.",
+                    p.describe()
+                ),
+            )),
         }
     }
 }
@@ -70,15 +73,21 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The session named by the request's cookie, if it is live.
-pub async fn from_cookie(
+/// The session named by the request's cookie, if it is live (not expired,
+/// its key not revoked), with its id's hash.
+pub async fn lookup(
     headers: &HeaderMap,
     state: &AppState,
-) -> Result<Option<SessionView>, crate::store::StoreError> {
+) -> Result<Option<(String, SessionView)>, crate::store::StoreError> {
     let Some(id) = cookie_value(headers, COOKIE) else {
         return Ok(None);
     };
-    state.store.session_get(&hash_key(id), now_ms()).await
+    let id = hash_key(id);
+    Ok(state
+        .store
+        .session_get(&id, now_ms())
+        .await?
+        .map(|v| (id, v)))
 }
 
 /// True when a request's `Origin` (or, without one, `Referer`) is this
@@ -124,16 +133,31 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let view = from_cookie(&parts.headers, state)
+        let view = lookup(&parts.headers, state)
             .await
             .map_err(|e| super::page::server_error(&e.to_string()))?;
         match view {
-            Some(v) => Ok(Session {
-                key_id: v.key_id,
-                key_name: v.key_name,
-                scopes: v.scopes,
-                csrf: v.csrf,
-            }),
+            Some((id, v)) => {
+                let session = Session {
+                    caller: Caller::from_session(&v, id),
+                    key_id: v.key_id,
+                    key_name: v.key_name,
+                    csrf: v.csrf,
+                };
+                if let Err(ApiError::TooManyRequests(secs)) = state.keys.admit(&session.key_id) {
+                    let mut page = super::page::error_page(
+                        Some(&session),
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "Too many requests",
+                        "This key is over its request rate (server.api_rate_limit). Wait a moment and reload.",
+                    );
+                    if let Ok(v) = secs.to_string().parse() {
+                        page.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                    return Err(page);
+                }
+                Ok(session)
+            }
             None => {
                 let back = parts
                     .uri

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::page::{self, csrf_field, layout, render, Nav, PageResult};
 use super::session::{Action, Session};
+use crate::api::auth::Permission;
 use crate::api::AppState;
 use crate::render::{TemplateContent, TemplateError, TemplateSettings, CHANNEL_PARTS};
 use crate::store::TemplateRow;
@@ -34,14 +35,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn can_read(s: &Session) -> Result<(), Response> {
-    if s.can("templates") || s.can("read") {
-        Ok(())
-    } else {
-        Err(page::forbidden(
-            s,
-            "Templates need a key with the templates or read scope.",
-        ))
-    }
+    s.require(page::TEMPLATES)
 }
 
 fn enc(s: &str) -> String {
@@ -77,7 +71,7 @@ async fn list_page(state: &AppState, session: &Session, notice: Option<&str>) ->
         html! {
             h1 { "Templates" }
             (page::flash(notice))
-            @if session.can("templates") {
+            @if session.may(Permission::WriteTemplates) {
                 form.inline method="post" action="/console/templates" {
                     (csrf_field(session))
                     label { "New template key" input name="key" required pattern="[A-Za-z0-9._-]{1,100}" placeholder="order-shipped"; }
@@ -212,7 +206,7 @@ fn editor(
     draft: &Draft,
     notice: Option<&str>,
 ) -> Response {
-    let editable = session.can("templates");
+    let editable = session.may(Permission::WriteTemplates);
     let mut locales: Vec<String> = vec![String::new()];
     locales.extend(draft.content.locales.keys().cloned());
     let channels: Vec<&str> = CHANNEL_PARTS
@@ -388,7 +382,7 @@ async fn save_form(
     a: Action<Vec<(String, String)>>,
 ) -> Response {
     let session = &a.session;
-    if let Err(r) = session.require("templates") {
+    if let Err(r) = session.require(&[Permission::WriteTemplates]) {
         return r;
     }
     if !valid_key(&key) {
@@ -478,7 +472,7 @@ async fn versions(
                                     }
                                     @if v.version != current.version {
                                         " · " a href={"/console/templates/" (enc(&key)) "/diff?from=" (v.version) "&to=" (current.version)} { "diff with current" }
-                                        @if session.can("templates") {
+                                        @if session.may(Permission::WriteTemplates) {
                                             form.inline method="post" action={"/console/templates/" (enc(&key)) "/versions/" (v.version) "/activate"}
                                                 data-confirm={"Make version " (v.version) " current again?"} {
                                                 (csrf_field(&session))
@@ -595,7 +589,7 @@ async fn rollback(
     a: Action<Vec<(String, String)>>,
 ) -> Response {
     let session = &a.session;
-    if let Err(r) = session.require("templates") {
+    if let Err(r) = session.require(&[Permission::WriteTemplates]) {
         return r;
     }
     match state

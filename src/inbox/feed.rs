@@ -5,7 +5,9 @@
 //! The stream is subscribed before the replay is read, so nothing stored
 //! in between is lost; a live message the replay already sent is skipped.
 //! It ends when the client falls behind (it reconnects and catches up),
-//! when its token expires, or when the process stops.
+//! when its token expires, when its credential stops holding (a revoked
+//! key, a deleted recipient: checked every
+//! [`crate::api::auth::RECHECK_EVERY`]), or when the process stops.
 //!
 //! Replay goes by id, and an id is made just before its message is stored:
 //! two workers storing for one recipient in the same instant may commit
@@ -16,6 +18,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -32,10 +35,16 @@ pub enum End {
     /// The client fell more than `inbox.buffer` events behind.
     Lagged,
     TokenExpired,
+    /// The key or token that opened it was revoked (or its recipient
+    /// deleted).
+    Revoked,
     Shutdown,
     /// Reading the replay failed.
     Error,
 }
+
+/// Says whether the credential that opened a stream still holds.
+pub type Guard = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
 
 pub enum Item {
     Event(Arc<Event>),
@@ -52,6 +61,8 @@ struct State {
     pending: VecDeque<Arc<Event>>,
     /// Unix ms when the token that opened the stream expires.
     expires_at: Option<i64>,
+    guard: Guard,
+    recheck: tokio::time::Interval,
     done: bool,
 }
 
@@ -63,7 +74,11 @@ pub fn feed(
     sub: Subscription,
     last_event_id: Option<String>,
     expires_at: Option<i64>,
+    guard: Guard,
 ) -> BoxStream<'static, Item> {
+    let every = crate::api::auth::RECHECK_EVERY;
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let state = State {
         inbox,
         recipient,
@@ -72,6 +87,8 @@ pub fn feed(
         replayed: HashSet::new(),
         pending: VecDeque::new(),
         expires_at,
+        guard,
+        recheck,
         done: false,
     };
     stream::unfold(state, |mut st| async move {
@@ -118,8 +135,9 @@ impl State {
                     }
                 }
             }
+            let expires_at = self.expires_at;
             let expiry = async {
-                match self.expires_at {
+                match expires_at {
                     Some(t) => {
                         tokio::time::sleep(Duration::from_millis((t - now_ms()).max(0) as u64))
                             .await
@@ -140,6 +158,11 @@ impl State {
                     Err(RecvError::Closed) => return Item::End(End::Shutdown),
                 },
                 _ = expiry => return Item::End(End::TokenExpired),
+                _ = self.recheck.tick() => {
+                    if !(self.guard)().await {
+                        return Item::End(End::Revoked);
+                    }
+                }
                 _ = self.inbox.shutdown().cancelled() => return Item::End(End::Shutdown),
             }
         }

@@ -14,8 +14,9 @@ pub mod feed;
 pub mod hub;
 pub mod token;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,15 @@ impl Event {
     }
 }
 
+/// Why a token was refused: the token itself, or the store could not say.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
 /// What one process tells the others about a change (a NOTIFY payload:
 /// kept well under PostgreSQL's 8000 bytes).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -162,6 +172,8 @@ pub struct Inbox {
     origin: String,
     /// Ends every open stream when the process stops.
     shutdown: CancellationToken,
+    /// Recipients' token generations as last read, and when.
+    generations: Mutex<HashMap<String, (i64, Instant)>>,
 }
 
 impl Inbox {
@@ -197,6 +209,7 @@ impl Inbox {
             cfg: cfg.clone(),
             origin: uuid::Uuid::new_v4().simple().to_string(),
             shutdown,
+            generations: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -217,14 +230,71 @@ impl Inbox {
         self.hub.connections()
     }
 
-    /// A token for `recipient`'s inbox and its expiry (Unix ms).
-    pub fn issue_token(&self, recipient: &str) -> (String, i64) {
+    /// A token for `recipient`'s inbox and its expiry (Unix ms), signed
+    /// with the recipient's current token generation.
+    pub async fn issue_token(&self, recipient: &str) -> StoreResult<(String, i64)> {
+        let generation = self.store.inbox_token_generation(recipient).await?;
+        self.remember_generation(recipient, generation);
         let expires_at = now_ms() + self.cfg.token_ttl.as_millis() as i64;
-        (token::sign(&self.key, recipient, expires_at), expires_at)
+        Ok((
+            token::sign(&self.key, recipient, expires_at, generation),
+            expires_at,
+        ))
     }
 
-    pub fn verify_token(&self, token: &str) -> Result<Claims, TokenError> {
-        token::verify(&self.key, token, now_ms())
+    /// Checks a token: its signature, expiry, and that its recipient's
+    /// tokens were not revoked since it was signed.
+    pub async fn verify_token(&self, token: &str) -> Result<Claims, VerifyError> {
+        let claims = token::verify(&self.key, token, now_ms())?;
+        self.check_claims(&claims).await?;
+        Ok(claims)
+    }
+
+    /// Checks again a token's claims (an open stream does, every
+    /// [`crate::api::auth::RECHECK_EVERY`]): not expired, not revoked.
+    /// Generations are cached like keys, so a revocation on another
+    /// instance is seen within [`crate::api::auth::CREDENTIAL_CACHE_TTL`].
+    pub async fn check_claims(&self, claims: &Claims) -> Result<(), VerifyError> {
+        if now_ms() >= claims.expires_at {
+            return Err(TokenError::Expired.into());
+        }
+        let cached = {
+            let g = self.generations.lock().unwrap();
+            g.get(&claims.recipient)
+                .filter(|(_, at)| at.elapsed() < crate::api::auth::CREDENTIAL_CACHE_TTL)
+                .map(|(n, _)| *n)
+        };
+        let current = match cached {
+            Some(n) => n,
+            None => {
+                let n = self.store.inbox_token_generation(&claims.recipient).await?;
+                self.remember_generation(&claims.recipient, n);
+                n
+            }
+        };
+        // A newer generation than ours can only be signed by another
+        // instance that has seen a later revocation than we cached.
+        if claims.generation < current {
+            return Err(TokenError::Revoked.into());
+        }
+        Ok(())
+    }
+
+    /// Records a recipient's token generation (after a revocation here,
+    /// this process's streams and requests see it at once).
+    pub fn remember_generation(&self, recipient: &str, generation: i64) {
+        let mut g = self.generations.lock().unwrap();
+        if g.len() > 100_000 {
+            g.clear();
+        }
+        g.insert(recipient.to_string(), (generation, Instant::now()));
+    }
+
+    /// Revokes every token issued for `recipient` so far.
+    pub async fn revoke_tokens(&self, recipient: &str) -> StoreResult<()> {
+        let generation = self.store.revoke_inbox_tokens(recipient).await?;
+        self.remember_generation(recipient, generation);
+        Ok(())
     }
 
     pub fn subscribe(&self, recipient: &str) -> Result<Subscription, Full> {

@@ -1,11 +1,14 @@
 //! Recipient tokens: what a browser holds to open one recipient's inbox.
 //!
-//! `mit1.<base64url(recipient id)>.<expiry, Unix ms>.<base64url(HMAC-SHA256)>`,
+//! `mit1.<base64url(recipient id)>.<expiry, Unix ms>.<generation>.<base64url(HMAC-SHA256)>`,
 //! signed with a secret made on first start and kept in the `settings`
 //! table (so every instance on the database accepts every other's tokens).
 //! The MAC covers a purpose label too, so the key can't be made to sign
 //! anything else. A token is not an API key: the key check never accepts
-//! it, and it grants its recipient's inbox only, until it expires.
+//! it, and it grants its recipient's inbox only, until it expires or its
+//! recipient's token generation moves past the one it carries (deleting
+//! the recipient, or revoking its tokens). Tokens made before generations
+//! existed have no generation part and count as generation 0.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -54,6 +57,8 @@ pub struct Claims {
     pub recipient: String,
     /// Unix ms.
     pub expires_at: i64,
+    /// The recipient's token generation when it was signed.
+    pub generation: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +69,8 @@ pub enum TokenError {
     BadSignature,
     #[error("the inbox token has expired; ask for a new one")]
     Expired,
+    #[error("the inbox token has been revoked (its recipient was deleted or its tokens revoked)")]
+    Revoked,
 }
 
 fn mac(key: &TokenKey, body: &str) -> Hmac<Sha256> {
@@ -73,14 +80,19 @@ fn mac(key: &TokenKey, body: &str) -> Hmac<Sha256> {
     mac
 }
 
-/// A token for `recipient`, valid until `expires_at` (Unix ms).
-pub fn sign(key: &TokenKey, recipient: &str, expires_at: i64) -> String {
-    let body = format!("{}.{expires_at}", B64.encode(recipient.as_bytes()));
+/// A token for `recipient`, valid until `expires_at` (Unix ms) while the
+/// recipient's token generation stays at `generation`.
+pub fn sign(key: &TokenKey, recipient: &str, expires_at: i64, generation: i64) -> String {
+    let body = format!(
+        "{}.{expires_at}.{generation}",
+        B64.encode(recipient.as_bytes())
+    );
     let sig = mac(key, &body).finalize().into_bytes();
     format!("{PREFIX}{body}.{}", B64.encode(sig))
 }
 
-/// Checks the signature (in constant time), then the expiry.
+/// Checks the signature (in constant time), then the expiry. The
+/// generation is the caller's to check against the stored one.
 pub fn verify(key: &TokenKey, token: &str, now_ms: i64) -> Result<Claims, TokenError> {
     let rest = token.strip_prefix(PREFIX).ok_or(TokenError::Malformed)?;
     let (body, sig) = rest.rsplit_once('.').ok_or(TokenError::Malformed)?;
@@ -90,7 +102,9 @@ pub fn verify(key: &TokenKey, token: &str, now_ms: i64) -> Result<Claims, TokenE
         .verify_slice(&sig)
         .map_err(|_| TokenError::BadSignature)?;
     // Signed by us from here on: the parts are as we wrote them.
+    let (expiry, generation) = expiry.split_once('.').unwrap_or((expiry, "0"));
     let expires_at: i64 = expiry.parse().map_err(|_| TokenError::Malformed)?;
+    let generation: i64 = generation.parse().map_err(|_| TokenError::Malformed)?;
     let recipient = B64
         .decode(recipient)
         .ok()
@@ -102,6 +116,7 @@ pub fn verify(key: &TokenKey, token: &str, now_ms: i64) -> Result<Claims, TokenE
     Ok(Claims {
         recipient,
         expires_at,
+        generation,
     })
 }
 
@@ -116,13 +131,14 @@ mod tests {
     #[test]
     fn a_signed_token_verifies_until_it_expires() {
         let k = key();
-        let t = sign(&k, "u_1", 2_000);
+        let t = sign(&k, "u_1", 2_000, 3);
         assert!(t.starts_with(PREFIX));
         assert_eq!(
             verify(&k, &t, 1_999),
             Ok(Claims {
                 recipient: "u_1".into(),
-                expires_at: 2_000
+                expires_at: 2_000,
+                generation: 3,
             })
         );
         assert_eq!(verify(&k, &t, 2_000), Err(TokenError::Expired));
@@ -131,23 +147,25 @@ mod tests {
     #[test]
     fn recipient_ids_with_dots_and_unicode_survive() {
         let k = key();
-        let t = sign(&k, "team.a/ü 1", 5_000);
+        let t = sign(&k, "team.a/ü 1", 5_000, 0);
         assert_eq!(verify(&k, &t, 0).unwrap().recipient, "team.a/ü 1");
     }
 
     #[test]
     fn any_change_breaks_the_signature() {
         let k = key();
-        let t = sign(&k, "u_1", 2_000);
+        let t = sign(&k, "u_1", 2_000, 0);
         // Another recipient, a later expiry, a flipped signature character.
         let other = format!(
-            "{PREFIX}{}.2000.{}",
+            "{PREFIX}{}.2000.0.{}",
             B64.encode("u_2"),
             t.rsplit('.').next().unwrap()
         );
         assert_eq!(verify(&k, &other, 0), Err(TokenError::BadSignature));
         let later = t.replace(".2000.", ".9999999999999.");
         assert_eq!(verify(&k, &later, 0), Err(TokenError::BadSignature));
+        let newer = t.replace(".2000.0.", ".2000.1.");
+        assert_eq!(verify(&k, &newer, 0), Err(TokenError::BadSignature));
         let mut flipped = t.clone().into_bytes();
         let last = flipped.len() - 2;
         flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
@@ -162,8 +180,17 @@ mod tests {
     #[test]
     fn the_signature_is_checked_before_the_expiry() {
         let k = key();
-        let tampered = sign(&k, "u_1", 1_000).replace(".1000.", ".1001.");
+        let tampered = sign(&k, "u_1", 1_000, 0).replace(".1000.", ".1001.");
         assert_eq!(verify(&k, &tampered, 5_000), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn tokens_without_a_generation_are_generation_0() {
+        let k = key();
+        let body = format!("{}.2000", B64.encode("u_1"));
+        let sig = B64.encode(mac(&k, &body).finalize().into_bytes());
+        let old = format!("{PREFIX}{body}.{sig}");
+        assert_eq!(verify(&k, &old, 0).unwrap().generation, 0);
     }
 
     #[test]

@@ -99,6 +99,10 @@ pub async fn next_batch(rx: &Mutex<mpsc::Receiver<AcceptJob>>) -> Option<Vec<Acc
     Some(batch)
 }
 
+/// Raises a recipient's inbox token generation; returns the new one.
+pub const INBOX_TOKEN_REVOKE: &str = "INSERT INTO inbox_token_generations (recipient, generation) VALUES ($1, 1) \
+     ON CONFLICT (recipient) DO UPDATE SET generation = inbox_token_generations.generation + 1 RETURNING generation";
+
 /// Expands to `impl Store for $store` over database `$db`, with the shared
 /// statements and the backend's own items (`backend`, `claim`, `next_due`,
 /// `wakeups`)
@@ -309,9 +313,26 @@ macro_rules! store_impl {
                 Ok(out)
             }
 
-            async fn delete_recipient(&self, id: &str) -> StoreResult<bool> {
-                let r = sqlx::query("DELETE FROM recipients WHERE id = $1").bind(id).execute(self.writer()).await?;
-                Ok(r.rows_affected() == 1)
+            async fn delete_recipient(&self, id: &str) -> StoreResult<$crate::store::ErasedRecipient> {
+                let mut tx = self.writer().begin().await?;
+                let profile = sqlx::query("DELETE FROM recipients WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                let messages = sqlx::query("DELETE FROM inbox_messages WHERE recipient = $1").bind(id).execute(&mut *tx).await?;
+                let token_generation: i64 = sqlx::query_scalar($crate::store::common::INBOX_TOKEN_REVOKE).bind(id).fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok($crate::store::ErasedRecipient {
+                    profile: profile.rows_affected() == 1,
+                    messages: messages.rows_affected(),
+                    token_generation,
+                })
+            }
+
+            async fn inbox_token_generation(&self, recipient: &str) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar::<_, i64>("SELECT generation FROM inbox_token_generations WHERE recipient = $1")
+                    .bind(recipient).fetch_optional(self.reader()).await?.unwrap_or(0))
+            }
+
+            async fn revoke_inbox_tokens(&self, recipient: &str) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar($crate::store::common::INBOX_TOKEN_REVOKE).bind(recipient).fetch_one(self.writer()).await?)
             }
 
             async fn find_idempotency(&self, api_key_id: &str, key: &str, now: i64) -> StoreResult<Option<IdempotencyRecord>> {

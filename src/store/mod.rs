@@ -332,6 +332,17 @@ pub struct ConsoleSessionRow {
     pub expires_at: i64,
 }
 
+/// What deleting a recipient removed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErasedRecipient {
+    /// There was a stored profile.
+    pub profile: bool,
+    /// Inbox messages deleted.
+    pub messages: u64,
+    /// The recipient's token generation now (older tokens are refused).
+    pub token_generation: i64,
+}
+
 /// A live console session with the key that opened it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SessionView {
@@ -536,7 +547,15 @@ pub trait Store: Send + Sync + 'static {
     /// Creates or replaces a profile; true if it was new.
     async fn put_recipient(&self, r: &RecipientRow) -> StoreResult<bool>;
     async fn get_recipients(&self, ids: &[String]) -> StoreResult<Vec<RecipientRow>>;
-    async fn delete_recipient(&self, id: &str) -> StoreResult<bool>;
+    /// Erases a recipient: its profile, its inbox messages, and (by
+    /// raising its token generation) every inbox token issued for it.
+    async fn delete_recipient(&self, id: &str) -> StoreResult<ErasedRecipient>;
+    /// The generation a recipient's inbox tokens must carry (0 until its
+    /// tokens are first revoked).
+    async fn inbox_token_generation(&self, recipient: &str) -> StoreResult<i64>;
+    /// Revokes every inbox token issued for `recipient`; returns the new
+    /// generation.
+    async fn revoke_inbox_tokens(&self, recipient: &str) -> StoreResult<i64>;
 
     async fn find_idempotency(
         &self,

@@ -660,7 +660,15 @@ async fn a_client_that_falls_behind_is_dropped_and_holds_up_nobody() {
         let mut fast = app.sse("u_1", &token).await;
         // The slow tab: a stream of this process that is never read.
         let sub = app.state.inbox.subscribe("u_1").unwrap();
-        let mut slow = feed(app.state.inbox.clone(), "u_1".into(), sub, None, None);
+        let always: missive::inbox::feed::Guard = std::sync::Arc::new(|| Box::pin(async { true }));
+        let mut slow = feed(
+            app.state.inbox.clone(),
+            "u_1".into(),
+            sub,
+            None,
+            None,
+            always,
+        );
 
         let mut deliveries = vec![];
         for order in 1..=5 {
@@ -817,11 +825,13 @@ async fn an_expired_token_is_refused_and_ends_its_stream() {
         let app = spawn_app_with(&b, "[inbox]\ntoken_ttl = \"1500ms\"\n").await;
         let token = app.token("u_1").await;
         let mut sse = app.sse("u_1", &token).await;
+        let mut ws = app.ws("u_1", &token).await;
         let t0 = Instant::now();
         let end = sse.expect("end").await;
         assert_eq!(end.event, "end");
         assert_eq!(end.json()["reason"], "token_expired");
         assert!(t0.elapsed() < Duration::from_secs(5));
+        assert_eq!(ws_closed(&mut ws, Duration::from_secs(5)).await, Some(4001));
         assert!(
             sse.next(Duration::from_secs(2)).await.is_none() && sse.closed,
             "the stream ends"
@@ -1138,5 +1148,326 @@ fn the_example_inbox_shows_text_and_refuses_script_links() {
             String::from_utf8_lossy(&out.stderr)
         ),
         Err(_) => eprintln!("node is not installed: safeLink's cases were not run"),
+
+/// How long a revocation may take to end a stream: the 5 s window, and
+/// slack for a loaded machine.
+const REVOKED_WITHIN: Duration = Duration::from_secs(8);
+
+/// Waits for the WebSocket's close frame (other frames skipped); its code.
+async fn ws_closed(ws: &mut WsClient, within: Duration) -> Option<u16> {
+    let end = Instant::now() + within;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ws.next()).await {
+            Err(_) => panic!("the WebSocket did not close within {within:?}"),
+            Ok(Some(Ok(WsMessage::Close(f)))) => return f.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => continue,
+            Ok(_) => return None,
+        }
+    }
+}
+
+/// A WebSocket opened with an API key in the Authorization header.
+async fn ws_with_key(
+    base: &str,
+    recipient: &str,
+    key: &str,
+) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+    let mut req = format!(
+        "{}/v1/recipients/{recipient}/inbox/ws",
+        base.replace("http://", "ws://")
+    )
+    .into_client_request()
+    .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    tokio_tungstenite::connect_async(req)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_keys_streams_end_within_the_revocation_window() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let store = app.state.store.clone();
+        let (key, row) = missive::api::auth::create_key(store.as_ref(), "tab", "read,send")
+            .await
+            .unwrap();
+        let url = format!("{}/v1/recipients/u_1/inbox/stream", app.base);
+        let mut sse = SseClient::open(app.client.get(&url).bearer_auth(&key)).await;
+        let mut ws = ws_with_key(&app.base, "u_1", &key).await.unwrap();
+        app.send_in_app("u_1", json!({"name": "Ana", "order": 1}))
+            .await;
+        sse.expect("message").await;
+        assert_eq!(ws_next(&mut ws).await["type"], "message");
+
+        // Revoked elsewhere (the CLI, another instance): this process's
+        // cache still holds the key, and must let go within the window.
+        let t0 = Instant::now();
+        assert!(store
+            .revoke_key(&row.id, missive::util::now_ms())
+            .await
+            .unwrap());
+        let end = sse.next(REVOKED_WITHIN).await.expect("an end event");
+        assert_eq!(
+            (end.event.as_str(), end.json()["reason"].clone()),
+            ("end", json!("revoked"))
+        );
+        assert_eq!(ws_closed(&mut ws, REVOKED_WITHIN).await, Some(4003));
+        assert!(t0.elapsed() < REVOKED_WITHIN, "took {:?}", t0.elapsed());
+        assert!(sse.next(Duration::from_secs(2)).await.is_none() && sse.closed);
+
+        // read_all over the socket does nothing any more, and the key opens
+        // no new stream.
+        let _ = ws
+            .send(WsMessage::Text(
+                json!({"type": "read_all"}).to_string().into(),
+            ))
+            .await;
+        assert!(ws_with_key(&app.base, "u_1", &key).await.is_err());
+        assert_problem(
+            401,
+            &app.client.get(&url).bearer_auth(&key).send().await.unwrap(),
+        );
+        assert_eq!(
+            app.get_json("/v1/recipients/u_1/inbox").await["unread_count"],
+            1,
+            "nothing was marked read"
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_from_the_console_ends_its_websocket_at_once() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let (key, row) =
+            missive::api::auth::create_key(app.state.store.as_ref(), "tab", "read,send")
+                .await
+                .unwrap();
+        let mut ws = ws_with_key(&app.base, "u_1", &key).await.unwrap();
+        app.send_in_app("u_1", json!({"name": "Ana", "order": 1}))
+            .await;
+        assert_eq!(ws_next(&mut ws).await["type"], "message");
+
+        let admin = crate::console::ConsoleClient::new(&app);
+        assert_eq!(admin.sign_in(&app.key).await.status(), 303);
+        let csrf = admin.csrf().await;
+        let t0 = Instant::now();
+        let r = admin
+            .submit(
+                &format!("/console/keys/{}/revoke", row.id),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+        // The revoking process forgets the key at once: the next check
+        // (every second) ends the socket.
+        assert_eq!(ws_closed(&mut ws, REVOKED_WITHIN).await, Some(4003));
+        assert!(
+            t0.elapsed() < Duration::from_secs(4),
+            "took {:?}",
+            t0.elapsed()
+        );
+        let r = app
+            .client
+            .get(app.url("/v1/recipients/u_1/inbox"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(401, &r);
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_recipient_erases_its_inbox_and_ends_its_tokens() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let r = app
+            .put("/v1/recipients/u_del", &json!({"email": "del@example.com"}))
+            .await;
+        assert_eq!(r.status(), 201);
+        let token = app.token("u_del").await;
+        let kept = app.token("u_keep").await;
+        app.send_stored("u_del", json!({"name": "Ana", "order": 1}))
+            .await;
+        app.send_stored("u_del", json!({"name": "Ana", "order": 2}))
+            .await;
+        app.send_stored("u_keep", json!({"name": "Bo", "order": 3}))
+            .await;
+        let ids: Vec<String> = app.inbox_with("u_del", 2).await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect();
+        // An archived message goes too.
+        let r = app
+            .client
+            .delete(app.url(&format!("/v1/recipients/u_del/inbox/{}", ids[0])))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let mut sse = app.sse("u_del", &token).await;
+        let mut ws = app.ws("u_del", &token).await;
+        let mut other = app.sse("u_keep", &kept).await;
+
+        let t0 = Instant::now();
+        let r = app
+            .client
+            .delete(app.url("/v1/recipients/u_del"))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let end = sse.next(REVOKED_WITHIN).await.expect("an end event");
+        assert_eq!(end.json()["reason"], "revoked");
+        assert_eq!(ws_closed(&mut ws, REVOKED_WITHIN).await, Some(4003));
+        assert!(t0.elapsed() < REVOKED_WITHIN, "took {:?}", t0.elapsed());
+
+        // The old token opens nothing.
+        let r = app
+            .client
+            .get(app.url("/v1/recipients/u_del/inbox"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(401, &r);
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["detail"].as_str().unwrap().contains("revoked"),
+            "{body}"
+        );
+        assert_problem(
+            401,
+            &app.client
+                .get(stream_url(&app.base, "u_del", &token))
+                .send()
+                .await
+                .unwrap(),
+        );
+        // The messages are gone from the database, archived or not.
+        for id in &ids {
+            assert!(
+                app.state
+                    .store
+                    .inbox_get("u_del", id)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "{b:?}: message {id} survived"
+            );
+        }
+        let r = app.get("/v1/recipients/u_del").await;
+        assert_eq!(r.status(), 404);
+        let r = app
+            .client
+            .delete(app.url("/v1/recipients/u_del"))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "nothing left to delete");
+
+        // Another recipient keeps its stream, token and messages.
+        other.expect_quiet(Duration::from_millis(300)).await;
+        assert!(!other.closed);
+        let r = app
+            .client
+            .get(app.url("/v1/recipients/u_keep/inbox"))
+            .bearer_auth(&kept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+
+        // A recipient made again with the same id starts empty, and only a
+        // token issued now opens it.
+        let fresh = app.token("u_del").await;
+        let r = app
+            .client
+            .get(app.url("/v1/recipients/u_del/inbox"))
+            .bearer_auth(&fresh)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap()["items"], json!([]));
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_recipients_tokens_refuses_the_old_ones_only() {
+    for b in backends() {
+        let app = spawn_app(&b).await;
+        let old = app.token("u_1").await;
+        let mut sse = app.sse("u_1", &old).await;
+        let r = app
+            .client
+            .delete(app.url("/v1/recipients/u_1/token"))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        assert_eq!(
+            sse.next(REVOKED_WITHIN).await.expect("an end event").json()["reason"],
+            "revoked"
+        );
+        let inbox = |t: String| {
+            let app = &app;
+            async move {
+                app.client
+                    .get(app.url("/v1/recipients/u_1/inbox"))
+                    .bearer_auth(t)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        assert_eq!(inbox(old).await, 401);
+        let new = app.token("u_1").await;
+        assert_eq!(inbox(new.clone()).await, 200);
+        // Revoked by another instance: this one's cached generation must
+        // let go within the window.
+        let mut sse = app.sse("u_1", &new).await;
+        let t0 = Instant::now();
+        app.state.store.revoke_inbox_tokens("u_1").await.unwrap();
+        assert_eq!(
+            sse.next(REVOKED_WITHIN).await.expect("an end event").json()["reason"],
+            "revoked"
+        );
+        assert!(t0.elapsed() < REVOKED_WITHIN, "took {:?}", t0.elapsed());
+        assert_eq!(inbox(new).await, 401);
+        // A read-only key can't revoke them.
+        let (read, _) = missive::api::auth::create_key(app.state.store.as_ref(), "r", "read")
+            .await
+            .unwrap();
+        let r = app
+            .client
+            .delete(app.url("/v1/recipients/u_1/token"))
+            .bearer_auth(&read)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(403, &r);
+        app.stop().await;
     }
 }

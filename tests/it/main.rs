@@ -5,6 +5,7 @@
 mod helpers;
 
 mod api_errors;
+mod authz;
 mod browser;
 mod cli;
 mod console;
