@@ -1148,6 +1148,8 @@ fn the_example_inbox_shows_text_and_refuses_script_links() {
             String::from_utf8_lossy(&out.stderr)
         ),
         Err(_) => eprintln!("node is not installed: safeLink's cases were not run"),
+    }
+}
 
 /// How long a revocation may take to end a stream: the 5 s window, and
 /// slack for a loaded machine.
