@@ -134,7 +134,9 @@ async fn serve(cfg: Config, role: Role) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-        tracing::info!("shutting down: no new work is taken; in-flight deliveries finish");
+        tracing::info!(
+            "shutting down: not ready from now on; open requests and in-flight deliveries finish"
+        );
         token.cancel();
     });
     app.run_until_stopped().await?;

@@ -1,5 +1,5 @@
-//! `/healthz`: the process is up. `/readyz`: the database answers and its
-//! migrations are current.
+//! `/healthz`: the process is up. `/readyz`: the process is not stopping,
+//! the database answers and its migrations are current.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -47,8 +47,10 @@ async fn healthz() -> Json<Health> {
 
 /// Readiness.
 ///
-/// No credential needed. The database answers and its migrations are
-/// current.
+/// No credential needed. The process is not stopping, the database
+/// answers and its migrations are current. From a SIGTERM on it answers
+/// 503 while requests are still served for `server.shutdown_drain`, so a
+/// load balancer takes the instance out before it closes.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -60,6 +62,12 @@ async fn healthz() -> Json<Health> {
     )
 )]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    if state.stopping.is_cancelled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            health("not ready", Some("the process is shutting down")),
+        );
+    }
     match state.store.ready().await {
         Ok(true) => (StatusCode::OK, health("ready", None)),
         Ok(false) => (
