@@ -18,6 +18,7 @@ mod metrics;
 mod multi_process;
 mod openapi;
 mod recipients;
+mod server;
 mod sms;
 mod smtp_server;
 mod templates;
