@@ -217,6 +217,11 @@ impl App {
         self.shutdown.clone()
     }
 
+    /// Cancel this once stopping to end the drain early (a second signal).
+    pub fn skip_drain_token(&self) -> CancellationToken {
+        self.stop_http.clone()
+    }
+
     /// Takes the dispatcher out, for tests that drive it by hand.
     pub fn take_dispatcher(&mut self) -> Option<Dispatcher> {
         self.dispatcher.take()
@@ -266,7 +271,10 @@ impl App {
                 drain = %humantime::format_duration(cfg.server.shutdown_drain),
                 "stopping: /readyz answers 503; requests are served until the drain ends"
             );
-            tokio::time::sleep(cfg.server.shutdown_drain).await;
+            tokio::select! {
+                _ = tokio::time::sleep(cfg.server.shutdown_drain) => {}
+                _ = stop_http.cancelled() => {}
+            }
         }
         stop_http.cancel();
         if let Some(server) = server {

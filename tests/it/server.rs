@@ -234,3 +234,23 @@ async fn sigterm_says_not_ready_then_drains_then_closes_cleanly() {
         None => panic!("did not exit after the drain:\n{}", child.stderr()),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_cuts_the_drain_short() {
+    let b = &backends()[0];
+    let db = TestDb::new(b);
+    let mut child = start_serve(&db, &[("MISSIVE__SERVER__SHUTDOWN_DRAIN", "10m")], "cut").await;
+    child.sigterm();
+    let client = reqwest::Client::new();
+    let not_ready = poll_until(Duration::from_secs(10), || async {
+        let r = client.get(child.url("/readyz")).send().await;
+        (r.map(|r| r.status() == 503).unwrap_or(false), ())
+    })
+    .await;
+    assert!(not_ready.is_ok(), "/readyz never answered 503");
+    assert!(
+        child.try_exit().is_none(),
+        "exited during a 10 minute drain"
+    );
+    child.stop_gracefully(Duration::from_secs(30)).await;
+}
