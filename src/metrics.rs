@@ -404,8 +404,11 @@ const NONE_DUE: i64 = i64::MIN;
 pub async fn refresh_gauges(state: AppState, stop: tokio_util::sync::CancellationToken) {
     let every = state.config.server.metrics_refresh;
     loop {
-        if let Err(e) = state.metrics.count_queue(&state).await {
-            tracing::warn!(error = %e, "counting the queue for /metrics failed");
+        tokio::select! {
+            r = state.metrics.count_queue(&state) => if let Err(e) = r {
+                tracing::warn!(error = %e, "counting the queue for /metrics failed");
+            },
+            _ = stop.cancelled() => return,
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
