@@ -254,3 +254,54 @@ async fn a_second_sigterm_cuts_the_drain_short() {
     );
     child.stop_gracefully(Duration::from_secs(30)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_when_the_stop_begins_is_answered() {
+    let b = &backends()[0];
+    let app = spawn_app(b).await;
+    let rx = Receiver::start().await;
+    let body = serde_json::json!({
+        "content": {"webhook": {"body": "{}"}},
+        "to": [{"webhook_url": rx.url}],
+    })
+    .to_string();
+    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    let head = format!(
+        "POST /v1/notifications HTTP/1.1\r\nHost: missive\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        app.key,
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    // `100 Continue`: the request is in the handler's hands, waiting for
+    // its body.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !got.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("100 Continue within 10 s")
+            .unwrap();
+        assert!(n > 0, "closed before 100 Continue");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 100"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    // The stop begins (no drain in tests) and waits for the request...
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!stopping.is_finished(), "stopped with a request in flight");
+    // ...which is still read to its end and answered.
+    s.write_all(body.as_bytes()).await.unwrap();
+    let (status, answer) = read_answer(&mut s, Duration::from_secs(15))
+        .await
+        .expect("an answer to the request in flight");
+    assert_eq!(status, 202, "{answer}");
+    tokio::time::timeout(Duration::from_secs(30), stopping)
+        .await
+        .expect("stops once the request is answered")
+        .unwrap();
+}
