@@ -257,6 +257,10 @@ impl App {
         if has_listener {
             // Other processes' inbox changes, for the streams this one holds.
             tasks.spawn(state.inbox.clone().listen());
+            // The queue gauges are there from the first scrape on.
+            if let Err(e) = state.metrics.count_queue(&state).await {
+                tracing::warn!(error = %e, "counting the queue for /metrics failed");
+            }
             tasks.spawn(metrics::refresh_gauges(state.clone(), stop_work.clone()));
         }
         let server = listener.map(|l| {

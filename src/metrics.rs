@@ -348,8 +348,9 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// Counts the queue in the database, for the queue gauges.
-    async fn count_queue(&self, state: &AppState) -> Result<(), crate::store::StoreError> {
+    /// Counts the queue in the database, for the queue gauges. The app
+    /// does so once before it serves, then [`refresh_gauges`] does.
+    pub async fn count_queue(&self, state: &AppState) -> Result<(), crate::store::StoreError> {
         let depth = state.store.queue_depth(crate::util::now_ms()).await?;
         for s in WAITING {
             let n = depth.iter().find(|d| d.status == s).map_or(0, |d| d.n);
@@ -398,20 +399,20 @@ impl Metrics {
 /// `Metrics::oldest_due` when nothing waits.
 const NONE_DUE: i64 = i64::MIN;
 
-/// Counts the queue for the gauges now and then every
-/// `server.metrics_refresh`, until `stop`. A failed count keeps the last
-/// values (and is tried again at the next refresh).
+/// Counts the queue for the gauges every `server.metrics_refresh`, until
+/// `stop`. A failed count keeps the last values (and is tried again at the
+/// next refresh).
 pub async fn refresh_gauges(state: AppState, stop: tokio_util::sync::CancellationToken) {
     let every = state.config.server.metrics_refresh;
     loop {
         tokio::select! {
-            r = state.metrics.count_queue(&state) => if let Err(e) = r {
-                tracing::warn!(error = %e, "counting the queue for /metrics failed");
-            },
+            _ = tokio::time::sleep(every) => {}
             _ = stop.cancelled() => return,
         }
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            r = state.metrics.count_queue(&state) => if let Err(e) = r {
+                tracing::warn!(error = %e, "counting the queue for /metrics failed");
+            },
             _ = stop.cancelled() => return,
         }
     }
