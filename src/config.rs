@@ -91,6 +91,10 @@ struct RawServer {
     max_body_bytes: u64,
     api_rate_limit: u32,
     metrics_token: String,
+    header_read_timeout: String,
+    max_connections: u64,
+    shutdown_drain: String,
+    metrics_refresh: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -378,6 +382,14 @@ pub struct ServerConfig {
     pub api_rate_limit: u32,
     /// Bearer token `/metrics` requires; empty means open.
     pub metrics_token: String,
+    /// A connection must send a request's headers within this.
+    pub header_read_timeout: Duration,
+    /// Open HTTP connections at most; more wait to be accepted.
+    pub max_connections: usize,
+    /// On a stop: how long /readyz says 503 while requests are still served.
+    pub shutdown_drain: Duration,
+    /// How often the queue gauges of `/metrics` are read from the database.
+    pub metrics_refresh: Duration,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -395,6 +407,10 @@ impl std::fmt::Debug for ServerConfig {
                     "***"
                 },
             )
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("shutdown_drain", &self.shutdown_drain)
+            .field("metrics_refresh", &self.metrics_refresh)
             .finish()
     }
 }
@@ -750,16 +766,20 @@ impl Config {
         }
         let email = provider_channel("email", raw.channels.email, &["file", "smtp"])?;
         let sms = provider_channel("sms", raw.channels.sms, &["file", "twilio", "http"])?;
-        let longest = webhook.timeout.max(email.timeout).max(sms.timeout);
+        let (longest_key, longest) = [
+            ("channels.webhook.timeout", webhook.timeout),
+            ("channels.email.timeout", email.timeout),
+            ("channels.sms.timeout", sms.timeout),
+        ]
+        .into_iter()
+        .fold(("", Duration::ZERO), |a, b| if b.1 > a.1 { b } else { a });
         if worker.lease <= longest {
-            return Err(invalid(
-                "worker.lease",
+            return Err(ConfigError::Read(format!(
+                "`worker.lease` = {} is too short: it must be longer than every channel's timeout \
+                 (the longest is `{longest_key}` = {}), or a delivery could be sent twice while still in flight",
                 humantime::format_duration(worker.lease),
-                format!(
-                    "longer than every channel's timeout ({}), or a delivery could be sent twice while still in flight",
-                    humantime::format_duration(longest)
-                ),
-            ));
+                humantime::format_duration(longest)
+            )));
         }
 
         let inbox = inbox(raw.inbox)?;
@@ -779,6 +799,19 @@ impl Config {
                 max_body_bytes: raw.server.max_body_bytes as usize,
                 api_rate_limit: raw.server.api_rate_limit,
                 metrics_token: raw.server.metrics_token.trim().to_string(),
+                header_read_timeout: positive_duration(
+                    "server.header_read_timeout",
+                    &raw.server.header_read_timeout,
+                )?,
+                max_connections: match raw.server.max_connections {
+                    n @ 1..=1_000_000 => n as usize,
+                    n => return Err(invalid("server.max_connections", n, "1 to 1000000")),
+                },
+                shutdown_drain: duration("server.shutdown_drain", &raw.server.shutdown_drain)?,
+                metrics_refresh: positive_duration(
+                    "server.metrics_refresh",
+                    &raw.server.metrics_refresh,
+                )?,
             },
             database: DatabaseConfig {
                 url,
@@ -1258,11 +1291,51 @@ mod tests {
     }
 
     #[test]
+    fn server_limits_are_read_and_checked() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.server.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.server.max_connections, 20_000);
+        assert_eq!(c.server.shutdown_drain, Duration::from_secs(5));
+        assert_eq!(c.server.metrics_refresh, Duration::from_secs(10));
+        let c = Config::from_toml("[server]\nshutdown_drain = \"0s\"").unwrap();
+        assert_eq!(c.server.shutdown_drain, Duration::ZERO);
+        for (toml, key) in [
+            ("header_read_timeout = \"0s\"", "server.header_read_timeout"),
+            (
+                "header_read_timeout = \"soon\"",
+                "server.header_read_timeout",
+            ),
+            ("max_connections = 0", "server.max_connections"),
+            ("shutdown_drain = \"later\"", "server.shutdown_drain"),
+            ("metrics_refresh = \"0s\"", "server.metrics_refresh"),
+        ] {
+            let e = Config::from_toml(&format!("[server]\n{toml}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{toml}: {e}");
+        }
+    }
+
+    #[test]
     fn lease_must_outlast_the_timeout() {
         let e = Config::from_toml("[worker]\nlease = \"5s\"")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("worker.lease"), "{e}");
+        assert_eq!(
+            e,
+            "configuration: `worker.lease` = 5s is too short: it must be longer than every \
+             channel's timeout (the longest is `channels.email.timeout` = 20s), or a delivery \
+             could be sent twice while still in flight"
+        );
+        let e = Config::from_toml("[worker]\nlease = \"20s\"\n[channels.sms]\ntimeout = \"30s\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`worker.lease` = 20s is too short: it must be longer")
+                && e.contains("(the longest is `channels.sms.timeout` = 30s)"),
+            "{e}"
+        );
+        assert!(Config::from_toml("[worker]\nlease = \"21s\"").is_ok());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod private_files;
 pub mod render;
 pub mod render_helpers;
+pub mod server;
 pub mod store;
 pub mod templates;
 pub mod util;
@@ -50,7 +51,12 @@ pub struct App {
     state: AppState,
     listener: Option<TcpListener>,
     dispatcher: Option<Dispatcher>,
+    /// Cancelled to ask for a stop (see [`App::run_until_stopped`]).
     shutdown: CancellationToken,
+    /// Stops the HTTP server and ends open streams, after the drain.
+    stop_http: CancellationToken,
+    /// Stops the workers and background tasks, once the server is done.
+    stop_work: CancellationToken,
     /// The admin key made on first start, if this start made it.
     pub first_admin_key: Option<String>,
 }
@@ -134,7 +140,9 @@ impl App {
         let first_admin_key = bootstrap_admin_key(store.as_ref(), &config).await?;
         config.webhook.signing_secret = signing_secret(store.as_ref(), &config).await?;
         let shutdown = CancellationToken::new();
-        let inbox = inbox::Inbox::open(store.clone(), &config.inbox, shutdown.clone()).await?;
+        let stop_work = CancellationToken::new();
+        let stop_http = stop_work.child_token();
+        let inbox = inbox::Inbox::open(store.clone(), &config.inbox, stop_http.clone()).await?;
         let mut channels = channels(&config)?;
         channels.add(Arc::new(InAppChannel::new(inbox.clone())));
         let providers = flow::provider_state::ProviderBoard::new(store.clone());
@@ -155,6 +163,7 @@ impl App {
             config: Arc::new(config.clone()),
             metrics: metrics.clone(),
             day_counts: Arc::default(),
+            stopping: shutdown.clone(),
         };
         let listener = match role {
             Role::Worker => None,
@@ -184,6 +193,8 @@ impl App {
             listener,
             dispatcher,
             shutdown,
+            stop_http,
+            stop_work,
             first_admin_key,
         })
     }
@@ -201,48 +212,74 @@ impl App {
         self.shutdown.clone()
     }
 
+    /// Cancel this once stopping to end the drain early (a second signal).
+    pub fn skip_drain_token(&self) -> CancellationToken {
+        self.stop_http.clone()
+    }
+
     /// Takes the dispatcher out, for tests that drive it by hand.
     pub fn take_dispatcher(&mut self) -> Option<Dispatcher> {
         self.dispatcher.take()
     }
 
+    /// Runs until the shutdown token is cancelled, then stops in order:
+    /// `/readyz` answers 503 at once while requests are still served for
+    /// `server.shutdown_drain`; then the listener closes, idle connections
+    /// are closed and in-flight requests finish; then the workers stop
+    /// claiming and finish their in-flight deliveries.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let App {
             state,
             listener,
             dispatcher,
             shutdown,
+            stop_http,
+            stop_work,
             ..
         } = self;
         let mut tasks = tokio::task::JoinSet::new();
         let cfg = state.config.clone();
-        tasks.spawn(state.providers.clone().run(shutdown.clone()));
+        tasks.spawn(state.providers.clone().run(stop_work.clone()));
         if let Some(d) = dispatcher {
-            tasks.spawn(d.run(shutdown.clone()));
+            tasks.spawn(d.run(stop_work.clone()));
             tasks.spawn(dispatch::maintenance::run(
                 state.store.clone(),
                 cfg.maintenance.clone(),
-                shutdown.clone(),
+                stop_work.clone(),
             ));
         }
-        if listener.is_some() {
+        let has_listener = listener.is_some();
+        if has_listener {
             // Other processes' inbox changes, for the streams this one holds.
             tasks.spawn(state.inbox.clone().listen());
+            // The queue gauges are there from the first scrape on.
+            if let Err(e) = state.metrics.count_queue(&state).await {
+                tracing::warn!(error = %e, "counting the queue for /metrics failed");
+            }
+            tasks.spawn(metrics::refresh_gauges(state.clone(), stop_work.clone()));
         }
         let server = listener.map(|l| {
             let app = api::router(state.clone());
-            let s = shutdown.clone();
-            tokio::spawn(async move {
-                axum::serve(l, app)
-                    .with_graceful_shutdown(async move { s.cancelled().await })
-                    .await
-            })
+            let s = stop_http.clone();
+            let cfg = cfg.clone();
+            tokio::spawn(async move { server::serve(l, app, &cfg.server, s).await })
         });
-        if let Some(server) = server {
-            server.await??;
-        } else {
-            shutdown.cancelled().await;
+        shutdown.cancelled().await;
+        if has_listener && !cfg.server.shutdown_drain.is_zero() {
+            tracing::info!(
+                drain = %humantime::format_duration(cfg.server.shutdown_drain),
+                "stopping: /readyz answers 503; requests are served until the drain ends"
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(cfg.server.shutdown_drain) => {}
+                _ = stop_http.cancelled() => {}
+            }
         }
+        stop_http.cancel();
+        if let Some(server) = server {
+            server.await?;
+        }
+        stop_work.cancel();
         while tasks.join_next().await.is_some() {}
         Ok(())
     }

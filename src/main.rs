@@ -127,15 +127,27 @@ async fn serve(cfg: Config, role: Role) -> anyhow::Result<()> {
         tracing::info!(?role, "missive worker started");
     }
     let token = app.shutdown_token();
+    let skip_drain = app.skip_drain_token();
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .expect("SIGINT handler");
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = int.recv() => {}
             _ = term.recv() => {}
         }
-        tracing::info!("shutting down: no new work is taken; in-flight deliveries finish");
+        tracing::info!(
+            "shutting down: not ready from now on; open requests and in-flight deliveries finish"
+        );
         token.cancel();
+        // A second signal: no more waiting for the drain.
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("second signal: closing the listener now");
+        skip_drain.cancel();
     });
     app.run_until_stopped().await?;
     tracing::info!("stopped");

@@ -1,6 +1,8 @@
 //! `GET /metrics`: counters and histograms kept in memory per [`App`]
-//! (one registry each, no process-global recorder), plus gauges computed
-//! from the database and the channels when scraped. Served in the
+//! (one registry each, no process-global recorder), plus gauges: the
+//! queue's, counted in the database in the background every
+//! `server.metrics_refresh` ([`refresh_gauges`]) so a scrape costs the same
+//! at any backlog, and the channels', read when scraped. Served in the
 //! OpenMetrics text format, which Prometheus reads natively.
 //!
 //! The handles live in [`Metrics`], reachable from `AppState` and the
@@ -10,6 +12,7 @@
 //! [`App`]: crate::App
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -173,6 +176,9 @@ pub struct Metrics {
     attempt_duration: HistogramFamily<ProviderLabels>,
     waits: Family<WaitLabels, Counter>,
     queue_depth: Family<StatusLabels, Gauge>,
+    /// When the most overdue waiting delivery was due (ms), as of the last
+    /// count; [`NONE_DUE`] if none was waiting.
+    oldest_due: AtomicI64,
     oldest_waiting: Gauge<f64, std::sync::atomic::AtomicU64>,
     circuit: Family<CircuitLabels, Gauge>,
     http: HistogramFamily<HttpLabels>,
@@ -195,6 +201,7 @@ impl Metrics {
             attempt_duration: Family::new_with_constructor(attempt_histogram),
             waits: Family::default(),
             queue_depth: Family::default(),
+            oldest_due: AtomicI64::new(NONE_DUE),
             oldest_waiting: Gauge::default(),
             circuit: Family::default(),
             http: Family::new_with_constructor(http_histogram),
@@ -234,7 +241,7 @@ impl Metrics {
         );
         r.register(
             "queue_depth",
-            "Deliveries waiting in the queue, by status (read from the database at scrape time)",
+            "Deliveries waiting in the queue, by status (counted in the database every server.metrics_refresh)",
             m.queue_depth.clone(),
         );
         r.register_with_unit(
@@ -344,10 +351,10 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// The scrape-time gauges, then everything as OpenMetrics text.
-    async fn render(&self, state: &AppState) -> Result<String, ApiError> {
-        let now = crate::util::now_ms();
-        let depth = state.store.queue_depth(now).await?;
+    /// Counts the queue in the database, for the queue gauges. The app
+    /// does so once before it serves, then [`refresh_gauges`] does.
+    pub async fn count_queue(&self, state: &AppState) -> Result<(), crate::store::StoreError> {
+        let depth = state.store.queue_depth(crate::util::now_ms()).await?;
         for s in WAITING {
             let n = depth.iter().find(|d| d.status == s).map_or(0, |d| d.n);
             self.queue_depth
@@ -355,6 +362,16 @@ impl Metrics {
                 .set(n);
         }
         let oldest = depth.iter().filter_map(|d| d.oldest_due).min();
+        self.oldest_due
+            .store(oldest.unwrap_or(NONE_DUE), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The scrape-time gauges, then everything as OpenMetrics text. Reads
+    /// no count from the database: the queue gauges are the last count's.
+    async fn render(&self, state: &AppState) -> Result<String, ApiError> {
+        let now = crate::util::now_ms();
+        let oldest = Some(self.oldest_due.load(Ordering::Relaxed)).filter(|&t| t != NONE_DUE);
         self.oldest_waiting.set(overdue_seconds(oldest, now));
         // Breakers and pauses shared with other processes, as they are now.
         if let Err(e) = state.providers.refresh().await {
@@ -379,6 +396,28 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("encoding metrics: {e}")))?;
         Ok(out)
+    }
+}
+
+/// `Metrics::oldest_due` when nothing waits.
+const NONE_DUE: i64 = i64::MIN;
+
+/// Counts the queue for the gauges every `server.metrics_refresh`, until
+/// `stop`. A failed count keeps the last values (and is tried again at the
+/// next refresh).
+pub async fn refresh_gauges(state: AppState, stop: tokio_util::sync::CancellationToken) {
+    let every = state.config.server.metrics_refresh;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.cancelled() => return,
+        }
+        tokio::select! {
+            r = state.metrics.count_queue(&state) => if let Err(e) = r {
+                tracing::warn!(error = %e, "counting the queue for /metrics failed");
+            },
+            _ = stop.cancelled() => return,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! `/healthz`: the process is up. `/readyz`: the database answers within a
-//! second, its migrations are current and (SQLite) its disk has room.
+//! `/healthz`: the process is up. `/readyz`: the process is not stopping,
+//! the database answers within a second, its migrations are current and
+//! (SQLite) its disk has room.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -52,9 +53,12 @@ async fn healthz() -> Json<Health> {
 
 /// Readiness.
 ///
-/// No credential needed. The database answers within a second, its
-/// migrations are current and it can store new requests (on SQLite, after
-/// a write failed for lack of space, a small write succeeds again).
+/// No credential needed. The process is not stopping, the database
+/// answers within a second, its migrations are current and it can store
+/// new requests (on SQLite, after a write failed for lack of space, a
+/// small write succeeds again). From a SIGTERM on it answers 503 while
+/// requests are still served for `server.shutdown_drain`, so a load
+/// balancer takes the instance out before it closes.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -66,6 +70,12 @@ async fn healthz() -> Json<Health> {
     )
 )]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    if state.stopping.is_cancelled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            health("not ready", Some("the process is shutting down")),
+        );
+    }
     let not_ready = |detail| {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -48,6 +48,9 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The console overview's last-day counts, kept between loads.
     pub day_counts: Arc<crate::console::overview::DayCounts>,
+    /// Cancelled once the process begins to stop: `/readyz` answers 503
+    /// while requests are still served.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 /// What an operator does to deliveries, from the API or the console: the

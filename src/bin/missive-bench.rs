@@ -234,6 +234,8 @@ async fn start_server(
         .env("MISSIVE__DATA_DIR", &dir)
         .env("MISSIVE__SERVER__BIND", format!("127.0.0.1:{port}"))
         .env("MISSIVE__CHANNELS__WEBHOOK__ALLOW_PRIVATE", "true")
+        // No load balancer to drain for: stop at once.
+        .env("MISSIVE__SERVER__SHUTDOWN_DRAIN", "0s")
         .env("RUST_LOG", "warn")
         .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
@@ -1335,10 +1337,16 @@ async fn run_inbox_fanout(
     };
     let streams = opts.scaled(FANOUT_STREAMS);
     eprintln!("[bench] scenario {name}: {streams} streams, {load:?}");
-    let env = [(
-        "MISSIVE__INBOX__MAX_CONNECTIONS",
-        (streams + 100).to_string(),
-    )];
+    let env = [
+        (
+            "MISSIVE__INBOX__MAX_CONNECTIONS",
+            (streams + 100).to_string(),
+        ),
+        (
+            "MISSIVE__SERVER__MAX_CONNECTIONS",
+            (streams + 1_000).to_string(),
+        ),
+    ];
     let mut server = start_server(opts, client, &env).await?;
     let state = Arc::new(StreamsState::default());
     let tasks = open_streams(&server, client, streams, &state).await?;

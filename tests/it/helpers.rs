@@ -124,7 +124,7 @@ pub fn test_toml(db: &TestDb, extra: &str) -> String {
         "{}\n{}\n",
         db.toml(),
         format!(
-            "[server]\nbind = \"127.0.0.1:0\"\n[worker]\npoll_interval = \"50ms\"\nlease = \"30s\"\n\
+            "[server]\nbind = \"127.0.0.1:0\"\nshutdown_drain = \"0s\"\nmetrics_refresh = \"200ms\"\n[worker]\npoll_interval = \"50ms\"\nlease = \"30s\"\n\
              [channels.webhook]\nallow_private = true\ntimeout = \"2s\"\nretry_schedule = [\"10ms\", \"10ms\", \"10ms\"]\n{extra}"
         )
     )

@@ -1473,3 +1473,21 @@ async fn revoking_a_recipients_tokens_refuses_the_old_ones_only() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_streams_outlive_the_header_read_timeout() {
+    let b = &backends()[0];
+    // The timeout bounds reading a request's headers, never an answer
+    // that is still streaming.
+    let app = spawn_app_with(b, "[server]\nheader_read_timeout = \"1s\"").await;
+    let token = app.token("u_1").await;
+    let mut ws = app.ws("u_1", &token).await;
+    let mut sse = app.sse("u_1", &token).await;
+    sse.expect_quiet(Duration::from_millis(2500)).await;
+    app.send_in_app("u_1", json!({"name": "Ana", "order": 1}))
+        .await;
+    assert_eq!(sse.expect("message").await.event, "message");
+    assert_eq!(ws_next(&mut ws).await["type"], "message");
+    ws.close(None).await.unwrap();
+    app.stop().await;
+}

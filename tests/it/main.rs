@@ -21,6 +21,7 @@ mod openapi;
 mod outbound;
 mod recipients;
 mod render_limits;
+mod server;
 mod sms;
 mod smtp_server;
 mod startup;

@@ -188,7 +188,22 @@ async fn counters_match_the_traffic_the_app_saw() {
         }
         app.wait_for_status(&failing, "failed").await;
 
-        let m = scrape(&app).await;
+        // The queue gauges are counted every `server.metrics_refresh`
+        // (200 ms in tests): the count after the last change shows.
+        let m = match poll_until(Duration::from_secs(10), || async {
+            let m = scrape(&app).await;
+            let depth = |status| m.get("missive_queue_depth", &[("status", status)]);
+            let settled = depth("scheduled") == Some(3.0) && depth("queued") == Some(0.0);
+            (settled, m)
+        })
+        .await
+        {
+            Ok(m) => m,
+            Err(m) => panic!(
+                "the queue gauges never showed 3 scheduled: {:?}",
+                m.get("missive_queue_depth", &[("status", "scheduled")])
+            ),
+        };
         let wh = ("channel", "webhook");
         assert_eq!(
             m.value(
@@ -332,12 +347,15 @@ async fn queue_gauges_come_from_the_shared_database_and_counters_per_app() {
         let seen = poll_until(Duration::from_secs(10), || async {
             let (ma, mb) = (scrape_url(&a).await, scrape_url(&b_base).await);
             let age = ma.value("missive_queue_oldest_waiting_seconds", &[]);
-            (age >= 0.3, (ma, mb))
+            let counted = [&ma, &mb]
+                .iter()
+                .all(|m| m.get("missive_queue_depth", &[("status", "queued")]) == Some(2.0));
+            (age >= 0.3 && counted, (ma, mb))
         })
         .await;
         let (ma, mb) = match seen {
             Ok(v) => v,
-            Err(_) => panic!("the oldest waiting age never passed 0.3 s"),
+            Err(_) => panic!("the oldest waiting age never passed 0.3 s with 2 queued"),
         };
         for m in [&ma, &mb] {
             assert_eq!(
@@ -381,6 +399,54 @@ async fn with_a_token_set_metrics_need_it() {
         let r = c.get(&url).bearer_auth("scrape-me").send().await.unwrap();
         assert_eq!(r.status(), 200);
         assert!(r.text().await.unwrap().contains("missive_queue_depth"));
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_reads_the_last_count_and_never_counts_the_queue() {
+    for b in backends() {
+        // Counted at start, then not for an hour: scrapes must show that
+        // count, however the queue changes in between.
+        let app = spawn_app_with(&b, "[server]\nmetrics_refresh = \"1h\"").await;
+        let counted = poll_until(Duration::from_secs(10), || async {
+            let m = scrape(&app).await;
+            (
+                m.get("missive_queue_depth", &[("status", "scheduled")]) == Some(0.0),
+                (),
+            )
+        })
+        .await;
+        assert!(counted.is_ok(), "the first count never showed");
+        let rx = Receiver::start().await;
+        let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"content": {"webhook": {"body": "{}"}}, "send_at": tomorrow,
+                        "to": [{"webhook_url": format!("{}?a", rx.url)},
+                               {"webhook_url": format!("{}?b", rx.url)}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let listed = app.get_json("/v1/deliveries?status=scheduled").await;
+        assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+        for _ in 0..3 {
+            let m = scrape(&app).await;
+            assert_eq!(
+                m.get("missive_queue_depth", &[("status", "scheduled")]),
+                Some(0.0),
+                "a scrape counted the queue itself"
+            );
+            // The counters are live all the same.
+            assert_eq!(
+                m.value(
+                    "missive_notifications_accepted_total",
+                    &[("outcome", "created")]
+                ),
+                1.0
+            );
+        }
         app.stop().await;
     }
 }
