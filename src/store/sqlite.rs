@@ -215,15 +215,18 @@ impl SqliteStore {
     }
 
     /// Ready for accepts unless the last ones failed for lack of space;
-    /// then a write of about a request's size (committed, then removed)
-    /// says whether there is room again, so the store recovers without one.
+    /// then a write of 128 KiB (committed, then removed; more than a
+    /// typical send with its rendered deliveries) says whether there is
+    /// room again, so the store recovers without one. A smaller probe
+    /// could fit in the space a refused send left over and say "ready"
+    /// while sends still fail.
     async fn writes_ready(&self) -> StoreResult<()> {
         if !self.full.load(Ordering::Relaxed) {
             return Ok(());
         }
         let probe = async {
             sqlx::query(
-                "INSERT OR REPLACE INTO settings (name, value) VALUES ('write_probe', hex(randomblob(8192)))",
+                "INSERT OR REPLACE INTO settings (name, value) VALUES ('write_probe', hex(randomblob(65536)))",
             )
             .execute(&self.write)
             .await?;
