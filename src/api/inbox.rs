@@ -32,7 +32,7 @@ use utoipa_axum::routes;
 use super::auth::{bearer, Caller, Permission};
 use super::error::{ApiError, ApiResult, FieldError};
 use super::openapi::{AuthErrors, Invalid, NotFound};
-use super::recipients::IdParam;
+use super::recipients::{valid_id, IdParam};
 use super::AppState;
 use crate::inbox::feed::{feed, End, Guard, Item};
 use crate::inbox::token::{self, Claims};
@@ -224,10 +224,6 @@ impl InboxAuth {
     }
 }
 
-fn check_recipient_id(id: &str) -> Result<(), ApiError> {
-    crate::accept::check_recipient_id(id).map_err(|m| ApiError::invalid("id", m))
-}
-
 /// Issue an inbox token.
 ///
 /// Scope `send`. A token a browser may use for this recipient's inbox only
@@ -254,7 +250,7 @@ async fn issue_token(
     Json<InboxToken>,
 )> {
     caller.require(Permission::Send)?;
-    check_recipient_id(&id)?;
+    valid_id(&id)?;
     let (token, expires_at) = state.inbox.issue_token(&id).await?;
     let ttl = state.inbox.config().token_ttl;
     Ok((
@@ -294,7 +290,7 @@ async fn revoke_tokens(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Permission::Send)?;
-    check_recipient_id(&id)?;
+    valid_id(&id)?;
     state.inbox.revoke_tokens(&id).await?;
     tracing::info!(recipient = %id, key_id = %caller.key_id, "inbox tokens revoked");
     Ok(StatusCode::NO_CONTENT)

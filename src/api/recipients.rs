@@ -117,7 +117,7 @@ pub fn check_clock(s: &str) -> Result<(), String> {
 }
 
 /// A recipient id in a path: 422 naming `id` when it can't be one.
-fn valid_id(id: &str) -> Result<(), ApiError> {
+pub(super) fn valid_id(id: &str) -> Result<(), ApiError> {
     check_recipient_id(id).map_err(|m| ApiError::invalid("id", m))
 }
 
