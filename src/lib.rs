@@ -1,286 +1,46 @@
 //! missive: a self-hosted, multi-channel notification dispatcher.
 //!
-//! [`App::build`] wires the parts from a [`Config`]; `main.rs` and the tests
-//! both use it.
+//! The modules are layers, lowest first; each uses only those below it
+//! (docs/architecture.md has the rule, every module's layer and the life
+//! of one notification):
+//!
+//! - `util`, `private_files`: small helpers on the standard library;
+//! - `domain`: the shared words (types, their parsing, input checks);
+//! - `config`: loading and checking the configuration;
+//! - `render`, `flow`: templates to content; admission and pacing rules;
+//! - `store`: the database, one trait per aggregate, SQLite and PostgreSQL;
+//! - `service` (with `inbox`, `channels`, `metrics`): what the front ends do;
+//! - `dispatch`: the workers (claim, send, record);
+//! - `http` (the API) and `console`: thin adapters over `service`;
+//! - `app`: wiring and running it all; `main.rs` is the CLI.
 
-pub mod accept;
-pub mod api;
-pub mod channels;
-pub mod config;
-pub mod console;
-pub mod dispatch;
-pub mod flow;
-pub mod inbox;
-pub mod metrics;
 pub mod private_files;
-pub mod render;
-pub mod render_helpers;
-pub mod server;
-pub mod store;
-pub mod templates;
 pub mod util;
 
-use std::io::Write;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
+pub mod domain;
 
-use anyhow::Context;
-use tokio::net::TcpListener;
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
+pub mod config;
 
-use crate::api::AppState;
-use crate::channels::in_app::InAppChannel;
-use crate::channels::webhook::{generate_secret, WebhookChannel};
-use crate::channels::Channels;
-pub use crate::config::Config;
-use crate::dispatch::Dispatcher;
-use crate::store::Store;
+pub mod flow;
+pub mod render;
 
-/// Which parts of missive a process runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// API and workers (the default).
-    Serve,
-    Api,
-    Worker,
-}
+pub mod store;
 
-pub struct App {
-    state: AppState,
-    listener: Option<TcpListener>,
-    dispatcher: Option<Dispatcher>,
-    /// Cancelled to ask for a stop (see [`App::run_until_stopped`]).
-    shutdown: CancellationToken,
-    /// Stops the HTTP server and ends open streams, after the drain.
-    stop_http: CancellationToken,
-    /// Stops the workers and background tasks, once the server is done.
-    stop_work: CancellationToken,
-    /// The admin key made on first start, if this start made it.
-    pub first_admin_key: Option<String>,
-}
+pub mod channels;
+pub mod inbox;
+pub mod metrics;
+pub mod service;
 
-/// Writes a secret file readable by its owner only.
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        private_files::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let mut f =
-        private_files::create_file(path).with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
-    f.write_all(b"\n")?;
-    Ok(())
-}
+pub mod dispatch;
 
-/// On first start (no API keys at all), makes an admin key and writes it to
-/// `DATA_DIR/admin.key`. Only one of several instances starting together
-/// does so.
-pub async fn bootstrap_admin_key(
-    store: &dyn Store,
-    cfg: &Config,
-) -> anyhow::Result<Option<String>> {
-    if store.count_active_keys().await? > 0 {
-        return Ok(None);
-    }
-    let (_, first) = store
-        .setting_init("bootstrap_admin_key", &util::now_ms().to_string())
-        .await?;
-    if !first {
-        return Ok(None);
-    }
-    let (key, _) = api::auth::create_key(store, "admin (first start)", "admin").await?;
-    write_private(&cfg.data_dir.join("admin.key"), &key)?;
-    Ok(Some(key))
-}
+pub mod console;
+pub mod http;
 
-/// The webhook signing secret: from config, else the one stored in the
-/// database, else a new one (stored, and written to the data dir).
-pub async fn signing_secret(store: &dyn Store, cfg: &Config) -> anyhow::Result<String> {
-    if !cfg.webhook.signing_secret.is_empty() {
-        return Ok(cfg.webhook.signing_secret.clone());
-    }
-    let (secret, created) = store
-        .setting_init("webhook_signing_secret", &generate_secret())
-        .await?;
-    if created {
-        write_private(&cfg.data_dir.join("webhook-signing-secret"), &secret)?;
-        tracing::info!(
-            path = %cfg.data_dir.join("webhook-signing-secret").display(),
-            "generated the webhook signing secret"
-        );
-    }
-    Ok(secret)
-}
+pub mod app;
 
-/// The channels sent through providers; `in_app` (which needs the
-/// database) is added by [`App::build`].
-pub fn channels(cfg: &Config) -> anyhow::Result<Channels> {
-    let mut channels = Channels::default();
-    channels.add(Arc::new(WebhookChannel::new(cfg.webhook.clone())?));
-    if let Some(email) = channels::email::build(&cfg.email, cfg)? {
-        channels.add(email);
-    }
-    if let Some(sms) = channels::sms::build(&cfg.sms, cfg)? {
-        channels.add(sms);
-    }
-    Ok(channels)
-}
+#[cfg(test)]
+mod architecture;
 
-impl App {
-    pub async fn build(mut config: Config, role: Role) -> anyhow::Result<App> {
-        private_files::private_dir(&config.data_dir)
-            .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
-        let store = store::open(&config.database).await.with_context(|| {
-            format!(
-                "opening the database {}",
-                config::redact_url(&config.database.url)
-            )
-        })?;
-        let first_admin_key = bootstrap_admin_key(store.as_ref(), &config).await?;
-        config.webhook.signing_secret = signing_secret(store.as_ref(), &config).await?;
-        let shutdown = CancellationToken::new();
-        let stop_work = CancellationToken::new();
-        let stop_http = stop_work.child_token();
-        let inbox = inbox::Inbox::open(store.clone(), &config.inbox, stop_http.clone()).await?;
-        let mut channels = channels(&config)?;
-        channels.add(Arc::new(InAppChannel::new(inbox.clone())));
-        let providers = flow::provider_state::ProviderBoard::new(store.clone());
-        for c in channels.all() {
-            c.share_provider_state(&providers);
-        }
-        let wake = Arc::new(Notify::new());
-        let metrics = Arc::new(metrics::Metrics::new());
-        let state = AppState {
-            store: store.clone(),
-            renderer: Arc::new(render::Renderer::new(&config.render)),
-            enabled_channels: Arc::new(channels.names()),
-            keys: Arc::new(api::auth::KeyCache::new(config.server.api_rate_limit)),
-            wake: wake.clone(),
-            inbox,
-            channels: channels.clone(),
-            providers,
-            config: Arc::new(config.clone()),
-            metrics: metrics.clone(),
-            day_counts: Arc::default(),
-            stopping: shutdown.clone(),
-        };
-        let listener = match role {
-            Role::Worker => None,
-            _ => Some(
-                TcpListener::bind(config.server.bind)
-                    .await
-                    .with_context(|| {
-                        format!("listening on {} (server.bind)", config.server.bind)
-                    })?,
-            ),
-        };
-        let dispatcher = match role {
-            Role::Api => None,
-            _ => Some(
-                Dispatcher::new(
-                    store,
-                    channels,
-                    config.worker.clone(),
-                    config.flow.rate_limits.clone(),
-                    wake,
-                )
-                .with_metrics(metrics),
-            ),
-        };
-        Ok(App {
-            state,
-            listener,
-            dispatcher,
-            shutdown,
-            stop_http,
-            stop_work,
-            first_admin_key,
-        })
-    }
-
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.listener.as_ref().and_then(|l| l.local_addr().ok())
-    }
-
-    /// Cancel this to stop the app gracefully.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
-
-    /// Cancel this once stopping to end the drain early (a second signal).
-    pub fn skip_drain_token(&self) -> CancellationToken {
-        self.stop_http.clone()
-    }
-
-    /// Takes the dispatcher out, for tests that drive it by hand.
-    pub fn take_dispatcher(&mut self) -> Option<Dispatcher> {
-        self.dispatcher.take()
-    }
-
-    /// Runs until the shutdown token is cancelled, then stops in order:
-    /// `/readyz` answers 503 at once while requests are still served for
-    /// `server.shutdown_drain`; then the listener closes, idle connections
-    /// are closed and in-flight requests finish; then the workers stop
-    /// claiming and finish their in-flight deliveries.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let App {
-            state,
-            listener,
-            dispatcher,
-            shutdown,
-            stop_http,
-            stop_work,
-            ..
-        } = self;
-        let mut tasks = tokio::task::JoinSet::new();
-        let cfg = state.config.clone();
-        tasks.spawn(state.providers.clone().run(stop_work.clone()));
-        if let Some(d) = dispatcher {
-            tasks.spawn(d.run(stop_work.clone()));
-            tasks.spawn(dispatch::maintenance::run(
-                state.store.clone(),
-                cfg.maintenance.clone(),
-                stop_work.clone(),
-            ));
-        }
-        let has_listener = listener.is_some();
-        if has_listener {
-            // Other processes' inbox changes, for the streams this one holds.
-            tasks.spawn(state.inbox.clone().listen());
-            // The queue gauges are there from the first scrape on.
-            if let Err(e) = state.metrics.count_queue(&state).await {
-                tracing::warn!(error = %e, "counting the queue for /metrics failed");
-            }
-            tasks.spawn(metrics::refresh_gauges(state.clone(), stop_work.clone()));
-        }
-        let server = listener.map(|l| {
-            let app = api::router(state.clone());
-            let s = stop_http.clone();
-            let cfg = cfg.clone();
-            tokio::spawn(async move { server::serve(l, app, &cfg.server, s).await })
-        });
-        shutdown.cancelled().await;
-        if has_listener && !cfg.server.shutdown_drain.is_zero() {
-            tracing::info!(
-                drain = %humantime::format_duration(cfg.server.shutdown_drain),
-                "stopping: /readyz answers 503; requests are served until the drain ends"
-            );
-            tokio::select! {
-                _ = tokio::time::sleep(cfg.server.shutdown_drain) => {}
-                _ = stop_http.cancelled() => {}
-            }
-        }
-        stop_http.cancel();
-        if let Some(server) = server {
-            server.await?;
-        }
-        stop_work.cancel();
-        while tasks.join_next().await.is_some() {}
-        Ok(())
-    }
-}
+pub use app::{bootstrap_admin_key, channels, signing_secret};
+pub use app::{App, Role};
+pub use config::Config;

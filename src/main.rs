@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use missive::service::send::{RecipientInput, SendRequest, Sender};
 use missive::{App, Config, Role};
 
 #[derive(Parser)]
@@ -155,14 +156,14 @@ async fn serve(cfg: Config, role: Role) -> anyhow::Result<()> {
 }
 
 async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
-    let mut to: Vec<missive::accept::RecipientInput> = match &args.to {
+    let mut to: Vec<RecipientInput> = match &args.to {
         Some(json) => {
             serde_json::from_str(json).context("--to must be a JSON array of recipients")?
         }
         None => Vec::new(),
     };
     for url in &args.to_webhook {
-        to.push(missive::accept::RecipientInput {
+        to.push(RecipientInput {
             webhook_url: Some(url.clone()),
             ..Default::default()
         });
@@ -174,7 +175,7 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let req = missive::accept::SendRequest {
+    let req = SendRequest {
         template: args.template,
         content: match &args.content {
             Some(c) => Some(
@@ -198,15 +199,7 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
     })?
     .names();
     enabled.push(missive::channels::in_app::NAME);
-    let sender = missive::accept::Sender {
-        store: store.as_ref(),
-        renderer: &renderer,
-        enabled: &enabled,
-        idempotency_ttl_ms: cfg.maintenance.idempotency_ttl.as_millis() as i64,
-        dedup_window_ms: cfg.flow.dedup_window.as_millis() as i64,
-        caps: &cfg.flow.frequency_caps,
-        default_quiet_hours: cfg.flow.quiet_hours.as_ref(),
-    };
+    let sender = Sender::new(store.as_ref(), &renderer, &enabled, &cfg);
     let hash = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(
@@ -222,7 +215,7 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
             println!("{}", answer.body);
             Ok(())
         }
-        Err(missive::api::error::ApiError::Invalid(errors)) => {
+        Err(missive::service::Error::Invalid(errors)) => {
             for e in errors {
                 eprintln!("{}: {}", e.field, e.message);
             }
@@ -248,7 +241,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             match command {
                 KeysCommand::Create { name, scopes } => {
                     let (key, row) =
-                        missive::api::auth::create_key(store.as_ref(), &name, &scopes).await?;
+                        missive::service::auth::create_key(store.as_ref(), &name, &scopes)
+                            .await
+                            .map_err(|e| anyhow::anyhow!(e.detail()))?;
                     println!(
                         "id:     {}\nscopes: {}\nkey:    {key}\n(the key is shown only now)",
                         row.id, row.scopes
@@ -273,7 +268,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 KeysCommand::Revoke { id } => {
-                    if !store.revoke_key(&id, missive::util::now_ms()).await? {
+                    if !missive::service::auth::revoke_key(store.as_ref(), &id).await? {
                         anyhow::bail!("no active key with id {id}");
                     }
                     println!("revoked {id}");
@@ -287,19 +282,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let store = open_store(&cfg).await?;
             let renderer = missive::render::Renderer::new(&cfg.render);
-            for (key, content) in missive::templates::read_dir(&dir)? {
-                match missive::templates::save(store.as_ref(), &renderer, &key, &key, &content)
-                    .await
+            for (key, content) in missive::render::files::read_dir(&dir)? {
+                match missive::service::templates::save(
+                    store.as_ref(),
+                    &renderer,
+                    &key,
+                    &key,
+                    &content,
+                )
+                .await
                 {
                     Ok((v, true)) => println!("{key}: version {v} (new)"),
                     Ok((v, false)) => println!("{key}: version {v} (unchanged)"),
-                    Err(missive::templates::SaveError::Invalid(errs)) => {
+                    Err(missive::service::Error::Invalid(errs)) => {
                         for e in errs {
                             eprintln!("{key}: {}: {}", e.field, e.message);
                         }
                         anyhow::bail!("template {key} was not imported");
                     }
-                    Err(missive::templates::SaveError::Store(e)) => return Err(e.into()),
+                    Err(e) => anyhow::bail!("template {key}: {}", e.detail()),
                 }
             }
             Ok(())

@@ -1,9 +1,10 @@
-//! `GET /metrics`: counters and histograms kept in memory per [`App`]
+//! The metrics: counters and histograms kept in memory per [`App`]
 //! (one registry each, no process-global recorder), plus gauges: the
 //! queue's, counted in the database in the background every
 //! `server.metrics_refresh` ([`refresh_gauges`]) so a scrape costs the same
 //! at any backlog, and the channels', read when scraped. Served in the
-//! OpenMetrics text format, which Prometheus reads natively.
+//! OpenMetrics text format, which Prometheus reads natively, at
+//! `GET /metrics` (`http::metrics`).
 //!
 //! The handles live in [`Metrics`], reachable from `AppState` and the
 //! dispatcher. Recording is an atomic add after a label lookup; label
@@ -15,11 +16,6 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -27,9 +23,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::AppState;
-use crate::store::status;
+use crate::channels::Channels;
+use crate::flow::provider_state::ProviderBoard;
+use crate::store::{status, Store};
 
 /// The content type of the OpenMetrics text format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -353,8 +349,8 @@ impl Metrics {
 
     /// Counts the queue in the database, for the queue gauges. The app
     /// does so once before it serves, then [`refresh_gauges`] does.
-    pub async fn count_queue(&self, state: &AppState) -> Result<(), crate::store::StoreError> {
-        let depth = state.store.queue_depth(crate::util::now_ms()).await?;
+    pub async fn count_queue(&self, store: &dyn Store) -> Result<(), crate::store::StoreError> {
+        let depth = store.queue_depth(crate::util::now_ms()).await?;
         for s in WAITING {
             let n = depth.iter().find(|d| d.status == s).map_or(0, |d| d.n);
             self.queue_depth
@@ -369,15 +365,19 @@ impl Metrics {
 
     /// The scrape-time gauges, then everything as OpenMetrics text. Reads
     /// no count from the database: the queue gauges are the last count's.
-    async fn render(&self, state: &AppState) -> Result<String, ApiError> {
+    pub async fn render(
+        &self,
+        providers: &ProviderBoard,
+        channels: &Channels,
+    ) -> anyhow::Result<String> {
         let now = crate::util::now_ms();
         let oldest = Some(self.oldest_due.load(Ordering::Relaxed)).filter(|&t| t != NONE_DUE);
         self.oldest_waiting.set(overdue_seconds(oldest, now));
         // Breakers and pauses shared with other processes, as they are now.
-        if let Err(e) = state.providers.refresh().await {
+        if let Err(e) = providers.refresh().await {
             tracing::warn!(error = %e, "reading providers' shared state failed");
         }
-        for p in state.channels.all().flat_map(|c| c.providers()) {
+        for p in channels.all().flat_map(|c| c.providers()) {
             for s in CIRCUIT_STATES {
                 let channel = match known(&p.channel, &CHANNELS) {
                     "other" => Cow::Owned(p.channel.clone()),
@@ -394,7 +394,7 @@ impl Metrics {
         }
         let mut out = String::with_capacity(8 * 1024);
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("encoding metrics: {e}")))?;
+            .map_err(|e| anyhow::anyhow!("encoding metrics: {e}"))?;
         Ok(out)
     }
 }
@@ -405,15 +405,19 @@ const NONE_DUE: i64 = i64::MIN;
 /// Counts the queue for the gauges every `server.metrics_refresh`, until
 /// `stop`. A failed count keeps the last values (and is tried again at the
 /// next refresh).
-pub async fn refresh_gauges(state: AppState, stop: tokio_util::sync::CancellationToken) {
-    let every = state.config.server.metrics_refresh;
+pub async fn refresh_gauges(
+    metrics: std::sync::Arc<Metrics>,
+    store: std::sync::Arc<dyn Store>,
+    every: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.cancelled() => return,
         }
         tokio::select! {
-            r = state.metrics.count_queue(&state) => if let Err(e) = r {
+            r = metrics.count_queue(store.as_ref()) => if let Err(e) = r {
                 tracing::warn!(error = %e, "counting the queue for /metrics failed");
             },
             _ = stop.cancelled() => return,
@@ -424,39 +428,6 @@ pub async fn refresh_gauges(state: AppState, stop: tokio_util::sync::Cancellatio
 /// Seconds since `due` (ms), or 0 if nothing is due yet.
 pub fn overdue_seconds(due: Option<i64>, now: i64) -> f64 {
     due.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0)
-}
-
-/// Whether `headers` carry `Authorization: Bearer <token>`; compared in
-/// constant time so the token can't be guessed byte by byte.
-pub fn token_matches(headers: &HeaderMap, token: &str) -> bool {
-    let Some(given) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    let (a, b) = (given.trim().as_bytes(), token.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
-}
-
-async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    let token = &state.config.server.metrics_token;
-    if !token.is_empty() && !token_matches(&headers, token) {
-        return Err(ApiError::Unauthorized(
-            "/metrics needs `Authorization: Bearer <server.metrics_token>`".into(),
-        ));
-    }
-    let body = state.metrics.render(&state).await?;
-    Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
-        body,
-    )
-        .into_response())
 }
 
 #[cfg(test)]
@@ -491,18 +462,6 @@ mod tests {
         assert_eq!(overdue_seconds(None, 10_000), 0.0);
         assert_eq!(overdue_seconds(Some(12_000), 10_000), 0.0);
         assert_eq!(overdue_seconds(Some(7_500), 10_000), 2.5);
-    }
-
-    #[test]
-    fn the_token_must_match_exactly() {
-        let mut h = HeaderMap::new();
-        assert!(!token_matches(&h, "s3cret"));
-        h.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
-        assert!(token_matches(&h, "s3cret"));
-        assert!(!token_matches(&h, "s3cre"));
-        assert!(!token_matches(&h, "s3cret!"));
-        h.insert(header::AUTHORIZATION, "Basic s3cret".parse().unwrap());
-        assert!(!token_matches(&h, "s3cret"));
     }
 
     #[test]

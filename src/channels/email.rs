@@ -277,7 +277,7 @@ impl Channel for EmailChannel {
 pub fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| {
-            if crate::accept::is_forbidden_char(c) {
+            if crate::domain::check::is_forbidden_char(c) {
                 ' '
             } else {
                 c

@@ -60,7 +60,7 @@ pub fn new_message(msg: &Message<'_>, id: String, now: i64) -> NewInboxMessage {
 /// on the front end's own site (see `accept::check_link`).
 pub fn check_message(m: &NewInboxMessage) -> Result<(), String> {
     match m.action_url.as_deref().filter(|u| !u.is_empty()) {
-        Some(url) => crate::accept::check_link(url).map_err(|e| format!("action_url {e}")),
+        Some(url) => crate::domain::check::check_link(url).map_err(|e| format!("action_url {e}")),
         None => Ok(()),
     }
 }

@@ -14,17 +14,9 @@ use super::http::{read_capped, refusal, Guard};
 use super::{Channel, Message, Outcome, SendResult, MAX_RESPONSE};
 use crate::config::WebhookConfig;
 
-/// `whsec_<base64>` → the key bytes, if well formed (at least 24 bytes).
-pub fn decode_secret(secret: &str) -> Option<Vec<u8>> {
-    let b = B64.decode(secret.strip_prefix("whsec_")?).ok()?;
-    (b.len() >= 24).then_some(b)
-}
-
-/// A new random `whsec_` secret (32 bytes).
-pub fn generate_secret() -> String {
-    let bytes: [u8; 32] = rand::random();
-    format!("whsec_{}", B64.encode(bytes))
-}
+pub use crate::domain::secrets::{
+    decode_webhook_secret as decode_secret, generate_webhook_secret as generate_secret,
+};
 
 /// The `webhook-signature` header value.
 pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {

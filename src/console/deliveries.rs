@@ -11,10 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::page::{self, csrf_field, layout, render, Nav, PageResult};
 use super::session::{Action, Session};
-use crate::api::auth::Permission;
-use crate::api::deliveries::ListQuery;
-use crate::api::error::ApiError;
-use crate::api::AppState;
+use crate::service::auth::Permission;
+use crate::service::deliveries::ListQuery;
+use crate::service::AppState;
 use crate::store::{status, DeliveryFilter, DeliveryRow, Transition};
 use crate::util::now_ms;
 
@@ -90,14 +89,7 @@ impl Filters {
             until: local_time(&self.until),
             ..ListQuery::default()
         };
-        q.filter().map(|(f, _)| f).map_err(|e| match e {
-            ApiError::Invalid(errs) => errs
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-            other => other.to_string(),
-        })
+        q.filter().map(|(f, _)| f).map_err(|e| e.detail())
     }
 
     fn query_string(&self) -> String {

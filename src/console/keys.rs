@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::page::{self, csrf_field, layout, render, Nav, PageResult};
 use super::session::{Action, Session};
-use crate::api::auth::{create_key, SCOPES};
-use crate::api::AppState;
+use crate::service::auth::{create_key, SCOPES};
+use crate::service::AppState;
 use crate::util::now_ms;
 
 pub fn router() -> Router<AppState> {
@@ -126,7 +126,7 @@ async fn create(State(state): State<AppState>, a: Action<Vec<(String, String)>>)
                 tracing::info!(key_id = %row.id, by = %session.key_id, scopes = %row.scopes, "API key created from the console");
                 page_with(&state, session, None, Some((name, &key))).await
             }
-            Err(e) => page_with(&state, session, Some(&e.to_string()), None).await,
+            Err(e) => page_with(&state, session, Some(&e.detail()), None).await,
         }
     }
     .await;
@@ -150,11 +150,8 @@ async fn revoke(
             "This session's own key can't be revoked here; sign in with another admin key first.",
         );
     }
-    match state.store.revoke_key(&id, now_ms()).await {
+    match state.revoke_key(&id).await {
         Ok(true) => {
-            // This process refuses it at once; others within the cache's
-            // few seconds.
-            state.keys.forget(&id);
             tracing::info!(key_id = %id, by = %session.key_id, "API key revoked from the console");
             super::back_to("/console/keys", "Key revoked.")
         }

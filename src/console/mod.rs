@@ -24,9 +24,9 @@ use axum::{Form, Router};
 use maud::html;
 use serde::Deserialize;
 
-use crate::api::auth::{self, Permission};
-use crate::api::error::ApiError;
-use crate::api::AppState;
+use crate::service::auth::{self, Permission};
+use crate::service::AppState;
+use crate::service::Error;
 use page::{layout, render, Nav};
 use session::Action;
 
@@ -172,7 +172,7 @@ async fn login_form(
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    if let Ok(Some(_)) = session::lookup(&headers, &state).await {
+    if session::signed_in(&state, &headers).await {
         return Redirect::to(safe_next(q.next.as_deref())).into_response();
     }
     render(login_page(safe_next(q.next.as_deref()), None))
@@ -209,13 +209,13 @@ async fn login(
     // The same check as every API request: cache, revocation, rate limit.
     let (caller, row) = match auth::authenticate(&state, key).await {
         Ok(v) => v,
-        Err(ApiError::Unauthorized(_)) => {
+        Err(Error::Unauthorized(_)) => {
             return refuse("This API key is not valid or has been revoked.")
         }
-        Err(ApiError::TooManyRequests(_)) => {
+        Err(Error::TooManyRequests(_)) => {
             return refuse("Too many attempts with this key; wait a moment and try again.")
         }
-        Err(e) => return e.into_response(),
+        Err(e) => return page::failed(e),
     };
     if first_page(|p| caller.may(p)).is_none() {
         return refuse("This key can see no console page. The console needs a key with the admin, read or templates scope.");

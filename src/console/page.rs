@@ -5,7 +5,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::session::Session;
-use crate::api::auth::Permission;
+use crate::service::auth::Permission;
 
 /// Which entry of the navigation is lit.
 #[derive(Clone, Copy, PartialEq)]
@@ -145,6 +145,20 @@ pub type PageResult = Result<Response, Response>;
 /// Turns a store error into the error page.
 pub fn db<E: std::fmt::Display>(e: E) -> Response {
     server_error(&e.to_string())
+}
+
+/// A service's refusal as a page: the database being unavailable says so
+/// (503, try later); anything else is the error page.
+pub fn failed(e: crate::service::Error) -> Response {
+    match e {
+        crate::service::Error::Unavailable(_) => error_page(
+            None,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The database is unavailable",
+            "The database can't take this now (not answering, or its disk is full). Try again in a moment.",
+        ),
+        other => db(other),
+    }
 }
 
 /// Unix ms as `2026-11-23 16:05:09 UTC`.

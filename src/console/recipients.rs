@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::page::{self, layout, render, Nav, PageResult};
 use super::session::Session;
-use crate::api::AppState;
+use crate::service::AppState;
 use crate::store::DeliveryFilter;
 use crate::util::now_ms;
 

@@ -5,28 +5,24 @@
 //! console's script makes (`X-CSRF-Token`).
 //!
 //! A session is the API's principal ([`Caller`]): the same permissions
-//! (one rule, [`crate::api::auth::Permission`]), the same rate limit, and
-//! it ends as soon as its key is revoked (the session's key is read with
-//! the session, on every request).
+//! (one rule, [`crate::service::auth::Permission`]), the same rate limit,
+//! and it ends as soon as its key is revoked (the session's key is read
+//! with the session, on every request). Sessions are opened, checked and
+//! closed by `service::auth`; this file is the console's side of them:
+//! the cookie, the redirect to sign in, the CSRF field of forms.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::api::auth::{hash_key, Caller, Permission};
-use crate::api::error::ApiError;
-use crate::api::AppState;
-use crate::store::{ConsoleSessionRow, SessionView};
-use crate::util::now_ms;
-
-pub const COOKIE: &str = "missive_session";
-pub const CSRF_HEADER: &str = "x-csrf-token";
+use crate::http::auth::cookie_value;
+pub use crate::http::auth::{same_origin, CSRF_HEADER, SESSION_COOKIE as COOKIE};
+use crate::service::auth::{self, csrf_matches, Caller, Permission};
+use crate::service::{AppState, Error};
 
 /// The signed-in operator or admin.
 #[derive(Clone, Debug)]
@@ -57,108 +53,22 @@ impl Session {
     }
 }
 
-fn random_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-}
-
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
-}
-
-/// The session named by the request's cookie, if it is live (not expired,
-/// its key not revoked), with its id's hash.
-pub async fn lookup(
-    headers: &HeaderMap,
-    state: &AppState,
-) -> Result<Option<(String, SessionView)>, crate::store::StoreError> {
-    let Some(id) = cookie_value(headers, COOKIE) else {
-        return Ok(None);
-    };
-    let id = hash_key(id);
-    Ok(state
-        .store
-        .session_get(&id, now_ms())
-        .await?
-        .map(|v| (id, v)))
-}
-
-/// True when a request's `Origin` (or, without one, `Referer`) is this
-/// server, or the browser sent neither.
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin = headers
-        .get(header::ORIGIN)
-        .or_else(|| headers.get(header::REFERER))
-        .and_then(|h| h.to_str().ok());
-    match (origin, host) {
-        (None, _) => true,
-        (Some(o), Some(host)) => url::Url::parse(o)
-            .ok()
-            .map(|u| match (u.host_str(), u.port()) {
-                (Some(h), Some(p)) => format!("{h}:{p}") == host,
-                (Some(h), None) => h == host,
-                _ => false,
-            })
-            .unwrap_or(false),
-        (Some(_), None) => false,
-    }
-}
-
-/// Checks the CSRF token of a cookie-authenticated API call: required for
-/// every method that can change something.
-pub fn api_csrf_ok(method: &Method, headers: &HeaderMap, session: &SessionView) -> bool {
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        return true;
-    }
-    same_origin(headers)
-        && headers
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| constant_time_eq(t.as_bytes(), session.csrf.as_bytes()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 impl FromRequestParts<AppState> for Session {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let view = lookup(&parts.headers, state)
-            .await
-            .map_err(|e| super::page::server_error(&e.to_string()))?;
-        match view {
-            Some((id, v)) => {
-                let session = Session {
-                    caller: Caller::from_session(&v, id),
-                    key_id: v.key_id,
-                    key_name: v.key_name,
-                    csrf: v.csrf,
-                };
-                if let Err(ApiError::TooManyRequests(secs)) = state.keys.admit(&session.key_id) {
-                    let mut page = super::page::error_page(
-                        Some(&session),
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "Too many requests",
-                        "This key is over its request rate (server.api_rate_limit). Wait a moment and reload.",
-                    );
-                    if let Ok(v) = secs.to_string().parse() {
-                        page.headers_mut().insert(header::RETRY_AFTER, v);
-                    }
-                    return Err(page);
-                }
-                Ok(session)
-            }
-            None => {
+        let verified = match cookie_value(&parts.headers, COOKIE) {
+            Some(token) => auth::verify_session(state, token).await,
+            None => Ok(None),
+        };
+        match verified {
+            Ok(Some((caller, v))) => Ok(Session {
+                caller,
+                key_id: v.key_id,
+                key_name: v.key_name,
+                csrf: v.csrf,
+            }),
+            Ok(None) => {
                 let back = parts
                     .uri
                     .path_and_query()
@@ -167,6 +77,19 @@ impl FromRequestParts<AppState> for Session {
                 let to = format!("/console/login?next={}", urlencode(back));
                 Err(Redirect::to(&to).into_response())
             }
+            Err(Error::TooManyRequests(secs)) => {
+                let mut page = super::page::error_page(
+                    None,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many requests",
+                    "This key is over its request rate (server.api_rate_limit). Wait a moment and reload.",
+                );
+                if let Ok(v) = secs.to_string().parse() {
+                    page.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                Err(page)
+            }
+            Err(e) => Err(super::page::server_error(&e.to_string())),
         }
     }
 }
@@ -201,9 +124,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Action<T> {
         let token: CsrfField = serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfField {
             csrf: String::new(),
         });
-        if !same_origin(&parts.headers)
-            || !constant_time_eq(token.csrf.as_bytes(), session.csrf.as_bytes())
-        {
+        if !same_origin(&parts.headers) || !csrf_matches(&token.csrf, &session.csrf) {
             return Err(super::page::error_page(
                 Some(&session),
                 StatusCode::FORBIDDEN,
@@ -224,21 +145,17 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Action<T> {
     }
 }
 
+/// Whether the request's cookie names a live session.
+pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
+    match cookie_value(headers, COOKIE) {
+        Some(token) => matches!(auth::verify_session(state, token).await, Ok(Some(_))),
+        None => false,
+    }
+}
+
 /// Opens a session for a verified key; returns the cookie to set.
-pub async fn open(state: &AppState, key_id: &str) -> Result<String, crate::store::StoreError> {
-    let token = random_token();
-    let now = now_ms();
-    let ttl = state.config.console.session_ttl;
-    state
-        .store
-        .session_insert(&ConsoleSessionRow {
-            id: hash_key(&token),
-            key_id: key_id.to_string(),
-            csrf: random_token(),
-            created_at: now,
-            expires_at: now + ttl.as_millis() as i64,
-        })
-        .await?;
+pub async fn open(state: &AppState, key_id: &str) -> Result<String, Error> {
+    let (token, ttl) = auth::open_session(state, key_id).await?;
     Ok(cookie(
         &token,
         ttl.as_secs(),
@@ -247,12 +164,9 @@ pub async fn open(state: &AppState, key_id: &str) -> Result<String, crate::store
 }
 
 /// Ends the request's session, if any; returns the cookie that clears it.
-pub async fn close(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<String, crate::store::StoreError> {
-    if let Some(id) = cookie_value(headers, COOKIE) {
-        state.store.session_delete(&hash_key(id)).await?;
+pub async fn close(state: &AppState, headers: &HeaderMap) -> Result<String, Error> {
+    if let Some(token) = cookie_value(headers, COOKIE) {
+        auth::close_session(state, token).await?;
     }
     Ok(cookie("", 0, state.config.console.secure_cookie))
 }
@@ -267,64 +181,6 @@ fn cookie(value: &str, max_age: u64, secure: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn cookie_is_found_among_others() {
-        let h = headers(&[("cookie", "a=1; missive_session=abc; b=2")]);
-        assert_eq!(cookie_value(&h, COOKIE), Some("abc"));
-        let h = headers(&[("cookie", "missive_session=")]);
-        assert_eq!(cookie_value(&h, COOKIE), None);
-    }
-
-    #[test]
-    fn cross_site_requests_are_refused() {
-        assert!(same_origin(&headers(&[("host", "127.0.0.1:8080")])));
-        assert!(same_origin(&headers(&[
-            ("host", "127.0.0.1:8080"),
-            ("origin", "http://127.0.0.1:8080")
-        ])));
-        assert!(!same_origin(&headers(&[
-            ("host", "127.0.0.1:8080"),
-            ("origin", "https://evil.example")
-        ])));
-        assert!(!same_origin(&headers(&[
-            ("host", "missive.example"),
-            ("referer", "https://evil.example/missive.example")
-        ])));
-    }
-
-    #[test]
-    fn api_calls_by_cookie_need_the_token_to_change_things() {
-        let s = SessionView {
-            key_id: "k".into(),
-            key_name: "ops".into(),
-            scopes: "admin".into(),
-            csrf: "tok".into(),
-            expires_at: 0,
-        };
-        let none = HeaderMap::new();
-        assert!(api_csrf_ok(&Method::GET, &none, &s));
-        assert!(!api_csrf_ok(&Method::POST, &none, &s));
-        assert!(!api_csrf_ok(
-            &Method::POST,
-            &headers(&[("x-csrf-token", "other")]),
-            &s
-        ));
-        assert!(api_csrf_ok(
-            &Method::POST,
-            &headers(&[("x-csrf-token", "tok")]),
-            &s
-        ));
-    }
 
     #[test]
     fn session_cookie_is_httponly_and_strict() {

@@ -15,11 +15,12 @@ use serde::Deserialize;
 
 use super::page::{self, csrf_field, layout, render, Nav, PageResult};
 use super::session::{Action, Session};
-use crate::api::auth::Permission;
-use crate::api::AppState;
-use crate::render::{TemplateContent, TemplateError, TemplateSettings, CHANNEL_PARTS};
+use crate::render::{TemplateContent, TemplateSettings, CHANNEL_PARTS};
+use crate::service::auth::Permission;
+use crate::service::templates::{save, valid_key};
+use crate::service::AppState;
+use crate::service::Error;
 use crate::store::TemplateRow;
-use crate::templates::{save, valid_key, SaveError};
 use crate::util::now_ms;
 
 pub fn router() -> Router<AppState> {
@@ -349,7 +350,7 @@ fn content_from_form(
                     if v.is_empty() {
                         continue;
                     }
-                    if !locale.is_empty() && !crate::templates::valid_key(locale) {
+                    if !locale.is_empty() && !valid_key(locale) {
                         errors.insert(
                             "locale".to_string(),
                             format!("`{locale}` is not a locale name"),
@@ -416,12 +417,12 @@ async fn save_form(
                 };
                 return super::back_to(&format!("/console/templates/{}", enc(&key)), &msg);
             }
-            Err(SaveError::Invalid(errs)) => {
-                for TemplateError { field, message } in errs {
-                    errors.insert(field, message);
+            Err(Error::Invalid(errs)) => {
+                for e in errs {
+                    errors.insert(e.field, e.message);
                 }
             }
-            Err(SaveError::Store(e)) => return page::db(e),
+            Err(e) => return page::failed(e),
         }
     }
     let draft = Draft {
@@ -592,20 +593,16 @@ async fn rollback(
     if let Err(r) = session.require(&[Permission::WriteTemplates]) {
         return r;
     }
-    match state
-        .store
-        .activate_template_version(&key, n, now_ms())
-        .await
-    {
-        Ok(true) => {
+    match state.activate_template(&key, n).await {
+        Ok(_) => {
             tracing::info!(template = %key, version = n, key_id = %session.key_id, "template rolled back from the console");
             super::back_to(
                 &format!("/console/templates/{}/versions", enc(&key)),
                 &format!("Version {n} is current again."),
             )
         }
-        Ok(false) => page::not_found(session, &format!("Template `{key}` has no version {n}.")),
-        Err(e) => page::db(e),
+        Err(Error::NotFound(m)) => page::not_found(session, &format!("{m}.")),
+        Err(e) => page::failed(e),
     }
 }
 

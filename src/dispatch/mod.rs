@@ -123,13 +123,6 @@ async fn take_from_bucket(
         .await
 }
 
-/// What one pass over the queue did (for tests that drive the worker).
-#[derive(Debug, PartialEq, Eq)]
-pub enum Pass {
-    Idle,
-    Claimed(usize),
-}
-
 impl Dispatcher {
     pub fn new(
         store: Arc<dyn Store>,
@@ -645,29 +638,6 @@ impl Dispatcher {
         .instrument(span)
         .await
     }
-
-    /// Claims and sends one batch, waiting for its outcomes to be recorded.
-    /// For tests and `missive worker --once`.
-    pub async fn run_once(&self) -> anyhow::Result<Pass> {
-        let now = now_ms();
-        let rows = self
-            .store
-            .claim(
-                now,
-                now + self.cfg.lease.as_millis() as i64,
-                self.cfg.batch_size as i64,
-                &self.token,
-            )
-            .await?;
-        if rows.is_empty() {
-            return Ok(Pass::Idle);
-        }
-        let n = rows.len();
-        let completions =
-            futures::future::join_all(rows.into_iter().map(|r| self.attempt(r))).await;
-        self.store.complete(&completions, now_ms()).await?;
-        Ok(Pass::Claimed(n))
-    }
 }
 
 /// Writes completions in batches: one transaction for everything that
@@ -716,7 +686,7 @@ async fn record(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Completion>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::rate::Rate;
+    use crate::domain::Rate;
 
     fn limit(rate: &str, burst: u32) -> RateLimit {
         RateLimit {

@@ -5,7 +5,7 @@
 //! open breakers between processes.
 
 pub mod breaker;
+pub mod dedup;
 pub mod preferences;
 pub mod provider_state;
 pub mod quiet_hours;
-pub mod rate;

@@ -7,6 +7,10 @@
 //! by a background task, in order. The one query on the send path is taking
 //! the half-open probe, once per cool-down: a conditional UPDATE that only
 //! one process wins.
+//!
+//! This is flow's I/O half: the rules decide, [`SharedState`] says what
+//! they need kept, and the store implements it
+//! (`store::ProviderStates`), so flow stays below the store.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,8 +20,37 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::Store;
 use crate::util::now_ms;
+
+/// One provider's row of shared state as kept, in Unix milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// `<channel>:<provider>`.
+    pub key: String,
+    pub paused_until: Option<i64>,
+    pub open_until: Option<i64>,
+}
+
+/// Where providers' shared state is kept (the database; the store
+/// implements this).
+#[async_trait::async_trait]
+pub trait SharedState: Send + Sync {
+    /// Every provider's row.
+    async fn load(&self) -> anyhow::Result<Vec<Stored>>;
+    /// Pauses a provider until `until` (a later pause already held stays).
+    async fn pause(&self, key: &str, until: i64, now: i64) -> anyhow::Result<()>;
+    /// Opens a provider's breaker until `open_until` (`Some`), or closes it.
+    async fn breaker(&self, key: &str, open_until: Option<i64>, now: i64) -> anyhow::Result<()>;
+    /// Takes the half-open probe of a breaker seen open until `seen`, for
+    /// this process until `lease_until`; true for the one that wins it.
+    async fn claim_probe(
+        &self,
+        key: &str,
+        seen: i64,
+        lease_until: i64,
+        now: i64,
+    ) -> anyhow::Result<bool>;
+}
 
 /// How often each process reads every provider's shared state.
 pub const REFRESH: Duration = Duration::from_secs(1);
@@ -73,7 +106,7 @@ enum Write {
 
 /// This process's copy of every provider's shared state.
 pub struct ProviderBoard {
-    store: Arc<dyn Store>,
+    store: Arc<dyn SharedState>,
     view: Mutex<HashMap<String, Shared>>,
     writes: mpsc::UnboundedSender<Write>,
     /// Changes made here and not yet written: a refresh must not replace
@@ -83,7 +116,7 @@ pub struct ProviderBoard {
 
 impl ProviderBoard {
     /// Starts the writer task (needs a Tokio runtime).
-    pub fn new(store: Arc<dyn Store>) -> Arc<ProviderBoard> {
+    pub fn new(store: Arc<dyn SharedState>) -> Arc<ProviderBoard> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Write>();
         let pending = Arc::new(AtomicUsize::new(0));
         let (s, p) = (store.clone(), pending.clone());
@@ -91,8 +124,8 @@ impl ProviderBoard {
             while let Some(w) = rx.recv().await {
                 let now = now_ms();
                 let (key, r) = match &w {
-                    Write::Pause(key, until) => (key, s.provider_pause(key, *until, now).await),
-                    Write::Breaker(key, open) => (key, s.provider_breaker(key, *open, now).await),
+                    Write::Pause(key, until) => (key, s.pause(key, *until, now).await),
+                    Write::Breaker(key, open) => (key, s.breaker(key, *open, now).await),
                 };
                 if let Err(e) = r {
                     tracing::warn!(error = %e, provider = %key, "could not share a provider's state; other processes won't see it");
@@ -152,7 +185,7 @@ impl ProviderBoard {
     pub async fn claim_probe(&self, key: &str, seen: i64, lease_until: i64) -> bool {
         match self
             .store
-            .provider_claim_probe(key, seen, lease_until, now_ms())
+            .claim_probe(key, seen, lease_until, now_ms())
             .await
         {
             Ok(true) => {
@@ -179,8 +212,8 @@ impl ProviderBoard {
     }
 
     /// Reads every provider's shared state.
-    pub async fn refresh(&self) -> crate::store::StoreResult<()> {
-        let rows = self.store.provider_states().await?;
+    pub async fn refresh(&self) -> anyhow::Result<()> {
+        let rows = self.store.load().await?;
         if self.pending.load(Ordering::SeqCst) > 0 {
             // Our own changes are on their way; next time.
             return Ok(());

@@ -4,13 +4,8 @@
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use serde::Deserialize;
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct QuietHours {
-    pub start: String,
-    pub end: String,
-}
+pub use crate::domain::QuietHours;
 
 /// Whether quiet hours apply to a message of this category and priority.
 pub fn applies(category: &str, priority: &str) -> bool {
@@ -44,10 +39,6 @@ fn at_local(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
 }
 
 impl QuietHours {
-    pub fn from_json(s: &str) -> Option<QuietHours> {
-        serde_json::from_str(s).ok()
-    }
-
     /// If `now` falls inside the window in `tz`, the instant it ends.
     pub fn until(&self, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let (start, end) = (clock(&self.start)?, clock(&self.end)?);

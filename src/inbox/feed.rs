@@ -7,7 +7,7 @@
 //! It ends when the client falls behind (it reconnects and catches up),
 //! when its token expires, when its credential stops holding (a revoked
 //! key, a deleted recipient: checked every
-//! [`crate::api::auth::RECHECK_EVERY`]), or when the process stops.
+//! [`crate::domain::RECHECK_EVERY`]), or when the process stops.
 //!
 //! Replay goes by id, and an id is made just before its message is stored:
 //! two workers storing for one recipient in the same instant may commit
@@ -76,7 +76,7 @@ pub fn feed(
     expires_at: Option<i64>,
     guard: Guard,
 ) -> BoxStream<'static, Item> {
-    let every = crate::api::auth::RECHECK_EVERY;
+    let every = crate::domain::RECHECK_EVERY;
     let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let state = State {

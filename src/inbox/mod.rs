@@ -1,6 +1,6 @@
 //! The in-app inbox: messages stored per recipient by the `in_app` channel,
 //! read over REST, and pushed live to the recipient's open streams (SSE and
-//! WebSocket, see `api::inbox`).
+//! WebSocket, see `http::inbox`).
 //!
 //! A change (a new message, messages marked read) is published to this
 //! process's [`hub::Hub`] at once, and announced to the other processes on
@@ -251,9 +251,9 @@ impl Inbox {
     }
 
     /// Checks again a token's claims (an open stream does, every
-    /// [`crate::api::auth::RECHECK_EVERY`]): not expired, not revoked.
+    /// [`crate::domain::RECHECK_EVERY`]): not expired, not revoked.
     /// Generations are cached like keys, so a revocation on another
-    /// instance is seen within [`crate::api::auth::CREDENTIAL_CACHE_TTL`].
+    /// instance is seen within [`crate::domain::CREDENTIAL_CACHE_TTL`].
     pub async fn check_claims(&self, claims: &Claims) -> Result<(), VerifyError> {
         if now_ms() >= claims.expires_at {
             return Err(TokenError::Expired.into());
@@ -261,7 +261,7 @@ impl Inbox {
         let cached = {
             let g = self.generations.lock().unwrap();
             g.get(&claims.recipient)
-                .filter(|(_, at)| at.elapsed() < crate::api::auth::CREDENTIAL_CACHE_TTL)
+                .filter(|(_, at)| at.elapsed() < crate::domain::CREDENTIAL_CACHE_TTL)
                 .map(|(n, _)| *n)
         };
         let current = match cached {

@@ -33,23 +33,13 @@ impl std::fmt::Debug for TokenKey {
 }
 
 impl TokenKey {
-    /// From the secret: base64 of at least 32 bytes, URL-safe as generated
-    /// or standard as `openssl rand -base64 32` writes it, padded or not.
+    /// From the secret (see [`crate::domain::secrets::decode_inbox_secret`]).
     pub fn from_secret(secret: &str) -> Option<TokenKey> {
-        let s = secret.trim().trim_end_matches('=');
-        let bytes = B64
-            .decode(s)
-            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(s))
-            .ok()?;
-        (bytes.len() >= 32).then_some(TokenKey(bytes))
+        crate::domain::secrets::decode_inbox_secret(secret).map(TokenKey)
     }
 }
 
-/// A new random secret, as stored.
-pub fn generate_secret() -> String {
-    let bytes: [u8; 32] = rand::random();
-    B64.encode(bytes)
-}
+pub use crate::domain::secrets::generate_inbox_secret as generate_secret;
 
 /// What a valid token says.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -171,12 +171,15 @@ mod tests {
     #[test]
     fn scopes_of_each_kind_and_shape_stay_apart() {
         let mut h = HeldScopes::default();
-        let k = crate::accept::dedup_scope("order-1", "u_1", "sms");
-        let c = crate::accept::content_scope("order-1", "u_1", "sms");
+        let k = crate::flow::dedup::dedup_scope("order-1", "u_1", "sms");
+        let c = crate::flow::dedup::content_scope("order-1", "u_1", "sms");
         h.note(1, &k, 10, 0);
         assert!(h.holds(&k, 0));
         assert!(!h.holds(&c, 0), "a content scope is held by a key scope");
-        assert!(!h.holds(&crate::accept::dedup_scope("order-1", "u_1", "email"), 0));
+        assert!(!h.holds(
+            &crate::flow::dedup::dedup_scope("order-1", "u_1", "email"),
+            0
+        ));
         // The same bits under the other kind letter are another scope.
         assert!(!h.holds(&format!("c{}", &k[1..]), 0));
         // Scopes of another shape are hashed, and still exact.

@@ -10,7 +10,10 @@
 pub mod common;
 pub mod held;
 pub mod postgres;
+pub mod shared_state;
 pub mod sqlite;
+
+pub use shared_state::ProviderStates;
 
 use std::sync::Arc;
 

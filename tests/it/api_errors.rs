@@ -53,10 +53,10 @@ async fn auth_is_required_and_scopes_are_enforced() {
         .await;
 
         let store = app.state.store.as_ref();
-        let (send_key, _) = missive::api::auth::create_key(store, "sender", "send")
+        let (send_key, _) = missive::service::auth::create_key(store, "sender", "send")
             .await
             .unwrap();
-        let (read_key, _) = missive::api::auth::create_key(store, "reader", "read")
+        let (read_key, _) = missive::service::auth::create_key(store, "reader", "read")
             .await
             .unwrap();
         let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": "https://example.com/h"}]});
@@ -121,7 +121,7 @@ async fn auth_is_required_and_scopes_are_enforced() {
 
         // A revoked key stops working (within the key cache's few seconds;
         // a key never seen before is checked at once).
-        let (revoked, row) = missive::api::auth::create_key(store, "gone", "read")
+        let (revoked, row) = missive::service::auth::create_key(store, "gone", "read")
             .await
             .unwrap();
         assert!(store

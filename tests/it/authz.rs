@@ -8,7 +8,7 @@ use crate::console::ConsoleClient;
 use crate::helpers::*;
 
 async fn make_key(app: &TestApp, scopes: &str) -> String {
-    missive::api::auth::create_key(app.state.store.as_ref(), scopes, scopes)
+    missive::service::auth::create_key(app.state.store.as_ref(), scopes, scopes)
         .await
         .unwrap()
         .0

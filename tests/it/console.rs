@@ -74,7 +74,7 @@ fn location(r: &reqwest::Response) -> String {
 }
 
 async fn make_key(app: &TestApp, scopes: &str) -> String {
-    let (key, _) = missive::api::auth::create_key(app.state.store.as_ref(), "t", scopes)
+    let (key, _) = missive::service::auth::create_key(app.state.store.as_ref(), "t", scopes)
         .await
         .unwrap();
     key

@@ -114,7 +114,7 @@ pub struct TestApp {
     pub shutdown: CancellationToken,
     pub handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pub db: TestDb,
-    pub state: missive::api::AppState,
+    pub state: missive::service::AppState,
 }
 
 /// Settings every test wants: port 0, loopback receivers allowed, quick

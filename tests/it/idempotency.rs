@@ -102,7 +102,7 @@ async fn keys_are_scoped_to_the_api_key_and_expire() {
 
         // Another API key using the same Idempotency-Key is a different request.
         let (other_key, _) =
-            missive::api::auth::create_key(app.state.store.as_ref(), "other", "send")
+            missive::service::auth::create_key(app.state.store.as_ref(), "other", "send")
                 .await
                 .unwrap();
         let r = app

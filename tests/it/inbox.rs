@@ -614,7 +614,7 @@ async fn the_rest_inbox_lists_pages_counts_and_changes() {
 
         // Scopes: `read` looks, `send` changes.
         let (read_key, _) =
-            missive::api::auth::create_key(app.state.store.as_ref(), "reader", "read")
+            missive::service::auth::create_key(app.state.store.as_ref(), "reader", "read")
                 .await
                 .unwrap();
         let r = app
@@ -634,7 +634,7 @@ async fn the_rest_inbox_lists_pages_counts_and_changes() {
             .unwrap();
         assert_problem(403, &r);
         let (tpl_key, _) =
-            missive::api::auth::create_key(app.state.store.as_ref(), "templates", "templates")
+            missive::service::auth::create_key(app.state.store.as_ref(), "templates", "templates")
                 .await
                 .unwrap();
         let r = app
@@ -803,7 +803,7 @@ async fn a_token_opens_one_recipients_inbox_and_nothing_else() {
 
         // Only `send` keys mint tokens.
         let (read_key, _) =
-            missive::api::auth::create_key(app.state.store.as_ref(), "reader", "read")
+            missive::service::auth::create_key(app.state.store.as_ref(), "reader", "read")
                 .await
                 .unwrap();
         assert_problem(
@@ -1193,7 +1193,7 @@ async fn a_revoked_keys_streams_end_within_the_revocation_window() {
     for b in backends() {
         let app = spawn_app(&b).await;
         let store = app.state.store.clone();
-        let (key, row) = missive::api::auth::create_key(store.as_ref(), "tab", "read,send")
+        let (key, row) = missive::service::auth::create_key(store.as_ref(), "tab", "read,send")
             .await
             .unwrap();
         let url = format!("{}/v1/recipients/u_1/inbox/stream", app.base);
@@ -1246,7 +1246,7 @@ async fn a_key_revoked_from_the_console_ends_its_websocket_at_once() {
     for b in backends() {
         let app = spawn_app(&b).await;
         let (key, row) =
-            missive::api::auth::create_key(app.state.store.as_ref(), "tab", "read,send")
+            missive::service::auth::create_key(app.state.store.as_ref(), "tab", "read,send")
                 .await
                 .unwrap();
         let mut ws = ws_with_key(&app.base, "u_1", &key).await.unwrap();
@@ -1459,7 +1459,7 @@ async fn revoking_a_recipients_tokens_refuses_the_old_ones_only() {
         assert!(t0.elapsed() < REVOKED_WITHIN, "took {:?}", t0.elapsed());
         assert_eq!(inbox(new).await, 401);
         // A read-only key can't revoke them.
-        let (read, _) = missive::api::auth::create_key(app.state.store.as_ref(), "r", "read")
+        let (read, _) = missive::service::auth::create_key(app.state.store.as_ref(), "r", "read")
             .await
             .unwrap();
         let r = app

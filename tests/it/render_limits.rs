@@ -193,9 +193,9 @@ async fn a_template_that_renders_too_much_is_refused_quickly_and_healthz_keeps_a
 async fn the_shipped_templates_escape_hostile_data_in_html_previews() {
     let app = spawn_app(&Backend::Sqlite).await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
-    let templates = missive::templates::read_dir(&dir).unwrap();
+    let templates = missive::render::files::read_dir(&dir).unwrap();
     for (key, content) in &templates {
-        missive::templates::save(
+        missive::service::templates::save(
             app.state.store.as_ref(),
             &app.state.renderer,
             key,

@@ -277,13 +277,13 @@ async fn the_shipped_example_templates_import_and_render() {
     for b in backends() {
         let app = spawn_app(&b).await;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
-        let templates = missive::templates::read_dir(&dir).unwrap();
+        let templates = missive::render::files::read_dir(&dir).unwrap();
         assert_eq!(
             templates.keys().cloned().collect::<Vec<_>>(),
             vec!["login-code", "order-shipped", "password-reset"]
         );
         for (key, content) in &templates {
-            let (v, new) = missive::templates::save(
+            let (v, new) = missive::service::templates::save(
                 app.state.store.as_ref(),
                 &app.state.renderer,
                 key,
@@ -353,7 +353,7 @@ async fn the_shipped_example_templates_import_and_render() {
         // Importing again changes nothing.
         for (key, content) in &templates {
             assert_eq!(
-                missive::templates::save(
+                missive::service::templates::save(
                     app.state.store.as_ref(),
                     &app.state.renderer,
                     key,

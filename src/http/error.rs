@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::render::TemplateError;
+pub use crate::domain::FieldError;
 use crate::store::{StoreError, Unavailable};
 
 /// Seconds a client is asked to wait (`Retry-After`) when the database's
@@ -15,39 +15,6 @@ use crate::store::{StoreError, Unavailable};
 const RETRY_AFTER_FULL: u64 = 30;
 /// Seconds a client is asked to wait when the database does not answer.
 const RETRY_AFTER_DOWN: u64 = 5;
-
-/// One field that is not valid.
-#[derive(Clone, Debug, Serialize, PartialEq, ToSchema)]
-pub struct FieldError {
-    /// The field's path in the request, e.g. `to[3].webhook_url`, or a
-    /// header or query parameter name.
-    pub field: String,
-    pub message: String,
-    /// Index in `to` of the recipient the error is about.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recipient: Option<usize>,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-            recipient: None,
-        }
-    }
-
-    pub fn for_recipient(mut self, index: usize) -> Self {
-        self.recipient = Some(index);
-        self
-    }
-}
-
-impl From<TemplateError> for FieldError {
-    fn from(e: TemplateError) -> Self {
-        FieldError::new(e.field, e.message)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -77,6 +44,22 @@ pub enum ApiError {
     Unavailable(Unavailable),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<crate::service::Error> for ApiError {
+    fn from(e: crate::service::Error) -> Self {
+        use crate::service::Error as E;
+        match e {
+            E::Invalid(errors) => ApiError::Invalid(errors),
+            E::NotFound(m) => ApiError::NotFound(m),
+            E::Conflict(m) => ApiError::Conflict(m),
+            E::Unauthorized(m) => ApiError::Unauthorized(m),
+            E::Forbidden(m) => ApiError::Forbidden(m),
+            E::TooManyRequests(secs) => ApiError::TooManyRequests(secs),
+            E::Unavailable(kind) => ApiError::Unavailable(kind),
+            E::Internal(e) => ApiError::Internal(e),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -227,35 +210,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Names every field that is not valid (`field: message`), the first few
-/// in full, so the detail alone says what to change.
-pub fn invalid_detail(errors: &[FieldError]) -> String {
-    const LISTED: usize = 5;
-    let each = |e: &FieldError| format!("{}: {}", e.field, e.message);
-    match errors {
-        [] => "the request is not valid".to_string(),
-        [one] => each(one),
-        _ => {
-            let mut s = format!(
-                "{} fields are not valid: {}",
-                errors.len(),
-                errors
-                    .iter()
-                    .take(LISTED)
-                    .map(each)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            );
-            if errors.len() > LISTED {
-                s.push_str(&format!(
-                    "; and {} more (see `errors`)",
-                    errors.len() - LISTED
-                ));
-            }
-            s
-        }
-    }
-}
+pub use crate::domain::field::invalid_detail;
 
 /// Every error answer's body: an RFC 9457 problem, served as
 /// `application/problem+json`.

@@ -167,8 +167,8 @@ impl InboxAuth {
             InboxAuth::Token(_) => Err(ApiError::Forbidden(
                 "this inbox token is for another recipient".into(),
             )),
-            InboxAuth::Key(k) if change => k.require(Permission::ChangeInbox),
-            InboxAuth::Key(k) => k.require(Permission::ReadInbox),
+            InboxAuth::Key(k) if change => Ok(k.require(Permission::ChangeInbox)?),
+            InboxAuth::Key(k) => Ok(k.require(Permission::ReadInbox)?),
         }
     }
 

@@ -14,14 +14,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{Caller, Permission};
-use super::error::{ApiError, ApiResult, FieldError};
+use super::error::{ApiError, ApiResult};
 use super::json::JsonBody;
 use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
 use super::AppState;
 use crate::render::{Parts, TemplateContent, TemplateSettings};
+use crate::service::templates::{save, PreviewRequest, Rendered};
 use crate::store::TemplateRow;
-use crate::templates::{save, valid_key, SaveError};
-use crate::util::{now_ms, opt_rfc3339, rfc3339};
+use crate::util::{opt_rfc3339, rfc3339};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -159,12 +159,6 @@ async fn put(
     body: JsonBody<PutTemplate>,
 ) -> ApiResult<(StatusCode, Json<SavedTemplate>)> {
     caller.require(Permission::WriteTemplates)?;
-    if !valid_key(&key) {
-        return Err(ApiError::invalid(
-            "key",
-            "1 to 100 letters, digits, '-', '_' or '.'",
-        ));
-    }
     let b = body.value;
     if b.channels.is_empty() {
         return Err(ApiError::invalid(
@@ -178,14 +172,8 @@ async fn put(
         locales: b.locales,
         settings: b.settings,
     };
-    let (version, created) = save(state.store.as_ref(), &state.renderer, &key, &name, &content)
-        .await
-        .map_err(|e| match e {
-            SaveError::Invalid(errs) => {
-                ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
-            }
-            SaveError::Store(e) => e.into(),
-        })?;
+    let (version, created) =
+        save(state.store.as_ref(), &state.renderer, &key, &name, &content).await?;
     let status = if created && version == 1 {
         StatusCode::CREATED
     } else {
@@ -203,7 +191,7 @@ async fn put(
 }
 
 fn can_read(caller: &Caller) -> Result<(), ApiError> {
-    caller.require(Permission::ReadTemplates)
+    Ok(caller.require(Permission::ReadTemplates)?)
 }
 
 fn template_view(t: &TemplateRow, current: i64) -> Template {
@@ -226,14 +214,7 @@ fn template_view(t: &TemplateRow, current: i64) -> Template {
 }
 
 async fn load(state: &AppState, key: &str, version: Option<i64>) -> ApiResult<TemplateRow> {
-    let t = state.store.get_template(key, version).await?;
-    match (t, version) {
-        (Some(t), _) => Ok(t),
-        (None, Some(n)) if state.store.get_template(key, None).await?.is_some() => Err(
-            ApiError::NotFound(format!("template `{key}` has no version {n}")),
-        ),
-        (None, _) => Err(ApiError::NotFound(format!("there is no template `{key}`"))),
-    }
+    Ok(state.template(key, version).await?)
 }
 
 /// `{key}` in a template's path.
@@ -408,12 +389,7 @@ async fn activate(
 ) -> ApiResult<Json<Template>> {
     caller.require(Permission::WriteTemplates)?;
     let n = version_param(&n)?;
-    load(&state, &key, Some(n)).await?;
-    state
-        .store
-        .activate_template_version(&key, n, now_ms())
-        .await?;
-    let t = load(&state, &key, None).await?;
+    let t = state.activate_template(&key, n).await?;
     Ok(Json(template_view(&t, t.version)))
 }
 
@@ -438,32 +414,8 @@ async fn archive(
     Path(key): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Permission::WriteTemplates)?;
-    load(&state, &key, None).await?;
-    state.store.archive_template(&key, now_ms()).await?;
+    state.archive_template(&key).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// What to render a preview with.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PreviewRequest {
-    /// The template's data (a JSON object).
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    data: Option<Value>,
-    #[serde(default)]
-    locale: Option<String>,
-    /// An IANA timezone for date helpers.
-    #[serde(default)]
-    timezone: Option<String>,
-    /// Default: the current version.
-    #[serde(default)]
-    version: Option<i64>,
-    /// Unsaved content to preview instead of a stored version (the
-    /// template need not exist yet): `channels`, `locales`, `settings` as in
-    /// `PUT`.
-    #[serde(default)]
-    draft: Option<TemplateContent>,
 }
 
 /// Preview a template.
@@ -493,79 +445,12 @@ async fn preview(
 ) -> ApiResult<Json<Preview>> {
     can_read(&caller)?;
     let req = body.value;
-    if let Some(tz) = &req.timezone {
-        crate::accept::check_timezone(tz).map_err(|m| ApiError::invalid("timezone", m))?;
-    }
-    let invalid = |errs: Vec<crate::render::TemplateError>| {
-        ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
-    };
-    let (version, compiled) = match req.draft {
-        Some(draft) => {
-            if req.version.is_some() {
-                return Err(ApiError::invalid(
-                    "version",
-                    "give either a version or a draft, not both",
-                ));
-            }
-            let c = state
-                .renderer
-                .compile(&draft, "channels")
-                .await
-                .map_err(invalid)?;
-            (None, c)
-        }
-        None => {
-            let t = load(&state, &key, req.version).await?;
-            let c = state
-                .renderer
-                .stored(&t.key, t.version, &t.content)
-                .await
-                .map_err(invalid)?;
-            (Some(t.version), c)
-        }
-    };
-    let data = req.data.unwrap_or_else(|| json!({}));
-    if !data.is_object() {
-        return Err(ApiError::invalid("data", "must be a JSON object"));
-    }
-    let mut channels = BTreeMap::new();
-    let mut errors = Vec::new();
-    for channel in compiled.channels() {
-        match state
-            .renderer
-            .render_channel(
-                &compiled,
-                channel,
-                req.locale.as_deref(),
-                req.timezone.as_deref(),
-                &data,
-            )
-            .await
-        {
-            Ok(Some(parts)) => {
-                // What a send would refuse (a script link, a broken subject
-                // line), the preview shows as the same error.
-                match crate::accept::check_rendered("channels", channel, &parts) {
-                    Ok(()) => {
-                        channels.insert(channel.clone(), parts);
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
-            Ok(None) => {}
-            Err(e) => errors.push(FieldError::new(
-                e.field,
-                format!("{channel}: {}", e.message),
-            )),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
+    let locale = req.locale.clone();
+    let Rendered { version, channels } = state.preview_template(&key, req).await?;
     Ok(Json(Preview {
         key,
         version,
-        locale: req.locale,
+        locale,
         channels,
     }))
 }

@@ -25,8 +25,10 @@ use cache::ByteCache;
 mod budget;
 mod cache;
 pub mod check;
+pub mod files;
 #[cfg(test)]
 mod fuzz;
+pub mod helpers;
 mod pool;
 
 /// The parts each channel's content is made of.
@@ -104,7 +106,7 @@ impl TemplateSettings {
             }
         }
         if let Some(c) = &self.frequency_cap {
-            if let Err(m) = crate::flow::rate::Rate::parse(c) {
+            if let Err(m) = crate::domain::Rate::parse(c) {
                 errors.push(TemplateError {
                     field: "settings.frequency_cap".into(),
                     message: m,
@@ -125,10 +127,10 @@ impl TemplateSettings {
             .map(|d| d.as_millis() as i64)
     }
 
-    pub fn cap(&self) -> Option<crate::flow::rate::Rate> {
+    pub fn cap(&self) -> Option<crate::domain::Rate> {
         self.frequency_cap
             .as_deref()
-            .and_then(|c| crate::flow::rate::Rate::parse(c).ok())
+            .and_then(|c| crate::domain::Rate::parse(c).ok())
     }
 }
 
@@ -137,6 +139,12 @@ impl TemplateSettings {
 pub struct TemplateError {
     pub field: String,
     pub message: String,
+}
+
+impl From<TemplateError> for crate::domain::FieldError {
+    fn from(e: TemplateError) -> Self {
+        crate::domain::FieldError::new(e.field, e.message)
+    }
 }
 
 type PartKey = (String, String, String); // (locale or "", channel, part)
@@ -172,7 +180,7 @@ fn registry(escape_html: bool) -> Handlebars<'static> {
     }
     hb.register_helper("each", Box::new(budget::CountingEach));
     hb.register_helper(budget::STEP_HELPER, Box::new(budget::step_helper));
-    crate::render_helpers::register(&mut hb);
+    crate::render::helpers::register(&mut hb);
     hb
 }
 
@@ -484,7 +492,7 @@ impl Inner {
         };
         if let Some(obj) = data.as_object_mut() {
             obj.insert(
-                crate::render_helpers::CONTEXT_KEY.into(),
+                crate::render::helpers::CONTEXT_KEY.into(),
                 serde_json::json!({"locale": locale, "timezone": timezone}),
             );
         }
@@ -962,7 +970,7 @@ mod tests {
     #[test]
     fn shipped_templates_escape_hostile_data_in_html() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
-        let templates = crate::templates::read_dir(&dir).unwrap();
+        let templates = files::read_dir(&dir).unwrap();
         assert!(templates.len() >= 3);
         let r = Renderer::default();
         let h = "Bob <script>alert(\"x\")</script> & 'q'";

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 mod keys;
 
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -491,9 +491,9 @@ pub struct FlowConfig {
     /// channel.
     pub dedup_window: Duration,
     /// Quiet hours for recipients whose profile sets none.
-    pub quiet_hours: Option<crate::flow::quiet_hours::QuietHours>,
+    pub quiet_hours: Option<crate::domain::QuietHours>,
     /// Caps per category, counted per recipient and channel.
-    pub frequency_caps: std::collections::BTreeMap<String, crate::flow::rate::Rate>,
+    pub frequency_caps: std::collections::BTreeMap<String, crate::domain::Rate>,
     /// Send-rate limits per channel (`channels.<channel>.rate_limit`), with
     /// their burst: held across every process sharing the database.
     pub rate_limits: std::collections::BTreeMap<String, RateLimit>,
@@ -501,7 +501,7 @@ pub struct FlowConfig {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateLimit {
-    pub rate: crate::flow::rate::Rate,
+    pub rate: crate::domain::Rate,
     pub burst: u32,
 }
 
@@ -512,7 +512,7 @@ fn rate_limit(channel: &str, limit: &str, burst: u32) -> Result<Option<RateLimit
         return Ok(None);
     }
     let key: &'static str = Box::leak(format!("channels.{channel}.rate_limit").into_boxed_str());
-    let rate = crate::flow::rate::Rate::parse(limit).map_err(|m| invalid(key, limit, m))?;
+    let rate = crate::domain::Rate::parse(limit).map_err(|m| invalid(key, limit, m))?;
     let burst = if burst == 0 {
         (rate.count / 10).max(1)
     } else {
@@ -724,7 +724,7 @@ impl Config {
             "channels.webhook.signing_secret_file",
             &w.signing_secret_file,
         )?;
-        if !secret.is_empty() && crate::channels::webhook::decode_secret(&secret).is_none() {
+        if !secret.is_empty() && crate::domain::secrets::decode_webhook_secret(&secret).is_none() {
             return Err(invalid(
                 if w.signing_secret_file.trim().is_empty() {
                     "channels.webhook.signing_secret"
@@ -892,7 +892,7 @@ fn inbox(raw: RawInbox) -> Result<InboxConfig, ConfigError> {
         &raw.token_secret_file,
     )?;
     if !token_secret.is_empty()
-        && crate::inbox::token::TokenKey::from_secret(&token_secret).is_none()
+        && crate::domain::secrets::decode_inbox_secret(&token_secret).is_none()
     {
         return Err(invalid(
             if raw.token_secret_file.trim().is_empty() {
@@ -935,14 +935,14 @@ fn is_origin(s: &str) -> bool {
 fn flow(raw: RawFlow) -> Result<FlowConfig, ConfigError> {
     let mut frequency_caps = std::collections::BTreeMap::new();
     for (category, rate) in raw.frequency_caps {
-        if !crate::accept::CATEGORIES.contains(&category.as_str()) {
+        if !crate::domain::CATEGORIES.contains(&category.as_str()) {
             return Err(invalid(
                 "flow.frequency_caps",
                 &category,
-                format!("a category: {}", crate::accept::CATEGORIES.join(", ")),
+                format!("a category: {}", crate::domain::CATEGORIES.join(", ")),
             ));
         }
-        let r = crate::flow::rate::Rate::parse(&rate)
+        let r = crate::domain::Rate::parse(&rate)
             .map_err(|m| invalid("flow.frequency_caps", &rate, m))?;
         frequency_caps.insert(category, r);
     }
@@ -953,10 +953,10 @@ fn flow(raw: RawFlow) -> Result<FlowConfig, ConfigError> {
                 .split_once('-')
                 .ok_or_else(|| invalid("flow.quiet_hours", q, "a window such as 22:00-08:00"))?;
             for t in [start, end] {
-                crate::api::recipients::check_clock(t.trim())
+                crate::domain::check::check_clock(t.trim())
                     .map_err(|m| invalid("flow.quiet_hours", q, m))?;
             }
-            Some(crate::flow::quiet_hours::QuietHours {
+            Some(crate::domain::QuietHours {
                 start: start.trim().into(),
                 end: end.trim().into(),
             })
@@ -1256,7 +1256,7 @@ mod tests {
     fn secrets_are_read_from_files_and_never_repeated_in_errors() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("token");
-        let secret = crate::inbox::token::generate_secret();
+        let secret = crate::domain::secrets::generate_inbox_secret();
         std::fs::write(&file, format!("{secret}\n")).unwrap();
         let c = Config::from_toml(&format!("[inbox]\ntoken_secret_file = {:?}", file)).unwrap();
         assert_eq!(c.inbox.token_secret.0, secret);

@@ -9,27 +9,16 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 
-use super::error::ApiError;
-use super::AppState;
-use crate::store::{ApiKeyRow, Store};
+use super::{AppState, Error};
+use crate::store::{ApiKeyRow, ConsoleSessionRow, SessionView, Store};
 use crate::util::now_ms;
 
-pub const SCOPES: [&str; 4] = ["send", "templates", "read", "admin"];
-
-/// How long a verified key (or a recipient's token generation) is trusted
-/// without asking the database again. Open streams check again every
-/// [`RECHECK_EVERY`], so a revocation on any instance ends requests and
-/// streams everywhere within this plus that: 5 s.
-pub const CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(4);
-/// How often an open stream checks that its credential still holds.
-pub const RECHECK_EVERY: Duration = Duration::from_secs(1);
+pub use crate::domain::{CREDENTIAL_CACHE_TTL, RECHECK_EVERY, SCOPES};
 /// `last_used_at` is written at most this often per key.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
@@ -79,11 +68,26 @@ pub async fn create_key(
     store: &dyn Store,
     name: &str,
     scopes: &str,
-) -> anyhow::Result<(String, ApiKeyRow)> {
-    let scopes = parse_scopes(scopes).map_err(anyhow::Error::msg)?;
+) -> Result<(String, ApiKeyRow), Error> {
+    let scopes = parse_scopes(scopes).map_err(|m| Error::invalid("scopes", m))?;
     let (key, row) = new_key(name, &scopes);
     store.insert_key(&row).await?;
     Ok((key, row))
+}
+
+/// Revokes a key; false if there is no active key with this id. Other
+/// processes stop accepting it within [`CREDENTIAL_CACHE_TTL`].
+pub async fn revoke_key(store: &dyn Store, id: &str) -> Result<bool, Error> {
+    Ok(store.revoke_key(id, now_ms()).await?)
+}
+
+impl AppState {
+    /// Revokes a key and forgets it in this process at once.
+    pub async fn revoke_key(&self, id: &str) -> Result<bool, Error> {
+        let revoked = revoke_key(self.store.as_ref(), id).await?;
+        self.keys.forget(id);
+        Ok(revoked)
+    }
 }
 
 pub struct KeyCache {
@@ -113,13 +117,13 @@ impl KeyCache {
     }
 
     /// Counts a request against the key's rate limit (`server.api_rate_limit`).
-    pub fn admit(&self, key_id: &str) -> Result<(), ApiError> {
+    pub fn admit(&self, key_id: &str) -> Result<(), Error> {
         if let Some(limiter) = &self.limiter {
             if let Err(not_until) = limiter.check_key(&key_id.to_string()) {
                 let wait = not_until.wait_time_from(governor::clock::Clock::now(
                     &governor::clock::DefaultClock::default(),
                 ));
-                return Err(ApiError::TooManyRequests(wait.as_secs_f64().ceil() as u64));
+                return Err(Error::TooManyRequests(wait.as_secs_f64().ceil() as u64));
             }
         }
         Ok(())
@@ -209,11 +213,11 @@ impl Caller {
         p.scopes().iter().any(|s| self.has_scope(s))
     }
 
-    pub fn require(&self, p: Permission) -> Result<(), ApiError> {
+    pub fn require(&self, p: Permission) -> Result<(), Error> {
         if self.may(p) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!(
+            Err(Error::Forbidden(format!(
                 "this API key lacks {}",
                 p.describe()
             )))
@@ -224,11 +228,11 @@ impl Caller {
     /// console session not ended), as a request would: through the same
     /// cache, so at most [`CREDENTIAL_CACHE_TTL`] late. `Ok(false)` when it
     /// no longer holds.
-    pub async fn still_valid(&self, state: &AppState) -> Result<bool, ApiError> {
+    pub async fn still_valid(&self, state: &AppState) -> Result<bool, Error> {
         match &self.credential {
             Credential::Key(hash) => match verify_hash(state, hash).await {
                 Ok(_) => Ok(true),
-                Err(ApiError::Unauthorized(_)) => Ok(false),
+                Err(Error::Unauthorized(_)) => Ok(false),
                 Err(e) => Err(e),
             },
             Credential::Session(id) => Ok(state.store.session_get(id, now_ms()).await?.is_some()),
@@ -236,57 +240,9 @@ impl Caller {
     }
 }
 
-/// The credential in `Authorization: Bearer <credential>`, if any.
-pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if !parts
-            .headers
-            .contains_key(axum::http::header::AUTHORIZATION)
-        {
-            // The console's pages call the API with their session cookie.
-            if let Some((id, s)) = crate::console::session::lookup(&parts.headers, state).await? {
-                if !crate::console::session::api_csrf_ok(&parts.method, &parts.headers, &s) {
-                    return Err(ApiError::Forbidden(
-                        "a console session must send its CSRF token in X-CSRF-Token".into(),
-                    ));
-                }
-                state.keys.admit(&s.key_id)?;
-                return Ok(Caller::from_session(&s, id));
-            }
-            return Err(ApiError::Unauthorized(
-                "send an API key in the Authorization: Bearer header".into(),
-            ));
-        }
-        let key = bearer(&parts.headers).ok_or_else(|| {
-            ApiError::Unauthorized("the Authorization header must be `Bearer <API key>`".into())
-        })?;
-        if key.starts_with(crate::inbox::token::PREFIX) {
-            return Err(ApiError::Unauthorized(
-                "an inbox token opens its recipient's inbox (/v1/recipients/{id}/inbox) only; this needs an API key".into(),
-            ));
-        }
-        authenticate(state, key).await.map(|(caller, _)| caller)
-    }
-}
-
 /// Checks an API key as every request does (cache, revocation, rate
 /// limit); the console's sign-in uses this too.
-pub async fn authenticate(state: &AppState, key: &str) -> Result<(Caller, ApiKeyRow), ApiError> {
+pub async fn authenticate(state: &AppState, key: &str) -> Result<(Caller, ApiKeyRow), Error> {
     let hash = hash_key(key);
     let row = verify_hash(state, &hash).await?;
     state.keys.admit(&row.id)?;
@@ -300,7 +256,7 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<(Caller, ApiKey
     ))
 }
 
-async fn verify_hash(state: &AppState, hash: &str) -> Result<ApiKeyRow, ApiError> {
+async fn verify_hash(state: &AppState, hash: &str) -> Result<ApiKeyRow, Error> {
     let hash = hash.to_string();
     let cached = {
         let entries = state.keys.entries.lock().unwrap();
@@ -318,7 +274,7 @@ async fn verify_hash(state: &AppState, hash: &str) -> Result<ApiKeyRow, ApiError
                 .await?
                 .filter(|r| r.revoked_at.is_none())
                 .ok_or_else(|| {
-                    ApiError::Unauthorized("this API key is not valid or has been revoked".into())
+                    Error::Unauthorized("this API key is not valid or has been revoked".into())
                 })?;
             let mut entries = state.keys.entries.lock().unwrap();
             if entries.len() > 10_000 {
@@ -342,6 +298,55 @@ async fn verify_hash(state: &AppState, hash: &str) -> Result<ApiKeyRow, ApiError
         });
     }
     Ok(row)
+}
+
+/// The live console session a cookie's token names (not expired, its key
+/// not revoked), checked against its key's request rate like an API key.
+pub async fn verify_session(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(Caller, SessionView)>, Error> {
+    let id = hash_key(token);
+    let Some(view) = state.store.session_get(&id, now_ms()).await? else {
+        return Ok(None);
+    };
+    state.keys.admit(&view.key_id)?;
+    Ok(Some((Caller::from_session(&view, id), view)))
+}
+
+/// A new console session for a verified key: the token its cookie holds
+/// (only its hash is stored) and how long it lives.
+pub async fn open_session(state: &AppState, key_id: &str) -> Result<(String, Duration), Error> {
+    let token = random_token();
+    let now = now_ms();
+    let ttl = state.config.console.session_ttl;
+    state
+        .store
+        .session_insert(&ConsoleSessionRow {
+            id: hash_key(&token),
+            key_id: key_id.to_string(),
+            csrf: random_token(),
+            created_at: now,
+            expires_at: now + ttl.as_millis() as i64,
+        })
+        .await?;
+    Ok((token, ttl))
+}
+
+/// Ends the session a cookie's token names.
+pub async fn close_session(state: &AppState, token: &str) -> Result<(), Error> {
+    Ok(state.store.session_delete(&hash_key(token)).await?)
+}
+
+fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+/// Compares a CSRF token sent with a request to the session's, in time
+/// that does not depend on where they differ.
+pub fn csrf_matches(sent: &str, expected: &str) -> bool {
+    let (a, b) = (sent.as_bytes(), expected.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

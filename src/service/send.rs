@@ -9,7 +9,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::error::{ApiError, FieldError};
+use super::{AppState, Error};
+use crate::domain::check::{
+    check_email, check_link, check_locale, check_phone, check_recipient_id, check_timezone,
+    check_url, is_forbidden_char, truncate,
+};
+use crate::domain::FieldError;
 use crate::flow::preferences::Preferences;
 use crate::flow::quiet_hours::{self, QuietHours};
 use crate::render::{Compiled, Parts, Renderer, TemplateContent, CHANNEL_PARTS};
@@ -19,8 +24,7 @@ use crate::store::{
 use crate::util::{new_id, now_ms, parse_rfc3339};
 
 pub const MAX_RECIPIENTS: usize = 10_000;
-pub const CATEGORIES: [&str; 3] = ["transactional", "marketing", "auth"];
-pub const PRIORITIES: [&str; 3] = ["high", "normal", "low"];
+pub use crate::domain::{CATEGORIES, PRIORITIES};
 
 /// A notification to send: a template (or inline content), recipients and
 /// data.
@@ -122,114 +126,12 @@ pub struct Sender<'a> {
     /// How long a `dedup_key` suppresses repeats.
     pub dedup_window_ms: i64,
     /// Frequency caps by category: (count, window ms).
-    pub caps: &'a std::collections::BTreeMap<String, crate::flow::rate::Rate>,
+    pub caps: &'a std::collections::BTreeMap<String, crate::domain::Rate>,
     /// Quiet hours for recipients whose profile has none.
     pub default_quiet_hours: Option<&'a QuietHours>,
 }
 
-/// The deduplication scope of rendered content for one recipient and
-/// channel (templates with `content_dedup`).
-pub fn content_scope(content: &str, recipient: &str, channel: &str) -> String {
-    scope("c", [content, recipient, channel])
-}
-
-/// The deduplication scope of a `dedup_key` for one recipient and channel.
-pub fn dedup_scope(key: &str, recipient: &str, channel: &str) -> String {
-    scope("k", [key, recipient, channel])
-}
-
-/// A short, fixed-length scope: a kind letter and 128 bits of SHA-256.
-fn scope(kind: &str, parts: [&str; 3]) -> String {
-    use base64::Engine;
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for part in parts {
-        h.update(part.as_bytes());
-        h.update([0u8]);
-    }
-    format!(
-        "{kind}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&h.finalize()[..16])
-    )
-}
-
-pub fn check_url(s: &str) -> Result<(), String> {
-    // The URL parser drops tabs and line breaks silently; the address is
-    // stored and shown as given, so refuse them instead.
-    if s.chars().any(is_forbidden_char) {
-        return Err("must be an http:// or https:// URL without control characters".into());
-    }
-    match url::Url::parse(s) {
-        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
-        Ok(_) => Err("must be an http:// or https:// URL with a host".into()),
-        Err(e) => Err(format!("not a URL ({e})")),
-    }
-}
-
-/// One plain mailbox (`local@domain`), parsed as the email channel will
-/// parse it: no display name, no list, no quoted local part, no control
-/// characters or whitespace, and a domain with a dot.
-pub fn check_email(s: &str) -> Result<(), String> {
-    const MSG: &str = "must be one email address such as ana@example.com (no name, list or spaces)";
-    if s.len() > 254
-        || s.chars().any(|c| {
-            c.is_control()
-                || c.is_whitespace()
-                || matches!(c, ',' | ';' | '<' | '>' | '"' | '(' | ')' | '\\')
-        })
-    {
-        return Err(MSG.into());
-    }
-    let addr: lettre::Address = s.parse().map_err(|_| MSG.to_string())?;
-    let domain = addr.domain();
-    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
-        return Err(MSG.into());
-    }
-    Ok(())
-}
-
-/// A recipient id: 1 to 255 bytes, no control characters (C0, DEL, C1)
-/// and no line or paragraph separators, so an id can't break a header, a
-/// log line or a URL it is put in.
-pub fn check_recipient_id(s: &str) -> Result<(), String> {
-    if s.is_empty() || s.len() > 255 {
-        return Err("must be 1 to 255 characters".into());
-    }
-    if s.chars().any(is_forbidden_char) {
-        return Err("must not contain control characters (CR, LF, tab, NUL, ...)".into());
-    }
-    Ok(())
-}
-
-/// Control characters (C0, DEL, C1, which includes VT and FF) and the
-/// Unicode line and paragraph separators.
-pub fn is_forbidden_char(c: char) -> bool {
-    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
-}
-
-/// A link a recipient may click (in-app `action_url`): an absolute
-/// `http://` or `https://` URL with a host, or a path on the front end's
-/// own site starting with a single `/`. Anything else (`javascript:`,
-/// `data:`, `//other.host`, `/\other.host`) could run script or leave
-/// the site, so it is refused.
-pub fn check_link(s: &str) -> Result<(), String> {
-    const MSG: &str =
-        "must be an http:// or https:// URL, or a path starting with / (such as /orders/7)";
-    if s.chars().any(|c| is_forbidden_char(c) || c == '\\') {
-        return Err(format!("{MSG}; it has a control character or a backslash"));
-    }
-    if let Some(rest) = s.strip_prefix('/') {
-        return if rest.starts_with('/') {
-            Err(format!("{MSG}; `//` would leave the site"))
-        } else {
-            Ok(())
-        };
-    }
-    match url::Url::parse(s) {
-        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
-        _ => Err(MSG.into()),
-    }
-}
+pub use crate::flow::dedup::{content_scope, dedup_scope};
 
 /// Checks a channel's rendered parts for what the channel could not send
 /// safely: links a recipient clicks and the email subject (a header line).
@@ -269,43 +171,6 @@ pub fn check_rendered(
     Ok(())
 }
 
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-pub fn check_phone(s: &str) -> Result<(), String> {
-    let digits = s.strip_prefix('+').unwrap_or("");
-    if (8..=15).contains(&digits.len())
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && !digits.starts_with('0')
-    {
-        Ok(())
-    } else {
-        Err("must be an E.164 number such as +8613800000000".into())
-    }
-}
-
-pub fn check_timezone(s: &str) -> Result<(), String> {
-    s.parse::<chrono_tz::Tz>()
-        .map(|_| ())
-        .map_err(|_| "not an IANA timezone such as Asia/Shanghai or America/New_York".into())
-}
-
-pub fn check_locale(s: &str) -> Result<(), String> {
-    if !s.is_empty()
-        && s.len() <= 35
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        Ok(())
-    } else {
-        Err("must be a locale tag such as zh-CN or pt-BR".into())
-    }
-}
-
 fn check_recipient(i: usize, r: &RecipientInput, errors: &mut Vec<FieldError>) {
     let mut field = |name: &str, v: &Option<String>, check: fn(&str) -> Result<(), String>| {
         if let Some(v) = v {
@@ -339,6 +204,52 @@ fn priority_rank(p: &str) -> i64 {
     }
 }
 
+impl<'a> Sender<'a> {
+    /// A sender with the settings of `cfg` (idempotency, dedup, caps,
+    /// quiet hours), for the channels in `enabled`.
+    pub fn new(
+        store: &'a dyn Store,
+        renderer: &'a Renderer,
+        enabled: &'a [&'static str],
+        cfg: &'a crate::config::Config,
+    ) -> Self {
+        Sender {
+            store,
+            renderer,
+            enabled,
+            idempotency_ttl_ms: cfg.maintenance.idempotency_ttl.as_millis() as i64,
+            dedup_window_ms: cfg.flow.dedup_window.as_millis() as i64,
+            caps: &cfg.flow.frequency_caps,
+            default_quiet_hours: cfg.flow.quiet_hours.as_ref(),
+        }
+    }
+}
+
+impl AppState {
+    /// Accepts a send (validate, plan, commit), then wakes this process's
+    /// workers and counts it. `idempotency` is (api key id, key, request
+    /// hash).
+    pub async fn send(
+        &self,
+        req: SendRequest,
+        key_id: Option<&str>,
+        idempotency: Option<(&str, &str, &str)>,
+    ) -> Result<SendAnswer, Error> {
+        let sender = Sender::new(
+            self.store.as_ref(),
+            &self.renderer,
+            &self.enabled_channels,
+            &self.config,
+        );
+        let answer = sender.send(req, key_id, idempotency).await?;
+        if !answer.replayed {
+            self.wake.notify_one();
+        }
+        self.metrics.accepted(answer.replayed, &answer.suppressed);
+        Ok(answer)
+    }
+}
+
 impl Sender<'_> {
     /// Validates, renders and commits. `idempotency` is (api key id, key,
     /// request hash).
@@ -347,7 +258,7 @@ impl Sender<'_> {
         req: SendRequest,
         api_key_id: Option<&str>,
         idempotency: Option<(&str, &str, &str)>,
-    ) -> Result<SendAnswer, ApiError> {
+    ) -> Result<SendAnswer, Error> {
         let now = now_ms();
         if let Some((key_id, key, hash)) = idempotency {
             if let Some(rec) = self.store.find_idempotency(key_id, key, now).await? {
@@ -425,7 +336,7 @@ impl Sender<'_> {
     /// Each `to` entry with an `id` takes the stored profile's addresses and
     /// settings, with the entry's own fields overriding them; the profile's
     /// preferences and quiet hours come along.
-    async fn with_profiles(&self, to: &[RecipientInput]) -> Result<Vec<Resolved>, ApiError> {
+    async fn with_profiles(&self, to: &[RecipientInput]) -> Result<Vec<Resolved>, Error> {
         let mut ids: Vec<String> = to.iter().filter_map(|r| r.id.clone()).collect();
         ids.sort();
         ids.dedup();
@@ -468,13 +379,13 @@ impl Sender<'_> {
     async fn resolve_template(
         &self,
         req: &SendRequest,
-    ) -> Result<(Arc<Compiled>, Option<String>, Option<i64>), ApiError> {
+    ) -> Result<(Arc<Compiled>, Option<String>, Option<i64>), Error> {
         match (&req.template, &req.content) {
-            (Some(_), Some(_)) => Err(ApiError::invalid(
+            (Some(_), Some(_)) => Err(Error::invalid(
                 "content",
                 "give either `template` or `content`, not both",
             )),
-            (None, None) => Err(ApiError::invalid(
+            (None, None) => Err(Error::invalid(
                 "template",
                 "give a stored template's key, or inline `content`",
             )),
@@ -485,16 +396,16 @@ impl Sender<'_> {
                     settings: Default::default(),
                 };
                 let compiled = self.renderer.inline(&content).await.map_err(|errs| {
-                    ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
+                    Error::Invalid(errs.into_iter().map(FieldError::from).collect())
                 })?;
                 Ok((compiled, None, None))
             }
             (Some(key), None) => {
                 let row = self.store.get_template(key, None).await?.ok_or_else(|| {
-                    ApiError::invalid("template", format!("there is no template `{key}`"))
+                    Error::invalid("template", format!("there is no template `{key}`"))
                 })?;
                 if row.archived_at.is_some() {
-                    return Err(ApiError::invalid(
+                    return Err(Error::invalid(
                         "template",
                         format!("template `{key}` is archived"),
                     ));
@@ -504,7 +415,7 @@ impl Sender<'_> {
                     .stored(&row.key, row.version, &row.content)
                     .await
                     .map_err(|errs| {
-                        ApiError::Invalid(errs.into_iter().map(FieldError::from).collect())
+                        Error::Invalid(errs.into_iter().map(FieldError::from).collect())
                     })?;
                 Ok((compiled, Some(row.key), Some(row.version)))
             }
@@ -519,7 +430,7 @@ impl Sender<'_> {
         template_key: Option<&str>,
         template_version: Option<i64>,
         now: i64,
-    ) -> Result<Plan, ApiError> {
+    ) -> Result<Plan, Error> {
         let mut errors = Vec::new();
         if req.to.is_empty() || req.to.len() > MAX_RECIPIENTS {
             errors.push(FieldError::new(
@@ -649,7 +560,7 @@ impl Sender<'_> {
             }
         }
         if !errors.is_empty() {
-            return Err(ApiError::Invalid(errors));
+            return Err(Error::Invalid(errors));
         }
 
         let notification_id = new_id();
@@ -722,13 +633,13 @@ impl Sender<'_> {
                                     )
                                     .await
                                     .map_err(|e| {
-                                        ApiError::Invalid(vec![
+                                        Error::Invalid(vec![
                                             FieldError::new(e.field, e.message).for_recipient(i)
                                         ])
                                     })?;
                                 if let Some(parts) = &c {
                                     check_rendered(label, channel, parts)
-                                        .map_err(|e| ApiError::Invalid(vec![e.for_recipient(i)]))?;
+                                        .map_err(|e| Error::Invalid(vec![e.for_recipient(i)]))?;
                                 }
                                 let c = c.map(|p| serde_json::to_string(&p).unwrap_or_default());
                                 rendered.insert(key, c.clone());
@@ -813,7 +724,7 @@ impl Sender<'_> {
             }
         }
         if !reachable {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 "to",
                 if channels.is_empty() {
                     "the template has no content for any enabled channel; name `channels` or add content".to_string()
@@ -885,9 +796,9 @@ impl Sender<'_> {
     /// notification and deliveries, marked `replayed`, with each delivery's
     /// status as it is now (a replay long after the first answer must not
     /// say `queued` of a delivery that has since failed).
-    async fn replay(&self, rec: IdempotencyRecord, hash: &str) -> Result<SendAnswer, ApiError> {
+    async fn replay(&self, rec: IdempotencyRecord, hash: &str) -> Result<SendAnswer, Error> {
         if rec.request_hash != hash {
-            return Err(ApiError::Conflict(
+            return Err(Error::Conflict(
                 "this Idempotency-Key was used with a different request body; use a new key for a new request".into(),
             ));
         }
@@ -939,92 +850,6 @@ fn suppressed(answer: &Accepted) -> Vec<(&'static str, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_are_checked() {
-        assert!(check_url("https://erp.example.com/hooks").is_ok());
-        assert!(check_url("ftp://x").is_err());
-        assert!(check_url("not a url").is_err());
-        assert!(check_url("https://erp.example.com/h\r\nX-Injected: 1").is_err());
-        assert!(check_url("https://erp.example.com/h\t").is_err());
-        assert!(check_email("ana@example.com").is_ok());
-        assert!(check_email("ana.example.com").is_err());
-        assert!(check_phone("+8613800000000").is_ok());
-        assert!(check_phone("13800000000").is_err());
-        assert!(check_phone("+86 138 0000 0000").is_err());
-    }
-
-    #[test]
-    fn an_email_address_is_one_plain_mailbox() {
-        for ok in [
-            "ana@example.com",
-            "a.b+tag@mail.example.co",
-            "user@[1.2.3.4]",
-        ] {
-            assert!(check_email(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "a@b.c,evil@x.example",
-            "a@b.c;evil@x.example",
-            "Ana <ana@example.com>",
-            "ana@example.com\r\nBcc: x@evil.example",
-            "ana@example.com\u{b}",
-            "\"a,b\"@example.com",
-            "ana@localhost",
-            "ana@@example.com",
-            " ana@example.com",
-            "ana(comment)@example.com",
-        ] {
-            assert!(check_email(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn recipient_ids_hold_no_control_characters() {
-        assert!(check_recipient_id("u_42").is_ok());
-        assert!(check_recipient_id("用户-7@team").is_ok());
-        for bad in [
-            "",
-            "u\r\nx",
-            "u\nx",
-            "u\u{b}",
-            "u\u{c}",
-            "u\0",
-            "u\u{85}",
-            "u\u{2028}",
-            "u\t",
-        ] {
-            assert!(check_recipient_id(bad).is_err(), "{bad:?}");
-        }
-        assert!(check_recipient_id(&"x".repeat(256)).is_err());
-    }
-
-    #[test]
-    fn links_are_http_or_a_path_on_the_site() {
-        for ok in [
-            "/orders/7",
-            "/",
-            "https://shop.example/o?id=7#x",
-            "http://127.0.0.1:3000/a",
-        ] {
-            assert!(check_link(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "javascript:alert(document.domain)",
-            "JAVASCRIPT:alert(1)",
-            "java\tscript:alert(1)",
-            " javascript:alert(1)",
-            "data:text/html,<script>alert(1)</script>",
-            "vbscript:x",
-            "//evil.example/x",
-            "/\\evil.example/x",
-            "orders/7",
-            "https://",
-            "mailto:a@b.c",
-        ] {
-            assert!(check_link(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn rendered_subjects_and_links_are_checked_by_their_part() {

@@ -17,7 +17,7 @@ use super::error::{ApiError, ApiResult};
 use super::json::JsonBody;
 use super::openapi::{AuthErrors, BodyErrors, Conflict, NotFound};
 use super::AppState;
-use crate::accept::{Accepted, SendRequest, Sender};
+use crate::service::send::{Accepted, SendRequest};
 use crate::util::{opt_rfc3339, rfc3339};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -61,18 +61,6 @@ struct IdParam {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Cancelled {
     pub cancelled: u64,
-}
-
-pub fn sender(state: &AppState) -> Sender<'_> {
-    Sender {
-        store: state.store.as_ref(),
-        renderer: &state.renderer,
-        enabled: &state.enabled_channels,
-        idempotency_ttl_ms: state.config.maintenance.idempotency_ttl.as_millis() as i64,
-        dedup_window_ms: state.config.flow.dedup_window.as_millis() as i64,
-        caps: &state.config.flow.frequency_caps,
-        default_quiet_hours: state.config.flow.quiet_hours.as_ref(),
-    }
 }
 
 /// Send a notification.
@@ -131,13 +119,7 @@ async fn send(
     let idem = idem_key
         .as_deref()
         .map(|k| (caller.key_id.as_str(), k, body.hash.as_str()));
-    let answer = sender(&state)
-        .send(body.value, Some(&caller.key_id), idem)
-        .await?;
-    if !answer.replayed {
-        state.wake.notify_one();
-    }
-    state.metrics.accepted(answer.replayed, &answer.suppressed);
+    let answer = state.send(body.value, Some(&caller.key_id), idem).await?;
     let mut resp = (
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::ACCEPTED),
         [(
@@ -176,19 +158,8 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Cancelled>> {
     caller.require(Permission::Send)?;
-    if state.store.get_notification(&id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("there is no notification {id}")));
-    }
-    let channels = state
-        .store
-        .cancel_notification_channels(&id, crate::util::now_ms())
-        .await?;
-    for c in &channels {
-        state.metrics.cancelled(c, 1);
-    }
-    Ok(Json(Cancelled {
-        cancelled: channels.len() as u64,
-    }))
+    let cancelled = state.cancel_notification(&id).await?;
+    Ok(Json(Cancelled { cancelled }))
 }
 
 /// Show a notification.

@@ -1,45 +1,12 @@
-//! Saving templates (API and `missive templates import`): compile-check,
-//! then store a new version unless nothing changed.
+//! Templates kept as files (`templates/<key>/<channel>.<part>[.<locale>].hbs`),
+//! read into the same content a `PUT /v1/templates/{key}` carries, for
+//! `missive templates import` and the shipped examples.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::render::{known_parts, Renderer, TemplateContent};
-use crate::store::Store;
-use crate::util::now_ms;
-
-pub fn valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 100
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-}
-
-#[derive(Debug)]
-pub enum SaveError {
-    Invalid(Vec<crate::render::TemplateError>),
-    Store(crate::store::StoreError),
-}
-
-/// Returns (version, whether it is new).
-pub async fn save(
-    store: &dyn Store,
-    renderer: &Renderer,
-    key: &str,
-    name: &str,
-    content: &TemplateContent,
-) -> Result<(i64, bool), SaveError> {
-    renderer
-        .compile(content, "channels")
-        .await
-        .map_err(SaveError::Invalid)?;
-    let text = serde_json::to_string(content).expect("template content serialises");
-    store
-        .put_template(key, name, &text, now_ms())
-        .await
-        .map_err(SaveError::Store)
-}
+use super::{known_parts, TemplateContent};
+use crate::domain::check::valid_key;
 
 /// Reads `DIR/<key>/<channel>.<part>[.<locale>].hbs` files into one
 /// template per folder.

@@ -3,18 +3,19 @@
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{Caller, Permission};
-use super::error::{ApiError, ApiResult, FieldError};
+use super::error::{ApiError, ApiResult};
 use super::openapi::{AuthErrors, Conflict, Invalid, NotFound};
 use super::AppState;
-use crate::store::{status, AttemptRow, DeliveryFilter, DeliveryRow, Transition};
-use crate::util::{opt_rfc3339, parse_rfc3339, rfc3339};
+use crate::service::deliveries::ListQuery;
+use crate::store::{AttemptRow, DeliveryRow, Transition};
+use crate::util::{opt_rfc3339, rfc3339};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -171,82 +172,6 @@ pub struct Requeued {
 struct IdParam {
     /// The delivery's id.
     id: String,
-}
-
-/// Filters of the delivery log. Unknown parameters are refused.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// One delivery status, e.g. `failed`.
-    pub status: Option<String>,
-    pub channel: Option<String>,
-    /// A recipient id (or address).
-    pub recipient: Option<String>,
-    /// A template key.
-    pub template: Option<String>,
-    /// A notification id.
-    pub notification: Option<String>,
-    /// RFC 3339; created at or after.
-    pub since: Option<String>,
-    /// RFC 3339; created before.
-    pub until: Option<String>,
-    /// 1 to 500 (default 50).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
-    pub limit: Option<String>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-fn time_param(name: &str, v: &Option<String>, errors: &mut Vec<FieldError>) -> Option<i64> {
-    let s = v.as_ref()?;
-    let t = parse_rfc3339(s);
-    if t.is_none() {
-        errors.push(FieldError::new(
-            name,
-            "must be an RFC 3339 time such as 2026-11-23T09:00:00Z",
-        ));
-    }
-    t
-}
-
-impl ListQuery {
-    pub fn filter(&self) -> Result<(DeliveryFilter, i64), ApiError> {
-        let mut errors = Vec::new();
-        if let Some(s) = &self.status {
-            if !status::ALL.contains(&s.as_str()) {
-                errors.push(FieldError::new(
-                    "status",
-                    format!("must be one of {}", status::ALL.join(", ")),
-                ));
-            }
-        }
-        let since = time_param("since", &self.since, &mut errors);
-        let until = time_param("until", &self.until, &mut errors);
-        let limit = match &self.limit {
-            None => 50,
-            Some(l) => match l.parse::<i64>() {
-                Ok(n) if (1..=500).contains(&n) => n,
-                _ => {
-                    errors.push(FieldError::new("limit", "must be a number from 1 to 500"));
-                    50
-                }
-            },
-        };
-        if !errors.is_empty() {
-            return Err(ApiError::Invalid(errors));
-        }
-        let f = DeliveryFilter {
-            status: self.status.clone(),
-            channel: self.channel.clone(),
-            recipient: self.recipient.clone(),
-            template: self.template.clone(),
-            notification: self.notification.clone(),
-            since,
-            until,
-        };
-        Ok((f, limit))
-    }
 }
 
 /// List deliveries.

@@ -1,0 +1,56 @@
+//! What more than one front end does, as plain functions on [`AppState`]:
+//! accept a send (`send`), cancel, retry and replay deliveries
+//! (`deliveries`), save, activate and preview templates (`templates`),
+//! upsert and erase recipients (`recipients`), create, revoke and verify
+//! keys and open console sessions (`auth`). The API (`http`), the console
+//! and the CLI parse their input, call these, and map [`Error`] to their
+//! own answer. Nothing here knows about HTTP.
+
+pub mod auth;
+pub mod deliveries;
+mod error;
+pub mod recipients;
+pub mod send;
+pub mod stats;
+pub mod templates;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use error::{Error, Result};
+
+use crate::channels::Channels;
+use crate::config::Config;
+use crate::flow::provider_state::ProviderBoard;
+use crate::inbox::Inbox;
+use crate::metrics::Metrics;
+use crate::render::Renderer;
+use crate::store::Store;
+
+/// Everything a request, a page or a command needs, built once by
+/// `App::build` and cloned cheaply (every part is shared).
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub renderer: Arc<Renderer>,
+    pub config: Arc<Config>,
+    /// Channels this deployment can send on.
+    pub enabled_channels: Arc<Vec<&'static str>>,
+    pub keys: Arc<auth::KeyCache>,
+    /// Wakes this process's workers when work is accepted.
+    pub wake: Arc<Notify>,
+    pub inbox: Arc<Inbox>,
+    /// This process's channels (provider and circuit-breaker state).
+    pub channels: Channels,
+    /// Providers' pauses and breakers shared with other processes.
+    pub providers: Arc<ProviderBoard>,
+    /// This app's metrics (`GET /metrics`).
+    pub metrics: Arc<Metrics>,
+    /// The console overview's last-day counts, kept between loads.
+    pub day_counts: Arc<stats::DayCounts>,
+    /// Cancelled once the process begins to stop: `/readyz` answers 503
+    /// while requests are still served.
+    pub stopping: CancellationToken,
+}
