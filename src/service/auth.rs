@@ -1,6 +1,10 @@
-//! API keys: random, shown once, stored as SHA-256. Every request names its
-//! key in `Authorization: Bearer <key>` (or, from the console, a session
-//! opened with one); handlers ask for a [`Permission`], and
+//! API keys and console sessions. A key is random, shown once and stored
+//! as SHA-256; a console session is opened with a key and named by a random
+//! cookie, also stored hashed. Both are checked by one path, [`verify`]:
+//! the same cache (a revocation or a sign-out elsewhere is seen within
+//! [`CREDENTIAL_CACHE_TTL`], at once in this process), the same revocation
+//! rule (a session ends with its key), the same rate limit per key and the
+//! same `last_used_at`. Handlers ask for a [`Permission`];
 //! [`Permission::scopes`] is the one rule saying which scopes grant it, for
 //! the API, the console and the inbox streams alike.
 
@@ -90,8 +94,11 @@ impl AppState {
     }
 }
 
+/// This process's verified credentials (keys and sessions, by their hash),
+/// when each key's use was last written, and the rate limiter per key.
 pub struct KeyCache {
-    entries: Mutex<HashMap<String, (ApiKeyRow, Instant)>>,
+    entries: Mutex<HashMap<String, (Verified, Instant)>>,
+    touched: Mutex<HashMap<String, i64>>,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
 }
 
@@ -101,19 +108,58 @@ impl KeyCache {
             NonZeroU32::new(api_rate_limit).map(|n| RateLimiter::keyed(Quota::per_second(n)));
         KeyCache {
             entries: Mutex::new(HashMap::new()),
+            touched: Mutex::new(HashMap::new()),
             limiter,
         }
     }
 }
 
 impl KeyCache {
-    /// Drops a key from this process's cache (after revoking it here), so
-    /// its next use asks the database.
+    /// Drops a key, and every session opened with it, from this process's
+    /// cache (after revoking it here), so their next use asks the database.
     pub fn forget(&self, key_id: &str) {
         self.entries
             .lock()
             .unwrap()
-            .retain(|_, (row, _)| row.id != key_id);
+            .retain(|_, (v, _)| v.key.id != key_id);
+    }
+
+    /// Drops one credential (a session signed out here).
+    fn forget_credential(&self, hash: &str) {
+        self.entries.lock().unwrap().remove(hash);
+    }
+
+    fn cached(&self, hash: &str) -> Option<Verified> {
+        self.entries
+            .lock()
+            .unwrap()
+            .get(hash)
+            .filter(|(_, at)| at.elapsed() < CREDENTIAL_CACHE_TTL)
+            .map(|(v, _)| v.clone())
+    }
+
+    fn remember(&self, hash: &str, v: &Verified) {
+        let mut entries = self.entries.lock().unwrap();
+        if entries.len() > 10_000 {
+            entries.clear();
+        }
+        entries.insert(hash.to_string(), (v.clone(), Instant::now()));
+    }
+
+    /// Whether a use of this key at `now` should be written: at most every
+    /// `TOUCH_EVERY_MS` per key, counting from the stored `last_used_at`.
+    fn should_touch(&self, key: &ApiKeyRow, now: i64) -> bool {
+        let mut touched = self.touched.lock().unwrap();
+        if touched.len() > 10_000 {
+            touched.clear();
+        }
+        let last = touched.get(&key.id).copied().or(key.last_used_at);
+        if last.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
+            touched.insert(key.id.clone(), now);
+            true
+        } else {
+            false
+        }
     }
 
     /// Counts a request against the key's rate limit (`server.api_rate_limit`).
@@ -196,15 +242,6 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The caller of a live console session (`id_hash`: its cookie's hash).
-    pub fn from_session(view: &crate::store::SessionView, id_hash: String) -> Caller {
-        Caller {
-            key_id: view.key_id.clone(),
-            scopes: view.scopes.clone(),
-            credential: Credential::Session(id_hash),
-        }
-    }
-
     fn has_scope(&self, scope: &str) -> bool {
         self.scopes.split(',').any(|s| s == scope || s == "admin")
     }
@@ -229,75 +266,104 @@ impl Caller {
     /// cache, so at most [`CREDENTIAL_CACHE_TTL`] late. `Ok(false)` when it
     /// no longer holds.
     pub async fn still_valid(&self, state: &AppState) -> Result<bool, Error> {
-        match &self.credential {
-            Credential::Key(hash) => match verify_hash(state, hash).await {
-                Ok(_) => Ok(true),
-                Err(Error::Unauthorized(_)) => Ok(false),
-                Err(e) => Err(e),
-            },
-            Credential::Session(id) => Ok(state.store.session_get(id, now_ms()).await?.is_some()),
+        match verify(state, &self.credential).await {
+            Ok(_) => Ok(true),
+            Err(Error::Unauthorized(_)) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 }
 
-/// Checks an API key as every request does (cache, revocation, rate
-/// limit); the console's sign-in uses this too.
-pub async fn authenticate(state: &AppState, key: &str) -> Result<(Caller, ApiKeyRow), Error> {
-    let hash = hash_key(key);
-    let row = verify_hash(state, &hash).await?;
-    state.keys.admit(&row.id)?;
-    Ok((
-        Caller {
-            key_id: row.id.clone(),
-            scopes: row.scopes.clone(),
-            credential: Credential::Key(hash),
-        },
-        row,
-    ))
+/// A credential found valid: its key, and the session if it is one.
+#[derive(Clone, Debug)]
+struct Verified {
+    key: ApiKeyRow,
+    session: Option<SessionView>,
 }
 
-async fn verify_hash(state: &AppState, hash: &str) -> Result<ApiKeyRow, Error> {
-    let hash = hash.to_string();
-    let cached = {
-        let entries = state.keys.entries.lock().unwrap();
-        entries
-            .get(&hash)
-            .filter(|(_, at)| at.elapsed() < CREDENTIAL_CACHE_TTL)
-            .map(|(row, _)| row.clone())
+/// The one check of a credential, for API keys, console sign-in, console
+/// sessions and open streams: from the cache while it is fresh, else from
+/// the database (a key must not be revoked; a session must be live and
+/// its key not revoked). Writes the key's use at most once a minute. Does
+/// not count against the rate limit (see [`KeyCache::admit`]).
+async fn verify(state: &AppState, credential: &Credential) -> Result<Verified, Error> {
+    let hash = match credential {
+        Credential::Key(h) | Credential::Session(h) => h,
     };
-    let row = match cached {
-        Some(row) => row,
+    let v = match state.keys.cached(hash) {
+        Some(v) => v,
         None => {
-            let row = state
-                .store
-                .find_key_by_hash(&hash)
-                .await?
-                .filter(|r| r.revoked_at.is_none())
-                .ok_or_else(|| {
-                    Error::Unauthorized("this API key is not valid or has been revoked".into())
-                })?;
-            let mut entries = state.keys.entries.lock().unwrap();
-            if entries.len() > 10_000 {
-                entries.clear();
-            }
-            entries.insert(hash.clone(), (row.clone(), Instant::now()));
-            row
+            let v = match credential {
+                Credential::Key(_) => state
+                    .store
+                    .find_key_by_hash(hash)
+                    .await?
+                    .filter(|r| r.revoked_at.is_none())
+                    .map(|key| Verified { key, session: None })
+                    .ok_or_else(|| {
+                        Error::Unauthorized("this API key is not valid or has been revoked".into())
+                    })?,
+                Credential::Session(_) => {
+                    let view = state
+                        .store
+                        .session_get(hash, now_ms())
+                        .await?
+                        .ok_or_else(|| {
+                            Error::Unauthorized(
+                                "this console session has ended; sign in again".into(),
+                            )
+                        })?;
+                    Verified {
+                        key: session_key(&view),
+                        session: Some(view),
+                    }
+                }
+            };
+            state.keys.remember(hash, &v);
+            v
         }
     };
     let now = now_ms();
-    if row.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
-        if let Some((r, _)) = state.keys.entries.lock().unwrap().get_mut(&hash) {
-            r.last_used_at = Some(now);
-        }
+    if state.keys.should_touch(&v.key, now) {
         let store = state.store.clone();
-        let id = row.id.clone();
+        let id = v.key.id.clone();
         tokio::spawn(async move {
             if let Err(e) = store.touch_key(&id, now).await {
                 tracing::warn!(error = %e, "could not record API key use");
             }
         });
     }
-    Ok(row)
+    Ok(v)
+}
+
+/// The key a session was opened with, as far as the session row tells.
+fn session_key(view: &SessionView) -> ApiKeyRow {
+    ApiKeyRow {
+        id: view.key_id.clone(),
+        name: view.key_name.clone(),
+        prefix: String::new(),
+        key_hash: String::new(),
+        scopes: view.scopes.clone(),
+        created_at: 0,
+        last_used_at: None,
+        revoked_at: None,
+    }
+}
+
+/// Checks an API key as every request does (cache, revocation, rate
+/// limit, last use); the console's sign-in uses this too.
+pub async fn authenticate(state: &AppState, key: &str) -> Result<(Caller, ApiKeyRow), Error> {
+    let credential = Credential::Key(hash_key(key));
+    let v = verify(state, &credential).await?;
+    state.keys.admit(&v.key.id)?;
+    Ok((
+        Caller {
+            key_id: v.key.id.clone(),
+            scopes: v.key.scopes.clone(),
+            credential,
+        },
+        v.key,
+    ))
 }
 
 /// The live console session a cookie's token names (not expired, its key
@@ -306,12 +372,22 @@ pub async fn verify_session(
     state: &AppState,
     token: &str,
 ) -> Result<Option<(Caller, SessionView)>, Error> {
-    let id = hash_key(token);
-    let Some(view) = state.store.session_get(&id, now_ms()).await? else {
-        return Ok(None);
+    let credential = Credential::Session(hash_key(token));
+    let v = match verify(state, &credential).await {
+        Ok(v) => v,
+        Err(Error::Unauthorized(_)) => return Ok(None),
+        Err(e) => return Err(e),
     };
-    state.keys.admit(&view.key_id)?;
-    Ok(Some((Caller::from_session(&view, id), view)))
+    state.keys.admit(&v.key.id)?;
+    let view = v
+        .session
+        .expect("a session credential verifies as a session");
+    let caller = Caller {
+        key_id: view.key_id.clone(),
+        scopes: view.scopes.clone(),
+        credential,
+    };
+    Ok(Some((caller, view)))
 }
 
 /// A new console session for a verified key: the token its cookie holds
@@ -335,7 +411,10 @@ pub async fn open_session(state: &AppState, key_id: &str) -> Result<(String, Dur
 
 /// Ends the session a cookie's token names.
 pub async fn close_session(state: &AppState, token: &str) -> Result<(), Error> {
-    Ok(state.store.session_delete(&hash_key(token)).await?)
+    let hash = hash_key(token);
+    state.store.session_delete(&hash).await?;
+    state.keys.forget_credential(&hash);
+    Ok(())
 }
 
 fn random_token() -> String {
