@@ -189,7 +189,7 @@ impl<P> Failover<P> {
                 let shared = self.shared_state(i).gate(ms) != Gate::Skip;
                 let h = self.providers[i].1.lock().unwrap();
                 shared
-                    && !h.paused_until.is_some_and(|t| now < t)
+                    && h.paused_until.is_none_or(|t| now >= t)
                     && h.breaker.state(now) != State::Open
             })
             .unwrap_or(start)

@@ -1,8 +1,13 @@
 //! What every outbound HTTP client shares: the rule for which addresses may
 //! be reached ([`not_global`]), enforced on the address actually connected
 //! to (a resolver that drops non-global answers, a check of IP literals
-//! before sending, and a check of the peer once connected), and reading an
-//! answer only up to what is kept ([`read_capped`]).
+//! before sending, and a check of the peer once connected), reading an
+//! answer only up to what is kept ([`read_capped`]), and what an answer or a
+//! failed request means for the attempt ([`Client::send`],
+//! [`Client::answer`]). It is one file so that the webhook channel and every
+//! HTTP provider (Twilio, the SMS gateway, later ones) send, classify and
+//! refuse the same way; they differ only in how errors name the target
+//! ([`Naming`]) and how much of an answer they read.
 //!
 //! The rule: an address is refused when it lies in a block of the IANA
 //! IPv4 or IPv6 special-purpose address registries that is not globally
@@ -15,8 +20,17 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use super::{error_chain, Outcome, SendResult, MAX_RESPONSE};
+use crate::config::{ConfigError, ProviderConfig};
+
+/// How much of a provider's answer is read: more than is stored, so an
+/// answer can be parsed (a Twilio message sid) before it is cut to
+/// [`MAX_RESPONSE`].
+pub const PROVIDER_READ_LIMIT: usize = 64 * 1024;
 
 /// `ip` lies in `net/len`.
 fn in_v4(ip: u32, net: [u8; 4], len: u32) -> bool {
@@ -361,6 +375,187 @@ pub async fn read_capped(
     Ok(out)
 }
 
+/// Maps an HTTP status to an outcome per DESIGN.md: 2xx sent; 408, 429 and
+/// 5xx worth another try; any other answer final.
+pub fn classify_status(code: u16) -> Outcome {
+    match code {
+        200..=299 => Outcome::Ok,
+        408 | 429 | 500..=599 => Outcome::Transient,
+        _ => Outcome::Permanent,
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let when = UNIX_EPOCH + Duration::from_secs(when.timestamp().max(0) as u64);
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// How a failed request names where it went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Naming {
+    /// The error as reqwest words it, URL included: a webhook URL is the
+    /// recipient's own address, and the one to look at.
+    Url,
+    /// `host[:port]: ` and the error without its URL: a provider's URL may
+    /// carry a key in its query.
+    Host,
+}
+
+impl Naming {
+    fn error(self, url: &reqwest::Url, e: reqwest::Error) -> String {
+        match self {
+            Naming::Url => error_chain(&e),
+            Naming::Host => format!("{}: {}", host_of(url), error_chain(&e.without_url())),
+        }
+    }
+
+    fn timeout(self, url: &reqwest::Url, timeout: Duration) -> String {
+        let after = format!("timed out after {}", humantime::format_duration(timeout));
+        match self {
+            Naming::Url => after,
+            Naming::Host => format!("{}: {after}", host_of(url)),
+        }
+    }
+}
+
+/// `host[:port]` of a URL, for error messages.
+fn host_of(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// An `http(s)://` URL with a host, or an error for `<key>.<field>`.
+pub fn http_url(p: &ProviderConfig, field: &str, value: &str) -> Result<reqwest::Url, ConfigError> {
+    match reqwest::Url::parse(value.trim()) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => Ok(u),
+        _ => Err(p.invalid(field, format!("{value:?} is not an http(s) URL"))),
+    }
+}
+
+/// An HTTP client, the address rule it connects under, its timeout and how
+/// its errors name the target.
+pub struct Client {
+    pub http: reqwest::Client,
+    guard: Guard,
+    timeout: Duration,
+    naming: Naming,
+}
+
+impl Client {
+    /// A client under `guard` (see [`Guard::client_builder`]) that gives up
+    /// on connecting or on a whole request after `timeout`, and keeps at
+    /// most `idle_per_host` idle connections a host.
+    pub fn new(
+        guard: Guard,
+        timeout: Duration,
+        naming: Naming,
+        idle_per_host: usize,
+    ) -> reqwest::Result<Client> {
+        let http = guard
+            .client_builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_max_idle_per_host(idle_per_host)
+            .build()?;
+        Ok(Client {
+            http,
+            guard,
+            timeout,
+            naming,
+        })
+    }
+
+    /// A provider's client: only globally reachable addresses unless its
+    /// `allow_private` is set, and errors that name the host only.
+    pub fn for_provider(
+        p: &ProviderConfig,
+        allow_private: bool,
+        timeout: Duration,
+    ) -> Result<Client, ConfigError> {
+        let guard = Guard::new(allow_private, format!("{}.allow_private", p.key));
+        Client::new(guard, timeout, Naming::Host, usize::MAX)
+            .map_err(|e| ConfigError::Read(format!("`{}`: its HTTP client: {e}", p.key)))
+    }
+
+    /// Sends `request` to `url` under the address rule: an IP literal is
+    /// judged before sending, names by the resolver, and the peer once
+    /// connected. A refusal is permanent (a setting to change, not a
+    /// failure to wait out); any other failure to get an answer transient.
+    /// On failure `r` says why and there is no answer.
+    pub async fn send(
+        &self,
+        r: &mut SendResult,
+        request: reqwest::RequestBuilder,
+        url: &reqwest::Url,
+    ) -> Option<reqwest::Response> {
+        let sent = match self.guard.check_url(url) {
+            Ok(()) => request.send().await,
+            Err(refused) => return fail(r, Outcome::Permanent, refused.to_string()),
+        };
+        match sent {
+            Ok(resp) => match self.guard.check_peer(&resp) {
+                Ok(()) => Some(resp),
+                Err(refused) => fail(r, Outcome::Permanent, refused.to_string()),
+            },
+            Err(e) => match refusal(&e) {
+                Some(refused) => fail(r, Outcome::Permanent, refused.to_string()),
+                None if e.is_timeout() => {
+                    let error = self.naming.timeout(url, self.timeout);
+                    fail(r, Outcome::Transient, error)
+                }
+                None => fail(r, Outcome::Transient, self.naming.error(url, e)),
+            },
+        }
+    }
+
+    /// Classifies an answer into `r` (status code, outcome, Retry-After)
+    /// and reads up to `limit` bytes of its body; the rest is never read,
+    /// and dropping the response closes the connection on it. When reading
+    /// fails, what was read is kept as `r.response` and the error returned.
+    pub async fn answer(
+        &self,
+        r: &mut SendResult,
+        mut resp: reqwest::Response,
+        limit: usize,
+    ) -> Result<String, String> {
+        let code = resp.status().as_u16();
+        r.status_code = Some(code);
+        r.outcome = classify_status(code);
+        r.retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        match read_capped(&mut resp, limit).await {
+            Ok(body) => Ok(body.text(limit)),
+            Err((body, e)) => {
+                r.response = Some(body.text(MAX_RESPONSE));
+                let error = match self.naming {
+                    Naming::Url => error_chain(&e),
+                    Naming::Host => error_chain(&e.without_url()),
+                };
+                Err(format!("reading the answer: {error}"))
+            }
+        }
+    }
+}
+
+/// Sets `r` to a failure and gives no answer.
+fn fail(r: &mut SendResult, outcome: Outcome, error: String) -> Option<reqwest::Response> {
+    r.outcome = outcome;
+    r.error = Some(error);
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,6 +697,31 @@ mod tests {
         ] {
             assert_eq!(rule(ip), None, "{ip}");
         }
+    }
+
+    #[test]
+    fn statuses_classify_per_the_design() {
+        assert_eq!(classify_status(204), Outcome::Ok);
+        for c in [408, 429, 500, 503] {
+            assert_eq!(classify_status(c), Outcome::Transient, "{c}");
+        }
+        for c in [400, 401, 404, 410, 422] {
+            assert_eq!(classify_status(c), Outcome::Permanent, "{c}");
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        let later = chrono::DateTime::from_timestamp(1_700_000_010, 0)
+            .unwrap()
+            .to_rfc2822();
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]

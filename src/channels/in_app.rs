@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::webhook::error_chain;
-use super::{Channel, Message, Outcome, SendResult};
+use super::{error_chain, Channel, Message, Outcome, SendResult};
 use crate::inbox::Inbox;
 use crate::store::NewInboxMessage;
 use crate::util::{new_id, now_ms};

@@ -1,12 +1,20 @@
 //! Channels and the providers that send on them. A channel adapter only
 //! sends and classifies the answer; retries, scheduling and recording are
 //! the dispatcher's (src/dispatch).
+//!
+//! A channel with providers (email/, sms/) is a folder: its mod.rs reads the
+//! provider list, one file a provider. What providers share is one file
+//! each here: failover.rs (order and breakers), providers.rs (the channel
+//! around them), http.rs (sending over HTTP) and outbox.rs (the `file`
+//! providers). Channels with no providers (webhook.rs, in_app.rs) are one
+//! file.
 
 pub mod email;
 pub mod failover;
 pub mod http;
 pub mod in_app;
 pub mod outbox;
+pub mod providers;
 pub mod sms;
 pub mod webhook;
 
@@ -82,6 +90,21 @@ pub fn truncate(mut s: String, max: usize) -> String {
             end -= 1;
         }
         s.truncate(end);
+    }
+    s
+}
+
+/// An error and its causes on one line.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
     }
     s
 }

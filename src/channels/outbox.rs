@@ -2,11 +2,17 @@
 //! (`DATA_DIR/outbox/<channel>` unless set), written under a temporary name
 //! and renamed, so a reader never sees half a message. Messages are 0600
 //! and new directories 0700: they hold addresses and content.
+//!
+//! The outbox is itself the provider (named, and local: its sends are not
+//! bounded as a destination) and turns a write into the attempt's result,
+//! so each channel's file.rs only says what bytes a message becomes.
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::providers::Provider;
+use super::{truncate, Outcome, SendResult, MAX_RESPONSE};
 use crate::config::{Config, ConfigError, ProviderConfig};
 
 #[derive(Deserialize)]
@@ -35,9 +41,28 @@ impl Outbox {
         })
     }
 
+    /// Writes `<id>.<ext>` as an attempt: sent, with the path and `note` as
+    /// the answer, or a transient failure (a full or read-only disk may
+    /// recover; retries end it anyway).
+    pub async fn deliver(&self, id: &str, ext: &str, bytes: &[u8], note: &str) -> SendResult {
+        match self.write(id, ext, bytes).await {
+            Ok(path) => SendResult {
+                response: Some(truncate(
+                    format!("wrote {}{note}", path.display()),
+                    MAX_RESPONSE,
+                )),
+                ..SendResult::new(&self.name, Outcome::Ok)
+            },
+            Err(e) => SendResult {
+                error: Some(format!("writing to {}: {e}", self.dir.display())),
+                ..SendResult::new(&self.name, Outcome::Transient)
+            },
+        }
+    }
+
     /// Writes `<id>.<ext>`; a delivery id that is not file-name safe has its
     /// other characters replaced. Creates the directory on first use.
-    pub async fn write(&self, id: &str, ext: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    async fn write(&self, id: &str, ext: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
         let stem: String = id
             .chars()
             .map(|c| {
@@ -74,5 +99,15 @@ impl Outbox {
             return Err(e);
         }
         Ok(path)
+    }
+}
+
+impl Provider for Outbox {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn remote(&self) -> bool {
+        false
     }
 }
