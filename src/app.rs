@@ -133,7 +133,7 @@ impl App {
         let inbox = inbox::Inbox::open(store.clone(), &config.inbox, stop_http.clone()).await?;
         let mut channels = channels(&config)?;
         channels.add(Arc::new(InAppChannel::new(inbox.clone())));
-        let providers = flow::provider_state::ProviderBoard::new(Arc::new(store::ProviderStates(
+        let providers = flow::provider_state::ProviderBoard::new(Arc::new(store::FlowState(
             store.clone(),
         )));
         for c in channels.all() {

@@ -5,6 +5,7 @@
 //! open breakers between processes.
 
 pub mod breaker;
+pub mod pace;
 pub mod dedup;
 pub mod preferences;
 pub mod provider_state;

@@ -13,7 +13,7 @@ pub mod postgres;
 pub mod shared_state;
 pub mod sqlite;
 
-pub use shared_state::ProviderStates;
+pub use shared_state::FlowState;
 
 use std::sync::Arc;
 

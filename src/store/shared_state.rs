@@ -1,17 +1,20 @@
-//! The store's side of flow's [`SharedState`]: providers' pauses and
-//! breakers kept in the `provider_state` table (decision 0007), so every
-//! process on one database sees them.
+//! The store's side of flow's state: providers' pauses and breakers
+//! ([`SharedState`], the `provider_state` table, decision 0007) and the
+//! rate limits' token buckets ([`Buckets`], the `rate_buckets` table,
+//! decision 0004), kept in the database so that every process on it
+//! shares them. Flow decides; this only reads and writes.
 
 use std::sync::Arc;
 
 use super::Store;
+use crate::flow::pace::Buckets;
 use crate::flow::provider_state::{SharedState, Stored};
 
-/// Providers' shared state in the database.
-pub struct ProviderStates(pub Arc<dyn Store>);
+/// Flow's shared state in the database.
+pub struct FlowState(pub Arc<dyn Store>);
 
 #[async_trait::async_trait]
-impl SharedState for ProviderStates {
+impl SharedState for FlowState {
     async fn load(&self) -> anyhow::Result<Vec<Stored>> {
         let rows = self.0.provider_states().await?;
         Ok(rows
@@ -43,5 +46,19 @@ impl SharedState for ProviderStates {
             .0
             .provider_claim_probe(key, seen, lease_until, now)
             .await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Buckets for FlowState {
+    async fn take(
+        &self,
+        name: &str,
+        per_ms: f64,
+        burst: f64,
+        want: i64,
+        now: i64,
+    ) -> anyhow::Result<i64> {
+        Ok(self.0.take_tokens(name, per_ms, burst, want, now).await?)
     }
 }
