@@ -46,7 +46,7 @@ pub fn known(s: &str, known: &[&'static str]) -> &'static str {
 /// none, is counted as `other`.
 pub fn reason_label(reason: Option<Reason>) -> &'static str {
     match reason {
-        Some(r) if Reason::SUPPRESSION.contains(&r) => r.as_str(),
+        Some(r) if r.is_suppression() => r.as_str(),
         _ => "other",
     }
 }
@@ -340,7 +340,11 @@ impl Metrics {
     /// does so once before it serves, then [`refresh_gauges`] does.
     pub async fn count_queue(&self, store: &dyn Store) -> Result<(), crate::store::StoreError> {
         let depth = store.queue_depth(crate::util::now_ms()).await?;
-        for s in Status::WAITING.map(Status::as_str) {
+        for s in Status::ALL
+            .iter()
+            .filter(|s| s.is_waiting())
+            .map(|s| s.as_str())
+        {
             let n = depth.iter().find(|d| d.status == s).map_or(0, |d| d.n);
             self.queue_depth
                 .get_or_create(&StatusLabels { status: s })

@@ -28,13 +28,13 @@ super::word::word! {
 }
 
 impl Reason {
-    /// The reasons a delivery is suppressed for.
-    pub const SUPPRESSION: [Reason; 4] = [
-        Reason::Duplicate,
-        Reason::FrequencyCap,
-        Reason::Preference,
-        Reason::NoAddress,
-    ];
+    /// Whether a delivery is suppressed for this reason.
+    pub const fn is_suppression(self) -> bool {
+        matches!(
+            self,
+            Reason::Duplicate | Reason::FrequencyCap | Reason::Preference | Reason::NoAddress
+        )
+    }
 }
 
 #[cfg(test)]
@@ -49,5 +49,8 @@ mod tests {
         assert!(Reason::parse("whim")
             .unwrap_err()
             .starts_with("must be one of duplicate, frequency_cap, "));
+        let suppression: Vec<_> = Reason::ALL.iter().filter(|r| r.is_suppression()).collect();
+        assert_eq!(suppression.len(), 4);
+        assert!(!Reason::QuietHours.is_suppression());
     }
 }
