@@ -23,7 +23,8 @@ use crate::dispatch::Dispatcher;
 use crate::service::AppState;
 use crate::store::Store;
 use crate::{
-    config, dispatch, flow, http, inbox, metrics, private_files, render, service, store, util,
+    config, dispatch, domain, flow, http, inbox, metrics, private_files, render, service, store,
+    util,
 };
 
 /// Which parts of missive a process runs.
@@ -144,7 +145,13 @@ impl App {
         let state = AppState {
             store: store.clone(),
             renderer: Arc::new(render::Renderer::new(&config.render)),
-            enabled_channels: Arc::new(channels.names()),
+            enabled_channels: Arc::new(
+                channels
+                    .names()
+                    .iter()
+                    .filter_map(|c| domain::Channel::parse(c).ok())
+                    .collect(),
+            ),
             keys: Arc::new(service::auth::KeyCache::new(config.server.api_rate_limit)),
             wake: wake.clone(),
             inbox,

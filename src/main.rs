@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use missive::domain::Channel;
 use missive::service::send::{RecipientInput, SendRequest, Sender};
 use missive::{App, Config, Role};
 
@@ -171,7 +172,7 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
     let channels = if !args.channels.is_empty() {
         Some(args.channels.clone())
     } else if !args.to_webhook.is_empty() && args.to.is_none() {
-        Some(vec!["webhook".to_string()])
+        Some(vec![Channel::Webhook.to_string()])
     } else {
         None
     };
@@ -192,13 +193,16 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
     };
     let store = open_store(&cfg).await?;
     let renderer = missive::render::Renderer::new(&cfg.render);
-    let mut enabled = missive::channels(&{
+    let mut enabled: Vec<Channel> = missive::channels(&{
         let mut c = cfg.clone();
         c.webhook.signing_secret = missive::channels::webhook::generate_secret();
         c
     })?
-    .names();
-    enabled.push(missive::channels::in_app::NAME);
+    .names()
+    .iter()
+    .filter_map(|c| Channel::parse(c).ok())
+    .collect();
+    enabled.push(Channel::InApp);
     let sender = Sender::new(store.as_ref(), &renderer, &enabled, &cfg);
     let hash = {
         use sha2::Digest;

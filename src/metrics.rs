@@ -8,7 +8,9 @@
 //!
 //! The handles live in [`Metrics`], reachable from `AppState` and the
 //! dispatcher. Recording is an atomic add after a label lookup; label
-//! values on hot paths are `&'static str` wherever the set is known.
+//! values on hot paths are `&'static str` wherever the set is known: the
+//! recording calls take the domain's words (channel, status, reason,
+//! outcome), so no input can grow the series count.
 //!
 //! [`App`]: crate::App
 
@@ -24,25 +26,12 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::channels::Channels;
+use crate::domain::{Channel, Outcome, Reason, Status};
 use crate::flow::provider_state::ProviderBoard;
-use crate::store::{status, Store};
+use crate::store::Store;
 
 /// The content type of the OpenMetrics text format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// Statuses a delivery waits in; the queue-depth gauge has one series each.
-pub const WAITING: [&str; 4] = [
-    status::QUEUED,
-    status::SCHEDULED,
-    status::RETRYING,
-    status::SENDING,
-];
-
-/// Channel names known in advance (label values without allocation).
-const CHANNELS: [&str; 4] = ["email", "sms", "webhook", "in_app"];
-
-/// Suppression reasons (DESIGN.md); anything else is counted as `other`.
-const SUPPRESSION_REASONS: [&str; 4] = ["duplicate", "frequency_cap", "preference", "no_address"];
 
 /// Breaker states as `/v1/providers` reports them; one series each.
 const CIRCUIT_STATES: [&str; 4] = ["closed", "open", "half_open", "paused"];
@@ -53,14 +42,13 @@ pub fn known(s: &str, known: &[&'static str]) -> &'static str {
     known.iter().find(|k| **k == s).copied().unwrap_or("other")
 }
 
-/// A channel name as a label value.
-pub fn channel_label(channel: &str) -> &'static str {
-    known(channel, &CHANNELS)
-}
-
-/// A suppression reason as a label value.
-pub fn reason_label(reason: Option<&str>) -> &'static str {
-    known(reason.unwrap_or(""), &SUPPRESSION_REASONS)
+/// A suppression reason (DESIGN.md) as a label value; anything else, or
+/// none, is counted as `other`.
+pub fn reason_label(reason: Option<Reason>) -> &'static str {
+    match reason {
+        Some(r) if r.is_suppression() => r.as_str(),
+        _ => "other",
+    }
 }
 
 /// `2xx`, `4xx`, ...: HTTP status classes, so series stay few.
@@ -262,7 +250,7 @@ impl Metrics {
 
     /// A send request answered: a new notification or a replay, and the
     /// deliveries it suppressed (channel, reason).
-    pub fn accepted(&self, replayed: bool, suppressed: &[(&'static str, &'static str)]) {
+    pub fn accepted(&self, replayed: bool, suppressed: &[(Channel, Option<Reason>)]) {
         let outcome = if replayed {
             "idempotent_replay"
         } else {
@@ -272,43 +260,44 @@ impl Metrics {
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
         for &(channel, reason) in suppressed {
-            self.finished(channel, status::SUPPRESSED);
+            self.finished(channel, Status::Suppressed);
             self.suppressions
-                .get_or_create(&SuppressionLabels { channel, reason })
+                .get_or_create(&SuppressionLabels {
+                    channel: channel.as_str(),
+                    reason: reason_label(reason),
+                })
                 .inc();
         }
     }
 
     /// A delivery reached a final status.
-    pub fn finished(&self, channel: &'static str, status: &'static str) {
+    pub fn finished(&self, channel: Channel, status: Status) {
         self.deliveries
-            .get_or_create(&DeliveryLabels { channel, status })
+            .get_or_create(&DeliveryLabels {
+                channel: channel.as_str(),
+                status: status.as_str(),
+            })
             .inc();
     }
 
     /// `n` deliveries on `channel` cancelled.
-    pub fn cancelled(&self, channel: &str, n: u64) {
+    pub fn cancelled(&self, channel: Channel, n: u64) {
         self.deliveries
             .get_or_create(&DeliveryLabels {
-                channel: channel_label(channel),
-                status: status::CANCELLED,
+                channel: channel.as_str(),
+                status: Status::Cancelled.as_str(),
             })
             .inc_by(n);
     }
 
     /// One attempt and how long it took.
-    pub fn attempt(
-        &self,
-        channel: &'static str,
-        provider: &str,
-        outcome: &'static str,
-        took: Duration,
-    ) {
+    pub fn attempt(&self, channel: Channel, provider: &str, outcome: Outcome, took: Duration) {
+        let channel = channel.as_str();
         self.attempts
             .get_or_create(&AttemptLabels {
                 channel,
                 provider: provider.to_string(),
-                outcome,
+                outcome: outcome.as_str(),
             })
             .inc();
         self.attempt_duration
@@ -321,7 +310,7 @@ impl Metrics {
 
     /// A delivery held back without an attempt; `provider` is empty for a
     /// channel-wide limit.
-    pub fn wait(&self, channel: &'static str, provider: &str, why: Wait) {
+    pub fn wait(&self, channel: Channel, provider: &str, why: Wait) {
         let reason = match why {
             Wait::RateLimit => "rate_limit",
             Wait::ProviderPause => "provider_pause",
@@ -329,7 +318,7 @@ impl Metrics {
         };
         self.waits
             .get_or_create(&WaitLabels {
-                channel,
+                channel: channel.as_str(),
                 provider: provider.to_string(),
                 reason,
             })
@@ -351,7 +340,11 @@ impl Metrics {
     /// does so once before it serves, then [`refresh_gauges`] does.
     pub async fn count_queue(&self, store: &dyn Store) -> Result<(), crate::store::StoreError> {
         let depth = store.queue_depth(crate::util::now_ms()).await?;
-        for s in WAITING {
+        for s in Status::ALL
+            .iter()
+            .filter(|s| s.is_waiting())
+            .map(|s| s.as_str())
+        {
             let n = depth.iter().find(|d| d.status == s).map_or(0, |d| d.n);
             self.queue_depth
                 .get_or_create(&StatusLabels { status: s })
@@ -379,9 +372,9 @@ impl Metrics {
         }
         for p in channels.all().flat_map(|c| c.providers()) {
             for s in CIRCUIT_STATES {
-                let channel = match known(&p.channel, &CHANNELS) {
-                    "other" => Cow::Owned(p.channel.clone()),
-                    c => Cow::Borrowed(c),
+                let channel = match Channel::parse(&p.channel) {
+                    Ok(c) => Cow::Borrowed(c.as_str()),
+                    Err(_) => Cow::Owned(p.channel.clone()),
                 };
                 self.circuit
                     .get_or_create(&CircuitLabels {
@@ -436,10 +429,8 @@ mod tests {
 
     #[test]
     fn label_values_come_from_fixed_sets() {
-        assert_eq!(channel_label("webhook"), "webhook");
-        assert_eq!(channel_label("pigeon"), "other");
-        assert_eq!(reason_label(Some("duplicate")), "duplicate");
-        assert_eq!(reason_label(Some("whatever")), "other");
+        assert_eq!(reason_label(Some(Reason::Duplicate)), "duplicate");
+        assert_eq!(reason_label(Some(Reason::QuietHours)), "other");
         assert_eq!(reason_label(None), "other");
         assert_eq!(method_label(&axum::http::Method::POST), "POST");
         assert_eq!(
@@ -467,9 +458,14 @@ mod tests {
     #[test]
     fn counters_render_with_the_prefix_and_total_suffix() {
         let m = Metrics::new();
-        m.accepted(false, &[("webhook", "duplicate")]);
+        m.accepted(false, &[(Channel::Webhook, Some(Reason::Duplicate))]);
         m.accepted(true, &[]);
-        m.attempt("webhook", "webhook", "ok", Duration::from_millis(30));
+        m.attempt(
+            Channel::Webhook,
+            "webhook",
+            Outcome::Ok,
+            Duration::from_millis(30),
+        );
         m.http_request(
             "POST",
             "/v1/notifications".into(),

@@ -24,25 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-/// How an attempt ended, per DESIGN.md's table of channels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Ok,
-    /// Worth trying again later.
-    Transient,
-    /// Will never work as it is.
-    Permanent,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Transient => "transient",
-            Outcome::Permanent => "permanent",
-        }
-    }
-}
+pub use crate::domain::Outcome;
 
 /// What one attempt learnt from the provider.
 #[derive(Clone, Debug)]

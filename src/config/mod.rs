@@ -11,6 +11,8 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
 
+use crate::domain::{Category, Channel};
+
 mod keys;
 
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -748,24 +750,33 @@ impl Config {
         };
         let mut rate_limits = std::collections::BTreeMap::new();
         for (channel, limit, burst) in [
-            ("webhook", &w.rate_limit, w.rate_burst),
+            (Channel::Webhook, &w.rate_limit, w.rate_burst),
             (
-                "email",
+                Channel::Email,
                 &raw.channels.email.rate_limit,
                 raw.channels.email.rate_burst,
             ),
             (
-                "sms",
+                Channel::Sms,
                 &raw.channels.sms.rate_limit,
                 raw.channels.sms.rate_burst,
             ),
         ] {
+            let channel = channel.as_str();
             if let Some(l) = rate_limit(channel, limit, burst)? {
                 rate_limits.insert(channel.to_string(), l);
             }
         }
-        let email = provider_channel("email", raw.channels.email, &["file", "smtp"])?;
-        let sms = provider_channel("sms", raw.channels.sms, &["file", "twilio", "http"])?;
+        let email = provider_channel(
+            Channel::Email.as_str(),
+            raw.channels.email,
+            &["file", "smtp"],
+        )?;
+        let sms = provider_channel(
+            Channel::Sms.as_str(),
+            raw.channels.sms,
+            &["file", "twilio", "http"],
+        )?;
         let (longest_key, longest) = [
             ("channels.webhook.timeout", webhook.timeout),
             ("channels.email.timeout", email.timeout),
@@ -935,11 +946,11 @@ fn is_origin(s: &str) -> bool {
 fn flow(raw: RawFlow) -> Result<FlowConfig, ConfigError> {
     let mut frequency_caps = std::collections::BTreeMap::new();
     for (category, rate) in raw.frequency_caps {
-        if !crate::domain::CATEGORIES.contains(&category.as_str()) {
+        if Category::parse(&category).is_err() {
             return Err(invalid(
                 "flow.frequency_caps",
                 &category,
-                format!("a category: {}", crate::domain::CATEGORIES.join(", ")),
+                format!("a category: {}", Category::names()),
             ));
         }
         let r = crate::domain::Rate::parse(&rate)

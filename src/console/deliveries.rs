@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::page::{self, csrf_field, layout, render, Nav, PageResult};
 use super::session::{Action, Session};
+use crate::domain::{Channel, Priority, Reason, Status};
 use crate::service::auth::Permission;
 use crate::service::deliveries::ListQuery;
 use crate::service::AppState;
-use crate::store::{status, DeliveryFilter, DeliveryRow, Transition};
+use crate::store::{DeliveryFilter, DeliveryRow, Transition};
 use crate::util::now_ms;
 
 pub fn router() -> Router<AppState> {
@@ -134,7 +135,7 @@ async fn list_page(state: &AppState, session: &Session, f: Filters) -> PageResul
         && parsed.is_ok()
         && f.status
             .as_deref()
-            .is_none_or(|s| s.is_empty() || s == status::FAILED);
+            .is_none_or(|s| s.is_empty() || s == Status::Failed.as_str());
     Ok(render(layout(
         "Deliveries",
         Some(session),
@@ -193,10 +194,17 @@ async fn list_page(state: &AppState, session: &Session, f: Filters) -> PageResul
 /// one suppressed, why.
 pub fn why(d: &DeliveryRow) -> Markup {
     match (d.last_error.as_deref(), d.reason.as_deref()) {
-        (Some(e), reason) if d.status == status::FAILED || d.status == status::RETRYING => html! {
+        (Some(e), reason)
+            if matches!(
+                Status::parse(&d.status),
+                Ok(Status::Failed | Status::Retrying)
+            ) =>
+        {
+            html! {
             (e)
-            @if let Some(r) = reason { " " span.sub { "(" (r) ")" } }
-        },
+                @if let Some(r) = reason { " " span.sub { "(" (r) ")" } }
+            }
+        }
         (e, r) => html! { (r.or(e).unwrap_or("")) },
     }
 }
@@ -208,13 +216,13 @@ fn filter_form(state: &AppState, f: &Filters) -> Markup {
             label { "Status"
                 select name="status" {
                     option value="" { "any" }
-                    @for s in status::ALL { option value=(s) selected[sel(&f.status, s)] { (s) } }
+                    @for s in Status::ALL.iter().map(|s| s.as_str()) { option value=(s) selected[sel(&f.status, s)] { (s) } }
                 }
             }
             label { "Channel"
                 select name="channel" {
                     option value="" { "any" }
-                    @for c in state.enabled_channels.iter() { option value=(c) selected[sel(&f.channel, c)] { (c) } }
+                    @for c in state.enabled_channels.iter().map(|c| c.as_str()) { option value=(c) selected[sel(&f.channel, c)] { (c) } }
                 }
             }
             label { "Recipient" input name="recipient" value=(f.recipient.as_deref().unwrap_or("")) placeholder="id or address"; }
@@ -242,20 +250,20 @@ async fn show(
 fn describe_wait(d: &DeliveryRow, now: i64) -> Option<String> {
     let due = d.due_at?;
     let when = format!("{} ({})", page::time(due), page::ago(due, now));
-    match d.status.as_str() {
-        "scheduled" => Some(match d.reason.as_deref() {
-            Some("quiet_hours") => {
+    match Status::parse(&d.status).ok()? {
+        Status::Scheduled => Some(match d.reason.as_deref() {
+            Some(r) if Reason::parse(r) == Ok(Reason::QuietHours) => {
                 format!("Waits for the end of the recipient's quiet hours: {when}")
             }
             Some(r) => format!("Scheduled ({r}) for {when}"),
             None => format!("Scheduled for {when}"),
         }),
-        "retrying" => Some(format!("Next attempt {when}")),
-        "queued" if due > now => Some(format!(
+        Status::Retrying => Some(format!("Next attempt {when}")),
+        Status::Queued if due > now => Some(format!(
             "Waits for {} until {when}",
             d.reason.as_deref().unwrap_or("its turn")
         )),
-        "sending" => Some(format!("Being sent; the worker's lease ends {when}")),
+        Status::Sending => Some(format!("Being sent; the worker's lease ends {when}")),
         _ => None,
     }
 }
@@ -276,7 +284,9 @@ async fn show_page(
     let attempts = state.store.attempts_of(id).await.map_err(page::db)?;
     let now = now_ms();
     let content: serde_json::Value = serde_json::from_str(&d.content).unwrap_or_default();
-    let waiting = matches!(d.status.as_str(), "queued" | "scheduled" | "retrying");
+    let status = Status::parse(&d.status).ok();
+    let failed = status == Some(Status::Failed);
+    let waiting = status.is_some_and(Status::is_pending);
     Ok(render(layout(
         &format!("Delivery {id}"),
         Some(session),
@@ -287,9 +297,9 @@ async fn show_page(
             (page::flash(notice))
             @if let Some(r) = &d.reason { p.reason { "Reason: " strong.reason-code { (r) } } }
             @if let Some(w) = describe_wait(&d, now) { p.wait { (w) } }
-            @if session.may(Permission::Operate) && (d.status == status::FAILED || waiting) {
+            @if session.may(Permission::Operate) && (failed || waiting) {
                 div.actions {
-                    @if d.status == status::FAILED {
+                    @if failed {
                         form method="post" action={"/console/deliveries/" (d.id) "/retry"} {
                             (csrf_field(session)) button id="retry" type="submit" { "Retry" }
                         }
@@ -307,7 +317,7 @@ async fn show_page(
                 dt { "Notification" } dd { a href={"/console/deliveries?notification=" (d.notification_id)} { code { (d.notification_id) } } }
                 dt { "Channel" } dd { (d.channel) }
                 dt { "Category" } dd { (d.category) }
-                dt { "Priority" } dd { (["high", "normal", "low"].get(d.priority as usize).copied().unwrap_or("normal")) }
+                dt { "Priority" } dd { (Priority::from_rank(d.priority)) }
                 dt { "Recipient" } dd { a href={"/console/recipients?id=" (super::session::urlencode(&d.recipient))} { (d.recipient) } }
                 dt { "Address" } dd { code { (d.address) } }
                 dt { "Template" } dd {
@@ -366,10 +376,10 @@ fn content_view(channel: &str, content: &serde_json::Value) -> Markup {
                 @let text = value.as_str().map(String::from).unwrap_or_else(|| value.to_string());
                 div.part {
                     h3 { (name) }
-                    @if channel == "email" && name == "html" {
+                    @if channel == Channel::Email.as_str() && name == "html" {
                         iframe.html-preview sandbox="" srcdoc=(text) title="HTML part" {}
                         details { summary { "source" } pre { (text) } }
-                    } @else if channel == "webhook" && name == "body" {
+                    } @else if channel == Channel::Webhook.as_str() && name == "body" {
                         pre { (page::pretty_json(&text)) }
                     } @else {
                         pre.wrap { (text) }
@@ -452,7 +462,7 @@ async fn confirm_replay(
 
 fn failed_only(f: &Filters) -> Result<DeliveryFilter, String> {
     let mut filter = f.parse()?;
-    filter.status = Some(status::FAILED.into());
+    filter.status = Some(Status::Failed.to_string());
     Ok(filter)
 }
 

@@ -10,6 +10,7 @@ use maud::{html, Markup};
 
 use super::page::{self, layout, render, Nav, PageResult};
 use super::session::Session;
+use crate::domain::Status;
 use crate::service::AppState;
 use crate::store::{MinuteCount, StatusCount};
 use crate::util::now_ms;
@@ -17,17 +18,6 @@ use crate::util::now_ms;
 pub fn router() -> Router<AppState> {
     Router::new()
 }
-
-const STATUSES: &[&str] = &[
-    "queued",
-    "scheduled",
-    "sending",
-    "retrying",
-    "sent",
-    "failed",
-    "suppressed",
-    "cancelled",
-];
 
 pub async fn page(State(state): State<AppState>, session: Session) -> Response {
     match build(&state, &session).await {
@@ -84,12 +74,12 @@ async fn build(state: &AppState, session: &Session) -> PageResult {
                     div.card {
                         h2 { "Last hour" }
                         p.big { (total(&hour)) }
-                        p.sub { (count_of(&hour, "sent")) " sent · " (count_of(&hour, "failed")) " failed" }
+                        p.sub { (count_of(&hour, Status::Sent)) " sent · " (count_of(&hour, Status::Failed)) " failed" }
                     }
                     div.card {
                         h2 { "Last 24 hours" }
                         p.big { (total(&day)) }
-                        p.sub { (count_of(&day, "sent")) " sent · " (count_of(&day, "failed")) " failed" }
+                        p.sub { (count_of(&day, Status::Sent)) " sent · " (count_of(&day, Status::Failed)) " failed" }
                         @if now - day_at >= 1000 {
                             p.sub.counted-at { "counted " (page::ago(day_at, now)) }
                         }
@@ -148,10 +138,10 @@ fn total(counts: &[StatusCount]) -> i64 {
     counts.iter().map(|c| c.n).sum()
 }
 
-fn count_of(counts: &[StatusCount], status: &str) -> i64 {
+fn count_of(counts: &[StatusCount], status: Status) -> i64 {
     counts
         .iter()
-        .filter(|c| c.status == status)
+        .filter(|c| c.status == status.as_str())
         .map(|c| c.n)
         .sum()
 }
@@ -175,7 +165,7 @@ fn table(counts: &[StatusCount]) -> Markup {
             table.grid.counts {
                 thead { tr { th { "Status" } @for c in &channels { th { (c) } } } }
                 tbody {
-                    @for s in STATUSES {
+                    @for s in Status::ALL.iter().map(|s| s.as_str()) {
                         @let row: Vec<i64> = channels.iter().map(|c| cell(s, c)).collect();
                         @if row.iter().any(|n| *n > 0) {
                             tr {
@@ -203,9 +193,9 @@ fn chart(minutes: &[MinuteCount], now: i64) -> Markup {
     let mut per: BTreeMap<i64, [i64; 3]> = (first..=last).map(|m| (m, [0; 3])).collect();
     for m in minutes {
         if let Some(slot) = per.get_mut(&m.minute) {
-            let i = match m.status.as_str() {
-                "sent" => 0,
-                "failed" => 1,
+            let i = match Status::parse(&m.status) {
+                Ok(Status::Sent) => 0,
+                Ok(Status::Failed) => 1,
                 _ => 2,
             };
             slot[i] += m.n;

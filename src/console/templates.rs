@@ -15,7 +15,8 @@ use serde::Deserialize;
 
 use super::page::{self, csrf_field, layout, render, Nav, PageResult};
 use super::session::{Action, Session};
-use crate::render::{TemplateContent, TemplateSettings, CHANNEL_PARTS};
+use crate::domain::Channel;
+use crate::render::{TemplateContent, TemplateSettings};
 use crate::service::auth::Permission;
 use crate::service::templates::{save, valid_key};
 use crate::service::AppState;
@@ -210,10 +211,12 @@ fn editor(
     let editable = session.may(Permission::WriteTemplates);
     let mut locales: Vec<String> = vec![String::new()];
     locales.extend(draft.content.locales.keys().cloned());
-    let channels: Vec<&str> = CHANNEL_PARTS
+    let channels: Vec<Channel> = Channel::ALL
         .iter()
-        .map(|(c, _)| *c)
-        .filter(|c| state.enabled_channels.contains(c) || draft.content.channels.contains_key(*c))
+        .copied()
+        .filter(|c| {
+            state.enabled_channels.contains(c) || draft.content.channels.contains_key(c.as_str())
+        })
         .collect();
     let part_value = |locale: &str, channel: &str, part: &str| -> String {
         let parts = if locale.is_empty() {
@@ -277,10 +280,10 @@ fn editor(
                     }
                     @for (i, l) in locales.iter().enumerate() {
                         section.locale id={"loc-" (l)} data-locale=(l) hidden[i != 0] {
-                            @for c in &channels {
+                            @for (c, parts) in channels.iter().map(|c| (c.as_str(), c.parts())) {
                                 fieldset.channel {
                                     legend { (c) }
-                                    @for part in crate::render::known_parts(c).unwrap_or(&[]) {
+                                    @for part in parts {
                                         @let field = error_field(l, c, part);
                                         @let err = draft.errors.get(&field);
                                         div.part-editor class=[err.map(|_| "has-error")] {

@@ -18,8 +18,9 @@ use tracing::Instrument;
 
 use crate::channels::{Channels, Message, Outcome, SendResult};
 use crate::config::{RateLimit, WorkerConfig};
-use crate::metrics::{channel_label, Metrics, Wait};
-use crate::store::{status, AttemptRow, Claimed, Completion, Store};
+use crate::domain::{Channel, Reason};
+use crate::metrics::{Metrics, Wait};
+use crate::store::{AttemptRow, Claimed, Completion, Store};
 use crate::util::now_ms;
 use std::collections::BTreeMap;
 
@@ -186,23 +187,23 @@ impl Dispatcher {
             };
             match until {
                 Some(t) => {
-                    self.metrics
-                        .wait(channel_label(&r.channel), "", Wait::ProviderPause);
+                    self.waited(&r.channel, "", Wait::ProviderPause);
                     waits.push((r.id.clone(), t));
                 }
                 None => send.push(r),
             }
         }
-        self.defer(&waits, "provider_paused", now_ms()).await;
+        self.defer(&waits, Reason::ProviderPaused, now_ms()).await;
         send
     }
 
     /// Hands claimed deliveries back to wait until their times
     /// (`scheduled`, with `reason`).
-    async fn defer(&self, waits: &[(String, i64)], reason: &str, now: i64) {
+    async fn defer(&self, waits: &[(String, i64)], reason: Reason, now: i64) {
         if waits.is_empty() {
             return;
         }
+        let reason = reason.as_str();
         if let Err(e) = self.store.defer(&self.token, waits, reason, now).await {
             tracing::warn!(error = %e, reason, "could not hand waiting deliveries back; they return when their lease ends");
         }
@@ -308,8 +309,7 @@ impl Dispatcher {
                         // Bucket keys are `channel:<channel>` or
                         // `provider:<channel>:<provider>`.
                         let provider = k.splitn(3, ':').nth(2).unwrap_or("");
-                        self.metrics
-                            .wait(channel_label(&r.channel), provider, Wait::RateLimit);
+                        self.waited(&r.channel, provider, Wait::RateLimit);
                         let interval = l.rate.interval().as_millis().max(1) as i64;
                         let slot = slots.entry(k.clone()).or_insert(now);
                         *slot = (*slot).max(now) + interval;
@@ -327,7 +327,7 @@ impl Dispatcher {
                 }
             }
         }
-        self.defer(&waits, "rate_limited", now).await;
+        self.defer(&waits, Reason::RateLimited, now).await;
         send
     }
 
@@ -359,13 +359,20 @@ impl Dispatcher {
                 }
             }
         }
-        self.defer(&waits, "destination_busy", now).await;
+        self.defer(&waits, Reason::DestinationBusy, now).await;
         send
     }
 
     fn busy(&self, channel: &str) {
-        self.metrics
-            .wait(channel_label(channel), "", Wait::DestinationBusy);
+        self.waited(channel, "", Wait::DestinationBusy);
+    }
+
+    /// Counts a wait of a delivery on the channel its row names (always
+    /// one `service::send` wrote from a [`Channel`]).
+    fn waited(&self, channel: &str, provider: &str, why: Wait) {
+        if let Ok(c) = Channel::parse(channel) {
+            self.metrics.wait(c, provider, why);
+        }
     }
 
     /// Runs until `shutdown` is cancelled, then stops claiming, lets
@@ -491,8 +498,12 @@ impl Dispatcher {
                             None => {
                                 drop(permit);
                                 this.busy(&row.channel);
-                                this.defer(&[(row.id.clone(), at)], "destination_busy", now_ms())
-                                    .await;
+                                this.defer(
+                                    &[(row.id.clone(), at)],
+                                    Reason::DestinationBusy,
+                                    now_ms(),
+                                )
+                                .await;
                                 return;
                             }
                         }
@@ -596,22 +607,22 @@ impl Dispatcher {
                 now_ms(),
                 jitter,
             );
-            let label = channel_label(&row.channel);
-            self.metrics
-                .attempt(label, &result.provider, result.outcome.as_str(), took);
-            if result.outcome == Outcome::Transient && result.retry_after.is_some() {
+            if let Ok(c) = Channel::parse(&row.channel) {
                 self.metrics
-                    .wait(label, &result.provider, Wait::ProviderPause);
+                    .attempt(c, &result.provider, result.outcome, took);
+                if next.status.is_final() {
+                    self.metrics.finished(c, next.status);
+                }
             }
-            if next.status == status::SENT || next.status == status::FAILED {
-                self.metrics.finished(label, next.status);
+            if result.outcome == Outcome::Transient && result.retry_after.is_some() {
+                self.waited(&row.channel, &result.provider, Wait::ProviderPause);
             }
             match result.outcome {
                 Outcome::Ok => tracing::debug!(duration_ms, "sent"),
                 _ => tracing::info!(
                     duration_ms,
                     outcome = result.outcome.as_str(),
-                    status = next.status,
+                    status = next.status.as_str(),
                     error = result.error.as_deref().unwrap_or(""),
                     "attempt failed"
                 ),
@@ -619,8 +630,8 @@ impl Dispatcher {
             Completion {
                 delivery_id: row.id.clone(),
                 claim_token: row.claim_token.clone(),
-                status: next.status,
-                reason: next.reason,
+                status: next.status.as_str(),
+                reason: next.reason.map(|r| r.to_string()),
                 due_at: next.due_at,
                 attempt: AttemptRow {
                     delivery_id: row.id.clone(),

@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use crate::channels::Outcome;
-use crate::store::status;
+use crate::domain::{Outcome, Reason, Status};
 
 /// The delivery's next state after an attempt.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Next {
-    pub status: &'static str,
-    pub reason: Option<String>,
+    pub status: Status,
+    pub reason: Option<Reason>,
     /// When a retrying delivery may be claimed again (ms since the epoch).
     pub due_at: Option<i64>,
 }
@@ -29,25 +28,25 @@ pub fn next_after(
 ) -> Next {
     match outcome {
         Outcome::Ok => Next {
-            status: status::SENT,
+            status: Status::Sent,
             reason: None,
             due_at: None,
         },
         Outcome::Permanent => Next {
-            status: status::FAILED,
-            reason: Some("permanent_error".into()),
+            status: Status::Failed,
+            reason: Some(Reason::PermanentError),
             due_at: None,
         },
         Outcome::Transient => match schedule.get(attempt.saturating_sub(1)) {
             None => Next {
-                status: status::FAILED,
-                reason: Some("retries_exhausted".into()),
+                status: Status::Failed,
+                reason: Some(Reason::RetriesExhausted),
                 due_at: None,
             },
             Some(base) => {
                 let wait = retry_wait(*base, retry_after, max_retry_after, jitter);
                 Next {
-                    status: status::RETRYING,
+                    status: Status::Retrying,
                     reason: None,
                     due_at: Some(now_ms + wait.as_millis() as i64),
                 }
@@ -83,25 +82,25 @@ mod tests {
     fn success_and_permanent_failure_are_final() {
         assert_eq!(
             next_after(Outcome::Ok, 1, &S, None, MAX, 0, 0.0).status,
-            "sent"
+            Status::Sent
         );
         let n = next_after(Outcome::Permanent, 1, &S, None, MAX, 0, 0.0);
         assert_eq!(
-            (n.status, n.reason.as_deref()),
-            ("failed", Some("permanent_error"))
+            (n.status, n.reason),
+            (Status::Failed, Some(Reason::PermanentError))
         );
     }
 
     #[test]
     fn transient_failures_follow_the_schedule_then_fail() {
         let n = next_after(Outcome::Transient, 1, &S, None, MAX, 1_000, 0.0);
-        assert_eq!((n.status, n.due_at), ("retrying", Some(6_000)));
+        assert_eq!((n.status, n.due_at), (Status::Retrying, Some(6_000)));
         let n = next_after(Outcome::Transient, 2, &S, None, MAX, 1_000, 0.0);
         assert_eq!(n.due_at, Some(31_000));
         let n = next_after(Outcome::Transient, 3, &S, None, MAX, 1_000, 0.0);
         assert_eq!(
-            (n.status, n.reason.as_deref()),
-            ("failed", Some("retries_exhausted"))
+            (n.status, n.reason),
+            (Status::Failed, Some(Reason::RetriesExhausted))
         );
     }
 

@@ -1,5 +1,5 @@
 //! Checks of what callers send, as pure functions from a string to a
-//! message saying what is wrong: addresses, links, ids, locales, clocks.
+//! message saying what is wrong: addresses, links, ids, timezones, clocks (a locale is a `Locale`).
 //! The API, the console, the CLI and config all call these, so a value is
 //! judged the same way wherever it enters.
 
@@ -97,18 +97,6 @@ pub fn check_timezone(s: &str) -> Result<(), String> {
     s.parse::<chrono_tz::Tz>()
         .map(|_| ())
         .map_err(|_| "not an IANA timezone such as Asia/Shanghai or America/New_York".into())
-}
-
-pub fn check_locale(s: &str) -> Result<(), String> {
-    if !s.is_empty()
-        && s.len() <= 35
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        Ok(())
-    } else {
-        Err("must be a locale tag such as zh-CN or pt-BR".into())
-    }
 }
 
 /// "HH:MM", 00:00 to 23:59.

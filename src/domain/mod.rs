@@ -3,22 +3,32 @@
 //! what a caller sends. Nothing here does I/O or knows about HTTP, the
 //! database or a provider, so every layer above may use it.
 
+mod word;
+
+pub mod channel;
 pub mod check;
 pub mod field;
+pub mod locale;
+pub mod outcome;
+pub mod priority;
 pub mod rate;
+pub mod reason;
 pub mod secrets;
+pub mod status;
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use channel::Channel;
 pub use field::FieldError;
+pub use locale::Locale;
+pub use outcome::Outcome;
+pub use priority::{Category, Priority};
 pub use rate::Rate;
+pub use reason::Reason;
+pub use status::Status;
 
-/// A notification's category: what preferences, caps and quiet hours key on.
-pub const CATEGORIES: [&str; 3] = ["transactional", "marketing", "auth"];
-/// A notification's priority, most urgent first.
-pub const PRIORITIES: [&str; 3] = ["high", "normal", "low"];
 /// An API key's scopes (`admin` holds every other).
 pub const SCOPES: [&str; 4] = ["send", "templates", "read", "admin"];
 

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::domain::{Category, Channel};
+
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Preferences {
     #[serde(default)]
@@ -19,10 +21,14 @@ impl Preferences {
     }
 
     /// Whether a message of `category` may go to this recipient on `channel`.
-    pub fn allows(&self, channel: &str, category: &str) -> bool {
-        category == "auth"
-            || (self.channels.get(channel).copied().unwrap_or(true)
-                && self.categories.get(category).copied().unwrap_or(true))
+    pub fn allows(&self, channel: Channel, category: Category) -> bool {
+        category == Category::Auth
+            || (self.channels.get(channel.as_str()).copied().unwrap_or(true)
+                && self
+                    .categories
+                    .get(category.as_str())
+                    .copied()
+                    .unwrap_or(true))
     }
 }
 
@@ -35,10 +41,14 @@ mod tests {
         let p = Preferences::from_json(
             r#"{"channels": {"sms": false}, "categories": {"marketing": false}}"#,
         );
-        assert!(!p.allows("sms", "transactional"));
-        assert!(!p.allows("email", "marketing"));
-        assert!(p.allows("email", "transactional"));
-        assert!(p.allows("sms", "auth"), "auth ignores preferences");
-        assert!(Preferences::from_json("not json").allows("sms", "marketing"));
+        assert!(!p.allows(Channel::Sms, Category::Transactional));
+        assert!(!p.allows(Channel::Email, Category::Marketing));
+        assert!(p.allows(Channel::Email, Category::Transactional));
+        assert!(
+            p.allows(Channel::Sms, Category::Auth),
+            "auth ignores preferences"
+        );
+        let any = Preferences::from_json("not json");
+        assert!(any.allows(Channel::Sms, Category::Marketing));
     }
 }

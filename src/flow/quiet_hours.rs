@@ -6,10 +6,13 @@ use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Ut
 use chrono_tz::Tz;
 
 pub use crate::domain::QuietHours;
+use crate::domain::{Category, Priority};
 
 /// Whether quiet hours apply to a message of this category and priority.
-pub fn applies(category: &str, priority: &str) -> bool {
-    category != "auth" && priority != "high" && (category == "marketing" || priority == "low")
+pub fn applies(category: Category, priority: Priority) -> bool {
+    category != Category::Auth
+        && priority != Priority::High
+        && (category == Category::Marketing || priority == Priority::Low)
 }
 
 fn clock(s: &str) -> Option<NaiveTime> {
@@ -77,11 +80,11 @@ mod tests {
 
     #[test]
     fn which_messages_wait() {
-        assert!(applies("marketing", "normal"));
-        assert!(applies("transactional", "low"));
-        assert!(!applies("transactional", "normal"));
-        assert!(!applies("marketing", "high"));
-        assert!(!applies("auth", "low"));
+        assert!(applies(Category::Marketing, Priority::Normal));
+        assert!(applies(Category::Transactional, Priority::Low));
+        assert!(!applies(Category::Transactional, Priority::Normal));
+        assert!(!applies(Category::Marketing, Priority::High));
+        assert!(!applies(Category::Auth, Priority::Low));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::auth::{Caller, Permission};
 use super::error::{ApiError, ApiResult};
 use super::openapi::{AuthErrors, Conflict, Invalid, NotFound};
 use super::AppState;
+use crate::domain::{Priority, Status};
 use crate::service::deliveries::ListQuery;
 use crate::store::{AttemptRow, DeliveryRow, Transition};
 use crate::util::{opt_rfc3339, rfc3339};
@@ -25,8 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retry))
         .routes(routes!(cancel))
 }
-
-const PRIORITY_NAMES: [&str; 3] = ["high", "normal", "low"];
 
 /// What every view of a delivery shows.
 #[derive(Debug, Serialize, ToSchema)]
@@ -61,7 +60,7 @@ pub struct DeliveryFields {
 
 impl From<&DeliveryRow> for DeliveryFields {
     fn from(d: &DeliveryRow) -> Self {
-        let waiting = matches!(d.status.as_str(), "queued" | "scheduled" | "retrying");
+        let waiting = Status::parse(&d.status).is_ok_and(Status::is_pending);
         DeliveryFields {
             id: d.id.clone(),
             notification_id: d.notification_id.clone(),
@@ -72,10 +71,7 @@ impl From<&DeliveryRow> for DeliveryFields {
             address: d.address.clone(),
             status: d.status.clone(),
             reason: d.reason.clone(),
-            priority: PRIORITY_NAMES
-                .get(d.priority as usize)
-                .copied()
-                .unwrap_or("normal"),
+            priority: Priority::from_rank(d.priority).as_str(),
             next_attempt_at: if waiting { opt_rfc3339(d.due_at) } else { None },
             last_error: d.last_error.clone(),
             provider: d.provider.clone(),
@@ -319,7 +315,10 @@ async fn retry_dead_letters(
 ) -> ApiResult<Json<Requeued>> {
     caller.require(Permission::Operate)?;
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
-    if q.status.as_deref().is_some_and(|s| s != "failed") {
+    if q.status
+        .as_deref()
+        .is_some_and(|s| s != Status::Failed.as_str())
+    {
         return Err(ApiError::invalid(
             "status",
             "only failed deliveries can be retried; leave it out or use failed",

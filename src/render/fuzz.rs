@@ -160,7 +160,7 @@ fn random_templates_and_data_never_panic_and_stay_within_limits() {
                             };
                             let rendered = r.inner.render_channel(
                                 &c,
-                                channel,
+                                Channel::parse(channel).unwrap(),
                                 Some("pt-BR"),
                                 Some("Asia/Shanghai"),
                                 data.clone(),

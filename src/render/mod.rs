@@ -20,6 +20,7 @@ use handlebars::{Context, Handlebars, RenderContext, RenderErrorReason, Renderab
 use serde::{Deserialize, Serialize};
 
 pub use crate::config::RenderConfig;
+use crate::domain::Channel;
 use cache::ByteCache;
 
 mod budget;
@@ -31,19 +32,10 @@ mod fuzz;
 pub mod helpers;
 mod pool;
 
-/// The parts each channel's content is made of.
-pub const CHANNEL_PARTS: &[(&str, &[&str])] = &[
-    ("email", &["subject", "html", "text"]),
-    ("sms", &["text"]),
-    ("webhook", &["body"]),
-    ("in_app", &["title", "body", "action_url"]),
-];
-
+/// The parts of the channel named `channel` ([`Channel::parts`]), if it
+/// is one.
 pub fn known_parts(channel: &str) -> Option<&'static [&'static str]> {
-    CHANNEL_PARTS
-        .iter()
-        .find(|(c, _)| *c == channel)
-        .map(|(_, p)| *p)
+    Channel::parse(channel).ok().map(Channel::parts)
 }
 
 pub type Parts = BTreeMap<String, String>;
@@ -152,7 +144,7 @@ type PartKey = (String, String, String); // (locale or "", channel, part)
 pub struct Compiled {
     parts: HashMap<PartKey, Template>,
     pub settings: TemplateSettings,
-    channels: Vec<String>,
+    channels: Vec<Channel>,
     /// How errors name the channels: `channels` (stored) or `content` (inline).
     label: String,
 }
@@ -281,11 +273,7 @@ impl Compiled {
                     field,
                     message: format!(
                         "unknown channel `{channel}`; channels are {}",
-                        CHANNEL_PARTS
-                            .iter()
-                            .map(|(c, _)| *c)
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        Channel::names()
                     ),
                 });
                 return;
@@ -327,12 +315,13 @@ impl Compiled {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut channels: Vec<String> = content.channels.keys().cloned().collect();
-        for per in content.locales.values() {
-            for c in per.keys() {
-                if !channels.contains(c) {
-                    channels.push(c.clone());
-                }
+        // Every name was checked above, so each parses.
+        let mut channels = Vec::new();
+        let named = content.locales.values().flat_map(|per| per.keys());
+        for c in content.channels.keys().chain(named) {
+            match Channel::parse(c) {
+                Ok(c) if !channels.contains(&c) => channels.push(c),
+                _ => {}
             }
         }
         content.settings.check()?;
@@ -345,7 +334,7 @@ impl Compiled {
     }
 
     /// Channels the template has content for.
-    pub fn channels(&self) -> &[String] {
+    pub fn channels(&self) -> &[Channel] {
         &self.channels
     }
 }
@@ -451,22 +440,21 @@ impl Renderer {
     pub async fn render_channel(
         &self,
         tpl: &Arc<Compiled>,
-        channel: &str,
+        channel: Channel,
         locale: Option<&str>,
         timezone: Option<&str>,
         data: &serde_json::Value,
     ) -> Result<Option<Parts>, TemplateError> {
         let inner = self.inner.clone();
         let tpl = tpl.clone();
-        let (channel, locale, timezone, data) = (
-            channel.to_string(),
+        let (locale, timezone, data) = (
             locale.map(str::to_string),
             timezone.map(str::to_string),
             data.clone(),
         );
         let field = format!("{}.{channel}", tpl.label);
         pool::run(move || {
-            inner.render_channel(&tpl, &channel, locale.as_deref(), timezone.as_deref(), data)
+            inner.render_channel(&tpl, channel, locale.as_deref(), timezone.as_deref(), data)
         })
         .await
         .unwrap_or_else(|_| {
@@ -482,14 +470,12 @@ impl Inner {
     fn render_channel(
         &self,
         tpl: &Compiled,
-        channel: &str,
+        channel: Channel,
         locale: Option<&str>,
         timezone: Option<&str>,
         mut data: serde_json::Value,
     ) -> Result<Option<Parts>, TemplateError> {
-        let Some(allowed) = known_parts(channel) else {
-            return Ok(None);
-        };
+        let allowed = channel.parts();
         if let Some(obj) = data.as_object_mut() {
             obj.insert(
                 crate::render::helpers::CONTEXT_KEY.into(),
@@ -514,7 +500,7 @@ impl Inner {
             } else {
                 &self.text
             };
-            let (max_bytes, max_key) = self.limits.max_output(channel, part);
+            let (max_bytes, max_key) = self.limits.max_output(channel.as_str(), part);
             let deadline = std::time::Instant::now() + self.limits.timeout;
             let (rendered, exceeded) = budget::with_budget(deadline, self.limits.max_steps, || {
                 let mut rc = RenderContext::new(None);
@@ -567,7 +553,7 @@ impl Inner {
         if out.is_empty() {
             return Ok(None);
         }
-        if channel == "webhook" {
+        if channel == Channel::Webhook {
             if let Some(body) = out.get("body") {
                 if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(body) {
                     return Err(TemplateError {
@@ -610,13 +596,13 @@ mod tests {
         .unwrap();
         let ok = r
             .inner
-            .render_channel(&c, "sms", None, None, json!({"name": "Ana"}))
+            .render_channel(&c, Channel::Sms, None, None, json!({"name": "Ana"}))
             .unwrap()
             .unwrap();
         assert_eq!(ok["text"], "Hi Ana");
         let err = r
             .inner
-            .render_channel(&c, "sms", None, None, json!({}))
+            .render_channel(&c, Channel::Sms, None, None, json!({}))
             .unwrap_err();
         assert_eq!(err.field, "data.name");
     }
@@ -631,7 +617,7 @@ mod tests {
         .unwrap();
         let p = r
             .inner
-            .render_channel(&c, "email", None, None, json!({"x": "<b>&"}))
+            .render_channel(&c, Channel::Email, None, None, json!({"x": "<b>&"}))
             .unwrap()
             .unwrap();
         assert_eq!(p["html"], "<p>&lt;b&gt;&amp;</p>");
@@ -649,7 +635,13 @@ mod tests {
         .unwrap();
         let p = r
             .inner
-            .render_channel(&c, "webhook", None, None, json!({"n": "a \"quoted\" name"}))
+            .render_channel(
+                &c,
+                Channel::Webhook,
+                None,
+                None,
+                json!({"n": "a \"quoted\" name"}),
+            )
             .unwrap()
             .unwrap();
         let v: serde_json::Value = serde_json::from_str(&p["body"]).unwrap();
@@ -661,12 +653,12 @@ mod tests {
         .unwrap();
         let e = r
             .inner
-            .render_channel(&bad, "webhook", None, None, json!({"n": "text"}))
+            .render_channel(&bad, Channel::Webhook, None, None, json!({"n": "text"}))
             .unwrap_err();
         assert!(e.message.contains("JSON"), "{e:?}");
         let e = r
             .inner
-            .render_channel(&c, "webhook", None, None, json!({}))
+            .render_channel(&c, Channel::Webhook, None, None, json!({}))
             .unwrap_err();
         assert_eq!(e.field, "data.n");
     }
@@ -701,21 +693,21 @@ mod tests {
         let d = json!({});
         assert_eq!(
             r.inner
-                .render_channel(&c, "sms", Some("zh-TW"), None, d.clone())
+                .render_channel(&c, Channel::Sms, Some("zh-TW"), None, d.clone())
                 .unwrap()
                 .unwrap()["text"],
             "已发货"
         );
         assert_eq!(
             r.inner
-                .render_channel(&c, "sms", Some("pt-BR"), None, d.clone())
+                .render_channel(&c, Channel::Sms, Some("pt-BR"), None, d.clone())
                 .unwrap()
                 .unwrap()["text"],
             "Shipped"
         );
         assert_eq!(
             r.inner
-                .render_channel(&c, "sms", None, None, d.clone())
+                .render_channel(&c, Channel::Sms, None, None, d.clone())
                 .unwrap()
                 .unwrap()["text"],
             "Shipped"
@@ -742,7 +734,7 @@ mod tests {
     ) -> Result<String, TemplateError> {
         let c = Compiled::compile(&one(channel, part, source), "channels").unwrap();
         r.inner
-            .render_channel(&c, channel, None, None, data)
+            .render_channel(&c, Channel::parse(channel).unwrap(), None, None, data)
             .map(|p| p.unwrap()[part].clone())
     }
 
@@ -983,7 +975,7 @@ mod tests {
                 for channel in c.channels() {
                     let parts = r
                         .inner
-                        .render_channel(&c, channel, locale, Some("Asia/Shanghai"), data.clone())
+                        .render_channel(&c, *channel, locale, Some("Asia/Shanghai"), data.clone())
                         .unwrap_or_else(|e| panic!("{key} {channel}: {e:?}"))
                         .unwrap();
                     if let Some(html) = parts.get("html") {

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{AppState, Error, Result};
-use crate::domain::FieldError;
-use crate::store::{status, DeliveryFilter, Transition};
+use crate::domain::{Channel, FieldError, Status};
+use crate::store::{DeliveryFilter, Transition};
 use crate::util::{now_ms, parse_rfc3339};
 
 /// Filters of the delivery log. Unknown parameters are refused.
@@ -52,11 +52,8 @@ impl ListQuery {
     pub fn filter(&self) -> Result<(DeliveryFilter, i64), Error> {
         let mut errors = Vec::new();
         if let Some(s) = &self.status {
-            if !status::ALL.contains(&s.as_str()) {
-                errors.push(FieldError::new(
-                    "status",
-                    format!("must be one of {}", status::ALL.join(", ")),
-                ));
+            if let Err(m) = Status::parse(s) {
+                errors.push(FieldError::new("status", m));
             }
         }
         let since = time_param("since", &self.since, &mut errors);
@@ -105,7 +102,9 @@ impl AppState {
     pub async fn cancel_delivery(&self, id: &str) -> Result<Transition> {
         let t = self.store.cancel_delivery(id, now_ms()).await?;
         if let Transition::Done(d) = &t {
-            self.metrics.cancelled(&d.channel, 1);
+            if let Ok(c) = Channel::parse(&d.channel) {
+                self.metrics.cancelled(c, 1);
+            }
         }
         Ok(t)
     }
@@ -130,7 +129,7 @@ impl AppState {
             .store
             .cancel_notification_channels(id, now_ms())
             .await?;
-        for c in &channels {
+        for c in channels.iter().filter_map(|c| Channel::parse(c).ok()) {
             self.metrics.cancelled(c, 1);
         }
         Ok(channels.len() as u64)

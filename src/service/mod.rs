@@ -23,6 +23,7 @@ pub use error::{Error, Result};
 
 use crate::channels::Channels;
 use crate::config::Config;
+use crate::domain::Channel;
 use crate::flow::provider_state::ProviderBoard;
 use crate::inbox::Inbox;
 use crate::metrics::Metrics;
@@ -37,7 +38,7 @@ pub struct AppState {
     pub renderer: Arc<Renderer>,
     pub config: Arc<Config>,
     /// Channels this deployment can send on.
-    pub enabled_channels: Arc<Vec<&'static str>>,
+    pub enabled_channels: Arc<Vec<Channel>>,
     pub keys: Arc<auth::KeyCache>,
     /// Wakes this process's workers when work is accepted.
     pub wake: Arc<Notify>,

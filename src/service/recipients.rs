@@ -10,11 +10,9 @@ use utoipa::ToSchema;
 
 use super::{AppState, Error, Result};
 use crate::domain::check::{
-    check_clock, check_email, check_locale, check_phone, check_recipient_id, check_timezone,
-    check_url,
+    check_clock, check_email, check_phone, check_recipient_id, check_timezone, check_url,
 };
-use crate::domain::{FieldError, CATEGORIES};
-use crate::render::CHANNEL_PARTS;
+use crate::domain::{Category, Channel, FieldError, Locale};
 use crate::store::{ErasedRecipient, RecipientRow};
 use crate::util::now_ms;
 
@@ -79,22 +77,21 @@ fn validate(id: &str, b: &PutRecipient) -> Result<()> {
     check("email", &b.email, check_email);
     check("phone", &b.phone, check_phone);
     check("webhook_url", &b.webhook_url, check_url);
-    check("locale", &b.locale, check_locale);
+    check("locale", &b.locale, |s| Locale::parse(s).map(drop));
     check("timezone", &b.timezone, check_timezone);
-    let channels: Vec<&str> = CHANNEL_PARTS.iter().map(|(c, _)| *c).collect();
     for c in b.preferences.channels.keys() {
-        if !channels.contains(&c.as_str()) {
+        if Channel::parse(c).is_err() {
             errors.push(FieldError::new(
                 format!("preferences.channels.{c}"),
-                format!("unknown channel; channels are {}", channels.join(", ")),
+                format!("unknown channel; channels are {}", Channel::names()),
             ));
         }
     }
     for c in b.preferences.categories.keys() {
-        if !CATEGORIES.contains(&c.as_str()) {
+        if Category::parse(c).is_err() {
             errors.push(FieldError::new(
                 format!("preferences.categories.{c}"),
-                format!("unknown category; categories are {}", CATEGORIES.join(", ")),
+                format!("unknown category; categories are {}", Category::names()),
             ));
         }
     }

@@ -11,20 +11,17 @@ use serde_json::Value;
 
 use super::{AppState, Error};
 use crate::domain::check::{
-    check_email, check_link, check_locale, check_phone, check_recipient_id, check_timezone,
-    check_url, is_forbidden_char, truncate,
+    check_email, check_link, check_phone, check_recipient_id, check_timezone, check_url,
+    is_forbidden_char, truncate,
 };
-use crate::domain::FieldError;
+use crate::domain::{Category, Channel, FieldError, Locale, Priority, Reason, Status};
 use crate::flow::preferences::Preferences;
 use crate::flow::quiet_hours::{self, QuietHours};
-use crate::render::{Compiled, Parts, Renderer, TemplateContent, CHANNEL_PARTS};
-use crate::store::{
-    status, Accept, AcceptOutcome, IdempotencyRecord, NewDelivery, NotificationRow, Store,
-};
+use crate::render::{Compiled, Parts, Renderer, TemplateContent};
+use crate::store::{Accept, AcceptOutcome, IdempotencyRecord, NewDelivery, NotificationRow, Store};
 use crate::util::{new_id, now_ms, parse_rfc3339};
 
 pub const MAX_RECIPIENTS: usize = 10_000;
-pub use crate::domain::{CATEGORIES, PRIORITIES};
 
 /// A notification to send: a template (or inline content), recipients and
 /// data.
@@ -84,13 +81,12 @@ pub struct RecipientInput {
 }
 
 impl RecipientInput {
-    fn address(&self, channel: &str) -> Option<&str> {
+    fn address(&self, channel: Channel) -> Option<&str> {
         match channel {
-            "email" => self.email.as_deref(),
-            "sms" => self.phone.as_deref(),
-            "webhook" => self.webhook_url.as_deref(),
-            "in_app" => self.id.as_deref(),
-            _ => None,
+            Channel::Email => self.email.as_deref(),
+            Channel::Sms => self.phone.as_deref(),
+            Channel::Webhook => self.webhook_url.as_deref(),
+            Channel::InApp => self.id.as_deref(),
         }
     }
 
@@ -112,16 +108,16 @@ pub struct SendAnswer {
     pub status: u16,
     pub body: String,
     pub replayed: bool,
-    /// (channel, reason) of each delivery this request suppressed, as
-    /// metric label values; empty for a replay.
-    pub suppressed: Vec<(&'static str, &'static str)>,
+    /// (channel, reason) of each delivery this request suppressed, for
+    /// the metrics; empty for a replay.
+    pub suppressed: Vec<(Channel, Option<Reason>)>,
 }
 
 pub struct Sender<'a> {
     pub store: &'a dyn Store,
     pub renderer: &'a Renderer,
     /// Channels this deployment can send on.
-    pub enabled: &'a [&'static str],
+    pub enabled: &'a [Channel],
     pub idempotency_ttl_ms: i64,
     /// How long a `dedup_key` suppresses repeats.
     pub dedup_window_ms: i64,
@@ -139,11 +135,11 @@ pub use crate::flow::dedup::{content_scope, dedup_scope};
 /// `channels` for a stored template).
 pub fn check_rendered(
     label: &str,
-    channel: &str,
+    channel: Channel,
     parts: &crate::render::Parts,
 ) -> Result<(), FieldError> {
     match channel {
-        "in_app" => {
+        Channel::InApp => {
             if let Some(url) = parts.get("action_url").filter(|u| !u.is_empty()) {
                 check_link(url).map_err(|m| {
                     FieldError::new(
@@ -156,7 +152,7 @@ pub fn check_rendered(
                 })?;
             }
         }
-        "email" => {
+        Channel::Email => {
             if let Some(subject) = parts.get("subject") {
                 if subject.chars().any(is_forbidden_char) {
                     return Err(FieldError::new(
@@ -166,7 +162,7 @@ pub fn check_rendered(
                 }
             }
         }
-        _ => {}
+        Channel::Sms | Channel::Webhook => {}
     }
     Ok(())
 }
@@ -183,7 +179,7 @@ fn check_recipient(i: usize, r: &RecipientInput, errors: &mut Vec<FieldError>) {
     field("email", &r.email, check_email);
     field("phone", &r.phone, check_phone);
     field("timezone", &r.timezone, check_timezone);
-    field("locale", &r.locale, check_locale);
+    field("locale", &r.locale, |s| Locale::parse(s).map(drop));
     field("id", &r.id, check_recipient_id);
     if r.id.is_none() && r.webhook_url.is_none() && r.email.is_none() && r.phone.is_none() {
         errors.push(
@@ -196,21 +192,13 @@ fn check_recipient(i: usize, r: &RecipientInput, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn priority_rank(p: &str) -> i64 {
-    match p {
-        "high" => 0,
-        "low" => 2,
-        _ => 1,
-    }
-}
-
 impl<'a> Sender<'a> {
     /// A sender with the settings of `cfg` (idempotency, dedup, caps,
     /// quiet hours), for the channels in `enabled`.
     pub fn new(
         store: &'a dyn Store,
         renderer: &'a Renderer,
-        enabled: &'a [&'static str],
+        enabled: &'a [Channel],
         cfg: &'a crate::config::Config,
     ) -> Self {
         Sender {
@@ -445,38 +433,32 @@ impl Sender<'_> {
         if !data.is_object() {
             errors.push(FieldError::new("data", "must be a JSON object"));
         }
-        let category = req
-            .category
-            .clone()
-            .unwrap_or_else(|| "transactional".into());
-        if !CATEGORIES.contains(&category.as_str()) {
+        let category = match &req.category {
+            None => Category::Transactional,
+            Some(c) => Category::parse(c).unwrap_or_else(|m| {
+                errors.push(FieldError::new("category", m));
+                Category::Transactional
+            }),
+        };
+        let mut priority = match &req.priority {
+            None => Priority::Normal,
+            Some(p) => Priority::parse(p).unwrap_or_else(|m| {
+                errors.push(FieldError::new("priority", m));
+                Priority::Normal
+            }),
+        };
+        if category == Category::Auth {
+            priority = Priority::High;
+        }
+        if req
+            .locale
+            .as_deref()
+            .is_some_and(|l| Locale::parse(l).is_err())
+        {
             errors.push(FieldError::new(
-                "category",
-                format!("must be one of {}", CATEGORIES.join(", ")),
+                "locale",
+                "must be a locale tag such as zh-CN",
             ));
-        }
-        let mut priority = req.priority.clone().unwrap_or_else(|| "normal".into());
-        if !PRIORITIES.contains(&priority.as_str()) {
-            errors.push(FieldError::new(
-                "priority",
-                format!("must be one of {}", PRIORITIES.join(", ")),
-            ));
-        }
-        if category == "auth" {
-            priority = "high".into();
-        }
-        if let Some(l) = &req.locale {
-            if l.is_empty()
-                || l.len() > 35
-                || !l
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                errors.push(FieldError::new(
-                    "locale",
-                    "must be a locale tag such as zh-CN",
-                ));
-            }
         }
         if let Some(k) = &req.dedup_key {
             if k.is_empty() || k.len() > 255 {
@@ -496,7 +478,7 @@ impl Sender<'_> {
                 }
             },
         };
-        let known: Vec<&str> = CHANNEL_PARTS.iter().map(|(c, _)| *c).collect();
+        let mut asked = Vec::new();
         if let Some(chs) = &req.channels {
             if chs.is_empty() {
                 errors.push(FieldError::new(
@@ -505,24 +487,23 @@ impl Sender<'_> {
                 ));
             }
             for (i, c) in chs.iter().enumerate() {
-                if !known.contains(&c.as_str()) {
-                    errors.push(FieldError::new(
-                        format!("channels[{i}]"),
-                        format!("unknown channel; channels are {}", known.join(", ")),
-                    ));
-                } else if !self.enabled.contains(&c.as_str()) {
-                    errors.push(FieldError::new(
-                        format!("channels[{i}]"),
+                let field = format!("channels[{i}]");
+                match Channel::parse(c) {
+                    Err(_) => errors.push(FieldError::new(
+                        field,
+                        format!("unknown channel; channels are {}", Channel::names()),
+                    )),
+                    Ok(c) if !self.enabled.contains(&c) => errors.push(FieldError::new(
+                        field,
                         format!(
                             "channel `{c}` is not enabled here; enabled: {}",
-                            self.enabled.join(", ")
+                            Channel::join(self.enabled)
                         ),
-                    ));
-                } else if c != "webhook" && !tpl.channels().contains(c) {
-                    errors.push(FieldError::new(
-                        format!("channels[{i}]"),
-                        format!("the template has no `{c}` content"),
-                    ));
+                    )),
+                    Ok(c) if c != Channel::Webhook && !tpl.channels().contains(&c) => errors.push(
+                        FieldError::new(field, format!("the template has no `{c}` content")),
+                    ),
+                    Ok(c) => asked.push(c),
                 }
             }
         }
@@ -535,13 +516,10 @@ impl Sender<'_> {
         // needs nothing but the id: allowed when in-app is asked for by
         // name, or is the only channel the template has.
         let inbox_only = match &req.channels {
-            Some(chs) => chs.iter().any(|c| c == "in_app"),
+            Some(chs) => chs.iter().any(|c| Channel::parse(c) == Ok(Channel::InApp)),
             None => {
-                let mut has = tpl
-                    .channels()
-                    .iter()
-                    .filter(|c| self.enabled.contains(&c.as_str()));
-                has.next().is_some_and(|c| c == "in_app") && has.next().is_none()
+                let mut has = tpl.channels().iter().filter(|c| self.enabled.contains(c));
+                has.next() == Some(&Channel::InApp) && has.next().is_none()
             }
         };
         for (i, (r, resolved)) in req.to.iter().zip(to).enumerate() {
@@ -569,22 +547,22 @@ impl Sender<'_> {
         } else {
             "channels"
         };
-        let channels: Vec<String> = match &req.channels {
-            Some(c) => c.clone(),
+        let channels: Vec<Channel> = match &req.channels {
+            Some(_) => asked,
             None => tpl
                 .channels()
                 .iter()
-                .filter(|c| self.enabled.contains(&c.as_str()))
-                .cloned()
+                .filter(|c| self.enabled.contains(c))
+                .copied()
                 .collect(),
         };
         let (status0, due_at) = match send_at {
-            Some(t) if t > now => (status::SCHEDULED, t),
-            _ => (status::QUEUED, now),
+            Some(t) if t > now => (Status::Scheduled, t),
+            _ => (Status::Queued, now),
         };
         // Content depends on the channel, locale and timezone only: render
         // each combination once.
-        let mut rendered: HashMap<(String, Option<String>, Option<String>), Option<String>> =
+        let mut rendered: HashMap<(Channel, Option<String>, Option<String>), Option<String>> =
             HashMap::new();
         let mut deliveries = Vec::with_capacity(to.len() * channels.len().max(1));
         let mut answer = Vec::with_capacity(deliveries.capacity());
@@ -594,23 +572,23 @@ impl Sender<'_> {
             let locale = req.locale.clone().or_else(|| r.locale.clone());
             let recipient = r.label();
             let recipient_data = serde_json::to_string(r).map_err(anyhow::Error::from)?;
-            for channel in &channels {
+            for &channel in &channels {
                 let id = new_id();
                 let address = r.address(channel);
                 let (status, reason, content, address, due) = match address {
                     None => (
-                        status::SUPPRESSED,
-                        Some("no_address".to_string()),
+                        Status::Suppressed,
+                        Some(Reason::NoAddress),
                         "{}".to_string(),
                         String::new(),
                         None,
                     ),
-                    Some(a) if !resolved.preferences.allows(channel, &category) => {
+                    Some(a) if !resolved.preferences.allows(channel, category) => {
                         // Reached, and deliberately not sent: still a 202.
                         reachable = true;
                         (
-                            status::SUPPRESSED,
-                            Some("preference".to_string()),
+                            Status::Suppressed,
+                            Some(Reason::Preference),
                             "{}".to_string(),
                             a.to_string(),
                             None,
@@ -618,7 +596,7 @@ impl Sender<'_> {
                     }
                     Some(address) => {
                         reachable = true;
-                        let key = (channel.clone(), locale.clone(), r.timezone.clone());
+                        let key = (channel, locale.clone(), r.timezone.clone());
                         let content = match rendered.get(&key) {
                             Some(c) => c.clone(),
                             None => {
@@ -660,13 +638,13 @@ impl Sender<'_> {
                         match quiet_until(
                             resolved,
                             self.default_quiet_hours,
-                            &category,
-                            &priority,
+                            category,
+                            priority,
                             due_at,
                         ) {
                             Some(until) => (
-                                status::SCHEDULED,
-                                Some("quiet_hours".to_string()),
+                                Status::Scheduled,
+                                Some(Reason::QuietHours),
                                 content,
                                 address.to_string(),
                                 Some(until),
@@ -680,11 +658,14 @@ impl Sender<'_> {
                     .dedup_window_ms()
                     .unwrap_or(self.dedup_window_ms);
                 let dedup = match (status, &req.dedup_key) {
-                    (status::QUEUED | status::SCHEDULED, Some(key)) => {
-                        Some((dedup_scope(key, &recipient, channel), now + window))
+                    (Status::Queued | Status::Scheduled, Some(key)) => {
+                        Some((dedup_scope(key, &recipient, channel.as_str()), now + window))
                     }
-                    (status::QUEUED | status::SCHEDULED, None) if tpl.settings.content_dedup => {
-                        Some((content_scope(&content, &recipient, channel), now + window))
+                    (Status::Queued | Status::Scheduled, None) if tpl.settings.content_dedup => {
+                        Some((
+                            content_scope(&content, &recipient, channel.as_str()),
+                            now + window,
+                        ))
                     }
                     _ => None,
                 };
@@ -696,27 +677,27 @@ impl Sender<'_> {
                     )),
                     None => self
                         .caps
-                        .get(&category)
+                        .get(category.as_str())
                         .map(|r| (r.count as i64, r.per.as_millis() as i64, None)),
                 };
                 answer.push(DeliverySummary {
                     id: id.clone(),
                     recipient: recipient.clone(),
-                    channel: channel.clone(),
+                    channel: channel.to_string(),
                     status: status.to_string(),
-                    reason: reason.clone(),
+                    reason: reason.map(|r| r.to_string()),
                 });
                 deliveries.push(NewDelivery {
                     id,
                     template_key: template_key.map(str::to_string),
                     recipient: recipient.clone(),
                     recipient_data: recipient_data.clone(),
-                    channel: channel.clone(),
+                    channel: channel.to_string(),
                     address,
                     content,
-                    status,
-                    reason,
-                    priority: priority_rank(&priority),
+                    status: status.as_str(),
+                    reason: reason.map(|r| r.to_string()),
+                    priority: priority.rank(),
                     due_at: due,
                     dedup,
                     cap,
@@ -729,7 +710,10 @@ impl Sender<'_> {
                 if channels.is_empty() {
                     "the template has no content for any enabled channel; name `channels` or add content".to_string()
                 } else {
-                    format!("no recipient has an address for {}", channels.join(", "))
+                    format!(
+                        "no recipient has an address for {}",
+                        Channel::join(&channels)
+                    )
                 },
             ));
         }
@@ -738,8 +722,8 @@ impl Sender<'_> {
             template_key: template_key.map(str::to_string),
             template_version,
             data: data.to_string(),
-            category,
-            priority,
+            category: category.to_string(),
+            priority: priority.to_string(),
             locale: req.locale.clone(),
             dedup_key: req.dedup_key.clone(),
             send_at,
@@ -772,8 +756,8 @@ pub struct Resolved {
 fn quiet_until(
     r: &Resolved,
     default: Option<&QuietHours>,
-    category: &str,
-    priority: &str,
+    category: Category,
+    priority: Priority,
     due_at: i64,
 ) -> Option<i64> {
     if !quiet_hours::applies(category, priority) {
@@ -832,17 +816,15 @@ impl Sender<'_> {
     }
 }
 
-/// The (channel, reason) label values of an answer's suppressed deliveries.
-fn suppressed(answer: &Accepted) -> Vec<(&'static str, &'static str)> {
+/// The (channel, reason) of an answer's suppressed deliveries.
+fn suppressed(answer: &Accepted) -> Vec<(Channel, Option<Reason>)> {
     answer
         .deliveries
         .iter()
-        .filter(|d| d.status == status::SUPPRESSED)
-        .map(|d| {
-            (
-                crate::metrics::channel_label(&d.channel),
-                crate::metrics::reason_label(d.reason.as_deref()),
-            )
+        .filter(|d| d.status == Status::Suppressed.as_str())
+        .filter_map(|d| {
+            let reason = d.reason.as_deref().and_then(|r| Reason::parse(r).ok());
+            Some((Channel::parse(&d.channel).ok()?, reason))
         })
         .collect()
 }
@@ -856,14 +838,24 @@ mod tests {
         let parts = |k: &str, v: &str| crate::render::Parts::from([(k.to_string(), v.to_string())]);
         let e = check_rendered(
             "content",
-            "in_app",
+            Channel::InApp,
             &parts("action_url", "javascript:alert(1)"),
         )
         .unwrap_err();
         assert_eq!(e.field, "content.in_app.action_url");
-        let e = check_rendered("channels", "email", &parts("subject", "Hi\u{b}there")).unwrap_err();
+        let e = check_rendered(
+            "channels",
+            Channel::Email,
+            &parts("subject", "Hi\u{b}there"),
+        )
+        .unwrap_err();
         assert_eq!(e.field, "channels.email.subject");
-        assert!(check_rendered("content", "email", &parts("subject", "订单 7 已发货")).is_ok());
-        assert!(check_rendered("content", "sms", &parts("text", "a\nb")).is_ok());
+        assert!(check_rendered(
+            "content",
+            Channel::Email,
+            &parts("subject", "订单 7 已发货")
+        )
+        .is_ok());
+        assert!(check_rendered("content", Channel::Sms, &parts("text", "a\nb")).is_ok());
     }
 }

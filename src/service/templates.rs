@@ -143,7 +143,7 @@ impl AppState {
         }
         let mut channels = BTreeMap::new();
         let mut errors = Vec::new();
-        for channel in compiled.channels() {
+        for &channel in compiled.channels() {
             match self
                 .renderer
                 .render_channel(
@@ -157,7 +157,7 @@ impl AppState {
             {
                 Ok(Some(parts)) => match super::send::check_rendered("channels", channel, &parts) {
                     Ok(()) => {
-                        channels.insert(channel.clone(), parts);
+                        channels.insert(channel.to_string(), parts);
                     }
                     Err(e) => errors.push(e),
                 },

@@ -110,19 +110,28 @@ pub fn unavailable(e: &sqlx::Error) -> Option<Unavailable> {
     }
 }
 
-/// Delivery statuses, as the API shows them.
+/// Delivery statuses, as the API shows them and the rows store them:
+/// [`Status`](crate::domain::Status)'s spellings.
 pub mod status {
-    pub const QUEUED: &str = "queued";
-    pub const SCHEDULED: &str = "scheduled";
-    pub const SENDING: &str = "sending";
-    pub const RETRYING: &str = "retrying";
-    pub const SENT: &str = "sent";
-    pub const FAILED: &str = "failed";
-    pub const SUPPRESSED: &str = "suppressed";
-    pub const CANCELLED: &str = "cancelled";
-    pub const ALL: [&str; 8] = [
-        QUEUED, SCHEDULED, SENDING, RETRYING, SENT, FAILED, SUPPRESSED, CANCELLED,
-    ];
+    use crate::domain::Status;
+
+    pub const QUEUED: &str = Status::Queued.as_str();
+    pub const SCHEDULED: &str = Status::Scheduled.as_str();
+    pub const SENDING: &str = Status::Sending.as_str();
+    pub const RETRYING: &str = Status::Retrying.as_str();
+    pub const SENT: &str = Status::Sent.as_str();
+    pub const FAILED: &str = Status::Failed.as_str();
+    pub const SUPPRESSED: &str = Status::Suppressed.as_str();
+    pub const CANCELLED: &str = Status::Cancelled.as_str();
+    pub const ALL: [&str; 8] = {
+        let mut all = [""; 8];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = Status::ALL[i].as_str();
+            i += 1;
+        }
+        all
+    };
 }
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
