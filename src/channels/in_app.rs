@@ -13,7 +13,7 @@ use crate::inbox::Inbox;
 use crate::store::NewInboxMessage;
 use crate::util::{new_id, now_ms};
 
-pub const NAME: &str = "in_app";
+pub const NAME: &str = crate::domain::Channel::InApp.as_str();
 
 /// Waits before retrying after a database error (then the delivery fails).
 const RETRY_SCHEDULE: [Duration; 5] = [

@@ -61,7 +61,7 @@ impl WebhookChannel {
 #[async_trait]
 impl Channel for WebhookChannel {
     fn name(&self) -> &'static str {
-        "webhook"
+        crate::domain::Channel::Webhook.as_str()
     }
 
     fn retry_schedule(&self) -> &[Duration] {
@@ -83,7 +83,7 @@ impl Channel for WebhookChannel {
     }
 
     async fn send(&self, msg: &Message<'_>) -> SendResult {
-        let mut result = SendResult::new("webhook", Outcome::Permanent);
+        let mut result = SendResult::new(self.name(), Outcome::Permanent);
         let url = match reqwest::Url::parse(msg.address) {
             Ok(u) if u.scheme() == "http" || u.scheme() == "https" => u,
             _ => {

@@ -3,7 +3,6 @@
 //! and the delivery's next state. A process that dies holding a lease loses
 //! nothing: the rows are claimed again when the lease ends.
 
-pub mod destinations;
 pub mod maintenance;
 pub mod retry;
 
@@ -19,8 +18,10 @@ use tracing::Instrument;
 use crate::channels::{Channels, Message, Outcome, SendResult};
 use crate::config::{RateLimit, WorkerConfig};
 use crate::domain::{Channel, Reason};
+use crate::flow::destinations;
+use crate::flow::pace::{Pace, Pacer};
 use crate::metrics::{Metrics, Wait};
-use crate::store::{AttemptRow, Claimed, Completion, Store};
+use crate::store::{AttemptRow, Claimed, Completion, FlowState, Store};
 use crate::util::now_ms;
 use std::collections::BTreeMap;
 
@@ -44,84 +45,14 @@ pub struct Dispatcher {
     cfg: WorkerConfig,
     /// Send-rate limits per channel, held in the database.
     limits: BTreeMap<String, RateLimit>,
-    /// Per rate-limited channel, the next free slot handed to a deferred
-    /// delivery, so a backlog is spread over time once, not re-deferred on
-    /// every claim.
-    next_slot: std::sync::Mutex<BTreeMap<String, i64>>,
-    /// Tokens taken from each bucket ahead of need (see [`Spare`]).
-    spare: Arc<std::sync::Mutex<BTreeMap<String, Spare>>>,
+    /// The shared send-rate limits.
+    pacer: Pacer,
     wake: Arc<Notify>,
     /// Sends in flight per destination, each held to its share.
     destinations: Arc<destinations::Destinations>,
     /// Marks this process's claims, so shutdown can hand back exactly them.
     token: String,
     metrics: Arc<Metrics>,
-}
-
-/// Tokens taken from a bucket ahead of need, and when: a high limit then
-/// costs one database round trip per many sends, and that round trip is
-/// made in the background before the tokens run out, so the claim loop
-/// never waits for it while the limit has room. Taken tokens are already
-/// counted against the limit, so using them later never exceeds it; they
-/// are dropped a second after they were taken.
-#[derive(Debug, Default, Clone, Copy)]
-struct Spare {
-    tokens: i64,
-    taken_at: i64,
-    /// A background top-up is on its way.
-    topping_up: bool,
-}
-
-/// How long tokens taken ahead stay usable.
-const SPARE_TTL_MS: i64 = 1_000;
-
-impl Spare {
-    /// Forgets tokens taken more than [`SPARE_TTL_MS`] ago.
-    fn expire(&mut self, now: i64) {
-        if now - self.taken_at >= SPARE_TTL_MS {
-            self.tokens = 0;
-        }
-    }
-
-    /// Uses up to `want` of the live tokens; returns how many.
-    fn take(&mut self, want: i64, now: i64) -> i64 {
-        self.expire(now);
-        let used = self.tokens.min(want);
-        self.tokens -= used;
-        used
-    }
-
-    /// Adds `n` tokens just taken from the bucket.
-    fn add(&mut self, n: i64, now: i64) {
-        if n <= 0 {
-            return;
-        }
-        self.expire(now);
-        self.tokens += n;
-        self.taken_at = now;
-    }
-
-    /// Keeps `n` tokens granted in this pass but not used.
-    fn give_back(&mut self, n: i64, now: i64) {
-        if self.tokens == 0 {
-            self.taken_at = now;
-        }
-        self.tokens += n;
-    }
-}
-
-/// Takes up to `n` tokens from a limit's shared bucket in the database.
-async fn take_from_bucket(
-    store: &dyn Store,
-    bucket: &str,
-    l: RateLimit,
-    n: i64,
-    now: i64,
-) -> crate::store::StoreResult<i64> {
-    let per_ms = l.rate.count as f64 / l.rate.per.as_millis().max(1) as f64;
-    store
-        .take_tokens(bucket, per_ms, l.burst as f64, n, now)
-        .await
 }
 
 impl Dispatcher {
@@ -133,13 +64,12 @@ impl Dispatcher {
         wake: Arc<Notify>,
     ) -> Self {
         Dispatcher {
+            pacer: Pacer::new(Arc::new(FlowState(store.clone()))),
             store,
             channels,
             destinations: destinations::Destinations::new(cfg.max_in_flight_per_destination),
             cfg,
             limits,
-            next_slot: Default::default(),
-            spare: Default::default(),
             wake,
             token: uuid::Uuid::new_v4().to_string(),
             metrics: Arc::new(Metrics::new()),
@@ -209,66 +139,6 @@ impl Dispatcher {
         }
     }
 
-    /// How many tokens to take ahead of need for a limit: a tenth of a
-    /// second's worth, at most 1,000 and never more than the burst.
-    fn ahead(l: RateLimit) -> i64 {
-        let per_tenth = (l.rate.count as u128 * 100 / l.rate.per.as_millis().max(1)) as i64;
-        per_tenth.min(1_000).min(l.burst as i64).max(0)
-    }
-
-    /// Takes up to `want` tokens from a bucket, from the spare ones first;
-    /// goes to the database only when those fall short, and tops them up
-    /// in the background when they run low.
-    async fn tokens(&self, bucket: &str, l: RateLimit, want: i64, now: i64) -> i64 {
-        let ahead = Self::ahead(l);
-        let (mut got, top_up) = {
-            let mut spare = self.spare.lock().unwrap();
-            let s = spare.entry(bucket.to_string()).or_default();
-            let used = s.take(want, now);
-            // Low (under half the amount taken ahead) but not out: fetch
-            // more while these last.
-            let top_up = used == want && ahead > 1 && s.tokens < ahead / 2 && !s.topping_up;
-            if top_up {
-                s.topping_up = true;
-            }
-            (used, top_up)
-        };
-        if top_up {
-            let (store, spare, bucket) =
-                (self.store.clone(), self.spare.clone(), bucket.to_string());
-            tokio::spawn(async move {
-                let now = now_ms();
-                let n = take_from_bucket(&*store, &bucket, l, ahead, now).await;
-                let mut spare = spare.lock().unwrap();
-                let s = spare.entry(bucket.clone()).or_default();
-                s.topping_up = false;
-                match n {
-                    Ok(n) => s.add(n, now),
-                    Err(e) => {
-                        tracing::warn!(error = %e, bucket, "taking rate-limit tokens ahead failed")
-                    }
-                }
-            });
-        }
-        if got < want {
-            match take_from_bucket(&*self.store, bucket, l, want - got + ahead, now).await {
-                Ok(n) => {
-                    let use_now = n.min(want - got);
-                    got += use_now;
-                    let mut spare = self.spare.lock().unwrap();
-                    spare
-                        .entry(bucket.to_string())
-                        .or_default()
-                        .add(n - use_now, now);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, bucket, "rate limit check failed; holding these deliveries back")
-                }
-            }
-        }
-        got
-    }
-
     /// First holds back deliveries whose providers are all paused
     /// (`hold_paused`), then splits the rest into those the rate limits
     /// (channel and provider) allow now and those that must wait; the
@@ -279,51 +149,19 @@ impl Dispatcher {
     async fn throttle(&self, rows: Vec<Claimed>) -> Vec<Claimed> {
         let rows = self.hold_paused(rows).await;
         let needs: Vec<Vec<(String, RateLimit)>> = rows.iter().map(|r| self.buckets(r)).collect();
-        if needs.iter().all(|b| b.is_empty()) {
-            return rows;
-        }
         let now = now_ms();
-        let mut wanted: BTreeMap<String, (RateLimit, i64)> = BTreeMap::new();
-        for (key, l) in needs.iter().flatten() {
-            wanted.entry(key.clone()).or_insert((*l, 0)).1 += 1;
-        }
-        let mut granted: BTreeMap<String, i64> = BTreeMap::new();
-        for (key, (l, want)) in &wanted {
-            let got = self.tokens(key, *l, *want, now).await;
-            granted.insert(key.clone(), got);
-        }
+        let paced = self.pacer.pace(&needs, now).await;
         let mut send = Vec::with_capacity(rows.len());
         let mut waits = Vec::new();
-        {
-            let mut slots = self.next_slot.lock().unwrap();
-            for (r, need) in rows.into_iter().zip(needs) {
-                let short = need.iter().find(|(k, _)| granted[k] <= 0);
-                match short {
-                    None => {
-                        for (k, _) in &need {
-                            *granted.get_mut(k).unwrap() -= 1;
-                        }
-                        send.push(r);
-                    }
-                    Some((k, l)) => {
-                        // Bucket keys are `channel:<channel>` or
-                        // `provider:<channel>:<provider>`.
-                        let provider = k.splitn(3, ':').nth(2).unwrap_or("");
-                        self.waited(&r.channel, provider, Wait::RateLimit);
-                        let interval = l.rate.interval().as_millis().max(1) as i64;
-                        let slot = slots.entry(k.clone()).or_insert(now);
-                        *slot = (*slot).max(now) + interval;
-                        waits.push((r.id.clone(), *slot));
-                    }
-                }
-            }
-        }
-        // Tokens granted but not used (another bucket was short) are kept.
-        {
-            let mut spare = self.spare.lock().unwrap();
-            for (k, left) in granted {
-                if left > 0 {
-                    spare.entry(k).or_default().give_back(left, now);
+        for (r, pace) in rows.into_iter().zip(paced) {
+            match pace {
+                Pace::Go => send.push(r),
+                Pace::Wait { bucket, until } => {
+                    // Bucket keys are `channel:<channel>` or
+                    // `provider:<channel>:<provider>`.
+                    let provider = bucket.splitn(3, ':').nth(2).unwrap_or("");
+                    self.waited(&r.channel, provider, Wait::RateLimit);
+                    waits.push((r.id.clone(), until));
                 }
             }
         }
@@ -691,44 +529,5 @@ async fn record(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Completion>) {
             }
         }
         batch.clear();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::Rate;
-
-    fn limit(rate: &str, burst: u32) -> RateLimit {
-        RateLimit {
-            rate: Rate::parse(rate).unwrap(),
-            burst,
-        }
-    }
-
-    #[test]
-    fn spare_tokens_are_used_within_a_second_of_being_taken() {
-        let mut s = Spare::default();
-        s.add(10, 5_000);
-        assert_eq!(s.take(4, 5_500), 4);
-        assert_eq!(s.take(10, 5_999), 6);
-        s.add(3, 6_000);
-        // A second after they were taken they are gone.
-        assert_eq!(s.take(3, 7_000), 0);
-        // Tokens given back count from when they were given back.
-        s.give_back(2, 8_000);
-        assert_eq!(s.take(5, 8_900), 2);
-    }
-
-    #[test]
-    fn tokens_taken_ahead_are_a_tenth_of_a_second_capped_by_burst_and_1000() {
-        assert_eq!(Dispatcher::ahead(limit("50/s", 5)), 5);
-        assert_eq!(Dispatcher::ahead(limit("50/s", 2)), 2);
-        // Per minute counts per second: 3000/min is 50/s, so 5 ahead.
-        assert_eq!(Dispatcher::ahead(limit("3000/min", 300)), 5);
-        assert_eq!(Dispatcher::ahead(limit("1000000/s", 100_000)), 1_000);
-        // Slower than 10/s: nothing ahead, every token fetched when needed.
-        assert_eq!(Dispatcher::ahead(limit("5/s", 1)), 0);
-        assert_eq!(Dispatcher::ahead(limit("1/10min", 1)), 0);
     }
 }

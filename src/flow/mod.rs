@@ -5,8 +5,9 @@
 //! open breakers between processes.
 
 pub mod breaker;
-pub mod pace;
 pub mod dedup;
+pub mod destinations;
+pub mod pace;
 pub mod preferences;
 pub mod provider_state;
 pub mod quiet_hours;

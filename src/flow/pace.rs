@@ -38,7 +38,10 @@ pub trait Buckets: Send + Sync {
 pub enum Pace {
     Go,
     /// Wait until this time: bucket `bucket` had no token for it.
-    Wait { bucket: String, until: i64 },
+    Wait {
+        bucket: String,
+        until: i64,
+    },
 }
 
 /// Tokens taken from a bucket ahead of need, and when. Taken tokens are

@@ -36,7 +36,7 @@ pub trait EmailProvider: Provider {
 
 #[async_trait]
 impl Kind for Composer {
-    const NAME: &'static str = "email";
+    const NAME: &'static str = crate::domain::Channel::Email.as_str();
     type Provider = dyn EmailProvider;
 
     async fn send(
@@ -57,7 +57,11 @@ pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dy
     for p in &cfg.providers {
         providers.push(match p.kind.as_str() {
             "smtp" => Box::new(SmtpProvider::new(p, cfg.timeout)?),
-            "file" => Box::new(Outbox::new(p, root, "email")?),
+            "file" => Box::new(Outbox::new(
+                p,
+                root,
+                crate::domain::Channel::Email.as_str(),
+            )?),
             other => anyhow::bail!(
                 "`{}.type` = {other:?} is not an email provider type (smtp, file)",
                 p.key

@@ -31,7 +31,7 @@ pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dy
     let mut providers: Vec<Box<dyn SmsProvider>> = Vec::new();
     for p in &cfg.providers {
         let provider: Box<dyn SmsProvider> = match p.kind.as_str() {
-            "file" => Box::new(Outbox::new(p, root, "sms")?),
+            "file" => Box::new(Outbox::new(p, root, crate::domain::Channel::Sms.as_str())?),
             "twilio" => Box::new(TwilioProvider::new(p, cfg.timeout)?),
             "http" => Box::new(HttpProvider::new(p, cfg.timeout)?),
             other => anyhow::bail!("`{}.type`: unknown SMS provider type `{other}`", p.key),
@@ -58,7 +58,7 @@ pub trait SmsProvider: Provider {
 
 #[async_trait]
 impl Kind for Sms {
-    const NAME: &'static str = "sms";
+    const NAME: &'static str = crate::domain::Channel::Sms.as_str();
     type Provider = dyn SmsProvider;
 
     async fn send(
