@@ -4,6 +4,7 @@
 //! modules only decide. `provider_state` shares providers' pauses and
 //! open breakers between processes.
 
+pub mod admit;
 pub mod breaker;
 pub mod dedup;
 pub mod destinations;

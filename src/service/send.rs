@@ -15,8 +15,9 @@ use crate::domain::check::{
     is_forbidden_char, truncate,
 };
 use crate::domain::{Category, Channel, FieldError, Locale, Priority, Reason, Status};
+use crate::flow::admit;
 use crate::flow::preferences::Preferences;
-use crate::flow::quiet_hours::{self, QuietHours};
+use crate::flow::quiet_hours::QuietHours;
 use crate::render::{Compiled, Parts, Renderer, TemplateContent};
 use crate::store::{Accept, AcceptOutcome, IdempotencyRecord, NewDelivery, NotificationRow, Store};
 use crate::util::{new_id, now_ms, parse_rfc3339};
@@ -126,8 +127,6 @@ pub struct Sender<'a> {
     /// Quiet hours for recipients whose profile has none.
     pub default_quiet_hours: Option<&'a QuietHours>,
 }
-
-pub use crate::flow::dedup::{content_scope, dedup_scope};
 
 /// Checks a channel's rendered parts for what the channel could not send
 /// safely: links a recipient clicks and the email subject (a header line).
@@ -575,27 +574,13 @@ impl Sender<'_> {
             for &channel in &channels {
                 let id = new_id();
                 let address = r.address(channel);
-                let (status, reason, content, address, due) = match address {
-                    None => (
-                        Status::Suppressed,
-                        Some(Reason::NoAddress),
-                        "{}".to_string(),
-                        String::new(),
-                        None,
-                    ),
-                    Some(a) if !resolved.preferences.allows(channel, category) => {
-                        // Reached, and deliberately not sent: still a 202.
-                        reachable = true;
-                        (
-                            Status::Suppressed,
-                            Some(Reason::Preference),
-                            "{}".to_string(),
-                            a.to_string(),
-                            None,
-                        )
-                    }
-                    Some(address) => {
-                        reachable = true;
+                let admitted =
+                    admit::admit(address.is_some(), &resolved.preferences, channel, category);
+                // Reached, even if deliberately not sent: still a 202.
+                reachable |= address.is_some();
+                let (status, reason, content, due) = match admitted {
+                    Err(reason) => (Status::Suppressed, Some(reason), "{}".to_string(), None),
+                    Ok(()) => {
                         let key = (channel, locale.clone(), r.timezone.clone());
                         let content = match rendered.get(&key) {
                             Some(c) => c.clone(),
@@ -635,51 +620,33 @@ impl Sender<'_> {
                             }).to_string()})
                             .to_string(),
                         };
-                        match quiet_until(
-                            resolved,
-                            self.default_quiet_hours,
+                        let (status, reason, due) = admit::schedule(
+                            status0,
+                            due_at,
+                            resolved.quiet_hours.as_ref().or(self.default_quiet_hours),
+                            r.timezone.as_deref(),
                             category,
                             priority,
-                            due_at,
-                        ) {
-                            Some(until) => (
-                                Status::Scheduled,
-                                Some(Reason::QuietHours),
-                                content,
-                                address.to_string(),
-                                Some(until),
-                            ),
-                            None => (status0, None, content, address.to_string(), Some(due_at)),
-                        }
+                        );
+                        (status, reason, content, Some(due))
                     }
                 };
+                let address = address.unwrap_or_default().to_string();
                 let window = tpl
                     .settings
                     .dedup_window_ms()
                     .unwrap_or(self.dedup_window_ms);
-                let dedup = match (status, &req.dedup_key) {
-                    (Status::Queued | Status::Scheduled, Some(key)) => {
-                        Some((dedup_scope(key, &recipient, channel.as_str()), now + window))
-                    }
-                    (Status::Queued | Status::Scheduled, None) if tpl.settings.content_dedup => {
-                        Some((
-                            content_scope(&content, &recipient, channel.as_str()),
-                            now + window,
-                        ))
-                    }
-                    _ => None,
-                };
-                let cap = match tpl.settings.cap() {
-                    Some(r) => Some((
-                        r.count as i64,
-                        r.per.as_millis() as i64,
-                        template_key.map(str::to_string),
-                    )),
-                    None => self
-                        .caps
-                        .get(category.as_str())
-                        .map(|r| (r.count as i64, r.per.as_millis() as i64, None)),
-                };
+                let dedup = admit::dedup(
+                    status,
+                    req.dedup_key.as_deref(),
+                    tpl.settings.content_dedup,
+                    &content,
+                    &recipient,
+                    channel,
+                    now,
+                    window,
+                );
+                let cap = admit::cap(tpl.settings.cap(), template_key, self.caps, category);
                 answer.push(DeliverySummary {
                     id: id.clone(),
                     recipient: recipient.clone(),
@@ -749,24 +716,6 @@ pub struct Resolved {
     pub quiet_hours: Option<QuietHours>,
     /// Whether `input.id` names a stored profile.
     pub stored: bool,
-}
-
-/// When a delivery due at `due_at` must wait for the recipient's quiet hours
-/// to end, that time (ms).
-fn quiet_until(
-    r: &Resolved,
-    default: Option<&QuietHours>,
-    category: Category,
-    priority: Priority,
-    due_at: i64,
-) -> Option<i64> {
-    if !quiet_hours::applies(category, priority) {
-        return None;
-    }
-    let q = r.quiet_hours.as_ref().or(default)?;
-    let tz: chrono_tz::Tz = r.input.timezone.as_deref().unwrap_or("UTC").parse().ok()?;
-    let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(due_at)?;
-    q.until(tz, at).map(|t| t.timestamp_millis())
 }
 
 struct Plan {
