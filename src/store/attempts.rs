@@ -42,7 +42,9 @@ pub(super) async fn audit_requeued<D: Dialect>(
 ) -> StoreResult<()> {
     for chunk in requeued.chunks(INSERT_CHUNK) {
         let mut q = QueryBuilder::<D>::new(
-            "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, duration_ms, outcome, error) ");
+            "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, \
+             duration_ms, outcome, error) ",
+        );
         q.push_values(chunk, |mut b, (id, number)| {
             b.push_bind(id.clone())
                 .push_bind(*number)

@@ -28,8 +28,10 @@ use crate::config::Backend;
 /// limits: deliveries have 15 columns).
 pub const INSERT_CHUNK: usize = 500;
 
-pub const DELIVERY_COLUMNS: &str = "id, notification_id, template_key, recipient, recipient_data, channel, category, address, \
-     content, status, reason, priority, attempts, due_at, last_error, provider, created_at, updated_at";
+pub const DELIVERY_COLUMNS: &str = "id, notification_id, template_key, recipient, \
+                                    recipient_data, channel, category, address, content, \
+                                    status, reason, priority, attempts, due_at, last_error, \
+                                    provider, created_at, updated_at";
 
 /// The statuses of a delivery waiting for a worker.
 const WAITING: &str = "status IN ('queued', 'scheduled', 'retrying', 'sending')";
@@ -57,16 +59,21 @@ pub fn due_in_priority(hint: &str, lock: &str) -> String {
 /// priority's first row.
 pub fn next_due_sql(hint: &str) -> String {
     format!(
-        "SELECT MIN(d) FROM (SELECT (SELECT due_at FROM deliveries{hint} WHERE {WAITING} \
-         AND priority = p.n ORDER BY due_at LIMIT 1) AS d FROM (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2) p) m"
+        "SELECT MIN(d) FROM (SELECT (SELECT due_at FROM deliveries{hint} WHERE {WAITING} AND \
+         priority = p.n ORDER BY due_at LIMIT 1) AS d FROM (SELECT 0 AS n UNION ALL SELECT 1 \
+         UNION ALL SELECT 2) p) m"
     )
 }
 
 /// A value that binds and reads back as itself.
 pub trait Column<D: Database>: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D> {}
 
-impl<D: Database, T> Column<D> for T where T: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D>
-{}
+impl<D, T> Column<D> for T
+where
+    D: Database,
+    T: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D>,
+{
+}
 
 /// Names for the Rust types the statements bind and read, so [`Dialect`]
 /// can state their bounds where users of `D: Dialect` see them.

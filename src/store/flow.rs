@@ -85,8 +85,15 @@ where
         now: i64,
     ) -> StoreResult<i64> {
         let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
-        sqlx::query("INSERT INTO rate_buckets (name, tokens, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-            .bind(name).bind(burst).bind(now).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO rate_buckets (name, tokens, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(burst)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         let (tokens, updated_at): (f64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT tokens, updated_at FROM rate_buckets WHERE name = $1{}",
             D::LOCK_ROW
@@ -115,11 +122,18 @@ where
     }
 
     async fn provider_pause(&self, key: &str, until: i64, now: i64) -> StoreResult<()> {
-        sqlx::query("INSERT INTO provider_state (key, paused_until, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at, paused_until = CASE \
-                     WHEN provider_state.paused_until > excluded.paused_until THEN provider_state.paused_until \
-                     ELSE excluded.paused_until END")
-            .bind(key).bind(until).bind(now).execute(self.writer()).await?;
+        sqlx::query(
+            "INSERT INTO provider_state (key, paused_until, updated_at) VALUES ($1, \
+                     $2, $3) ON CONFLICT (key) DO UPDATE SET updated_at = \
+                     excluded.updated_at, paused_until = CASE WHEN \
+                     provider_state.paused_until > excluded.paused_until THEN \
+                     provider_state.paused_until ELSE excluded.paused_until END",
+        )
+        .bind(key)
+        .bind(until)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
         Ok(())
     }
 
@@ -129,9 +143,16 @@ where
         open_until: Option<i64>,
         now: i64,
     ) -> StoreResult<()> {
-        sqlx::query("INSERT INTO provider_state (key, open_until, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (key) DO UPDATE SET open_until = excluded.open_until, updated_at = excluded.updated_at")
-            .bind(key).bind(open_until).bind(now).execute(self.writer()).await?;
+        sqlx::query(
+            "INSERT INTO provider_state (key, open_until, updated_at) VALUES ($1, $2, \
+                     $3) ON CONFLICT (key) DO UPDATE SET open_until = excluded.open_until, \
+                     updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(open_until)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
         Ok(())
     }
 

@@ -11,8 +11,11 @@ use super::dialect::{Dialect, Engine, RowsAffected};
 use super::{InboxMessage, NewInboxMessage, StoreResult};
 
 /// Raises a recipient's inbox token generation; returns the new one.
-pub(super) const INBOX_TOKEN_REVOKE: &str = "INSERT INTO inbox_token_generations (recipient, generation) VALUES ($1, 1) \
-     ON CONFLICT (recipient) DO UPDATE SET generation = inbox_token_generations.generation + 1 RETURNING generation";
+pub(super) const INBOX_TOKEN_REVOKE: &str = "INSERT INTO inbox_token_generations (recipient, \
+                                             generation) VALUES ($1, 1) ON CONFLICT \
+                                             (recipient) DO UPDATE SET generation = \
+                                             inbox_token_generations.generation + 1 RETURNING \
+                                             generation";
 
 /// In-app inbox messages.
 #[async_trait]
@@ -27,7 +30,7 @@ pub trait Inbox: Send + Sync + 'static {
 
     /// Stores an in-app message unless its delivery stored one already;
     /// returns it if it is new. `event` is announced to other processes in
-    /// the same transaction (see [`Store::inbox_announce`]).
+    /// the same transaction (see [`Inbox::inbox_announce`]).
     async fn inbox_insert(
         &self,
         m: &NewInboxMessage,
@@ -109,12 +112,22 @@ where
     ) -> StoreResult<Option<InboxMessage>> {
         let mut tx = self.writer().begin().await?;
         let stored = sqlx::query_as::<_, InboxMessage>(
-            "INSERT INTO inbox_messages (id, recipient, delivery_id, notification_id, title, body, action_url, data, category, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE((SELECT data FROM notifications WHERE id = $4), '{}'), $8, $9) \
-             ON CONFLICT (delivery_id) DO NOTHING RETURNING *")
-            .bind(&m.id).bind(&m.recipient).bind(&m.delivery_id).bind(&m.notification_id).bind(&m.title)
-            .bind(&m.body).bind(&m.action_url).bind(&m.category).bind(m.created_at)
-            .fetch_optional(&mut *tx).await?;
+            "INSERT INTO inbox_messages (id, recipient, delivery_id, notification_id, title, \
+             body, action_url, data, category, created_at) VALUES ($1, $2, $3, $4, $5, $6, \
+             $7, COALESCE((SELECT data FROM notifications WHERE id = $4), '{}'), $8, $9) ON \
+             CONFLICT (delivery_id) DO NOTHING RETURNING *",
+        )
+        .bind(&m.id)
+        .bind(&m.recipient)
+        .bind(&m.delivery_id)
+        .bind(&m.notification_id)
+        .bind(&m.title)
+        .bind(&m.body)
+        .bind(&m.action_url)
+        .bind(&m.category)
+        .bind(m.created_at)
+        .fetch_optional(&mut *tx)
+        .await?;
         if stored.is_some() {
             if let Some(channel) = self.inbox_channel() {
                 sqlx::query("SELECT pg_notify($1, $2)")
@@ -152,8 +165,12 @@ where
 
     async fn inbox_unread_count(&self, recipient: &str) -> StoreResult<i64> {
         Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM inbox_messages WHERE recipient = $1 AND archived_at IS NULL AND read_at IS NULL")
-            .bind(recipient).fetch_one(self.reader()).await?)
+            "SELECT COUNT(*) FROM inbox_messages WHERE recipient = $1 AND archived_at IS NULL \
+             AND read_at IS NULL",
+        )
+        .bind(recipient)
+        .fetch_one(self.reader())
+        .await?)
     }
 
     async fn inbox_after(
@@ -163,8 +180,14 @@ where
         limit: i64,
     ) -> StoreResult<Vec<InboxMessage>> {
         Ok(sqlx::query_as::<_, InboxMessage>(
-            "SELECT * FROM inbox_messages WHERE recipient = $1 AND archived_at IS NULL AND id > $2 ORDER BY id LIMIT $3")
-            .bind(recipient).bind(after_id).bind(limit).fetch_all(self.reader()).await?)
+            "SELECT * FROM inbox_messages WHERE recipient = $1 AND archived_at IS NULL AND id \
+             > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(recipient)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?)
     }
 
     async fn inbox_get(&self, recipient: &str, id: &str) -> StoreResult<Option<InboxMessage>> {
@@ -207,13 +230,25 @@ where
 
     async fn inbox_mark_all_read(&self, recipient: &str, now: i64) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar::<_, String>(
-            "UPDATE inbox_messages SET read_at = $2 WHERE recipient = $1 AND archived_at IS NULL AND read_at IS NULL RETURNING id")
-            .bind(recipient).bind(now).fetch_all(self.writer()).await?)
+            "UPDATE inbox_messages SET read_at = $2 WHERE recipient = $1 AND archived_at IS \
+             NULL AND read_at IS NULL RETURNING id",
+        )
+        .bind(recipient)
+        .bind(now)
+        .fetch_all(self.writer())
+        .await?)
     }
 
     async fn inbox_archive(&self, recipient: &str, id: &str, now: i64) -> StoreResult<bool> {
-        let r = sqlx::query("UPDATE inbox_messages SET archived_at = $3 WHERE recipient = $1 AND id = $2 AND archived_at IS NULL")
-            .bind(recipient).bind(id).bind(now).execute(self.writer()).await?;
+        let r = sqlx::query(
+            "UPDATE inbox_messages SET archived_at = $3 WHERE recipient = $1 \
+                             AND id = $2 AND archived_at IS NULL",
+        )
+        .bind(recipient)
+        .bind(id)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 

@@ -45,9 +45,18 @@ where
     }
 
     async fn insert_key(&self, k: &ApiKeyRow) -> StoreResult<()> {
-        sqlx::query("INSERT INTO api_keys (id, name, prefix, key_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&k.id).bind(&k.name).bind(&k.prefix).bind(&k.key_hash).bind(&k.scopes).bind(k.created_at)
-            .execute(self.writer()).await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, name, prefix, key_hash, scopes, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&k.id)
+        .bind(&k.name)
+        .bind(&k.prefix)
+        .bind(&k.key_hash)
+        .bind(&k.scopes)
+        .bind(k.created_at)
+        .execute(self.writer())
+        .await?;
         Ok(())
     }
 
@@ -88,9 +97,17 @@ where
     }
 
     async fn session_insert(&self, s: &ConsoleSessionRow) -> StoreResult<()> {
-        sqlx::query("INSERT INTO console_sessions (id, key_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&s.id).bind(&s.key_id).bind(&s.csrf).bind(s.created_at).bind(s.expires_at)
-            .execute(self.writer()).await?;
+        sqlx::query(
+            "INSERT INTO console_sessions (id, key_id, csrf, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&s.id)
+        .bind(&s.key_id)
+        .bind(&s.csrf)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .execute(self.writer())
+        .await?;
         Ok(())
     }
 

@@ -50,7 +50,7 @@ pub trait Queue: Send + Sync + 'static {
     /// Cancels every waiting delivery of a notification; returns how many.
     async fn cancel_notification(&self, notification_id: &str, now: i64) -> StoreResult<u64>;
 
-    /// As [`Store::cancel_notification`], returning the channel of each
+    /// As [`Queue::cancel_notification`], returning the channel of each
     /// delivery cancelled.
     async fn cancel_notification_channels(
         &self,
@@ -195,10 +195,15 @@ where
         // As in retry_failed: the audit entry takes the next attempt
         // number, and the new retry cycle starts after it.
         let row = sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
-            "UPDATE deliveries SET status = 'queued', reason = NULL, due_at = $2, attempts = attempts + 1, \
-             retry_base = attempts + 1, last_error = NULL, updated_at = $2 WHERE id = $1 AND status = 'failed' RETURNING ",
-            DELIVERY_COLUMNS))
-            .bind(id).bind(now).fetch_optional(&mut *tx).await?;
+            "UPDATE deliveries SET status = 'queued', reason = NULL, due_at = $2, attempts = \
+             attempts + 1, retry_base = attempts + 1, last_error = NULL, updated_at = $2 \
+             WHERE id = $1 AND status = 'failed' RETURNING ",
+            DELIVERY_COLUMNS
+        ))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
         if let Some(r) = &row {
             audit_requeued(&mut tx, &[(r.id.clone(), r.attempts)], note, now).await?;
             if let Some(sql) = D::NOTIFY {
@@ -211,9 +216,15 @@ where
 
     async fn cancel_delivery(&self, id: &str, now: i64) -> StoreResult<Transition> {
         let row = sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
-            "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', due_at = NULL, updated_at = $2 \
-             WHERE id = $1 AND status IN ('queued', 'scheduled', 'retrying') RETURNING ", DELIVERY_COLUMNS))
-            .bind(id).bind(now).fetch_optional(self.writer()).await?;
+            "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', \
+             due_at = NULL, updated_at = $2 WHERE id = $1 AND status IN ('queued', \
+             'scheduled', 'retrying') RETURNING ",
+            DELIVERY_COLUMNS
+        ))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(self.writer())
+        .await?;
         transition(self, id, row).await
     }
 
@@ -230,9 +241,14 @@ where
         now: i64,
     ) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar::<_, String>(
-            "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', due_at = NULL, updated_at = $2 \
-             WHERE notification_id = $1 AND status IN ('queued', 'scheduled', 'retrying') RETURNING channel")
-            .bind(notification_id).bind(now).fetch_all(self.writer()).await?)
+            "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', \
+             due_at = NULL, updated_at = $2 WHERE notification_id = $1 AND status IN \
+             ('queued', 'scheduled', 'retrying') RETURNING channel",
+        )
+        .bind(notification_id)
+        .bind(now)
+        .fetch_all(self.writer())
+        .await?)
     }
 
     async fn retry_failed(&self, f: &DeliveryFilter, note: &str, now: i64) -> StoreResult<u64> {
@@ -264,9 +280,13 @@ where
         for chunk in completions.chunks(INSERT_CHUNK) {
             // One statement for the chunk: VALUES columns are
             // column1.. in both SQLite and PostgreSQL.
-            let mut q = QueryBuilder::<D>::new("UPDATE deliveries SET status = v.column3, reason = v.column4, \
-                due_at = v.column5, attempts = attempts + 1, last_error = v.column6, provider = v.column7, \
-                updated_at = v.column8, claim_token = NULL FROM (");
+            let mut q = QueryBuilder::<D>::new(
+                "UPDATE deliveries SET status = v.column3, \
+                                                reason = v.column4, due_at = v.column5, \
+                                                attempts = attempts + 1, last_error = \
+                                                v.column6, provider = v.column7, updated_at = \
+                                                v.column8, claim_token = NULL FROM (",
+            );
             q.push_values(chunk, |mut b, c| {
                 b.push_bind(c.delivery_id.clone())
                     .push_bind(c.claim_token.clone())
@@ -281,7 +301,9 @@ where
             q.build().execute(&mut *tx).await?;
 
             let mut q = QueryBuilder::<D>::new(
-                "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, duration_ms, outcome, status_code, response, error) ");
+                "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, \
+                 duration_ms, outcome, status_code, response, error) ",
+            );
             q.push_values(chunk, |mut b, c| {
                 let a = &c.attempt;
                 b.push_bind(a.delivery_id.clone())
@@ -329,18 +351,26 @@ where
 
     async fn release(&self, token: &str, now: i64) -> StoreResult<u64> {
         let r = sqlx::query(
-            "UPDATE deliveries SET status = CASE WHEN attempts > retry_base THEN 'retrying' ELSE 'queued' END, \
-             due_at = $2, claim_token = NULL, updated_at = $2 WHERE claim_token = $1 AND status = 'sending'")
-            .bind(token).bind(now).execute(self.writer()).await?;
+            "UPDATE deliveries SET status = CASE WHEN attempts > retry_base THEN 'retrying' \
+             ELSE 'queued' END, due_at = $2, claim_token = NULL, updated_at = $2 WHERE \
+             claim_token = $1 AND status = 'sending'",
+        )
+        .bind(token)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
         Ok(r.rows_affected())
     }
 
     async fn queue_depth(&self, now: i64) -> StoreResult<Vec<QueueDepth>> {
         Ok(sqlx::query_as::<_, QueueDepth>(
-            "SELECT status, COUNT(*) AS n, MIN(CASE WHEN due_at <= $1 THEN due_at END) AS oldest_due \
-             FROM deliveries WHERE status IN ('queued', 'scheduled', 'retrying', 'sending') \
-             GROUP BY status ORDER BY status")
-            .bind(now).fetch_all(self.reader()).await?)
+            "SELECT status, COUNT(*) AS n, MIN(CASE WHEN due_at <= $1 THEN due_at END) AS \
+             oldest_due FROM deliveries WHERE status IN ('queued', 'scheduled', 'retrying', \
+             'sending') GROUP BY status ORDER BY status",
+        )
+        .bind(now)
+        .fetch_all(self.reader())
+        .await?)
     }
 
     async fn claim(
@@ -382,9 +412,14 @@ where
 
     async fn deliveries_per_minute(&self, since: i64) -> StoreResult<Vec<MinuteCount>> {
         Ok(sqlx::query_as::<_, MinuteCount>(AssertSqlSafe(format!(
-            "SELECT created_at / 60000 AS minute, status, channel, COUNT(*) AS n FROM deliveries{} \
-             WHERE created_at >= $1 GROUP BY created_at / 60000, status, channel ORDER BY minute, status, channel", D::BY_CREATED)))
-            .bind(since).fetch_all(self.reader()).await?)
+            "SELECT created_at / 60000 AS minute, status, channel, COUNT(*) AS n FROM \
+             deliveries{} WHERE created_at >= $1 GROUP BY created_at / 60000, status, channel \
+             ORDER BY minute, status, channel",
+            D::BY_CREATED
+        )))
+        .bind(since)
+        .fetch_all(self.reader())
+        .await?)
     }
 }
 

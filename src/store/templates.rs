@@ -100,16 +100,40 @@ where
                 max + 1
             }
             None => {
-                sqlx::query("INSERT INTO templates (key, name, current_version, created_at, updated_at) VALUES ($1, $2, 1, $3, $3) \
-                             ON CONFLICT (key) DO NOTHING")
-                    .bind(key).bind(name).bind(now).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO templates (key, name, current_version, created_at, \
+                             updated_at) VALUES ($1, $2, 1, $3, $3) ON CONFLICT (key) DO \
+                             NOTHING",
+                )
+                .bind(key)
+                .bind(name)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
                 1
             }
         };
-        sqlx::query("INSERT INTO template_versions (template_key, version, name, content, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(key).bind(version).bind(name).bind(content).bind(now).execute(&mut *tx).await?;
-        sqlx::query("UPDATE templates SET name = $2, current_version = $3, updated_at = $4, archived_at = NULL WHERE key = $1")
-            .bind(key).bind(name).bind(version).bind(now).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO template_versions (template_key, version, name, content, \
+                     created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(key)
+        .bind(version)
+        .bind(name)
+        .bind(content)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE templates SET name = $2, current_version = $3, updated_at = $4, \
+                     archived_at = NULL WHERE key = $1",
+        )
+        .bind(key)
+        .bind(name)
+        .bind(version)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok((version, true))
     }
@@ -123,8 +147,12 @@ where
 
     async fn template_versions(&self, key: &str) -> StoreResult<Vec<TemplateVersionRow>> {
         Ok(sqlx::query_as::<_, TemplateVersionRow>(
-            "SELECT version, name, content, created_at FROM template_versions WHERE template_key = $1 ORDER BY version")
-            .bind(key).fetch_all(self.reader()).await?)
+            "SELECT version, name, content, created_at FROM template_versions WHERE \
+             template_key = $1 ORDER BY version",
+        )
+        .bind(key)
+        .fetch_all(self.reader())
+        .await?)
     }
 
     async fn activate_template_version(
@@ -135,15 +163,27 @@ where
     ) -> StoreResult<bool> {
         let r = sqlx::query(
             "UPDATE templates SET current_version = $2, updated_at = $3, archived_at = NULL, \
-             name = (SELECT name FROM template_versions WHERE template_key = $1 AND version = $2) \
-             WHERE key = $1 AND EXISTS (SELECT 1 FROM template_versions WHERE template_key = $1 AND version = $2)")
-            .bind(key).bind(version).bind(now).execute(self.writer()).await?;
+             name = (SELECT name FROM template_versions WHERE template_key = $1 AND version = \
+             $2) WHERE key = $1 AND EXISTS (SELECT 1 FROM template_versions WHERE \
+             template_key = $1 AND version = $2)",
+        )
+        .bind(key)
+        .bind(version)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 
     async fn archive_template(&self, key: &str, now: i64) -> StoreResult<bool> {
-        let r = sqlx::query("UPDATE templates SET archived_at = $2, updated_at = $2 WHERE key = $1 AND archived_at IS NULL")
-            .bind(key).bind(now).execute(self.writer()).await?;
+        let r = sqlx::query(
+            "UPDATE templates SET archived_at = $2, updated_at = $2 WHERE key \
+                             = $1 AND archived_at IS NULL",
+        )
+        .bind(key)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 }

@@ -47,7 +47,8 @@ where
 
     async fn purge_finished(&self, before: i64) -> StoreResult<u64> {
         let mut tx = self.writer().begin().await?;
-        let finished = "SELECT id FROM deliveries WHERE status IN ('sent', 'failed', 'suppressed', 'cancelled') AND updated_at < $1";
+        let finished = "SELECT id FROM deliveries WHERE status IN ('sent', 'failed', \
+                        'suppressed', 'cancelled') AND updated_at < $1";
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM delivery_attempts WHERE delivery_id IN ({finished})"
         )))

@@ -97,7 +97,8 @@ pub async fn write_accepts<D: Dialect>(
             Ok(())
         }
         Err(e) => {
-            tracing::warn!(error = %e, size = batch.len(), "batched accept failed; retrying one by one");
+            tracing::warn!(error = %e, size = batch.len(), "batched accept failed; retrying \
+                                                            one by one");
             let mut failing = Ok(());
             for (accept, reply) in batch {
                 let r = accept_tx(pool, held, &[&accept])
@@ -211,11 +212,17 @@ async fn caps_tx<D: Dialect>(
                             .await?;
                     }
                     sqlx::query_scalar::<_, i64>(
-                        "SELECT COUNT(*) FROM deliveries WHERE recipient = $1 AND channel = $2 AND category = $3 \
-                         AND created_at > $4 AND status NOT IN ('suppressed', 'cancelled') \
-                         AND ($5 IS NULL OR template_key = $5)")
-                        .bind(&k.0).bind(&k.1).bind(category).bind(now - window).bind(template.clone())
-                        .fetch_one(&mut **tx).await?
+                        "SELECT COUNT(*) FROM deliveries WHERE recipient = $1 AND channel = \
+                         $2 AND category = $3 AND created_at > $4 AND status NOT IN \
+                         ('suppressed', 'cancelled') AND ($5 IS NULL OR template_key = $5)",
+                    )
+                    .bind(&k.0)
+                    .bind(&k.1)
+                    .bind(category)
+                    .bind(now - window)
+                    .bind(template.clone())
+                    .fetch_one(&mut **tx)
+                    .await?
                 }
             };
             if count >= limit {
@@ -244,18 +251,32 @@ async fn accept_tx<D: Dialect>(
         if let Some((key_id, key, rec, expires_at)) = &a.idempotency {
             let n = a.notification.created_at;
             let r = sqlx::query(
-                "INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, response_status, response_body, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (api_key_id, idem_key) DO UPDATE SET \
-                 request_hash = excluded.request_hash, response_status = excluded.response_status, \
-                 response_body = excluded.response_body, created_at = excluded.created_at, expires_at = excluded.expires_at \
-                 WHERE idempotency_keys.expires_at <= $6")
-                .bind(key_id).bind(key).bind(&rec.request_hash).bind(rec.response_status)
-                .bind(&rec.response_body).bind(n).bind(expires_at)
-                .execute(&mut *tx).await?;
+                "INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, \
+                 response_status, response_body, created_at, expires_at) VALUES ($1, $2, $3, \
+                 $4, $5, $6, $7) ON CONFLICT (api_key_id, idem_key) DO UPDATE SET \
+                 request_hash = excluded.request_hash, response_status = \
+                 excluded.response_status, response_body = excluded.response_body, created_at \
+                 = excluded.created_at, expires_at = excluded.expires_at WHERE \
+                 idempotency_keys.expires_at <= $6",
+            )
+            .bind(key_id)
+            .bind(key)
+            .bind(&rec.request_hash)
+            .bind(rec.response_status)
+            .bind(&rec.response_body)
+            .bind(n)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
             if r.rows_affected() == 0 {
                 let existing = sqlx::query_as::<_, IdempotencyRecord>(
-                    "SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE api_key_id = $1 AND idem_key = $2")
-                    .bind(key_id).bind(key).fetch_one(&mut *tx).await?;
+                    "SELECT request_hash, response_status, response_body FROM \
+                     idempotency_keys WHERE api_key_id = $1 AND idem_key = $2",
+                )
+                .bind(key_id)
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
                 outcomes.push(AcceptOutcome::Existing(existing));
                 continue;
             }
@@ -277,8 +298,15 @@ async fn accept_tx<D: Dialect>(
                 Some(c) => {
                     *body = serde_json::to_string(&c.answer).expect("answers serialise");
                     if let Some((key_id, key, _, _)) = &a.idempotency {
-                        sqlx::query("UPDATE idempotency_keys SET response_body = $3 WHERE api_key_id = $1 AND idem_key = $2")
-                            .bind(key_id).bind(key).bind(body.as_str()).execute(&mut *tx).await?;
+                        sqlx::query(
+                            "UPDATE idempotency_keys SET response_body = $3 WHERE \
+                                     api_key_id = $1 AND idem_key = $2",
+                        )
+                        .bind(key_id)
+                        .bind(key)
+                        .bind(body.as_str())
+                        .execute(&mut *tx)
+                        .await?;
                     }
                 }
             }
@@ -292,7 +320,9 @@ async fn accept_tx<D: Dialect>(
     // Everything new in as few statements as the parameter limits allow.
     for chunk in fresh.chunks(INSERT_CHUNK) {
         let mut q = QueryBuilder::<D>::new(
-            "INSERT INTO notifications (id, template_key, template_version, data, category, priority, locale, dedup_key, send_at, api_key_id, created_at) ");
+            "INSERT INTO notifications (id, template_key, template_version, data, category, \
+             priority, locale, dedup_key, send_at, api_key_id, created_at) ",
+        );
         q.push_values(chunk, |mut b, a| {
             let n = &a.notification;
             b.push_bind(n.id.clone())
@@ -315,8 +345,10 @@ async fn accept_tx<D: Dialect>(
         .collect();
     for chunk in rows.chunks(INSERT_CHUNK) {
         let mut q = QueryBuilder::<D>::new(
-            "INSERT INTO deliveries (id, notification_id, template_key, recipient, recipient_data, channel, category, address, content, \
-             status, reason, priority, due_at, created_at, updated_at, attempts) ");
+            "INSERT INTO deliveries (id, notification_id, template_key, recipient, \
+             recipient_data, channel, category, address, content, status, reason, priority, \
+             due_at, created_at, updated_at, attempts) ",
+        );
         q.push_values(chunk, |mut b, (n, d)| {
             b.push_bind(d.id.clone())
                 .push_bind(n.id.clone())
