@@ -28,10 +28,10 @@ use crate::config::Backend;
 /// limits: deliveries have 15 columns).
 pub const INSERT_CHUNK: usize = 500;
 
-pub const DELIVERY_COLUMNS: &str = "id, notification_id, template_key, recipient, \
-                                    recipient_data, channel, category, address, content, \
-                                    status, reason, priority, attempts, due_at, last_error, \
-                                    provider, created_at, updated_at";
+pub const DELIVERY_COLUMNS: &str =
+    "id, notification_id, template_key, recipient, recipient_data, channel, category, address, \
+     content, status, reason, priority, attempts, due_at, last_error, provider, created_at, \
+     updated_at";
 
 /// The statuses of a delivery waiting for a worker.
 const WAITING: &str = "status IN ('queued', 'scheduled', 'retrying', 'sending')";

@@ -87,7 +87,7 @@ where
         let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
         sqlx::query(
             "INSERT INTO rate_buckets (name, tokens, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (name) DO NOTHING",
+             ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
         .bind(burst)
@@ -124,10 +124,10 @@ where
     async fn provider_pause(&self, key: &str, until: i64, now: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO provider_state (key, paused_until, updated_at) VALUES ($1, \
-                     $2, $3) ON CONFLICT (key) DO UPDATE SET updated_at = \
-                     excluded.updated_at, paused_until = CASE WHEN \
-                     provider_state.paused_until > excluded.paused_until THEN \
-                     provider_state.paused_until ELSE excluded.paused_until END",
+             $2, $3) ON CONFLICT (key) DO UPDATE SET updated_at = \
+             excluded.updated_at, paused_until = CASE WHEN \
+             provider_state.paused_until > excluded.paused_until THEN \
+             provider_state.paused_until ELSE excluded.paused_until END",
         )
         .bind(key)
         .bind(until)
@@ -145,8 +145,8 @@ where
     ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO provider_state (key, open_until, updated_at) VALUES ($1, $2, \
-                     $3) ON CONFLICT (key) DO UPDATE SET open_until = excluded.open_until, \
-                     updated_at = excluded.updated_at",
+             $3) ON CONFLICT (key) DO UPDATE SET open_until = excluded.open_until, \
+             updated_at = excluded.updated_at",
         )
         .bind(key)
         .bind(open_until)
@@ -165,7 +165,7 @@ where
     ) -> StoreResult<bool> {
         let r = sqlx::query(
             "UPDATE provider_state SET open_until = $3, updated_at = $4 \
-                             WHERE key = $1 AND open_until = $2 AND open_until <= $4",
+             WHERE key = $1 AND open_until = $2 AND open_until <= $4",
         )
         .bind(key)
         .bind(seen)

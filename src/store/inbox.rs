@@ -11,11 +11,10 @@ use super::dialect::{Dialect, Engine, RowsAffected};
 use super::{InboxMessage, NewInboxMessage, StoreResult};
 
 /// Raises a recipient's inbox token generation; returns the new one.
-pub(super) const INBOX_TOKEN_REVOKE: &str = "INSERT INTO inbox_token_generations (recipient, \
-                                             generation) VALUES ($1, 1) ON CONFLICT \
-                                             (recipient) DO UPDATE SET generation = \
-                                             inbox_token_generations.generation + 1 RETURNING \
-                                             generation";
+pub(super) const INBOX_TOKEN_REVOKE: &str =
+    "INSERT INTO inbox_token_generations (recipient, generation) VALUES ($1, 1) \
+     ON CONFLICT (recipient) DO UPDATE SET generation = inbox_token_generations.generation + 1 \
+     RETURNING generation";
 
 /// In-app inbox messages.
 #[async_trait]
@@ -242,7 +241,7 @@ where
     async fn inbox_archive(&self, recipient: &str, id: &str, now: i64) -> StoreResult<bool> {
         let r = sqlx::query(
             "UPDATE inbox_messages SET archived_at = $3 WHERE recipient = $1 \
-                             AND id = $2 AND archived_at IS NULL",
+             AND id = $2 AND archived_at IS NULL",
         )
         .bind(recipient)
         .bind(id)

@@ -47,7 +47,7 @@ where
     async fn insert_key(&self, k: &ApiKeyRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO api_keys (id, name, prefix, key_hash, scopes, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&k.id)
         .bind(&k.name)
@@ -99,7 +99,7 @@ where
     async fn session_insert(&self, s: &ConsoleSessionRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO console_sessions (id, key_id, csrf, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&s.id)
         .bind(&s.key_id)

@@ -282,10 +282,10 @@ where
             // column1.. in both SQLite and PostgreSQL.
             let mut q = QueryBuilder::<D>::new(
                 "UPDATE deliveries SET status = v.column3, \
-                                                reason = v.column4, due_at = v.column5, \
-                                                attempts = attempts + 1, last_error = \
-                                                v.column6, provider = v.column7, updated_at = \
-                                                v.column8, claim_token = NULL FROM (",
+                 reason = v.column4, due_at = v.column5, \
+                 attempts = attempts + 1, last_error = \
+                 v.column6, provider = v.column7, updated_at = \
+                 v.column8, claim_token = NULL FROM (",
             );
             q.push_values(chunk, |mut b, c| {
                 b.push_bind(c.delivery_id.clone())

@@ -102,8 +102,8 @@ where
             None => {
                 sqlx::query(
                     "INSERT INTO templates (key, name, current_version, created_at, \
-                             updated_at) VALUES ($1, $2, 1, $3, $3) ON CONFLICT (key) DO \
-                             NOTHING",
+                     updated_at) VALUES ($1, $2, 1, $3, $3) ON CONFLICT (key) DO \
+                     NOTHING",
                 )
                 .bind(key)
                 .bind(name)
@@ -115,7 +115,7 @@ where
         };
         sqlx::query(
             "INSERT INTO template_versions (template_key, version, name, content, \
-                     created_at) VALUES ($1, $2, $3, $4, $5)",
+             created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(key)
         .bind(version)
@@ -126,7 +126,7 @@ where
         .await?;
         sqlx::query(
             "UPDATE templates SET name = $2, current_version = $3, updated_at = $4, \
-                     archived_at = NULL WHERE key = $1",
+             archived_at = NULL WHERE key = $1",
         )
         .bind(key)
         .bind(name)
@@ -178,7 +178,7 @@ where
     async fn archive_template(&self, key: &str, now: i64) -> StoreResult<bool> {
         let r = sqlx::query(
             "UPDATE templates SET archived_at = $2, updated_at = $2 WHERE key \
-                             = $1 AND archived_at IS NULL",
+             = $1 AND archived_at IS NULL",
         )
         .bind(key)
         .bind(now)

@@ -64,7 +64,7 @@ where
         .rows_affected();
         sqlx::query(
             "DELETE FROM notifications WHERE created_at < $1 AND NOT EXISTS \
-                     (SELECT 1 FROM deliveries d WHERE d.notification_id = notifications.id)",
+             (SELECT 1 FROM deliveries d WHERE d.notification_id = notifications.id)",
         )
         .bind(before)
         .execute(&mut *tx)

@@ -97,8 +97,7 @@ pub async fn write_accepts<D: Dialect>(
             Ok(())
         }
         Err(e) => {
-            tracing::warn!(error = %e, size = batch.len(), "batched accept failed; retrying \
-                                                            one by one");
+            tracing::warn!(error = %e, size = batch.len(), "batched accept failed; retrying one by one");
             let mut failing = Ok(());
             for (accept, reply) in batch {
                 let r = accept_tx(pool, held, &[&accept])
@@ -300,7 +299,7 @@ async fn accept_tx<D: Dialect>(
                     if let Some((key_id, key, _, _)) = &a.idempotency {
                         sqlx::query(
                             "UPDATE idempotency_keys SET response_body = $3 WHERE \
-                                     api_key_id = $1 AND idem_key = $2",
+                             api_key_id = $1 AND idem_key = $2",
                         )
                         .bind(key_id)
                         .bind(key)
