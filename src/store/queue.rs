@@ -453,6 +453,7 @@ fn push_filter<D: Dialect>(q: &mut QueryBuilder<D>, f: &DeliveryFilter) {
     }
 }
 
+/// The answer to a state change: the changed row, or why nothing changed.
 async fn transition<Q: Queue + ?Sized>(
     store: &Q,
     id: &str,
