@@ -298,7 +298,7 @@ impl Dialect for Sqlite {
         claims: &[(&str, &str, i64)],
         now: i64,
     ) -> StoreResult<HashSet<String>> {
-        catch_up(&mut **tx, held).await?;
+        catch_up(tx, held).await?;
         let free: Vec<&(&str, &str, i64)> = claims
             .iter()
             .filter(|(scope, _, _)| !held.holds(scope, now))
