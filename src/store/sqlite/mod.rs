@@ -2,6 +2,13 @@
 //! through one connection (SQLite allows one writer at a time, and queueing
 //! writers in the pool is cheaper and fairer than retrying on SQLITE_BUSY).
 //! Accepted requests are committed in groups by one writer task.
+//!
+//! The statements are shared ([`super::dialect`]); this module opens the
+//! pools, runs the writer and the checkpointer, and says what SQLite does
+//! its own way ([`Dialect`] for `Sqlite`). The held deduplication scopes
+//! ([`held`]) are SQLite's alone.
+
+mod held;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -16,15 +23,18 @@ use sqlx::sqlite::{
 };
 use sqlx::Sqlite;
 
-use super::common::{next_batch, AcceptQueue, DELIVERY_COLUMNS};
-use super::held::HeldScopes;
-use super::*;
+use self::held::HeldScopes;
+use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, Values, INSERT_CHUNK};
+use super::writer::{next_batch, write_accepts, AcceptQueue};
+use super::{StoreResult, Unavailable};
 use crate::config::{Backend, DatabaseConfig};
+use sqlx::migrate::Migrator;
 use sqlx::Connection;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::LazyLock;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
     read: SqlitePool,
@@ -73,54 +83,6 @@ fn private_database_files(db: &std::path::Path) -> std::io::Result<()> {
 }
 
 impl SqliteStore {
-    const NOTIFY: Option<&'static str> = None;
-    /// Counting by creation time: without statistics the planner walks the
-    /// whole status index (in GROUP BY order) instead of the range of the
-    /// covering (created_at, status, channel) index.
-    const BY_CREATED: &'static str = " INDEXED BY deliveries_created";
-    /// Frequency caps need no lock: the accepting transaction takes
-    /// SQLite's write lock up front (BEGIN IMMEDIATE), so counts and inserts
-    /// of other processes sharing the file can't interleave.
-    const CAP_LOCK: Option<&'static str> = None;
-    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
-    const LOCK_ROW: &'static str = "";
-    const PURGE_SCOPES: &'static str = "DELETE FROM dedup_log WHERE expires_at <= $1";
-
-    /// Claims deduplication scopes (scope, delivery id, expiry): appends the
-    /// free ones to `dedup_log` and returns the winning delivery ids. The
-    /// transaction holds SQLite's write lock (BEGIN IMMEDIATE), so after
-    /// reading the rows other processes appended, `held` is the whole truth
-    /// until commit. See `held.rs`.
-    async fn claim_scopes(
-        tx: &mut sqlx::Transaction<'_, Sqlite>,
-        held: &mut HeldScopes,
-        claims: &[(&str, &str, i64)],
-        now: i64,
-    ) -> StoreResult<HashSet<String>> {
-        catch_up(&mut **tx, held).await?;
-        let free: Vec<&(&str, &str, i64)> = claims
-            .iter()
-            .filter(|(scope, _, _)| !held.holds(scope, now))
-            .collect();
-        if free.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let mut last = held.seen();
-        for chunk in free.chunks(super::common::INSERT_CHUNK) {
-            let mut q =
-                sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO dedup_log (scope, expires_at) ");
-            q.push_values(chunk, |mut b, (scope, _, until)| {
-                b.push_bind(*scope).push_bind(*until);
-            });
-            // The last row's seq: under the write lock, every row up to it
-            // is either read above or appended here.
-            last = q.build().execute(&mut **tx).await?.last_insert_rowid();
-        }
-        let claimed: Vec<(&str, i64)> = free.iter().map(|(s, _, until)| (*s, *until)).collect();
-        held.claim_pending(&claimed, last);
-        Ok(free.iter().map(|(_, id, _)| id.to_string()).collect())
-    }
-
     pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Self> {
         let mut opts = SqliteConnectOptions::from_str(&cfg.url)?
             .create_if_missing(true)
@@ -194,7 +156,7 @@ impl SqliteStore {
         let writes = full.clone();
         tokio::spawn(async move {
             while let Some(batch) = next_batch(&rx).await {
-                match Self::write_accepts(&pool, &mut held, batch).await {
+                match write_accepts::<Sqlite>(&pool, &mut held, batch).await {
                     Ok(()) => writes.store(false, Ordering::Relaxed),
                     Err(Unavailable::Full) => writes.store(true, Ordering::Relaxed),
                     Err(Unavailable::Down) => {}
@@ -212,57 +174,6 @@ impl SqliteStore {
             _checkpointer: checkpointer,
             full,
         })
-    }
-
-    /// Ready for accepts unless the last ones failed for lack of space;
-    /// then a write of 128 KiB (committed, then removed; more than a
-    /// typical send with its rendered deliveries) says whether there is
-    /// room again, so the store recovers without one. A smaller probe
-    /// could fit in the space a refused send left over and say "ready"
-    /// while sends still fail.
-    async fn writes_ready(&self) -> StoreResult<()> {
-        if !self.full.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        let probe = async {
-            sqlx::query(
-                "INSERT OR REPLACE INTO settings (name, value) VALUES ('write_probe', hex(randomblob(65536)))",
-            )
-            .execute(&self.write)
-            .await?;
-            sqlx::query("DELETE FROM settings WHERE name = 'write_probe'")
-                .execute(&self.write)
-                .await?;
-            StoreResult::Ok(())
-        };
-        match probe.await {
-            Ok(()) => {
-                self.full.store(false, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(e) => {
-                if e.unavailable() == Some(Unavailable::Full) {
-                    self.full.store(true, Ordering::Relaxed);
-                }
-                Err(e)
-            }
-        }
-    }
-
-    fn reader(&self) -> &SqlitePool {
-        &self.read
-    }
-
-    fn writer(&self) -> &SqlitePool {
-        if let Some(w) = &self.wrote {
-            w.notify_one();
-        }
-        &self.write
-    }
-
-    /// No other process to tell: one process holds the streams.
-    fn inbox_channel(&self) -> Option<&str> {
-        None
     }
 }
 
@@ -349,58 +260,178 @@ async fn checkpoint_after_writes(
     conn.close().await;
 }
 
-store_impl!(SqliteStore, Sqlite, {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
+impl Values for Sqlite {
+    type I64 = i64;
+    type F64 = f64;
+    type Bool = bool;
+    type Text = String;
+    type OptI64 = Option<i64>;
+    type OptText = Option<String>;
+    type Index = usize;
+    type Str<'a> = &'a str;
+    type Conn<'c> = &'c mut sqlx::SqliteConnection;
+}
 
-    async fn claim(
-        &self,
+impl Dialect for Sqlite {
+    type Held = HeldScopes;
+    const NOTIFY: Option<&'static str> = None;
+    /// Counting by creation time: without statistics the planner walks the
+    /// whole status index (in GROUP BY order) instead of the range of the
+    /// covering (created_at, status, channel) index.
+    const BY_CREATED: &'static str = " INDEXED BY deliveries_created";
+    /// Frequency caps need no lock: the accepting transaction takes
+    /// SQLite's write lock up front (BEGIN IMMEDIATE), so counts and inserts
+    /// of other processes sharing the file can't interleave.
+    const CAP_LOCK: Option<&'static str> = None;
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const LOCK_ROW: &'static str = "";
+    const PURGE_SCOPES: &'static str = "DELETE FROM dedup_log WHERE expires_at <= $1";
+
+    /// Claims deduplication scopes (scope, delivery id, expiry): appends the
+    /// free ones to `dedup_log` and returns the winning delivery ids. The
+    /// transaction holds SQLite's write lock (BEGIN IMMEDIATE), so after
+    /// reading the rows other processes appended, `held` is the whole truth
+    /// until commit. See `held.rs`.
+    async fn claim_scopes(
+        tx: &mut sqlx::Transaction<'_, Sqlite>,
+        held: &mut HeldScopes,
+        claims: &[(&str, &str, i64)],
         now: i64,
-        lease_until: i64,
-        limit: i64,
-        token: &str,
-    ) -> StoreResult<Vec<Claimed>> {
-        // One statement: SQLite runs it under the write lock, so two
-        // processes sharing the file can't claim the same row. Due rows in
-        // priority order, each priority a range of the (priority, due_at)
-        // index, so a backlog of low-priority work can't hold up an auth
-        // code. INDEXED BY: without statistics the planner prefers the
-        // status index and sorts every waiting row.
-        Ok(sqlx::query_as::<_, Claimed>(const_format::concatcp!(
-            "UPDATE deliveries SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
-             WHERE id IN (",
-            due_in_priority!(" INDEXED BY deliveries_due", ""),
-            ") RETURNING id, notification_id, recipient, channel, category, address, content, attempts, retry_base, claim_token"))
-            .bind(lease_until).bind(token).bind(now).bind(limit)
-            .fetch_all(self.writer())
-            .await?)
+    ) -> StoreResult<HashSet<String>> {
+        catch_up(tx, held).await?;
+        let free: Vec<&(&str, &str, i64)> = claims
+            .iter()
+            .filter(|(scope, _, _)| !held.holds(scope, now))
+            .collect();
+        if free.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut last = held.seen();
+        for chunk in free.chunks(INSERT_CHUNK) {
+            let mut q =
+                sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO dedup_log (scope, expires_at) ");
+            q.push_values(chunk, |mut b, (scope, _, until)| {
+                b.push_bind(*scope).push_bind(*until);
+            });
+            // The last row's seq: under the write lock, every row up to it
+            // is either read above or appended here.
+            last = q.build().execute(&mut **tx).await?.last_insert_rowid();
+        }
+        let claimed: Vec<(&str, i64)> = free.iter().map(|(s, _, until)| (*s, *until)).collect();
+        held.claim_pending(&claimed, last);
+        Ok(free.iter().map(|(_, id, _)| id.to_string()).collect())
     }
 
-    async fn next_due(&self) -> StoreResult<Option<i64>> {
-        Ok(
-            sqlx::query_scalar::<_, Option<i64>>(next_due_sql!(" INDEXED BY deliveries_due"))
-                .fetch_one(self.reader())
-                .await?,
-        )
+    /// One statement: SQLite runs it under the write lock, so two
+    /// processes sharing the file can't claim the same row. Due rows in
+    /// priority order, each priority a range of the (priority, due_at)
+    /// index, so a backlog of low-priority work can't hold up an auth
+    /// code. INDEXED BY: without statistics the planner prefers the
+    /// status index and sorts every waiting row.
+    fn claim_sql() -> &'static str {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "UPDATE deliveries SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
+                 WHERE id IN ({}) RETURNING id, notification_id, recipient, channel, category, address, content, attempts, retry_base, claim_token",
+                due_in_priority(" INDEXED BY deliveries_due", "")
+            )
+        });
+        &SQL
     }
 
-    async fn wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>> {
+    fn next_due_sql() -> &'static str {
+        static SQL: LazyLock<String> = LazyLock::new(|| next_due_sql(" INDEXED BY deliveries_due"));
+        &SQL
+    }
+
+    fn discard_pending(held: &mut HeldScopes) {
+        held.discard_pending();
+    }
+
+    fn commit_pending(held: &mut HeldScopes, now: i64) {
+        held.commit_pending(now);
+    }
+}
+
+impl Engine for SqliteStore {
+    type Db = Sqlite;
+    const BACKEND: Backend = Backend::Sqlite;
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        if let Some(w) = &self.wrote {
+            w.notify_one();
+        }
+        &self.write
+    }
+
+    /// No other process to tell: one process holds the streams.
+    fn inbox_channel(&self) -> Option<&str> {
+        None
+    }
+
+    fn accept_queue(&self) -> &AcceptQueue {
+        &self.accept_queue
+    }
+
+    /// Ready for accepts unless the last ones failed for lack of space;
+    /// then a write of 128 KiB (committed, then removed; more than a
+    /// typical send with its rendered deliveries) says whether there is
+    /// room again, so the store recovers without one. A smaller probe
+    /// could fit in the space a refused send left over and say "ready"
+    /// while sends still fail.
+    async fn writes_ready(&self) -> StoreResult<()> {
+        if !self.full.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let probe = async {
+            sqlx::query(
+                "INSERT OR REPLACE INTO settings (name, value) VALUES ('write_probe', hex(randomblob(65536)))",
+            )
+            .execute(&self.write)
+            .await?;
+            sqlx::query("DELETE FROM settings WHERE name = 'write_probe'")
+                .execute(&self.write)
+                .await?;
+            StoreResult::Ok(())
+        };
+        match probe.await {
+            Ok(()) => {
+                self.full.store(false, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                if e.unavailable() == Some(Unavailable::Full) {
+                    self.full.store(true, Ordering::Relaxed);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn listen_wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>> {
         Ok(None)
     }
 
-    async fn inbox_announce(&self, _event: &str) -> StoreResult<()> {
-        Ok(())
-    }
-
-    async fn inbox_events(&self) -> StoreResult<Option<BoxStream<'static, String>>> {
+    async fn listen_inbox(&self) -> StoreResult<Option<BoxStream<'static, String>>> {
         Ok(None)
     }
-});
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::prelude::*;
+    use crate::store::{
+        Accept, AcceptOutcome, Accepted, DeliverySummary, NewDelivery, NotificationRow,
+    };
 
     fn config(dir: &std::path::Path, every: Option<Duration>) -> DatabaseConfig {
         DatabaseConfig {

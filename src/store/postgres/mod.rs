@@ -1,6 +1,10 @@
 //! PostgreSQL: for many instances on one database. Claiming uses
 //! `FOR UPDATE SKIP LOCKED`, so workers in any number of processes take
 //! disjoint batches; new work wakes every process through LISTEN/NOTIFY.
+//!
+//! The statements are shared ([`super::dialect`]); this module opens the
+//! pool, starts the writer tasks and listens, and says what PostgreSQL
+//! does its own way ([`Dialect`] for `Postgres`).
 
 use std::str::FromStr;
 
@@ -10,11 +14,14 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use std::collections::HashSet;
 
-use super::common::{next_batch, AcceptQueue, DELIVERY_COLUMNS};
-use super::*;
+use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, Values, INSERT_CHUNK};
+use super::writer::{next_batch, write_accepts, AcceptQueue};
+use super::StoreResult;
 use crate::config::{Backend, DatabaseConfig};
+use sqlx::migrate::Migrator;
+use std::sync::LazyLock;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The LISTEN/NOTIFY channel. Notifications carry no payload: they only say
 /// "look at the queue".
@@ -53,6 +60,65 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Self> {
+        let mut opts = PgConnectOptions::from_str(&cfg.url)?;
+        if let Some(schema) = &cfg.schema {
+            // Make the schema with a plain connection first, then point every
+            // pooled connection at it.
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.clone())
+                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+            )))
+            .execute(&admin)
+            .await?;
+            admin.close().await;
+            opts = opts.options([("search_path", schema.as_str())]);
+        }
+        let size = cfg.max_connections.max(ACCEPT_WRITERS as u32 + 2);
+        // Open every connection up front: a new connection costs a TLS
+        // handshake (tens of ms), which must not land on a request.
+        let pool = PgPoolOptions::new()
+            .max_connections(size)
+            .min_connections(size)
+            .acquire_timeout(cfg.acquire_timeout)
+            .connect_with(opts)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        let (accept_queue, rx) = AcceptQueue::new(4096);
+        for _ in 0..ACCEPT_WRITERS {
+            let rx = rx.clone();
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                while let Some(batch) = next_batch(&rx).await {
+                    let _ = write_accepts::<Postgres>(&pool, &mut (), batch).await;
+                }
+            });
+        }
+        Ok(PgStore {
+            pool,
+            accept_queue,
+            inbox_channel: inbox_channel(cfg.schema.as_deref()),
+        })
+    }
+}
+
+impl Values for Postgres {
+    type I64 = i64;
+    type F64 = f64;
+    type Bool = bool;
+    type Text = String;
+    type OptI64 = Option<i64>;
+    type OptText = Option<String>;
+    type Index = usize;
+    type Str<'a> = &'a str;
+    type Conn<'c> = &'c mut sqlx::PgConnection;
+}
+
+impl Dialect for Postgres {
+    type Held = ();
     const NOTIFY: Option<&'static str> = Some("SELECT pg_notify('missive_wake', '')");
     const BY_CREATED: &'static str = "";
     /// Serialises frequency-cap checks of one recipient, channel and
@@ -65,15 +131,14 @@ impl PgStore {
     /// Claims deduplication scopes (scope, delivery id, expiry) with one
     /// upsert per chunk: a row lock per scope decides between concurrent
     /// transactions of every process. Returns the winning delivery ids.
-    /// `held` is SQLite's; here the table alone decides.
     async fn claim_scopes(
         tx: &mut sqlx::Transaction<'_, Postgres>,
-        _held: &mut super::held::HeldScopes,
+        _held: &mut (),
         claims: &[(&str, &str, i64)],
         now: i64,
     ) -> StoreResult<HashSet<String>> {
         let mut won = HashSet::new();
-        for chunk in claims.chunks(super::common::INSERT_CHUNK) {
+        for chunk in claims.chunks(INSERT_CHUNK) {
             let mut q = sqlx::QueryBuilder::<Postgres>::new(
                 "INSERT INTO dedup_keys (scope, delivery_id, expires_at) ",
             );
@@ -108,49 +173,31 @@ impl PgStore {
         Ok(won)
     }
 
-    pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Self> {
-        let mut opts = PgConnectOptions::from_str(&cfg.url)?;
-        if let Some(schema) = &cfg.schema {
-            // Make the schema with a plain connection first, then point every
-            // pooled connection at it.
-            let admin = PgPoolOptions::new()
-                .max_connections(1)
-                .connect_with(opts.clone())
-                .await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
-            )))
-            .execute(&admin)
-            .await?;
-            admin.close().await;
-            opts = opts.options([("search_path", schema.as_str())]);
-        }
-        let size = cfg.max_connections.max(ACCEPT_WRITERS as u32 + 2);
-        // Open every connection up front: a new connection costs a TLS
-        // handshake (tens of ms), which must not land on a request.
-        let pool = PgPoolOptions::new()
-            .max_connections(size)
-            .min_connections(size)
-            .acquire_timeout(cfg.acquire_timeout)
-            .connect_with(opts)
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        let (accept_queue, rx) = AcceptQueue::new(4096);
-        for _ in 0..ACCEPT_WRITERS {
-            let rx = rx.clone();
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                let mut held = super::held::HeldScopes::default();
-                while let Some(batch) = next_batch(&rx).await {
-                    let _ = Self::write_accepts(&pool, &mut held, batch).await;
-                }
-            });
-        }
-        Ok(PgStore {
-            pool,
-            accept_queue,
-            inbox_channel: inbox_channel(cfg.schema.as_deref()),
-        })
+    /// Due rows in priority order; SKIP LOCKED so workers in any number of
+    /// processes take disjoint batches.
+    fn claim_sql() -> &'static str {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "UPDATE deliveries d SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
+                 WHERE d.id IN ({}) RETURNING d.id, d.notification_id, d.recipient, d.channel, d.category, d.address, d.content, d.attempts, d.retry_base, d.claim_token",
+                due_in_priority("", " FOR UPDATE SKIP LOCKED")
+            )
+        });
+        &SQL
+    }
+
+    fn next_due_sql() -> &'static str {
+        static SQL: LazyLock<String> = LazyLock::new(|| next_due_sql(""));
+        &SQL
+    }
+}
+
+impl Engine for PgStore {
+    type Db = Postgres;
+    const BACKEND: Backend = Backend::Postgres;
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
     }
 
     fn reader(&self) -> &PgPool {
@@ -169,39 +216,12 @@ impl PgStore {
     async fn writes_ready(&self) -> StoreResult<()> {
         Ok(())
     }
-}
 
-store_impl!(PgStore, Postgres, {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
+    fn accept_queue(&self) -> &AcceptQueue {
+        &self.accept_queue
     }
 
-    async fn claim(
-        &self,
-        now: i64,
-        lease_until: i64,
-        limit: i64,
-        token: &str,
-    ) -> StoreResult<Vec<Claimed>> {
-        // Due rows in priority order; SKIP LOCKED so workers in any number of
-        // processes take disjoint batches.
-        Ok(sqlx::query_as::<_, Claimed>(const_format::concatcp!(
-            "UPDATE deliveries d SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
-             WHERE d.id IN (",
-            due_in_priority!("", " FOR UPDATE SKIP LOCKED"),
-            ") RETURNING d.id, d.notification_id, d.recipient, d.channel, d.category, d.address, d.content, d.attempts, d.retry_base, d.claim_token"))
-            .bind(lease_until).bind(token).bind(now).bind(limit)
-            .fetch_all(self.writer())
-            .await?)
-    }
-
-    async fn next_due(&self) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar::<_, Option<i64>>(next_due_sql!(""))
-            .fetch_one(self.reader())
-            .await?)
-    }
-
-    async fn wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>> {
+    async fn listen_wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(WAKE_CHANNEL).await?;
         // A dropped connection is re-established by the listener; the
@@ -209,16 +229,7 @@ store_impl!(PgStore, Postgres, {
         Ok(Some(listener.into_stream().map(|_| ()).boxed()))
     }
 
-    async fn inbox_announce(&self, event: &str) -> StoreResult<()> {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(&self.inbox_channel)
-            .bind(event)
-            .execute(self.writer())
-            .await?;
-        Ok(())
-    }
-
-    async fn inbox_events(&self) -> StoreResult<Option<BoxStream<'static, String>>> {
+    async fn listen_inbox(&self) -> StoreResult<Option<BoxStream<'static, String>>> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(&self.inbox_channel).await?;
         // The stream ends on an error the listener can't recover from; the
@@ -231,7 +242,7 @@ store_impl!(PgStore, Postgres, {
                 .boxed(),
         ))
     }
-});
+}
 
 #[cfg(test)]
 mod tests {

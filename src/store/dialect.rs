@@ -1,0 +1,197 @@
+//! What the shared statements need from a backend, as two traits: a
+//! [`Dialect`] is the sqlx database (SQLite or PostgreSQL) with what its
+//! SQL does differently, an [`Engine`] is one backend's store (its pools,
+//! its writer queue, its way of waking other processes).
+//!
+//! Each aggregate's statements are written once, generic over `D: Dialect`.
+//! sqlx needs many bounds for that (every bound value encodes, every read
+//! column decodes, a connection is an executor), and Rust only carries a
+//! trait's own supertraits and associated-type bounds to its users, not
+//! other `where` clauses. So the bounds are stated on the associated types
+//! of [`Values`], pinned to the Rust types (`I64 = i64`, …): a function
+//! that names `D: Dialect` gets them all, and no `where` list is repeated.
+
+use std::collections::HashSet;
+use std::future::Future;
+
+use futures::stream::BoxStream;
+use sqlx::migrate::Migrator;
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type,
+};
+
+use super::writer::AcceptQueue;
+use super::StoreResult;
+use crate::config::Backend;
+
+/// Rows of one multi-row INSERT (kept well under both backends' parameter
+/// limits: deliveries have 15 columns).
+pub const INSERT_CHUNK: usize = 500;
+
+pub const DELIVERY_COLUMNS: &str =
+    "id, notification_id, template_key, recipient, recipient_data, channel, category, address, \
+     content, status, reason, priority, attempts, due_at, last_error, provider, created_at, \
+     updated_at";
+
+/// The statuses of a delivery waiting for a worker.
+const WAITING: &str = "status IN ('queued', 'scheduled', 'retrying', 'sending')";
+
+/// The ids of up to `$4` deliveries due at `$3`, high priority first: one
+/// index range per priority (0 high, 1 normal, 2 low), so rows scheduled for
+/// later never slow a claim. `hint` is SQLite's INDEXED BY, `lock` is
+/// PostgreSQL's FOR UPDATE SKIP LOCKED.
+pub fn due_in_priority(hint: &str, lock: &str) -> String {
+    let one = |p: u8| {
+        format!(
+            "SELECT id FROM (SELECT id FROM deliveries{hint} WHERE {WAITING} \
+             AND priority = {p} AND due_at <= $3 ORDER BY due_at LIMIT $4{lock}) p{p}"
+        )
+    };
+    format!(
+        "{} UNION ALL {} UNION ALL {} LIMIT $4",
+        one(0),
+        one(1),
+        one(2)
+    )
+}
+
+/// The earliest `due_at` of any waiting delivery: the smallest of each
+/// priority's first row.
+pub fn next_due_sql(hint: &str) -> String {
+    format!(
+        "SELECT MIN(d) FROM (SELECT (SELECT due_at FROM deliveries{hint} WHERE {WAITING} AND \
+         priority = p.n ORDER BY due_at LIMIT 1) AS d FROM (SELECT 0 AS n UNION ALL SELECT 1 \
+         UNION ALL SELECT 2) p) m"
+    )
+}
+
+/// A value that binds and reads back as itself.
+pub trait Column<D: Database>: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D> {}
+
+impl<D, T> Column<D> for T
+where
+    D: Database,
+    T: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D>,
+{
+}
+
+/// Names for the Rust types the statements bind and read, so [`Dialect`]
+/// can state their bounds where users of `D: Dialect` see them.
+pub trait Values {
+    type I64;
+    type F64;
+    type Bool;
+    type Text;
+    type OptI64;
+    type OptText;
+    type Index;
+    type Str<'a>;
+    type Conn<'c>;
+}
+
+/// How many rows a statement changed: the backends' results have it under
+/// one name but no shared trait.
+pub trait RowsAffected {
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+/// A backend's database, with every bound the shared statements need and
+/// what its SQL does its own way.
+pub trait Dialect:
+    Database<Arguments: IntoArguments<Self>, QueryResult: RowsAffected>
+    + Values<
+        I64 = i64,
+        F64 = f64,
+        Bool = bool,
+        Text = String,
+        OptI64 = Option<i64>,
+        OptText = Option<String>,
+        Index = usize,
+    > + Values<
+        I64: Column<Self>,
+        F64: Column<Self>,
+        Bool: Column<Self>,
+        Text: Column<Self>,
+        OptI64: Column<Self>,
+        OptText: Column<Self>,
+        Index: ColumnIndex<Self::Row>,
+    > + for<'a> Values<Str<'a> = &'a str>
+    + for<'a> Values<Str<'a>: Encode<'a, Self> + Type<Self> + ColumnIndex<Self::Row>>
+    + for<'c> Values<Conn<'c> = &'c mut <Self as Database>::Connection>
+    + for<'c> Values<Conn<'c>: Executor<'c, Database = Self>>
+{
+    /// What the accepting writer task keeps between its transactions
+    /// (SQLite's held deduplication scopes).
+    type Held: Default + Send + 'static;
+    /// Run in the transaction that adds work, to wake other processes.
+    const NOTIFY: Option<&'static str>;
+    /// An index hint for counting deliveries by creation time.
+    const BY_CREATED: &'static str;
+    /// Serialises frequency-cap checks of one key (`$1`) until commit.
+    const CAP_LOCK: Option<&'static str>;
+    /// Opens the accepting and token-taking transactions.
+    const BEGIN_WRITE: &'static str;
+    /// Appended to a SELECT that reads a row to update it.
+    const LOCK_ROW: &'static str;
+    /// Deletes deduplication claims that expired by `$1`.
+    const PURGE_SCOPES: &'static str;
+
+    /// Claims due deliveries: `$1` lease end, `$2` token, `$3` now,
+    /// `$4` limit; returns them as [`Claimed`](super::Claimed).
+    fn claim_sql() -> &'static str;
+    /// The earliest `due_at` among waiting deliveries.
+    fn next_due_sql() -> &'static str;
+
+    /// Claims deduplication scopes (scope, delivery id, expiry) inside the
+    /// accepting transaction; returns the ids of the deliveries that won
+    /// theirs.
+    fn claim_scopes(
+        tx: &mut Transaction<'_, Self>,
+        held: &mut Self::Held,
+        claims: &[(&str, &str, i64)],
+        now: i64,
+    ) -> impl Future<Output = StoreResult<HashSet<String>>> + Send;
+    /// An accepting transaction starts: forget what an unfinished one
+    /// claimed.
+    fn discard_pending(_held: &mut Self::Held) {}
+    /// The accepting transaction committed at `now`.
+    fn commit_pending(_held: &mut Self::Held, _now: i64) {}
+}
+
+/// One backend's store: what the shared statements run on.
+pub trait Engine: Send + Sync + 'static {
+    type Db: Database;
+    const BACKEND: Backend;
+
+    /// The backend's migrations.
+    fn migrator() -> &'static Migrator;
+    fn reader(&self) -> &Pool<Self::Db>;
+    fn writer(&self) -> &Pool<Self::Db>;
+    /// Where accepted requests wait for the group-commit writer.
+    fn accept_queue(&self) -> &AcceptQueue;
+    /// The NOTIFY channel a new inbox message is announced on, in the
+    /// transaction that stores it; `None` where there is none.
+    fn inbox_channel(&self) -> Option<&str>;
+    /// What readiness adds to the database answering.
+    fn writes_ready(&self) -> impl Future<Output = StoreResult<()>> + Send;
+    /// See [`Queue::wakeups`](super::Queue::wakeups).
+    fn listen_wakeups(
+        &self,
+    ) -> impl Future<Output = StoreResult<Option<BoxStream<'static, ()>>>> + Send;
+    /// See [`Inbox::inbox_events`](super::Inbox::inbox_events).
+    fn listen_inbox(
+        &self,
+    ) -> impl Future<Output = StoreResult<Option<BoxStream<'static, String>>>> + Send;
+}

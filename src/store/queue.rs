@@ -1,0 +1,469 @@
+//! The queue: notifications and their deliveries, from the accepted
+//! request (written by the group-commit [`writer`](super::writer)) through
+//! claiming, completing, retrying, cancelling and replaying, to the lists
+//! and counts the API and console show. The deliveries table is the queue
+//! (docs/decisions/0001-the-deliveries-table-is-the-queue.md).
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use sqlx::{AssertSqlSafe, QueryBuilder};
+
+use super::attempts::audit_requeued;
+use super::dialect::{Dialect, Engine, RowsAffected, DELIVERY_COLUMNS, INSERT_CHUNK};
+use super::{
+    Accept, AcceptOutcome, Claimed, Completion, DeliveryFilter, DeliveryRow, IdempotencyRecord,
+    MinuteCount, NotificationRow, QueueDepth, StatusCount, StoreResult, Transition,
+};
+
+/// Notifications and their deliveries.
+#[async_trait]
+pub trait Queue: Send + Sync + 'static {
+    async fn find_idempotency(
+        &self,
+        api_key_id: &str,
+        key: &str,
+        now: i64,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
+
+    async fn accept(&self, accept: Accept) -> StoreResult<AcceptOutcome>;
+
+    async fn get_notification(&self, id: &str) -> StoreResult<Option<NotificationRow>>;
+
+    async fn deliveries_of(&self, notification_id: &str) -> StoreResult<Vec<DeliveryRow>>;
+
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        before_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRow>>;
+
+    async fn get_delivery(&self, id: &str) -> StoreResult<Option<DeliveryRow>>;
+
+    /// failed → queued, now, recording an audit entry (`note`) in its
+    /// attempt log, as the bulk replay does.
+    async fn retry_delivery(&self, id: &str, note: &str, now: i64) -> StoreResult<Transition>;
+
+    /// queued/scheduled/retrying → cancelled.
+    async fn cancel_delivery(&self, id: &str, now: i64) -> StoreResult<Transition>;
+
+    /// Cancels every waiting delivery of a notification; returns how many.
+    async fn cancel_notification(&self, notification_id: &str, now: i64) -> StoreResult<u64>;
+
+    /// As [`Queue::cancel_notification`], returning the channel of each
+    /// delivery cancelled.
+    async fn cancel_notification_channels(
+        &self,
+        notification_id: &str,
+        now: i64,
+    ) -> StoreResult<Vec<String>>;
+
+    /// Re-queues every failed delivery matching `filter` (the dead-letter
+    /// replay), recording an audit entry in each one's attempt log; returns
+    /// how many.
+    async fn retry_failed(&self, filter: &DeliveryFilter, note: &str, now: i64)
+        -> StoreResult<u64>;
+
+    /// Claims up to `limit` due deliveries (including `sending` ones whose
+    /// lease ended) for `lease_until`, marking them with `token`.
+    async fn claim(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        token: &str,
+    ) -> StoreResult<Vec<Claimed>>;
+
+    /// Records attempts and the next state of each delivery, in one transaction.
+    async fn complete(&self, completions: &[Completion], now: i64) -> StoreResult<()>;
+
+    /// Puts claimed deliveries back to wait until their time, with a reason
+    /// (e.g. rate_limited): not an attempt.
+    async fn defer(
+        &self,
+        token: &str,
+        waits: &[(String, i64)],
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    /// Hands claimed deliveries back to the queue (shutdown).
+    async fn release(&self, token: &str, now: i64) -> StoreResult<u64>;
+
+    /// The earliest `due_at` among waiting deliveries.
+    async fn next_due(&self) -> StoreResult<Option<i64>>;
+
+    /// A stream that yields whenever another process accepted work
+    /// (PostgreSQL LISTEN/NOTIFY); `None` where the backend has none.
+    async fn wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>>;
+
+    /// Deliveries created since `since`, counted by status and channel.
+    async fn delivery_counts(&self, since: i64) -> StoreResult<Vec<StatusCount>>;
+
+    /// Deliveries created since `since`, counted per minute and status.
+    async fn deliveries_per_minute(&self, since: i64) -> StoreResult<Vec<MinuteCount>>;
+
+    /// Waiting deliveries by status (queued, scheduled, retrying, sending),
+    /// with the earliest due time among those due by `now`.
+    async fn queue_depth(&self, now: i64) -> StoreResult<Vec<QueueDepth>>;
+}
+
+#[async_trait]
+impl<S, D> Queue for S
+where
+    S: Engine<Db = D>,
+    D: Dialect,
+{
+    async fn find_idempotency(
+        &self,
+        api_key_id: &str,
+        key: &str,
+        now: i64,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        Ok(sqlx::query_as::<_, IdempotencyRecord>(
+            "SELECT request_hash, response_status, response_body FROM idempotency_keys \
+             WHERE api_key_id = $1 AND idem_key = $2 AND expires_at > $3",
+        )
+        .bind(api_key_id)
+        .bind(key)
+        .bind(now)
+        .fetch_optional(self.reader())
+        .await?)
+    }
+
+    async fn accept(&self, accept: Accept) -> StoreResult<AcceptOutcome> {
+        self.accept_queue().submit(accept).await
+    }
+
+    async fn get_notification(&self, id: &str) -> StoreResult<Option<NotificationRow>> {
+        Ok(
+            sqlx::query_as::<_, NotificationRow>("SELECT * FROM notifications WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await?,
+        )
+    }
+
+    async fn deliveries_of(&self, notification_id: &str) -> StoreResult<Vec<DeliveryRow>> {
+        Ok(sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
+            "SELECT ",
+            DELIVERY_COLUMNS,
+            " FROM deliveries WHERE notification_id = $1 ORDER BY id"
+        ))
+        .bind(notification_id)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    async fn list_deliveries(
+        &self,
+        f: &DeliveryFilter,
+        before_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRow>> {
+        let mut q = QueryBuilder::<D>::new(const_format::concatcp!(
+            "SELECT ",
+            DELIVERY_COLUMNS,
+            " FROM deliveries WHERE 1 = 1"
+        ));
+        if let Some(v) = &f.status {
+            q.push(" AND status = ").push_bind(v.clone());
+        }
+        push_filter(&mut q, f);
+        if let Some(v) = before_id {
+            q.push(" AND id < ").push_bind(v.to_string());
+        }
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        Ok(q.build_query_as::<DeliveryRow>()
+            .fetch_all(self.reader())
+            .await?)
+    }
+
+    async fn get_delivery(&self, id: &str) -> StoreResult<Option<DeliveryRow>> {
+        Ok(sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
+            "SELECT ",
+            DELIVERY_COLUMNS,
+            " FROM deliveries WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?)
+    }
+
+    async fn retry_delivery(&self, id: &str, note: &str, now: i64) -> StoreResult<Transition> {
+        let mut tx = self.writer().begin().await?;
+        // As in retry_failed: the audit entry takes the next attempt
+        // number, and the new retry cycle starts after it.
+        let row = sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
+            "UPDATE deliveries SET status = 'queued', reason = NULL, due_at = $2, attempts = \
+             attempts + 1, retry_base = attempts + 1, last_error = NULL, updated_at = $2 \
+             WHERE id = $1 AND status = 'failed' RETURNING ",
+            DELIVERY_COLUMNS
+        ))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(r) = &row {
+            audit_requeued(&mut tx, &[(r.id.clone(), r.attempts)], note, now).await?;
+            if let Some(sql) = D::NOTIFY {
+                sqlx::query(sql).execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        transition(self, id, row).await
+    }
+
+    async fn cancel_delivery(&self, id: &str, now: i64) -> StoreResult<Transition> {
+        let row = sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
+            "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', \
+             due_at = NULL, updated_at = $2 WHERE id = $1 AND status IN ('queued', \
+             'scheduled', 'retrying') RETURNING ",
+            DELIVERY_COLUMNS
+        ))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(self.writer())
+        .await?;
+        transition(self, id, row).await
+    }
+
+    async fn cancel_notification(&self, notification_id: &str, now: i64) -> StoreResult<u64> {
+        Ok(self
+            .cancel_notification_channels(notification_id, now)
+            .await?
+            .len() as u64)
+    }
+
+    async fn cancel_notification_channels(
+        &self,
+        notification_id: &str,
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar::<_, String>(
+            "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', \
+             due_at = NULL, updated_at = $2 WHERE notification_id = $1 AND status IN \
+             ('queued', 'scheduled', 'retrying') RETURNING channel",
+        )
+        .bind(notification_id)
+        .bind(now)
+        .fetch_all(self.writer())
+        .await?)
+    }
+
+    async fn retry_failed(&self, f: &DeliveryFilter, note: &str, now: i64) -> StoreResult<u64> {
+        let mut tx = self.writer().begin().await?;
+        // The audit entry takes the next attempt number; the new retry
+        // cycle starts after it.
+        let mut q = QueryBuilder::<D>::new(
+            "UPDATE deliveries SET status = 'queued', reason = NULL, last_error = NULL, due_at = ",
+        );
+        q.push_bind(now)
+            .push(", updated_at = ")
+            .push_bind(now)
+            .push(", attempts = attempts + 1, retry_base = attempts + 1 WHERE status = 'failed'");
+        push_filter(&mut q, f);
+        q.push(" RETURNING id, attempts");
+        let requeued: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
+        audit_requeued(&mut tx, &requeued, note, now).await?;
+        if !requeued.is_empty() {
+            if let Some(sql) = D::NOTIFY {
+                sqlx::query(sql).execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(requeued.len() as u64)
+    }
+
+    async fn complete(&self, completions: &[Completion], now: i64) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await?;
+        for chunk in completions.chunks(INSERT_CHUNK) {
+            // One statement for the chunk: VALUES columns are
+            // column1.. in both SQLite and PostgreSQL.
+            let mut q = QueryBuilder::<D>::new(
+                "UPDATE deliveries SET status = v.column3, \
+                 reason = v.column4, due_at = v.column5, \
+                 attempts = attempts + 1, last_error = \
+                 v.column6, provider = v.column7, updated_at = \
+                 v.column8, claim_token = NULL FROM (",
+            );
+            q.push_values(chunk, |mut b, c| {
+                b.push_bind(c.delivery_id.clone())
+                    .push_bind(c.claim_token.clone())
+                    .push_bind(c.status)
+                    .push_bind(c.reason.clone())
+                    .push_bind(c.due_at)
+                    .push_bind(c.last_error())
+                    .push_bind(c.attempt.provider.clone())
+                    .push_bind(now);
+            });
+            q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.claim_token = v.column2");
+            q.build().execute(&mut *tx).await?;
+
+            let mut q = QueryBuilder::<D>::new(
+                "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, \
+                 duration_ms, outcome, status_code, response, error) ",
+            );
+            q.push_values(chunk, |mut b, c| {
+                let a = &c.attempt;
+                b.push_bind(a.delivery_id.clone())
+                    .push_bind(a.number)
+                    .push_bind(a.provider.clone())
+                    .push_bind(a.started_at)
+                    .push_bind(a.duration_ms)
+                    .push_bind(a.outcome.clone())
+                    .push_bind(a.status_code)
+                    .push_bind(a.response.clone())
+                    .push_bind(a.error.clone());
+            });
+            q.push(" ON CONFLICT (delivery_id, number) DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn defer(
+        &self,
+        token: &str,
+        waits: &[(String, i64)],
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await?;
+        for chunk in waits.chunks(INSERT_CHUNK) {
+            let mut q =
+                QueryBuilder::<D>::new("UPDATE deliveries SET status = 'scheduled', reason = ");
+            q.push_bind(reason.to_string())
+                .push(", due_at = v.column2, claim_token = NULL, updated_at = ")
+                .push_bind(now)
+                .push(" FROM (");
+            q.push_values(chunk, |mut b, (id, due)| {
+                b.push_bind(id.clone()).push_bind(*due);
+            });
+            q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.claim_token = ")
+                .push_bind(token.to_string());
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release(&self, token: &str, now: i64) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE deliveries SET status = CASE WHEN attempts > retry_base THEN 'retrying' \
+             ELSE 'queued' END, due_at = $2, claim_token = NULL, updated_at = $2 WHERE \
+             claim_token = $1 AND status = 'sending'",
+        )
+        .bind(token)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn queue_depth(&self, now: i64) -> StoreResult<Vec<QueueDepth>> {
+        Ok(sqlx::query_as::<_, QueueDepth>(
+            "SELECT status, COUNT(*) AS n, MIN(CASE WHEN due_at <= $1 THEN due_at END) AS \
+             oldest_due FROM deliveries WHERE status IN ('queued', 'scheduled', 'retrying', \
+             'sending') GROUP BY status ORDER BY status",
+        )
+        .bind(now)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    async fn claim(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        token: &str,
+    ) -> StoreResult<Vec<Claimed>> {
+        Ok(sqlx::query_as::<_, Claimed>(D::claim_sql())
+            .bind(lease_until)
+            .bind(token)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.writer())
+            .await?)
+    }
+
+    async fn next_due(&self) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>(D::next_due_sql())
+            .fetch_one(self.reader())
+            .await?)
+    }
+
+    async fn wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>> {
+        self.listen_wakeups().await
+    }
+
+    async fn delivery_counts(&self, since: i64) -> StoreResult<Vec<StatusCount>> {
+        Ok(sqlx::query_as::<_, StatusCount>(AssertSqlSafe(format!(
+            "SELECT status, channel, COUNT(*) AS n FROM deliveries{} WHERE created_at >= $1 \
+             GROUP BY status, channel ORDER BY status, channel",
+            D::BY_CREATED
+        )))
+        .bind(since)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    async fn deliveries_per_minute(&self, since: i64) -> StoreResult<Vec<MinuteCount>> {
+        Ok(sqlx::query_as::<_, MinuteCount>(AssertSqlSafe(format!(
+            "SELECT created_at / 60000 AS minute, status, channel, COUNT(*) AS n FROM \
+             deliveries{} WHERE created_at >= $1 GROUP BY created_at / 60000, status, channel \
+             ORDER BY minute, status, channel",
+            D::BY_CREATED
+        )))
+        .bind(since)
+        .fetch_all(self.reader())
+        .await?)
+    }
+}
+
+/// ` AND …` for each of the list filters except `status`.
+fn push_filter<D: Dialect>(q: &mut QueryBuilder<D>, f: &DeliveryFilter) {
+    if let Some(v) = &f.channel {
+        q.push(" AND channel = ").push_bind(v.clone());
+    }
+    if let Some(v) = &f.recipient {
+        q.push(" AND recipient = ").push_bind(v.clone());
+    }
+    if let Some(v) = &f.template {
+        q.push(" AND template_key = ").push_bind(v.clone());
+    }
+    if let Some(v) = &f.notification {
+        q.push(" AND notification_id = ").push_bind(v.clone());
+    }
+    // Ids are time-ordered, so a time range is also an id range
+    // (widened by ID_TIME_SLACK_MS): newest first then reads the
+    // primary key (or (status, id)) from the range's end instead
+    // of sorting every row of the range.
+    if let Some(v) = f.since {
+        q.push(" AND created_at >= ").push_bind(v);
+        q.push(" AND id >= ")
+            .push_bind(crate::util::id_floor(v - crate::util::ID_TIME_SLACK_MS));
+    }
+    if let Some(v) = f.until {
+        q.push(" AND created_at < ").push_bind(v);
+        q.push(" AND id < ")
+            .push_bind(crate::util::id_floor(v + crate::util::ID_TIME_SLACK_MS));
+    }
+}
+
+/// The answer to a state change: the changed row, or why nothing changed.
+async fn transition<Q: Queue + ?Sized>(
+    store: &Q,
+    id: &str,
+    changed: Option<DeliveryRow>,
+) -> StoreResult<Transition> {
+    Ok(match changed {
+        Some(row) => Transition::Done(row),
+        None => match store.get_delivery(id).await? {
+            Some(row) => Transition::WrongStatus(row.status),
+            None => Transition::NotFound,
+        },
+    })
+}

@@ -1,0 +1,97 @@
+//! Recipient profiles: addresses, preferences and quiet hours, and their
+//! erasure.
+
+use async_trait::async_trait;
+use sqlx::QueryBuilder;
+
+use super::dialect::{Dialect, Engine, RowsAffected, INSERT_CHUNK};
+use super::inbox::INBOX_TOKEN_REVOKE;
+use super::{ErasedRecipient, RecipientRow, StoreResult};
+
+/// Recipient profiles.
+#[async_trait]
+pub trait Recipients: Send + Sync + 'static {
+    /// Creates or replaces a profile; true if it was new.
+    async fn put_recipient(&self, r: &RecipientRow) -> StoreResult<bool>;
+
+    async fn get_recipients(&self, ids: &[String]) -> StoreResult<Vec<RecipientRow>>;
+
+    /// Erases a recipient: its profile, its inbox messages, and (by
+    /// raising its token generation) every inbox token issued for it.
+    async fn delete_recipient(&self, id: &str) -> StoreResult<ErasedRecipient>;
+}
+
+#[async_trait]
+impl<S, D> Recipients for S
+where
+    S: Engine<Db = D>,
+    D: Dialect,
+{
+    async fn put_recipient(&self, r: &RecipientRow) -> StoreResult<bool> {
+        let existed: Option<i64> =
+            sqlx::query_scalar("SELECT created_at FROM recipients WHERE id = $1")
+                .bind(&r.id)
+                .fetch_optional(self.writer())
+                .await?;
+        sqlx::query(
+            "INSERT INTO recipients (id, email, phone, webhook_url, locale, timezone, \
+             preferences, quiet_hours, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, \
+             $6, $7, $8, $9, $9) ON CONFLICT (id) DO UPDATE SET email = excluded.email, phone \
+             = excluded.phone, webhook_url = excluded.webhook_url, locale = excluded.locale, \
+             timezone = excluded.timezone, preferences = excluded.preferences, quiet_hours = \
+             excluded.quiet_hours, updated_at = excluded.updated_at",
+        )
+        .bind(&r.id)
+        .bind(&r.email)
+        .bind(&r.phone)
+        .bind(&r.webhook_url)
+        .bind(&r.locale)
+        .bind(&r.timezone)
+        .bind(&r.preferences)
+        .bind(&r.quiet_hours)
+        .bind(r.updated_at)
+        .execute(self.writer())
+        .await?;
+        Ok(existed.is_none())
+    }
+
+    async fn get_recipients(&self, ids: &[String]) -> StoreResult<Vec<RecipientRow>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let mut q = QueryBuilder::<D>::new("SELECT * FROM recipients WHERE id IN (");
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.clone());
+            }
+            q.push(")");
+            out.extend(
+                q.build_query_as::<RecipientRow>()
+                    .fetch_all(self.reader())
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn delete_recipient(&self, id: &str) -> StoreResult<ErasedRecipient> {
+        let mut tx = self.writer().begin().await?;
+        let profile = sqlx::query("DELETE FROM recipients WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let messages = sqlx::query("DELETE FROM inbox_messages WHERE recipient = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let token_generation: i64 = sqlx::query_scalar(INBOX_TOKEN_REVOKE)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ErasedRecipient {
+            profile: profile.rows_affected() == 1,
+            messages: messages.rows_affected(),
+            token_generation,
+        })
+    }
+}

@@ -1,0 +1,379 @@
+//! The group-commit writer: accepted requests wait in an [`AcceptQueue`]
+//! and writer tasks (one on SQLite, a few on PostgreSQL, started by each
+//! backend) commit many of them in one transaction. A 202 still means "on
+//! disk", at a fraction of the cost of one commit per request. The
+//! accepting transaction is written once for both backends; each backend's
+//! [`Dialect`] claims deduplication scopes its own way. See
+//! docs/decisions/0002-group-commit-and-one-sqlite-writer.md.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use sqlx::{Pool, QueryBuilder, Transaction};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::dialect::{Dialect, RowsAffected, INSERT_CHUNK};
+use super::{
+    Accept, AcceptOutcome, IdempotencyRecord, NewDelivery, NotificationRow, StoreError,
+    StoreResult, Unavailable,
+};
+
+pub type AcceptJob = (Accept, oneshot::Sender<StoreResult<AcceptOutcome>>);
+
+/// Hands accepted requests to the writer tasks, which commit many of them in
+/// one transaction (group commit): a 202 still means "on disk", at a
+/// fraction of the cost of one commit per request.
+#[derive(Clone)]
+pub struct AcceptQueue {
+    tx: mpsc::Sender<AcceptJob>,
+}
+
+impl AcceptQueue {
+    pub fn new(capacity: usize) -> (AcceptQueue, Arc<Mutex<mpsc::Receiver<AcceptJob>>>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (AcceptQueue { tx }, Arc::new(Mutex::new(rx)))
+    }
+
+    pub async fn submit(&self, accept: Accept) -> StoreResult<AcceptOutcome> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send((accept, tx))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+/// Takes one job, then whatever else is waiting, up to a bound on rows.
+pub async fn next_batch(rx: &Mutex<mpsc::Receiver<AcceptJob>>) -> Option<Vec<AcceptJob>> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    let mut rows = first.0.deliveries.len() + 1;
+    let mut batch = vec![first];
+    while batch.len() < 512 && rows < 20_000 {
+        match rx.try_recv() {
+            Ok(job) => {
+                rows += job.0.deliveries.len() + 1;
+                batch.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+/// Commits a batch of accepted requests in one transaction. If the
+/// batch fails, each is tried alone so one bad request can't sink
+/// the others.
+///
+/// A failure that is the database's (disk full, no connection)
+/// fails the whole group at once, without trying each request
+/// alone: each would wait for and fail the same way. It is
+/// returned, so the writer knows writes are failing.
+pub async fn write_accepts<D: Dialect>(
+    pool: &Pool<D>,
+    held: &mut D::Held,
+    batch: Vec<AcceptJob>,
+) -> Result<(), Unavailable> {
+    let accepts: Vec<&Accept> = batch.iter().map(|(a, _)| a).collect();
+    match accept_tx(pool, held, &accepts).await {
+        Ok(outcomes) => {
+            for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+            Ok(())
+        }
+        Err(e) if e.unavailable().is_some() => {
+            let kind = e.unavailable().expect("checked above");
+            tracing::warn!(error = %e, size = batch.len(), "accepted requests could not be written");
+            for (_, reply) in batch {
+                let _ = reply.send(Err(e.shared().expect("checked above")));
+            }
+            Err(kind)
+        }
+        Err(e) if batch.len() == 1 => {
+            let (_, reply) = batch.into_iter().next().unwrap();
+            let _ = reply.send(Err(e));
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, size = batch.len(), "batched accept failed; retrying one by one");
+            let mut failing = Ok(());
+            for (accept, reply) in batch {
+                let r = accept_tx(pool, held, &[&accept])
+                    .await
+                    .map(|mut v| v.remove(0));
+                match r.as_ref().map_err(|e| e.unavailable()) {
+                    Err(Some(kind)) => failing = Err(kind),
+                    Ok(_) => failing = Ok(()),
+                    Err(None) => {}
+                }
+                let _ = reply.send(r);
+            }
+            failing
+        }
+    }
+}
+
+/// Claims each delivery's deduplication scope for its window
+/// (the backend's `claim_scopes`) and applies frequency caps.
+/// Deliveries whose scope is already held (by an earlier send, or
+/// earlier in this batch) become `suppressed`/`duplicate`; returns
+/// the changed accepts (None where nothing changed).
+async fn dedup_tx<D: Dialect>(
+    tx: &mut Transaction<'_, D>,
+    held: &mut D::Held,
+    accepts: &[&Accept],
+) -> StoreResult<Vec<Option<Accept>>> {
+    let now = crate::util::now_ms();
+    let mut seen = HashSet::new();
+    let mut claims: Vec<(&str, &str, i64)> = Vec::new();
+    for a in accepts {
+        for d in &a.deliveries {
+            if let Some((scope, until)) = &d.dedup {
+                if seen.insert(scope.as_str()) {
+                    claims.push((scope.as_str(), d.id.as_str(), *until));
+                }
+            }
+        }
+    }
+    let capped = caps_tx(tx, accepts, now).await?;
+    if claims.is_empty() && capped.is_empty() {
+        return Ok(vec![None; accepts.len()]);
+    }
+    let won = D::claim_scopes(tx, held, &claims, now).await?;
+    let why = |d: &NewDelivery| -> Option<&'static str> {
+        if d.dedup.is_some() && !won.contains(&d.id) {
+            Some("duplicate")
+        } else if capped.contains(&d.id) {
+            Some("frequency_cap")
+        } else {
+            None
+        }
+    };
+    Ok(accepts
+        .iter()
+        .map(|a| {
+            if !a.deliveries.iter().any(|d| why(d).is_some()) {
+                return None;
+            }
+            let mut a = (*a).clone();
+            for (d, summary) in a.deliveries.iter_mut().zip(a.answer.deliveries.iter_mut()) {
+                if let Some(reason) = why(d) {
+                    d.status = "suppressed";
+                    d.reason = Some(reason.into());
+                    d.due_at = None;
+                    summary.status = "suppressed".into();
+                    summary.reason = Some(reason.into());
+                }
+            }
+            Some(a)
+        })
+        .collect())
+}
+
+/// Applies frequency caps: counts each capped recipient, channel
+/// and category's deliveries inside the window (under a lock on
+/// PostgreSQL, under SQLite's single writer otherwise) and
+/// returns the ids of the deliveries over the cap.
+async fn caps_tx<D: Dialect>(
+    tx: &mut Transaction<'_, D>,
+    accepts: &[&Accept],
+    now: i64,
+) -> StoreResult<HashSet<String>> {
+    let mut over = HashSet::new();
+    // Counts so far per (recipient, channel, category), including
+    // this batch.
+    let mut counts: HashMap<(String, String, String), i64> = HashMap::new();
+    for a in accepts {
+        let category = &a.notification.category;
+        for d in &a.deliveries {
+            let Some((limit, window, template)) = &d.cap else {
+                continue;
+            };
+            let (limit, window) = (*limit, *window);
+            if d.status == "suppressed" {
+                continue;
+            }
+            // A template's own cap counts that template only.
+            let scope = match template {
+                Some(t) => format!("{category}\t{t}"),
+                None => category.clone(),
+            };
+            let k = (d.recipient.clone(), d.channel.clone(), scope);
+            let count = match counts.get(&k) {
+                Some(c) => *c,
+                None => {
+                    if let Some(sql) = D::CAP_LOCK {
+                        sqlx::query(sql)
+                            .bind(format!("cap\t{}\t{}\t{}", k.0, k.1, k.2))
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    sqlx::query_scalar::<_, i64>(
+                        "SELECT COUNT(*) FROM deliveries WHERE recipient = $1 AND channel = \
+                         $2 AND category = $3 AND created_at > $4 AND status NOT IN \
+                         ('suppressed', 'cancelled') AND ($5 IS NULL OR template_key = $5)",
+                    )
+                    .bind(&k.0)
+                    .bind(&k.1)
+                    .bind(category)
+                    .bind(now - window)
+                    .bind(template.clone())
+                    .fetch_one(&mut **tx)
+                    .await?
+                }
+            };
+            if count >= limit {
+                over.insert(d.id.clone());
+                counts.insert(k, count);
+            } else {
+                counts.insert(k, count + 1);
+            }
+        }
+    }
+    Ok(over)
+}
+
+/// `held` is the writer task's own: what it claims enters it only
+/// once the transaction has committed.
+async fn accept_tx<D: Dialect>(
+    pool: &Pool<D>,
+    held: &mut D::Held,
+    accepts: &[&Accept],
+) -> StoreResult<Vec<AcceptOutcome>> {
+    D::discard_pending(held);
+    let mut tx = pool.begin_with(D::BEGIN_WRITE).await?;
+    let mut outcomes = Vec::with_capacity(accepts.len());
+    let mut fresh: Vec<&Accept> = Vec::with_capacity(accepts.len());
+    for a in accepts {
+        if let Some((key_id, key, rec, expires_at)) = &a.idempotency {
+            let n = a.notification.created_at;
+            let r = sqlx::query(
+                "INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, \
+                 response_status, response_body, created_at, expires_at) VALUES ($1, $2, $3, \
+                 $4, $5, $6, $7) ON CONFLICT (api_key_id, idem_key) DO UPDATE SET \
+                 request_hash = excluded.request_hash, response_status = \
+                 excluded.response_status, response_body = excluded.response_body, created_at \
+                 = excluded.created_at, expires_at = excluded.expires_at WHERE \
+                 idempotency_keys.expires_at <= $6",
+            )
+            .bind(key_id)
+            .bind(key)
+            .bind(&rec.request_hash)
+            .bind(rec.response_status)
+            .bind(&rec.response_body)
+            .bind(n)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() == 0 {
+                let existing = sqlx::query_as::<_, IdempotencyRecord>(
+                    "SELECT request_hash, response_status, response_body FROM \
+                     idempotency_keys WHERE api_key_id = $1 AND idem_key = $2",
+                )
+                .bind(key_id)
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
+                outcomes.push(AcceptOutcome::Existing(existing));
+                continue;
+            }
+        }
+        outcomes.push(AcceptOutcome::Created(String::new()));
+        fresh.push(a);
+    }
+    let deduped = dedup_tx(&mut tx, held, &fresh).await?;
+    // Final answers: after deduplication, and stored with the
+    // Idempotency-Key when one was given.
+    let mut created = fresh.iter().zip(&deduped);
+    for outcome in outcomes.iter_mut() {
+        if let AcceptOutcome::Created(body) = outcome {
+            let (a, changed) = created
+                .next()
+                .expect("one fresh accept per created outcome");
+            match changed {
+                None => *body = a.answer_json.clone(),
+                Some(c) => {
+                    *body = serde_json::to_string(&c.answer).expect("answers serialise");
+                    if let Some((key_id, key, _, _)) = &a.idempotency {
+                        sqlx::query(
+                            "UPDATE idempotency_keys SET response_body = $3 WHERE \
+                             api_key_id = $1 AND idem_key = $2",
+                        )
+                        .bind(key_id)
+                        .bind(key)
+                        .bind(body.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+            }
+        }
+    }
+    let fresh: Vec<&Accept> = fresh
+        .iter()
+        .zip(&deduped)
+        .map(|(a, d)| d.as_ref().unwrap_or(*a))
+        .collect();
+    // Everything new in as few statements as the parameter limits allow.
+    for chunk in fresh.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::<D>::new(
+            "INSERT INTO notifications (id, template_key, template_version, data, category, \
+             priority, locale, dedup_key, send_at, api_key_id, created_at) ",
+        );
+        q.push_values(chunk, |mut b, a| {
+            let n = &a.notification;
+            b.push_bind(n.id.clone())
+                .push_bind(n.template_key.clone())
+                .push_bind(n.template_version)
+                .push_bind(n.data.clone())
+                .push_bind(n.category.clone())
+                .push_bind(n.priority.clone())
+                .push_bind(n.locale.clone())
+                .push_bind(n.dedup_key.clone())
+                .push_bind(n.send_at)
+                .push_bind(n.api_key_id.clone())
+                .push_bind(n.created_at);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    let rows: Vec<(&NotificationRow, &NewDelivery)> = fresh
+        .iter()
+        .flat_map(|a| a.deliveries.iter().map(move |d| (&a.notification, d)))
+        .collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::<D>::new(
+            "INSERT INTO deliveries (id, notification_id, template_key, recipient, \
+             recipient_data, channel, category, address, content, status, reason, priority, \
+             due_at, created_at, updated_at, attempts) ",
+        );
+        q.push_values(chunk, |mut b, (n, d)| {
+            b.push_bind(d.id.clone())
+                .push_bind(n.id.clone())
+                .push_bind(d.template_key.clone())
+                .push_bind(d.recipient.clone())
+                .push_bind(d.recipient_data.clone())
+                .push_bind(d.channel.clone())
+                .push_bind(n.category.clone())
+                .push_bind(d.address.clone())
+                .push_bind(d.content.clone())
+                .push_bind(d.status)
+                .push_bind(d.reason.clone())
+                .push_bind(d.priority)
+                .push_bind(d.due_at)
+                .push_bind(n.created_at)
+                .push_bind(n.created_at)
+                .push_unseparated(", 0");
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    if !fresh.is_empty() {
+        if let Some(sql) = D::NOTIFY {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
+    }
+    tx.commit().await?;
+    D::commit_pending(held, crate::util::now_ms());
+    Ok(outcomes)
+}
