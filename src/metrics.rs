@@ -42,7 +42,7 @@ pub fn known(s: &str, known: &[&'static str]) -> &'static str {
     known.iter().find(|k| **k == s).copied().unwrap_or("other")
 }
 
-/// A suppression reason (DESIGN.md) as a label value; anything else, or
+/// A suppression reason (README, "Flow control") as a label value; anything else, or
 /// none, is counted as `other`.
 pub fn reason_label(reason: Option<Reason>) -> &'static str {
     match reason {

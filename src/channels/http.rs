@@ -375,7 +375,7 @@ pub async fn read_capped(
     Ok(out)
 }
 
-/// Maps an HTTP status to an outcome per DESIGN.md: 2xx sent; 408, 429 and
+/// Maps an HTTP status to an outcome (README, "Receiving webhooks"): 2xx sent; 408, 429 and
 /// 5xx worth another try; any other answer final.
 pub fn classify_status(code: u16) -> Outcome {
     match code {

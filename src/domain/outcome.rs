@@ -1,5 +1,5 @@
 //! How one send attempt ended, as a channel reports it and the retry
-//! schedule and metrics read it (DESIGN.md's table of channels).
+//! schedule and metrics read it (the README's table of channels).
 
 super::word::word! {
     /// How an attempt ended.
