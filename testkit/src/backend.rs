@@ -68,3 +68,26 @@ fn message(panic: &(dyn Any + Send)) -> &str {
             .unwrap_or("(no message)"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failure_names_its_backend_and_the_others_still_run() {
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let outcome = AssertUnwindSafe(each_backend(|b| {
+            runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async move { panic!("boom at {}", b.name()) }
+        }))
+        .catch_unwind()
+        .await;
+        let panic = outcome.expect_err("a failing body fails the test");
+        let text = message(&*panic);
+        assert!(
+            text.starts_with("failed on sqlite: boom at sqlite"),
+            "{text}"
+        );
+        assert_eq!(runs.into_inner(), backends().len());
+    }
+}
