@@ -3,7 +3,8 @@
 //! For every scenario the bench starts a fresh `missive serve` child process
 //! (on a temp SQLite file, or on a fresh schema in a given PostgreSQL), starts
 //! an in-process webhook receiver (or, for `e2e-email`, an SMTP sink the
-//! server's `smtp` provider sends to), drives `POST /v1/notifications` over
+//! server's `smtp` provider sends to; both are missive-testkit's, shared with
+//! the tests, in their counting mode), drives `POST /v1/notifications` over
 //! HTTP, waits until every accepted delivery has arrived at the receiver, and
 //! prints one JSON line with throughput, latency, CPU and memory figures.
 //! `inbox-fanout` holds SSE inbox streams open instead and measures how fast
