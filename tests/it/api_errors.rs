@@ -28,7 +28,7 @@ fn fields(p: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_is_required_and_scopes_are_enforced() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let c = &app.client;
         // No key, a malformed header, an unknown key: 401.
@@ -138,12 +138,13 @@ async fn auth_is_required_and_scopes_are_enforced() {
         )
         .await;
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_sends_are_422_naming_the_field_and_queue_nothing() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let ok_to = json!([{"webhook_url": "https://example.com/h"}]);
         let webhook = json!({"webhook": {"body": "{\"n\": {{json n}} }"}});
@@ -262,12 +263,13 @@ async fn invalid_sends_are_422_naming_the_field_and_queue_nothing() {
             "nothing was queued"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_things_are_404_and_oversized_bodies_413() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(&b, "[server]\nmax_body_bytes = 4096").await;
         problem(
             app.get("/v1/deliveries/01234567-0000-7000-8000-000000000000")
@@ -287,12 +289,13 @@ async fn unknown_things_are_404_and_oversized_bodies_413() {
         assert_eq!(fields(&p), vec!["status", "limit"]);
         problem(app.get("/v1/deliveries?since=yesterday").await, 422).await;
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_api_rate_limit_is_429_with_retry_after() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(&b, "[server]\napi_rate_limit = 2").await;
         let mut statuses = vec![];
         let mut retry_after = None;
@@ -312,12 +315,13 @@ async fn over_the_api_rate_limit_is_429_with_retry_after() {
         assert!(statuses.contains(&429), "{statuses:?}");
         assert!(retry_after.unwrap().parse::<u64>().unwrap() >= 1);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_readiness() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let r = app.client.get(app.url("/healthz")).send().await.unwrap();
         assert_eq!(r.status(), 200);
@@ -325,12 +329,13 @@ async fn health_and_readiness() {
         assert_eq!(r.status(), 200);
         assert_eq!(r.json::<Value>().await.unwrap()["status"], "ready");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn templates_store_versions_and_reject_compile_errors() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let t = json!({"name": "Order shipped", "channels": {"webhook": {"body": "{\"order\": {{json order_id}} }"}, "sms": {"text": "Order {{order_id}} shipped"}},
                        "locales": {"zh-CN": {"sms": {"text": "订单 {{order_id}} 已发货"}}}});
@@ -403,12 +408,13 @@ async fn templates_store_versions_and_reject_compile_errors() {
             json!({"order": 1001})
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_subjects_addresses_and_ids_that_could_harm_a_recipient_are_422() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let webhook = json!({"webhook": {"body": "{}"}});
         let in_app = |url: &str| json!({"in_app": {"title": "Hi", "action_url": url}});
@@ -508,12 +514,13 @@ async fn links_subjects_addresses_and_ids_that_could_harm_a_recipient_are_422() 
             "only the two good sends were queued"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recipient_routes_refuse_non_object_bodies_and_control_characters_in_ids() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let r = app
             .put(
@@ -572,12 +579,13 @@ async fn recipient_routes_refuse_non_object_bodies_and_control_characters_in_ids
             problem(r, 422).await;
         }
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_route_points_at_the_apis_own_document() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         for path in ["/v1/nothing-here", "/nope", "/v2/notifications"] {
             let p = problem(app.get(path).await, 404).await;
@@ -588,12 +596,13 @@ async fn an_unknown_route_points_at_the_apis_own_document() {
         // The document it points at is there.
         assert_eq!(app.get("/openapi.json").await.status(), 200);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_problem_with_several_fields_names_each_in_its_detail() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let p = problem(
             app.post(
@@ -611,5 +620,6 @@ async fn a_problem_with_several_fields_names_each_in_its_detail() {
             "{detail}"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }

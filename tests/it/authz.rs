@@ -27,7 +27,7 @@ async fn api_status(app: &TestApp, key: &str, path: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_console_page_allows_what_the_api_allows_and_no_more() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let r = app
             .put("/v1/recipients/u_1", &json!({"email": "ana@example.com"}))
@@ -153,7 +153,8 @@ async fn every_console_page_allows_what_the_api_allows_and_no_more() {
             assert_eq!(admin.page(page).await.0, 200, "{page}");
         }
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

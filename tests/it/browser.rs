@@ -7,7 +7,6 @@
 //! Screenshots of the pages go to `target/screenshots/`, or to
 //! `docs/screenshots/` with `MISSIVE_SCREENSHOTS=docs`.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -46,11 +45,7 @@ async fn browser() -> Option<(Driver, Client)> {
         eprintln!("skipping a browser test: install chromium and chromium-driver to run it");
         return None;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -164,7 +159,7 @@ async fn retype(c: &Client, sel: &str, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_finds_a_failed_delivery_retries_it_and_sees_it_sent() {
-    for b in backends() {
+    each_backend(|b| async move {
         let Some((_driver, c)) = browser().await else {
             return;
         };
@@ -250,12 +245,13 @@ async fn an_operator_finds_a_failed_delivery_retries_it_and_sees_it_sent() {
         assert_eq!(rx.count(), 3);
         c.close().await.unwrap();
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_edits_a_template_with_live_preview_and_rolls_it_back() {
-    for b in backends() {
+    each_backend(|b| async move {
         let Some((_driver, c)) = browser().await else {
             return;
         };
@@ -381,5 +377,6 @@ async fn an_admin_edits_a_template_with_live_preview_and_rolls_it_back() {
         screenshot(&c, "keys").await;
         c.close().await.unwrap();
         app.stop().await;
-    }
+    })
+    .await;
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::crash::{admin_key, child_env, free_port, run_cmd, start_serve, ChildGuard, Run};
+use crate::crash::{admin_key, child_env, run_cmd, start_serve, Run};
 use crate::helpers::*;
 
 /// Env for one-shot commands on this database (the bind is never used).
@@ -49,7 +49,7 @@ fn field(out: &str, label: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_create_list_revoke() {
-    for b in backends() {
+    each_backend(|b| async move {
         let db = TestDb::new(&b);
         let out = missive_ok(&db, &["migrate"]).await;
         assert!(out.contains("up to date"), "{out}");
@@ -116,13 +116,14 @@ async fn keys_create_list_revoke() {
             "{b:?}: fresh read key"
         );
         server.stop_gracefully(Duration::from_secs(30)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_start_writes_admin_key_0600_and_prints_it_once() {
     use std::os::unix::fs::PermissionsExt;
-    for b in backends() {
+    each_backend(|b| async move {
         let db = TestDb::new(&b);
         let path = db.dir.path().join("admin.key");
         let mut server = start_serve(&db, &[], "serve-1").await;
@@ -173,12 +174,13 @@ async fn first_start_writes_admin_key_0600_and_prints_it_once() {
             "{b:?}: the key still works"
         );
         server.stop_gracefully(Duration::from_secs(30)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_config_value_stops_startup_naming_the_key() {
-    for b in backends() {
+    each_backend(|b| async move {
         let db = TestDb::new(&b);
         for (var, value, key) in [
             ("MISSIVE__SERVER__BIND", "nonsense", "server.bind"),
@@ -207,12 +209,13 @@ async fn bad_config_value_stops_startup_naming_the_key() {
                 "{b:?}: {var}={value}: stderr must name `{key}`: {r}"
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_subcommand_enqueues_and_delivers() {
-    for b in backends() {
+    each_backend(|b| async move {
         let db = TestDb::new(&b);
         let rx = Receiver::start().await;
         let mut server = start_serve(&db, &[], "serve").await;
@@ -266,12 +269,13 @@ async fn send_subcommand_enqueues_and_delivers() {
 
         server.stop_gracefully(Duration::from_secs(30)).await;
         assert_eq!(rx.count(), 1, "{b:?}: the refused send delivered nothing");
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn templates_import_makes_versions_only_on_change() {
-    for b in backends() {
+    each_backend(|b| async move {
         let db = TestDb::new(&b);
         let tpl = db.dir.path().join("tpl");
         let dir = tpl.join("order-shipped");
@@ -350,5 +354,6 @@ async fn templates_import_makes_versions_only_on_change() {
             "{b:?}: a failed import makes no version"
         );
         server.stop_gracefully(Duration::from_secs(30)).await;
-    }
+    })
+    .await;
 }

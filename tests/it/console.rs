@@ -96,7 +96,7 @@ async fn scheduled_delivery(app: &TestApp) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_in_sets_a_strict_httponly_session_and_signing_out_ends_it() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let c = ConsoleClient::new(&app);
 
@@ -157,12 +157,13 @@ async fn signing_in_sets_a_strict_httponly_session_and_signing_out_ends_it() {
             .unwrap();
         assert_eq!(r.status(), 303);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_changing_form_needs_the_sessions_csrf_token() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let id = scheduled_delivery(&app).await;
         let c = ConsoleClient::new(&app);
@@ -210,12 +211,13 @@ async fn every_changing_form_needs_the_sessions_csrf_token() {
             .unwrap();
         assert_eq!(r.status(), 200);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_key_sees_the_log_but_changes_nothing() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let id = scheduled_delivery(&app).await;
         let reader = make_key(&app, "read").await;
@@ -240,12 +242,13 @@ async fn a_read_key_sees_the_log_but_changes_nothing() {
         let d = app.get_json(&format!("/v1/deliveries/{id}")).await;
         assert_eq!(d["status"], "scheduled");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_are_created_shown_once_and_revoked_and_a_revoked_keys_session_ends() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let c = ConsoleClient::new(&app);
         c.sign_in(&app.key).await;
@@ -307,12 +310,13 @@ async fn keys_are_created_shown_once_and_revoked_and_a_revoked_keys_session_ends
             .await;
         assert!(r.text().await.unwrap().contains("unknown scope `root`"));
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_and_log_show_what_the_store_holds() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start_with(vec![Answer::status(400)], Answer::status(200)).await;
         let failed = app.send_webhook(&rx.url, json!({"n": 1})).await;
@@ -374,12 +378,13 @@ async fn the_overview_and_log_show_what_the_store_holds() {
         assert!(audit, "replay is in the attempt log: {d:#}");
         rx.wait_for(3, Duration::from_secs(5)).await;
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_preview_api_renders_an_unsaved_draft_and_names_the_line_of_an_error() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let r = app
             .post(
@@ -409,12 +414,13 @@ async fn the_preview_api_renders_an_unsaved_draft_and_names_the_line_of_an_error
             "{v}"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_failed_list_shows_what_the_receiver_answered() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start_with(
             vec![],
@@ -444,12 +450,13 @@ async fn the_failed_list_shows_what_the_receiver_answered() {
             "and the class beside it: {row}"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_editors_preview_names_every_field_that_is_not_valid() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let c = ConsoleClient::new(&app);
         c.sign_in(&app.key).await;
@@ -478,5 +485,6 @@ async fn the_editors_preview_names_every_field_that_is_not_valid() {
             );
         }
         app.stop().await;
-    }
+    })
+    .await;
 }

@@ -14,7 +14,7 @@ fn rfc3339(ms: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_time_range_of_one_millisecond_finds_the_deliveries_made_in_it() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let receiver = Receiver::start().await;
         let mut ids = Vec::new();
@@ -52,7 +52,8 @@ async fn a_time_range_of_one_millisecond_finds_the_deliveries_made_in_it() {
             }
         }
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// Signs in to the console; returns the `missive_session=…` cookie.
@@ -103,7 +104,7 @@ async fn overview(app: &TestApp, cookie: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_keeps_the_days_counts_and_counts_the_hour_live() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(&b, "[console]\nday_counts_max_age = \"1h\"\n").await;
         let receiver = Receiver::start().await;
         let cookie = console_cookie(&app).await;
@@ -134,5 +135,6 @@ async fn the_overview_keeps_the_days_counts_and_counts_the_hour_live() {
         app.send_webhook(&receiver.url, json!({"n": 2})).await;
         assert_eq!(card(&overview(&app, &cookie).await, "Last 24 hours"), 2);
         app.stop().await;
-    }
+    })
+    .await;
 }

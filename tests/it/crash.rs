@@ -1,8 +1,7 @@
 //! The real binary killed mid-flight: nothing accepted is lost. Also the
-//! child-process helpers the CLI tests share.
+//! helpers that start the real binary, which the CLI tests share.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,15 +13,6 @@ use crate::helpers::*;
 
 /// The real `missive` binary.
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_missive");
-
-/// A free TCP port on 127.0.0.1 (bound, read, released).
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Env for the real binary: the test's database, quick polls, leases and
 /// retries, loopback receivers allowed, listening on `port`.
@@ -102,18 +92,6 @@ pub(crate) async fn run_cmd(env: &[(String, String)], args: &[&str]) -> Run {
     }
 }
 
-/// A long-running `missive` child (e.g. `serve`). Its stdout and stderr go
-/// to files in the test's temp dir; it is killed when dropped, and its
-/// output is printed if the test is panicking.
-pub(crate) struct ChildGuard {
-    child: std::process::Child,
-    pub base: String,
-    pub stdout_path: PathBuf,
-    pub stderr_path: PathBuf,
-    label: String,
-    exited: Option<ExitStatus>,
-}
-
 /// Starts `missive <args>` with `env`, listening on `port`. `label` names
 /// its output files (unique per start within a test).
 pub(crate) fn spawn_child(
@@ -128,22 +106,8 @@ pub(crate) fn spawn_child(
 
 /// Starts `cmd` (a `missive` child, maybe under a shell) listening on
 /// `port`, its output in the test's temp dir.
-pub(crate) fn spawn_command(db: &TestDb, mut cmd: Command, port: u16, label: &str) -> ChildGuard {
-    let stdout_path = db.dir.path().join(format!("{label}.stdout"));
-    let stderr_path = db.dir.path().join(format!("{label}.stderr"));
-    let child = cmd
-        .stdout(std::fs::File::create(&stdout_path).unwrap())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("the missive binary starts");
-    ChildGuard {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        stdout_path,
-        stderr_path,
-        label: label.to_string(),
-        exited: None,
-    }
+pub(crate) fn spawn_command(db: &TestDb, cmd: Command, port: u16, label: &str) -> ChildGuard {
+    ChildGuard::spawn(cmd, db.dir.path(), port, label).expect("the missive binary starts")
 }
 
 /// `missive serve` on a fresh port with the standard test env plus `extra`,
@@ -155,126 +119,6 @@ pub(crate) async fn start_serve(db: &TestDb, extra: &[(&str, &str)], label: &str
     let mut child = spawn_child(db, &env, port, &["serve"], label);
     child.wait_ready(Duration::from_secs(30)).await;
     child
-}
-
-impl ChildGuard {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
-    pub fn stdout(&self) -> String {
-        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
-    }
-
-    pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
-    }
-
-    /// The exit status if the child has exited.
-    pub fn try_exit(&mut self) -> Option<ExitStatus> {
-        if self.exited.is_none() {
-            self.exited = self.child.try_wait().unwrap();
-        }
-        self.exited
-    }
-
-    /// Polls /readyz until 200; panics (with the child's stderr) if the
-    /// child exits or the deadline passes.
-    pub async fn wait_ready(&mut self, deadline: Duration) {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .unwrap();
-        let url = self.url("/readyz");
-        let end = Instant::now() + deadline;
-        loop {
-            if let Some(st) = self.try_exit() {
-                panic!(
-                    "missive ({}) exited with {st} before it was ready:\n{}",
-                    self.label,
-                    self.stderr()
-                );
-            }
-            if let Ok(r) = client.get(&url).send().await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            if Instant::now() > end {
-                panic!(
-                    "missive ({}) was not ready within {deadline:?}:\n{}",
-                    self.label,
-                    self.stderr()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL, and reap it.
-    pub fn kill(&mut self) {
-        if self.try_exit().is_none() {
-            let _ = self.child.kill();
-            self.exited = Some(self.child.wait().unwrap());
-        }
-    }
-
-    /// Sends SIGTERM (a graceful stop).
-    pub fn sigterm(&self) {
-        let st = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success(), "kill -TERM failed");
-    }
-
-    /// Waits until the child exits; None if it is still running at the
-    /// deadline.
-    pub async fn wait_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
-        let end = Instant::now() + deadline;
-        loop {
-            if let Some(st) = self.try_exit() {
-                return Some(st);
-            }
-            if Instant::now() > end {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// SIGTERM, then asserts a clean exit (status 0) within `deadline`.
-    pub async fn stop_gracefully(&mut self, deadline: Duration) {
-        self.sigterm();
-        match self.wait_exit(deadline).await {
-            Some(st) => assert!(
-                st.success(),
-                "missive ({}) exited with {st} after SIGTERM:\n{}",
-                self.label,
-                self.stderr()
-            ),
-            None => panic!(
-                "missive ({}) did not exit within {deadline:?} of SIGTERM:\n{}",
-                self.label,
-                self.stderr()
-            ),
-        }
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        self.kill();
-        if std::thread::panicking() {
-            eprintln!(
-                "=== missive ({}) stdout ===\n{}\n=== missive ({}) stderr ===\n{}",
-                self.label,
-                self.stdout(),
-                self.label,
-                self.stderr()
-            );
-        }
-    }
 }
 
 /// Reads `<data_dir>/admin.key`.
@@ -330,7 +174,7 @@ async fn sent_ids(client: &reqwest::Client, base: &str, key: &str) -> HashSet<St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_mid_flight_loses_nothing() {
     const N: usize = 500;
-    for b in backends() {
+    each_backend(|b| async move {
         let t0 = Instant::now();
         let db = TestDb::new(&b);
         let rx = Receiver::start_with(vec![], Answer::status(200).delay(Duration::from_millis(20)))
@@ -454,5 +298,6 @@ async fn crash_mid_flight_loses_nothing() {
             requests - N,
             t0.elapsed()
         );
-    }
+    })
+    .await;
 }

@@ -1,5 +1,5 @@
 //! Email delivery end to end, against a real SMTP server over TCP
-//! (`smtp_server.rs`): the MIME message, encodings, List-Unsubscribe,
+//! (missive-testkit's `SmtpServer`): the MIME message, encodings, List-Unsubscribe,
 //! outcomes per SMTP reply, connection errors, timeouts, pooling and auth,
 //! the file provider, and start-up checks of the settings.
 
@@ -10,7 +10,6 @@ use missive::{App, Config, Role};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::smtp_server::SmtpServer;
 
 /// Settings sending through the test server; `email` goes into
 /// `[channels.email]`, `smtp` into `[channels.email.smtp]`.
@@ -223,7 +222,7 @@ fn decode_header(v: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_a_multipart_message_with_every_header() {
-    for b in backends() {
+    each_backend(|b| async move {
         let server = SmtpServer::accepting().await;
         let app = smtp_app(&b, &server).await;
         let id = send_email(
@@ -293,12 +292,13 @@ async fn sends_a_multipart_message_with_every_header() {
         );
         assert!(a["error"].is_null());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chinese_subjects_and_portuguese_text_arrive_encoded_and_intact() {
-    for b in backends() {
+    each_backend(|b| async move {
         let server = SmtpServer::accepting().await;
         let app = smtp_app(&b, &server).await;
         let content = json!({"email": {
@@ -336,12 +336,13 @@ async fn chinese_subjects_and_portuguese_text_arrive_encoded_and_intact() {
         let d = app.wait_for_status(&id, "sent").await;
         assert_eq!(d["content"]["subject"], "订单 1001 已发货");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn marketing_mail_carries_list_unsubscribe_and_transactional_does_not() {
-    for b in backends() {
+    each_backend(|b| async move {
         let server = SmtpServer::accepting().await;
         let app = spawn_app_with(
             &b,
@@ -395,12 +396,13 @@ async fn marketing_mail_carries_list_unsubscribe_and_transactional_does_not() {
         assert!(transactional.header("List-Unsubscribe").is_none());
         assert!(transactional.header("List-Unsubscribe-Post").is_none());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_4xx_reply_is_retried_until_sent() {
-    for b in backends() {
+    each_backend(|b| async move {
         let server = SmtpServer::start(vec![451], 250).await;
         let app = smtp_app(&b, &server).await;
         let id = send_email(
@@ -447,12 +449,13 @@ async fn a_4xx_reply_is_retried_until_sent() {
         assert_eq!(ids[0], ids[1]);
         assert_eq!(ids[0], format!("<{id}@example.com>"));
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_reply_fails_at_once() {
-    for b in backends() {
+    each_backend(|b| async move {
         let server = SmtpServer::start(vec![], 550).await;
         let app = smtp_app(&b, &server).await;
         let id = send_email(
@@ -478,12 +481,13 @@ async fn a_5xx_reply_fails_at_once() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(server.count(), 1, "nothing more may be sent");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_recipient_fails_and_the_connection_is_reused_after_rset() {
-    for b in backends() {
+    each_backend(|b| async move {
         let server = SmtpServer::accepting().await;
         server.refuse_recipient("gone@example.com", 550);
         let app = smtp_app(&b, &server).await;
@@ -523,17 +527,15 @@ async fn a_refused_recipient_fails_and_the_connection_is_reused_after_rset() {
             server.commands()
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_refused_is_a_recorded_transient_error() {
-    for b in backends() {
+    each_backend(|b| async move {
         // A port nothing listens on.
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let port = free_port();
         let app = spawn_app_with(&b, &smtp_toml(port, "", "")).await;
         let id = send_email(
             &app,
@@ -557,12 +559,13 @@ async fn connection_refused_is_a_recorded_transient_error() {
             assert!(e.to_lowercase().contains("refused"), "{e}");
         }
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_hangs_times_out_and_its_connection_is_not_reused() {
-    for b in backends() {
+    each_backend(|b| async move {
         // The first message gets no answer at all.
         let server = SmtpServer::start(vec![0], 250).await;
         let app = spawn_app_with(&b, &smtp_toml(server.port, "timeout = \"400ms\"", "")).await;
@@ -592,12 +595,13 @@ async fn a_server_that_hangs_times_out_and_its_connection_is_not_reused() {
             "the timed-out session must be closed, not pooled"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authenticates_once_and_reuses_the_pooled_connection() {
-    for b in backends() {
+    each_backend(|b| async move {
         let server = SmtpServer::accepting().await;
         let app = spawn_app_with(
             &b,
@@ -631,12 +635,13 @@ async fn authenticates_once_and_reuses_the_pooled_connection() {
             vec![("missive".to_string(), "s3cret-pw".to_string())]
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_file_provider_writes_an_eml_per_delivery() {
-    for b in backends() {
+    each_backend(|b| async move {
         // The defaults: no SMTP, providers = ["file"].
         let app = spawn_app(&b).await;
         let id = send_email(
@@ -687,7 +692,8 @@ async fn the_file_provider_writes_an_eml_per_delivery() {
             .collect();
         assert_eq!(names, vec![format!("{id}.eml")]);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 async fn start_error(b: &Backend, extra: &str) -> String {
@@ -702,7 +708,7 @@ async fn start_error(b: &Backend, extra: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_settings_stop_start_up_naming_the_key() {
-    for b in backends() {
+    each_backend(|b| async move {
         let smtp = "[channels.email]\nproviders = [\"smtp\"]\n[channels.email.smtp]\n";
         let e = start_error(&b, &format!("{smtp}tls = \"sometimes\"")).await;
         assert!(e.contains("channels.email.smtp.tls"), "{e}");
@@ -731,5 +737,6 @@ async fn bad_settings_stop_start_up_naming_the_key() {
 
         let e = start_error(&b, "[channels.email]\nfrom = \"nobody\"").await;
         assert!(e.contains("channels.email.from"), "{e}");
-    }
+    })
+    .await;
 }

@@ -9,7 +9,7 @@ use crate::helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_auth_message_overtakes_a_backlog_of_low_priority_marketing() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         // A slow receiver keeps the backlog from draining quickly.
         let bulk =
@@ -39,12 +39,13 @@ async fn an_auth_message_overtakes_a_backlog_of_low_priority_marketing() {
         );
         assert!(took < Duration::from_secs(5), "took {took:?}");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_deliveries_are_replayed_in_bulk_and_audited() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start_with(
             vec![
@@ -106,12 +107,13 @@ async fn failed_deliveries_are_replayed_in_bulk_and_audited() {
             "failed"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_notification_can_be_cancelled_before_it_is_sent() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
@@ -142,12 +144,13 @@ async fn a_whole_notification_can_be_cancelled_before_it_is_sent() {
             404
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_sends_with_one_dedup_key_deliver_once() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}], "dedup_key": "order-1001-shipped"});
@@ -189,12 +192,13 @@ async fn fifty_concurrent_sends_with_one_dedup_key_deliver_once() {
             .iter()
             .all(|d| d["reason"] == "duplicate"));
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dedup_key_expires_after_its_window() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(&b, "[flow]\ndedup_window = \"300ms\"").await;
         let rx = Receiver::start().await;
         let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}], "dedup_key": "k"});
@@ -222,12 +226,13 @@ async fn a_dedup_key_expires_after_its_window() {
         assert_eq!(third["deliveries"][0]["status"], "queued");
         rx.wait_for(2, Duration::from_secs(10)).await;
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frequency_caps_hold_under_concurrency_and_spare_other_categories() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(&b, "[flow]\nfrequency_caps = { marketing = \"3/1h\" }").await;
         let rx = Receiver::start().await;
         let send = |category: &'static str| {
@@ -257,7 +262,8 @@ async fn frequency_caps_hold_under_concurrency_and_spare_other_categories() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(rx.count(), 5);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// The most requests a receiver saw in any one-second window.
@@ -277,7 +283,7 @@ pub fn busiest_second(rx: &Receiver) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_rate_limit_deliveries_wait_and_none_is_dropped() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(
             &b,
             "[channels.webhook]\nrate_limit = \"20/s\"\nrate_burst = 5",
@@ -326,12 +332,13 @@ async fn over_the_rate_limit_deliveries_wait_and_none_is_dropped() {
         );
         assert!(waits >= 50.0, "{waits} rate-limit waits counted");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn templates_can_dedup_by_content_and_cap_themselves() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let bad = app
@@ -397,5 +404,6 @@ async fn templates_can_dedup_by_content_and_cap_themselves() {
         );
         rx.wait_for(4, Duration::from_secs(10)).await;
         app.stop().await;
-    }
+    })
+    .await;
 }

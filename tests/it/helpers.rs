@@ -1,37 +1,20 @@
 //! Test harness: `spawn_app()` starts missive in-process on port 0 with its
-//! own database (a temp SQLite file, or a fresh PostgreSQL schema), and
-//! `Receiver` is a real HTTP server that records what it is sent.
+//! own database (a temp SQLite file, or a fresh PostgreSQL schema). The
+//! fakes it is used with (receiver, SMTP server, child guard, the
+//! per-backend runner) live in missive-testkit, shared with the benchmark,
+//! and are re-exported here so a test needs one `use`.
 
 #![allow(dead_code)]
 
-use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use missive::{App, Config, Role};
+pub use missive_testkit::{
+    backends, each_backend, free_port, poll_until, Answer, Backend, ChildGuard, Received, Receiver,
+    SmtpServer,
+};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-
-/// Backends to run a test on: SQLite always, PostgreSQL when configured.
-pub fn backends() -> Vec<Backend> {
-    let mut v = vec![Backend::Sqlite];
-    if let Ok(url) = std::env::var("MISSIVE_TEST_DATABASE_URL") {
-        if !url.is_empty() {
-            v.push(Backend::Postgres(url));
-        }
-    }
-    v
-}
-
-#[derive(Clone, Debug)]
-pub enum Backend {
-    Sqlite,
-    Postgres(String),
-}
 
 /// A database of a test's own: a temp dir (SQLite file inside) or a fresh
 /// PostgreSQL schema, dropped when the test ends.
@@ -267,151 +250,11 @@ impl TestApp {
     }
 }
 
-/// Polls `f` until it says done or the deadline passes; returns the last
-/// value either way (Err on timeout).
-pub async fn poll_until<T, F, Fut>(deadline: Duration, mut f: F) -> Result<T, T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = (bool, T)>,
-{
-    let end = Instant::now() + deadline;
-    loop {
-        let (done, v) = f().await;
-        if done {
-            return Ok(v);
-        }
-        if Instant::now() > end {
-            return Err(v);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// One request a receiver got.
-#[derive(Clone, Debug)]
-pub struct Received {
-    pub headers: HeaderMap,
-    pub body: String,
-    pub at: Instant,
-}
-
-/// How a receiver answers: a script of answers used in order, then
-/// `then` for every later request.
-#[derive(Clone)]
-pub struct Answer {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub delay: Duration,
-    pub body: String,
-}
-
-impl Answer {
-    pub fn status(status: u16) -> Answer {
-        Answer {
-            status,
-            headers: vec![],
-            delay: Duration::ZERO,
-            body: String::new(),
-        }
-    }
-    pub fn header(mut self, k: &str, v: &str) -> Answer {
-        self.headers.push((k.into(), v.into()));
-        self
-    }
-    pub fn delay(mut self, d: Duration) -> Answer {
-        self.delay = d;
-        self
-    }
-    pub fn body(mut self, b: &str) -> Answer {
-        self.body = b.into();
-        self
-    }
-}
-
-#[derive(Default)]
-struct ReceiverState {
-    script: Vec<Answer>,
-    then: Option<Answer>,
-    received: Vec<Received>,
-}
-
-/// A real HTTP server on 127.0.0.1:0 that records every request to /hook.
-#[derive(Clone)]
-pub struct Receiver {
-    pub url: String,
-    state: Arc<Mutex<ReceiverState>>,
-}
-
-impl Receiver {
-    pub async fn start() -> Receiver {
-        Self::start_with(vec![], Answer::status(200)).await
-    }
-
-    pub async fn start_with(script: Vec<Answer>, then: Answer) -> Receiver {
-        let state = Arc::new(Mutex::new(ReceiverState {
-            script,
-            then: Some(then),
-            received: vec![],
-        }));
-        let s = state.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            post(move |headers: HeaderMap, body: Bytes| {
-                let s = s.clone();
-                async move {
-                    let answer = {
-                        let mut st = s.lock().unwrap();
-                        st.received.push(Received {
-                            headers,
-                            body: String::from_utf8_lossy(&body).into_owned(),
-                            at: Instant::now(),
-                        });
-                        if st.script.is_empty() {
-                            st.then.clone().unwrap()
-                        } else {
-                            st.script.remove(0)
-                        }
-                    };
-                    if !answer.delay.is_zero() {
-                        tokio::time::sleep(answer.delay).await;
-                    }
-                    let mut resp: Response = (
-                        StatusCode::from_u16(answer.status).unwrap(),
-                        answer.body.clone(),
-                    )
-                        .into_response();
-                    for (k, v) in &answer.headers {
-                        resp.headers_mut().insert(
-                            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                            v.parse().unwrap(),
-                        );
-                    }
-                    resp
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver {
-            url: format!("http://{addr}/hook"),
-            state,
-        }
-    }
-
-    pub fn received(&self) -> Vec<Received> {
-        self.state.lock().unwrap().received.clone()
-    }
-
-    pub fn count(&self) -> usize {
-        self.state.lock().unwrap().received.len()
-    }
-
-    pub async fn wait_for(&self, n: usize, deadline: Duration) -> Vec<Received> {
-        match poll_until(deadline, || async { (self.count() >= n, ()) }).await {
-            Ok(()) => self.received(),
-            Err(()) => panic!("receiver got {} requests, expected {n}", self.count()),
-        }
+/// A test that panics never reaches `stop()`: its app is told to stop as
+/// the test unwinds, so it does not go on running beside the next backend's.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }
 

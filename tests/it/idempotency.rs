@@ -21,7 +21,7 @@ async fn send_with_key(app: &TestApp, key: &str, body: &Value) -> reqwest::Respo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_key_and_body_replays_the_first_answer() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let body = json!({"content": {"webhook": {"body": "{\"n\": {{json n}} }"}}, "to": [{"webhook_url": rx.url}], "data": {"n": 1}});
@@ -62,12 +62,13 @@ async fn the_same_key_and_body_replays_the_first_answer() {
         let all = app.get_json("/v1/deliveries").await;
         assert_eq!(all["items"].as_array().unwrap().len(), 1);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_with_one_key_queue_once() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}]});
@@ -89,12 +90,13 @@ async fn concurrent_requests_with_one_key_queue_once() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(rx.count(), 1);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_are_scoped_to_the_api_key_and_expire() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(&b, "[maintenance]\nidempotency_ttl = \"300ms\"").await;
         let rx = Receiver::start().await;
         let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"webhook_url": rx.url}]});
@@ -131,12 +133,13 @@ async fn keys_are_scoped_to_the_api_key_and_expire() {
         .unwrap();
         assert!(removed.0 >= 1, "expired keys are purged: {removed:?}");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_says_so_and_shows_each_deliverys_status_now() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         // The receiver refuses for good: the delivery fails.
         let rx = Receiver::start_with(
@@ -165,5 +168,6 @@ async fn a_replay_says_so_and_shows_each_deliverys_status_now() {
         );
         assert_eq!(rx.count(), 1, "nothing sent again");
         app.stop().await;
-    }
+    })
+    .await;
 }

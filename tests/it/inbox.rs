@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::crash::{admin_key, child_env, free_port, spawn_child, start_serve};
+use crate::crash::{admin_key, child_env, spawn_child, start_serve};
 use crate::helpers::*;
 
 /// How long a test waits for an event that should come.
@@ -242,7 +242,7 @@ fn assert_problem(status: u16, r: &reqwest::Response) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sse_client_receives_the_message_once_it_is_stored() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let token = app.token("u_1").await;
         let mut sse = app.sse("u_1", &token).await;
@@ -288,14 +288,15 @@ async fn an_sse_client_receives_the_message_once_it_is_stored() {
             end.is_none() || end.as_ref().unwrap().event == "end",
             "{end:?}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_delivery_stores_one_message() {
     use missive::channels::in_app::InAppChannel;
     use missive::channels::{Channel, Message, Outcome};
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let delivery = app
             .send_in_app("u_1", json!({"name": "Ana", "order": 1}))
@@ -320,12 +321,13 @@ async fn a_retried_delivery_stores_one_message() {
         assert_eq!(inbox["items"].as_array().unwrap().len(), 1);
         assert_eq!(inbox["items"][0]["body"], "Order 1 shipped");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnecting_with_last_event_id_replays_exactly_what_was_missed() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let token = app.token("u_1").await;
         let mut sse = app.sse("u_1", &token).await;
@@ -385,12 +387,13 @@ async fn reconnecting_with_last_event_id_replays_exactly_what_was_missed() {
         );
         sse2.expect_quiet(Duration::from_millis(300)).await;
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_client_marks_read_and_the_other_tabs_see_it() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let token = app.token("u_1").await;
         let mut ws = app.ws("u_1", &token).await;
@@ -464,12 +467,13 @@ async fn a_websocket_client_marks_read_and_the_other_tabs_see_it() {
 
         ws.close(None).await.unwrap();
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rest_inbox_lists_pages_counts_and_changes() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         for order in 1..=5 {
             app.send_stored("u_1", json!({"name": "Ana", "order": order}))
@@ -646,7 +650,8 @@ async fn the_rest_inbox_lists_pages_counts_and_changes() {
             .unwrap();
         assert_problem(403, &r);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// A stream that stops reading falls behind and is dropped; the other tab
@@ -654,7 +659,7 @@ async fn the_rest_inbox_lists_pages_counts_and_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_falls_behind_is_dropped_and_holds_up_nobody() {
     use missive::inbox::feed::{feed, End, Item};
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(&b, "[inbox]\nbuffer = 2\n").await;
         let token = app.token("u_1").await;
         let mut fast = app.sse("u_1", &token).await;
@@ -695,12 +700,13 @@ async fn a_client_that_falls_behind_is_dropped_and_holds_up_nobody() {
         drop(slow);
         assert_eq!(app.state.inbox.connections(), 1);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_opens_one_recipients_inbox_and_nothing_else() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         app.send_in_app("u_1", json!({"name": "Ana", "order": 1}))
             .await;
@@ -816,12 +822,13 @@ async fn a_token_opens_one_recipients_inbox_and_nothing_else() {
                 .unwrap(),
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_is_refused_and_ends_its_stream() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(&b, "[inbox]\ntoken_ttl = \"1500ms\"\n").await;
         let token = app.token("u_1").await;
         let mut sse = app.sse("u_1", &token).await;
@@ -859,12 +866,13 @@ async fn an_expired_token_is_refused_and_ends_its_stream() {
                 .unwrap(),
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_over_the_connection_limits_get_429() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(&b, "[inbox]\nmax_connections = 3\nmax_connections_per_recipient = 2\nheartbeat = \"100ms\"\n").await;
         let t1 = app.token("u_1").await;
         let t2 = app.token("u_2").await;
@@ -919,12 +927,13 @@ async fn streams_over_the_connection_limits_get_429() {
         assert!(freed.is_ok(), "the closed stream was never released");
         let _d = app.sse("u_3", &t3).await;
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_allows_the_configured_origins_only() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(
             &b,
             "[inbox]\ncors_origins = [\"https://app.example.com\"]\n",
@@ -990,7 +999,8 @@ async fn cors_allows_the_configured_origins_only() {
         assert_eq!(r.status(), 200);
         assert!(r.headers().get("access-control-allow-origin").is_none());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// Two real processes on one PostgreSQL database: the stream is held by an
@@ -998,9 +1008,9 @@ async fn cors_allows_the_configured_origins_only() {
 /// `serve` process; NOTIFY carries it across.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_stored_by_another_process_reaches_the_stream() {
-    for b in backends() {
+    each_backend(|b| async move {
         if !matches!(b, Backend::Postgres(_)) {
-            continue;
+            return;
         }
         let db = TestDb::new(&b);
         let api_port = free_port();
@@ -1083,7 +1093,8 @@ async fn a_message_stored_by_another_process_reaches_the_stream() {
         drop(sse);
         serve.stop_gracefully(Duration::from_secs(30)).await;
         api.stop_gracefully(Duration::from_secs(30)).await;
-    }
+    })
+    .await;
 }
 
 /// examples/inbox.html shows what a message carries as text and links only
@@ -1190,7 +1201,7 @@ async fn ws_with_key(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_keys_streams_end_within_the_revocation_window() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let store = app.state.store.clone();
         let (key, row) = missive::service::auth::create_key(store.as_ref(), "tab", "read,send")
@@ -1238,12 +1249,13 @@ async fn a_revoked_keys_streams_end_within_the_revocation_window() {
             "nothing was marked read"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_revoked_from_the_console_ends_its_websocket_at_once() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let (key, row) =
             missive::service::auth::create_key(app.state.store.as_ref(), "tab", "read,send")
@@ -1282,12 +1294,13 @@ async fn a_key_revoked_from_the_console_ends_its_websocket_at_once() {
             .unwrap();
         assert_problem(401, &r);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_recipient_erases_its_inbox_and_ends_its_tokens() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let r = app
             .put("/v1/recipients/u_del", &json!({"email": "del@example.com"}))
@@ -1411,12 +1424,13 @@ async fn deleting_a_recipient_erases_its_inbox_and_ends_its_tokens() {
         assert_eq!(r.status(), 200);
         assert_eq!(r.json::<Value>().await.unwrap()["items"], json!([]));
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_a_recipients_tokens_refuses_the_old_ones_only() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let old = app.token("u_1").await;
         let mut sse = app.sse("u_1", &old).await;
@@ -1471,7 +1485,8 @@ async fn revoking_a_recipients_tokens_refuses_the_old_ones_only() {
             .unwrap();
         assert_problem(403, &r);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,7 +23,6 @@ mod recipients;
 mod render_limits;
 mod server;
 mod sms;
-mod smtp_server;
 mod startup;
 mod store_faults;
 mod templates;

@@ -111,7 +111,7 @@ fn the_parser_reads_labels_with_escapes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_match_the_traffic_the_app_saw() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let ok = Receiver::start().await;
         let bad = Receiver::start_with(vec![], Answer::status(400)).await;
@@ -295,7 +295,8 @@ async fn counters_match_the_traffic_the_app_saw() {
             Some(0.0)
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// An API-only process (no workers) on `db`: (base URL, its admin key if
@@ -328,7 +329,7 @@ async fn scrape_url(base: &str) -> Scrape {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_gauges_come_from_the_shared_database_and_counters_per_app() {
-    for b in backends() {
+    each_backend(|b| async move {
         // Two API-only processes on one database, no workers: what they
         // accept stays queued.
         let db = TestDb::new(&b);
@@ -381,12 +382,13 @@ async fn queue_gauges_come_from_the_shared_database_and_counters_per_app() {
             stop.cancel();
             task.await.unwrap().unwrap();
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_token_set_metrics_need_it() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(&b, "[server]\nmetrics_token = \"scrape-me\"").await;
         let url = app.url("/metrics");
         let c = reqwest::Client::new();
@@ -405,12 +407,13 @@ async fn with_a_token_set_metrics_need_it() {
         assert_eq!(r.status(), 200);
         assert!(r.text().await.unwrap().contains("missive_queue_depth"));
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scrape_reads_the_last_count_and_never_counts_the_queue() {
-    for b in backends() {
+    each_backend(|b| async move {
         // Counted at start, then not for an hour: scrapes must show that
         // count, however the queue changes in between.
         let app = spawn_app_with(&b, "[server]\nmetrics_refresh = \"1h\"").await;
@@ -453,5 +456,6 @@ async fn a_scrape_reads_the_last_count_and_never_counts_the_queue() {
             );
         }
         app.stop().await;
-    }
+    })
+    .await;
 }

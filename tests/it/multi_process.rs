@@ -7,12 +7,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
-use crate::crash::{admin_key, child_env, free_port, spawn_child};
+use crate::crash::{admin_key, child_env, spawn_child};
 use crate::helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_process_and_a_worker_process_share_the_queue() {
-    for b in backends() {
+    each_backend(|b| async move {
         let db = TestDb::new(&b);
         let rx = Receiver::start().await;
         let poll = match b {
@@ -68,15 +68,16 @@ async fn an_api_process_and_a_worker_process_share_the_queue() {
 
         worker.stop_gracefully(Duration::from_secs(30)).await;
         api.stop_gracefully(Duration::from_secs(30)).await;
-    }
+    })
+    .await;
 }
 
 /// Two `serve` processes on one PostgreSQL database share one rate limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_one_rate_limit() {
-    for b in backends() {
+    each_backend(|b| async move {
         if !matches!(b, Backend::Postgres(_)) {
-            continue;
+            return;
         }
         let db = TestDb::new(&b);
         let rx = Receiver::start().await;
@@ -121,7 +122,8 @@ async fn two_processes_share_one_rate_limit() {
         for mut child in children {
             child.stop_gracefully(Duration::from_secs(30)).await;
         }
-    }
+    })
+    .await;
 }
 
 /// An SMS gateway answering every request with `status` (and `Retry-After`
@@ -181,7 +183,7 @@ fn two_gateways(db: &TestDb, primary: &str, backup: &str, breaker: &str) -> Stri
     path.display().to_string()
 }
 
-async fn start_with_config(db: &TestDb, config: &str, label: &str) -> crate::crash::ChildGuard {
+async fn start_with_config(db: &TestDb, config: &str, label: &str) -> ChildGuard {
     let port = free_port();
     let env = child_env(db, port);
     let mut child = spawn_child(db, &env, port, &["serve", "--config", config], label);
@@ -189,7 +191,7 @@ async fn start_with_config(db: &TestDb, config: &str, label: &str) -> crate::cra
     child
 }
 
-async fn send_sms(child: &crate::crash::ChildGuard, key: &str, n: usize) {
+async fn send_sms(child: &ChildGuard, key: &str, n: usize) {
     let to: Vec<Value> = (0..n)
         .map(|i| json!({"phone": format!("+4930123456{i:02}")}))
         .collect();
@@ -204,7 +206,7 @@ async fn send_sms(child: &crate::crash::ChildGuard, key: &str, n: usize) {
 }
 
 /// Waits until `child`'s GET /v1/providers shows sms provider `name` in `state`.
-async fn wait_provider_state(child: &crate::crash::ChildGuard, key: &str, name: &str, state: &str) {
+async fn wait_provider_state(child: &ChildGuard, key: &str, name: &str, state: &str) {
     let url = child.url("/v1/providers");
     let got = poll_until(Duration::from_secs(30), || async {
         let v: Value = match reqwest::Client::new()
@@ -241,7 +243,7 @@ async fn wait_calls(calls: &Mutex<Vec<Instant>>, n: usize) {
 /// more than `want.0`, and that this all happened before `deadline` (the
 /// end of the pause or cool-down).
 async fn all_to_backup(
-    via: &[&crate::crash::ChildGuard],
+    via: &[&ChildGuard],
     key: &str,
     (primary, backup): (&Mutex<Vec<Instant>>, &Mutex<Vec<Instant>>),
     want: (usize, usize),
@@ -266,9 +268,9 @@ async fn all_to_backup(
 /// every process on the database until the pause ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_asked_of_one_process_holds_for_the_other() {
-    for b in backends() {
+    each_backend(|b| async move {
         if !matches!(b, Backend::Postgres(_)) {
-            continue;
+            return;
         }
         let db = TestDb::new(&b);
         let (primary, primary_calls, primary_walls) = gateway(429, Some("10")).await;
@@ -319,16 +321,17 @@ async fn a_pause_asked_of_one_process_holds_for_the_other() {
             since(&backup_calls)
         );
         two.stop_gracefully(Duration::from_secs(30)).await;
-    }
+    })
+    .await;
 }
 
 /// A breaker opened by failures one process saw keeps the other process
 /// off that provider; after the cool-down one probe goes out for both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_breaker_opened_in_one_process_holds_for_the_other() {
-    for b in backends() {
+    each_backend(|b| async move {
         if !matches!(b, Backend::Postgres(_)) {
-            continue;
+            return;
         }
         let db = TestDb::new(&b);
         let (primary, primary_calls, _) = gateway(503, None).await;
@@ -371,5 +374,6 @@ async fn a_breaker_opened_in_one_process_holds_for_the_other() {
         wait_provider_state(&one, &key, "primary", "open").await;
         one.stop_gracefully(Duration::from_secs(30)).await;
         two.stop_gracefully(Duration::from_secs(30)).await;
-    }
+    })
+    .await;
 }

@@ -137,14 +137,14 @@ async fn fetch_document(app: &TestApp) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_lists_every_route_and_every_listed_route_is_served() {
-    let source = routes_in_source();
+    let source = &routes_in_source();
     assert!(
         source.len() >= 30,
         "only {} routes found in src/http: {source:?}",
         source.len()
     );
     assert!(source.contains(&("/v1/notifications".into(), "post".into())));
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let doc = fetch_document(&app).await;
         let documented = operations(&doc);
@@ -153,7 +153,7 @@ async fn the_document_lists_every_route_and_every_listed_route_is_served() {
             missing.is_empty(),
             "routes not in /openapi.json: {missing:?}"
         );
-        let unknown: Vec<_> = documented.difference(&source).collect();
+        let unknown: Vec<_> = documented.difference(source).collect();
         assert!(
             unknown.is_empty(),
             "documented but not in src/http: {unknown:?}"
@@ -192,7 +192,8 @@ async fn the_document_lists_every_route_and_every_listed_route_is_served() {
         assert_eq!(r.status(), 404);
         assert!(r.text().await.unwrap().contains("no such route"));
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[test]
@@ -395,7 +396,7 @@ async fn the_document_describes_bodies_errors_and_security() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_answers_match_the_documented_schemas() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let doc = fetch_document(&app).await;
         let rx = Receiver::start().await;
@@ -503,5 +504,6 @@ async fn real_answers_match_the_documented_schemas() {
         let schema = response_schema(&doc, "post", "/v1/notifications", "422");
         assert_matches(&doc, schema, &problem, "problem");
         app.stop().await;
-    }
+    })
+    .await;
 }

@@ -103,7 +103,7 @@ fn rss_kib() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_to_non_global_addresses_are_refused_in_every_form() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(&b, "[channels.webhook]\nallow_private = false").await;
         let rx = Receiver::start().await;
         let p = port(&rx.url);
@@ -134,12 +134,13 @@ async fn webhooks_to_non_global_addresses_are_refused_in_every_form() {
         }
         assert_eq!(rx.count(), 0, "nothing may reach the local receiver");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_providers_on_private_addresses_are_refused_unless_allowed() {
-    for b in backends() {
+    each_backend(|b| async move {
         let gw = Receiver::start().await;
         let p = port(&gw.url);
         let toml = format!(
@@ -207,12 +208,13 @@ async fn sms_providers_on_private_addresses_are_refused_unless_allowed() {
         app.wait_for_status(&id, "sent").await;
         assert_eq!(gw.count(), 1);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_webhook_answer_is_cut_at_4_kib_and_recorded_promptly() {
-    for b in backends() {
+    each_backend(|b| async move {
         // The timeout is far away: only reading less can make this quick.
         let app = spawn_app_with(
             &b,
@@ -236,12 +238,13 @@ async fn an_endless_webhook_answer_is_cut_at_4_kib_and_recorded_promptly() {
         let grew = rss_kib().saturating_sub(rss_before);
         assert!(grew < 256 * 1024, "RSS grew by {grew} KiB");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_sms_gateway_answer_is_cut_and_recorded_promptly() {
-    for b in backends() {
+    each_backend(|b| async move {
         let rx = Endless::start().await;
         let toml = format!(
             "[channels.sms]\nproviders = [\"gw\"]\ntimeout = \"40s\"\n[channels.sms.gw]\ntype = \"http\"\nallow_private = true\nurl = \"{}\"\n\
@@ -263,12 +266,13 @@ async fn an_endless_sms_gateway_answer_is_cut_and_recorded_promptly() {
         rx.wait_closed(Duration::from_secs(10)).await;
         assert_eq!(rx.requests.load(Ordering::SeqCst), 1);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_receiver_holds_only_its_share_of_the_workers() {
-    for b in backends() {
+    each_backend(|b| async move {
         // 64 workers (the default), so a share of 16 per destination.
         let app = spawn_app_with(
             &b,
@@ -320,5 +324,6 @@ async fn a_hanging_receiver_holds_only_its_share_of_the_workers() {
         );
         assert!(waits >= 1.0, "{waits}");
         app.stop().await;
-    }
+    })
+    .await;
 }

@@ -8,7 +8,7 @@ use crate::helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profiles_are_validated_stored_and_deleted() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let profile = json!({
             "email": "ana@example.com", "phone": "+8613800000000", "webhook_url": "https://erp.example.com/h",
@@ -58,12 +58,13 @@ async fn profiles_are_validated_stored_and_deleted() {
         assert_eq!(del("u_42").await.unwrap().status(), 404);
         assert_eq!(app.get("/v1/recipients/u_42").await.status(), 404);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_profile_supplies_addresses_and_inline_fields_override_it() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let stored = Receiver::start().await;
         let inline = Receiver::start().await;
@@ -101,12 +102,13 @@ async fn a_stored_profile_supplies_addresses_and_inline_fields_override_it() {
         assert_eq!(r.status(), 422);
         assert_eq!(r.json::<Value>().await.unwrap()["errors"][0]["field"], "to");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preferences_suppress_and_quiet_hours_delay_except_for_auth() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         // Quiet all day long, whatever the hour: 00:00 to 23:59.
@@ -153,12 +155,13 @@ async fn preferences_suppress_and_quiet_hours_delay_except_for_auth() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(rx.count(), 2, "only the auth and high ones were sent");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_id_with_no_stored_profile_is_422_unless_addresses_or_the_inbox_are_given() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let r = app
@@ -228,5 +231,6 @@ async fn an_id_with_no_stored_profile_is_422_unless_addresses_or_the_inbox_are_g
         assert_eq!(r.status(), 202);
         rx.wait_for(1, Duration::from_secs(10)).await;
         app.stop().await;
-    }
+    })
+    .await;
 }

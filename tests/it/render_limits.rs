@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::crash::{child_env, free_port, run_cmd, start_serve, ChildGuard};
+use crate::crash::{child_env, run_cmd, start_serve};
 use crate::helpers::*;
 
 /// A new key with `scopes`, made with `missive keys create`.

@@ -205,7 +205,7 @@ fn attempts(d: &Value) -> &Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twilio_accepts_and_the_sid_is_recorded() {
-    for b in backends() {
+    each_backend(|b| async move {
         let tw = FakeTwilio::start(vec![]).await;
         let app = spawn_app_with(&b, &tw.toml(&with_from(), TOKEN)).await;
         let id = send_sms(&app, "Code {{code}}", json!({"code": "123456"})).await;
@@ -246,12 +246,13 @@ async fn twilio_accepts_and_the_sid_is_recorded() {
             "the auth token leaked into the delivery: {d:#}"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chinese_text_arrives_intact() {
-    for b in backends() {
+    each_backend(|b| async move {
         let tw = FakeTwilio::start(vec![]).await;
         let app = spawn_app_with(&b, &tw.toml(&with_from(), TOKEN)).await;
         let id = send_sms(
@@ -265,12 +266,13 @@ async fn chinese_text_arrives_intact() {
         assert_eq!(got[0].form["Body"], "验证码 123456，5分钟内有效 & 勿泄露");
         assert_eq!(got[0].form["To"], PHONE);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_messaging_service_replaces_the_from_number() {
-    for b in backends() {
+    each_backend(|b| async move {
         let tw = FakeTwilio::start(vec![]).await;
         let mg = "MG0123456789abcdef0123456789abcdef";
         let app = spawn_app_with(
@@ -287,12 +289,13 @@ async fn a_messaging_service_replaces_the_from_number() {
         );
         assert!(!got[0].form.contains_key("From"), "{:?}", got[0].form);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_requests_waits_for_retry_after() {
-    for b in backends() {
+    each_backend(|b| async move {
         let tw = FakeTwilio::start(vec![Reply::TooMany { retry_after: "1" }]).await;
         let app = spawn_app_with(&b, &tw.toml(&with_from(), TOKEN)).await;
         let id = send_sms(&app, "Code {{code}}", json!({"code": "123456"})).await;
@@ -310,7 +313,8 @@ async fn too_many_requests_waits_for_retry_after() {
         // Retry-After: 1, with 10 ms scheduled: at least the second asked for.
         assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// With its only provider paused by a 429, a channel's other deliveries
@@ -318,7 +322,7 @@ async fn too_many_requests_waits_for_retry_after() {
 /// calling the provider that asked to be left alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_holds_back_the_other_deliveries_too() {
-    for b in backends() {
+    each_backend(|b| async move {
         let tw = FakeTwilio::start(vec![Reply::TooMany { retry_after: "3" }]).await;
         let app = spawn_app_with(&b, &tw.toml(&with_from(), TOKEN)).await;
         let first = send_sms(&app, "Code {{code}}", json!({"code": "1"})).await;
@@ -347,12 +351,13 @@ async fn a_pause_holds_back_the_other_deliveries_too() {
             );
         }
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_error_is_retried() {
-    for b in backends() {
+    each_backend(|b| async move {
         let tw = FakeTwilio::start(vec![Reply::ServerError]).await;
         let app = spawn_app_with(&b, &tw.toml(&with_from(), TOKEN)).await;
         let id = send_sms(&app, "Code {{code}}", json!({"code": "123456"})).await;
@@ -364,12 +369,13 @@ async fn a_server_error_is_retried() {
         assert_eq!(a[1]["outcome"], "ok");
         assert_eq!(tw.requests().len(), 2);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_number_fails_at_once_with_twilios_error() {
-    for b in backends() {
+    each_backend(|b| async move {
         let tw = FakeTwilio::start(vec![
             Reply::InvalidNumber,
             Reply::InvalidNumber,
@@ -393,12 +399,13 @@ async fn an_invalid_number_fails_at_once_with_twilios_error() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(tw.requests().len(), 1, "nothing more is sent");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_auth_token_fails_without_leaking_it() {
-    for b in backends() {
+    each_backend(|b| async move {
         let tw = FakeTwilio::start(vec![]).await;
         let wrong = "not-the-right-token-5678";
         let app = spawn_app_with(&b, &tw.toml(&with_from(), wrong)).await;
@@ -419,18 +426,15 @@ async fn a_wrong_auth_token_fails_without_leaking_it() {
             "the auth token leaked: {d:#}"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_provider_is_transient_until_retries_run_out() {
-    for b in backends() {
+    each_backend(|b| async move {
         // A port nothing listens on.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let tw = FakeTwilio {
             base_url: format!("http://127.0.0.1:{port}"),
             state: Arc::default(),
@@ -451,7 +455,8 @@ async fn an_unreachable_provider_is_transient_until_retries_run_out() {
             "the auth token leaked: {d:#}"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// One request the gateway got.
@@ -465,7 +470,7 @@ struct GatewayRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_provider_sends_the_rendered_request_and_retries() {
-    for b in backends() {
+    each_backend(|b| async move {
         // A gateway answering 503, then 200.
         let seen: Arc<Mutex<Vec<GatewayRequest>>> = Arc::default();
         let s = seen.clone();
@@ -537,12 +542,13 @@ async fn the_http_provider_sends_the_rendered_request_and_retries() {
             "a header secret leaked: {d:#}"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_default_file_provider_writes_json() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let id = send_sms(&app, "验证码 {{code}}", json!({"code": "123456"})).await;
         let d = app.wait_for_status(&id, "sent").await;
@@ -563,12 +569,13 @@ async fn the_default_file_provider_writes_json() {
         assert_eq!(written["delivery_id"], id.as_str());
         assert_eq!(written["notification_id"], d["notification_id"]);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_up_fails_naming_the_bad_provider_setting() {
-    for b in backends() {
+    each_backend(|b| async move {
         let db = TestDb::new(&b);
         let toml = test_toml(
             &db,
@@ -598,7 +605,8 @@ async fn start_up_fails_naming_the_bad_provider_setting() {
                 Err(e) => assert!(format!("{e:#}").contains(key), "{e:#} should name {key}"),
             }
         }
-    }
+    })
+    .await;
 }
 
 /// Two Twilio accounts in failover order: a transient failure of the first
@@ -606,7 +614,7 @@ async fn start_up_fails_naming_the_bad_provider_setting() {
 /// the first's breaker opens and new deliveries go straight to the second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_provider_hands_over_to_the_next_and_its_breaker_opens() {
-    for b in backends() {
+    each_backend(|b| async move {
         let primary = FakeTwilio::start(vec![Reply::ServerError; 10]).await;
         let backup = FakeTwilio::start(vec![]).await;
         let toml = format!(
@@ -660,13 +668,14 @@ async fn a_failing_provider_hands_over_to_the_next_and_its_breaker_opens() {
             .collect();
         assert_eq!(sms, vec![("primary", "open"), ("backup", "closed")]);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// A provider's own rate limit: deliveries wait for it, none is dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_providers_own_rate_limit_paces_its_sends() {
-    for b in backends() {
+    each_backend(|b| async move {
         let twilio = FakeTwilio::start(vec![]).await;
         let toml = format!(
             "{}rate_limit = \"5/s\"\nrate_burst = 1\n",
@@ -700,5 +709,6 @@ async fn a_providers_own_rate_limit_paces_its_sends() {
             );
         }
         app.stop().await;
-    }
+    })
+    .await;
 }

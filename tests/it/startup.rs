@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::crash::{admin_key, bin, child_env, free_port, run_cmd, spawn_command};
+use crate::crash::{admin_key, bin, child_env, run_cmd, spawn_command};
 use crate::helpers::*;
 
 /// `missive serve` started by a shell that sets the umask to 022 first,
@@ -56,7 +56,7 @@ fn modes(dir: &Path) -> Vec<(String, bool, u32)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_dir_is_0700_and_every_file_in_it_0600_under_umask_022() {
-    for b in backends() {
+    each_backend(|b| async move {
         let db = TestDb::new(&b);
         // A data dir that exists with the modes umask 022 gives.
         let data = db.dir.path().join("data");
@@ -134,7 +134,8 @@ async fn data_dir_is_0700_and_every_file_in_it_0600_under_umask_022() {
             "{b:?}: dirs must be 0700 and files 0600: {wide:?}"
         );
         server.stop_gracefully(Duration::from_secs(30)).await;
-    }
+    })
+    .await;
 }
 
 /// The rows of the `settings` table.
@@ -163,8 +164,8 @@ async fn settings(db: &TestDb) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_from_the_environment_and_files_are_used_and_never_stored() {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    for b in backends() {
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    each_backend(|b| async move {
         let db = TestDb::new(&b);
         let webhook_bytes: [u8; 32] = rand::random();
         let webhook_secret = format!("whsec_{}", b64.encode(webhook_bytes));
@@ -242,7 +243,8 @@ async fn secrets_from_the_environment_and_files_are_used_and_never_stored() {
         for s in [&webhook_secret, &token_secret] {
             assert!(!logs.contains(s.as_str()), "{b:?}: a secret in the logs");
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

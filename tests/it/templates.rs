@@ -27,7 +27,7 @@ async fn problem_fields(r: reqwest::Response, status: u16) -> Vec<(String, Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn versions_rollback_and_archive() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let v1 = json!({"name": "Welcome", "channels": {"webhook": {"body": "{\"v\": 1, \"name\": {{json name}} }"}}});
         let v2 = json!({"name": "Welcome", "channels": {"webhook": {"body": "{\"v\": 2, \"name\": {{json name}} }"}}});
@@ -124,12 +124,13 @@ async fn versions_rollback_and_archive() {
             404
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preview_renders_every_part_or_says_why_not() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let t = json!({
             "channels": {
@@ -209,12 +210,13 @@ async fn preview_renders_every_part_or_says_why_not() {
             404
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_recipients_locale_and_timezone_choose_the_content() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let t = json!({
@@ -269,12 +271,13 @@ async fn the_recipients_locale_and_timezone_choose_the_content() {
             "Mar 8, 2026 10:30 PM"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_example_templates_import_and_render() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         let templates = missive::render::files::read_dir(&dir).unwrap();
@@ -366,5 +369,6 @@ async fn the_shipped_example_templates_import_and_render() {
             );
         }
         app.stop().await;
-    }
+    })
+    .await;
 }

@@ -20,7 +20,7 @@ fn delivery_id(accepted: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivers_the_rendered_body_signed_per_standard_webhooks() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let accepted = app
@@ -47,12 +47,13 @@ async fn delivers_the_rendered_body_signed_per_standard_webhooks() {
         assert_eq!(d["attempts"][0]["status_code"], 200);
         assert_eq!(d["content"]["body"], r.body.as_str());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_body_part_an_envelope_is_sent() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let r = app
@@ -79,12 +80,13 @@ async fn without_a_body_part_an_envelope_is_sent() {
         assert_eq!(body["data"], json!({"name": "Ana"}));
         assert!(verify_signature(&secret(&app), &got[0]));
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_are_retried_until_sent_with_every_attempt_recorded() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start_with(
             vec![
@@ -116,12 +118,13 @@ async fn transient_failures_are_retried_until_sent_with_every_attempt_recorded()
         assert_eq!(got.len(), 3);
         assert!(got.iter().all(|r| r.headers["webhook-id"] == id.as_str()));
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_error_fails_at_once() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start_with(vec![], Answer::status(400).body("bad payload")).await;
         let id = delivery_id(&app.send_webhook(&rx.url, json!({"n": 1})).await);
@@ -136,12 +139,13 @@ async fn a_client_error_fails_at_once() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(rx.count(), 1);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_run_out_into_failed() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start_with(vec![], Answer::status(500)).await;
         let id = delivery_id(&app.send_webhook(&rx.url, json!({"n": 1})).await);
@@ -150,12 +154,13 @@ async fn retries_run_out_into_failed() {
         // The test schedule has three retries: four attempts in all.
         assert_eq!(d["attempts"].as_array().unwrap().len(), 4);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_receiver_is_a_recorded_transient_timeout() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(
             &b,
             "[channels.webhook]\ntimeout = \"300ms\"\nretry_schedule = [\"50ms\"]",
@@ -180,12 +185,13 @@ async fn a_hanging_receiver_is_a_recorded_transient_timeout() {
         let ms = a[0]["duration_ms"].as_i64().unwrap();
         assert!((250..2000).contains(&ms), "took {ms} ms");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_respected() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start_with(
             vec![Answer::status(429).header("retry-after", "1")],
@@ -211,12 +217,13 @@ async fn retry_after_is_respected() {
         );
         assert_eq!(pauses, 1.0);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_addresses_are_refused_unless_allowed() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app_with(&b, "[channels.webhook]\nallow_private = false").await;
         let rx = Receiver::start().await;
         let id = delivery_id(&app.send_webhook(&rx.url, json!({"n": 1})).await);
@@ -234,12 +241,13 @@ async fn private_addresses_are_refused_unless_allowed() {
             .contains("allow_private"));
         assert_eq!(rx.count(), 0, "nothing may reach a private address");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_a_scheduled_delivery_and_retry_requeues_a_failed_one() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start_with(vec![Answer::status(400)], Answer::status(200)).await;
 
@@ -301,12 +309,13 @@ async fn cancel_stops_a_scheduled_delivery_and_retry_requeues_a_failed_one() {
         assert_eq!(attempts[2]["outcome"], "ok");
         assert_eq!(rx.count(), 2, "the cancelled delivery was never sent");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_delivery_log_filters_and_pages_newest_first() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let ok = Receiver::start().await;
         let bad = Receiver::start_with(vec![], Answer::status(404)).await;
@@ -376,12 +385,13 @@ async fn the_delivery_log_filters_and_pages_newest_first() {
         assert_eq!(n["deliveries"][0]["id"], failed.as_str());
         assert_eq!(n["data"], json!({"n": 9}));
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_recipients_fans_out_to_one_delivery_each() {
-    for b in backends() {
+    each_backend(|b| async move {
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let to: Vec<Value> = (0..250).map(|_| json!({"webhook_url": rx.url})).collect();
@@ -400,7 +410,8 @@ async fn a_batch_of_recipients_fans_out_to_one_delivery_each() {
         ids.dedup();
         assert_eq!(ids.len(), 250);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 pub fn urlencode(s: &str) -> String {

@@ -3,7 +3,8 @@
 //! For every scenario the bench starts a fresh `missive serve` child process
 //! (on a temp SQLite file, or on a fresh schema in a given PostgreSQL), starts
 //! an in-process webhook receiver (or, for `e2e-email`, an SMTP sink the
-//! server's `smtp` provider sends to), drives `POST /v1/notifications` over
+//! server's `smtp` provider sends to; both are missive-testkit's, shared with
+//! the tests, in their counting mode), drives `POST /v1/notifications` over
 //! HTTP, waits until every accepted delivery has arrived at the receiver, and
 //! prints one JSON line with throughput, latency, CPU and memory figures.
 //! `inbox-fanout` holds SSE inbox streams open instead and measures how fast
@@ -14,26 +15,23 @@
 //! Results go to stdout (one JSON line per scenario), progress to stderr.
 //!
 //! ```text
-//! cargo build --release --bin missive --bin missive-bench
+//! cargo build --release        # missive and missive-bench, from the workspace root
 //! target/release/missive-bench all --n 0.1
 //! target/release/missive-bench enqueue batch --database-url postgres://user:pw@localhost/db
 //! ```
 
 use std::collections::HashMap;
-use std::net::TcpListener as StdTcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::Router;
 use bytes::Bytes;
 use clap::Parser;
+use missive_testkit::{free_port, Arrivals, ChildGuard, Receiver, SmtpServer};
+use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, MissedTickBehavior};
@@ -184,23 +182,15 @@ enum Load {
 
 /// A running `missive serve` child with its temp dir.
 struct Server {
-    child: Child,
+    child: ChildGuard,
     pid: u32,
     base_url: String,
     api_key: String,
     dir: PathBuf,
-    stderr_path: PathBuf,
     /// (database url, schema) to drop at the end when running on PostgreSQL.
     pg_schema: Option<(String, String)>,
-    stopped: bool,
     /// Keep the temp dir (so the server log can be read) when the server died.
     keep_dir: bool,
-}
-
-fn free_port() -> Result<u16> {
-    let listener =
-        StdTcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0 to find a free port")?;
-    Ok(listener.local_addr()?.port())
 }
 
 fn random_hex(len: usize) -> String {
@@ -213,21 +203,15 @@ fn make_temp_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-async fn start_server(
-    opts: &Options,
-    client: &reqwest::Client,
-    extra_env: &[(&str, String)],
-) -> Result<Server> {
+async fn start_server(opts: &Options, extra_env: &[(&str, String)]) -> Result<Server> {
     if !opts.missive.is_file() {
         bail!(
-            "server binary {} not found (build it with `cargo build --release --bin missive`, or pass --missive PATH)",
+            "server binary {} not found (build it with `cargo build --release`, or pass --missive PATH)",
             opts.missive.display()
         );
     }
     let dir = make_temp_dir()?;
-    let port = free_port()?;
-    let stderr_path = dir.join("server.stderr.log");
-    let stdout_path = dir.join("server.stdout.log");
+    let port = free_port();
 
     let mut cmd = Command::new(&opts.missive);
     cmd.arg("serve")
@@ -238,9 +222,7 @@ async fn start_server(
         .env("MISSIVE__SERVER__SHUTDOWN_DRAIN", "0s")
         .env("RUST_LOG", "warn")
         .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_path)?)
-        .stderr(std::fs::File::create(&stderr_path)?);
+        .stdin(Stdio::null());
     let pg_schema = match &opts.database_url {
         Some(url) => {
             let schema = format!("bench_{}", random_hex(12));
@@ -257,19 +239,16 @@ async fn start_server(
         }
     };
 
-    let child = cmd
-        .spawn()
+    let child = ChildGuard::spawn(cmd, &dir, port, "server")
         .with_context(|| format!("starting {} serve", opts.missive.display()))?;
     let pid = child.id();
     let mut server = Server {
+        base_url: child.base.clone(),
         child,
         pid,
-        base_url: format!("http://127.0.0.1:{port}"),
         api_key: String::new(),
         dir,
-        stderr_path,
         pg_schema,
-        stopped: false,
         keep_dir: false,
     };
     eprintln!(
@@ -277,7 +256,7 @@ async fn start_server(
         server.base_url,
         server.dir.display()
     );
-    server.wait_ready(client).await?;
+    server.wait_ready().await?;
     server.api_key = server.read_admin_key().await?;
     Ok(server)
 }
@@ -285,42 +264,23 @@ async fn start_server(
 impl Server {
     /// Errors (and keeps the temp dir) if the child has exited.
     fn check_alive(&mut self) -> Result<()> {
-        if let Some(status) = self.child.try_wait()? {
-            self.stopped = true;
+        if let Some(status) = self.child.try_exit() {
             self.keep_dir = true;
             bail!(
                 "missive server exited unexpectedly ({status}); its stderr is in {}{}",
-                self.stderr_path.display(),
-                tail_of_file(&self.stderr_path, 20)
+                self.child.stderr_path.display(),
+                tail_of_file(&self.child.stderr_path, 20)
             );
         }
         Ok(())
     }
 
-    async fn wait_ready(&mut self, client: &reqwest::Client) -> Result<()> {
-        let url = format!("{}/readyz", self.base_url);
-        let deadline = Instant::now() + READY_DEADLINE;
-        let mut last = String::from("no answer yet");
-        while Instant::now() < deadline {
-            self.check_alive()?;
-            match client
-                .get(&url)
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-            {
-                Ok(resp) if resp.status() == StatusCode::OK => return Ok(()),
-                Ok(resp) => last = format!("status {}", resp.status()),
-                Err(e) => last = format!("{e}"),
-            }
-            sleep(Duration::from_millis(100)).await;
+    async fn wait_ready(&mut self) -> Result<()> {
+        if let Err(e) = self.child.try_wait_ready(READY_DEADLINE).await {
+            self.keep_dir = true;
+            bail!("{e}");
         }
-        self.keep_dir = true;
-        bail!(
-            "missive did not become ready within {}s (GET {url}: {last}); its stderr is in {}",
-            READY_DEADLINE.as_secs(),
-            self.stderr_path.display()
-        )
+        Ok(())
     }
 
     /// The admin key written by the server on first start.
@@ -346,54 +306,39 @@ impl Server {
 
     /// Graceful stop: SIGTERM, wait, then SIGKILL. Removes the temp dir.
     async fn stop(&mut self) -> Result<()> {
-        if self.stopped {
-            return Ok(());
-        }
-        if let Some(status) = self.child.try_wait()? {
-            self.stopped = true;
+        if let Some(status) = self.child.try_exit() {
             self.keep_dir = true;
             bail!(
                 "missive server had already exited ({status}) before the end of the scenario; its stderr is in {}{}",
-                self.stderr_path.display(),
-                tail_of_file(&self.stderr_path, 20)
+                self.child.stderr_path.display(),
+                tail_of_file(&self.child.stderr_path, 20)
             );
         }
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid.to_string())
-            .status();
-        let deadline = Instant::now() + STOP_DEADLINE;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                self.stopped = true;
-                if !status.success() {
-                    eprintln!(
-                        "[bench] warning: missive exited with {status} after SIGTERM (stderr: {})",
-                        self.stderr_path.display()
-                    );
-                    self.keep_dir = true;
-                }
-                return Ok(());
+        self.child.sigterm();
+        match self.child.wait_exit(STOP_DEADLINE).await {
+            Some(status) if !status.success() => {
+                eprintln!(
+                    "[bench] warning: missive exited with {status} after SIGTERM (stderr: {})",
+                    self.child.stderr_path.display()
+                );
+                self.keep_dir = true;
             }
-            sleep(Duration::from_millis(50)).await;
+            Some(_) => {}
+            None => {
+                eprintln!(
+                    "[bench] warning: missive did not exit within {}s of SIGTERM; killing it",
+                    STOP_DEADLINE.as_secs()
+                );
+                self.child.kill();
+            }
         }
-        eprintln!(
-            "[bench] warning: missive did not exit within {}s of SIGTERM; killing it",
-            STOP_DEADLINE.as_secs()
-        );
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.stopped = true;
         Ok(())
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if !self.stopped {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.child.kill();
         if let Some((url, schema)) = &self.pg_schema {
             let _ = Command::new("psql")
                 .arg(url)
@@ -455,193 +400,31 @@ fn status_mb(pid: u32, field: &str) -> Option<f64> {
 }
 
 // ---------------------------------------------------------------------------
-// Webhook receiver
+// Where deliveries arrive
 // ---------------------------------------------------------------------------
 
-#[derive(Default)]
-struct ReceiverState {
-    /// delivery id (webhook-id header) -> first arrival.
-    arrivals: Mutex<HashMap<String, Instant>>,
-    /// Requests whose webhook-id had been seen before (at-least-once retries).
-    duplicates: AtomicUsize,
-    /// Requests without a webhook-id header.
-    missing_id: AtomicUsize,
+/// The in-process receiver of a scenario's deliveries; both count arrivals
+/// by delivery id only.
+enum Sink {
+    Webhook(Receiver),
+    Email(SmtpServer),
 }
 
-struct Receiver {
-    state: Arc<ReceiverState>,
-    url: String,
-    task: JoinHandle<()>,
-}
-
-impl Receiver {
-    fn received(&self) -> usize {
-        self.state.arrivals.lock().unwrap().len()
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn hook(
-    State(state): State<Arc<ReceiverState>>,
-    headers: HeaderMap,
-    _body: Bytes,
-) -> StatusCode {
-    let now = Instant::now();
-    match headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
-        Some(id) => {
-            let mut arrivals = state.arrivals.lock().unwrap();
-            if arrivals.contains_key(id) {
-                state.duplicates.fetch_add(1, Ordering::Relaxed);
-            } else {
-                arrivals.insert(id.to_string(), now);
-            }
-        }
-        None => {
-            state.missing_id.fetch_add(1, Ordering::Relaxed);
+impl Sink {
+    fn arrivals(&self) -> &Arc<Arrivals> {
+        match self {
+            Sink::Webhook(r) => r.arrivals(),
+            Sink::Email(s) => s.arrivals(),
         }
     }
-    StatusCode::OK
-}
 
-async fn start_receiver() -> Result<Receiver> {
-    let state = Arc::new(ReceiverState::default());
-    let app = Router::new()
-        .route("/hook", post(hook))
-        .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding the webhook receiver")?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("[bench] webhook receiver stopped: {e}");
-        }
-    });
-    Ok(Receiver {
-        state,
-        url: format!("http://{addr}/hook"),
-        task,
-    })
-}
-
-// ---------------------------------------------------------------------------
-// SMTP sink
-// ---------------------------------------------------------------------------
-
-/// The delivery id in a `Message-ID: <delivery_id@domain>` header line.
-fn delivery_id_of_message_id(line: &[u8]) -> Option<String> {
-    let line = std::str::from_utf8(line).ok()?;
-    let (name, value) = line.split_once(':')?;
-    if !name.trim().eq_ignore_ascii_case("message-id") {
-        return None;
-    }
-    let v = value.trim().strip_prefix('<')?;
-    let (id, _) = v.split_once('@')?;
-    Some(id.to_string())
-}
-
-/// One SMTP session: answers 250 to everything (354 to DATA), and records
-/// each message's arrival by the delivery id in its Message-ID.
-async fn smtp_session(
-    stream: tokio::net::TcpStream,
-    state: Arc<ReceiverState>,
-) -> std::io::Result<()> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let _ = stream.set_nodelay(true);
-    let (r, mut w) = stream.into_split();
-    let mut r = BufReader::new(r);
-    w.write_all(b"220 bench-sink ESMTP\r\n").await?;
-    let mut line = Vec::with_capacity(256);
-    loop {
-        line.clear();
-        if r.read_until(b'\n', &mut line).await? == 0 {
-            return Ok(());
-        }
-        let verb: Vec<u8> = line.iter().take(4).map(u8::to_ascii_uppercase).collect();
-        match verb.as_slice() {
-            b"EHLO" => {
-                w.write_all(b"250-bench-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
-                    .await?
-            }
-            b"QUIT" => {
-                w.write_all(b"221 bye\r\n").await?;
-                return Ok(());
-            }
-            b"DATA" => {
-                w.write_all(b"354 go ahead\r\n").await?;
-                let mut id = None;
-                let mut in_headers = true;
-                loop {
-                    line.clear();
-                    if r.read_until(b'\n', &mut line).await? == 0 {
-                        return Ok(());
-                    }
-                    if line == b".\r\n" || line == b".\n" {
-                        break;
-                    }
-                    if in_headers {
-                        if line == b"\r\n" || line == b"\n" {
-                            in_headers = false;
-                        } else if id.is_none() {
-                            id = delivery_id_of_message_id(&line);
-                        }
-                    }
-                }
-                let now = Instant::now();
-                match id {
-                    Some(id) => match state.arrivals.lock().unwrap().entry(id) {
-                        std::collections::hash_map::Entry::Occupied(_) => {
-                            state.duplicates.fetch_add(1, Ordering::Relaxed);
-                        }
-                        std::collections::hash_map::Entry::Vacant(v) => {
-                            v.insert(now);
-                        }
-                    },
-                    None => {
-                        state.missing_id.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                w.write_all(b"250 2.0.0 OK\r\n").await?
-            }
-            _ => w.write_all(b"250 OK\r\n").await?,
+    /// Where the server sends: the webhook URL, or the SMTP port.
+    fn address(&self) -> String {
+        match self {
+            Sink::Webhook(r) => r.url.clone(),
+            Sink::Email(s) => s.port.to_string(),
         }
     }
-}
-
-/// An SMTP server that accepts every message; `url` is `127.0.0.1:PORT`.
-async fn start_smtp_sink() -> Result<Receiver> {
-    let state = Arc::new(ReceiverState::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding the SMTP sink")?;
-    let addr = listener.local_addr()?;
-    let s = state.clone();
-    let task = tokio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    let s = s.clone();
-                    tokio::spawn(async move {
-                        let _ = smtp_session(stream, s).await;
-                    });
-                }
-                Err(e) => {
-                    eprintln!("[bench] SMTP sink stopped: {e}");
-                    return;
-                }
-            }
-        }
-    });
-    Ok(Receiver {
-        state,
-        url: addr.to_string(),
-        task,
-    })
 }
 
 // ---------------------------------------------------------------------------
@@ -912,15 +695,11 @@ impl Stats {
 
 /// Waits until `expected` distinct deliveries have arrived or the deadline passes.
 /// Returns false on timeout.
-async fn wait_for_deliveries(
-    receiver: &Receiver,
-    server: &mut Server,
-    expected: usize,
-) -> Result<bool> {
+async fn wait_for_deliveries(sink: &Sink, server: &mut Server, expected: usize) -> Result<bool> {
     let deadline = Instant::now() + DELIVERY_DEADLINE;
     let mut next_progress = Instant::now() + PROGRESS_EVERY;
     loop {
-        let received = receiver.received();
+        let received = sink.arrivals().distinct();
         if received >= expected {
             return Ok(true);
         }
@@ -970,7 +749,7 @@ fn per_s(count: usize, secs: f64) -> Option<f64> {
 }
 
 /// Prints sent/received counts every few seconds while a load runs.
-fn spawn_progress(sender: Arc<Sender>, state: Arc<ReceiverState>) -> JoinHandle<()> {
+fn spawn_progress(sender: Arc<Sender>, arrivals: Arc<Arrivals>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PROGRESS_EVERY);
         tick.tick().await;
@@ -979,7 +758,7 @@ fn spawn_progress(sender: Arc<Sender>, state: Arc<ReceiverState>) -> JoinHandle<
             eprintln!(
                 "[bench]   accepted {} deliveries, received {}",
                 sender.accepted.load(Ordering::Relaxed),
-                state.arrivals.lock().unwrap().len()
+                arrivals.distinct()
             );
         }
     })
@@ -993,18 +772,20 @@ async fn run_scenario(
     client: &reqwest::Client,
 ) -> Result<Report> {
     eprintln!("[bench] scenario {name}: {load:?}");
-    let (receiver, extra_env) = match target {
-        Target::Webhook | Target::InApp { .. } => (start_receiver().await?, vec![]),
+    let (sink, extra_env) = match target {
+        Target::Webhook | Target::InApp { .. } => {
+            (Sink::Webhook(Receiver::counting().await), vec![])
+        }
         Target::WebhookFlow => (
-            start_receiver().await?,
+            Sink::Webhook(Receiver::counting().await),
             vec![(
                 "MISSIVE__CHANNELS__WEBHOOK__RATE_LIMIT",
                 "1000000/s".to_string(),
             )],
         ),
         Target::Email => {
-            let sink = start_smtp_sink().await?;
-            let port = sink.url.rsplit(':').next().unwrap_or_default().to_string();
+            let sink = Sink::Email(SmtpServer::counting().await);
+            let port = sink.address();
             let env = vec![
                 ("MISSIVE__CHANNELS__EMAIL__PROVIDERS", "smtp".to_string()),
                 (
@@ -1021,12 +802,12 @@ async fn run_scenario(
             (sink, env)
         }
     };
-    let mut server = start_server(opts, client, &extra_env).await?;
+    let mut server = start_server(opts, &extra_env).await?;
     let sender = Arc::new(Sender {
         client: client.clone(),
         notifications_url: format!("{}/v1/notifications", server.base_url),
         auth: format!("Bearer {}", server.api_key),
-        hook_url: receiver.url.clone(),
+        hook_url: sink.address(),
         target,
         accepted: AtomicUsize::new(0),
         failures: AtomicUsize::new(0),
@@ -1034,7 +815,7 @@ async fn run_scenario(
 
     let idle_rss = status_mb(server.pid, "VmRSS");
     let cpu_before = cpu_ticks(server.pid);
-    let progress = spawn_progress(sender.clone(), receiver.state.clone());
+    let progress = spawn_progress(sender.clone(), sink.arrivals().clone());
     let start = Instant::now();
     let sent = match load {
         Load::ClosedLoop {
@@ -1061,13 +842,13 @@ async fn run_scenario(
     }
 
     let expected = sent.deliveries.len();
-    let complete = wait_for_deliveries(&receiver, &mut server, expected).await?;
+    let complete = wait_for_deliveries(&sink, &mut server, expected).await?;
     let cpu_after = cpu_ticks(server.pid);
     let end = Instant::now();
     let peak_rss = status_mb(server.pid, "VmHWM");
 
     // Match arrivals to accepted deliveries.
-    let arrivals = std::mem::take(&mut *receiver.state.arrivals.lock().unwrap());
+    let arrivals = sink.arrivals().first();
     let mut latencies = Vec::with_capacity(expected);
     let mut last_receipt: Option<Instant> = None;
     for (id, accepted_at) in &sent.deliveries {
@@ -1083,8 +864,8 @@ async fn run_scenario(
     }
     let matched = latencies.len();
     let unknown = arrivals.len().saturating_sub(matched);
-    let duplicates = receiver.state.duplicates.load(Ordering::Relaxed);
-    let missing_id = receiver.state.missing_id.load(Ordering::Relaxed);
+    let duplicates = sink.arrivals().duplicates();
+    let missing_id = sink.arrivals().missing_id();
     if unknown > 0 || duplicates > 0 || missing_id > 0 {
         eprintln!(
             "[bench]   receiver: {unknown} unknown delivery ids, {duplicates} duplicate requests, {missing_id} requests without webhook-id"
@@ -1112,7 +893,7 @@ async fn run_scenario(
     }
 
     server.stop().await?;
-    drop(receiver);
+    drop(sink);
 
     let accepted = sent.deliveries.len() + sent.not_sent;
     let accept_secs = sent
@@ -1347,7 +1128,7 @@ async fn run_inbox_fanout(
             (streams + 1_000).to_string(),
         ),
     ];
-    let mut server = start_server(opts, client, &env).await?;
+    let mut server = start_server(opts, &env).await?;
     let state = Arc::new(StreamsState::default());
     let tasks = open_streams(&server, client, streams, &state).await?;
     eprintln!("[bench]   {streams} inbox streams open");
@@ -1860,7 +1641,7 @@ fn older_link(html: &str) -> Option<String> {
 async fn run_console_pages(opts: &Options, client: &reqwest::Client) -> Result<PagesReport> {
     let n = opts.scaled(1_000_000);
     eprintln!("[bench] scenario console-pages: {n} deliveries");
-    let mut server = start_server(opts, client, &[]).await?;
+    let mut server = start_server(opts, &[]).await?;
     let fill_start = Instant::now();
     console_fill(&server, n as i64)
         .await

@@ -1,10 +1,10 @@
-//! A small SMTP server over real TCP for the email tests: greeting, EHLO/HELO,
-//! AUTH PLAIN/LOGIN (credentials recorded), MAIL, RCPT, DATA (dot-unstuffed),
-//! RSET, NOOP, QUIT. Scriptable: the replies to DATA are taken from a queue,
-//! then a default; RCPT can be refused for chosen addresses. Every message
-//! that reached DATA is recorded with its envelope and the reply it got.
-
-#![allow(dead_code)]
+//! A small SMTP server over real TCP for the email tests and the benchmark:
+//! greeting, EHLO/HELO, AUTH PLAIN/LOGIN (credentials recorded), MAIL, RCPT,
+//! DATA (dot-unstuffed), RSET, NOOP, QUIT. Scriptable: the replies to DATA
+//! are taken from a queue, then a default; RCPT can be refused for chosen
+//! addresses. Tests get every message that reached DATA with its envelope
+//! and the reply it got; the benchmark's counting sink keeps only
+//! [`Arrivals`] by the delivery id in each Message-ID.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,7 @@ use base64::Engine;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::poll_until;
+use crate::{poll_until, Arrivals};
 
 /// One message the server was sent.
 #[derive(Clone, Debug)]
@@ -33,6 +33,8 @@ pub struct ReceivedMail {
 
 #[derive(Default)]
 struct State {
+    /// False for the counting sink: messages and commands are not kept.
+    keep: bool,
     data_script: VecDeque<u16>,
     data_default: u16,
     rcpt_refused: Vec<(String, u16)>,
@@ -45,6 +47,7 @@ struct State {
 pub struct SmtpServer {
     pub port: u16,
     state: Arc<Mutex<State>>,
+    arrivals: Arc<Arrivals>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -76,14 +79,31 @@ impl SmtpServer {
     /// Answers DATA with the codes of `script` in order, then `default`.
     /// A code of 0 means: never answer (the client must time out).
     pub async fn start(script: Vec<u16>, default: u16) -> SmtpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(State {
+        Self::serve(State {
+            keep: true,
             data_script: script.into(),
             data_default: default,
             ..State::default()
-        }));
-        let s = state.clone();
+        })
+        .await
+    }
+
+    /// A server that accepts everything and only counts
+    /// [`SmtpServer::arrivals`].
+    pub async fn counting() -> SmtpServer {
+        Self::serve(State {
+            data_default: 250,
+            ..State::default()
+        })
+        .await
+    }
+
+    async fn serve(state: State) -> SmtpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(state));
+        let arrivals = Arc::new(Arrivals::default());
+        let (s, a) = (state.clone(), arrivals.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -94,13 +114,18 @@ impl SmtpServer {
                     st.connections += 1;
                     st.connections
                 };
-                let s = s.clone();
+                let (s, a) = (s.clone(), a.clone());
                 tokio::spawn(async move {
-                    let _ = session(stream, s, number).await;
+                    let _ = session(stream, s, a, number).await;
                 });
             }
         });
-        SmtpServer { port, state, task }
+        SmtpServer {
+            port,
+            state,
+            arrivals,
+            task,
+        }
     }
 
     /// A server that accepts everything.
@@ -123,6 +148,11 @@ impl SmtpServer {
 
     pub fn count(&self) -> usize {
         self.state.lock().unwrap().messages.len()
+    }
+
+    /// Messages by the delivery id in their Message-ID.
+    pub fn arrivals(&self) -> &Arc<Arrivals> {
+        &self.arrivals
     }
 
     /// TCP connections accepted so far.
@@ -152,6 +182,23 @@ impl SmtpServer {
     }
 }
 
+/// The delivery id in a `Message-ID: <delivery_id@domain>` header line.
+fn delivery_id_of_message_id(line: &str) -> Option<&str> {
+    let (name, value) = line.split_once(':')?;
+    if !name.trim().eq_ignore_ascii_case("message-id") {
+        return None;
+    }
+    let v = value.trim().strip_prefix('<')?;
+    Some(v.split_once('@')?.0)
+}
+
+/// The delivery id of a message: the first Message-ID among its headers.
+fn delivery_id(data: &str) -> Option<&str> {
+    data.lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(delivery_id_of_message_id)
+}
+
 fn angle_addr(arg: &str) -> String {
     let a = arg.trim();
     let a = a.split_once('<').map(|(_, r)| r).unwrap_or(a);
@@ -166,9 +213,29 @@ fn b64(s: &str) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// Keeps a command line (an AUTH line without its payload) if the server
+/// keeps what it is sent.
+fn record_command(state: &Mutex<State>, cmd: &str, upper: &str, verb: &str) {
+    let mut st = state.lock().unwrap();
+    if !st.keep {
+        return;
+    }
+    let line = if verb == "AUTH" {
+        upper
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        cmd.to_string()
+    };
+    st.commands.push(line);
+}
+
 async fn session(
     stream: TcpStream,
     state: Arc<Mutex<State>>,
+    arrivals: Arc<Arrivals>,
     number: usize,
 ) -> std::io::Result<()> {
     let (r, mut w) = stream.into_split();
@@ -186,17 +253,7 @@ async fn session(
         let cmd = line.trim_end_matches(['\r', '\n']).to_string();
         let upper = cmd.to_ascii_uppercase();
         let verb = upper.split_whitespace().next().unwrap_or("").to_string();
-        if verb != "AUTH" {
-            state.lock().unwrap().commands.push(cmd.clone());
-        } else {
-            state.lock().unwrap().commands.push(
-                upper
-                    .split_whitespace()
-                    .take(2)
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-        }
+        record_command(&state, &cmd, &upper, &verb);
         match verb.as_str() {
             "EHLO" => {
                 w.write_all(b"250-test.local greets you\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 10485760\r\n250 AUTH PLAIN LOGIN\r\n")
@@ -289,17 +346,21 @@ async fn session(
                         None => data.push_str(&line),
                     }
                 }
+                let at = Instant::now();
+                arrivals.record(delivery_id(&data), at);
                 let (code, n) = {
                     let mut st = state.lock().unwrap();
                     let code = st.data_script.pop_front().unwrap_or(st.data_default);
-                    st.messages.push(ReceivedMail {
-                        from: from.clone(),
-                        to: to.clone(),
-                        data,
-                        reply: code,
-                        at: Instant::now(),
-                        connection: number,
-                    });
+                    if st.keep {
+                        st.messages.push(ReceivedMail {
+                            from: from.clone(),
+                            to: to.clone(),
+                            data,
+                            reply: code,
+                            at,
+                            connection: number,
+                        });
+                    }
                     (code, st.messages.len())
                 };
                 from.clear();
