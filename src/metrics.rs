@@ -272,20 +272,19 @@ impl Metrics {
 
     /// A delivery reached a final status.
     pub fn finished(&self, channel: Channel, status: Status) {
-        self.deliveries
-            .get_or_create(&DeliveryLabels {
-                channel: channel.as_str(),
-                status: status.as_str(),
-            })
-            .inc();
+        self.finished_n(channel, status, 1);
     }
 
     /// `n` deliveries on `channel` cancelled.
     pub fn cancelled(&self, channel: Channel, n: u64) {
+        self.finished_n(channel, Status::Cancelled, n);
+    }
+
+    fn finished_n(&self, channel: Channel, status: Status, n: u64) {
         self.deliveries
             .get_or_create(&DeliveryLabels {
                 channel: channel.as_str(),
-                status: Status::Cancelled.as_str(),
+                status: status.as_str(),
             })
             .inc_by(n);
     }

@@ -40,6 +40,31 @@ fn can_read(s: &Session) -> Result<(), Response> {
     s.require(page::TEMPLATES)
 }
 
+/// The template as stored: its current version for `None`.
+async fn stored(
+    state: &AppState,
+    key: &str,
+    version: Option<i64>,
+) -> Result<Option<TemplateRow>, Response> {
+    state
+        .store
+        .get_template(key, version)
+        .await
+        .map_err(page::db)
+}
+
+/// Version `n` of the template, or the page saying it has none.
+async fn version(
+    state: &AppState,
+    session: &Session,
+    key: &str,
+    n: i64,
+) -> Result<TemplateRow, Response> {
+    stored(state, key, Some(n))
+        .await?
+        .ok_or_else(|| page::not_found(session, &format!("Template `{key}` has no version {n}.")))
+}
+
 fn enc(s: &str) -> String {
     super::session::urlencode(s)
 }
@@ -139,22 +164,9 @@ async fn edit(
 ) -> Response {
     let r = async {
         can_read(&session)?;
-        let current = state
-            .store
-            .get_template(&key, None)
-            .await
-            .map_err(page::db)?;
+        let current = stored(&state, &key, None).await?;
         let shown = match q.version {
-            Some(n) => Some(
-                state
-                    .store
-                    .get_template(&key, Some(n))
-                    .await
-                    .map_err(page::db)?
-                    .ok_or_else(|| {
-                        page::not_found(&session, &format!("Template `{key}` has no version {n}."))
-                    })?,
-            ),
+            Some(n) => Some(version(&state, &session, &key, n).await?),
             None => current.clone(),
         };
         let draft = match &shown {
@@ -405,9 +417,9 @@ async fn save_form(
             "give content for at least one channel (default locale)".into(),
         );
     }
-    let current = match state.store.get_template(&key, None).await {
+    let current = match stored(&state, &key, None).await {
         Ok(c) => c,
-        Err(e) => return page::db(e),
+        Err(r) => return r,
     };
     if errors.is_empty() {
         match save(state.store.as_ref(), &state.renderer, &key, &name, &content).await {
@@ -444,11 +456,8 @@ async fn versions(
 ) -> Response {
     let r = async {
         can_read(&session)?;
-        let current = state
-            .store
-            .get_template(&key, None)
-            .await
-            .map_err(page::db)?
+        let current = stored(&state, &key, None)
+            .await?
             .ok_or_else(|| page::not_found(&session, &format!("There is no template `{key}`.")))?;
         let mut versions = state.store.template_versions(&key).await.map_err(page::db)?;
         versions.reverse();
@@ -556,14 +565,8 @@ async fn diff(
 ) -> Response {
     let r = async {
         can_read(&session)?;
-        let load = |n: i64| {
-            let state = state.clone();
-            let key = key.clone();
-            async move { state.store.get_template(&key, Some(n)).await }
-        };
-        let missing = |n: i64| page::not_found(&session, &format!("Template `{key}` has no version {n}."));
-        let a = load(q.from).await.map_err(page::db)?.ok_or_else(|| missing(q.from))?;
-        let b = load(q.to).await.map_err(page::db)?.ok_or_else(|| missing(q.to))?;
+        let a = version(&state, &session, &key, q.from).await?;
+        let b = version(&state, &session, &key, q.to).await?;
         let lines = diff_lines(&diff_text(&a), &diff_text(&b));
         Ok(render(layout(
             &format!("{key}: version {} → {}", q.from, q.to),

@@ -52,28 +52,15 @@ mod tests {
 
     #[test]
     fn rates_parse_in_every_written_form() {
-        assert_eq!(
-            Rate::parse("50/s").unwrap(),
-            Rate {
-                count: 50,
-                per: Duration::from_secs(1)
-            }
-        );
-        assert_eq!(
-            Rate::parse("3000/min").unwrap().per,
-            Duration::from_secs(60)
-        );
-        assert_eq!(
-            Rate::parse("5/1d").unwrap(),
-            Rate {
-                count: 5,
-                per: Duration::from_secs(86_400)
-            }
-        );
-        assert_eq!(
-            Rate::parse("1/10min").unwrap().per,
-            Duration::from_secs(600)
-        );
+        for (text, count, secs) in [
+            ("50/s", 50, 1),
+            ("3000/min", 3000, 60),
+            ("5/1d", 5, 86_400),
+            ("1/10min", 1, 600),
+        ] {
+            let per = Duration::from_secs(secs);
+            assert_eq!(Rate::parse(text), Ok(Rate { count, per }), "{text}");
+        }
         assert_eq!(
             Rate::parse("20/s").unwrap().interval(),
             Duration::from_millis(50)

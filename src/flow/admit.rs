@@ -176,36 +176,15 @@ mod tests {
 
     #[test]
     fn a_dedup_key_wins_over_content_and_only_waiting_deliveries_hold_one() {
-        let k = dedup(
-            Status::Queued,
-            Some("o-1"),
-            true,
-            "x",
-            "u",
-            Channel::Sms,
-            10,
-            5,
-        );
+        let d = |status, key, content_dedup| {
+            dedup(status, key, content_dedup, "x", "u", Channel::Sms, 10, 5)
+        };
+        let k = d(Status::Queued, Some("o-1"), true);
         assert_eq!(k, Some((dedup_scope("o-1", "u", "sms"), 15)));
-        let c = dedup(Status::Scheduled, None, true, "x", "u", Channel::Sms, 10, 5);
+        let c = d(Status::Scheduled, None, true);
         assert_eq!(c, Some((content_scope("x", "u", "sms"), 15)));
-        assert_eq!(
-            dedup(Status::Queued, None, false, "x", "u", Channel::Sms, 10, 5),
-            None
-        );
-        assert_eq!(
-            dedup(
-                Status::Suppressed,
-                Some("o-1"),
-                true,
-                "x",
-                "u",
-                Channel::Sms,
-                10,
-                5
-            ),
-            None
-        );
+        assert_eq!(d(Status::Queued, None, false), None);
+        assert_eq!(d(Status::Suppressed, Some("o-1"), true), None);
     }
 
     #[test]

@@ -412,10 +412,12 @@ async fn read_one(
     auth.allow(&id, true)?;
     match state.inbox.mark_read(&id, &message_id).await? {
         Some(m) => Ok(Json(Message::from(&m))),
-        None => Err(ApiError::NotFound(format!(
-            "recipient {id} has no message {message_id}"
-        ))),
+        None => Err(no_message(&id, &message_id)),
     }
+}
+
+fn no_message(id: &str, message_id: &str) -> ApiError {
+    ApiError::NotFound(format!("recipient {id} has no message {message_id}"))
 }
 
 /// Mark every message read.
@@ -467,9 +469,7 @@ async fn archive(
     if state.inbox.archive(&id, &message_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound(format!(
-            "recipient {id} has no message {message_id}"
-        )))
+        Err(no_message(&id, &message_id))
     }
 }
 

@@ -280,6 +280,14 @@ fn too_deep() -> String {
     )
 }
 
+/// Refuses a walk deeper than [`MAX_NESTING`], by nesting or by steps.
+fn within_nesting(depth: usize, walk: usize) -> Result<(), String> {
+    if depth > MAX_NESTING || walk > MAX_NESTING {
+        return Err(too_deep());
+    }
+    Ok(())
+}
+
 impl Walk {
     fn template(
         &mut self,
@@ -288,9 +296,7 @@ impl Walk {
         depth: usize,
         walk: usize,
     ) -> Result<(), String> {
-        if depth > MAX_NESTING || walk > MAX_NESTING {
-            return Err(too_deep());
-        }
+        within_nesting(depth, walk)?;
         let n = &mut self.nodes[node];
         n.depth = n.depth.max(depth);
         for e in &t.elements {
@@ -306,9 +312,7 @@ impl Walk {
         depth: usize,
         walk: usize,
     ) -> Result<(), String> {
-        if depth > MAX_NESTING || walk > MAX_NESTING {
-            return Err(too_deep());
-        }
+        within_nesting(depth, walk)?;
         match e {
             TemplateElement::RawString(_) | TemplateElement::Comment(_) => Ok(()),
             TemplateElement::Expression(ht)

@@ -16,6 +16,23 @@ pub(super) const INBOX_TOKEN_REVOKE: &str =
      ON CONFLICT (recipient) DO UPDATE SET generation = inbox_token_generations.generation + 1 \
      RETURNING generation";
 
+/// Tells the other processes' streams about `event` on `channel`
+/// (PostgreSQL's; SQLite has none).
+async fn notify<'e, D: Dialect, E: sqlx::Executor<'e, Database = D>>(
+    executor: E,
+    channel: Option<&str>,
+    event: &str,
+) -> StoreResult<()> {
+    if let Some(channel) = channel {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(event)
+            .execute(executor)
+            .await?;
+    }
+    Ok(())
+}
+
 /// In-app inbox messages.
 #[async_trait]
 pub trait Inbox: Send + Sync + 'static {
@@ -128,13 +145,7 @@ where
         .fetch_optional(&mut *tx)
         .await?;
         if stored.is_some() {
-            if let Some(channel) = self.inbox_channel() {
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(channel)
-                    .bind(event)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            notify::<D, _>(&mut *tx, self.inbox_channel(), event).await?;
         }
         tx.commit().await?;
         Ok(stored)
@@ -252,14 +263,7 @@ where
     }
 
     async fn inbox_announce(&self, event: &str) -> StoreResult<()> {
-        if let Some(channel) = self.inbox_channel() {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(channel)
-                .bind(event)
-                .execute(self.writer())
-                .await?;
-        }
-        Ok(())
+        notify::<D, _>(self.writer(), self.inbox_channel(), event).await
     }
 
     async fn inbox_events(&self) -> StoreResult<Option<BoxStream<'static, String>>> {
