@@ -17,6 +17,7 @@ use super::{
     Accept, AcceptOutcome, IdempotencyRecord, NewDelivery, NotificationRow, StoreError,
     StoreResult, Unavailable,
 };
+use crate::domain::{Reason, Status};
 
 pub type AcceptJob = (Accept, oneshot::Sender<StoreResult<AcceptOutcome>>);
 
@@ -142,11 +143,11 @@ async fn dedup_tx<D: Dialect>(
         return Ok(vec![None; accepts.len()]);
     }
     let won = D::claim_scopes(tx, held, &claims, now).await?;
-    let why = |d: &NewDelivery| -> Option<&'static str> {
+    let why = |d: &NewDelivery| -> Option<Reason> {
         if d.dedup.is_some() && !won.contains(&d.id) {
-            Some("duplicate")
+            Some(Reason::Duplicate)
         } else if capped.contains(&d.id) {
-            Some("frequency_cap")
+            Some(Reason::FrequencyCap)
         } else {
             None
         }
@@ -160,11 +161,11 @@ async fn dedup_tx<D: Dialect>(
             let mut a = (*a).clone();
             for (d, summary) in a.deliveries.iter_mut().zip(a.answer.deliveries.iter_mut()) {
                 if let Some(reason) = why(d) {
-                    d.status = "suppressed";
-                    d.reason = Some(reason.into());
+                    d.status = Status::Suppressed.as_str();
+                    d.reason = Some(reason.to_string());
                     d.due_at = None;
-                    summary.status = "suppressed".into();
-                    summary.reason = Some(reason.into());
+                    summary.status = Status::Suppressed.to_string();
+                    summary.reason = Some(reason.to_string());
                 }
             }
             Some(a)
@@ -192,7 +193,7 @@ async fn caps_tx<D: Dialect>(
                 continue;
             };
             let (limit, window) = (*limit, *window);
-            if d.status == "suppressed" {
+            if d.status == Status::Suppressed.as_str() {
                 continue;
             }
             // A template's own cap counts that template only.
