@@ -154,7 +154,7 @@ impl App {
             keys: Arc::new(service::auth::KeyCache::new(config.server.api_rate_limit)),
             wake: wake.clone(),
             inbox,
-            channels: channels.clone(),
+            channels: Arc::new(channels.clone()),
             providers,
             config: Arc::new(config.clone()),
             metrics: metrics.clone(),

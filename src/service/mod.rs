@@ -44,7 +44,7 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     pub inbox: Arc<Inbox>,
     /// This process's channels (provider and circuit-breaker state).
-    pub channels: Channels,
+    pub channels: Arc<Channels>,
     /// Providers' pauses and breakers shared with other processes.
     pub providers: Arc<ProviderBoard>,
     /// This app's metrics (`GET /metrics`).
