@@ -134,8 +134,7 @@ impl App {
         let inbox = inbox::Inbox::open(store.clone(), &config.inbox, stop_http.clone()).await?;
         let mut channels = channels(&config)?;
         channels.add(Arc::new(InAppChannel::new(inbox.clone())));
-        let providers =
-            flow::provider_state::ProviderBoard::new(Arc::new(store::FlowState(store.clone())));
+        let providers = flow::provider_state::ProviderBoard::new(store.clone());
         for c in channels.all() {
             c.share_provider_state(&providers);
         }

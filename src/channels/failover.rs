@@ -364,8 +364,8 @@ mod tests {
         .await
         .unwrap();
         let boards = [
-            ProviderBoard::new(Arc::new(crate::store::FlowState(store.clone()))),
-            ProviderBoard::new(Arc::new(crate::store::FlowState(store.clone()))),
+            ProviderBoard::new(store.clone()),
+            ProviderBoard::new(store.clone()),
         ];
         let failovers = [
             Failover::new(vec!["a", "b"], 2, cool_down),

@@ -21,7 +21,7 @@ use crate::domain::{Channel, Reason};
 use crate::flow::destinations;
 use crate::flow::pace::{Pace, Pacer};
 use crate::metrics::{Metrics, Wait};
-use crate::store::{AttemptRow, Claimed, Completion, FlowState, Store};
+use crate::store::{AttemptRow, Claimed, Completion, Store};
 use crate::util::now_ms;
 use std::collections::BTreeMap;
 
@@ -64,7 +64,7 @@ impl Dispatcher {
         wake: Arc<Notify>,
     ) -> Self {
         Dispatcher {
-            pacer: Pacer::new(Arc::new(FlowState(store.clone()))),
+            pacer: Pacer::new(store.clone()),
             store,
             channels,
             destinations: destinations::Destinations::new(cfg.max_in_flight_per_destination),

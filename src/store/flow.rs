@@ -7,52 +7,17 @@
 use async_trait::async_trait;
 
 use super::dialect::{Dialect, Engine, RowsAffected};
-use super::{ProviderStateRow, StoreResult};
+use super::StoreResult;
+use crate::flow::pace::Buckets;
+use crate::flow::provider_state::{SharedState, Stored};
 
-/// Rate limits, provider state and settings.
+/// Settings stored once; the store is also flow's [`Buckets`] and
+/// [`SharedState`] (implemented below for every backend).
 #[async_trait]
 pub trait Flow: Send + Sync + 'static {
     /// Stores `value` under `name` unless something is there already;
     /// returns what is stored (so concurrent first starts agree).
     async fn setting_init(&self, name: &str, value: &str) -> StoreResult<(String, bool)>;
-
-    /// Takes up to `want` tokens from the bucket `name` (refilled at
-    /// `per_ms` tokens a millisecond, holding at most `burst`); returns how
-    /// many were granted.
-    async fn take_tokens(
-        &self,
-        name: &str,
-        per_ms: f64,
-        burst: f64,
-        want: i64,
-        now: i64,
-    ) -> StoreResult<i64>;
-
-    /// Every provider's shared state.
-    async fn provider_states(&self) -> StoreResult<Vec<ProviderStateRow>>;
-
-    /// Pauses a provider until `until` (a later pause already held stays).
-    async fn provider_pause(&self, key: &str, until: i64, now: i64) -> StoreResult<()>;
-
-    /// Opens a provider's breaker until `until` (`Some`), or closes it.
-    async fn provider_breaker(
-        &self,
-        key: &str,
-        open_until: Option<i64>,
-        now: i64,
-    ) -> StoreResult<()>;
-
-    /// Takes the half-open probe of a provider whose breaker was seen open
-    /// until `seen` (already past): moves `open_until` on to `lease_until`
-    /// only if no other process has changed it since. True for the one
-    /// process that wins.
-    async fn provider_claim_probe(
-        &self,
-        key: &str,
-        seen: i64,
-        lease_until: i64,
-        now: i64,
-    ) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -75,15 +40,22 @@ where
             .await?;
         Ok((stored, r.rows_affected() == 1))
     }
+}
 
-    async fn take_tokens(
+#[async_trait]
+impl<S, D> Buckets for S
+where
+    S: Engine<Db = D>,
+    D: Dialect,
+{
+    async fn take(
         &self,
         name: &str,
         per_ms: f64,
         burst: f64,
         want: i64,
         now: i64,
-    ) -> StoreResult<i64> {
+    ) -> anyhow::Result<i64> {
         let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
         sqlx::query(
             "INSERT INTO rate_buckets (name, tokens, updated_at) VALUES ($1, $2, $3) \
@@ -112,16 +84,30 @@ where
         tx.commit().await?;
         Ok(granted)
     }
+}
 
-    async fn provider_states(&self) -> StoreResult<Vec<ProviderStateRow>> {
-        Ok(sqlx::query_as::<_, ProviderStateRow>(
-            "SELECT key, paused_until, open_until FROM provider_state ORDER BY key",
-        )
-        .fetch_all(self.reader())
-        .await?)
+#[async_trait]
+impl<S, D> SharedState for S
+where
+    S: Engine<Db = D>,
+    D: Dialect,
+{
+    async fn load(&self) -> anyhow::Result<Vec<Stored>> {
+        let rows: Vec<(String, Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT key, paused_until, open_until FROM provider_state ORDER BY key")
+                .fetch_all(self.reader())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, paused_until, open_until)| Stored {
+                key,
+                paused_until,
+                open_until,
+            })
+            .collect())
     }
 
-    async fn provider_pause(&self, key: &str, until: i64, now: i64) -> StoreResult<()> {
+    async fn pause(&self, key: &str, until: i64, now: i64) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO provider_state (key, paused_until, updated_at) VALUES ($1, \
              $2, $3) ON CONFLICT (key) DO UPDATE SET updated_at = \
@@ -137,12 +123,7 @@ where
         Ok(())
     }
 
-    async fn provider_breaker(
-        &self,
-        key: &str,
-        open_until: Option<i64>,
-        now: i64,
-    ) -> StoreResult<()> {
+    async fn breaker(&self, key: &str, open_until: Option<i64>, now: i64) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO provider_state (key, open_until, updated_at) VALUES ($1, $2, \
              $3) ON CONFLICT (key) DO UPDATE SET open_until = excluded.open_until, \
@@ -156,13 +137,13 @@ where
         Ok(())
     }
 
-    async fn provider_claim_probe(
+    async fn claim_probe(
         &self,
         key: &str,
         seen: i64,
         lease_until: i64,
         now: i64,
-    ) -> StoreResult<bool> {
+    ) -> anyhow::Result<bool> {
         let r = sqlx::query(
             "UPDATE provider_state SET open_until = $3, updated_at = $4 \
              WHERE key = $1 AND open_until = $2 AND open_until <= $4",

@@ -6,7 +6,10 @@
 //! [`Flow`], [`Upkeep`]), each in its own file with its statements, so a
 //! reader finds an aggregate's SQL next to its methods. `Arc<dyn Store>` is
 //! what the rest of missive holds; `use crate::store::prelude::*;` brings
-//! every aggregate's methods into scope.
+//! every aggregate's methods into scope. The store is also what flow's
+//! shared state is kept in: it implements [`Buckets`] (rate limits) and
+//! [`SharedState`] (providers' pauses and breakers), so `Arc<dyn Store>`
+//! is handed to flow as either.
 //!
 //! Both backends share the schema (times are Unix milliseconds, ids are
 //! UUIDv7 text, JSON is text), so each statement is written once, in code
@@ -23,13 +26,10 @@ pub mod postgres;
 pub mod queue;
 pub mod recipients;
 mod rows;
-pub mod shared_state;
 pub mod sqlite;
 pub mod templates;
 pub mod upkeep;
 pub mod writer;
-
-pub use shared_state::FlowState;
 
 use std::sync::Arc;
 
@@ -44,6 +44,8 @@ pub use templates::Templates;
 pub use upkeep::Upkeep;
 
 use crate::config::{Backend, DatabaseConfig};
+use crate::flow::pace::Buckets;
+use crate::flow::provider_state::SharedState;
 
 /// Every aggregate's trait in one import: `use crate::store::prelude::*;`.
 pub mod prelude {
@@ -163,10 +165,24 @@ pub mod status {
 
 /// The whole store: every aggregate. Implemented for anything that
 /// implements them all, so each backend only implements the parts.
-pub trait Store: Queue + Attempts + Templates + Recipients + Keys + Inbox + Flow + Upkeep {}
+pub trait Store:
+    Queue + Attempts + Templates + Recipients + Keys + Inbox + Flow + Upkeep + Buckets + SharedState
+{
+}
 
-impl<S> Store for S where S: Queue + Attempts + Templates + Recipients + Keys + Inbox + Flow + Upkeep
-{}
+impl<S> Store for S where
+    S: Queue
+        + Attempts
+        + Templates
+        + Recipients
+        + Keys
+        + Inbox
+        + Flow
+        + Upkeep
+        + Buckets
+        + SharedState
+{
+}
 
 /// Opens the database named by the config, creating and migrating it.
 pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Arc<dyn Store>> {

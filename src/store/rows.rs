@@ -348,17 +348,6 @@ pub struct NewInboxMessage {
     pub created_at: i64,
 }
 
-/// A provider's state shared by every process (`provider_state`): a pause
-/// it asked for and an open circuit breaker, as Unix milliseconds.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct ProviderStateRow {
-    /// `<channel>:<provider>`.
-    pub key: String,
-    pub paused_until: Option<i64>,
-    /// The breaker is open until then, half-open after.
-    pub open_until: Option<i64>,
-}
-
 /// The result of asking for a state change (retry, cancel).
 #[derive(Clone, Debug)]
 pub enum Transition {

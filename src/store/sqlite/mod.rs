@@ -24,7 +24,7 @@ use sqlx::sqlite::{
 use sqlx::Sqlite;
 
 use self::held::HeldScopes;
-use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, Values, INSERT_CHUNK};
+use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, INSERT_CHUNK};
 use super::writer::{next_batch, write_accepts, AcceptQueue};
 use super::{StoreResult, Unavailable};
 use crate::config::{Backend, DatabaseConfig};
@@ -260,18 +260,6 @@ async fn checkpoint_after_writes(
     conn.close().await;
 }
 
-impl Values for Sqlite {
-    type I64 = i64;
-    type F64 = f64;
-    type Bool = bool;
-    type Text = String;
-    type OptI64 = Option<i64>;
-    type OptText = Option<String>;
-    type Index = usize;
-    type Str<'a> = &'a str;
-    type Conn<'c> = &'c mut sqlx::SqliteConnection;
-}
-
 impl Dialect for Sqlite {
     type Held = HeldScopes;
     const NOTIFY: Option<&'static str> = None;
@@ -428,6 +416,7 @@ impl Engine for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::pace::Buckets;
     use crate::store::prelude::*;
     use crate::store::{
         Accept, AcceptOutcome, Accepted, DeliverySummary, NewDelivery, NotificationRow,
@@ -597,10 +586,7 @@ mod tests {
         // The schema is still in the WAL: far below the writer's own
         // checkpoint threshold, and nothing has woken the checkpointer.
         assert!(db_pages(dir.path()) <= 1, "{} pages", db_pages(dir.path()));
-        store
-            .take_tokens("channel:sms", 1.0, 10.0, 1, 0)
-            .await
-            .unwrap();
+        store.take("channel:sms", 1.0, 10.0, 1, 0).await.unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while db_pages(dir.path()) <= 1 {
             assert!(
@@ -615,10 +601,7 @@ mod tests {
     async fn without_a_checkpointer_small_writes_stay_in_the_wal() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
-        store
-            .take_tokens("channel:sms", 1.0, 10.0, 1, 0)
-            .await
-            .unwrap();
+        store.take("channel:sms", 1.0, 10.0, 1, 0).await.unwrap();
         // Give a checkpointer, were there one, many times its interval.
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(db_pages(dir.path()) <= 1, "{} pages", db_pages(dir.path()));
