@@ -207,7 +207,7 @@ async fn login(
         return refuse("Enter an API key.");
     }
     // The same check as every API request: cache, revocation, rate limit.
-    let (caller, row) = match auth::authenticate(&state, key).await {
+    let caller = match auth::authenticate(&state, key).await {
         Ok(v) => v,
         Err(Error::Unauthorized(_)) => {
             return refuse("This API key is not valid or has been revoked.")
@@ -220,9 +220,9 @@ async fn login(
     if first_page(|p| caller.may(p)).is_none() {
         return refuse("This key can see no console page. The console needs a key with the admin, read or templates scope.");
     }
-    match session::open(&state, &row.id).await {
+    match session::open(&state, &caller.key_id).await {
         Ok(cookie) => {
-            tracing::info!(key_id = %row.id, "console sign-in");
+            tracing::info!(key_id = %caller.key_id, "console sign-in");
             ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
         }
         Err(e) => page::db(e),

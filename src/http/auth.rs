@@ -109,7 +109,7 @@ impl FromRequestParts<AppState> for Caller {
                 "an inbox token opens its recipient's inbox (/v1/recipients/{id}/inbox) only; this needs an API key".into(),
             ));
         }
-        Ok(authenticate(state, key).await.map(|(caller, _)| caller)?)
+        Ok(authenticate(state, key).await?)
     }
 }
 

@@ -148,7 +148,7 @@ impl KeyCache {
 
     /// Whether a use of this key at `now` should be written: at most every
     /// `TOUCH_EVERY_MS` per key, counting from the stored `last_used_at`.
-    fn should_touch(&self, key: &ApiKeyRow, now: i64) -> bool {
+    fn should_touch(&self, key: &KeyGrant, now: i64) -> bool {
         let mut touched = self.touched.lock().unwrap();
         if touched.len() > 10_000 {
             touched.clear();
@@ -274,11 +274,31 @@ impl Caller {
     }
 }
 
-/// A credential found valid: its key, and the session if it is one.
+/// A credential found valid: what it proves of its key, and the session
+/// if it is one.
 #[derive(Clone, Debug)]
 struct Verified {
-    key: ApiKeyRow,
+    key: KeyGrant,
     session: Option<SessionView>,
+}
+
+/// What the cache keeps of a verified key: who it is, what it may do, and
+/// when its use was last written. No hash, no secret.
+#[derive(Clone, Debug)]
+struct KeyGrant {
+    id: String,
+    scopes: String,
+    last_used_at: Option<i64>,
+}
+
+impl From<ApiKeyRow> for KeyGrant {
+    fn from(r: ApiKeyRow) -> Self {
+        KeyGrant {
+            id: r.id,
+            scopes: r.scopes,
+            last_used_at: r.last_used_at,
+        }
+    }
 }
 
 /// The one check of a credential, for API keys, console sign-in, console
@@ -299,7 +319,10 @@ async fn verify(state: &AppState, credential: &Credential) -> Result<Verified, E
                     .find_key_by_hash(hash)
                     .await?
                     .filter(|r| r.revoked_at.is_none())
-                    .map(|key| Verified { key, session: None })
+                    .map(|key| Verified {
+                        key: key.into(),
+                        session: None,
+                    })
                     .ok_or_else(|| {
                         Error::Unauthorized("this API key is not valid or has been revoked".into())
                     })?,
@@ -313,8 +336,14 @@ async fn verify(state: &AppState, credential: &Credential) -> Result<Verified, E
                                 "this console session has ended; sign in again".into(),
                             )
                         })?;
+                    // A session row carries no last use: the first use
+                    // in this process writes it, as for a key.
                     Verified {
-                        key: session_key(&view),
+                        key: KeyGrant {
+                            id: view.key_id.clone(),
+                            scopes: view.scopes.clone(),
+                            last_used_at: None,
+                        },
                         session: Some(view),
                     }
                 }
@@ -336,34 +365,17 @@ async fn verify(state: &AppState, credential: &Credential) -> Result<Verified, E
     Ok(v)
 }
 
-/// The key a session was opened with, as far as the session row tells.
-fn session_key(view: &SessionView) -> ApiKeyRow {
-    ApiKeyRow {
-        id: view.key_id.clone(),
-        name: view.key_name.clone(),
-        prefix: String::new(),
-        key_hash: String::new(),
-        scopes: view.scopes.clone(),
-        created_at: 0,
-        last_used_at: None,
-        revoked_at: None,
-    }
-}
-
 /// Checks an API key as every request does (cache, revocation, rate
 /// limit, last use); the console's sign-in uses this too.
-pub async fn authenticate(state: &AppState, key: &str) -> Result<(Caller, ApiKeyRow), Error> {
+pub async fn authenticate(state: &AppState, key: &str) -> Result<Caller, Error> {
     let credential = Credential::Key(hash_key(key));
     let v = verify(state, &credential).await?;
     state.keys.admit(&v.key.id)?;
-    Ok((
-        Caller {
-            key_id: v.key.id.clone(),
-            scopes: v.key.scopes.clone(),
-            credential,
-        },
-        v.key,
-    ))
+    Ok(Caller {
+        key_id: v.key.id,
+        scopes: v.key.scopes,
+        credential,
+    })
 }
 
 /// The live console session a cookie's token names (not expired, its key
