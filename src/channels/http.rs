@@ -47,90 +47,57 @@ fn in_v6(ip: u128, net: Ipv6Addr, len: u32) -> bool {
     ip & mask == u128::from(net) & mask
 }
 
-/// IPv4 blocks that are not globally reachable, most specific first.
+/// IPv4 blocks that are not globally reachable, most specific first: the
+/// network, its prefix length, and what it is.
 const V4_BLOCKS: &[([u8; 4], u32, &str)] = &[
-    (
-        [255, 255, 255, 255],
-        32,
-        "255.255.255.255/32 (limited broadcast)",
-    ),
-    ([0, 0, 0, 0], 8, "0.0.0.0/8 (this network)"),
-    ([10, 0, 0, 0], 8, "10.0.0.0/8 (private)"),
-    ([100, 64, 0, 0], 10, "100.64.0.0/10 (shared address space)"),
-    ([127, 0, 0, 0], 8, "127.0.0.0/8 (loopback)"),
-    ([169, 254, 0, 0], 16, "169.254.0.0/16 (link-local)"),
-    ([172, 16, 0, 0], 12, "172.16.0.0/12 (private)"),
-    (
-        [192, 0, 0, 0],
-        24,
-        "192.0.0.0/24 (IETF protocol assignments)",
-    ),
-    ([192, 0, 2, 0], 24, "192.0.2.0/24 (documentation)"),
-    ([192, 88, 99, 0], 24, "192.88.99.0/24 (6to4 relay anycast)"),
-    ([192, 168, 0, 0], 16, "192.168.0.0/16 (private)"),
-    ([198, 18, 0, 0], 15, "198.18.0.0/15 (benchmarking)"),
-    ([198, 51, 100, 0], 24, "198.51.100.0/24 (documentation)"),
-    ([203, 0, 113, 0], 24, "203.0.113.0/24 (documentation)"),
-    ([224, 0, 0, 0], 4, "224.0.0.0/4 (multicast)"),
-    ([240, 0, 0, 0], 4, "240.0.0.0/4 (reserved)"),
+    ([255, 255, 255, 255], 32, "limited broadcast"),
+    ([0, 0, 0, 0], 8, "this network"),
+    ([10, 0, 0, 0], 8, "private"),
+    ([100, 64, 0, 0], 10, "shared address space"),
+    ([127, 0, 0, 0], 8, "loopback"),
+    ([169, 254, 0, 0], 16, "link-local"),
+    ([172, 16, 0, 0], 12, "private"),
+    ([192, 0, 0, 0], 24, "IETF protocol assignments"),
+    ([192, 0, 2, 0], 24, "documentation"),
+    ([192, 88, 99, 0], 24, "6to4 relay anycast"),
+    ([192, 168, 0, 0], 16, "private"),
+    ([198, 18, 0, 0], 15, "benchmarking"),
+    ([198, 51, 100, 0], 24, "documentation"),
+    ([203, 0, 113, 0], 24, "documentation"),
+    ([224, 0, 0, 0], 4, "multicast"),
+    ([240, 0, 0, 0], 4, "reserved"),
 ];
 
-fn v4_block(ip: Ipv4Addr) -> Option<&'static str> {
+/// `10.0.0.0/8 (private)`: a block as a refusal names it.
+fn block_name(net: impl std::fmt::Display, len: u32, what: &str) -> String {
+    format!("{net}/{len} ({what})")
+}
+
+fn v4_block(ip: Ipv4Addr) -> Option<String> {
     let n = u32::from(ip);
     V4_BLOCKS
         .iter()
         .find(|(net, len, _)| in_v4(n, *net, *len))
-        .map(|(_, _, name)| *name)
+        .map(|(net, len, what)| block_name(Ipv4Addr::from(*net), *len, what))
+}
+
+/// An IPv6 network from its first three groups.
+const fn v6(a: u16, b: u16, c: u16) -> Ipv6Addr {
+    Ipv6Addr::new(a, b, c, 0, 0, 0, 0, 0)
 }
 
 /// IPv6 blocks refused outright, most specific first (checked after the
 /// forms that embed an IPv4 address).
 const V6_BLOCKS: &[(Ipv6Addr, u32, &str)] = &[
-    (
-        Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),
-        48,
-        "64:ff9b:1::/48 (local-use NAT64)",
-    ),
-    (
-        Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0),
-        64,
-        "100::/64 (discard-only)",
-    ),
-    (
-        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
-        32,
-        "2001::/32 (Teredo)",
-    ),
-    (
-        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0),
-        32,
-        "2001:db8::/32 (documentation)",
-    ),
-    (
-        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
-        23,
-        "2001::/23 (IETF protocol assignments)",
-    ),
-    (
-        Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),
-        20,
-        "3fff::/20 (documentation)",
-    ),
-    (
-        Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
-        7,
-        "fc00::/7 (unique local)",
-    ),
-    (
-        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),
-        10,
-        "fe80::/10 (link-local)",
-    ),
-    (
-        Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0),
-        8,
-        "ff00::/8 (multicast)",
-    ),
+    (v6(0x64, 0xff9b, 1), 48, "local-use NAT64"),
+    (v6(0x100, 0, 0), 64, "discard-only"),
+    (v6(0x2001, 0, 0), 32, "Teredo"),
+    (v6(0x2001, 0xdb8, 0), 32, "documentation"),
+    (v6(0x2001, 0, 0), 23, "IETF protocol assignments"),
+    (v6(0x3fff, 0, 0), 20, "documentation"),
+    (v6(0xfc00, 0, 0), 7, "unique local"),
+    (v6(0xfe80, 0, 0), 10, "link-local"),
+    (v6(0xff00, 0, 0), 8, "multicast"),
 ];
 
 /// Why `ip` may not be reached, naming the block it is in (and for forms
@@ -138,7 +105,7 @@ const V6_BLOCKS: &[(Ipv6Addr, u32, &str)] = &[
 /// globally reachable address.
 pub fn not_global(ip: IpAddr) -> Option<String> {
     match ip {
-        IpAddr::V4(v4) => v4_block(v4).map(str::to_string),
+        IpAddr::V4(v4) => v4_block(v4),
         IpAddr::V6(v6) => v6_block(v6),
     }
 }
@@ -176,8 +143,8 @@ fn v6_block(ip: Ipv6Addr) -> Option<String> {
         let v4 = Ipv4Addr::from(((n >> 80) & 0xffff_ffff) as u32);
         return embedded("2002::/16 (6to4)", v4);
     }
-    if let Some((_, _, name)) = V6_BLOCKS.iter().find(|(net, len, _)| in_v6(n, *net, *len)) {
-        return Some(name.to_string());
+    if let Some((net, len, what)) = V6_BLOCKS.iter().find(|(net, len, _)| in_v6(n, *net, *len)) {
+        return Some(block_name(net, *len, what));
     }
     if !in_v6(n, Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3) {
         return Some("outside 2000::/3 (not global unicast)".into());
