@@ -89,6 +89,20 @@ pub trait Values {
     type Conn<'c>;
 }
 
+/// The same names for every database: [`Dialect`] pins them, and checks
+/// their bounds where a backend implements it.
+impl<D: Database> Values for D {
+    type I64 = i64;
+    type F64 = f64;
+    type Bool = bool;
+    type Text = String;
+    type OptI64 = Option<i64>;
+    type OptText = Option<String>;
+    type Index = usize;
+    type Str<'a> = &'a str;
+    type Conn<'c> = &'c mut D::Connection;
+}
+
 /// How many rows a statement changed: the backends' results have it under
 /// one name but no shared trait.
 pub trait RowsAffected {

@@ -14,7 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use std::collections::HashSet;
 
-use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, Values, INSERT_CHUNK};
+use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, INSERT_CHUNK};
 use super::writer::{next_batch, write_accepts, AcceptQueue};
 use super::StoreResult;
 use crate::config::{Backend, DatabaseConfig};
@@ -103,18 +103,6 @@ impl PgStore {
             inbox_channel: inbox_channel(cfg.schema.as_deref()),
         })
     }
-}
-
-impl Values for Postgres {
-    type I64 = i64;
-    type F64 = f64;
-    type Bool = bool;
-    type Text = String;
-    type OptI64 = Option<i64>;
-    type OptText = Option<String>;
-    type Index = usize;
-    type Str<'a> = &'a str;
-    type Conn<'c> = &'c mut sqlx::PgConnection;
 }
 
 impl Dialect for Postgres {
