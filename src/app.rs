@@ -218,19 +218,12 @@ impl App {
     /// are closed and in-flight requests finish; then the workers stop
     /// claiming and finish their in-flight deliveries.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let App {
-            state,
-            listener,
-            dispatcher,
-            shutdown,
-            stop_http,
-            stop_work,
-            ..
-        } = self;
+        let state = self.state;
+        let (stop_http, stop_work) = (self.stop_http, self.stop_work);
         let mut tasks = tokio::task::JoinSet::new();
         let cfg = state.config.clone();
         tasks.spawn(state.providers.clone().run(stop_work.clone()));
-        if let Some(d) = dispatcher {
+        if let Some(d) = self.dispatcher {
             tasks.spawn(d.run(stop_work.clone()));
             tasks.spawn(dispatch::maintenance::run(
                 state.store.clone(),
@@ -238,7 +231,7 @@ impl App {
                 stop_work.clone(),
             ));
         }
-        let has_listener = listener.is_some();
+        let has_listener = self.listener.is_some();
         if has_listener {
             // Other processes' inbox changes, for the streams this one holds.
             tasks.spawn(state.inbox.clone().listen());
@@ -253,13 +246,13 @@ impl App {
                 stop_work.clone(),
             ));
         }
-        let server = listener.map(|l| {
+        let server = self.listener.map(|l| {
             let app = router(state.clone());
             let s = stop_http.clone();
             let cfg = cfg.clone();
             tokio::spawn(async move { http::server::serve(l, app, &cfg.server, s).await })
         });
-        shutdown.cancelled().await;
+        self.shutdown.cancelled().await;
         if has_listener && !cfg.server.shutdown_drain.is_zero() {
             tracing::info!(
                 drain = %humantime::format_duration(cfg.server.shutdown_drain),
