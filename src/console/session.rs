@@ -6,8 +6,9 @@
 //!
 //! A session is the API's principal ([`Caller`]): the same permissions
 //! (one rule, [`crate::service::auth::Permission`]), the same rate limit,
-//! and it ends as soon as its key is revoked (the session's key is read
-//! with the session, on every request). Sessions are opened, checked and
+//! and it ends with its key: at once in the process that revokes the key
+//! or signs out, within `CREDENTIAL_CACHE_TTL` in the others (the session's
+//! key is read with the session, through the cache API keys use). Sessions are opened, checked and
 //! closed by `service::auth`; this file is the console's side of them:
 //! the cookie, the redirect to sign in, the CSRF field of forms.
 

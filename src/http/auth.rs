@@ -157,6 +157,7 @@ mod tests {
             key_id: "k".into(),
             key_name: "ops".into(),
             scopes: "admin".into(),
+            key_last_used_at: None,
             csrf: "tok".into(),
             expires_at: 0,
         };

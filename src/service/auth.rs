@@ -94,11 +94,11 @@ impl AppState {
     }
 }
 
-/// This process's verified credentials (keys and sessions, by their hash),
-/// when each key's use was last written, and the rate limiter per key.
+/// This process's verified credentials (keys and sessions, by their hash,
+/// each with when its key's use was last written) and the rate limiter per
+/// key.
 pub struct KeyCache {
     entries: Mutex<HashMap<String, (Verified, Instant)>>,
-    touched: Mutex<HashMap<String, i64>>,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
 }
 
@@ -108,7 +108,6 @@ impl KeyCache {
             NonZeroU32::new(api_rate_limit).map(|n| RateLimiter::keyed(Quota::per_second(n)));
         KeyCache {
             entries: Mutex::new(HashMap::new()),
-            touched: Mutex::new(HashMap::new()),
             limiter,
         }
     }
@@ -129,12 +128,16 @@ impl KeyCache {
         self.entries.lock().unwrap().remove(hash);
     }
 
-    fn cached(&self, hash: &str) -> Option<Verified> {
+    /// The fresh entry for this credential, if it is one of this kind: a
+    /// key's hash never answers for a session, nor the other way round.
+    fn cached(&self, credential: &Credential) -> Option<Verified> {
         self.entries
             .lock()
             .unwrap()
-            .get(hash)
-            .filter(|(_, at)| at.elapsed() < CREDENTIAL_CACHE_TTL)
+            .get(credential.hash())
+            .filter(|(v, at)| {
+                at.elapsed() < CREDENTIAL_CACHE_TTL && v.session.is_some() == credential.is_session()
+            })
             .map(|(v, _)| v.clone())
     }
 
@@ -147,19 +150,16 @@ impl KeyCache {
     }
 
     /// Whether a use of this key at `now` should be written: at most every
-    /// `TOUCH_EVERY_MS` per key, counting from the stored `last_used_at`.
-    fn should_touch(&self, key: &KeyGrant, now: i64) -> bool {
-        let mut touched = self.touched.lock().unwrap();
-        if touched.len() > 10_000 {
-            touched.clear();
+    /// `TOUCH_EVERY_MS` per key, counting from the last use written. The
+    /// cached entry then holds `now`, so the next requests need no lock.
+    fn should_touch(&self, hash: &str, key: &KeyGrant, now: i64) -> bool {
+        if key.last_used_at.is_some_and(|t| now - t <= TOUCH_EVERY_MS) {
+            return false;
         }
-        let last = touched.get(&key.id).copied().or(key.last_used_at);
-        if last.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
-            touched.insert(key.id.clone(), now);
-            true
-        } else {
-            false
+        if let Some((v, _)) = self.entries.lock().unwrap().get_mut(hash) {
+            v.key.last_used_at = Some(now);
         }
+        true
     }
 
     /// Counts a request against the key's rate limit (`server.api_rate_limit`).
@@ -230,6 +230,18 @@ enum Credential {
     Key(String),
     /// The SHA-256 of a console session's cookie.
     Session(String),
+}
+
+impl Credential {
+    fn hash(&self) -> &str {
+        match self {
+            Credential::Key(h) | Credential::Session(h) => h,
+        }
+    }
+
+    fn is_session(&self) -> bool {
+        matches!(self, Credential::Session(_))
+    }
 }
 
 /// The caller, once its key (or the console session opened with one) is
@@ -307,10 +319,8 @@ impl From<ApiKeyRow> for KeyGrant {
 /// its key not revoked). Writes the key's use at most once a minute. Does
 /// not count against the rate limit (see [`KeyCache::admit`]).
 async fn verify(state: &AppState, credential: &Credential) -> Result<Verified, Error> {
-    let hash = match credential {
-        Credential::Key(h) | Credential::Session(h) => h,
-    };
-    let v = match state.keys.cached(hash) {
+    let hash = credential.hash();
+    let v = match state.keys.cached(credential) {
         Some(v) => v,
         None => {
             let v = match credential {
@@ -336,13 +346,11 @@ async fn verify(state: &AppState, credential: &Credential) -> Result<Verified, E
                                 "this console session has ended; sign in again".into(),
                             )
                         })?;
-                    // A session row carries no last use: the first use
-                    // in this process writes it, as for a key.
                     Verified {
                         key: KeyGrant {
                             id: view.key_id.clone(),
                             scopes: view.scopes.clone(),
-                            last_used_at: None,
+                            last_used_at: view.key_last_used_at,
                         },
                         session: Some(view),
                     }
@@ -353,7 +361,7 @@ async fn verify(state: &AppState, credential: &Credential) -> Result<Verified, E
         }
     };
     let now = now_ms();
-    if state.keys.should_touch(&v.key, now) {
+    if state.keys.should_touch(hash, &v.key, now) {
         let store = state.store.clone();
         let id = v.key.id.clone();
         tokio::spawn(async move {
@@ -391,9 +399,9 @@ pub async fn verify_session(
         Err(e) => return Err(e),
     };
     state.keys.admit(&v.key.id)?;
-    let view = v
-        .session
-        .expect("a session credential verifies as a session");
+    let Some(view) = v.session else {
+        return Ok(None);
+    };
     let caller = Caller {
         key_id: view.key_id.clone(),
         scopes: view.scopes.clone(),

@@ -113,7 +113,8 @@ where
 
     async fn session_get(&self, id: &str, now: i64) -> StoreResult<Option<SessionView>> {
         Ok(sqlx::query_as::<_, SessionView>(
-            "SELECT s.key_id, k.name AS key_name, k.scopes, s.csrf, s.expires_at \
+            "SELECT s.key_id, k.name AS key_name, k.scopes, k.last_used_at AS key_last_used_at, \
+             s.csrf, s.expires_at \
              FROM console_sessions s JOIN api_keys k ON k.id = s.key_id \
              WHERE s.id = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL",
         )

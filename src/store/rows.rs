@@ -232,6 +232,8 @@ pub struct SessionView {
     pub key_id: String,
     pub key_name: String,
     pub scopes: String,
+    /// When the session's key was last used (sessions count as its use).
+    pub key_last_used_at: Option<i64>,
     pub csrf: String,
     pub expires_at: i64,
 }

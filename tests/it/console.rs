@@ -488,3 +488,50 @@ async fn the_editors_preview_names_every_field_that_is_not_valid() {
     })
     .await;
 }
+
+/// A key and a session are different credentials even through the cache:
+/// an API key sent as the session cookie opens no session (and the server
+/// answers, rather than failing), and a session's cookie value sent as a
+/// bearer key is not a key (which would skip the CSRF check).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_is_not_a_session_nor_a_session_a_key_even_when_cached() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        // The key is verified, and cached, by an API call first.
+        assert_eq!(app.get("/v1/deliveries").await.status(), 200);
+        let as_cookie = |path: &str, value: &str| {
+            http.get(format!("{}{path}", app.base))
+                .header("cookie", format!("missive_session={value}"))
+                .send()
+        };
+        let r = as_cookie("/v1/deliveries", &app.key).await.unwrap();
+        assert_eq!(r.status(), 401, "an API key is not a session cookie");
+        let r = as_cookie("/console/deliveries", &app.key).await.unwrap();
+        assert_eq!(r.status(), 303, "the console asks to sign in");
+
+        let c = ConsoleClient::new(&app);
+        assert_eq!(c.sign_in(&app.key).await.status(), 303);
+        let (status, _) = c.page("/console/deliveries").await;
+        assert_eq!(status, 200, "the session is verified, and cached");
+        let token = {
+            let r = c.sign_in(&app.key).await;
+            let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+            set["missive_session=".len()..set.find(';').unwrap()].to_string()
+        };
+        let r = as_cookie("/console/deliveries", &token).await.unwrap();
+        assert_eq!(r.status(), 200, "the new session works by cookie");
+        let r = http
+            .get(format!("{}/v1/deliveries", app.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "a session's cookie is not an API key");
+        app.stop().await;
+    })
+    .await;
+}
