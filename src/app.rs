@@ -23,8 +23,7 @@ use crate::dispatch::Dispatcher;
 use crate::service::AppState;
 use crate::store::Store;
 use crate::{
-    config, dispatch, domain, flow, http, inbox, metrics, private_files, render, service, store,
-    util,
+    config, dispatch, flow, http, inbox, metrics, private_files, render, service, store, util,
 };
 
 /// Which parts of missive a process runs.
@@ -143,13 +142,7 @@ impl App {
         let state = AppState {
             store: store.clone(),
             renderer: Arc::new(render::Renderer::new(&config.render)),
-            enabled_channels: Arc::new(
-                channels
-                    .names()
-                    .iter()
-                    .filter_map(|c| domain::Channel::parse(c).ok())
-                    .collect(),
-            ),
+            enabled_channels: Arc::new(channels.enabled()),
             keys: Arc::new(service::auth::KeyCache::new(config.server.api_rate_limit)),
             wake: wake.clone(),
             inbox,

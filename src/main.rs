@@ -198,10 +198,7 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
         c.webhook.signing_secret = missive::channels::webhook::generate_secret();
         c
     })?
-    .names()
-    .iter()
-    .filter_map(|c| Channel::parse(c).ok())
-    .collect();
+    .enabled();
     enabled.push(Channel::InApp);
     let sender = Sender::new(store.as_ref(), &renderer, &enabled, &cfg);
     let hash = {

@@ -163,4 +163,12 @@ impl Channels {
         v.sort();
         v
     }
+
+    /// The channels configured here, as domain channels.
+    pub fn enabled(&self) -> Vec<crate::domain::Channel> {
+        self.names()
+            .iter()
+            .filter_map(|c| crate::domain::Channel::parse(c).ok())
+            .collect()
+    }
 }

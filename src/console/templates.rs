@@ -411,12 +411,6 @@ async fn save_form(
     }
     let (name, content, mut errors) = content_from_form(&a.form);
     let name = if name.is_empty() { key.clone() } else { name };
-    if content.channels.is_empty() && errors.is_empty() {
-        errors.insert(
-            "channels".into(),
-            "give content for at least one channel (default locale)".into(),
-        );
-    }
     let current = match stored(&state, &key, None).await {
         Ok(c) => c,
         Err(r) => return r,

@@ -149,6 +149,9 @@ impl Dispatcher {
     async fn throttle(&self, rows: Vec<Claimed>) -> Vec<Claimed> {
         let rows = self.hold_paused(rows).await;
         let needs: Vec<Vec<(String, RateLimit)>> = rows.iter().map(|r| self.buckets(r)).collect();
+        if needs.iter().all(Vec::is_empty) {
+            return rows;
+        }
         let now = now_ms();
         let paced = self.pacer.pace(&needs, now).await;
         let mut send = Vec::with_capacity(rows.len());

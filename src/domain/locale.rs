@@ -7,12 +7,17 @@ pub struct Locale(String);
 
 impl Locale {
     pub fn parse(s: &str) -> Result<Locale, String> {
+        Locale::check(s).map(|()| Locale(s.to_string()))
+    }
+
+    /// [`Locale::parse`]'s check alone, for input that is only validated.
+    pub fn check(s: &str) -> Result<(), String> {
         if !s.is_empty()
             && s.len() <= 35
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            Ok(Locale(s.to_string()))
+            Ok(())
         } else {
             Err("must be a locale tag such as zh-CN or pt-BR".into())
         }

@@ -58,9 +58,10 @@ fn quiet_until(
     if !quiet_hours::applies(category, priority) {
         return None;
     }
+    let quiet = quiet?;
     let tz: chrono_tz::Tz = timezone.unwrap_or("UTC").parse().ok()?;
     let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(due_at)?;
-    quiet?.until(tz, at).map(|t| t.timestamp_millis())
+    quiet.until(tz, at).map(|t| t.timestamp_millis())
 }
 
 /// The dedup scope a waiting delivery holds, and until when: its

@@ -64,13 +64,7 @@ impl From<crate::service::Error> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e.unavailable() {
-            Some(kind) => {
-                tracing::warn!(error = %e, "request refused: the database is unavailable");
-                ApiError::Unavailable(kind)
-            }
-            None => ApiError::Internal(e.into()),
-        }
+        crate::service::Error::from(e).into()
     }
 }
 

@@ -160,12 +160,6 @@ async fn put(
 ) -> ApiResult<(StatusCode, Json<SavedTemplate>)> {
     caller.require(Permission::WriteTemplates)?;
     let b = body.value;
-    if b.channels.is_empty() {
-        return Err(ApiError::invalid(
-            "channels",
-            "give content for at least one channel",
-        ));
-    }
     let name = b.name.unwrap_or_else(|| key.clone());
     let content = TemplateContent {
         channels: b.channels,

@@ -136,7 +136,8 @@ impl KeyCache {
             .unwrap()
             .get(credential.hash())
             .filter(|(v, at)| {
-                at.elapsed() < CREDENTIAL_CACHE_TTL && v.session.is_some() == credential.is_session()
+                at.elapsed() < CREDENTIAL_CACHE_TTL
+                    && v.session.is_some() == credential.is_session()
             })
             .map(|(v, _)| v.clone())
     }

@@ -77,7 +77,7 @@ fn validate(id: &str, b: &PutRecipient) -> Result<()> {
     check("email", &b.email, check_email);
     check("phone", &b.phone, check_phone);
     check("webhook_url", &b.webhook_url, check_url);
-    check("locale", &b.locale, |s| Locale::parse(s).map(drop));
+    check("locale", &b.locale, Locale::check);
     check("timezone", &b.timezone, check_timezone);
     for c in b.preferences.channels.keys() {
         if Channel::parse(c).is_err() {

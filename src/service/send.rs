@@ -178,7 +178,7 @@ fn check_recipient(i: usize, r: &RecipientInput, errors: &mut Vec<FieldError>) {
     field("email", &r.email, check_email);
     field("phone", &r.phone, check_phone);
     field("timezone", &r.timezone, check_timezone);
-    field("locale", &r.locale, |s| Locale::parse(s).map(drop));
+    field("locale", &r.locale, Locale::check);
     field("id", &r.id, check_recipient_id);
     if r.id.is_none() && r.webhook_url.is_none() && r.email.is_none() && r.phone.is_none() {
         errors.push(
@@ -449,15 +449,8 @@ impl Sender<'_> {
         if category == Category::Auth {
             priority = Priority::High;
         }
-        if req
-            .locale
-            .as_deref()
-            .is_some_and(|l| Locale::parse(l).is_err())
-        {
-            errors.push(FieldError::new(
-                "locale",
-                "must be a locale tag such as zh-CN",
-            ));
+        if let Some(Err(m)) = req.locale.as_deref().map(Locale::check) {
+            errors.push(FieldError::new("locale", m));
         }
         if let Some(k) = &req.dedup_key {
             if k.is_empty() || k.len() > 255 {
@@ -486,21 +479,21 @@ impl Sender<'_> {
                 ));
             }
             for (i, c) in chs.iter().enumerate() {
-                let field = format!("channels[{i}]");
+                let field = || format!("channels[{i}]");
                 match Channel::parse(c) {
                     Err(_) => errors.push(FieldError::new(
-                        field,
+                        field(),
                         format!("unknown channel; channels are {}", Channel::names()),
                     )),
                     Ok(c) if !self.enabled.contains(&c) => errors.push(FieldError::new(
-                        field,
+                        field(),
                         format!(
                             "channel `{c}` is not enabled here; enabled: {}",
                             Channel::join(self.enabled)
                         ),
                     )),
                     Ok(c) if c != Channel::Webhook && !tpl.channels().contains(&c) => errors.push(
-                        FieldError::new(field, format!("the template has no `{c}` content")),
+                        FieldError::new(field(), format!("the template has no `{c}` content")),
                     ),
                     Ok(c) => asked.push(c),
                 }

@@ -36,6 +36,12 @@ pub async fn save(
             "1 to 100 letters, digits, '-', '_' or '.'",
         ));
     }
+    if content.channels.is_empty() {
+        return Err(Error::invalid(
+            "channels",
+            "give content for at least one channel",
+        ));
+    }
     renderer
         .compile(content, "channels")
         .await

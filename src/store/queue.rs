@@ -47,11 +47,8 @@ pub trait Queue: Send + Sync + 'static {
     /// queued/scheduled/retrying → cancelled.
     async fn cancel_delivery(&self, id: &str, now: i64) -> StoreResult<Transition>;
 
-    /// Cancels every waiting delivery of a notification; returns how many.
-    async fn cancel_notification(&self, notification_id: &str, now: i64) -> StoreResult<u64>;
-
-    /// As [`Queue::cancel_notification`], returning the channel of each
-    /// delivery cancelled.
+    /// Cancels every waiting delivery of a notification; returns the
+    /// channel of each delivery cancelled.
     async fn cancel_notification_channels(
         &self,
         notification_id: &str,
@@ -226,13 +223,6 @@ where
         .fetch_optional(self.writer())
         .await?;
         transition(self, id, row).await
-    }
-
-    async fn cancel_notification(&self, notification_id: &str, now: i64) -> StoreResult<u64> {
-        Ok(self
-            .cancel_notification_channels(notification_id, now)
-            .await?
-            .len() as u64)
     }
 
     async fn cancel_notification_channels(
