@@ -8,6 +8,11 @@ use missive::domain::Channel;
 use missive::service::send::{RecipientInput, SendRequest, Sender};
 use missive::{App, Config, Role};
 
+/// mimalloc instead of glibc's malloc: the server allocates and frees many
+/// small buffers per request across threads (decision 0017).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "missive",
