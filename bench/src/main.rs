@@ -80,6 +80,11 @@ struct Args {
     /// console-pages fills the log with 1,000,000 × this deliveries.
     #[arg(long, default_value_t = 1.0)]
     n: f64,
+
+    /// PostgreSQL only: run this many `missive serve` processes on the one
+    /// database, the load spread over them in turn (CPU is their sum).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -130,6 +135,7 @@ struct Options {
     missive: PathBuf,
     database_url: Option<String>,
     scale: f64,
+    instances: usize,
 }
 
 impl Options {
@@ -204,6 +210,16 @@ fn make_temp_dir() -> Result<PathBuf> {
 }
 
 async fn start_server(opts: &Options, extra_env: &[(&str, String)]) -> Result<Server> {
+    start_server_on(opts, extra_env, None).await
+}
+
+/// As [`start_server`]; with `join` = (schema, API key), the server uses the
+/// schema another server made (it drops nothing and writes no key).
+async fn start_server_on(
+    opts: &Options,
+    extra_env: &[(&str, String)],
+    join: Option<(&str, &str)>,
+) -> Result<Server> {
     if !opts.missive.is_file() {
         bail!(
             "server binary {} not found (build it with `cargo build --release`, or pass --missive PATH)",
@@ -225,10 +241,14 @@ async fn start_server(opts: &Options, extra_env: &[(&str, String)]) -> Result<Se
         .stdin(Stdio::null());
     let pg_schema = match &opts.database_url {
         Some(url) => {
-            let schema = format!("bench_{}", random_hex(12));
+            let schema = match join {
+                Some((schema, _)) => schema.to_string(),
+                None => format!("bench_{}", random_hex(12)),
+            };
             cmd.env("MISSIVE__DATABASE__URL", url)
                 .env("MISSIVE__DATABASE__SCHEMA", &schema);
-            Some((url.clone(), schema))
+            // Only the server that made the schema drops it.
+            join.is_none().then(|| (url.clone(), schema))
         }
         None => {
             cmd.env(
@@ -257,8 +277,28 @@ async fn start_server(opts: &Options, extra_env: &[(&str, String)]) -> Result<Se
         server.dir.display()
     );
     server.wait_ready().await?;
-    server.api_key = server.read_admin_key().await?;
+    server.api_key = match join {
+        Some((_, key)) => key.to_string(),
+        None => server.read_admin_key().await?,
+    };
     Ok(server)
+}
+
+/// The servers of a scenario: `--instances` of them on PostgreSQL, else one.
+async fn start_servers(opts: &Options, extra_env: &[(&str, String)]) -> Result<Vec<Server>> {
+    let first = start_server(opts, extra_env).await?;
+    let mut servers = Vec::with_capacity(opts.instances);
+    let join = first
+        .pg_schema
+        .as_ref()
+        .map(|(_, schema)| (schema.clone(), first.api_key.clone()));
+    servers.push(first);
+    if let Some((schema, key)) = join {
+        for _ in 1..opts.instances {
+            servers.push(start_server_on(opts, extra_env, Some((&schema, &key))).await?);
+        }
+    }
+    Ok(servers)
 }
 
 impl Server {
@@ -386,6 +426,24 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// utime + stime of every process named `postgres` on this machine (the
+/// database's backends and helpers), in clock ticks: the database's side of
+/// a PostgreSQL run. Anything else using PostgreSQL meanwhile counts too.
+fn postgres_cpu_ticks() -> Option<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let is_postgres = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.trim() == "postgres");
+        if is_postgres {
+            total += cpu_ticks(pid).unwrap_or(0);
+        }
+    }
+    Some(total)
+}
+
 /// A `VmXxx:   1234 kB` line of /proc/<pid>/status, in MiB.
 fn status_mb(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -434,7 +492,9 @@ impl Sink {
 /// What a client needs to send notifications.
 struct Sender {
     client: reqwest::Client,
-    notifications_url: String,
+    /// One per server; requests take them in turn.
+    notifications_urls: Vec<String>,
+    next_url: AtomicUsize,
     auth: String,
     hook_url: String,
     target: Target,
@@ -564,9 +624,10 @@ impl Sender {
     async fn post(&self, body: Vec<u8>) -> Result<(Accepted, Instant)> {
         let body = Bytes::from(body);
         for _ in 0..=MAX_429_RETRIES {
+            let i = self.next_url.fetch_add(1, Ordering::Relaxed) % self.notifications_urls.len();
             let resp = self
                 .client
-                .post(&self.notifications_url)
+                .post(&self.notifications_urls[i])
                 .header("authorization", &self.auth)
                 .header("content-type", "application/json")
                 .body(body.clone())
@@ -695,7 +756,7 @@ impl Stats {
 
 /// Waits until `expected` distinct deliveries have arrived or the deadline passes.
 /// Returns false on timeout.
-async fn wait_for_deliveries(sink: &Sink, server: &mut Server, expected: usize) -> Result<bool> {
+async fn wait_for_deliveries(sink: &Sink, servers: &mut [Server], expected: usize) -> Result<bool> {
     let deadline = Instant::now() + DELIVERY_DEADLINE;
     let mut next_progress = Instant::now() + PROGRESS_EVERY;
     loop {
@@ -706,7 +767,9 @@ async fn wait_for_deliveries(sink: &Sink, server: &mut Server, expected: usize) 
         if Instant::now() >= deadline {
             return Ok(false);
         }
-        server.check_alive()?;
+        for server in servers.iter_mut() {
+            server.check_alive()?;
+        }
         if Instant::now() >= next_progress {
             eprintln!("[bench]   waiting: {received}/{expected} deliveries received");
             next_progress += PROGRESS_EVERY;
@@ -727,6 +790,10 @@ struct Report {
     p50_ms: Option<f64>,
     p99_ms: Option<f64>,
     cpu_ms_per_delivery: Option<f64>,
+    /// PostgreSQL runs: the database processes' CPU per delivery, to add
+    /// to the server's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    db_cpu_ms_per_delivery: Option<f64>,
     peak_rss_mb: Option<f64>,
     idle_rss_mb: Option<f64>,
     elapsed_s: Option<f64>,
@@ -802,19 +869,27 @@ async fn run_scenario(
             (sink, env)
         }
     };
-    let mut server = start_server(opts, &extra_env).await?;
+    let mut servers = start_servers(opts, &extra_env).await?;
+    let cpu_of =
+        |servers: &[Server]| -> Option<u64> { servers.iter().map(|s| cpu_ticks(s.pid)).sum() };
     let sender = Arc::new(Sender {
         client: client.clone(),
-        notifications_url: format!("{}/v1/notifications", server.base_url),
-        auth: format!("Bearer {}", server.api_key),
+        notifications_urls: servers
+            .iter()
+            .map(|s| format!("{}/v1/notifications", s.base_url))
+            .collect(),
+        next_url: AtomicUsize::new(0),
+        auth: format!("Bearer {}", servers[0].api_key),
         hook_url: sink.address(),
         target,
         accepted: AtomicUsize::new(0),
         failures: AtomicUsize::new(0),
     });
 
-    let idle_rss = status_mb(server.pid, "VmRSS");
-    let cpu_before = cpu_ticks(server.pid);
+    let idle_rss = status_mb(servers[0].pid, "VmRSS");
+    let pg = opts.database_url.is_some();
+    let db_cpu_before = pg.then(postgres_cpu_ticks).flatten();
+    let cpu_before = cpu_of(&servers);
     let progress = spawn_progress(sender.clone(), sink.arrivals().clone());
     let start = Instant::now();
     let sent = match load {
@@ -842,10 +917,11 @@ async fn run_scenario(
     }
 
     let expected = sent.deliveries.len();
-    let complete = wait_for_deliveries(&sink, &mut server, expected).await?;
-    let cpu_after = cpu_ticks(server.pid);
+    let complete = wait_for_deliveries(&sink, &mut servers, expected).await?;
+    let cpu_after = cpu_of(&servers);
+    let db_cpu_after = pg.then(postgres_cpu_ticks).flatten();
     let end = Instant::now();
-    let peak_rss = status_mb(server.pid, "VmHWM");
+    let peak_rss = status_mb(servers[0].pid, "VmHWM");
 
     // Match arrivals to accepted deliveries.
     let arrivals = sink.arrivals().first();
@@ -892,7 +968,9 @@ async fn run_scenario(
         ));
     }
 
-    server.stop().await?;
+    for server in &mut servers {
+        server.stop().await?;
+    }
     drop(sink);
 
     let accepted = sent.deliveries.len() + sent.not_sent;
@@ -925,6 +1003,12 @@ async fn run_scenario(
         p50_ms: stats.percentile(50.0).and_then(r2),
         p99_ms: stats.percentile(99.0).and_then(r2),
         cpu_ms_per_delivery,
+        db_cpu_ms_per_delivery: match (db_cpu_before, db_cpu_after) {
+            (Some(b), Some(a)) if matched > 0 => {
+                r2((a.saturating_sub(b)) as f64 / CLOCK_TICKS_PER_S * 1000.0 / matched as f64)
+            }
+            _ => None,
+        },
         peak_rss_mb: peak_rss.and_then(r2),
         idle_rss_mb: idle_rss.and_then(r2),
         elapsed_s: r2(elapsed),
@@ -1135,7 +1219,8 @@ async fn run_inbox_fanout(
 
     let sender = Arc::new(Sender {
         client: client.clone(),
-        notifications_url: format!("{}/v1/notifications", server.base_url),
+        notifications_urls: vec![format!("{}/v1/notifications", server.base_url)],
+        next_url: AtomicUsize::new(0),
         auth: format!("Bearer {}", server.api_key),
         hook_url: String::new(),
         target: Target::InApp {
@@ -1229,6 +1314,7 @@ async fn run_inbox_fanout(
             }
             _ => None,
         },
+        db_cpu_ms_per_delivery: None,
         peak_rss_mb: peak_rss.and_then(r2),
         idle_rss_mb: idle_rss.and_then(r2),
         elapsed_s: r2(if complete {
@@ -1333,7 +1419,11 @@ async fn run(args: Args) -> Result<bool> {
         missive,
         database_url: args.database_url,
         scale: args.n,
+        instances: args.instances.max(1),
     };
+    if opts.instances > 1 && opts.database_url.is_none() {
+        bail!("--instances needs --database-url: SQLite serves one process");
+    }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .timeout(REQUEST_TIMEOUT)
