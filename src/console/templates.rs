@@ -427,7 +427,11 @@ async fn save_form(
                 return super::back_to(&format!("/console/templates/{}", enc(&key)), &msg);
             }
             Err(Error::Invalid(errs)) => {
-                for e in errs {
+                for mut e in errs {
+                    if e.field == "channels" {
+                        // The form's channel fields are the default locale's.
+                        e.message.push_str(" (default locale)");
+                    }
                     errors.insert(e.field, e.message);
                 }
             }
