@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::channels::in_app::InAppChannel;
@@ -137,14 +136,12 @@ impl App {
         for c in channels.all() {
             c.share_provider_state(&providers);
         }
-        let wake = Arc::new(Notify::new());
         let metrics = Arc::new(metrics::Metrics::new());
         let state = AppState {
             store: store.clone(),
             renderer: Arc::new(render::Renderer::new(&config.render)),
             enabled_channels: Arc::new(channels.enabled()),
             keys: Arc::new(service::auth::KeyCache::new(config.server.api_rate_limit)),
-            wake: wake.clone(),
             inbox,
             channels: Arc::new(channels.clone()),
             providers,
@@ -171,7 +168,6 @@ impl App {
                     channels,
                     config.worker.clone(),
                     config.flow.rate_limits.clone(),
-                    wake,
                 )
                 .with_metrics(metrics),
             ),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -47,7 +47,6 @@ pub struct Dispatcher {
     limits: BTreeMap<String, RateLimit>,
     /// The shared send-rate limits.
     pacer: Pacer,
-    wake: Arc<Notify>,
     /// Sends in flight per destination, each held to its share.
     destinations: Arc<destinations::Destinations>,
     /// Marks this process's claims, so shutdown can hand back exactly them.
@@ -61,7 +60,6 @@ impl Dispatcher {
         channels: Channels,
         cfg: WorkerConfig,
         limits: BTreeMap<String, RateLimit>,
-        wake: Arc<Notify>,
     ) -> Self {
         Dispatcher {
             pacer: Pacer::new(store.clone()),
@@ -70,7 +68,6 @@ impl Dispatcher {
             destinations: destinations::Destinations::new(cfg.max_in_flight_per_destination),
             cfg,
             limits,
-            wake,
             token: uuid::Uuid::new_v4().to_string(),
             metrics: Arc::new(Metrics::new()),
         }
@@ -226,6 +223,16 @@ impl Dispatcher {
         let recorder = tokio::spawn(record(this.store.clone(), done_rx));
         let listener = this.forward_wakeups(shutdown.clone()).await;
         let mut inflight = JoinSet::new();
+        // Deliveries due at once come from the accepting writer, already
+        // claimed (store::handoff); the rest are claimed from the queue
+        // when it may hold due work: when told so (work the hand-off had
+        // no room for, re-queued work, another process's NOTIFY), and at
+        // the next due time (scheduled deliveries, retries), at most
+        // `poll_interval` apart.
+        let handoff = this.store.handoff().clone();
+        handoff.attach(&this.token, this.cfg.lease, this.cfg.batch_size);
+        let mut look = true;
+        let mut next_look = Instant::now();
 
         while !shutdown.is_cancelled() {
             while inflight.try_join_next().is_some() {}
@@ -238,50 +245,54 @@ impl Dispatcher {
                 continue;
             }
             let limit = free.min(this.cfg.batch_size);
-            let now = now_ms();
-            let lease_until = now + this.cfg.lease.as_millis() as i64;
-            let t0 = Instant::now();
-            let claimed = this
-                .store
-                .claim(now, lease_until, limit as i64, &this.token)
-                .await;
-            if t0.elapsed() > SLOW {
-                tracing::warn!(
-                    ms = t0.elapsed().as_millis() as u64,
-                    "claiming deliveries was slow"
-                );
+            look |= handoff.take_queued() || Instant::now() >= next_look;
+            // When the queue is looked at too, it gets at least half the
+            // batch, so a steady hand-off can't hold up retries.
+            let mut rows = handoff.take(if look { limit / 2 } else { limit }, now_ms());
+            if look {
+                let want = (limit - rows.len()) as i64;
+                let now = now_ms();
+                let lease_until = now + this.cfg.lease.as_millis() as i64;
+                let t0 = Instant::now();
+                let claimed = this.store.claim(now, lease_until, want, &this.token).await;
+                if t0.elapsed() > SLOW {
+                    tracing::warn!(
+                        ms = t0.elapsed().as_millis() as u64,
+                        "claiming deliveries was slow"
+                    );
+                }
+                match claimed {
+                    // A full batch: there may be more due now, look again.
+                    // A partial one took everything due: look again when
+                    // told or at the next due time.
+                    Ok(c) => {
+                        look = c.len() as i64 == want;
+                        if !look {
+                            next_look = Instant::now() + this.idle_wait().await;
+                        }
+                        rows.extend(c);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming deliveries failed; trying again in 1 s");
+                        look = false;
+                        next_look = Instant::now() + Duration::from_secs(1);
+                    }
+                }
             }
-            match claimed {
-                // A full batch: there may be more due now, claim again. A
-                // partial one took everything due, so wait for a wake-up (new
-                // work signals it) or the next due time.
-                Ok(rows) if rows.len() == limit => {
-                    let rows = this.throttle(rows).await;
-                    let rows = this.hold_busy(rows).await;
-                    this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
-                        .await;
-                }
-                Ok(rows) => {
-                    let rows = this.throttle(rows).await;
-                    let rows = this.hold_busy(rows).await;
-                    this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
-                        .await;
-                    let wait = this.idle_wait().await;
-                    tokio::select! {
-                        _ = this.wake.notified() => {}
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = shutdown.cancelled() => break,
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming deliveries failed; trying again in 1 s");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = shutdown.cancelled() => break,
-                    }
-                }
+            let rows = this.throttle(rows).await;
+            let rows = this.hold_busy(rows).await;
+            this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
+                .await;
+            if look || handoff.has_rows() {
+                continue;
+            }
+            tokio::select! {
+                _ = handoff.notified() => {}
+                _ = tokio::time::sleep_until(next_look.into()) => {}
+                _ = shutdown.cancelled() => break,
             }
         }
+        handoff.detach();
 
         let grace = this.cfg.shutdown_grace;
         let pending = inflight.len();
@@ -371,7 +382,8 @@ impl Dispatcher {
         }
     }
 
-    /// On PostgreSQL, forwards NOTIFYs from other processes to the wake signal.
+    /// On PostgreSQL, forwards NOTIFYs from other processes to the hand-off
+    /// (work waits in the queue).
     async fn forward_wakeups(
         &self,
         shutdown: CancellationToken,
@@ -384,12 +396,12 @@ impl Dispatcher {
                 return None;
             }
         };
-        let wake = self.wake.clone();
+        let handoff = self.store.handoff().clone();
         Some(tokio::spawn(async move {
             loop {
                 tokio::select! {
                     n = stream.next() => match n {
-                        Some(()) => wake.notify_one(),
+                        Some(()) => handoff.queued(),
                         None => return,
                     },
                     _ = shutdown.cancelled() => return,

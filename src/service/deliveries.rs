@@ -93,7 +93,7 @@ impl AppState {
     pub async fn retry_delivery(&self, id: &str, note: &str) -> Result<Transition> {
         let t = self.store.retry_delivery(id, note, now_ms()).await?;
         if matches!(t, Transition::Done(_)) {
-            self.wake.notify_one();
+            self.store.handoff().queued();
         }
         Ok(t)
     }
@@ -114,7 +114,7 @@ impl AppState {
     pub async fn replay_failed(&self, filter: &DeliveryFilter, note: &str) -> Result<u64> {
         let n = self.store.retry_failed(filter, note, now_ms()).await?;
         if n > 0 {
-            self.wake.notify_one();
+            self.store.handoff().queued();
         }
         Ok(n)
     }

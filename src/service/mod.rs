@@ -16,7 +16,6 @@ pub mod templates;
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use error::{Error, Result};
@@ -40,8 +39,6 @@ pub struct AppState {
     /// Channels this deployment can send on.
     pub enabled_channels: Arc<Vec<Channel>>,
     pub keys: Arc<auth::KeyCache>,
-    /// Wakes this process's workers when work is accepted.
-    pub wake: Arc<Notify>,
     pub inbox: Arc<Inbox>,
     /// This process's channels (provider and circuit-breaker state).
     pub channels: Arc<Channels>,

@@ -213,9 +213,9 @@ impl<'a> Sender<'a> {
 }
 
 impl AppState {
-    /// Accepts a send (validate, plan, commit), then wakes this process's
-    /// workers and counts it. `idempotency` is (api key id, key, request
-    /// hash).
+    /// Accepts a send (validate, plan, commit; the store's writer hands
+    /// what is due to this process's workers) and counts it. `idempotency`
+    /// is (api key id, key, request hash).
     pub async fn send(
         &self,
         req: SendRequest,
@@ -229,9 +229,6 @@ impl AppState {
             &self.config,
         );
         let answer = sender.send(req, key_id, idempotency).await?;
-        if !answer.replayed {
-            self.wake.notify_one();
-        }
         self.metrics.accepted(answer.replayed, &answer.suppressed);
         Ok(answer)
     }

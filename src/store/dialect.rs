@@ -13,6 +13,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::Arc;
 
 use futures::stream::BoxStream;
 use sqlx::migrate::Migrator;
@@ -20,6 +21,7 @@ use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type,
 };
 
+use super::handoff::Handoff;
 use super::writer::AcceptQueue;
 use super::StoreResult;
 use crate::config::Backend;
@@ -195,6 +197,8 @@ pub trait Engine: Send + Sync + 'static {
     fn writer(&self) -> &Pool<Self::Db>;
     /// Where accepted requests wait for the group-commit writer.
     fn accept_queue(&self) -> &AcceptQueue;
+    /// What the writer hands this process's workers.
+    fn handoff(&self) -> &Arc<Handoff>;
     /// The NOTIFY channel a new inbox message is announced on, in the
     /// transaction that stores it; `None` where there is none.
     fn inbox_channel(&self) -> Option<&str>;

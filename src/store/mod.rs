@@ -20,6 +20,7 @@
 pub mod attempts;
 pub mod dialect;
 pub mod flow;
+pub mod handoff;
 pub mod inbox;
 pub mod keys;
 pub mod postgres;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 
 pub use attempts::Attempts;
 pub use flow::Flow;
+pub use handoff::Handoff;
 pub use inbox::Inbox;
 pub use keys::Keys;
 pub use queue::Queue;

@@ -8,8 +8,11 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 
+use std::sync::Arc;
+
 use super::attempts::audit_requeued;
 use super::dialect::{Dialect, Engine, RowsAffected, DELIVERY_COLUMNS, INSERT_CHUNK};
+use super::handoff::Handoff;
 use super::{
     Accept, AcceptOutcome, Claimed, Completion, DeliveryFilter, DeliveryRow, IdempotencyRecord,
     MinuteCount, NotificationRow, QueueDepth, StatusCount, StoreResult, Transition,
@@ -26,6 +29,10 @@ pub trait Queue: Send + Sync + 'static {
     ) -> StoreResult<Option<IdempotencyRecord>>;
 
     async fn accept(&self, accept: Accept) -> StoreResult<AcceptOutcome>;
+
+    /// Deliveries the accepting writer hands this process's workers, and
+    /// the signal that due work waits in the queue.
+    fn handoff(&self) -> &Arc<Handoff>;
 
     async fn get_notification(&self, id: &str) -> StoreResult<Option<NotificationRow>>;
 
@@ -130,6 +137,10 @@ where
 
     async fn accept(&self, accept: Accept) -> StoreResult<AcceptOutcome> {
         self.accept_queue().submit(accept).await
+    }
+
+    fn handoff(&self) -> &Arc<Handoff> {
+        Engine::handoff(self)
     }
 
     async fn get_notification(&self, id: &str) -> StoreResult<Option<NotificationRow>> {

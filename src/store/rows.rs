@@ -205,6 +205,24 @@ pub struct Claimed {
     pub claim_token: String,
 }
 
+impl Claimed {
+    /// A delivery claimed as it is written (store::handoff).
+    pub fn fresh(n: &NotificationRow, d: &NewDelivery, token: &str) -> Claimed {
+        Claimed {
+            id: d.id.clone(),
+            notification_id: n.id.clone(),
+            recipient: d.recipient.clone(),
+            channel: d.channel.clone(),
+            category: n.category.clone(),
+            address: d.address.clone(),
+            content: d.content.clone(),
+            attempts: 0,
+            retry_base: 0,
+            claim_token: token.to_string(),
+        }
+    }
+}
+
 /// A console sign-in as stored (`id` is the SHA-256 of the cookie value).
 #[derive(Clone, Debug)]
 pub struct ConsoleSessionRow {

@@ -13,8 +13,9 @@ use sqlx::{Pool, QueryBuilder, Transaction};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::dialect::{Dialect, RowsAffected, INSERT_CHUNK};
+use super::handoff::Handoff;
 use super::{
-    Accept, AcceptOutcome, IdempotencyRecord, NewDelivery, NotificationRow, StoreError,
+    Accept, AcceptOutcome, Claimed, IdempotencyRecord, NewDelivery, NotificationRow, StoreError,
     StoreResult, Unavailable,
 };
 use crate::domain::{Reason, Status};
@@ -74,10 +75,11 @@ pub async fn next_batch(rx: &Mutex<mpsc::Receiver<AcceptJob>>) -> Option<Vec<Acc
 pub async fn write_accepts<D: Dialect>(
     pool: &Pool<D>,
     held: &mut D::Held,
+    handoff: &Arc<Handoff>,
     batch: Vec<AcceptJob>,
 ) -> Result<(), Unavailable> {
     let accepts: Vec<&Accept> = batch.iter().map(|(a, _)| a).collect();
-    match accept_tx(pool, held, &accepts).await {
+    match accept_tx(pool, held, handoff, &accepts).await {
         Ok(outcomes) => {
             for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
@@ -101,7 +103,7 @@ pub async fn write_accepts<D: Dialect>(
             tracing::warn!(error = %e, size = batch.len(), "batched accept failed; retrying one by one");
             let mut failing = Ok(());
             for (accept, reply) in batch {
-                let r = accept_tx(pool, held, &[&accept])
+                let r = accept_tx(pool, held, handoff, &[&accept])
                     .await
                     .map(|mut v| v.remove(0));
                 match r.as_ref().map_err(|e| e.unavailable()) {
@@ -237,10 +239,13 @@ async fn caps_tx<D: Dialect>(
 }
 
 /// `held` is the writer task's own: what it claims enters it only
-/// once the transaction has committed.
+/// once the transaction has committed. Deliveries due now are written
+/// claimed for this process's workers, as many as they have room for, and
+/// handed to them after the commit (`handoff`).
 async fn accept_tx<D: Dialect>(
     pool: &Pool<D>,
     held: &mut D::Held,
+    handoff: &Arc<Handoff>,
     accepts: &[&Accept],
 ) -> StoreResult<Vec<AcceptOutcome>> {
     D::discard_pending(held);
@@ -343,13 +348,38 @@ async fn accept_tx<D: Dialect>(
         .iter()
         .flat_map(|a| a.deliveries.iter().map(move |d| (&a.notification, d)))
         .collect();
-    for chunk in rows.chunks(INSERT_CHUNK) {
+    // The first `grant.n` deliveries due now go to the workers claimed.
+    let now = crate::util::now_ms();
+    let due_now = |d: &NewDelivery| d.status == Status::Queued.as_str() && d.due_at <= Some(now);
+    let grant = handoff.reserve(rows.iter().filter(|(_, d)| due_now(d)).count(), now);
+    let mut handed = Vec::with_capacity(grant.as_ref().map_or(0, |g| g.n));
+    let mut waiting = false;
+    let claimed: Vec<bool> = rows
+        .iter()
+        .map(|(n, d)| {
+            let take = grant.as_ref().is_some_and(|g| handed.len() < g.n) && due_now(d);
+            match &grant {
+                Some(g) if take => handed.push(Claimed::fresh(n, d, &g.token)),
+                _ => waiting |= Status::parse(d.status).is_ok_and(|s| s.is_waiting()),
+            }
+            take
+        })
+        .collect();
+    for (chunk, claimed) in rows.chunks(INSERT_CHUNK).zip(claimed.chunks(INSERT_CHUNK)) {
         let mut q = QueryBuilder::<D>::new(
             "INSERT INTO deliveries (id, notification_id, template_key, recipient, \
              recipient_data, channel, category, address, content, status, reason, priority, \
-             due_at, created_at, updated_at, attempts) ",
+             due_at, claim_token, created_at, updated_at, attempts) ",
         );
-        q.push_values(chunk, |mut b, (n, d)| {
+        q.push_values(chunk.iter().zip(claimed), |mut b, ((n, d), claimed)| {
+            let (status, due_at, token) = match &grant {
+                Some(g) if *claimed => (
+                    Status::Sending.as_str(),
+                    Some(g.lease_until),
+                    Some(g.token.clone()),
+                ),
+                _ => (d.status, d.due_at, None),
+            };
             b.push_bind(d.id.clone())
                 .push_bind(n.id.clone())
                 .push_bind(d.template_key.clone())
@@ -359,22 +389,30 @@ async fn accept_tx<D: Dialect>(
                 .push_bind(n.category.clone())
                 .push_bind(d.address.clone())
                 .push_bind(d.content.clone())
-                .push_bind(d.status)
+                .push_bind(status)
                 .push_bind(d.reason.clone())
                 .push_bind(d.priority)
-                .push_bind(d.due_at)
+                .push_bind(due_at)
+                .push_bind(token)
                 .push_bind(n.created_at)
                 .push_bind(n.created_at)
                 .push_unseparated(", 0");
         });
         q.build().execute(&mut *tx).await?;
     }
-    if !fresh.is_empty() {
+    // Other processes' workers hear of work only this one's can't take.
+    if waiting {
         if let Some(sql) = D::NOTIFY {
             sqlx::query(sql).execute(&mut *tx).await?;
         }
     }
     tx.commit().await?;
     D::commit_pending(held, crate::util::now_ms());
+    if let Some(g) = grant {
+        g.hand_over(handed);
+    }
+    if waiting {
+        handoff.queued();
+    }
     Ok(outcomes)
 }

@@ -407,3 +407,45 @@ async fn templates_can_dedup_by_content_and_cap_themselves() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_the_workers_have_no_room_for_wait_in_the_queue_and_all_go_out() {
+    each_backend(|b| async move {
+        // One send at a time and room for two more in memory: most of what
+        // is accepted at once must wait in the table and be claimed there.
+        let app = spawn_app_with(&b, "[worker]\nconcurrency = 1\nbatch_size = 2").await;
+        let rx = Receiver::start_with(
+            vec![],
+            Answer::status(200).delay(Duration::from_millis(100)),
+        )
+        .await;
+        let answers =
+            futures::future::join_all((0..20).map(|n| app.send_webhook(&rx.url, json!({"n": n}))))
+                .await;
+        let accepted: std::collections::HashSet<String> = answers
+            .iter()
+            .map(|a| a["deliveries"][0]["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(accepted.len(), 20);
+        let queued = app.get_json("/v1/deliveries?status=queued&limit=100").await;
+        let waiting = queued["items"].as_array().unwrap().len();
+        assert!(
+            waiting >= 10,
+            "{b:?}: only {waiting} of 20 wait in the queue with room for 3 in the workers"
+        );
+        // Every one goes out, once.
+        let got = rx.wait_for(20, Duration::from_secs(30)).await;
+        let ids: std::collections::HashSet<String> = got
+            .iter()
+            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, accepted, "{b:?}");
+        for id in &accepted {
+            app.wait_for_status(id, "sent").await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.count(), 20, "{b:?}: a delivery was sent twice");
+        app.stop().await;
+    })
+    .await;
+}

@@ -7,6 +7,7 @@
 //! does its own way ([`Dialect`] for `Postgres`).
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -15,6 +16,7 @@ use sqlx::Postgres;
 use std::collections::HashSet;
 
 use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, INSERT_CHUNK};
+use super::handoff::Handoff;
 use super::writer::{next_batch, write_accepts, AcceptQueue};
 use super::StoreResult;
 use crate::config::{Backend, DatabaseConfig};
@@ -56,6 +58,7 @@ const ACCEPT_WRITERS: usize = 4;
 pub struct PgStore {
     pool: PgPool,
     accept_queue: AcceptQueue,
+    handoff: Arc<Handoff>,
     inbox_channel: String,
 }
 
@@ -88,18 +91,21 @@ impl PgStore {
             .await?;
         MIGRATOR.run(&pool).await?;
         let (accept_queue, rx) = AcceptQueue::new(4096);
+        let handoff = Arc::new(Handoff::default());
         for _ in 0..ACCEPT_WRITERS {
             let rx = rx.clone();
             let pool = pool.clone();
+            let handoff = handoff.clone();
             tokio::spawn(async move {
                 while let Some(batch) = next_batch(&rx).await {
-                    let _ = write_accepts::<Postgres>(&pool, &mut (), batch).await;
+                    let _ = write_accepts::<Postgres>(&pool, &mut (), &handoff, batch).await;
                 }
             });
         }
         Ok(PgStore {
             pool,
             accept_queue,
+            handoff,
             inbox_channel: inbox_channel(cfg.schema.as_deref()),
         })
     }
@@ -207,6 +213,10 @@ impl Engine for PgStore {
 
     fn accept_queue(&self) -> &AcceptQueue {
         &self.accept_queue
+    }
+
+    fn handoff(&self) -> &Arc<Handoff> {
+        &self.handoff
     }
 
     async fn listen_wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>> {

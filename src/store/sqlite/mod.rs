@@ -25,6 +25,7 @@ use sqlx::Sqlite;
 
 use self::held::HeldScopes;
 use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, INSERT_CHUNK};
+use super::handoff::Handoff;
 use super::writer::{next_batch, write_accepts, AcceptQueue};
 use super::{StoreResult, Unavailable};
 use crate::config::{Backend, DatabaseConfig};
@@ -40,6 +41,7 @@ pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
     accept_queue: AcceptQueue,
+    handoff: Arc<Handoff>,
     /// Wakes the checkpointer after writes (when there is one).
     wrote: Option<Arc<Notify>>,
     /// Stops the checkpointer when the store goes.
@@ -154,9 +156,11 @@ impl SqliteStore {
         let accepted = wrote.clone();
         let full = Arc::new(AtomicBool::new(false));
         let writes = full.clone();
+        let handoff = Arc::new(Handoff::default());
+        let workers = handoff.clone();
         tokio::spawn(async move {
             while let Some(batch) = next_batch(&rx).await {
-                match write_accepts::<Sqlite>(&pool, &mut held, batch).await {
+                match write_accepts::<Sqlite>(&pool, &mut held, &workers, batch).await {
                     Ok(()) => writes.store(false, Ordering::Relaxed),
                     Err(Unavailable::Full) => writes.store(true, Ordering::Relaxed),
                     Err(Unavailable::Down) => {}
@@ -170,6 +174,7 @@ impl SqliteStore {
             read,
             write,
             accept_queue,
+            handoff,
             wrote,
             _checkpointer: checkpointer,
             full,
@@ -369,6 +374,10 @@ impl Engine for SqliteStore {
         &self.accept_queue
     }
 
+    fn handoff(&self) -> &Arc<Handoff> {
+        &self.handoff
+    }
+
     /// Ready for accepts unless the last ones failed for lack of space;
     /// then a write of 128 KiB (committed, then removed; more than a
     /// typical send with its rendered deliveries) says whether there is
@@ -530,6 +539,81 @@ mod tests {
         assert!(!claims(&c, "k-round-0").await);
         assert!(claims(&c, "k-new").await);
         assert!(!claims(&a, "k-new").await);
+    }
+
+    #[tokio::test]
+    async fn due_deliveries_are_written_claimed_for_the_workers_with_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        let h = Queue::handoff(&store).clone();
+        let due = |scope: &str| {
+            let mut a = accept_with_scope(scope);
+            a.deliveries[0].due_at = Some(crate::util::now_ms());
+            a
+        };
+        let status = |id: String| {
+            let store = &store;
+            async move {
+                let d = store.get_delivery(&id).await.unwrap().unwrap();
+                (d.status, d.due_at.unwrap())
+            }
+        };
+        // No workers here: written queued, and the workers are told.
+        let first = due("k1");
+        let first_id = first.deliveries[0].id.clone();
+        store.accept(first).await.unwrap();
+        assert_eq!(status(first_id.clone()).await.0, "queued");
+        assert!(h.take_queued());
+
+        // Workers with room for one: the first due delivery is written
+        // claimed with their token and a lease, and handed over.
+        h.attach("tok", Duration::from_secs(60), 1);
+        let (a, b) = (due("k2"), due("k3"));
+        let (a_id, b_id) = (a.deliveries[0].id.clone(), b.deliveries[0].id.clone());
+        let t0 = crate::util::now_ms();
+        store.accept(a).await.unwrap();
+        let (st, lease) = status(a_id.clone()).await;
+        assert_eq!(st, "sending");
+        assert!(
+            lease >= t0 + 59_000,
+            "leased until {lease}, accepted at {t0}"
+        );
+        assert!(!h.take_queued(), "nothing waits in the table");
+        // No room for the second until the first is taken: it waits in the
+        // table, and the workers are told.
+        store.accept(b).await.unwrap();
+        assert_eq!(status(b_id.clone()).await.0, "queued");
+        assert!(h.take_queued());
+        let taken = h.take(10, crate::util::now_ms());
+        assert_eq!(taken.len(), 1);
+        assert_eq!(
+            (taken[0].id.as_str(), taken[0].claim_token.as_str()),
+            (a_id.as_str(), "tok")
+        );
+        assert_eq!(taken[0].content, "{}");
+
+        // The claim query leaves the handed-over row alone and takes the
+        // waiting ones.
+        let now = crate::util::now_ms();
+        let claimed = store.claim(now, now + 60_000, 10, "tok").await.unwrap();
+        let mut ids: Vec<String> = claimed.into_iter().map(|c| c.id).collect();
+        ids.sort();
+        let mut want = vec![first_id, b_id];
+        want.sort();
+        assert_eq!(ids, want);
+
+        // A scheduled delivery is never handed over.
+        let later = accept_with_scope("k4");
+        let later_id = later.deliveries[0].id.clone();
+        store.accept(later).await.unwrap();
+        assert_eq!(status(later_id).await.0, "queued");
+        assert!(h.take(10, crate::util::now_ms()).is_empty());
+
+        // Releasing the token (a graceful stop) hands a handed-over row
+        // back at once.
+        h.detach();
+        assert!(store.release("tok", crate::util::now_ms()).await.unwrap() >= 1);
+        assert_eq!(status(a_id).await.0, "queued");
     }
 
     #[tokio::test]
