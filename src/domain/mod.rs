@@ -15,6 +15,7 @@ pub mod rate;
 pub mod reason;
 pub mod secrets;
 pub mod status;
+pub mod workflow;
 
 use std::time::Duration;
 
