@@ -241,20 +241,7 @@ fn parse_step(at: &str, v: &Value, before: &[Step], errors: &mut Vec<FieldError>
             String::new()
         }
     };
-    let kind = match o.get("type").and_then(Value::as_str).map(StepType::parse) {
-        Some(Ok(k)) => Some(k),
-        Some(Err(e)) => {
-            errors.push(FieldError::new(field("type"), e));
-            None
-        }
-        None => {
-            errors.push(FieldError::new(
-                field("type"),
-                format!("is required: {}", StepType::names()),
-            ));
-            None
-        }
-    };
+    let kind = word(o, at, "type", StepType::parse, StepType::names, errors);
     let allowed: &[&str] = match kind {
         Some(StepType::Send) => &[
             "id", "type", "if", "channel", "channels", "mode", "template", "content",
@@ -341,20 +328,7 @@ fn parse_send(at: &str, o: &Map<String, Value>, errors: &mut Vec<FieldError>) ->
                     cs.push(c);
                 }
             }
-            let mode = match o.get("mode").and_then(Value::as_str).map(SendMode::parse) {
-                Some(Ok(m)) => Some(m),
-                Some(Err(e)) => {
-                    errors.push(FieldError::new(field("mode"), e));
-                    None
-                }
-                None => {
-                    errors.push(FieldError::new(
-                        field("mode"),
-                        format!("is required with `channels`: {}", SendMode::names()),
-                    ));
-                    None
-                }
-            };
+            let mode = word(o, at, "mode", SendMode::parse, SendMode::names, errors);
             (cs, mode)
         }
         (None, Some(_)) => {
@@ -490,6 +464,25 @@ const SCHEDULE_FORM: &str =
     "must be `daily HH:MM` or `weekly <day> HH:MM` (mon … sun), in the recipient's timezone";
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
+/// The word in field `name` of `o` (at `at`), or an error naming the
+/// words allowed.
+fn word<T>(
+    o: &Map<String, Value>,
+    at: &str,
+    name: &str,
+    parse: fn(&str) -> Result<T, String>,
+    names: fn() -> String,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    let r = match o.get(name) {
+        Some(Value::String(s)) => parse(s),
+        Some(_) => Err(format!("must be one of {}", names())),
+        None => Err(format!("is required: one of {}", names())),
+    };
+    r.map_err(|e| errors.push(FieldError::new(format!("{at}.{name}"), e)))
+        .ok()
+}
+
 /// `daily 09:00` or `weekly mon 09:00`.
 fn parse_schedule(s: &str) -> Result<Window, String> {
     let words: Vec<&str> = s.split_whitespace().collect();
@@ -617,20 +610,7 @@ fn parse_condition(
     if let Some(step) = o.get("step") {
         let step = step.as_str().unwrap_or_default();
         let target = before.iter().find(|s| s.id == step);
-        let is = match o.get("is").and_then(Value::as_str).map(StepIs::parse) {
-            Some(Ok(is)) => is,
-            Some(Err(e)) => {
-                errors.push(FieldError::new(field("is"), e));
-                return None;
-            }
-            None => {
-                errors.push(FieldError::new(
-                    field("is"),
-                    format!("is required: {}", StepIs::names()),
-                ));
-                return None;
-            }
-        };
+        let is = word(o, at, "is", StepIs::parse, StepIs::names, errors)?;
         let Some(target) = target else {
             errors.push(FieldError::new(
                 field("step"),
@@ -694,20 +674,7 @@ fn parse_condition(
         ));
         return None;
     }
-    let op = match o.get("op").and_then(Value::as_str).map(Op::parse) {
-        Some(Ok(op)) => op,
-        Some(Err(e)) => {
-            errors.push(FieldError::new(field("op"), e));
-            return None;
-        }
-        None => {
-            errors.push(FieldError::new(
-                field("op"),
-                format!("is required: {}", Op::names()),
-            ));
-            return None;
-        }
-    };
+    let op = word(o, at, "op", Op::parse, Op::names, errors)?;
     let value = o.get("value").cloned().unwrap_or(Value::Null);
     let ok = match op {
         Op::Exists | Op::NotExists => !o.contains_key("value"),
