@@ -13,6 +13,7 @@ pub mod admit;
 pub mod breaker;
 pub mod dedup;
 pub mod destinations;
+pub mod digest;
 pub mod pace;
 pub mod preferences;
 pub mod provider_state;

@@ -21,7 +21,7 @@ fn clock(s: &str) -> Option<NaiveTime> {
 
 /// The UTC instant of a local wall-clock time; in a DST gap (the clock jumps
 /// over it) the first instant after the gap.
-fn at_local(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+pub(crate) fn at_local(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
     let naive = date.and_time(time);
     match tz.from_local_datetime(&naive) {
         LocalResult::Single(t) => t.with_timezone(&Utc),
