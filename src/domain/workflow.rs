@@ -130,6 +130,9 @@ pub enum Window {
     /// Until the next time of day (minutes after midnight) in the
     /// recipient's timezone; on one weekday (0 = Monday) when given.
     Calendar { weekday: Option<u8>, minute: u16 },
+    /// Until the next time a five-field cron expression matches, in the
+    /// recipient's timezone.
+    Cron(croner::Cron),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -460,8 +463,9 @@ fn parse_digest(at: &str, o: &Map<String, Value>, errors: &mut Vec<FieldError>) 
     })
 }
 
-const SCHEDULE_FORM: &str =
-    "must be `daily HH:MM` or `weekly <day> HH:MM` (mon … sun), in the recipient's timezone";
+const SCHEDULE_FORM: &str = "must be `daily HH:MM`, `weekly <day> HH:MM` (mon … sun) or a \
+     five-field cron expression such as `0 9 * * 1-5`, in the recipient's timezone, that \
+     matches at least once a year";
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// The word in field `name` of `o` (at `at`), or an error naming the
@@ -483,7 +487,7 @@ fn word<T>(
         .ok()
 }
 
-/// `daily 09:00` or `weekly mon 09:00`.
+/// `daily 09:00`, `weekly mon 09:00`, or a cron expression.
 fn parse_schedule(s: &str) -> Result<Window, String> {
     let words: Vec<&str> = s.split_whitespace().collect();
     let (weekday, clock) = match words.as_slice() {
@@ -492,11 +496,31 @@ fn parse_schedule(s: &str) -> Result<Window, String> {
             Some(d) => (Some(d as u8), *clock),
             None => return Err(SCHEDULE_FORM.into()),
         },
+        fields if fields.len() == 5 && s.len() <= 100 => return parse_cron(s),
         _ => return Err(SCHEDULE_FORM.into()),
     };
     check_clock(clock).map_err(|_| SCHEDULE_FORM.to_string())?;
     let minute = clock[..2].parse::<u16>().unwrap() * 60 + clock[3..].parse::<u16>().unwrap();
     Ok(Window::Calendar { weekday, minute })
+}
+
+/// A five-field cron expression that matches at least once in every year
+/// (so a window always closes): it must match within a year of two
+/// starting points, one of them in a leap year.
+fn parse_cron(s: &str) -> Result<Window, String> {
+    use chrono::{TimeZone, Utc};
+    let cron: croner::Cron = s.parse().map_err(|_| SCHEDULE_FORM.to_string())?;
+    for start in [
+        Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0),
+        Utc.with_ymd_and_hms(2028, 1, 1, 0, 0, 0),
+    ] {
+        let start = start.single().expect("a valid date");
+        match cron.find_next_occurrence(&start, true) {
+            Ok(t) if t - start <= chrono::Duration::days(366) => {}
+            _ => return Err(SCHEDULE_FORM.into()),
+        }
+    }
+    Ok(Window::Cron(cron))
 }
 
 /// A duration such as `30m` or `1h 30m`, from 1 s to `max`.

@@ -31,6 +31,11 @@ pub fn closes_at(window: &Window, opened: DateTime<Utc>, tz: Tz) -> DateTime<Utc
             }
             opened + Duration::days(7)
         }
+        // Checked to match within a year when the definition was read.
+        Window::Cron(ref cron) => cron
+            .find_next_occurrence(&opened.with_timezone(&tz), false)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(opened + Duration::days(366)),
     }
 }
 
@@ -88,6 +93,22 @@ mod tests {
         assert_eq!(
             closes_at(&monday, utc("2026-12-07T15:00:00Z"), ny),
             utc("2026-12-14T14:30:00Z")
+        );
+    }
+
+    #[test]
+    fn a_cron_window_closes_at_its_next_match_in_the_recipients_timezone() {
+        let sh: Tz = "Asia/Shanghai".parse().unwrap();
+        let weekdays_at_nine = Window::Cron("0 9 * * 1-5".parse().unwrap());
+        // Friday 2026-12-04 10:00 in Shanghai (02:00 UTC): Monday 09:00.
+        assert_eq!(
+            closes_at(&weekdays_at_nine, utc("2026-12-04T02:00:00Z"), sh),
+            utc("2026-12-07T01:00:00Z")
+        );
+        // Exactly at a match: the next one.
+        assert_eq!(
+            closes_at(&weekdays_at_nine, utc("2026-12-07T01:00:00Z"), sh),
+            utc("2026-12-08T01:00:00Z")
         );
     }
 
