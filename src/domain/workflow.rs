@@ -132,7 +132,7 @@ pub enum Window {
     Calendar { weekday: Option<u8>, minute: u16 },
     /// Until the next time a five-field cron expression matches, in the
     /// recipient's timezone.
-    Cron(croner::Cron),
+    Cron(Box<croner::Cron>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -520,7 +520,7 @@ fn parse_cron(s: &str) -> Result<Window, String> {
             _ => return Err(SCHEDULE_FORM.into()),
         }
     }
-    Ok(Window::Cron(cron))
+    Ok(Window::Cron(Box::new(cron)))
 }
 
 /// A duration such as `30m` or `1h 30m`, from 1 s to `max`.

@@ -99,7 +99,7 @@ mod tests {
     #[test]
     fn a_cron_window_closes_at_its_next_match_in_the_recipients_timezone() {
         let sh: Tz = "Asia/Shanghai".parse().unwrap();
-        let weekdays_at_nine = Window::Cron("0 9 * * 1-5".parse().unwrap());
+        let weekdays_at_nine = Window::Cron(Box::new("0 9 * * 1-5".parse().unwrap()));
         // Friday 2026-12-04 10:00 in Shanghai (02:00 UTC): Monday 09:00.
         assert_eq!(
             closes_at(&weekdays_at_nine, utc("2026-12-04T02:00:00Z"), sh),
