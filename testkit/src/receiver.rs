@@ -132,8 +132,16 @@ struct State {
 impl State {
     async fn hook(&self, headers: HeaderMap, body: Bytes) -> Response {
         let at = Instant::now();
-        let id = headers.get("webhook-id").and_then(|v| v.to_str().ok());
-        self.arrivals.record(id, at);
+        let id = headers
+            .get("webhook-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        // Kept before it is counted: whoever sees the count sees the request.
+        if let Some(kept) = &self.kept {
+            let body = String::from_utf8_lossy(&body).into_owned();
+            kept.lock().unwrap().push(Received { headers, body, at });
+        }
+        self.arrivals.record(id.as_deref(), at);
         let answer = {
             let mut s = self.script.lock().unwrap();
             if s.next.is_empty() {
@@ -142,10 +150,6 @@ impl State {
                 s.next.remove(0)
             }
         };
-        if let Some(kept) = &self.kept {
-            let body = String::from_utf8_lossy(&body).into_owned();
-            kept.lock().unwrap().push(Received { headers, body, at });
-        }
         if !answer.delay.is_zero() {
             tokio::time::sleep(answer.delay).await;
         }
