@@ -21,7 +21,7 @@ use crate::service::auth::Permission;
 use crate::service::templates::{save, valid_key};
 use crate::service::AppState;
 use crate::service::Error;
-use crate::store::TemplateRow;
+use crate::store::{Kind, Versioned};
 use crate::util::now_ms;
 
 pub fn router() -> Router<AppState> {
@@ -45,10 +45,10 @@ async fn stored(
     state: &AppState,
     key: &str,
     version: Option<i64>,
-) -> Result<Option<TemplateRow>, Response> {
+) -> Result<Option<Versioned>, Response> {
     state
         .store
-        .get_template(key, version)
+        .get_version(Kind::Template, key, version)
         .await
         .map_err(page::db)
 }
@@ -59,7 +59,7 @@ async fn version(
     session: &Session,
     key: &str,
     n: i64,
-) -> Result<TemplateRow, Response> {
+) -> Result<Versioned, Response> {
     stored(state, key, Some(n))
         .await?
         .ok_or_else(|| page::not_found(session, &format!("Template `{key}` has no version {n}.")))
@@ -89,7 +89,7 @@ async fn list(
 
 async fn list_page(state: &AppState, session: &Session, notice: Option<&str>) -> PageResult {
     can_read(session)?;
-    let items = state.store.list_templates(true).await.map_err(page::db)?;
+    let items = state.store.list_versioned(Kind::Template, true).await.map_err(page::db)?;
     let now = now_ms();
     Ok(render(layout(
         "Templates",
@@ -215,7 +215,7 @@ fn editor(
     state: &AppState,
     session: &Session,
     key: &str,
-    current: Option<&TemplateRow>,
+    current: Option<&Versioned>,
     shown_version: Option<i64>,
     draft: &Draft,
     notice: Option<&str>,
@@ -457,7 +457,7 @@ async fn versions(
         let current = stored(&state, &key, None)
             .await?
             .ok_or_else(|| page::not_found(&session, &format!("There is no template `{key}`.")))?;
-        let mut versions = state.store.template_versions(&key).await.map_err(page::db)?;
+        let mut versions = state.store.versions(Kind::Template, &key).await.map_err(page::db)?;
         versions.reverse();
         let now = now_ms();
         Ok(render(layout(
@@ -513,7 +513,7 @@ struct DiffQuery {
 
 /// A version's content as the diff compares it: pretty JSON, one part per
 /// line block, so a change shows where it is.
-fn diff_text(t: &TemplateRow) -> String {
+fn diff_text(t: &Versioned) -> String {
     let content: serde_json::Value = serde_json::from_str(&t.content).unwrap_or_default();
     let mut out = format!("name: {}\n", t.name);
     let mut walk = vec![(String::new(), content)];
@@ -597,7 +597,7 @@ async fn rollback(
     if let Err(r) = session.require(&[Permission::WriteTemplates]) {
         return r;
     }
-    match state.activate_template(&key, n).await {
+    match state.activate(Kind::Template, &key, n).await {
         Ok(_) => {
             tracing::info!(template = %key, version = n, key_id = %session.key_id, "template rolled back from the console");
             super::back_to(

@@ -20,7 +20,7 @@ use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
 use super::AppState;
 use crate::render::{Parts, TemplateContent, TemplateSettings};
 use crate::service::templates::{save, PreviewRequest, Rendered};
-use crate::store::TemplateRow;
+use crate::store::{Kind, Versioned};
 use crate::util::{opt_rfc3339, rfc3339};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -188,7 +188,7 @@ fn can_read(caller: &Caller) -> Result<(), ApiError> {
     Ok(caller.require(Permission::ReadTemplates)?)
 }
 
-fn template_view(t: &TemplateRow, current: i64) -> Template {
+fn template_view(t: &Versioned, current: i64) -> Template {
     let content: Value = serde_json::from_str(&t.content).unwrap_or_default();
     Template {
         key: t.key.clone(),
@@ -207,8 +207,8 @@ fn template_view(t: &TemplateRow, current: i64) -> Template {
     }
 }
 
-async fn load(state: &AppState, key: &str, version: Option<i64>) -> ApiResult<TemplateRow> {
-    Ok(state.template(key, version).await?)
+async fn load(state: &AppState, key: &str, version: Option<i64>) -> ApiResult<Versioned> {
+    Ok(state.versioned(Kind::Template, key, version).await?)
 }
 
 /// `{key}` in a template's path.
@@ -263,7 +263,7 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<T
     can_read(&caller)?;
     let items = state
         .store
-        .list_templates(true)
+        .list_versioned(Kind::Template, true)
         .await?
         .iter()
         .map(|t| TemplateSummary {
@@ -302,7 +302,7 @@ async fn versions(
     let current = load(&state, &key, None).await?.version;
     let items = state
         .store
-        .template_versions(&key)
+        .versions(Kind::Template, &key)
         .await?
         .iter()
         .rev()
@@ -383,7 +383,7 @@ async fn activate(
 ) -> ApiResult<Json<Template>> {
     caller.require(Permission::WriteTemplates)?;
     let n = version_param(&n)?;
-    let t = state.activate_template(&key, n).await?;
+    let t = state.activate(Kind::Template, &key, n).await?;
     Ok(Json(template_view(&t, t.version)))
 }
 
@@ -408,7 +408,7 @@ async fn archive(
     Path(key): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Permission::WriteTemplates)?;
-    state.archive_template(&key).await?;
+    state.archive(Kind::Template, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

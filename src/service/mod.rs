@@ -1,6 +1,7 @@
 //! What more than one front end does, as plain functions on [`AppState`]:
 //! accept a send (`send`), cancel, retry and replay deliveries
-//! (`deliveries`), save, activate and preview templates (`templates`),
+//! (`deliveries`), save and preview templates (`templates`), read,
+//! activate and archive any versioned resource (`versions`),
 //! upsert and erase recipients (`recipients`), create, revoke and verify
 //! keys and open console sessions (`auth`). The API (`http`), the console
 //! and the CLI parse their input, call these, and map [`Error`] to their
@@ -13,6 +14,7 @@ pub mod recipients;
 pub mod send;
 pub mod stats;
 pub mod templates;
+pub mod versions;
 
 use std::sync::Arc;
 

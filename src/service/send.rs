@@ -19,7 +19,9 @@ use crate::flow::admit;
 use crate::flow::preferences::Preferences;
 use crate::flow::quiet_hours::QuietHours;
 use crate::render::{Compiled, Parts, Renderer, TemplateContent};
-use crate::store::{Accept, AcceptOutcome, IdempotencyRecord, NewDelivery, NotificationRow, Store};
+use crate::store::{
+    Accept, AcceptOutcome, IdempotencyRecord, Kind, NewDelivery, NotificationRow, Store,
+};
 use crate::util::{new_id, now_ms, parse_rfc3339};
 
 pub const MAX_RECIPIENTS: usize = 10_000;
@@ -385,7 +387,10 @@ impl Sender<'_> {
                 Ok((compiled, None, None))
             }
             (Some(key), None) => {
-                let row = self.store.get_template(key, None).await?.ok_or_else(|| {
+                let row = self
+                    .store
+                    .get_version(Kind::Template, key, None)
+                    .await?.ok_or_else(|| {
                     Error::invalid("template", format!("there is no template `{key}`"))
                 })?;
                 if row.archived_at.is_some() {

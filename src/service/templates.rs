@@ -14,7 +14,7 @@ use crate::domain::check::check_timezone;
 pub use crate::domain::check::valid_key;
 use crate::domain::FieldError;
 use crate::render::{Parts, Renderer, TemplateContent, TemplateError};
-use crate::store::{Store, TemplateRow};
+use crate::store::{Kind, Store};
 use crate::util::now_ms;
 
 fn invalid(errs: Vec<TemplateError>) -> Error {
@@ -47,7 +47,9 @@ pub async fn save(
         .await
         .map_err(invalid)?;
     let text = serde_json::to_string(content).expect("template content serialises");
-    Ok(store.put_template(key, name, &text, now_ms()).await?)
+    Ok(store
+        .put_version(Kind::Template, key, name, &text, now_ms())
+        .await?)
 }
 
 /// What to render a preview with.
@@ -81,36 +83,6 @@ pub struct Rendered {
 }
 
 impl AppState {
-    /// A template's version (`None`: the current one), or which of the two
-    /// is missing.
-    pub async fn template(&self, key: &str, version: Option<i64>) -> Result<TemplateRow> {
-        let t = self.store.get_template(key, version).await?;
-        match (t, version) {
-            (Some(t), _) => Ok(t),
-            (None, Some(n)) if self.store.get_template(key, None).await?.is_some() => Err(
-                Error::NotFound(format!("template `{key}` has no version {n}")),
-            ),
-            (None, _) => Err(Error::NotFound(format!("there is no template `{key}`"))),
-        }
-    }
-
-    /// Makes version `n` the one sends use; returns the template as it is
-    /// now.
-    pub async fn activate_template(&self, key: &str, n: i64) -> Result<TemplateRow> {
-        self.template(key, Some(n)).await?;
-        self.store
-            .activate_template_version(key, n, now_ms())
-            .await?;
-        self.template(key, None).await
-    }
-
-    /// Archives a template: it can no longer be sent; its history is kept.
-    pub async fn archive_template(&self, key: &str) -> Result<()> {
-        self.template(key, None).await?;
-        self.store.archive_template(key, now_ms()).await?;
-        Ok(())
-    }
-
     /// Renders every channel of a version (or of an unsaved draft) with
     /// the request's data, without sending anything. What a send would
     /// refuse (a script link, a broken subject line) is the same error here.
@@ -134,7 +106,7 @@ impl AppState {
                 (None, c)
             }
             None => {
-                let t = self.template(key, req.version).await?;
+                let t = self.versioned(Kind::Template, key, req.version).await?;
                 let c = self
                     .renderer
                     .stored(&t.key, t.version, &t.content)

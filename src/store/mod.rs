@@ -2,7 +2,7 @@
 //! PostgreSQL ([`postgres`]), chosen once from the database URL.
 //!
 //! [`Store`] is the sum of one trait per aggregate ([`Queue`],
-//! [`Attempts`], [`Templates`], [`Recipients`], [`Keys`], [`Inbox`],
+//! [`Attempts`], [`Versions`] (templates, workflows), [`Recipients`], [`Keys`], [`Inbox`],
 //! [`Flow`], [`Upkeep`]), each in its own file with its statements, so a
 //! reader finds an aggregate's SQL next to its methods. `Arc<dyn Store>` is
 //! what the rest of missive holds; `use crate::store::prelude::*;` brings
@@ -28,8 +28,8 @@ pub mod queue;
 pub mod recipients;
 mod rows;
 pub mod sqlite;
-pub mod templates;
 pub mod upkeep;
+pub mod versions;
 pub mod writer;
 
 use std::sync::Arc;
@@ -42,8 +42,8 @@ pub use keys::Keys;
 pub use queue::Queue;
 pub use recipients::Recipients;
 pub use rows::*;
-pub use templates::Templates;
 pub use upkeep::Upkeep;
+pub use versions::{Kind, Versions};
 
 use crate::config::{Backend, DatabaseConfig};
 use crate::flow::pace::Buckets;
@@ -51,7 +51,7 @@ use crate::flow::provider_state::SharedState;
 
 /// Every aggregate's trait in one import: `use crate::store::prelude::*;`.
 pub mod prelude {
-    pub use super::{Attempts, Flow, Inbox, Keys, Queue, Recipients, Store, Templates, Upkeep};
+    pub use super::{Attempts, Flow, Inbox, Keys, Queue, Recipients, Store, Upkeep, Versions};
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -168,14 +168,14 @@ pub mod status {
 /// The whole store: every aggregate. Implemented for anything that
 /// implements them all, so each backend only implements the parts.
 pub trait Store:
-    Queue + Attempts + Templates + Recipients + Keys + Inbox + Flow + Upkeep + Buckets + SharedState
+    Queue + Attempts + Versions + Recipients + Keys + Inbox + Flow + Upkeep + Buckets + SharedState
 {
 }
 
 impl<S> Store for S where
     S: Queue
         + Attempts
-        + Templates
+        + Versions
         + Recipients
         + Keys
         + Inbox

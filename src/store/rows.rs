@@ -18,8 +18,9 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<i64>,
 }
 
+/// One version of a template or workflow, with its resource's state.
 #[derive(Clone, Debug, sqlx::FromRow)]
-pub struct TemplateRow {
+pub struct Versioned {
     pub key: String,
     pub name: String,
     pub version: i64,
@@ -45,9 +46,9 @@ pub struct RecipientRow {
     pub updated_at: i64,
 }
 
-/// A template in the list: its current version and state.
+/// A template or workflow in the list: its current version and state.
 #[derive(Clone, Debug, sqlx::FromRow)]
-pub struct TemplateSummary {
+pub struct VersionedSummary {
     pub key: String,
     pub name: String,
     pub current_version: i64,
@@ -57,7 +58,7 @@ pub struct TemplateSummary {
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
-pub struct TemplateVersionRow {
+pub struct VersionRow {
     pub version: i64,
     pub name: String,
     pub content: String,
