@@ -89,7 +89,11 @@ async fn list(
 
 async fn list_page(state: &AppState, session: &Session, notice: Option<&str>) -> PageResult {
     can_read(session)?;
-    let items = state.store.list_versioned(Kind::Template, true).await.map_err(page::db)?;
+    let items = state
+        .store
+        .list_versioned(Kind::Template, true)
+        .await
+        .map_err(page::db)?;
     let now = now_ms();
     Ok(render(layout(
         "Templates",

@@ -854,6 +854,8 @@ pub struct StepPreview {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// What it does, in a few words.
+    pub summary: String,
     pub runs: Truth,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub because: Option<String>,
@@ -886,11 +888,65 @@ pub fn preview(wf: &Workflow, data: &Value, recipient: &Value) -> Vec<StepPrevie
                 Action::Delay(_) => StepType::Delay.as_str(),
                 Action::Digest(_) => StepType::Digest.as_str(),
             },
+            summary: summary(&s.action),
             runs,
             because,
         });
     }
     out
+}
+
+/// What a step does, in a few words, for a dry run and the console.
+pub fn summary(a: &Action) -> String {
+    match a {
+        Action::Send {
+            channels,
+            mode,
+            template,
+            ..
+        } => {
+            let names: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
+            let how = match mode {
+                Some(SendMode::FirstSuccess) => {
+                    format!("{}, until one is delivered", names.join(" then "))
+                }
+                Some(SendMode::All) => format!("{}, on every one", names.join(" and ")),
+                None => names.join(", "),
+            };
+            match template {
+                Some(t) => format!("send {how} with template `{t}`"),
+                None => format!("send {how} with inline content"),
+            }
+        }
+        Action::Delay(Delay::For(d)) => format!("wait {}", humantime::format_duration(*d)),
+        Action::Delay(Delay::Until(e)) => format!("wait until {e}"),
+        Action::Delay(Delay::QuietHoursEnd) => "wait until the recipient's quiet hours end".into(),
+        Action::Digest(d) => {
+            let window = match &d.window {
+                Window::Fixed(w) => format!(
+                    "for {} from the first event",
+                    humantime::format_duration(*w)
+                ),
+                Window::Calendar { weekday, minute } => {
+                    let at = format!("{:02}:{:02}", minute / 60, minute % 60);
+                    match weekday {
+                        Some(w) => format!("until {} {at}", WEEKDAYS[*w as usize]),
+                        None => format!("until {at}"),
+                    }
+                }
+                Window::Cron(c) => format!("until cron `{}` matches", c.pattern),
+            };
+            let per = d
+                .key
+                .as_ref()
+                .map(|k| format!(" per {k}"))
+                .unwrap_or_default();
+            format!(
+                "collect events{per} {window} (the recipient's time), up to {}",
+                d.max_events
+            )
+        }
+    }
 }
 
 /// A condition as an author would write it, for messages.
@@ -1170,7 +1226,38 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_value(&p[3]).unwrap(),
-            json!({"id": "sms", "type": "send", "runs": "no", "because": "data.priority equals \"high\""})
+            json!({"id": "sms", "type": "send",
+                   "summary": "send sms then webhook, until one is delivered with inline content",
+                   "runs": "no", "because": "data.priority equals \"high\""})
+        );
+        assert_eq!(p[1].summary, "wait 30m");
+    }
+
+    #[test]
+    fn summaries_name_windows_in_the_authors_words() {
+        let wf = parse(json!({"steps": [
+            {"id": "d1", "type": "digest", "key": "{{data.thread}}", "schedule": "weekly mon 09:00"},
+            {"id": "s", "type": "send", "channel": "email", "template": "weekly"}
+        ]}));
+        assert_eq!(
+            summary(&wf.steps[0].action),
+            "collect events per {{data.thread}} until mon 09:00 (the recipient's time), up to 100"
+        );
+        assert_eq!(
+            summary(&wf.steps[1].action),
+            "send email with template `weekly`"
+        );
+        let wf = parse(json!({"steps": [
+            {"id": "d1", "type": "digest", "schedule": "0 9 * * 1-5", "max_events": 5},
+            {"id": "q", "type": "delay", "until": "quiet_hours_end"}
+        ]}));
+        assert_eq!(
+            summary(&wf.steps[0].action),
+            "collect events until cron `0 9 * * 1-5` matches (the recipient's time), up to 5"
+        );
+        assert_eq!(
+            summary(&wf.steps[1].action),
+            "wait until the recipient's quiet hours end"
         );
     }
 }

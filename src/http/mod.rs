@@ -15,6 +15,8 @@ pub mod providers;
 pub mod recipients;
 pub mod server;
 pub mod templates;
+pub mod versions;
+pub mod workflows;
 
 use std::time::Instant;
 
@@ -33,6 +35,7 @@ pub fn routes(inbox_cors: &[String]) -> OpenApiRouter<AppState> {
         .merge(deliveries::router())
         .merge(providers::router())
         .merge(templates::router())
+        .merge(workflows::router())
         .merge(recipients::router())
         .merge(inbox::router(inbox_cors))
         .merge(health::router())

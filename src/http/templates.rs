@@ -17,6 +17,7 @@ use super::auth::{Caller, Permission};
 use super::error::{ApiError, ApiResult};
 use super::json::JsonBody;
 use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
+use super::versions::{self, version_param, VersionList, VersionedItem};
 use super::AppState;
 use crate::render::{Parts, TemplateContent, TemplateSettings};
 use crate::service::templates::{save, PreviewRequest, Rendered};
@@ -85,41 +86,10 @@ pub struct Template {
     pub archived_at: Option<String>,
 }
 
-/// A template in the list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TemplateSummary {
-    pub key: String,
-    pub name: String,
-    pub current_version: i64,
-    /// RFC 3339.
-    pub created_at: String,
-    /// RFC 3339.
-    pub updated_at: String,
-    /// RFC 3339; set once archived.
-    pub archived_at: Option<String>,
-}
-
-/// One version in a template's history.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TemplateVersion {
-    pub version: i64,
-    pub name: String,
-    /// Whether sends use this version.
-    pub current: bool,
-    /// RFC 3339.
-    pub created_at: String,
-}
-
 /// Every template, archived ones included.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TemplateList {
-    pub items: Vec<TemplateSummary>,
-}
-
-/// A template's versions, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VersionList {
-    pub items: Vec<TemplateVersion>,
+    pub items: Vec<VersionedItem>,
 }
 
 /// Every channel of a template version, rendered.
@@ -261,20 +231,7 @@ async fn show(
 )]
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<TemplateList>> {
     can_read(&caller)?;
-    let items = state
-        .store
-        .list_versioned(Kind::Template, true)
-        .await?
-        .iter()
-        .map(|t| TemplateSummary {
-            key: t.key.clone(),
-            name: t.name.clone(),
-            current_version: t.current_version,
-            created_at: rfc3339(t.created_at),
-            updated_at: rfc3339(t.updated_at),
-            archived_at: opt_rfc3339(t.archived_at),
-        })
-        .collect();
+    let items = versions::list(&state, Kind::Template).await?;
     Ok(Json(TemplateList { items }))
 }
 
@@ -299,28 +256,7 @@ async fn versions(
     Path(key): Path<String>,
 ) -> ApiResult<Json<VersionList>> {
     can_read(&caller)?;
-    let current = load(&state, &key, None).await?.version;
-    let items = state
-        .store
-        .versions(Kind::Template, &key)
-        .await?
-        .iter()
-        .rev()
-        .map(|v| TemplateVersion {
-            version: v.version,
-            name: v.name.clone(),
-            current: v.version == current,
-            created_at: rfc3339(v.created_at),
-        })
-        .collect();
-    Ok(Json(VersionList { items }))
-}
-
-fn version_param(n: &str) -> ApiResult<i64> {
-    n.parse::<i64>()
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| ApiError::invalid("version", "must be a version number (1, 2, ...)"))
+    Ok(Json(versions::history(&state, Kind::Template, &key).await?))
 }
 
 /// `{key}` and `{n}` in a template version's path.

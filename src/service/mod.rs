@@ -1,7 +1,8 @@
 //! What more than one front end does, as plain functions on [`AppState`]:
 //! accept a send (`send`), cancel, retry and replay deliveries
 //! (`deliveries`), save and preview templates (`templates`), read,
-//! activate and archive any versioned resource (`versions`),
+//! activate and archive any versioned resource (`versions`), save and
+//! dry-run workflows (`workflows`),
 //! upsert and erase recipients (`recipients`), create, revoke and verify
 //! keys and open console sessions (`auth`). The API (`http`), the console
 //! and the CLI parse their input, call these, and map [`Error`] to their
@@ -15,6 +16,7 @@ pub mod send;
 pub mod stats;
 pub mod templates;
 pub mod versions;
+pub mod workflows;
 
 use std::sync::Arc;
 

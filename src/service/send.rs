@@ -322,7 +322,10 @@ impl Sender<'_> {
     /// Each `to` entry with an `id` takes the stored profile's addresses and
     /// settings, with the entry's own fields overriding them; the profile's
     /// preferences and quiet hours come along.
-    async fn with_profiles(&self, to: &[RecipientInput]) -> Result<Vec<Resolved>, Error> {
+    pub(crate) async fn with_profiles(
+        &self,
+        to: &[RecipientInput],
+    ) -> Result<Vec<Resolved>, Error> {
         let mut ids: Vec<String> = to.iter().filter_map(|r| r.id.clone()).collect();
         ids.sort();
         ids.dedup();
@@ -390,9 +393,10 @@ impl Sender<'_> {
                 let row = self
                     .store
                     .get_version(Kind::Template, key, None)
-                    .await?.ok_or_else(|| {
-                    Error::invalid("template", format!("there is no template `{key}`"))
-                })?;
+                    .await?
+                    .ok_or_else(|| {
+                        Error::invalid("template", format!("there is no template `{key}`"))
+                    })?;
                 if row.archived_at.is_some() {
                     return Err(Error::invalid(
                         "template",

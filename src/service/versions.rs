@@ -9,7 +9,12 @@ use crate::util::now_ms;
 impl AppState {
     /// A resource's version (`None`: the current one), or which of the two
     /// is missing.
-    pub async fn versioned(&self, kind: Kind, key: &str, version: Option<i64>) -> Result<Versioned> {
+    pub async fn versioned(
+        &self,
+        kind: Kind,
+        key: &str,
+        version: Option<i64>,
+    ) -> Result<Versioned> {
         let t = self.store.get_version(kind, key, version).await?;
         let noun = kind.noun();
         match (t, version) {

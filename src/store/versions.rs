@@ -35,46 +35,82 @@ macro_rules! sql {
         Sql {
             get: concat!(
                 "SELECT t.key, v.name, v.version, v.content, t.created_at, t.updated_at, \
-                 t.archived_at FROM ", $t, " t JOIN ", $v, " v ON v.", $fk, " = t.key \
+                 t.archived_at FROM ",
+                $t,
+                " t JOIN ",
+                $v,
+                " v ON v.",
+                $fk,
+                " = t.key \
                  AND v.version = COALESCE($2, t.current_version) WHERE t.key = $1"
             ),
             current: concat!(
-                "SELECT v.version, v.name, v.content, t.archived_at FROM ", $t, " t JOIN ",
-                $v, " v ON v.", $fk, " = t.key AND v.version = t.current_version \
+                "SELECT v.version, v.name, v.content, t.archived_at FROM ",
+                $t,
+                " t JOIN ",
+                $v,
+                " v ON v.",
+                $fk,
+                " = t.key AND v.version = t.current_version \
                  WHERE t.key = $1"
             ),
             max: concat!("SELECT MAX(version) FROM ", $v, " WHERE ", $fk, " = $1"),
             create: concat!(
-                "INSERT INTO ", $t, " (key, name, current_version, created_at, updated_at) \
+                "INSERT INTO ",
+                $t,
+                " (key, name, current_version, created_at, updated_at) \
                  VALUES ($1, $2, 1, $3, $3) ON CONFLICT (key) DO NOTHING"
             ),
             add_version: concat!(
-                "INSERT INTO ", $v, " (", $fk, ", version, name, content, created_at) \
+                "INSERT INTO ",
+                $v,
+                " (",
+                $fk,
+                ", version, name, content, created_at) \
                  VALUES ($1, $2, $3, $4, $5)"
             ),
             set_current: concat!(
-                "UPDATE ", $t, " SET name = $2, current_version = $3, updated_at = $4, \
+                "UPDATE ",
+                $t,
+                " SET name = $2, current_version = $3, updated_at = $4, \
                  archived_at = NULL WHERE key = $1"
             ),
             unarchive: concat!(
-                "UPDATE ", $t, " SET archived_at = NULL, updated_at = $2 WHERE key = $1"
+                "UPDATE ",
+                $t,
+                " SET archived_at = NULL, updated_at = $2 WHERE key = $1"
             ),
             list: concat!(
                 "SELECT key, name, current_version, created_at, updated_at, archived_at FROM ",
-                $t, " WHERE $1 OR archived_at IS NULL ORDER BY key"
+                $t,
+                " WHERE $1 OR archived_at IS NULL ORDER BY key"
             ),
             versions: concat!(
-                "SELECT version, name, content, created_at FROM ", $v, " WHERE ", $fk,
+                "SELECT version, name, content, created_at FROM ",
+                $v,
+                " WHERE ",
+                $fk,
                 " = $1 ORDER BY version"
             ),
             activate: concat!(
-                "UPDATE ", $t, " SET current_version = $2, updated_at = $3, archived_at = NULL, \
-                 name = (SELECT name FROM ", $v, " WHERE ", $fk, " = $1 AND version = $2) \
-                 WHERE key = $1 AND EXISTS (SELECT 1 FROM ", $v, " WHERE ", $fk,
+                "UPDATE ",
+                $t,
+                " SET current_version = $2, updated_at = $3, archived_at = NULL, \
+                 name = (SELECT name FROM ",
+                $v,
+                " WHERE ",
+                $fk,
+                " = $1 AND version = $2) \
+                 WHERE key = $1 AND EXISTS (SELECT 1 FROM ",
+                $v,
+                " WHERE ",
+                $fk,
                 " = $1 AND version = $2)"
             ),
             archive: concat!(
-                "UPDATE ", $t, " SET archived_at = $2, updated_at = $2 WHERE key = $1 \
+                "UPDATE ",
+                $t,
+                " SET archived_at = $2, updated_at = $2 WHERE key = $1 \
                  AND archived_at IS NULL"
             ),
         }

@@ -27,3 +27,4 @@ mod startup;
 mod store_faults;
 mod templates;
 mod webhook;
+mod workflows;
