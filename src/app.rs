@@ -169,7 +169,8 @@ impl App {
                     config.worker.clone(),
                     config.flow.rate_limits.clone(),
                 )
-                .with_metrics(metrics),
+                .with_metrics(metrics)
+                .with_runs(state.clone()),
             ),
         };
         Ok(App {

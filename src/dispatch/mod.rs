@@ -5,6 +5,7 @@
 
 pub mod maintenance;
 pub mod retry;
+pub mod runs;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,6 +53,9 @@ pub struct Dispatcher {
     /// Marks this process's claims, so shutdown can hand back exactly them.
     token: String,
     metrics: Arc<Metrics>,
+    /// What workflow runs' steps send with (`with_runs`); without it, runs
+    /// wait for a process that has it.
+    runs: Option<crate::service::AppState>,
 }
 
 impl Dispatcher {
@@ -70,7 +74,15 @@ impl Dispatcher {
             limits,
             token: uuid::Uuid::new_v4().to_string(),
             metrics: Arc::new(Metrics::new()),
+            runs: None,
         }
+    }
+
+    /// Moves workflow runs on with `state` (their steps send as the API
+    /// does).
+    pub fn with_runs(mut self, state: crate::service::AppState) -> Self {
+        self.runs = Some(state);
+        self
     }
 
     /// Records attempts, outcomes and waits in `metrics` (the app's).
@@ -279,6 +291,7 @@ impl Dispatcher {
                     }
                 }
             }
+            let rows = this.spawn_runs(rows, &permits, &mut inflight).await;
             let rows = this.throttle(rows).await;
             let rows = this.hold_busy(rows).await;
             this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
@@ -323,6 +336,41 @@ impl Dispatcher {
                 tracing::warn!(error = %e, "could not release claimed deliveries; they return when their lease ends")
             }
         }
+    }
+
+    /// Starts moving on the workflow runs among `rows` (each holding a
+    /// worker); returns the deliveries.
+    async fn spawn_runs(
+        self: &Arc<Self>,
+        rows: Vec<Claimed>,
+        permits: &Arc<Semaphore>,
+        inflight: &mut JoinSet<()>,
+    ) -> Vec<Claimed> {
+        let Some(state) = &self.runs else {
+            return rows;
+        };
+        if !rows
+            .iter()
+            .any(|r| r.channel == crate::domain::workflow::RUN_CHANNEL)
+        {
+            return rows;
+        }
+        let (runs, rows): (Vec<Claimed>, Vec<Claimed>) = rows
+            .into_iter()
+            .partition(|r| r.channel == crate::domain::workflow::RUN_CHANNEL);
+        for row in runs {
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore is never closed");
+            let state = state.clone();
+            inflight.spawn(async move {
+                runs::advance(&state, &row).await;
+                drop(permit);
+            });
+        }
+        rows
     }
 
     async fn spawn_sends(

@@ -16,6 +16,9 @@ use serde_json::{Map, Value};
 use super::check::{check_clock, truncate, valid_key};
 use super::{Channel, FieldError};
 
+/// The channel a workflow run's row in the queue names.
+pub const RUN_CHANNEL: &str = "workflow";
+
 /// Most steps in one workflow.
 pub const MAX_STEPS: usize = 32;
 /// Most conditions in one step's `if`, counting those inside `any`.
@@ -883,17 +886,37 @@ pub fn preview(wf: &Workflow, data: &Value, recipient: &Value) -> Vec<StepPrevie
         }
         out.push(StepPreview {
             id: s.id.clone(),
-            kind: match s.action {
-                Action::Send { .. } => StepType::Send.as_str(),
-                Action::Delay(_) => StepType::Delay.as_str(),
-                Action::Digest(_) => StepType::Digest.as_str(),
-            },
+            kind: kind(&s.action),
             summary: summary(&s.action),
             runs,
             because,
         });
     }
     out
+}
+
+/// Whether a stored definition has a digest step.
+pub fn has_digest(def: &str) -> bool {
+    serde_json::from_str::<Value>(def)
+        .ok()
+        .and_then(|v| {
+            let steps = v.get("steps")?.as_array()?;
+            Some(
+                steps.iter().any(|s| {
+                    s.get("type").and_then(Value::as_str) == Some(StepType::Digest.as_str())
+                }),
+            )
+        })
+        .unwrap_or(false)
+}
+
+/// A step's type, as written.
+pub fn kind(a: &Action) -> &'static str {
+    match a {
+        Action::Send { .. } => StepType::Send.as_str(),
+        Action::Delay(_) => StepType::Delay.as_str(),
+        Action::Digest(_) => StepType::Digest.as_str(),
+    }
 }
 
 /// What a step does, in a few words, for a dry run and the console.
@@ -947,6 +970,12 @@ pub fn summary(a: &Action) -> String {
             )
         }
     }
+}
+
+/// The first of `conditions` that does not hold, to say why a step was
+/// skipped.
+pub fn one_failing<'a>(conditions: &'a [Condition], facts: &Facts) -> Option<&'a Condition> {
+    conditions.iter().find(|c| one(c, facts) == Truth::No)
 }
 
 /// A condition as an author would write it, for messages.

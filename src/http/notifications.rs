@@ -45,6 +45,56 @@ pub struct Notification {
     pub send_at: Option<String>,
     /// RFC 3339.
     pub created_at: String,
+    /// The workflow it triggered, and the version its runs follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_key: Option<String>,
+    /// The workflow run whose step sent it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_run: Option<String>,
+    pub deliveries: Vec<Delivery>,
+    /// For a workflow: each recipient's run (the first 100) with its
+    /// steps.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<Run>,
+}
+
+/// One recipient's run through a workflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Run {
+    /// The run's id (its row in the queue).
+    pub id: String,
+    pub recipient: String,
+    /// `running`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    /// Why a run failed.
+    pub error: Option<String>,
+    pub steps: Vec<RunStep>,
+}
+
+/// One step of a run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunStep {
+    pub id: String,
+    /// `send`, `delay` or `digest`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What the step does, in a few words.
+    pub summary: String,
+    /// `pending` (not reached yet), `waiting` (a delay, or a delivery's
+    /// outcome), `done`, `skipped` (its condition, in `detail`), `failed`
+    /// (why, in `detail`), `cancelled`, or `not run` (the run ended
+    /// first).
+    pub state: String,
+    /// RFC 3339: when the run looks at this step next.
+    pub due_at: Option<String>,
+    pub detail: Option<String>,
+    /// The notification a send step made.
+    pub notification_id: Option<String>,
+    /// Its deliveries.
     pub deliveries: Vec<Delivery>,
 }
 
@@ -139,7 +189,8 @@ async fn send(
 /// Cancel a notification.
 ///
 /// Scope `send`. Cancels every delivery of the notification that has not
-/// started sending.
+/// started sending; for a workflow, its runs' pending steps too, and what
+/// their steps sent that has not started sending.
 #[utoipa::path(
     post,
     path = "/v1/notifications/{id}/cancel",
@@ -188,7 +239,43 @@ async fn show(
         .get_notification(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no notification {id}")))?;
-    let deliveries = state.store.deliveries_of(&id).await?;
+    let rows = state.store.deliveries_of(&id).await?;
+    let runs = state
+        .runs_of(&n, &rows)
+        .await?
+        .into_iter()
+        .map(|r| Run {
+            id: r.row.id,
+            recipient: r.row.recipient,
+            status: match r.row.status.as_str() {
+                "sent" => "completed",
+                "failed" => "failed",
+                "cancelled" => "cancelled",
+                _ => "running",
+            }
+            .to_string(),
+            error: r.row.last_error,
+            steps: r
+                .steps
+                .into_iter()
+                .map(|s| RunStep {
+                    id: s.id,
+                    kind: s.kind.to_string(),
+                    summary: s.summary,
+                    state: s.state,
+                    due_at: opt_rfc3339(s.due_at),
+                    detail: s.detail,
+                    notification_id: s.notification_id,
+                    deliveries: s.deliveries.iter().map(Delivery::from).collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    let deliveries = rows
+        .iter()
+        .filter(|d| d.channel != crate::domain::workflow::RUN_CHANNEL)
+        .map(Delivery::from)
+        .collect();
     Ok(Json(Notification {
         id: n.id,
         template: n.template_key,
@@ -200,6 +287,11 @@ async fn show(
         dedup_key: n.dedup_key,
         send_at: opt_rfc3339(n.send_at),
         created_at: rfc3339(n.created_at),
-        deliveries: deliveries.iter().map(Delivery::from).collect(),
+        workflow: n.workflow_key,
+        workflow_version: n.workflow_version,
+        cancel_key: n.cancel_key,
+        parent_run: n.parent_run,
+        deliveries,
+        runs,
     }))
 }

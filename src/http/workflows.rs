@@ -31,6 +31,79 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(version))
         .routes(routes!(activate))
         .routes(routes!(preview))
+        .routes(routes!(cancel))
+}
+
+/// Which runs to cancel.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRuns {
+    /// The `cancel_key` the runs were started with.
+    cancel_key: String,
+    /// Only the runs of these recipients (ids, or the address a recipient
+    /// without an id was given by); default: every run with the key.
+    #[serde(default)]
+    recipients: Option<Vec<String>>,
+}
+
+/// How many runs a cancel stopped.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelledRuns {
+    pub cancelled: u64,
+}
+
+/// Cancel runs by their cancel key.
+///
+/// Scope `send`. Cancels the open runs of this workflow started with
+/// `cancel_key` (a later event: "payment received" cancels the "payment
+/// overdue" reminders): their pending steps don't run, and what their
+/// steps sent that has not started sending is cancelled too.
+#[utoipa::path(
+    post,
+    path = "/v1/workflows/{key}/cancel",
+    operation_id = "cancel_workflow_runs",
+    tag = "workflows",
+    security(("api_key" = [])),
+    params(KeyParam),
+    request_body = CancelRuns,
+    responses(
+        (status = 200, description = "How many runs were cancelled", body = CancelledRuns),
+        AuthErrors, BodyErrors, NotFound
+    )
+)]
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(key): Path<String>,
+    body: JsonBody<CancelRuns>,
+) -> ApiResult<Json<CancelledRuns>> {
+    caller.require(Permission::Send)?;
+    let b = body.value;
+    if b.cancel_key.is_empty() || b.cancel_key.len() > 255 {
+        return Err(ApiError::invalid(
+            "cancel_key",
+            "must be 1 to 255 characters",
+        ));
+    }
+    if let Some(r) = &b.recipients {
+        if r.is_empty() || r.len() > crate::service::send::MAX_RECIPIENTS {
+            return Err(ApiError::invalid(
+                "recipients",
+                "leave it out to cancel every run with the key, or give 1 to 10,000",
+            ));
+        }
+    }
+    state.versioned(Kind::Workflow, &key, None).await?;
+    let cancelled = state
+        .store
+        .cancel_runs(
+            &key,
+            &b.cancel_key,
+            b.recipients.as_deref(),
+            crate::util::now_ms(),
+        )
+        .await?;
+    Ok(Json(CancelledRuns { cancelled }))
 }
 
 /// One step of a workflow. `type` says which of the other fields apply:

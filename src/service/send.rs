@@ -31,7 +31,7 @@ pub const MAX_RECIPIENTS: usize = 10_000;
 #[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
-    /// The template's key; give this or `content`.
+    /// The template's key; give this, `content` or `workflow`.
     #[serde(default)]
     pub template: Option<String>,
     /// Inline template sources, shaped like a template's `channels`.
@@ -59,9 +59,20 @@ pub struct SendRequest {
     /// dedup window are suppressed.
     #[serde(default)]
     pub dedup_key: Option<String>,
-    /// RFC 3339 time to send at (default: now).
+    /// RFC 3339 time to send at (default: now); for a workflow, when its
+    /// runs start.
     #[serde(default)]
     pub send_at: Option<String>,
+    /// A workflow's key, instead of `template` or `content`: each
+    /// recipient gets a run of the workflow's current version, whose steps
+    /// name their own templates and channels. `deliveries` in the answer
+    /// then lists the runs (channel `workflow`).
+    #[serde(default)]
+    pub workflow: Option<String>,
+    /// With `workflow`: lets a later event cancel the runs this starts
+    /// (`POST /v1/workflows/{key}/cancel`).
+    #[serde(default)]
+    pub cancel_key: Option<String>,
 }
 
 /// A recipient: a stored profile's `id`, addresses, or both (the
@@ -128,6 +139,8 @@ pub struct Sender<'a> {
     pub caps: &'a std::collections::BTreeMap<String, crate::domain::Rate>,
     /// Quiet hours for recipients whose profile has none.
     pub default_quiet_hours: Option<&'a QuietHours>,
+    /// The workflow run whose step this send is.
+    pub parent_run: Option<&'a str>,
 }
 
 /// Checks a channel's rendered parts for what the channel could not send
@@ -210,6 +223,7 @@ impl<'a> Sender<'a> {
             dedup_window_ms: cfg.flow.dedup_window.as_millis() as i64,
             caps: &cfg.flow.frequency_caps,
             default_quiet_hours: cfg.flow.quiet_hours.as_ref(),
+            parent_run: None,
         }
     }
 }
@@ -251,18 +265,22 @@ impl Sender<'_> {
                 return self.replay(rec, hash).await;
             }
         }
-        let (tpl, template_key, template_version) = self.resolve_template(&req).await?;
-        let to = self.with_profiles(&req.to).await?;
-        let plan = self
-            .plan(
-                &req,
-                &to,
-                &tpl,
-                template_key.as_deref(),
-                template_version,
-                now,
-            )
-            .await?;
+        let plan = match &req.workflow {
+            Some(key) => self.plan_runs(&req, key, now).await?,
+            None => {
+                let (tpl, template_key, template_version) = self.resolve_template(&req).await?;
+                let to = self.with_profiles(&req.to).await?;
+                self.plan(
+                    &req,
+                    &to,
+                    &tpl,
+                    template_key.as_deref(),
+                    template_version,
+                    now,
+                )
+                .await?
+            }
+        };
         let Plan {
             notification,
             deliveries,
@@ -425,57 +443,15 @@ impl Sender<'_> {
         now: i64,
     ) -> Result<Plan, Error> {
         let mut errors = Vec::new();
-        if req.to.is_empty() || req.to.len() > MAX_RECIPIENTS {
-            errors.push(FieldError::new(
-                "to",
-                format!("give 1 to {MAX_RECIPIENTS} recipients"),
-            ));
+        let Common {
+            data,
+            category,
+            priority,
+            send_at,
+        } = common(req, &mut errors);
+        if req.cancel_key.is_some() {
+            errors.push(FieldError::new("cancel_key", "goes with `workflow` only"));
         }
-        let data = req
-            .data
-            .clone()
-            .unwrap_or_else(|| Value::Object(Default::default()));
-        if !data.is_object() {
-            errors.push(FieldError::new("data", "must be a JSON object"));
-        }
-        let category = match &req.category {
-            None => Category::Transactional,
-            Some(c) => Category::parse(c).unwrap_or_else(|m| {
-                errors.push(FieldError::new("category", m));
-                Category::Transactional
-            }),
-        };
-        let mut priority = match &req.priority {
-            None => Priority::Normal,
-            Some(p) => Priority::parse(p).unwrap_or_else(|m| {
-                errors.push(FieldError::new("priority", m));
-                Priority::Normal
-            }),
-        };
-        if category == Category::Auth {
-            priority = Priority::High;
-        }
-        if let Some(Err(m)) = req.locale.as_deref().map(Locale::check) {
-            errors.push(FieldError::new("locale", m));
-        }
-        if let Some(k) = &req.dedup_key {
-            if k.is_empty() || k.len() > 255 {
-                errors.push(FieldError::new("dedup_key", "must be 1 to 255 characters"));
-            }
-        }
-        let send_at = match &req.send_at {
-            None => None,
-            Some(s) => match parse_rfc3339(s) {
-                Some(t) => Some(t),
-                None => {
-                    errors.push(FieldError::new(
-                        "send_at",
-                        "must be an RFC 3339 time such as 2026-12-01T09:00:00Z",
-                    ));
-                    None
-                }
-            },
-        };
         let mut asked = Vec::new();
         if let Some(chs) = &req.channels {
             if chs.is_empty() {
@@ -504,9 +480,6 @@ impl Sender<'_> {
                     Ok(c) => asked.push(c),
                 }
             }
-        }
-        for (i, r) in req.to.iter().enumerate() {
-            check_recipient(i, r, &mut errors);
         }
         // An id refers to a stored recipient. One that isn't stored, with no
         // address given inline, reaches nobody (most likely a typo or a
@@ -695,6 +668,8 @@ impl Sender<'_> {
             send_at,
             api_key_id: None,
             created_at: now,
+            parent_run: self.parent_run.map(str::to_string),
+            ..Default::default()
         };
         Ok(Plan {
             notification,
@@ -705,6 +680,205 @@ impl Sender<'_> {
                 replayed: false,
             },
         })
+    }
+}
+
+impl Sender<'_> {
+    /// A workflow's trigger: one run per recipient, each a row in the queue
+    /// (channel `workflow`) due when the runs start. The steps are checked
+    /// when the workflow is saved; what they send is admitted (preferences,
+    /// quiet hours, caps, dedup) when each step runs.
+    async fn plan_runs(&self, req: &SendRequest, key: &str, now: i64) -> Result<Plan, Error> {
+        let mut errors = Vec::new();
+        let Common {
+            data,
+            category,
+            priority,
+            send_at,
+        } = common(req, &mut errors);
+        for (field, given) in [
+            ("template", req.template.is_some()),
+            ("content", req.content.is_some()),
+            ("channels", req.channels.is_some()),
+            ("dedup_key", req.dedup_key.is_some()),
+        ] {
+            if given {
+                errors.push(FieldError::new(
+                    field,
+                    "leave it out with `workflow`: the workflow's steps name their templates and channels",
+                ));
+            }
+        }
+        if let Some(k) = &req.cancel_key {
+            if k.is_empty() || k.len() > 255 {
+                errors.push(FieldError::new("cancel_key", "must be 1 to 255 characters"));
+            }
+        }
+        for (i, r) in req.to.iter().enumerate() {
+            if r.id.is_none() && r.email.is_none() && r.phone.is_none() && r.webhook_url.is_none() {
+                errors.push(
+                    FieldError::new(format!("to[{i}]"), "give an id or an address")
+                        .for_recipient(i),
+                );
+            }
+        }
+        let version = match self.store.get_version(Kind::Workflow, key, None).await? {
+            None => {
+                errors.push(FieldError::new(
+                    "workflow",
+                    format!("there is no workflow `{key}`"),
+                ));
+                None
+            }
+            Some(w) if w.archived_at.is_some() => {
+                errors.push(FieldError::new(
+                    "workflow",
+                    format!("workflow `{key}` is archived"),
+                ));
+                None
+            }
+            Some(w) => {
+                if crate::domain::workflow::has_digest(&w.content) {
+                    errors.push(FieldError::new(
+                        "workflow",
+                        format!("workflow `{key}` has a digest step, and digests can't be triggered yet"),
+                    ));
+                }
+                Some(w.version)
+            }
+        };
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        let notification_id = new_id();
+        let (status, due_at) = match send_at {
+            Some(t) if t > now => (Status::Scheduled, t),
+            _ => (Status::Queued, now),
+        };
+        let mut deliveries = Vec::with_capacity(req.to.len());
+        let mut answer = Vec::with_capacity(req.to.len());
+        for r in &req.to {
+            let id = new_id();
+            let recipient = r.label();
+            answer.push(DeliverySummary {
+                id: id.clone(),
+                recipient: recipient.clone(),
+                channel: crate::domain::workflow::RUN_CHANNEL.to_string(),
+                status: status.to_string(),
+                reason: None,
+            });
+            deliveries.push(NewDelivery {
+                id,
+                template_key: None,
+                recipient,
+                recipient_data: serde_json::to_string(r).map_err(anyhow::Error::from)?,
+                channel: crate::domain::workflow::RUN_CHANNEL.to_string(),
+                address: key.to_string(),
+                content: super::workflows::Cursor::start(r).to_json(),
+                status: status.as_str(),
+                reason: None,
+                priority: priority.rank(),
+                due_at: Some(due_at),
+                dedup: None,
+                cap: None,
+            });
+        }
+        let notification = NotificationRow {
+            id: notification_id.clone(),
+            data: data.to_string(),
+            category: category.to_string(),
+            priority: priority.to_string(),
+            locale: req.locale.clone(),
+            send_at,
+            created_at: now,
+            workflow_key: Some(key.to_string()),
+            workflow_version: version,
+            cancel_key: req.cancel_key.clone(),
+            ..Default::default()
+        };
+        Ok(Plan {
+            notification,
+            deliveries,
+            answer: Accepted {
+                id: notification_id,
+                deliveries: answer,
+                replayed: false,
+            },
+        })
+    }
+}
+
+/// What every send checks the same way, a workflow's trigger too.
+struct Common {
+    data: Value,
+    category: Category,
+    priority: Priority,
+    send_at: Option<i64>,
+}
+
+/// Checks the fields every send has: `to`'s length and each entry, `data`,
+/// `category`, `priority` (auth is always high), `locale`, `dedup_key`,
+/// `send_at`.
+fn common(req: &SendRequest, errors: &mut Vec<FieldError>) -> Common {
+    if req.to.is_empty() || req.to.len() > MAX_RECIPIENTS {
+        errors.push(FieldError::new(
+            "to",
+            format!("give 1 to {MAX_RECIPIENTS} recipients"),
+        ));
+    }
+    let data = req
+        .data
+        .clone()
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    if !data.is_object() {
+        errors.push(FieldError::new("data", "must be a JSON object"));
+    }
+    let category = match &req.category {
+        None => Category::Transactional,
+        Some(c) => Category::parse(c).unwrap_or_else(|m| {
+            errors.push(FieldError::new("category", m));
+            Category::Transactional
+        }),
+    };
+    let mut priority = match &req.priority {
+        None => Priority::Normal,
+        Some(p) => Priority::parse(p).unwrap_or_else(|m| {
+            errors.push(FieldError::new("priority", m));
+            Priority::Normal
+        }),
+    };
+    if category == Category::Auth {
+        priority = Priority::High;
+    }
+    if let Some(Err(m)) = req.locale.as_deref().map(Locale::check) {
+        errors.push(FieldError::new("locale", m));
+    }
+    if let Some(k) = &req.dedup_key {
+        if k.is_empty() || k.len() > 255 {
+            errors.push(FieldError::new("dedup_key", "must be 1 to 255 characters"));
+        }
+    }
+    let send_at = match &req.send_at {
+        None => None,
+        Some(s) => match parse_rfc3339(s) {
+            Some(t) => Some(t),
+            None => {
+                errors.push(FieldError::new(
+                    "send_at",
+                    "must be an RFC 3339 time such as 2026-12-01T09:00:00Z",
+                ));
+                None
+            }
+        },
+    };
+    for (i, r) in req.to.iter().enumerate() {
+        check_recipient(i, r, errors);
+    }
+    Common {
+        data,
+        category,
+        priority,
+        send_at,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
@@ -233,8 +233,132 @@ impl AppState {
     }
 }
 
+/// Where a run stands: the step it is at, how many times it has looked
+/// at that step's delivery, when the step's delay ends, and the recipient.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Cursor {
+    pub step: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub looks: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+    #[serde(default)]
+    pub to: RecipientInput,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Cursor {
+    pub fn start(to: &RecipientInput) -> Cursor {
+        Cursor {
+            to: to.clone(),
+            ..Default::default()
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a cursor serialises")
+    }
+}
+
 /// What a condition's `recipient.…` path reads: the recipient's id,
 /// addresses, locale and timezone, its stored profile applied.
 pub fn recipient_facts(r: &RecipientInput) -> Value {
     serde_json::to_value(r).unwrap_or_else(|_| json!({}))
+}
+
+/// Most runs `GET /v1/notifications/{id}` shows with their steps.
+pub const MAX_RUNS_SHOWN: usize = 100;
+
+/// A run as the notification shows it: its row, its workflow's steps
+/// with what each did, and the deliveries each send step made.
+pub struct RunState {
+    pub row: crate::store::DeliveryRow,
+    pub steps: Vec<StepState>,
+}
+
+pub struct StepState {
+    pub id: String,
+    pub kind: &'static str,
+    pub summary: String,
+    /// `pending`, `waiting`, `done`, `skipped`, `failed` or `cancelled`.
+    pub state: String,
+    /// When a pending or waiting step is next looked at.
+    pub due_at: Option<i64>,
+    pub detail: Option<String>,
+    pub notification_id: Option<String>,
+    pub deliveries: Vec<crate::store::DeliveryRow>,
+}
+
+impl AppState {
+    /// The runs among a notification's rows (the first
+    /// [`MAX_RUNS_SHOWN`]), each with its steps.
+    pub async fn runs_of(
+        &self,
+        n: &crate::store::NotificationRow,
+        rows: &[crate::store::DeliveryRow],
+    ) -> Result<Vec<RunState>> {
+        let (Some(key), Some(version)) = (&n.workflow_key, n.workflow_version) else {
+            return Ok(Vec::new());
+        };
+        let wf = match self
+            .store
+            .get_version(Kind::Workflow, key, Some(version))
+            .await?
+        {
+            Some(w) => serde_json::from_str::<Value>(&w.content)
+                .ok()
+                .and_then(|v| Workflow::parse(&v).ok()),
+            None => None,
+        };
+        let Some(wf) = wf else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let runs = rows
+            .iter()
+            .filter(|r| r.channel == crate::domain::workflow::RUN_CHANNEL)
+            .take(MAX_RUNS_SHOWN);
+        for row in runs {
+            let records = self.store.run_steps(&row.id).await?;
+            let cursor: Option<Cursor> = serde_json::from_str(&row.content).ok();
+            let at = cursor.map(|c| c.step).unwrap_or(0);
+            let ended = matches!(row.status.as_str(), "sent" | "failed" | "cancelled");
+            let mut steps = Vec::with_capacity(wf.steps.len());
+            for (i, s) in wf.steps.iter().enumerate() {
+                let rec = records.iter().find(|r| r.step == i as i64);
+                let state = match rec {
+                    Some(r) if r.state == "waiting" && row.status == "cancelled" => {
+                        "cancelled".into()
+                    }
+                    Some(r) => r.state.clone(),
+                    None if row.status == "cancelled" => "cancelled".into(),
+                    None if ended => "not run".into(),
+                    None => "pending".into(),
+                };
+                let due_at = (!ended && i == at).then_some(row.due_at).flatten();
+                let deliveries = match rec.and_then(|r| r.notification_id.as_deref()) {
+                    Some(nid) => self.store.deliveries_of(nid).await?,
+                    None => Vec::new(),
+                };
+                steps.push(StepState {
+                    id: s.id.clone(),
+                    kind: crate::domain::workflow::kind(&s.action),
+                    summary: crate::domain::workflow::summary(&s.action),
+                    state,
+                    due_at,
+                    detail: rec.and_then(|r| r.detail.clone()),
+                    notification_id: rec.and_then(|r| r.notification_id.clone()),
+                    deliveries,
+                });
+            }
+            out.push(RunState {
+                row: row.clone(),
+                steps,
+            });
+        }
+        Ok(out)
+    }
 }

@@ -2,7 +2,7 @@
 //! PostgreSQL ([`postgres`]), chosen once from the database URL.
 //!
 //! [`Store`] is the sum of one trait per aggregate ([`Queue`],
-//! [`Attempts`], [`Versions`] (templates, workflows), [`Recipients`], [`Keys`], [`Inbox`],
+//! [`Attempts`], [`Versions`] (templates, workflows), [`Runs`], [`Recipients`], [`Keys`], [`Inbox`],
 //! [`Flow`], [`Upkeep`]), each in its own file with its statements, so a
 //! reader finds an aggregate's SQL next to its methods. `Arc<dyn Store>` is
 //! what the rest of missive holds; `use crate::store::prelude::*;` brings
@@ -27,6 +27,7 @@ pub mod postgres;
 pub mod queue;
 pub mod recipients;
 mod rows;
+pub mod runs;
 pub mod sqlite;
 pub mod upkeep;
 pub mod versions;
@@ -42,6 +43,7 @@ pub use keys::Keys;
 pub use queue::Queue;
 pub use recipients::Recipients;
 pub use rows::*;
+pub use runs::Runs;
 pub use upkeep::Upkeep;
 pub use versions::{Kind, Versions};
 
@@ -51,7 +53,9 @@ use crate::flow::provider_state::SharedState;
 
 /// Every aggregate's trait in one import: `use crate::store::prelude::*;`.
 pub mod prelude {
-    pub use super::{Attempts, Flow, Inbox, Keys, Queue, Recipients, Store, Upkeep, Versions};
+    pub use super::{
+        Attempts, Flow, Inbox, Keys, Queue, Recipients, Runs, Store, Upkeep, Versions,
+    };
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -168,7 +172,17 @@ pub mod status {
 /// The whole store: every aggregate. Implemented for anything that
 /// implements them all, so each backend only implements the parts.
 pub trait Store:
-    Queue + Attempts + Versions + Recipients + Keys + Inbox + Flow + Upkeep + Buckets + SharedState
+    Queue
+    + Attempts
+    + Versions
+    + Runs
+    + Recipients
+    + Keys
+    + Inbox
+    + Flow
+    + Upkeep
+    + Buckets
+    + SharedState
 {
 }
 
@@ -176,6 +190,7 @@ impl<S> Store for S where
     S: Queue
         + Attempts
         + Versions
+        + Runs
         + Recipients
         + Keys
         + Inbox

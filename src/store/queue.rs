@@ -54,8 +54,8 @@ pub trait Queue: Send + Sync + 'static {
     /// queued/scheduled/retrying → cancelled.
     async fn cancel_delivery(&self, id: &str, now: i64) -> StoreResult<Transition>;
 
-    /// Cancels every waiting delivery of a notification; returns the
-    /// channel of each delivery cancelled.
+    /// Cancels what has not started sending of a notification, and of
+    /// what its workflow runs' steps sent; returns their channels.
     async fn cancel_notification_channels(
         &self,
         notification_id: &str,
@@ -243,8 +243,10 @@ where
     ) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar::<_, String>(
             "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', \
-             due_at = NULL, updated_at = $2 WHERE notification_id = $1 AND status IN \
-             ('queued', 'scheduled', 'retrying') RETURNING channel",
+             due_at = NULL, updated_at = $2 WHERE status IN ('queued', 'scheduled', 'retrying') \
+             AND (notification_id = $1 OR notification_id IN (SELECT n.id FROM notifications n \
+             JOIN deliveries r ON n.parent_run = r.id WHERE r.notification_id = $1)) \
+             RETURNING channel",
         )
         .bind(notification_id)
         .bind(now)

@@ -65,7 +65,7 @@ pub struct VersionRow {
     pub created_at: i64,
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
 pub struct NotificationRow {
     pub id: String,
     pub template_key: Option<String>,
@@ -78,6 +78,13 @@ pub struct NotificationRow {
     pub send_at: Option<i64>,
     pub api_key_id: Option<String>,
     pub created_at: i64,
+    /// The workflow it triggers, and the version.
+    pub workflow_key: Option<String>,
+    pub workflow_version: Option<i64>,
+    /// Lets a later event cancel the runs it started.
+    pub cancel_key: Option<String>,
+    /// The run whose send step made it.
+    pub parent_run: Option<String>,
 }
 
 #[derive(Clone, Debug)]

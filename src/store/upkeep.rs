@@ -55,6 +55,13 @@ where
         .bind(before)
         .execute(&mut *tx)
         .await?;
+        // A finished run's step records go with it.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM workflow_steps WHERE run_id IN ({finished})"
+        )))
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
         let n = sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM deliveries WHERE id IN ({finished})"
         )))

@@ -326,7 +326,8 @@ async fn accept_tx<D: Dialect>(
     for chunk in fresh.chunks(INSERT_CHUNK) {
         let mut q = QueryBuilder::<D>::new(
             "INSERT INTO notifications (id, template_key, template_version, data, category, \
-             priority, locale, dedup_key, send_at, api_key_id, created_at) ",
+             priority, locale, dedup_key, send_at, api_key_id, created_at, workflow_key, \
+             workflow_version, cancel_key, parent_run) ",
         );
         q.push_values(chunk, |mut b, a| {
             let n = &a.notification;
@@ -340,7 +341,11 @@ async fn accept_tx<D: Dialect>(
                 .push_bind(n.dedup_key.clone())
                 .push_bind(n.send_at)
                 .push_bind(n.api_key_id.clone())
-                .push_bind(n.created_at);
+                .push_bind(n.created_at)
+                .push_bind(n.workflow_key.clone())
+                .push_bind(n.workflow_version)
+                .push_bind(n.cancel_key.clone())
+                .push_bind(n.parent_run.clone());
         });
         q.build().execute(&mut *tx).await?;
     }

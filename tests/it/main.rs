@@ -27,4 +27,5 @@ mod startup;
 mod store_faults;
 mod templates;
 mod webhook;
+mod workflow_runs;
 mod workflows;

@@ -477,6 +477,7 @@ mod tests {
                 send_at: None,
                 api_key_id: None,
                 created_at: now,
+                ..Default::default()
             },
             deliveries: vec![NewDelivery {
                 id: did,

@@ -1,0 +1,282 @@
+//! Workflow runs end to end, through the real queue and real receivers:
+//! a step that waits and then escalates only for the recipient who has
+//! not read the in-app message, channels tried in order until one
+//! delivers, cancelling by cancel key and by notification, and a trigger's
+//! mistakes named by field.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// Waits until every run of the notification has ended; returns it.
+async fn wait_for_runs(app: &TestApp, id: &str) -> Value {
+    let path = format!("/v1/notifications/{id}");
+    match poll_until(Duration::from_secs(30), || {
+        let path = path.clone();
+        async move {
+            let n = app.get_json(&path).await;
+            let done = n["runs"]
+                .as_array()
+                .is_some_and(|r| r.iter().all(|r| r["status"] != "running"));
+            (done, n)
+        }
+    })
+    .await
+    {
+        Ok(n) => n,
+        Err(n) => panic!("the runs never ended: {n:#}"),
+    }
+}
+
+fn run_of<'a>(n: &'a Value, recipient: &str) -> &'a Value {
+    n["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["recipient"] == recipient)
+        .unwrap_or_else(|| panic!("no run for {recipient}: {n:#}"))
+}
+
+fn states(run: &Value) -> Vec<(String, String)> {
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_string(),
+                s["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_escalates_only_for_the_recipient_who_has_not_read() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let t = json!({"channels": {
+            "in_app": {"title": "{{title}}", "body": "New comment"},
+            "webhook": {"body": "{\"title\": {{json title}} }"}
+        }});
+        assert_eq!(app.put("/v1/templates/comment", &t).await.status(), 201);
+        let (rx_reads, rx_ignores) = (Receiver::start().await, Receiver::start().await);
+        for (who, rx) in [("u_reads", &rx_reads), ("u_ignores", &rx_ignores)] {
+            let r = app
+                .put(&format!("/v1/recipients/{who}"), &json!({"webhook_url": rx.url}))
+                .await;
+            assert_eq!(r.status(), 201);
+        }
+        let wf = json!({"steps": [
+            {"id": "inapp", "type": "send", "channel": "in_app", "template": "comment"},
+            {"id": "wait", "type": "delay", "for": "2s"},
+            {"id": "hook", "type": "send", "channel": "webhook", "template": "comment",
+             "if": [{"step": "inapp", "is": "not_read"}]},
+            {"id": "vip", "type": "send", "channel": "webhook", "template": "comment",
+             "if": [{"field": "data.vip", "op": "equals", "value": true}]}
+        ]});
+        assert_eq!(app.put("/v1/workflows/comment", &wf).await.status(), 201);
+
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"workflow": "comment", "to": [{"id": "u_reads"}, {"id": "u_ignores"}], "data": {"title": "Hi"}}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let accepted: Value = r.json().await.unwrap();
+        assert_eq!(accepted["deliveries"].as_array().unwrap().len(), 2);
+        assert!(accepted["deliveries"].as_array().unwrap().iter().all(|d| d["channel"] == "workflow"));
+        let id = accepted["id"].as_str().unwrap().to_string();
+
+        // The in-app message arrives; one recipient reads it while the
+        // run waits.
+        let inbox = poll_until(Duration::from_secs(10), || async {
+            let m = app.get_json("/v1/recipients/u_reads/inbox").await;
+            (m["items"].as_array().is_some_and(|i| i.len() == 1), m)
+        })
+        .await
+        .expect("the in-app step's message arrives");
+        assert_eq!(inbox["items"][0]["title"], "Hi");
+        let r = app.post("/v1/recipients/u_reads/inbox/read-all", &json!({})).await;
+        assert_eq!(r.status(), 200);
+        let waiting = app.get_json(&format!("/v1/notifications/{id}")).await;
+        let wait_step = &run_of(&waiting, "u_ignores")["steps"][1];
+        assert_eq!(wait_step["state"], "waiting", "{waiting:#}");
+        assert!(wait_step["due_at"].is_string());
+
+        let n = wait_for_runs(&app, &id).await;
+        let reads = run_of(&n, "u_reads");
+        let ignores = run_of(&n, "u_ignores");
+        assert_eq!(reads["status"], "completed");
+        assert_eq!(
+            states(reads),
+            pairs(&[("inapp", "done"), ("wait", "done"), ("hook", "skipped"), ("vip", "skipped")])
+        );
+        assert_eq!(reads["steps"][2]["detail"], "step inapp is not_read");
+        assert_eq!(
+            states(ignores),
+            pairs(&[("inapp", "done"), ("wait", "done"), ("hook", "done"), ("vip", "skipped")])
+        );
+        assert_eq!(ignores["steps"][3]["detail"], "data.vip equals true");
+        let hook = &ignores["steps"][2]["deliveries"][0];
+        assert_eq!(hook["channel"], "webhook");
+        let hook = app.wait_for_status(hook["id"].as_str().unwrap(), "sent").await;
+        assert_eq!(hook["notification_id"], ignores["steps"][2]["notification_id"]);
+        // The step's notification says which run sent it.
+        let child = app
+            .get_json(&format!("/v1/notifications/{}", ignores["steps"][2]["notification_id"].as_str().unwrap()))
+            .await;
+        assert_eq!(child["parent_run"], ignores["id"]);
+
+        // Exactly one webhook, to the recipient who did not read.
+        let got = rx_ignores.received();
+        assert_eq!(got.len(), 1);
+        assert_eq!(serde_json::from_str::<Value>(&got[0].body).unwrap(), json!({"title": "Hi"}));
+        assert_eq!(rx_reads.count(), 0);
+        // The runs are not deliveries of the notification.
+        assert_eq!(n["deliveries"].as_array().unwrap().len(), 0);
+        assert_eq!(n["workflow"], "comment");
+        assert_eq!(n["workflow_version"], 1);
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_are_tried_in_order_until_one_delivers() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        // The webhook refuses for good; SMS (the file outbox) delivers.
+        let rx = Receiver::start_with(vec![], Answer::status(400)).await;
+        let wf = json!({"steps": [
+            {"id": "urgent", "type": "send", "channels": ["webhook", "sms"], "mode": "first_success",
+             "content": {"webhook": {"body": "{\"code\": {{json code}} }"}, "sms": {"text": "Code {{code}}"}}},
+            {"id": "after", "type": "send", "channel": "webhook", "content": {"webhook": {"body": "{}"}},
+             "if": [{"step": "urgent", "is": "failed"}]}
+        ]});
+        assert_eq!(app.put("/v1/workflows/code", &wf).await.status(), 201);
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"workflow": "code", "to": [{"webhook_url": rx.url, "phone": "+8613800138000"}], "data": {"code": "42"}}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let n = wait_for_runs(&app, &id).await;
+        let run = &n["runs"][0];
+        assert_eq!(run["status"], "completed");
+        assert_eq!(states(run), pairs(&[("urgent", "done"), ("after", "skipped")]));
+        assert_eq!(run["steps"][0]["detail"], "delivered by sms");
+        let sent = &run["steps"][0]["deliveries"];
+        assert_eq!(sent.as_array().unwrap().len(), 1);
+        assert_eq!(sent[0]["channel"], "sms");
+        assert_eq!(sent[0]["status"], "sent");
+        assert_eq!(rx.count(), 1, "the webhook was tried once");
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_event_cancels_open_runs_by_their_cancel_key() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        let wf = json!({"steps": [
+            {"id": "wait", "type": "delay", "for": "1h"},
+            {"id": "remind", "type": "send", "channel": "webhook", "content": {"webhook": {"body": "{}"}}}
+        ]});
+        assert_eq!(app.put("/v1/workflows/overdue", &wf).await.status(), 201);
+        let trigger = |key: &str, to: Vec<Value>| {
+            json!({"workflow": "overdue", "cancel_key": key, "to": to})
+        };
+        let a = app
+            .post("/v1/notifications", &trigger("order-1", vec![json!({"id": "x", "webhook_url": rx.url}), json!({"id": "y", "webhook_url": rx.url})]))
+            .await;
+        assert_eq!(a.status(), 202);
+        let a = a.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let other = app
+            .post("/v1/notifications", &trigger("order-2", vec![json!({"id": "x", "webhook_url": rx.url})]))
+            .await;
+        let other = other.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        // Both reach their delay.
+        for id in [&a, &other] {
+            poll_until(Duration::from_secs(10), || async {
+                let n = app.get_json(&format!("/v1/notifications/{id}")).await;
+                let all = n["runs"].as_array().unwrap().iter().all(|r| r["steps"][0]["state"] == "waiting");
+                (all, n)
+            })
+            .await
+            .expect("the runs reach their delay");
+        }
+        let r = app
+            .post("/v1/workflows/overdue/cancel", &json!({"cancel_key": "order-1", "recipients": ["y"]}))
+            .await;
+        assert_eq!(r.json::<Value>().await.unwrap()["cancelled"], 1);
+        let r = app.post("/v1/workflows/overdue/cancel", &json!({"cancel_key": "order-1"})).await;
+        assert_eq!(r.json::<Value>().await.unwrap()["cancelled"], 1, "x's run; y's is cancelled already");
+        let r = app.post("/v1/workflows/overdue/cancel", &json!({"cancel_key": "order-1"})).await;
+        assert_eq!(r.json::<Value>().await.unwrap()["cancelled"], 0);
+        let n = app.get_json(&format!("/v1/notifications/{a}")).await;
+        for run in n["runs"].as_array().unwrap() {
+            assert_eq!(run["status"], "cancelled");
+            assert_eq!(states(run), pairs(&[("wait", "cancelled"), ("remind", "cancelled")]));
+        }
+        // The other order's run is untouched, until its notification is
+        // cancelled.
+        let n = app.get_json(&format!("/v1/notifications/{other}")).await;
+        assert_eq!(n["runs"][0]["status"], "running");
+        let r = app.post(&format!("/v1/notifications/{other}/cancel"), &json!({})).await;
+        assert_eq!(r.json::<Value>().await.unwrap()["cancelled"], 1);
+        let n = app.get_json(&format!("/v1/notifications/{other}")).await;
+        assert_eq!(n["runs"][0]["status"], "cancelled");
+        assert_eq!(rx.count(), 0);
+        let r = app.post("/v1/workflows/overdue/cancel", &json!({"cancel_key": ""})).await;
+        assert_eq!(r.status(), 422);
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_names_its_mistakes() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let wf = json!({"steps": [{"id": "a", "type": "delay", "for": "1m"}]});
+        assert_eq!(app.put("/v1/workflows/w", &wf).await.status(), 201);
+        let digest = json!({"steps": [{"id": "d", "type": "digest", "window": "1h"}, {"id": "a", "type": "delay", "for": "1m"}]});
+        assert_eq!(app.put("/v1/workflows/digest", &digest).await.status(), 201);
+        for (body, field) in [
+            (json!({"workflow": "nope", "to": [{"id": "a"}]}), "workflow"),
+            (json!({"workflow": "w", "template": "t", "to": [{"id": "a"}]}), "template"),
+            (json!({"workflow": "w", "channels": ["email"], "to": [{"id": "a"}]}), "channels"),
+            (json!({"workflow": "w", "to": [{}]}), "to[0]"),
+            (json!({"workflow": "w", "to": [{"id": "a"}], "cancel_key": ""}), "cancel_key"),
+            (json!({"workflow": "w", "to": [{"id": "a"}], "send_at": "soon"}), "send_at"),
+            (json!({"workflow": "digest", "to": [{"id": "a"}]}), "workflow"),
+            (json!({"content": {"sms": {"text": "x"}}, "to": [{"phone": "+8613800138000"}], "cancel_key": "k"}), "cancel_key"),
+        ] {
+            let r = app.post("/v1/notifications", &body).await;
+            assert_eq!(r.status(), 422, "{body}");
+            let p: Value = r.json().await.unwrap();
+            let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+            assert!(fields.contains(&field), "{body}: {p:#}");
+        }
+        let r = app.client.delete(app.url("/v1/workflows/w")).bearer_auth(&app.key).send().await.unwrap();
+        assert_eq!(r.status(), 204);
+        let r = app.post("/v1/notifications", &json!({"workflow": "w", "to": [{"id": "a"}]})).await;
+        assert_eq!(r.status(), 422, "an archived workflow can't be triggered");
+        app.stop().await;
+    })
+    .await;
+}
