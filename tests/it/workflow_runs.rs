@@ -280,3 +280,141 @@ async fn a_trigger_names_its_mistakes() {
     })
     .await;
 }
+
+/// Two real processes share the runs; one is killed (SIGKILL) while runs
+/// are between steps and started again. Every run finishes, and every step
+/// of every run sent exactly one delivery (a webhook may arrive twice
+/// with one `webhook-id` when the kill lands mid-send; a second delivery
+/// for one step would have its own id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_survive_a_kill_and_two_processes_run_each_step_once() {
+    const RUNS: usize = 20;
+    each_backend(|b| async move {
+        use crate::crash::{admin_key, start_serve};
+        let db = TestDb::new(&b);
+        let rx = Receiver::start().await;
+        let mut a = start_serve(&db, &[], "a-1").await;
+        let mut other = start_serve(&db, &[], "b").await;
+        let key = admin_key(&db);
+        let client = reqwest::Client::new();
+        let body = |step: &str| json!({"webhook": {"body": format!("{{\"r\": {{{{json r}}}}, \"step\": \"{step}\"}}")}});
+        let wf = json!({"steps": [
+            {"id": "s1", "type": "send", "channel": "webhook", "content": body("s1")},
+            {"id": "d1", "type": "delay", "for": "1s"},
+            {"id": "s2", "type": "send", "channel": "webhook", "content": body("s2")},
+            {"id": "d2", "type": "delay", "for": "1s"},
+            {"id": "s3", "type": "send", "channel": "webhook", "content": body("s3")}
+        ]});
+        let r = client.put(a.url("/v1/workflows/three")).bearer_auth(&key).json(&wf).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        let mut ids = Vec::new();
+        for r in 0..RUNS {
+            let resp = client
+                .post(a.url("/v1/notifications"))
+                .bearer_auth(&key)
+                .json(&json!({"workflow": "three", "to": [{"id": format!("r{r}"), "webhook_url": rx.url}], "data": {"r": r}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 202);
+            ids.push(resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string());
+        }
+        // Kill one process once the first steps are going out.
+        rx.wait_for(RUNS / 2, Duration::from_secs(20)).await;
+        a.kill();
+        let a2 = start_serve(&db, &[], "a-2").await;
+        // Every run finished, read through either process.
+        for (i, id) in ids.iter().enumerate() {
+            let via = if i % 2 == 0 { &a2 } else { &other };
+            let n = poll_until(Duration::from_secs(30), || async {
+                let n: Value = client
+                    .get(via.url(&format!("/v1/notifications/{id}")))
+                    .bearer_auth(&key)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                (n["runs"][0]["status"] == "completed", n)
+            })
+            .await
+            .unwrap_or_else(|n| panic!("run {i} did not complete: {n:#}"));
+            let steps: Vec<&str> = n["runs"][0]["steps"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap()).collect();
+            assert_eq!(steps, ["done"; 5], "{n:#}");
+        }
+        // Each (run, step) and the delivery ids that reached the receiver.
+        let per_step = || {
+            let mut m: std::collections::HashMap<(i64, String), std::collections::HashSet<String>> =
+                Default::default();
+            for r in rx.received() {
+                let v: Value = serde_json::from_str(&r.body).unwrap();
+                let id = r.headers["webhook-id"].to_str().unwrap().to_string();
+                m.entry((v["r"].as_i64().unwrap(), v["step"].as_str().unwrap().to_string()))
+                    .or_default()
+                    .insert(id);
+            }
+            m
+        };
+        let per_step = poll_until(Duration::from_secs(20), || async {
+            let m = per_step();
+            (m.len() == RUNS * 3, m)
+        })
+        .await
+        .unwrap_or_else(|m| m);
+        assert_eq!(per_step.len(), RUNS * 3, "every step of every run was delivered");
+        for ((r, step), ids) in &per_step {
+            assert_eq!(ids.len(), 1, "run {r} step {step} sent {} deliveries", ids.len());
+        }
+        let mut a2 = a2;
+        a2.stop_gracefully(Duration::from_secs(30)).await;
+        other.stop_gracefully(Duration::from_secs(30)).await;
+    })
+    .await;
+}
+
+/// The claim on a run ends while its worker is still moving it on (a
+/// stalled process), and a second worker claims it: both run the step,
+/// and it sends once. Only the later claim may move the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_run_by_two_workers_at_once_sends_once() {
+    each_backend(|b| async move {
+        use missive::store::prelude::*;
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        let wf = json!({"steps": [
+            {"id": "s1", "type": "send", "channel": "webhook", "content": {"webhook": {"body": "{}"}}}
+        ]});
+        assert_eq!(app.put("/v1/workflows/once", &wf).await.status(), 201);
+        // Due in an hour, so the app's own workers leave it alone.
+        let hour = 3_600_000;
+        let at = chrono::Utc::now() + chrono::Duration::milliseconds(hour);
+        let r = app
+            .post("/v1/notifications", &json!({"workflow": "once", "to": [{"webhook_url": rx.url}], "send_at": at.to_rfc3339()}))
+            .await;
+        assert_eq!(r.status(), 202);
+        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let store = app.state.store.clone();
+        let later = missive::util::now_ms() + hour + 1_000;
+        let first = store.claim(later, later + 30_000, 10, "first").await.unwrap();
+        let second = store.claim(later + 31_000, later + 60_000, 10, "second").await.unwrap();
+        assert_eq!((first.len(), second.len()), (1, 1), "the lease ended, so the run is claimed again");
+        assert_eq!(first[0].id, second[0].id);
+        let (s1, s2) = (app.state.clone(), app.state.clone());
+        let (f, s) = (first[0].clone(), second[0].clone());
+        tokio::join!(
+            async move { missive::dispatch::runs::advance(&s1, &f).await },
+            async move { missive::dispatch::runs::advance(&s2, &s).await },
+        );
+        let n = app.get_json(&format!("/v1/notifications/{id}")).await;
+        assert_eq!(n["runs"][0]["status"], "completed", "{n:#}");
+        let step = &n["runs"][0]["steps"][0];
+        assert_eq!(step["state"], "done");
+        assert_eq!(step["deliveries"].as_array().unwrap().len(), 1, "{n:#}");
+        rx.wait_for(1, Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.count(), 1);
+        app.stop().await;
+    })
+    .await;
+}
