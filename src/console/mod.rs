@@ -2,7 +2,8 @@
 //! (with a little embedded script for the template preview and the
 //! overview's live refresh), served by the same binary and working offline.
 //! Pages read the store directly; the template preview calls the REST API
-//! with the session cookie and its CSRF token.
+//! with the session cookie and its CSRF token, and a workflow's dry run is a
+//! form the server answers with the page.
 //!
 //! Every page asks for the [`Permission`] of the API route that shows the
 //! same data (see [`page::NAV`]), so a key sees no more here than over the
@@ -15,6 +16,7 @@ pub mod page;
 mod recipients;
 pub mod session;
 mod templates;
+mod workflows;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -44,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .merge(overview::router())
         .merge(deliveries::router())
         .merge(templates::router())
+        .merge(workflows::router())
         .merge(recipients::router())
         .merge(keys::router())
 }

@@ -13,6 +13,7 @@ pub enum Nav {
     Overview,
     Deliveries,
     Templates,
+    Workflows,
     Recipients,
     Keys,
     None,
@@ -30,6 +31,7 @@ pub const NAV: &[(Nav, &str, &str, &[Permission])] = &[
         DELIVERIES,
     ),
     (Nav::Templates, "/console/templates", "Templates", TEMPLATES),
+    (Nav::Workflows, "/console/workflows", "Workflows", WORKFLOWS),
     (
         Nav::Recipients,
         "/console/recipients",
@@ -46,6 +48,8 @@ pub const OVERVIEW: &[Permission] = &[Permission::ReadDeliveries];
 pub const DELIVERIES: &[Permission] = &[Permission::ReadDeliveries];
 /// `GET /v1/templates`.
 pub const TEMPLATES: &[Permission] = &[Permission::ReadTemplates];
+/// `GET /v1/workflows`: workflows are read (and written) with templates.
+pub const WORKFLOWS: &[Permission] = &[Permission::ReadTemplates];
 /// A profile (`GET /v1/recipients/{id}`) and its recent deliveries
 /// (`/v1/deliveries?recipient=`).
 pub const RECIPIENTS: &[Permission] = &[Permission::ReadRecipients, Permission::ReadDeliveries];

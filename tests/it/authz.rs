@@ -35,6 +35,8 @@ async fn every_console_page_allows_what_the_api_allows_and_no_more() {
         assert_eq!(r.status(), 201);
         let t = json!({"name": "Welcome", "channels": {"webhook": {"body": "{\"n\": {{json name}} }"}}});
         assert_eq!(app.put("/v1/templates/welcome", &t).await.status(), 201);
+        let w = json!({"steps": [{"id": "a", "type": "send", "channel": "webhook", "template": "welcome"}]});
+        assert_eq!(app.put("/v1/workflows/onboarding", &w).await.status(), 201);
         let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
         let r = app
             .post(
@@ -69,6 +71,15 @@ async fn every_console_page_allows_what_the_api_allows_and_no_more() {
             (
                 s("/console/templates/welcome/versions"),
                 vec![s("/v1/templates/welcome/versions")],
+            ),
+            (s("/console/workflows"), vec![s("/v1/workflows")]),
+            (
+                s("/console/workflows/onboarding"),
+                vec![s("/v1/workflows/onboarding")],
+            ),
+            (
+                s("/console/workflows/onboarding/versions"),
+                vec![s("/v1/workflows/onboarding/versions")],
             ),
         ];
         for scopes in ["templates", "read", "admin", "send,templates"] {
@@ -148,6 +159,7 @@ async fn every_console_page_allows_what_the_api_allows_and_no_more() {
             "/console/deliveries",
             "/console/recipients?id=u_1",
             "/console/templates",
+            "/console/workflows",
             "/console/keys",
         ] {
             assert_eq!(admin.page(page).await.0, 200, "{page}");

@@ -2,7 +2,8 @@
 //! (Debian's chromium and chromium-driver; `.ci/run` installs them).
 //! An operator signs in, finds a failed delivery by filter, opens it,
 //! retries it and sees it sent; an admin edits a template, sees the preview
-//! follow and an error at its line, saves and rolls back.
+//! follow and an error at its line, saves and rolls back; a workflow's steps
+//! read in order and its dry run answers.
 //!
 //! Screenshots of the pages go to `target/screenshots/`, or to
 //! `docs/screenshots/` with `MISSIVE_SCREENSHOTS=docs`.
@@ -375,6 +376,90 @@ async fn an_admin_edits_a_template_with_live_preview_and_rolls_it_back() {
         c.goto(&app.url("/console/keys")).await.unwrap();
         css(&c, "table.keys").await;
         screenshot(&c, "keys").await;
+        c.close().await.unwrap();
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflows_steps_read_in_order_and_its_dry_run_answers() {
+    each_backend(|b| async move {
+        let Some((_driver, c)) = browser().await else {
+            return;
+        };
+        let app = spawn_app(&b).await;
+        let t = json!({"channels": {
+            "in_app": {"title": "{{title}}", "body": "{{body}}"},
+            "email": {"subject": "{{title}}", "text": "{{body}}"}}});
+        assert_eq!(app.put("/v1/templates/comment", &t).await.status(), 201);
+        let w = json!({
+            "name": "Comment escalation",
+            "description": "In the app at once; by email if still unread after 30 minutes; by SMS too when it is urgent.",
+            "steps": [
+                {"id": "inapp", "type": "send", "channel": "in_app", "template": "comment"},
+                {"id": "wait", "type": "delay", "for": "30m"},
+                {"id": "email", "type": "send", "channel": "email", "template": "comment",
+                 "if": [{"step": "inapp", "is": "not_read"}]},
+                {"id": "sms", "type": "send", "channel": "sms", "content": {"sms": {"text": "New comment: {{title}}"}},
+                 "if": [{"field": "data.priority", "op": "equals", "value": "high"}]}
+            ]});
+        assert_eq!(app.put("/v1/workflows/comment", &w).await.status(), 201);
+
+        sign_in(&c, &app, "/console/workflows").await;
+        css(&c, "a[href='/console/workflows/comment']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        css(&c, "ol.steps").await;
+        let mut ids = Vec::new();
+        for li in c.find_all(Locator::Css("ol.steps > li")).await.unwrap() {
+            ids.push(li.attr("data-step").await.unwrap().unwrap_or_default());
+        }
+        assert_eq!(ids, ["inapp", "wait", "email", "sms"], "the steps in order");
+        wait_text(&c, "ol.steps li[data-step='email'] .conditions", |t| {
+            t.contains("step inapp is not_read")
+        })
+        .await;
+        screenshot(&c, "workflow").await;
+
+        retype(&c, "#dry-run-data", r#"{"priority": "low"}"#).await;
+        css(&c, "#dry-run-form button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "ol.dry-run-steps li[data-step='sms']", |t| {
+            t.contains("runs: no") && t.contains("Not met: data.priority equals \"high\"")
+        })
+        .await;
+        let mut runs = Vec::new();
+        for li in c
+            .find_all(Locator::Css("ol.dry-run-steps > li"))
+            .await
+            .unwrap()
+        {
+            runs.push(li.attr("data-runs").await.unwrap().unwrap_or_default());
+        }
+        assert_eq!(runs, ["yes", "yes", "depends", "no"]);
+        let dry_run = css(&c, "section.dry-run").await;
+        c.execute(
+            "arguments[0].scrollIntoView()",
+            vec![serde_json::to_value(&dry_run).unwrap()],
+        )
+        .await
+        .unwrap();
+        screenshot(&c, "workflow-dry-run").await;
+
+        // A mistake in the data is shown at its field.
+        retype(&c, "#dry-run-data", "{oops").await;
+        css(&c, "#dry-run-form button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "#dry-run-data-error", |t| t.starts_with("not JSON")).await;
         c.close().await.unwrap();
         app.stop().await;
     })

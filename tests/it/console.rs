@@ -125,6 +125,7 @@ async fn signing_in_sets_a_strict_httponly_session_and_signing_out_ends_it() {
             "/console",
             "/console/deliveries",
             "/console/templates",
+            "/console/workflows",
             "/console/recipients",
             "/console/keys",
         ] {
@@ -531,6 +532,219 @@ async fn a_key_is_not_a_session_nor_a_session_a_key_even_when_cached() {
             .await
             .unwrap();
         assert_eq!(r.status(), 401, "a session's cookie is not an API key");
+        app.stop().await;
+    })
+    .await;
+}
+
+/// A workflow of four steps, two of them with conditions; `wait` is how
+/// long its second step waits.
+fn escalation(wait: &str) -> Value {
+    json!({
+        "name": "Comment escalation",
+        "description": "In the app now; by email if unread <after a while>.",
+        "steps": [
+            {"id": "inapp", "type": "send", "channel": "in_app", "template": "comment"},
+            {"id": "wait", "type": "delay", "for": wait},
+            {"id": "email", "type": "send", "channel": "email", "template": "comment",
+             "if": [{"step": "inapp", "is": "not_read"}]},
+            {"id": "sms", "type": "send", "channel": "sms", "content": {"sms": {"text": "New comment: {{title}}"}},
+             "if": [{"field": "data.priority", "op": "equals", "value": "high"},
+                    {"field": "recipient.locale", "op": "in", "value": ["zh-CN", "en"]}]}
+        ]
+    })
+}
+
+/// Each step of a dry run's answer on the page: (id, runs).
+fn dry_run_steps(html: &str) -> Vec<(String, String)> {
+    let Some(at) = html.find("class=\"timeline dry-run-steps\"") else {
+        return Vec::new();
+    };
+    let list = &html[at..at + html[at..].find("</ol>").unwrap()];
+    list.split("<li data-step=\"")
+        .skip(1)
+        .map(|li| {
+            let id = &li[..li.find('"').unwrap()];
+            let runs = &li[li.find("data-runs=\"").unwrap() + 11..];
+            (id.to_string(), runs[..runs.find('"').unwrap()].to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflows_pages_show_its_steps_versions_and_a_dry_run() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let t = json!({"channels": {
+            "in_app": {"title": "{{title}}", "body": "{{body}}"},
+            "email": {"subject": "{{title}}", "text": "{{body}}"}
+        }});
+        assert_eq!(app.put("/v1/templates/comment", &t).await.status(), 201);
+        let r = app.put("/v1/workflows/comment", &escalation("30m")).await;
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
+        let r = app.put("/v1/workflows/comment", &escalation("1h")).await;
+        assert_eq!(r.json::<Value>().await.unwrap()["version"], 2);
+        let r = app
+            .put("/v1/recipients/u_7", &json!({"locale": "zh-CN"}))
+            .await;
+        assert_eq!(r.status(), 201);
+
+        let c = ConsoleClient::new(&app);
+        c.sign_in(&app.key).await;
+        let (status, html) = c.page("/console/workflows").await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("href=\"/console/workflows\" class=\"on\""),
+            "in the menu"
+        );
+        let row = &html[html.find("data-key=\"comment\"").expect("the row")..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(
+            row.contains("href=\"/console/workflows/comment\"")
+                && row.contains("Comment escalation")
+                && row.contains(">2<")
+                && row.contains("active"),
+            "{row}"
+        );
+
+        // The steps in order, each with what it does and its conditions.
+        let (status, html) = c.page("/console/workflows/comment").await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("by email if unread &lt;after a while&gt;."),
+            "the description, escaped"
+        );
+        let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("no {s}"));
+        let steps = at("class=\"timeline steps\"");
+        let order: Vec<usize> = ["inapp", "wait", "email", "sms"]
+            .iter()
+            .map(|id| at(&format!("<li data-step=\"{id}\"")))
+            .collect();
+        assert!(
+            steps < order[0] && order.windows(2).all(|w| w[0] < w[1]),
+            "{order:?}"
+        );
+        assert!(html[order[1]..order[2]].contains("wait 1h"));
+        assert!(html[order[2]..order[3]].contains("step inapp is not_read"));
+        let sms = &html[order[3]..];
+        assert!(
+            sms.contains("data.priority equals &quot;high&quot;"),
+            "{sms}"
+        );
+        assert!(sms.contains("recipient.locale in [&quot;zh-CN&quot;,&quot;en&quot;]"));
+        let (_, v1) = c.page("/console/workflows/comment?version=1").await;
+        assert!(v1.contains("wait 30m") && v1.contains("Showing version 1"));
+        assert_eq!(c.page("/console/workflows/comment?version=9").await.0, 404);
+        assert_eq!(c.page("/console/workflows/nothing").await.0, 404);
+
+        // The history; activating version 1 needs the form's token.
+        let (status, html) = c.page("/console/workflows/comment/versions").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("data-version=\"1\"") && html.contains("data-version=\"2\""));
+        assert!(html.contains("Activate version 1") && !html.contains("Activate version 2"));
+        let activate = "/console/workflows/comment/versions/1/activate";
+        assert_eq!(c.submit(activate, &[]).await.status(), 403, "no token");
+        assert_eq!(app.get_json("/v1/workflows/comment").await["version"], 2);
+        let csrf = c.csrf().await;
+        let r = c.submit(activate, &[("csrf", &csrf)]).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(app.get_json("/v1/workflows/comment").await["version"], 1);
+        let (_, html) = c.page(&location(&r)).await;
+        assert!(html.contains("Version 1 is current."), "{html}");
+
+        // The dry run: each step with whether it runs, and why not.
+        let preview = "/console/workflows/comment/preview";
+        let c = &c;
+        let form = |data: &'static str, recipient: &'static str, version: &'static str| {
+            [
+                ("data", data),
+                ("recipient", recipient),
+                ("version", version),
+            ]
+        };
+        assert_eq!(
+            c.submit(preview, &form("{}", "", "")).await.status(),
+            403,
+            "no token"
+        );
+        let dry = |data, recipient, version| {
+            let mut f = vec![("csrf", csrf.as_str())];
+            f.extend(form(data, recipient, version));
+            async move {
+                let r = c.submit(preview, &f).await;
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        let (status, html) = dry(r#"{"priority": "high", "title": "Hi"}"#, "u_7", "").await;
+        assert_eq!(status, 200, "{html}");
+        let s = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            dry_run_steps(&html),
+            s(&[
+                ("inapp", "yes"),
+                ("wait", "yes"),
+                ("email", "depends"),
+                ("sms", "yes")
+            ])
+        );
+        assert!(html.contains("Result for version 1"));
+        assert!(
+            html.contains("Not known until the run: <code>step inapp is not_read</code>"),
+            "{html}"
+        );
+        let (status, html) = dry(r#"{"priority": "low"}"#, "u_7", "2").await;
+        assert_eq!(status, 200);
+        assert_eq!(dry_run_steps(&html)[3], s(&[("sms", "no")])[0]);
+        assert!(html.contains("Not met: <code>data.priority equals &quot;high&quot;</code>"));
+        assert!(html.contains("wait 1h"), "the steps of the version tried");
+
+        // Bad input is named at its field, on the page.
+        let (status, html) = dry("{oops", "", "").await;
+        assert_eq!(status, 422);
+        assert!(html.contains("<code>data</code>: not JSON"), "{html}");
+        assert!(html.contains("{oops</textarea>"), "what was typed stays");
+        assert!(dry_run_steps(&html).is_empty());
+        let (status, html) = dry("[1]", "", "").await;
+        assert_eq!(status, 422);
+        assert!(html.contains("<code>data</code>: must be a JSON object"));
+        let (status, html) = dry("{}", "", "9").await;
+        assert_eq!(status, 422);
+        assert!(
+            html.contains("<code>version</code>: workflow `comment` has no version 9"),
+            "{html}"
+        );
+        let (status, _) = dry("{}", "", "x").await;
+        assert_eq!(status, 422);
+
+        // A read key sees the pages and dry-runs, but activates nothing.
+        let reader = ConsoleClient::new(&app);
+        assert_eq!(
+            reader.sign_in(&make_key(&app, "read").await).await.status(),
+            303
+        );
+        let (status, html) = reader.page("/console/workflows/comment/versions").await;
+        assert_eq!(status, 200);
+        assert!(
+            !html.contains("Activate version"),
+            "no buttons it can't use"
+        );
+        let csrf = reader.csrf().await;
+        let r = reader
+            .submit(
+                "/console/workflows/comment/versions/2/activate",
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(r.status(), 403);
+        assert_eq!(app.get_json("/v1/workflows/comment").await["version"], 1);
+        let r = reader
+            .submit(preview, &[("csrf", csrf.as_str()), ("data", "{}")])
+            .await;
+        assert_eq!(r.status(), 200);
         app.stop().await;
     })
     .await;
