@@ -87,7 +87,31 @@ struct Run<'a> {
     now: i64,
 }
 
+/// Puts a step's record in place of the one it had.
+fn put(records: &mut Vec<StepRecord>, r: StepRecord) {
+    records.retain(|x| x.step != r.step);
+    records.push(r);
+}
+
 impl Run<'_> {
+    fn step_record(
+        &self,
+        step: usize,
+        id: &str,
+        state: &str,
+        detail: Option<String>,
+    ) -> StepRecord {
+        StepRecord {
+            step: step as i64,
+            step_id: id.to_string(),
+            state: state.to_string(),
+            detail,
+            notification_id: None,
+            attempt: 0,
+            updated_at: self.now,
+        }
+    }
+
     fn record(
         &mut self,
         step: usize,
@@ -106,11 +130,34 @@ impl Run<'_> {
             attempt,
             updated_at: self.now,
         };
-        self.records.retain(|x| x.step != r.step);
-        self.records.push(r);
+        put(&mut self.records, r);
     }
 
-    /// Writes the run's new place and the records of this pass.
+    /// The run's new place, with the `records` this pass changed.
+    fn move_to(
+        &self,
+        records: &[StepRecord],
+        changed: &[usize],
+        status: &'static str,
+        due_at: Option<i64>,
+        cursor: Cursor,
+    ) -> RunMove {
+        RunMove {
+            run_id: self.row.id.clone(),
+            token: self.row.claim_token.clone(),
+            cursor: cursor.to_json(),
+            status,
+            due_at,
+            error: None,
+            records: records
+                .iter()
+                .filter(|r| changed.contains(&(r.step as usize)))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Writes the run's new place and the records this pass changed.
     async fn moved(
         self,
         changed: &[usize],
@@ -119,21 +166,8 @@ impl Run<'_> {
         cursor: Cursor,
         error: Option<String>,
     ) -> anyhow::Result<bool> {
-        let records = self
-            .records
-            .iter()
-            .filter(|r| changed.contains(&(r.step as usize)))
-            .cloned()
-            .collect();
-        let m = RunMove {
-            run_id: &self.row.id,
-            token: &self.row.claim_token,
-            cursor: cursor.to_json(),
-            status,
-            due_at,
-            error,
-            records,
-        };
+        let mut m = self.move_to(&self.records, changed, status, due_at, cursor);
+        m.error = error;
         Ok(self.state.store.move_run(&m, self.now).await?)
     }
 
@@ -205,13 +239,13 @@ async fn step_on(state: &AppState, row: &Claimed) -> anyhow::Result<bool> {
         .get_notification(&row.notification_id)
         .await?
         .context("the run's notification is gone")?;
-    let (key, version) = n
+    let (key_name, version) = n
         .workflow_key
         .clone()
         .zip(n.workflow_version)
         .context("the run's notification names no workflow")?;
     let w = store
-        .get_version(Kind::Workflow, &key, Some(version))
+        .get_version(Kind::Workflow, &key_name, Some(version))
         .await?
         .context("the run's workflow version is gone")?;
     let cursor: Cursor =
@@ -241,7 +275,7 @@ async fn step_on(state: &AppState, row: &Claimed) -> anyhow::Result<bool> {
                     None,
                     c,
                     Some(format!(
-                        "workflow `{key}` version {version} no longer reads"
+                        "workflow `{key_name}` version {version} no longer reads"
                     )),
                 )
                 .await;
@@ -289,6 +323,33 @@ async fn step_on(state: &AppState, row: &Claimed) -> anyhow::Result<bool> {
             _ => StepOutcome::Unknown,
         };
         outcomes.insert(r.step_id.clone(), o);
+    }
+
+    // Past a closed digest, the steps render with its events.
+    let digest = wf
+        .steps
+        .iter()
+        .enumerate()
+        .find_map(|(j, s)| match &s.action {
+            Action::Digest(d) => Some((j, d.max_events)),
+            _ => None,
+        });
+    if let Some((j, max)) = digest {
+        let closed = run
+            .records
+            .iter()
+            .any(|r| r.step == j as i64 && r.state == "done");
+        if closed && j < run.cursor.step {
+            let (events, count) = store.digest_events(&row.id, max as i64).await?;
+            let events: Vec<Value> = events
+                .iter()
+                .map(|e| serde_json::from_str(e).unwrap_or(Value::Null))
+                .collect();
+            if let Some(o) = run.data.as_object_mut() {
+                o.insert("events".into(), Value::Array(events));
+                o.insert("count".into(), json!(count));
+            }
+        }
     }
 
     let mut changed: Vec<usize> = Vec::new();
@@ -477,17 +538,86 @@ async fn step_on(state: &AppState, row: &Claimed) -> anyhow::Result<bool> {
                 changed.push(i);
                 i += 1;
             }
-            Action::Digest(_) => {
-                run.record(
-                    i,
-                    &step.id,
-                    "failed",
-                    Some("digest steps can't run yet".into()),
-                    None,
-                    0,
-                );
+            Action::Digest(d) => {
+                if waiting {
+                    let until = run.cursor.until.unwrap_or(now);
+                    if until > now {
+                        return wait_until(run, &changed, i, until).await;
+                    }
+                    // Closed with this move; the next pass, due at once,
+                    // reads every event the digest got.
+                    let detail = format!("collected until {}", rfc3339(until));
+                    run.record(i, &step.id, "done", Some(detail), None, 0);
+                    changed.push(i);
+                    let c = Cursor {
+                        step: i + 1,
+                        to: run.cursor.to.clone(),
+                        ..Default::default()
+                    };
+                    let m = run.move_to(&run.records, &changed, "scheduled", Some(now), c);
+                    return Ok(store.close_digest(&m, now).await?);
+                }
+                let key = match &d.key {
+                    None => String::new(),
+                    Some(expr) => {
+                        let ctx = json!({"data": run.data, "recipient": recipient});
+                        match crate::render::render_text(expr, &ctx) {
+                            Ok(k) => crate::domain::check::truncate(k.trim(), 255).to_string(),
+                            Err(e) => {
+                                let why = format!("the digest key {expr} could not be read: {e}");
+                                run.record(i, &step.id, "failed", Some(why), None, 0);
+                                changed.push(i);
+                                outcomes.insert(step.id.clone(), StepOutcome::Failed);
+                                i += 1;
+                                continue;
+                            }
+                        }
+                    }
+                };
+                let tz: chrono_tz::Tz = timezone
+                    .as_deref()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(chrono_tz::UTC);
+                let opened_at = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
+                let closes =
+                    crate::flow::digest::closes_at(&d.window, opened_at, tz).timestamp_millis();
+                let event = serde_json::to_string(&run.data).unwrap_or_else(|_| "{}".into());
                 changed.push(i);
-                i += 1;
+                // Opening it: this run collects until the window closes.
+                let mut records = run.records.clone();
+                let detail = format!("collecting until {}", rfc3339(closes));
+                put(
+                    &mut records,
+                    run.step_record(i, &step.id, "waiting", Some(detail)),
+                );
+                let c = Cursor {
+                    step: i,
+                    until: Some(closes),
+                    to: run.cursor.to.clone(),
+                    ..Default::default()
+                };
+                let opened = run.move_to(&records, &changed, "scheduled", Some(closes), c);
+                // Joining one: the event goes to the open digest, and this
+                // run ends here.
+                let merged = |owner: String| {
+                    let mut records = run.records.clone();
+                    let detail = format!("merged into the digest of run {owner}");
+                    put(
+                        &mut records,
+                        run.step_record(i, &step.id, "done", Some(detail)),
+                    );
+                    let c = Cursor {
+                        step: wf.steps.len(),
+                        to: run.cursor.to.clone(),
+                        ..Default::default()
+                    };
+                    run.move_to(&records, &changed, "sent", None, c)
+                };
+                let scope = (key_name.as_str(), run.row.recipient.as_str(), key.as_str());
+                return Ok(store
+                    .join_digest(scope, &event, closes, &opened, &merged, now)
+                    .await?
+                    .is_some());
             }
         }
     }

@@ -895,21 +895,6 @@ pub fn preview(wf: &Workflow, data: &Value, recipient: &Value) -> Vec<StepPrevie
     out
 }
 
-/// Whether a stored definition has a digest step.
-pub fn has_digest(def: &str) -> bool {
-    serde_json::from_str::<Value>(def)
-        .ok()
-        .and_then(|v| {
-            let steps = v.get("steps")?.as_array()?;
-            Some(
-                steps.iter().any(|s| {
-                    s.get("type").and_then(Value::as_str) == Some(StepType::Digest.as_str())
-                }),
-            )
-        })
-        .unwrap_or(false)
-}
-
 /// A step's type, as written.
 pub fn kind(a: &Action) -> &'static str {
     match a {

@@ -737,15 +737,7 @@ impl Sender<'_> {
                 ));
                 None
             }
-            Some(w) => {
-                if crate::domain::workflow::has_digest(&w.content) {
-                    errors.push(FieldError::new(
-                        "workflow",
-                        format!("workflow `{key}` has a digest step, and digests can't be triggered yet"),
-                    ));
-                }
-                Some(w.version)
-            }
+            Some(w) => Some(w.version),
         };
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));

@@ -55,13 +55,15 @@ where
         .bind(before)
         .execute(&mut *tx)
         .await?;
-        // A finished run's step records go with it.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM workflow_steps WHERE run_id IN ({finished})"
-        )))
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
+        // A finished run's step records and digest events go with it.
+        for table in ["workflow_steps", "workflow_digest_events"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE run_id IN ({finished})"
+            )))
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        }
         let n = sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM deliveries WHERE id IN ({finished})"
         )))

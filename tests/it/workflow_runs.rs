@@ -254,8 +254,6 @@ async fn a_trigger_names_its_mistakes() {
         let app = spawn_app(&b).await;
         let wf = json!({"steps": [{"id": "a", "type": "delay", "for": "1m"}]});
         assert_eq!(app.put("/v1/workflows/w", &wf).await.status(), 201);
-        let digest = json!({"steps": [{"id": "d", "type": "digest", "window": "1h"}, {"id": "a", "type": "delay", "for": "1m"}]});
-        assert_eq!(app.put("/v1/workflows/digest", &digest).await.status(), 201);
         for (body, field) in [
             (json!({"workflow": "nope", "to": [{"id": "a"}]}), "workflow"),
             (json!({"workflow": "w", "template": "t", "to": [{"id": "a"}]}), "template"),
@@ -263,7 +261,6 @@ async fn a_trigger_names_its_mistakes() {
             (json!({"workflow": "w", "to": [{}]}), "to[0]"),
             (json!({"workflow": "w", "to": [{"id": "a"}], "cancel_key": ""}), "cancel_key"),
             (json!({"workflow": "w", "to": [{"id": "a"}], "send_at": "soon"}), "send_at"),
-            (json!({"workflow": "digest", "to": [{"id": "a"}]}), "workflow"),
             (json!({"content": {"sms": {"text": "x"}}, "to": [{"phone": "+8613800138000"}], "cancel_key": "k"}), "cancel_key"),
         ] {
             let r = app.post("/v1/notifications", &body).await;
@@ -415,6 +412,118 @@ async fn a_step_run_by_two_workers_at_once_sends_once() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(rx.count(), 1);
         app.stop().await;
+    })
+    .await;
+}
+
+/// A digest's webhook: how many events, and the first ones' titles.
+fn digest_workflow(window: &str, max_events: u32) -> Value {
+    json!({"steps": [
+        {"id": "collect", "type": "digest", "key": "{{data.thread}}", "window": window, "max_events": max_events},
+        {"id": "send", "type": "send", "channel": "webhook", "content": {"webhook": {"body":
+            "{\"thread\": {{json thread}}, \"count\": {{count}}, \"titles\": [{{#each events}}{{json title}}{{#unless @last}},{{/unless}}{{/each}}]}"}}}
+    ]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_in_one_window_go_out_as_one_digest_per_key() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        assert_eq!(app.put("/v1/workflows/comments", &digest_workflow("2s", 3)).await.status(), 201);
+        let mut ids = Vec::new();
+        for (thread, title) in [("a", "one"), ("a", "two"), ("b", "other"), ("a", "three"), ("a", "four"), ("a", "five")] {
+            let r = app
+                .post(
+                    "/v1/notifications",
+                    &json!({"workflow": "comments", "to": [{"id": "u_1", "webhook_url": rx.url}], "data": {"thread": thread, "title": title}}),
+                )
+                .await;
+            assert_eq!(r.status(), 202);
+            ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string());
+        }
+        let got = rx.wait_for(2, Duration::from_secs(20)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(rx.count(), 2, "one digest per thread");
+        let mut bodies: Vec<Value> = got.iter().map(|r| serde_json::from_str(&r.body).unwrap()).collect();
+        bodies.sort_by_key(|b| b["thread"].as_str().unwrap().to_string());
+        assert_eq!(bodies[0], json!({"thread": "a", "count": 5, "titles": ["one", "two", "three"]}), "in arrival order, the first max_events");
+        assert_eq!(bodies[1], json!({"thread": "b", "count": 1, "titles": ["other"]}));
+        // The first event's run collected; the others merged into it.
+        let first = wait_for_runs(&app, &ids[0]).await;
+        assert_eq!(states(&first["runs"][0]), pairs(&[("collect", "done"), ("send", "done")]));
+        let merged = wait_for_runs(&app, &ids[1]).await;
+        let run = &merged["runs"][0];
+        assert_eq!(run["status"], "completed");
+        assert_eq!(states(run), pairs(&[("collect", "done"), ("send", "not run")]));
+        assert_eq!(
+            run["steps"][0]["detail"],
+            format!("merged into the digest of run {}", first["runs"][0]["id"].as_str().unwrap())
+        );
+        // A new event after the window closed opens a new digest.
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"workflow": "comments", "to": [{"id": "u_1", "webhook_url": rx.url}], "data": {"thread": "a", "title": "late"}}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let got = rx.wait_for(3, Duration::from_secs(20)).await;
+        let last: Value = serde_json::from_str(&got[2].body).unwrap();
+        assert_eq!(last, json!({"thread": "a", "count": 1, "titles": ["late"]}));
+        app.stop().await;
+    })
+    .await;
+}
+
+/// Triggers into one digest window through two real processes at once:
+/// one digest, with every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_triggers_through_two_processes_make_one_digest() {
+    const EVENTS: usize = 24;
+    each_backend(|b| async move {
+        use crate::crash::{admin_key, start_serve};
+        let db = TestDb::new(&b);
+        let rx = Receiver::start().await;
+        let mut one = start_serve(&db, &[], "one").await;
+        let mut two = start_serve(&db, &[], "two").await;
+        let key = admin_key(&db);
+        let client = reqwest::Client::new();
+        let r = client
+            .put(one.url("/v1/workflows/comments"))
+            .bearer_auth(&key)
+            .json(&digest_workflow("4s", 1000))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let sends = (0..EVENTS).map(|i| {
+            let url = if i % 2 == 0 { one.url("/v1/notifications") } else { two.url("/v1/notifications") };
+            let (client, key, rx_url) = (client.clone(), key.clone(), rx.url.clone());
+            async move {
+                let r = client
+                    .post(url)
+                    .bearer_auth(&key)
+                    .json(&json!({"workflow": "comments", "to": [{"id": "u_1", "webhook_url": rx_url}], "data": {"thread": "t", "title": format!("e{i}")}}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 202);
+            }
+        });
+        futures::future::join_all(sends).await;
+        let got = rx.wait_for(1, Duration::from_secs(30)).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(rx.count(), 1, "one digest: {:?}", rx.received().iter().map(|r| r.body.clone()).collect::<Vec<_>>());
+        let body: Value = serde_json::from_str(&got[0].body).unwrap();
+        assert_eq!(body["count"], EVENTS);
+        let mut titles: Vec<String> = body["titles"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+        titles.sort();
+        let mut want: Vec<String> = (0..EVENTS).map(|i| format!("e{i}")).collect();
+        want.sort();
+        assert_eq!(titles, want);
+        one.stop_gracefully(Duration::from_secs(30)).await;
+        two.stop_gracefully(Duration::from_secs(30)).await;
     })
     .await;
 }
