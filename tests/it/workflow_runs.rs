@@ -376,7 +376,6 @@ async fn runs_survive_a_kill_and_two_processes_run_each_step_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_step_run_by_two_workers_at_once_sends_once() {
     each_backend(|b| async move {
-        use missive::store::prelude::*;
         let app = spawn_app(&b).await;
         let rx = Receiver::start().await;
         let wf = json!({"steps": [
