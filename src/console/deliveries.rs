@@ -9,8 +9,10 @@ use axum::Router;
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
 
+use super::notifications;
 use super::page::{self, csrf_field, layout, render, Nav, PageResult};
 use super::session::{Action, Session};
+use crate::domain::workflow::RUN_CHANNEL;
 use crate::domain::{Channel, Priority, Reason, Status};
 use crate::service::auth::Permission;
 use crate::service::deliveries::ListQuery;
@@ -160,7 +162,13 @@ async fn list_page(state: &AppState, session: &Session, f: Filters) -> PageResul
                                 td { (page::status_badge(&d.status)) }
                                 td { (d.channel) }
                                 td.addr title=(d.address) { a href={"/console/recipients?id=" (super::session::urlencode(&d.recipient))} { (d.recipient) } }
-                                td { (d.template_key.as_deref().unwrap_or("inline")) }
+                                td {
+                                    @if d.channel == RUN_CHANNEL {
+                                        a.run href=(notifications::run_href(&d.notification_id, &d.id)) { "run of " code { (d.address) } }
+                                    } @else {
+                                        (d.template_key.as_deref().unwrap_or("inline"))
+                                    }
+                                }
                                 td.num { (d.attempts) }
                                 td { (d.provider.as_deref().unwrap_or("")) }
                                 td.why { (why(d)) }
@@ -287,14 +295,29 @@ async fn show_page(
     let status = Status::parse(&d.status).ok();
     let failed = status == Some(Status::Failed);
     let waiting = status.is_some_and(Status::is_pending);
+    // A workflow run: its content is its place in the workflow, its
+    // address the workflow's key; its steps are on its notification's page.
+    let run = d.channel == RUN_CHANNEL;
+    let cancel_confirm = if run {
+        "Cancel this run? Its remaining steps will not run."
+    } else {
+        "Cancel this delivery? It will not be sent."
+    };
     Ok(render(layout(
         &format!("Delivery {id}"),
         Some(session),
         Nav::Deliveries,
         html! {
             p.crumbs { a href="/console/deliveries" { "Deliveries" } " / " (d.id) }
-            h1 { "Delivery " (page::status_badge(&d.status)) }
+            h1 { @if run { "Workflow run " } @else { "Delivery " } (page::status_badge(&d.status)) }
             (page::flash(notice))
+            @if run {
+                p.run-note {
+                    "One recipient's run through workflow " code { (d.address) } ". "
+                    a href=(notifications::run_href(&d.notification_id, &d.id)) { "See its steps" }
+                    " on its notification's page."
+                }
+            }
             @if let Some(r) = &d.reason { p.reason { "Reason: " strong.reason-code { (r) } } }
             @if let Some(w) = describe_wait(&d, now) { p.wait { (w) } }
             @if session.may(Permission::Operate) && (failed || waiting) {
@@ -306,7 +329,7 @@ async fn show_page(
                     }
                     @if waiting {
                         form method="post" action={"/console/deliveries/" (d.id) "/cancel"}
-                            data-confirm="Cancel this delivery? It will not be sent." {
+                            data-confirm=(cancel_confirm) {
                             (csrf_field(session)) button.danger id="cancel" type="submit" { "Cancel" }
                         }
                     }
@@ -314,16 +337,23 @@ async fn show_page(
             }
             dl.facts {
                 dt { "Id" } dd { code { (d.id) } }
-                dt { "Notification" } dd { a href={"/console/deliveries?notification=" (d.notification_id)} { code { (d.notification_id) } } }
+                dt { "Notification" } dd {
+                    a.notification href=(notifications::href(&d.notification_id)) { code { (d.notification_id) } }
+                    " · " a href={"/console/deliveries?notification=" (super::session::urlencode(&d.notification_id))} { "its deliveries in the log" }
+                }
                 dt { "Channel" } dd { (d.channel) }
                 dt { "Category" } dd { (d.category) }
                 dt { "Priority" } dd { (Priority::from_rank(d.priority)) }
                 dt { "Recipient" } dd { a href={"/console/recipients?id=" (super::session::urlencode(&d.recipient))} { (d.recipient) } }
-                dt { "Address" } dd { code { (d.address) } }
-                dt { "Template" } dd {
-                    @match &d.template_key {
-                        Some(t) => a href={"/console/templates/" (t)} { (t) },
-                        None => "inline content",
+                @if run {
+                    dt { "Workflow" } dd { code { (d.address) } }
+                } @else {
+                    dt { "Address" } dd { code { (d.address) } }
+                    dt { "Template" } dd {
+                        @match &d.template_key {
+                            Some(t) => a href={"/console/templates/" (t)} { (t) },
+                            None => "inline content",
+                        }
                     }
                 }
                 dt { "Attempts" } dd { (d.attempts) }
@@ -332,8 +362,14 @@ async fn show_page(
                 dt { "Updated" } dd { (page::time(d.updated_at)) }
                 @if let Some(e) = &d.last_error { dt { "Last error" } dd.error { (e) } }
             }
-            h2 { "Content" }
-            (content_view(&d.channel, &content))
+            @if run {
+                h2 { "Place in the workflow" }
+                p.sub { "Where the run stands, as it keeps it (the step it is at, counting from 0)." }
+                pre.cursor { (page::pretty_json(&d.content)) }
+            } @else {
+                h2 { "Content" }
+                (content_view(&d.channel, &content))
+            }
             h2 { "Attempts" }
             @if attempts.is_empty() {
                 p.sub { "No attempts yet." }

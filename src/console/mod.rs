@@ -11,6 +11,7 @@
 
 mod deliveries;
 mod keys;
+mod notifications;
 pub mod overview;
 pub mod page;
 mod recipients;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/assets/console.js", get(js))
         .merge(overview::router())
         .merge(deliveries::router())
+        .merge(notifications::router())
         .merge(templates::router())
         .merge(workflows::router())
         .merge(recipients::router())

@@ -247,13 +247,7 @@ async fn show(
         .map(|r| Run {
             id: r.row.id,
             recipient: r.row.recipient,
-            status: match r.row.status.as_str() {
-                "sent" => "completed",
-                "failed" => "failed",
-                "cancelled" => "cancelled",
-                _ => "running",
-            }
-            .to_string(),
+            status: crate::service::workflows::run_status(&r.row.status).to_string(),
             error: r.row.last_error,
             steps: r
                 .steps

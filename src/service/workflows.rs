@@ -269,6 +269,17 @@ pub fn recipient_facts(r: &RecipientInput) -> Value {
     serde_json::to_value(r).unwrap_or_else(|_| json!({}))
 }
 
+/// A run's status as the API and the console say it, from its row's:
+/// `running`, `completed`, `failed` or `cancelled`.
+pub fn run_status(row_status: &str) -> &'static str {
+    match row_status {
+        "sent" => "completed",
+        "failed" => "failed",
+        "cancelled" => "cancelled",
+        _ => "running",
+    }
+}
+
 /// Most runs `GET /v1/notifications/{id}` shows with their steps.
 pub const MAX_RUNS_SHOWN: usize = 100;
 

@@ -48,6 +48,7 @@ async fn every_console_page_allows_what_the_api_allows_and_no_more() {
         assert_eq!(r.status(), 202, "{:?}", r.text().await);
         let v: Value = r.json().await.unwrap();
         let delivery = v["deliveries"][0]["id"].as_str().unwrap().to_string();
+        let notification = v["id"].as_str().unwrap().to_string();
 
         // (console page, the API routes with the same data)
         let s = |v: &str| v.to_string();
@@ -57,6 +58,10 @@ async fn every_console_page_allows_what_the_api_allows_and_no_more() {
             (
                 format!("/console/deliveries/{delivery}"),
                 vec![format!("/v1/deliveries/{delivery}")],
+            ),
+            (
+                format!("/console/notifications/{notification}"),
+                vec![format!("/v1/notifications/{notification}")],
             ),
             // The profile and the recipient's recent deliveries.
             (

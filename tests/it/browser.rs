@@ -3,7 +3,8 @@
 //! An operator signs in, finds a failed delivery by filter, opens it,
 //! retries it and sees it sent; an admin edits a template, sees the preview
 //! follow and an error at its line, saves and rolls back; a workflow's steps
-//! read in order and its dry run answers.
+//! read in order and its dry run answers; a trigger's runs are followed
+//! step by step from the log.
 //!
 //! Screenshots of the pages go to `target/screenshots/`, or to
 //! `docs/screenshots/` with `MISSIVE_SCREENSHOTS=docs`.
@@ -460,6 +461,97 @@ async fn a_workflows_steps_read_in_order_and_its_dry_run_answers() {
             .await
             .unwrap();
         wait_text(&c, "#dry-run-data-error", |t| t.starts_with("not JSON")).await;
+        c.close().await.unwrap();
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_triggers_runs_are_followed_step_by_step_from_the_log() {
+    each_backend(|b| async move {
+        let Some((_driver, c)) = browser().await else {
+            return;
+        };
+        let app = spawn_app(&b).await;
+        let t = json!({"channels": {
+            "in_app": {"title": "{{title}}", "body": "{{body}}"},
+            "email": {"subject": "{{title}}", "text": "{{body}}"}}});
+        assert_eq!(app.put("/v1/templates/comment", &t).await.status(), 201);
+        let w = json!({
+            "name": "Comment escalation",
+            "steps": [
+                {"id": "inapp", "type": "send", "channel": "in_app", "template": "comment"},
+                {"id": "wait", "type": "delay", "for": "30m"},
+                {"id": "email", "type": "send", "channel": "email", "template": "comment",
+                 "if": [{"step": "inapp", "is": "not_read"}]},
+                {"id": "sms", "type": "send", "channel": "sms", "content": {"sms": {"text": "New comment: {{title}}"}},
+                 "if": [{"field": "data.priority", "op": "equals", "value": "high"}]}
+            ]});
+        assert_eq!(app.put("/v1/workflows/comment", &w).await.status(), 201);
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"workflow": "comment", "to": [{"id": "u_1"}],
+                        "data": {"title": "A reply to your comment", "body": "Hi", "priority": "low"}}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let path = format!("/v1/notifications/{id}");
+        let waiting = poll_until(Duration::from_secs(20), || {
+            let path = path.clone();
+            let app = &app;
+            async move {
+                let n = app.get_json(&path).await;
+                (n["runs"][0]["steps"][1]["state"] == "waiting", n)
+            }
+        })
+        .await;
+        assert!(waiting.is_ok(), "the run reaches its delay: {waiting:?}");
+
+        sign_in(&c, &app, "/console/deliveries").await;
+        css(&c, "a.run").await.click().await.unwrap();
+        css(&c, "ol.run-steps").await;
+        assert_eq!(
+            c.current_url().await.unwrap().path(),
+            format!("/console/notifications/{id}")
+        );
+        let mut states = Vec::new();
+        for li in c.find_all(Locator::Css("ol.run-steps > li")).await.unwrap() {
+            states.push(li.attr("data-state").await.unwrap().unwrap_or_default());
+        }
+        assert_eq!(states, ["done", "waiting", "pending", "pending"]);
+        wait_text(&c, "ol.run-steps li[data-step='wait'] .due", |t| {
+            t.starts_with("Goes on ") && t.contains("(in 29 min)")
+        })
+        .await;
+        let runs = css(&c, "h2#runs").await;
+        c.execute(
+            "arguments[0].scrollIntoView()",
+            vec![serde_json::to_value(&runs).unwrap()],
+        )
+        .await
+        .unwrap();
+        screenshot(&c, "notification-runs").await;
+
+        // The in-app step's delivery, and back to the run.
+        css(&c, "ol.run-steps li[data-step='inapp'] .step-deliveries a")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "h1", |t| t.starts_with("Delivery")).await;
+        css(&c, "a.notification").await.click().await.unwrap();
+        css(&c, "p.parent a").await.click().await.unwrap();
+        css(&c, "ol.run-steps").await;
+        assert_eq!(
+            c.current_url().await.unwrap().path(),
+            format!("/console/notifications/{id}")
+        );
         c.close().await.unwrap();
         app.stop().await;
     })

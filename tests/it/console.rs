@@ -749,3 +749,201 @@ async fn a_workflows_pages_show_its_steps_versions_and_a_dry_run() {
     })
     .await;
 }
+
+/// Each step of a run on a notification's page: (id, state).
+fn run_steps(html: &str, run: &str) -> Vec<(String, String)> {
+    let at = html
+        .find(&format!("data-run=\"{run}\""))
+        .unwrap_or_else(|| panic!("no run {run} on the page"));
+    let section = &html[at..at + html[at..].find("</section>").unwrap()];
+    section
+        .split("<li data-step=\"")
+        .skip(1)
+        .map(|li| {
+            let id = &li[..li.find('"').unwrap()];
+            let state = &li[li.find("data-state=\"").unwrap() + 12..];
+            (
+                id.to_string(),
+                state[..state.find('"').unwrap()].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The part of a run's section that draws step `step`.
+fn step_html<'a>(html: &'a str, run: &str, step: &str) -> &'a str {
+    let at = html.find(&format!("data-run=\"{run}\"")).unwrap();
+    let at = at
+        + html[at..]
+            .find(&format!("<li data-step=\"{step}\""))
+            .unwrap_or_else(|| panic!("no step {step} in run {run}"));
+    let end = html[at + 1..]
+        .find("<li data-step=\"")
+        .or_else(|| html[at..].find("</ol>"))
+        .unwrap();
+    &html[at..at + 1 + end]
+}
+
+/// Polls the API until `ok` holds of the notification; returns it.
+async fn wait_for_notification(app: &TestApp, id: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let path = format!("/v1/notifications/{id}");
+    let ok = &ok;
+    match poll_until(Duration::from_secs(30), || {
+        let path = path.clone();
+        async move {
+            let n = app.get_json(&path).await;
+            (ok(&n), n)
+        }
+    })
+    .await
+    {
+        Ok(n) => n,
+        Err(n) => panic!("the runs never got there: {n:#}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notifications_page_draws_each_runs_steps_as_a_timeline() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let t = json!({"channels": {"in_app": {"title": "{{title}}", "body": "New comment"}}});
+        assert_eq!(app.put("/v1/templates/note", &t).await.status(), 201);
+        let wf = json!({"name": "Follow-up", "steps": [
+            {"id": "inapp", "type": "send", "channel": "in_app", "template": "note"},
+            {"id": "wait", "type": "delay", "for": "1h"},
+            {"id": "again", "type": "send", "channel": "in_app", "template": "note",
+             "if": [{"field": "data.x", "op": "equals", "value": 1}]}
+        ]});
+        assert_eq!(app.put("/v1/workflows/followup", &wf).await.status(), 201);
+        let wf = json!({"steps": [
+            {"id": "inapp", "type": "send", "channel": "in_app", "template": "note"},
+            {"id": "vip", "type": "send", "channel": "in_app", "template": "note",
+             "if": [{"field": "data.x", "op": "equals", "value": 2}]}
+        ]});
+        assert_eq!(app.put("/v1/workflows/quick", &wf).await.status(), 201);
+
+        let trigger = |workflow: &'static str, to: Value| {
+            let app = &app;
+            async move {
+                let r = app
+                    .post(
+                        "/v1/notifications",
+                        &json!({"workflow": workflow, "to": to, "data": {"x": 1, "title": "<b>Hi</b>"}}),
+                    )
+                    .await;
+                assert_eq!(r.status(), 202);
+                let v: Value = r.json().await.unwrap();
+                v["id"].as_str().unwrap().to_string()
+            }
+        };
+        let id = trigger("followup", json!([{"id": "u_a"}, {"id": "u_b"}])).await;
+        let n = wait_for_notification(&app, &id, |n| {
+            n["runs"].as_array().is_some_and(|r| {
+                r.len() == 2 && r.iter().all(|r| r["steps"][1]["state"] == "waiting")
+            })
+        })
+        .await;
+
+        let c = ConsoleClient::new(&app);
+        c.sign_in(&app.key).await;
+        let (status, html) = c.page(&format!("/console/notifications/{id}")).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(
+            html.contains("href=\"/console/workflows/followup?version=1\""),
+            "the workflow's version: {html}"
+        );
+        assert!(
+            html.contains("&quot;title&quot;: &quot;&lt;b&gt;Hi&lt;/b&gt;&quot;"),
+            "the data as JSON, escaped"
+        );
+        assert!(!html.contains("<b>Hi</b>"));
+        for run in n["runs"].as_array().unwrap() {
+            let rid = run["id"].as_str().unwrap();
+            assert_eq!(
+                run_steps(&html, rid),
+                [("inapp", "done"), ("wait", "waiting"), ("again", "pending")]
+                    .map(|(a, b)| (a.to_string(), b.to_string())),
+                "{html}"
+            );
+            let section = &html[html.find(&format!("data-run=\"{rid}\"")).unwrap()..];
+            assert!(section.starts_with(&format!("data-run=\"{rid}\" data-status=\"running\"")));
+            let recipient = run["recipient"].as_str().unwrap();
+            assert!(section.contains(&format!("Run for <a href=\"/console/recipients?id={recipient}\">{recipient}</a>")));
+            // The send step links to what it sent.
+            let inapp = step_html(&html, rid, "inapp");
+            let child = run["steps"][0]["notification_id"].as_str().unwrap();
+            assert!(inapp.contains(&format!("href=\"/console/notifications/{child}\"")), "{inapp}");
+            let d = run["steps"][0]["deliveries"][0]["id"].as_str().unwrap();
+            assert!(inapp.contains(&format!("href=\"/console/deliveries/{d}\"")), "{inapp}");
+            assert!(inapp.contains("in_app to "), "{inapp}");
+            // The delay says when it goes on, and what it waits for.
+            let wait = step_html(&html, rid, "wait");
+            assert!(wait.contains("Goes on <time datetime=\""), "{wait}");
+            assert!(wait.contains("(in 59 min)") || wait.contains("(in 1 h)"), "{wait}");
+            assert!(wait.contains("Waiting: until "), "{wait}");
+            let again = step_html(&html, rid, "again");
+            assert!(again.contains("class=\"badge state s-queued\">pending<"), "{again}");
+        }
+
+        // The run's row in the log and its delivery page lead here.
+        let run = &n["runs"][0];
+        let rid = run["id"].as_str().unwrap();
+        let (_, log) = c.page("/console/deliveries").await;
+        let row = &log[log.find(&format!("data-id=\"{rid}\"")).expect("the run's row")..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(
+            row.contains(&format!("href=\"/console/notifications/{id}#run-{rid}\"")),
+            "{row}"
+        );
+        assert!(row.contains("run of <code>followup</code>"), "{row}");
+        let (status, page) = c.page(&format!("/console/deliveries/{rid}")).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Workflow run "), "{page}");
+        assert!(page.contains(&format!("href=\"/console/notifications/{id}#run-{rid}\"")));
+        assert!(page.contains(&format!("href=\"/console/notifications/{id}\"")));
+        assert!(page.contains("Place in the workflow") && page.contains("&quot;step&quot;: 1"), "{page}");
+        assert!(!page.contains("inline content"), "a run has no template");
+
+        // What a step sent: its delivery and its notification lead back
+        // to the notification that started the run.
+        let child = run["steps"][0]["notification_id"].as_str().unwrap();
+        let d = run["steps"][0]["deliveries"][0]["id"].as_str().unwrap();
+        let (_, page) = c.page(&format!("/console/deliveries/{d}")).await;
+        assert!(page.contains(&format!("href=\"/console/notifications/{child}\"")), "{page}");
+        let (status, page) = c.page(&format!("/console/notifications/{child}")).await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains(&format!("Sent by step <code>inapp</code> of <a href=\"/console/notifications/{id}#run-{rid}\">a workflow run</a>")),
+            "{page}"
+        );
+        assert!(page.contains(&format!("class=\"parent-notification\" href=\"/console/notifications/{id}\"")), "{page}");
+        assert!(page.contains(&format!("data-id=\"{d}\"")), "its delivery is listed");
+        assert!(page.contains("href=\"/console/templates/note\""), "{page}");
+
+        // A step whose condition fails says why; the run completes.
+        let quick = trigger("quick", json!([{"id": "u_a"}])).await;
+        let q = wait_for_notification(&app, &quick, |n| {
+            n["runs"].as_array().is_some_and(|r| r.iter().all(|r| r["status"] == "completed"))
+        })
+        .await;
+        let (_, html) = c.page(&format!("/console/notifications/{quick}")).await;
+        let rid = q["runs"][0]["id"].as_str().unwrap();
+        assert_eq!(
+            run_steps(&html, rid),
+            [("inapp", "done"), ("vip", "skipped")].map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        assert!(html.contains(&format!("data-run=\"{rid}\" data-status=\"completed\"")));
+        let vip = step_html(&html, rid, "vip");
+        assert!(vip.contains("Not met: <code>data.x equals 2</code>"), "{vip}");
+
+        assert_eq!(c.page("/console/notifications/nothing").await.0, 404);
+        // A key without `read` is refused, as the API refuses it.
+        let templates = ConsoleClient::new(&app);
+        assert_eq!(templates.sign_in(&make_key(&app, "templates").await).await.status(), 303);
+        let (status, page) = templates.page(&format!("/console/notifications/{id}")).await;
+        assert_eq!(status, 403);
+        assert!(!page.contains("followup"), "{page}");
+        app.stop().await;
+    })
+    .await;
+}
