@@ -220,6 +220,11 @@ impl App {
                 cfg.maintenance.clone(),
                 stop_work.clone(),
             ));
+            tasks.spawn(dispatch::schedules::run(
+                state.clone(),
+                cfg.worker.schedule_tick,
+                stop_work.clone(),
+            ));
         }
         let has_listener = self.listener.is_some();
         if has_listener {

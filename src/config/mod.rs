@@ -118,6 +118,7 @@ struct RawWorker {
     lease: String,
     poll_interval: String,
     shutdown_grace: String,
+    schedule_tick: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -485,6 +486,9 @@ pub struct WorkerConfig {
     pub lease: Duration,
     pub poll_interval: Duration,
     pub shutdown_grace: Duration,
+    /// How often recurring schedules are looked at (a whole number of
+    /// seconds that divides a minute).
+    pub schedule_tick: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -707,6 +711,18 @@ impl Config {
             lease: positive_duration("worker.lease", &raw.worker.lease)?,
             poll_interval: positive_duration("worker.poll_interval", &raw.worker.poll_interval)?,
             shutdown_grace: duration("worker.shutdown_grace", &raw.worker.shutdown_grace)?,
+            schedule_tick: {
+                let d = positive_duration("worker.schedule_tick", &raw.worker.schedule_tick)?;
+                let s = d.as_secs();
+                if d.subsec_nanos() != 0 || s == 0 || 60 % s != 0 {
+                    return Err(invalid(
+                        "worker.schedule_tick",
+                        &raw.worker.schedule_tick,
+                        "whole seconds that divide a minute: 1s, 2s, 5s, 10s, 15s, 20s, 30s or 60s",
+                    ));
+                }
+                d
+            },
         };
 
         let retention = duration("maintenance.retention", &raw.maintenance.retention)?;

@@ -6,6 +6,7 @@
 pub mod maintenance;
 pub mod retry;
 pub mod runs;
+pub mod schedules;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

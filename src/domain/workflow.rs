@@ -491,7 +491,7 @@ fn word<T>(
 }
 
 /// `daily 09:00`, `weekly mon 09:00`, or a cron expression.
-fn parse_schedule(s: &str) -> Result<Window, String> {
+pub fn parse_schedule(s: &str) -> Result<Window, String> {
     let words: Vec<&str> = s.split_whitespace().collect();
     let (weekday, clock) = match words.as_slice() {
         ["daily", clock] => (None, *clock),

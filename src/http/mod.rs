@@ -13,6 +13,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod providers;
 pub mod recipients;
+pub mod schedules;
 pub mod server;
 pub mod templates;
 pub mod versions;
@@ -36,6 +37,7 @@ pub fn routes(inbox_cors: &[String]) -> OpenApiRouter<AppState> {
         .merge(providers::router())
         .merge(templates::router())
         .merge(workflows::router())
+        .merge(schedules::router())
         .merge(recipients::router())
         .merge(inbox::router(inbox_cors))
         .merge(health::router())

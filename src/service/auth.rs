@@ -181,8 +181,11 @@ impl KeyCache {
 /// one; [`Permission::scopes`] says which scopes grant it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Permission {
-    /// Send notifications; issue and revoke inbox tokens.
+    /// Send notifications; issue and revoke inbox tokens; create, pause
+    /// and delete recurring schedules.
     Send,
+    /// Recurring schedules.
+    ReadSchedules,
     /// Deliveries, notifications, providers' state, the console overview.
     ReadDeliveries,
     /// Recipient profiles.
@@ -210,7 +213,7 @@ impl Permission {
         match self {
             Send | WriteRecipients | ChangeInbox => &["send"],
             ReadDeliveries => &["read"],
-            ReadRecipients | ReadInbox => &["read", "send"],
+            ReadRecipients | ReadInbox | ReadSchedules => &["read", "send"],
             ReadTemplates => &["read", "templates"],
             WriteTemplates => &["templates"],
             Operate | ManageKeys => &["admin"],
@@ -454,8 +457,9 @@ mod tests {
     use super::*;
 
     /// Every permission, for checking each scope against all of them.
-    const ALL: [Permission; 10] = [
+    const ALL: [Permission; 11] = [
         Permission::Send,
+        Permission::ReadSchedules,
         Permission::ReadDeliveries,
         Permission::ReadRecipients,
         Permission::WriteRecipients,
@@ -492,7 +496,13 @@ mod tests {
             ("templates", &[ReadTemplates, WriteTemplates]),
             (
                 "read",
-                &[ReadDeliveries, ReadRecipients, ReadInbox, ReadTemplates],
+                &[
+                    ReadDeliveries,
+                    ReadRecipients,
+                    ReadInbox,
+                    ReadTemplates,
+                    ReadSchedules,
+                ],
             ),
             ("admin", &ALL),
         ];

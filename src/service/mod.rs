@@ -2,7 +2,8 @@
 //! accept a send (`send`), cancel, retry and replay deliveries
 //! (`deliveries`), save and preview templates (`templates`), read,
 //! activate and archive any versioned resource (`versions`), save and
-//! dry-run workflows (`workflows`),
+//! dry-run workflows (`workflows`), keep recurring schedules and fire them
+//! (`schedules`),
 //! upsert and erase recipients (`recipients`), create, revoke and verify
 //! keys and open console sessions (`auth`). The API (`http`), the console
 //! and the CLI parse their input, call these, and map [`Error`] to their
@@ -12,6 +13,7 @@ pub mod auth;
 pub mod deliveries;
 mod error;
 pub mod recipients;
+pub mod schedules;
 pub mod send;
 pub mod stats;
 pub mod templates;

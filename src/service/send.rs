@@ -181,7 +181,7 @@ pub fn check_rendered(
     Ok(())
 }
 
-fn check_recipient(i: usize, r: &RecipientInput, errors: &mut Vec<FieldError>) {
+pub(crate) fn check_recipient(i: usize, r: &RecipientInput, errors: &mut Vec<FieldError>) {
     let mut field = |name: &str, v: &Option<String>, check: fn(&str) -> Result<(), String>| {
         if let Some(v) = v {
             if let Err(m) = check(v) {

@@ -2,7 +2,8 @@
 //! PostgreSQL ([`postgres`]), chosen once from the database URL.
 //!
 //! [`Store`] is the sum of one trait per aggregate ([`Queue`],
-//! [`Attempts`], [`Versions`] (templates, workflows), [`Runs`], [`Recipients`], [`Keys`], [`Inbox`],
+//! [`Attempts`], [`Versions`] (templates, workflows), [`Runs`],
+//! [`Schedules`], [`Recipients`], [`Keys`], [`Inbox`],
 //! [`Flow`], [`Upkeep`]), each in its own file with its statements, so a
 //! reader finds an aggregate's SQL next to its methods. `Arc<dyn Store>` is
 //! what the rest of missive holds; `use crate::store::prelude::*;` brings
@@ -28,6 +29,7 @@ pub mod queue;
 pub mod recipients;
 mod rows;
 pub mod runs;
+pub mod schedules;
 pub mod sqlite;
 pub mod upkeep;
 pub mod versions;
@@ -44,6 +46,7 @@ pub use queue::Queue;
 pub use recipients::Recipients;
 pub use rows::*;
 pub use runs::Runs;
+pub use schedules::Schedules;
 pub use upkeep::Upkeep;
 pub use versions::{Kind, Versions};
 
@@ -54,7 +57,7 @@ use crate::flow::provider_state::SharedState;
 /// Every aggregate's trait in one import: `use crate::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        Attempts, Flow, Inbox, Keys, Queue, Recipients, Runs, Store, Upkeep, Versions,
+        Attempts, Flow, Inbox, Keys, Queue, Recipients, Runs, Schedules, Store, Upkeep, Versions,
     };
 }
 
@@ -176,6 +179,7 @@ pub trait Store:
     + Attempts
     + Versions
     + Runs
+    + Schedules
     + Recipients
     + Keys
     + Inbox
@@ -191,6 +195,7 @@ impl<S> Store for S where
         + Attempts
         + Versions
         + Runs
+        + Schedules
         + Recipients
         + Keys
         + Inbox

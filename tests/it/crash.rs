@@ -31,6 +31,7 @@ pub(crate) fn child_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
             "100ms,100ms,100ms".into(),
         ),
         ("MISSIVE__WORKER__POLL_INTERVAL", "100ms".into()),
+        ("MISSIVE__WORKER__SCHEDULE_TICK", "1s".into()),
         ("MISSIVE__SERVER__SHUTDOWN_DRAIN", "0s".into()),
         ("RUST_LOG", "warn".into()),
     ] {

@@ -64,6 +64,38 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs one statement on the test's database, as a process that
+    /// stopped long ago would have left it (e.g. a time in the past).
+    pub async fn execute(&self, sql: &str) {
+        use sqlx::Connection;
+        match &self.backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}/missive.db", self.dir.path().display());
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+            Backend::Postgres(url) => {
+                let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SET search_path TO \"{}\"",
+                    self.schema
+                )))
+                .execute(&mut c)
+                .await
+                .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Backend::Postgres(url) = &self.backend {
@@ -107,7 +139,7 @@ pub fn test_toml(db: &TestDb, extra: &str) -> String {
         "{}\n{}\n",
         db.toml(),
         format!(
-            "[server]\nbind = \"127.0.0.1:0\"\nshutdown_drain = \"0s\"\nmetrics_refresh = \"200ms\"\n[worker]\npoll_interval = \"50ms\"\nlease = \"30s\"\n\
+            "[server]\nbind = \"127.0.0.1:0\"\nshutdown_drain = \"0s\"\nmetrics_refresh = \"200ms\"\n[worker]\npoll_interval = \"50ms\"\nlease = \"30s\"\nschedule_tick = \"1s\"\n\
              [channels.webhook]\nallow_private = true\ntimeout = \"2s\"\nretry_schedule = [\"10ms\", \"10ms\", \"10ms\"]\n{extra}"
         )
     )

@@ -21,6 +21,7 @@ mod openapi;
 mod outbound;
 mod recipients;
 mod render_limits;
+mod schedules;
 mod server;
 mod sms;
 mod startup;
