@@ -533,7 +533,18 @@ async fn step_on(state: &AppState, row: &Claimed) -> anyhow::Result<bool> {
                         return wait_until(run, &changed, i, t).await;
                     }
                     Ok(_) => run.record(i, &step.id, "done", Some("no wait".into()), None, 0),
-                    Err(why) => run.record(i, &step.id, "failed", Some(why), None, 0),
+                    // A wait that can't be read ends the run: the steps
+                    // after it were meant for later, not for now.
+                    Err(why) => {
+                        run.record(i, &step.id, "failed", Some(why.clone()), None, 0);
+                        changed.push(i);
+                        let c = Cursor {
+                            step: i,
+                            to: run.cursor.to.clone(),
+                            ..Default::default()
+                        };
+                        return run.moved(&changed, "failed", None, c, Some(why)).await;
+                    }
                 }
                 changed.push(i);
                 i += 1;

@@ -526,3 +526,63 @@ async fn concurrent_triggers_through_two_processes_make_one_digest() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delays_wait_for_a_time_in_the_data_or_the_end_of_quiet_hours() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        let wf = json!({"steps": [
+            {"id": "wait", "type": "delay", "until": "{{data.remind_at}}"},
+            {"id": "remind", "type": "send", "channel": "webhook", "content": {"webhook": {"body": "{}"}}}
+        ]});
+        assert_eq!(app.put("/v1/workflows/remind", &wf).await.status(), 201);
+        let send = |remind_at: String| {
+            json!({"workflow": "remind", "to": [{"webhook_url": rx.url}], "data": {"remind_at": remind_at}})
+        };
+        let t0 = std::time::Instant::now();
+        let due = chrono::Utc::now() + chrono::Duration::seconds(2);
+        let r = app.post("/v1/notifications", &send(due.to_rfc3339())).await;
+        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        rx.wait_for(1, Duration::from_secs(15)).await;
+        assert!(t0.elapsed() >= Duration::from_millis(1500), "sent after {:?}", t0.elapsed());
+        let n = wait_for_runs(&app, &id).await;
+        assert!(n["runs"][0]["steps"][0]["detail"].as_str().unwrap().starts_with("waited until "), "{n:#}");
+        // A time that does not read ends the run, sending nothing.
+        let r = app.post("/v1/notifications", &send("next tuesday".into())).await;
+        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let n = wait_for_runs(&app, &id).await;
+        let run = &n["runs"][0];
+        assert_eq!(run["status"], "failed");
+        assert_eq!(states(run), pairs(&[("wait", "failed"), ("remind", "not run")]));
+        assert!(run["error"].as_str().unwrap().contains("not an RFC 3339 time"), "{run:#}");
+
+        // Quiet hours from an hour ago to two hours from now (UTC).
+        let now = chrono::Utc::now();
+        let clock = |t: chrono::DateTime<chrono::Utc>| t.format("%H:%M").to_string();
+        let quiet = json!({"start": clock(now - chrono::Duration::hours(1)), "end": clock(now + chrono::Duration::hours(2))});
+        let r = app
+            .put("/v1/recipients/night", &json!({"webhook_url": rx.url, "timezone": "UTC", "quiet_hours": quiet}))
+            .await;
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
+        let wf = json!({"steps": [
+            {"id": "hush", "type": "delay", "until": "quiet_hours_end"},
+            {"id": "send", "type": "send", "channel": "webhook", "content": {"webhook": {"body": "{}"}}}
+        ]});
+        assert_eq!(app.put("/v1/workflows/polite", &wf).await.status(), 201);
+        let r = app.post("/v1/notifications", &json!({"workflow": "polite", "to": [{"id": "night"}]})).await;
+        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let n = poll_until(Duration::from_secs(10), || async {
+            let n = app.get_json(&format!("/v1/notifications/{id}")).await;
+            (n["runs"][0]["steps"][0]["state"] == "waiting", n)
+        })
+        .await
+        .expect("the run waits for the quiet hours to end");
+        let due = chrono::DateTime::parse_from_rfc3339(n["runs"][0]["steps"][0]["due_at"].as_str().unwrap()).unwrap();
+        let left = due.with_timezone(&chrono::Utc) - chrono::Utc::now();
+        assert!(left > chrono::Duration::minutes(118) && left <= chrono::Duration::minutes(120), "{left:?}");
+        assert_eq!(rx.count(), 1);
+        app.stop().await;
+    })
+    .await;
+}
