@@ -253,6 +253,30 @@ async fn logout(
     }
 }
 
+/// A version-history page's "activate" form: makes version `n` of a
+/// template or workflow current and goes back to `history` (writing
+/// templates is what allows it, for both).
+pub async fn activate_version(
+    state: &AppState,
+    session: &session::Session,
+    kind: crate::store::Kind,
+    key: &str,
+    n: i64,
+    history: &str,
+) -> Response {
+    if let Err(r) = session.require(&[Permission::WriteTemplates]) {
+        return r;
+    }
+    match state.activate(kind, key, n).await {
+        Ok(_) => {
+            tracing::info!(kind = kind.noun(), key, version = n, key_id = %session.key_id, "version activated from the console");
+            back_to(history, &format!("Version {n} is current."))
+        }
+        Err(Error::NotFound(m)) => page::not_found(session, &format!("{}.", page::capital(&m))),
+        Err(e) => page::failed(e),
+    }
+}
+
 /// Where an action goes back to, with a notice.
 pub fn back_to(path: &str, notice: &str) -> Response {
     let sep = if path.contains('?') { '&' } else { '?' };

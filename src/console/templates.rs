@@ -597,21 +597,8 @@ async fn rollback(
     Path((key, n)): Path<(String, i64)>,
     a: Action<Vec<(String, String)>>,
 ) -> Response {
-    let session = &a.session;
-    if let Err(r) = session.require(&[Permission::WriteTemplates]) {
-        return r;
-    }
-    match state.activate(Kind::Template, &key, n).await {
-        Ok(_) => {
-            tracing::info!(template = %key, version = n, key_id = %session.key_id, "template rolled back from the console");
-            super::back_to(
-                &format!("/console/templates/{}/versions", enc(&key)),
-                &format!("Version {n} is current again."),
-            )
-        }
-        Err(Error::NotFound(m)) => page::not_found(session, &format!("{m}.")),
-        Err(e) => page::failed(e),
-    }
+    let history = format!("/console/templates/{}/versions", enc(&key));
+    super::activate_version(&state, &a.session, Kind::Template, &key, n, &history).await
 }
 
 #[cfg(test)]

@@ -55,16 +55,10 @@ async fn stored(
 ) -> Result<Versioned, Response> {
     match state.versioned(Kind::Workflow, key, version).await {
         Ok(w) => Ok(w),
-        Err(Error::NotFound(m)) => Err(page::not_found(session, &format!("{}.", capital(&m)))),
+        Err(Error::NotFound(m)) => {
+            Err(page::not_found(session, &format!("{}.", page::capital(&m))))
+        }
         Err(e) => Err(page::failed(e)),
-    }
-}
-
-fn capital(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }
 
@@ -252,7 +246,7 @@ async fn dry_run(
                         DryRunResult::Refused(BTreeMap::from([("version".to_string(), m)]))
                     }
                     Err(Error::NotFound(m)) => {
-                        return Err(page::not_found(session, &format!("{}.", capital(&m))))
+                        return Err(page::not_found(session, &format!("{}.", page::capital(&m))))
                     }
                     Err(e) => return Err(page::failed(e)),
                 }
@@ -523,21 +517,8 @@ async fn activate(
     Path((key, n)): Path<(String, i64)>,
     a: Action<Vec<(String, String)>>,
 ) -> Response {
-    let session = &a.session;
-    if let Err(r) = session.require(&[Permission::WriteTemplates]) {
-        return r;
-    }
-    match state.activate(Kind::Workflow, &key, n).await {
-        Ok(_) => {
-            tracing::info!(workflow = %key, version = n, key_id = %session.key_id, "workflow version activated from the console");
-            super::back_to(
-                &format!("{}/versions", href(&key)),
-                &format!("Version {n} is current."),
-            )
-        }
-        Err(Error::NotFound(m)) => page::not_found(session, &format!("{}.", capital(&m))),
-        Err(e) => page::failed(e),
-    }
+    let history = format!("{}/versions", href(&key));
+    super::activate_version(&state, &a.session, Kind::Workflow, &key, n, &history).await
 }
 
 #[cfg(test)]
@@ -569,9 +550,9 @@ mod tests {
     #[test]
     fn not_found_messages_read_as_sentences() {
         assert_eq!(
-            capital("there is no workflow `x`"),
+            page::capital("there is no workflow `x`"),
             "There is no workflow `x`"
         );
-        assert_eq!(capital(""), "");
+        assert_eq!(page::capital(""), "");
     }
 }
