@@ -120,6 +120,37 @@ struct CircuitLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    event: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StepLabels {
+    kind: &'static str,
+    outcome: &'static str,
+}
+
+/// What a workflow run did, for `missive_workflow_runs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEvent {
+    Started,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// What a schedule's tick did with a due firing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Firing {
+    /// This process made the notification.
+    Fired,
+    /// Another process (or an earlier pass) fired it first.
+    Duplicate,
+    /// The workflow could not be triggered (archived, say).
+    Failed,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     method: &'static str,
     route: String,
@@ -166,6 +197,10 @@ pub struct Metrics {
     oldest_waiting: Gauge<f64, std::sync::atomic::AtomicU64>,
     circuit: Family<CircuitLabels, Gauge>,
     http: HistogramFamily<HttpLabels>,
+    runs: Family<RunLabels, Counter>,
+    steps: Family<StepLabels, Counter>,
+    digest_size: Histogram,
+    firings: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -189,6 +224,12 @@ impl Metrics {
             oldest_waiting: Gauge::default(),
             circuit: Family::default(),
             http: Family::new_with_constructor(http_histogram),
+            runs: Family::default(),
+            steps: Family::default(),
+            digest_size: Histogram::new([
+                1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
+            ]),
+            firings: Family::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -245,7 +286,62 @@ impl Metrics {
             Unit::Seconds,
             m.http.clone(),
         );
+        r.register(
+            "workflow_runs",
+            "Workflow runs, by event (started, completed, failed, cancelled)",
+            m.runs.clone(),
+        );
+        r.register(
+            "workflow_steps",
+            "Workflow steps, by kind (send, delay, digest) and outcome (done, skipped, failed, waiting, merged)",
+            m.steps.clone(),
+        );
+        r.register(
+            "digest_events",
+            "Events in each digest as it closed",
+            m.digest_size.clone(),
+        );
+        r.register(
+            "schedule_firings",
+            "Recurring schedules' due firings, by outcome (fired, duplicate: another process or pass fired it, failed)",
+            m.firings.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// `n` workflow runs did `event`.
+    pub fn runs(&self, event: RunEvent, n: u64) {
+        let event = match event {
+            RunEvent::Started => "started",
+            RunEvent::Completed => "completed",
+            RunEvent::Failed => "failed",
+            RunEvent::Cancelled => "cancelled",
+        };
+        self.runs.get_or_create(&RunLabels { event }).inc_by(n);
+    }
+
+    /// A workflow step of `kind` (`send`, `delay`, `digest`) came to
+    /// `outcome`.
+    pub fn step(&self, kind: &'static str, outcome: &str) {
+        let outcome = known(outcome, &["done", "skipped", "failed", "waiting", "merged"]);
+        self.steps
+            .get_or_create(&StepLabels { kind, outcome })
+            .inc();
+    }
+
+    /// A digest closed with `events` events.
+    pub fn digest_closed(&self, events: i64) {
+        self.digest_size.observe(events as f64);
+    }
+
+    /// A schedule's due firing, and what came of it here.
+    pub fn firing(&self, f: Firing) {
+        let outcome = match f {
+            Firing::Fired => "fired",
+            Firing::Duplicate => "duplicate",
+            Firing::Failed => "failed",
+        };
+        self.firings.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     /// A send request answered: a new notification or a replay, and the

@@ -21,14 +21,16 @@ use anyhow::Context;
 use serde_json::{json, Value};
 
 use crate::domain::workflow::{
-    describe, holds, one_failing, Action, Delay, Facts, SendMode, StepOutcome, Truth, Workflow,
+    describe, holds, kind, one_failing, Action, Delay, Facts, SendMode, StepOutcome, Truth,
+    Workflow,
 };
 use crate::domain::Channel;
 use crate::flow::quiet_hours::QuietHours;
+use crate::metrics::RunEvent;
 use crate::service::send::{SendRequest, Sender};
 use crate::service::workflows::{recipient_facts, Cursor};
 use crate::service::{AppState, Error};
-use crate::store::runs::{ChildDelivery, RunMove, StepRecord};
+use crate::store::runs::{ChildDelivery, Joined, RunMove, StepRecord};
 use crate::store::{Accepted, Claimed, Kind, NotificationRow};
 use crate::util::{now_ms, parse_rfc3339, rfc3339};
 
@@ -85,6 +87,8 @@ struct Run<'a> {
     cursor: Cursor,
     records: Vec<StepRecord>,
     now: i64,
+    /// Each step's kind, for the metrics.
+    kinds: Vec<&'static str>,
 }
 
 /// Puts a step's record in place of the one it had.
@@ -168,7 +172,30 @@ impl Run<'_> {
     ) -> anyhow::Result<bool> {
         let mut m = self.move_to(&self.records, changed, status, due_at, cursor);
         m.error = error;
-        Ok(self.state.store.move_run(&m, self.now).await?)
+        let moved = self.state.store.move_run(&m, self.now).await?;
+        if moved {
+            self.counted(&m, false);
+        }
+        Ok(moved)
+    }
+
+    /// Counts a move that was written: its steps, and the run's end.
+    fn counted(&self, m: &RunMove, merged: bool) {
+        let metrics = &self.state.metrics;
+        for r in &m.records {
+            let kind = self.kinds.get(r.step as usize).copied().unwrap_or("other");
+            let outcome = if merged && kind == "digest" {
+                "merged"
+            } else {
+                r.state.as_str()
+            };
+            metrics.step(kind, outcome);
+        }
+        match m.status {
+            "sent" => metrics.runs(RunEvent::Completed, 1),
+            "failed" => metrics.runs(RunEvent::Failed, 1),
+            _ => {}
+        }
     }
 
     /// Sends a step's message on `channels`; the notification's answer,
@@ -260,6 +287,7 @@ async fn step_on(state: &AppState, row: &Claimed) -> anyhow::Result<bool> {
         cursor,
         records,
         now,
+        kinds: Vec::new(),
     };
     let wf = match serde_json::from_str::<Value>(&w.content)
         .ok()
@@ -281,6 +309,7 @@ async fn step_on(state: &AppState, row: &Claimed) -> anyhow::Result<bool> {
                 .await;
         }
     };
+    run.kinds = wf.steps.iter().map(|s| kind(&s.action)).collect();
     let sender = Sender::new(
         store,
         &state.renderer,
@@ -566,7 +595,12 @@ async fn step_on(state: &AppState, row: &Claimed) -> anyhow::Result<bool> {
                         ..Default::default()
                     };
                     let m = run.move_to(&run.records, &changed, "scheduled", Some(now), c);
-                    return Ok(store.close_digest(&m, now).await?);
+                    let Some(events) = store.close_digest(&m, now).await? else {
+                        return Ok(false);
+                    };
+                    run.counted(&m, false);
+                    state.metrics.digest_closed(events);
+                    return Ok(true);
                 }
                 let key = match &d.key {
                     None => String::new(),
@@ -625,10 +659,22 @@ async fn step_on(state: &AppState, row: &Claimed) -> anyhow::Result<bool> {
                     run.move_to(&records, &changed, "sent", None, c)
                 };
                 let scope = (key_name.as_str(), run.row.recipient.as_str(), key.as_str());
-                return Ok(store
-                    .join_digest(scope, &event, closes, &opened, &merged, now)
-                    .await?
-                    .is_some());
+                return Ok(
+                    match store
+                        .join_digest(scope, &event, closes, &opened, &merged, now)
+                        .await?
+                    {
+                        None => false,
+                        Some(Joined::Opened) => {
+                            run.counted(&opened, false);
+                            true
+                        }
+                        Some(Joined::Merged(owner)) => {
+                            run.counted(&merged(owner), true);
+                            true
+                        }
+                    },
+                );
             }
         }
     }

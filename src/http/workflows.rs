@@ -103,6 +103,9 @@ async fn cancel(
             crate::util::now_ms(),
         )
         .await?;
+    state
+        .metrics
+        .runs(crate::metrics::RunEvent::Cancelled, cancelled);
     Ok(Json(CancelledRuns { cancelled }))
 }
 

@@ -132,6 +132,14 @@ impl AppState {
         for c in channels.iter().filter_map(|c| Channel::parse(c).ok()) {
             self.metrics.cancelled(c, 1);
         }
+        let runs = channels
+            .iter()
+            .filter(|c| *c == crate::domain::workflow::RUN_CHANNEL)
+            .count();
+        if runs > 0 {
+            self.metrics
+                .runs(crate::metrics::RunEvent::Cancelled, runs as u64);
+        }
         Ok(channels.len() as u64)
     }
 }

@@ -19,6 +19,7 @@ use super::{AppState, Error, Result};
 use crate::domain::check::check_timezone;
 use crate::domain::workflow::{parse_schedule, Window};
 use crate::domain::FieldError;
+use crate::metrics::Firing;
 use crate::store::schedules::{Fired, ScheduleRow, TargetRow};
 use crate::store::Kind;
 use crate::util::now_ms;
@@ -206,6 +207,7 @@ impl AppState {
                 continue;
             };
             let to: Vec<RecipientInput> = serde_json::from_str(&t.recipients).unwrap_or_default();
+            let to_len = to.len();
             let req = SendRequest {
                 workflow: Some(s.workflow_key.clone()),
                 to,
@@ -219,10 +221,12 @@ impl AppState {
                 &self.enabled_channels,
                 &self.config,
             );
+            let mut replayed = false;
             let (notification, error) =
                 match sender.send(req, None, Some((FIRINGS, &key, "fire"))).await {
                     Ok(a) => {
-                        self.metrics.accepted(a.replayed, &a.suppressed);
+                        replayed = a.replayed;
+                        self.counted(&a, to_len);
                         let id = serde_json::from_str::<Value>(&a.body)
                             .ok()
                             .and_then(|v| v["id"].as_str().map(str::to_string));
@@ -249,9 +253,15 @@ impl AppState {
                 notification,
                 error,
             };
-            if self.store.fired(&f).await? {
+            let firing = if !self.store.fired(&f).await? || replayed {
+                Firing::Duplicate
+            } else if f.error.is_some() {
+                Firing::Failed
+            } else {
                 fired += 1;
-            }
+                Firing::Fired
+            };
+            self.metrics.firing(firing);
         }
         Ok(fired)
     }

@@ -244,9 +244,19 @@ impl AppState {
             &self.enabled_channels,
             &self.config,
         );
+        let runs = req.workflow.as_ref().map_or(0, |_| req.to.len());
         let answer = sender.send(req, key_id, idempotency).await?;
-        self.metrics.accepted(answer.replayed, &answer.suppressed);
+        self.counted(&answer, runs);
         Ok(answer)
+    }
+
+    /// Counts an accepted send, and the `runs` a workflow trigger started.
+    pub fn counted(&self, answer: &SendAnswer, runs: usize) {
+        self.metrics.accepted(answer.replayed, &answer.suppressed);
+        if runs > 0 && !answer.replayed {
+            self.metrics
+                .runs(crate::metrics::RunEvent::Started, runs as u64);
+        }
     }
 }
 

@@ -79,8 +79,9 @@ pub trait Runs: Send + Sync + 'static {
     ) -> StoreResult<Option<Joined>>;
 
     /// Closes a run's open digest (later events open a new one) and moves
-    /// the run, in one transaction, while the claim holds.
-    async fn close_digest(&self, m: &RunMove, now: i64) -> StoreResult<bool>;
+    /// the run, in one transaction, while the claim holds. Returns how
+    /// many events it got; `None`: the claim no longer holds.
+    async fn close_digest(&self, m: &RunMove, now: i64) -> StoreResult<Option<i64>>;
 
     /// The events a run's digest collected, in the order they were
     /// accepted (the first `limit`), and how many there were.
@@ -231,17 +232,18 @@ where
         Ok(Some(joined))
     }
 
-    async fn close_digest(&self, m: &RunMove, now: i64) -> StoreResult<bool> {
+    async fn close_digest(&self, m: &RunMove, now: i64) -> StoreResult<Option<i64>> {
         let mut tx = self.writer().begin().await?;
-        sqlx::query("DELETE FROM workflow_digests WHERE run_id = $1")
-            .bind(&m.run_id)
-            .execute(&mut *tx)
-            .await?;
+        let count: Option<i64> =
+            sqlx::query_scalar("DELETE FROM workflow_digests WHERE run_id = $1 RETURNING count")
+                .bind(&m.run_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if !moved_in::<D>(&mut tx, m, now).await? {
-            return Ok(false);
+            return Ok(None);
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(count.unwrap_or(0)))
     }
 
     async fn digest_events(&self, run_id: &str, limit: i64) -> StoreResult<(Vec<String>, i64)> {

@@ -107,6 +107,8 @@ async fn schedules_fire_when_due_and_make_up_missed_times_once() {
         assert_eq!(n["workflow"], "summary");
         tokio::time::sleep(Duration::from_millis(2500)).await;
         assert_eq!(rx.count(), 1, "missed times fire once");
+        let m = crate::metrics::scrape(&app).await;
+        assert_eq!(m.value("missive_schedule_firings_total", &[("outcome", "fired")]), 1.0);
 
         // A paused schedule does not fire.
         app.post("/v1/schedules/weekly/pause", &json!({})).await;

@@ -146,6 +146,15 @@ async fn a_run_escalates_only_for_the_recipient_who_has_not_read() {
         assert_eq!(n["deliveries"].as_array().unwrap().len(), 0);
         assert_eq!(n["workflow"], "comment");
         assert_eq!(n["workflow_version"], 1);
+        let m = crate::metrics::scrape(&app).await;
+        let runs = |event| m.value("missive_workflow_runs_total", &[("event", event)]);
+        assert_eq!((runs("started"), runs("completed")), (2.0, 2.0));
+        let steps = |kind, outcome| {
+            m.value("missive_workflow_steps_total", &[("kind", kind), ("outcome", outcome)])
+        };
+        assert_eq!(steps("send", "done"), 3.0, "two in-app, one webhook");
+        assert_eq!(steps("send", "skipped"), 3.0);
+        assert_eq!((steps("delay", "waiting"), steps("delay", "done")), (2.0, 2.0));
         app.stop().await;
     })
     .await;
@@ -243,6 +252,8 @@ async fn a_later_event_cancels_open_runs_by_their_cancel_key() {
         assert_eq!(rx.count(), 0);
         let r = app.post("/v1/workflows/overdue/cancel", &json!({"cancel_key": ""})).await;
         assert_eq!(r.status(), 422);
+        let m = crate::metrics::scrape(&app).await;
+        assert_eq!(m.value("missive_workflow_runs_total", &[("event", "cancelled")]), 3.0);
         app.stop().await;
     })
     .await;
@@ -470,6 +481,13 @@ async fn events_in_one_window_go_out_as_one_digest_per_key() {
         let got = rx.wait_for(3, Duration::from_secs(20)).await;
         let last: Value = serde_json::from_str(&got[2].body).unwrap();
         assert_eq!(last, json!({"thread": "a", "count": 1, "titles": ["late"]}));
+        let m = crate::metrics::scrape(&app).await;
+        assert_eq!(m.value("missive_digest_events_count", &[]), 3.0, "three digests closed");
+        assert_eq!(m.value("missive_digest_events_sum", &[]), 7.0, "with 5, 1 and 1 events");
+        assert_eq!(
+            m.value("missive_workflow_steps_total", &[("kind", "digest"), ("outcome", "merged")]),
+            4.0
+        );
         app.stop().await;
     })
     .await;
