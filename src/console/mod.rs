@@ -15,6 +15,7 @@ mod notifications;
 pub mod overview;
 pub mod page;
 mod recipients;
+mod schedules;
 pub mod session;
 mod templates;
 mod workflows;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(notifications::router())
         .merge(templates::router())
         .merge(workflows::router())
+        .merge(schedules::router())
         .merge(recipients::router())
         .merge(keys::router())
 }
@@ -146,6 +148,13 @@ pub fn first_page(may: impl Fn(Permission) -> bool) -> Option<&'static str> {
         .map(|(_, href, _, _)| *href)
 }
 
+/// Whether a key may open a session: one with a page to see besides
+/// Schedules. A `send` key (a service's) reads schedules over the API, and
+/// opens no console.
+fn opens_console(may: impl Fn(Permission) -> bool) -> bool {
+    first_page(|p| p != Permission::ReadSchedules && may(p)).is_some()
+}
+
 fn login_page(next: &str, error: Option<&str>) -> maud::Markup {
     layout(
         "Sign in",
@@ -222,7 +231,7 @@ async fn login(
         }
         Err(e) => return page::failed(e),
     };
-    if first_page(|p| caller.may(p)).is_none() {
+    if !opens_console(|p| caller.may(p)) {
         return refuse("This key can see no console page. The console needs a key with the admin, read or templates scope.");
     }
     match session::open(&state, &caller.key_id).await {
@@ -297,5 +306,14 @@ mod tests {
         assert_eq!(safe_next(Some("/console//evil.example")), "/console");
         assert_eq!(safe_next(Some("/v1/keys")), "/console");
         assert_eq!(safe_next(None), "/console");
+    }
+
+    #[test]
+    fn a_send_key_opens_no_console_though_it_reads_schedules() {
+        use crate::service::auth::Permission::*;
+        let send = |p: Permission| matches!(p, Send | ReadSchedules | ReadRecipients | ReadInbox);
+        assert_eq!(first_page(send), Some("/console/schedules"));
+        assert!(!opens_console(send));
+        assert!(opens_console(|p| p == ReadTemplates));
     }
 }

@@ -14,6 +14,7 @@ pub enum Nav {
     Deliveries,
     Templates,
     Workflows,
+    Schedules,
     Recipients,
     Keys,
     None,
@@ -32,6 +33,7 @@ pub const NAV: &[(Nav, &str, &str, &[Permission])] = &[
     ),
     (Nav::Templates, "/console/templates", "Templates", TEMPLATES),
     (Nav::Workflows, "/console/workflows", "Workflows", WORKFLOWS),
+    (Nav::Schedules, "/console/schedules", "Schedules", SCHEDULES),
     (
         Nav::Recipients,
         "/console/recipients",
@@ -50,6 +52,8 @@ pub const DELIVERIES: &[Permission] = &[Permission::ReadDeliveries];
 pub const TEMPLATES: &[Permission] = &[Permission::ReadTemplates];
 /// `GET /v1/workflows`: workflows are read (and written) with templates.
 pub const WORKFLOWS: &[Permission] = &[Permission::ReadTemplates];
+/// `GET /v1/schedules`: recurring schedules (scope `read` or `send`).
+pub const SCHEDULES: &[Permission] = &[Permission::ReadSchedules];
 /// A profile (`GET /v1/recipients/{id}`) and its recent deliveries
 /// (`/v1/deliveries?recipient=`).
 pub const RECIPIENTS: &[Permission] = &[Permission::ReadRecipients, Permission::ReadDeliveries];

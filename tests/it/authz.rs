@@ -37,6 +37,14 @@ async fn every_console_page_allows_what_the_api_allows_and_no_more() {
         assert_eq!(app.put("/v1/templates/welcome", &t).await.status(), 201);
         let w = json!({"steps": [{"id": "a", "type": "send", "channel": "webhook", "template": "welcome"}]});
         assert_eq!(app.put("/v1/workflows/onboarding", &w).await.status(), 201);
+        let r = app
+            .put(
+                "/v1/schedules/weekly",
+                &json!({"workflow": "onboarding", "to": [{"id": "u_1", "webhook_url": "http://127.0.0.1:9/secret-hook"}],
+                        "schedule": "weekly mon 09:00"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
         let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
         let r = app
             .post(
@@ -85,6 +93,11 @@ async fn every_console_page_allows_what_the_api_allows_and_no_more() {
             (
                 s("/console/workflows/onboarding/versions"),
                 vec![s("/v1/workflows/onboarding/versions")],
+            ),
+            (s("/console/schedules"), vec![s("/v1/schedules")]),
+            (
+                s("/console/schedules/weekly"),
+                vec![s("/v1/schedules/weekly")],
             ),
         ];
         for scopes in ["templates", "read", "admin", "send,templates"] {
@@ -165,6 +178,7 @@ async fn every_console_page_allows_what_the_api_allows_and_no_more() {
             "/console/recipients?id=u_1",
             "/console/templates",
             "/console/workflows",
+            "/console/schedules",
             "/console/keys",
         ] {
             assert_eq!(admin.page(page).await.0, 200, "{page}");

@@ -3,8 +3,9 @@
 //! An operator signs in, finds a failed delivery by filter, opens it,
 //! retries it and sees it sent; an admin edits a template, sees the preview
 //! follow and an error at its line, saves and rolls back; a workflow's steps
-//! read in order and its dry run answers; a trigger's runs are followed
-//! step by step from the log.
+//! read in order and its dry run answers, and its schedules are listed,
+//! paused, resumed and deleted; a trigger's runs are followed step by step
+//! from the log.
 //!
 //! Screenshots of the pages go to `target/screenshots/`, or to
 //! `docs/screenshots/` with `MISSIVE_SCREENSHOTS=docs`.
@@ -461,6 +462,67 @@ async fn a_workflows_steps_read_in_order_and_its_dry_run_answers() {
             .await
             .unwrap();
         wait_text(&c, "#dry-run-data-error", |t| t.starts_with("not JSON")).await;
+
+        // Its schedules: one fired (its last notification linked), one paused.
+        let r = app
+            .put(
+                "/v1/schedules/weekly-digest",
+                &json!({"workflow": "comment", "to": [{"id": "u_1"}, {"id": "u_2"}],
+                        "data": {"title": "Your week", "body": "3 new comments"},
+                        "schedule": "weekly mon 09:00", "timezone": "Europe/Berlin"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let r = app
+            .put(
+                "/v1/schedules/nightly",
+                &json!({"workflow": "comment", "to": [{"id": "u_1"}], "data": {"title": "Today"},
+                        "schedule": "30 2 * * *"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        app.post("/v1/schedules/nightly/pause", &json!({})).await;
+        let hour_ago = missive::util::now_ms() - 3_600_000;
+        app.db
+            .execute(&format!(
+                "UPDATE schedule_targets SET next_fire_at = {hour_ago} WHERE schedule_id = 'weekly-digest'"
+            ))
+            .await;
+        let fired = poll_until(Duration::from_secs(15), || async {
+            let s = app.get_json("/v1/schedules/weekly-digest").await;
+            (s["targets"][0]["last_notification"].is_string(), ())
+        })
+        .await;
+        assert!(fired.is_ok(), "the schedule fires");
+        c.goto(&app.url("/console/schedules")).await.unwrap();
+        wait_text(&c, "table.schedules tr[data-id='weekly-digest'] td.next", |t| {
+            t.contains("(in ")
+        })
+        .await;
+        wait_text(&c, "table.schedules tr[data-id='nightly']", |t| {
+            t.contains("paused") && t.contains("none while paused")
+        })
+        .await;
+        screenshot(&c, "schedules").await;
+        css(&c, "a[href='/console/schedules/weekly-digest']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        css(&c, "table.targets tr[data-timezone='Europe/Berlin'] a.notification").await;
+        screenshot(&c, "schedule").await;
+        css(&c, "button#pause").await.click().await.unwrap();
+        wait_text(&c, "p.flash", |t| t.starts_with("Paused")).await;
+        wait_text(&c, "h1 .state", |t| t == "paused").await;
+        css(&c, "button#resume").await.click().await.unwrap();
+        wait_text(&c, "p.flash", |t| t.starts_with("Resumed")).await;
+        css(&c, "button#delete").await.click().await.unwrap();
+        c.accept_alert().await.unwrap();
+        wait_text(&c, "p.flash", |t| t.contains("weekly-digest deleted")).await;
+        assert_eq!(
+            app.get("/v1/schedules/weekly-digest").await.status(),
+            404
+        );
         c.close().await.unwrap();
         app.stop().await;
     })

@@ -947,3 +947,167 @@ async fn a_notifications_page_draws_each_runs_steps_as_a_timeline() {
     })
     .await;
 }
+
+/// The `<tr>` of `id` in a table of the page.
+fn row<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!("data-id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no row {id}: {html}"));
+    &html[at..at + html[at..].find("</tr>").unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedules_pages_list_show_pause_resume_and_delete() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let wf = json!({"steps": [{"id": "s", "type": "send", "channel": "webhook", "content": {"webhook": {"body": "{}"}}}]});
+        assert_eq!(app.put("/v1/workflows/digest", &wf).await.status(), 201);
+        for (id, tz) in [("u_sh", "Asia/Shanghai"), ("u_ny", "America/New_York")] {
+            let r = app
+                .put(&format!("/v1/recipients/{id}"), &json!({"timezone": tz}))
+                .await;
+            assert_eq!(r.status(), 201);
+        }
+        let r = app
+            .put(
+                "/v1/schedules/weekly",
+                &json!({"workflow": "digest", "to": [{"id": "u_sh"}, {"id": "u_ny"}, {"webhook_url": "http://127.0.0.1:9/x"}],
+                        "data": {"title": "<b>Week</b>"}, "schedule": "weekly mon 09:00", "timezone": "recipient"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
+        let r = app
+            .put(
+                "/v1/schedules/nightly",
+                &json!({"workflow": "digest", "to": [{"webhook_url": "http://127.0.0.1:9/y"}],
+                        "schedule": "30 2 * * *", "timezone": "Europe/Paris"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        assert_eq!(app.post("/v1/schedules/nightly/pause", &json!({})).await.status(), 200);
+        // The UTC timezone of `weekly` fires now; `nightly` failed when it last fired.
+        let past = missive::util::now_ms() - 60_000;
+        app.db
+            .execute(&format!(
+                "UPDATE schedule_targets SET next_fire_at = {past} WHERE schedule_id = 'weekly' AND timezone = 'UTC'"
+            ))
+            .await;
+        app.db
+            .execute(&format!(
+                "UPDATE schedule_targets SET last_fired_at = {past}, last_error = 'workflow <i>digest</i> is archived' \
+                 WHERE schedule_id = 'nightly'"
+            ))
+            .await;
+        let weekly = poll_until(Duration::from_secs(15), || async {
+            let s = app.get_json("/v1/schedules/weekly").await;
+            let fired = s["targets"].as_array().unwrap().iter().any(|t| t["last_notification"].is_string());
+            (fired, s)
+        })
+        .await
+        .expect("the UTC timezone fires");
+        let fired = weekly["targets"].as_array().unwrap().iter().find(|t| t["timezone"] == "UTC").unwrap();
+        let notification = fired["last_notification"].as_str().unwrap().to_string();
+
+        // The list: both, running or paused, when each fires next and how it last went.
+        let c = ConsoleClient::new(&app);
+        c.sign_in(&app.key).await;
+        let (status, html) = c.page("/console/schedules").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("href=\"/console/schedules\" class=\"on\""), "in the menu");
+        let menu = &html[html.find("<nav>").unwrap()..html.find("</nav>").unwrap()];
+        assert!(menu.find("Workflows").unwrap() < menu.find("Schedules").unwrap());
+        assert!(html.find("data-id=\"nightly\"").unwrap() < html.find("data-id=\"weekly\"").unwrap());
+        let w = row(&html, "weekly");
+        assert!(w.contains("href=\"/console/schedules/weekly\""), "{w}");
+        assert!(w.contains("href=\"/console/workflows/digest\""), "{w}");
+        assert!(w.contains("weekly mon 09:00") && w.contains("each recipient"), "{w}");
+        assert!(w.contains(">running<") && !w.contains("paused"), "{w}");
+        let next = weekly["next_fire_at"].as_str().unwrap();
+        assert!(w.contains(&format!("datetime=\"{next}\"")) && w.contains("(in "), "next firing: {w}");
+        assert!(w.contains(&format!("href=\"/console/notifications/{notification}\"")), "last firing: {w}");
+        let n = row(&html, "nightly");
+        assert!(n.contains("class=\"paused\"") && n.contains(">paused<"), "{n}");
+        assert!(n.contains("30 2 * * *") && n.contains("in Europe/Paris"), "{n}");
+        assert!(n.contains("none while paused"), "{n}");
+        assert!(n.contains("workflow &lt;i&gt;digest&lt;/i&gt; is archived"), "the error, escaped: {n}");
+
+        // A schedule's page: its recipients, data and timezones.
+        let (status, html) = c.page("/console/schedules/weekly").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("<dd class=\"recipients\">3</dd>"), "{html}");
+        assert!(html.contains("&lt;b&gt;Week&lt;/b&gt;") && !html.contains("<b>Week"), "data, escaped");
+        let zones: Vec<&str> = html.split("data-timezone=\"").skip(1).map(|s| &s[..s.find('"').unwrap()]).collect();
+        assert_eq!(zones, ["America/New_York", "Asia/Shanghai", "UTC"]);
+        let utc = &html[html.find("data-timezone=\"UTC\"").unwrap()..];
+        let utc = &utc[..utc.find("</tr>").unwrap()];
+        assert!(utc.contains(&format!("href=\"/console/notifications/{notification}\"")), "{utc}");
+        assert!(utc.contains(&format!("datetime=\"{}\"", fired["next_fire_at"].as_str().unwrap())));
+        assert!(utc.contains(&format!("datetime=\"{}\"", fired["last_fired_at"].as_str().unwrap())));
+        assert!(html.contains("id=\"pause\"") && !html.contains("id=\"resume\""));
+        assert!(html.contains("action=\"/console/schedules/weekly/delete\" data-confirm=\"Delete schedule weekly?"));
+        assert_eq!(c.page(&format!("/console/notifications/{notification}")).await.0, 200);
+        let (_, html) = c.page("/console/schedules/nightly").await;
+        assert!(html.contains("id=\"resume\"") && !html.contains("id=\"pause\""));
+        assert!(html.contains("is archived"));
+        assert_eq!(c.page("/console/schedules/nothing").await.0, 404);
+
+        // Pause and resume by the form, which needs the session's token.
+        let pause = "/console/schedules/weekly/pause";
+        assert_eq!(c.submit(pause, &[]).await.status(), 403, "no token");
+        assert_eq!(c.submit(pause, &[("csrf", "forged")]).await.status(), 403, "wrong token");
+        assert_eq!(app.get_json("/v1/schedules/weekly").await["paused"], false);
+        let csrf = c.csrf().await;
+        let r = c.submit(pause, &[("csrf", &csrf)]).await;
+        assert_eq!(r.status(), 303);
+        assert!(location(&r).starts_with("/console/schedules/weekly?notice="));
+        assert_eq!(app.get_json("/v1/schedules/weekly").await["paused"], true);
+        let (_, html) = c.page(&location(&r)).await;
+        assert!(html.contains("Paused: it fires no more until resumed."), "{html}");
+        assert!(html.contains("id=\"resume\""));
+        let r = c.submit("/console/schedules/weekly/resume", &[("csrf", &csrf)]).await;
+        assert_eq!(r.status(), 303);
+        let s = app.get_json("/v1/schedules/weekly").await;
+        assert_eq!(s["paused"], false);
+        assert!(s["next_fire_at"].is_string());
+        let r = c.submit("/console/schedules/nothing/pause", &[("csrf", &csrf)]).await;
+        assert_eq!(r.status(), 404);
+
+        // A read key sees the pages, with no buttons, and changes nothing.
+        let reader = ConsoleClient::new(&app);
+        assert_eq!(reader.sign_in(&make_key(&app, "read").await).await.status(), 303);
+        let (status, html) = reader.page("/console/schedules").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("data-id=\"weekly\"") && html.contains("data-id=\"nightly\""));
+        for id in ["weekly", "nightly"] {
+            let (status, html) = reader.page(&format!("/console/schedules/{id}")).await;
+            assert_eq!(status, 200);
+            for button in ["id=\"pause\"", "id=\"resume\"", "id=\"delete\"", "method=\"post\" action=\"/console/schedules"] {
+                assert!(!html.contains(button), "{id}: no buttons it can't use ({button})");
+            }
+        }
+        let rcsrf = reader.csrf().await;
+        for action in ["pause", "resume", "delete"] {
+            let r = reader
+                .submit(&format!("/console/schedules/weekly/{action}"), &[("csrf", &rcsrf)])
+                .await;
+            assert_eq!(r.status(), 403, "{action}");
+        }
+        let s = app.get_json("/v1/schedules/weekly").await;
+        assert_eq!(s["paused"], false, "unchanged");
+
+        // Delete, by the form too.
+        let delete = "/console/schedules/weekly/delete";
+        assert_eq!(c.submit(delete, &[]).await.status(), 403, "no token");
+        assert_eq!(app.get("/v1/schedules/weekly").await.status(), 200);
+        let r = c.submit(delete, &[("csrf", &csrf)]).await;
+        assert_eq!(r.status(), 303);
+        assert!(location(&r).starts_with("/console/schedules?notice="));
+        assert_eq!(app.get("/v1/schedules/weekly").await.status(), 404);
+        let (_, html) = c.page(&location(&r)).await;
+        assert!(html.contains("Schedule weekly deleted"), "{html}");
+        assert!(!html.contains("data-id=\"weekly\"") && html.contains("data-id=\"nightly\""));
+        assert_eq!(c.submit(delete, &[("csrf", &csrf)]).await.status(), 404);
+        app.stop().await;
+    })
+    .await;
+}
