@@ -13,7 +13,7 @@ use crate::helpers::*;
 
 /// Settings sending through the test server; `email` goes into
 /// `[channels.email]`, `smtp` into `[channels.email.smtp]`.
-fn smtp_toml(port: u16, email: &str, smtp: &str) -> String {
+pub(crate) fn smtp_toml(port: u16, email: &str, smtp: &str) -> String {
     format!(
         "[channels.email]\nproviders = [\"smtp\"]\nretry_schedule = [\"10ms\", \"10ms\"]\nfrom = \"Shop <shop@example.com>\"\n{email}\n\
          [channels.email.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n{smtp}\n"
@@ -54,13 +54,13 @@ async fn send_email(
 // the code under test.
 // ---------------------------------------------------------------------------
 
-struct Mime {
+pub(crate) struct Mime {
     headers: Vec<(String, String)>,
     body: String,
 }
 
 impl Mime {
-    fn parse(raw: &str) -> Mime {
+    pub(crate) fn parse(raw: &str) -> Mime {
         let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
         let mut headers: Vec<(String, String)> = Vec::new();
         for line in head.split("\r\n") {
@@ -77,21 +77,21 @@ impl Mime {
         }
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    fn content_type(&self) -> String {
+    pub(crate) fn content_type(&self) -> String {
         self.header("Content-Type")
             .unwrap_or("text/plain")
             .to_ascii_lowercase()
     }
 
     /// The parts of a multipart body.
-    fn parts(&self) -> Vec<Mime> {
+    pub(crate) fn parts(&self) -> Vec<Mime> {
         let ct = self.header("Content-Type").unwrap();
         let boundary = ct
             .split(';')
@@ -114,7 +114,7 @@ impl Mime {
     }
 
     /// The body with its Content-Transfer-Encoding undone.
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         match self
             .header("Content-Transfer-Encoding")
             .unwrap_or("7bit")

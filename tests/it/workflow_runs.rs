@@ -604,3 +604,87 @@ async fn delays_wait_for_a_time_in_the_data_or_the_end_of_quiet_hours() {
     })
     .await;
 }
+
+/// The plain-text body of a mail, multipart or not.
+fn mail_text(raw: &str) -> (String, String) {
+    use crate::email::Mime;
+    let m = Mime::parse(raw);
+    let subject = m.header("Subject").unwrap_or_default().to_string();
+    let text = if m.content_type().starts_with("multipart/") {
+        m.parts()
+            .into_iter()
+            .find(|p| p.content_type().starts_with("text/plain"))
+            .map(|p| p.text())
+            .unwrap_or_default()
+    } else {
+        m.text()
+    };
+    (subject, text)
+}
+
+/// By email, on a real SMTP server: the unread recipient is emailed after
+/// the delay and the one who read is not; seven comments in one window are
+/// one email listing the seven in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_and_digests_by_email() {
+    each_backend(|b| async move {
+        let smtp = SmtpServer::accepting().await;
+        let app = spawn_app_with(&b, &crate::email::smtp_toml(smtp.port, "", "")).await;
+        let t = json!({"channels": {
+            "in_app": {"title": "{{title}}", "body": "New comment"},
+            "email": {"subject": "Unread: {{title}}", "text": "You have an unread comment: {{title}}"}
+        }});
+        assert_eq!(app.put("/v1/templates/comment", &t).await.status(), 201);
+        for who in ["reads", "ignores"] {
+            let r = app.put(&format!("/v1/recipients/{who}"), &json!({"email": format!("{who}@example.com")})).await;
+            assert_eq!(r.status(), 201);
+        }
+        let wf = json!({"steps": [
+            {"id": "inapp", "type": "send", "channel": "in_app", "template": "comment"},
+            {"id": "wait", "type": "delay", "for": "2s"},
+            {"id": "email", "type": "send", "channel": "email", "template": "comment",
+             "if": [{"step": "inapp", "is": "not_read"}]}
+        ]});
+        assert_eq!(app.put("/v1/workflows/comment", &wf).await.status(), 201);
+        let r = app
+            .post("/v1/notifications", &json!({"workflow": "comment", "to": [{"id": "reads"}, {"id": "ignores"}], "data": {"title": "Hi"}}))
+            .await;
+        assert_eq!(r.status(), 202);
+        let t0 = std::time::Instant::now();
+        poll_until(Duration::from_secs(10), || async {
+            let m = app.get_json("/v1/recipients/reads/inbox").await;
+            (m["items"].as_array().is_some_and(|i| i.len() == 1), ())
+        })
+        .await
+        .expect("the in-app message arrives");
+        assert_eq!(app.post("/v1/recipients/reads/inbox/read-all", &json!({})).await.status(), 200);
+        let got = smtp.wait_for(1, Duration::from_secs(15)).await;
+        assert!(t0.elapsed() >= Duration::from_millis(1500), "emailed after the delay, not before");
+        assert_eq!(got[0].to, ["ignores@example.com"]);
+        assert_eq!(mail_text(&got[0].data).0, "Unread: Hi");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(smtp.count(), 1, "no email to the recipient who read");
+
+        let wf = json!({"steps": [
+            {"id": "collect", "type": "digest", "key": "{{data.thread}}", "window": "2s"},
+            {"id": "email", "type": "send", "channel": "email", "content": {"email": {
+                "subject": "{{count}} new comments",
+                "text": "{{#each events}}{{title}};{{/each}}"}}}
+        ]});
+        assert_eq!(app.put("/v1/workflows/thread", &wf).await.status(), 201);
+        for i in 1..=7 {
+            let r = app
+                .post("/v1/notifications", &json!({"workflow": "thread", "to": [{"id": "ignores"}], "data": {"thread": "t1", "title": format!("c{i}")}}))
+                .await;
+            assert_eq!(r.status(), 202);
+        }
+        let got = smtp.wait_for(2, Duration::from_secs(20)).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(smtp.count(), 2, "one digest email");
+        let (subject, text) = mail_text(&got[1].data);
+        assert_eq!(subject, "7 new comments");
+        assert_eq!(text.trim(), "c1;c2;c3;c4;c5;c6;c7;");
+        app.stop().await;
+    })
+    .await;
+}
