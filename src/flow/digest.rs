@@ -126,4 +126,26 @@ mod tests {
             utc("2026-03-08T07:00:00Z")
         );
     }
+
+    #[test]
+    fn a_window_across_the_autumn_change_closes_at_the_local_time() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        // Opened Saturday 2026-10-31 20:00 EDT (UTC-4); the clocks go back
+        // at 02:00 on Sunday, so 09:00 on Sunday is EST (UTC-5): 14:00 UTC,
+        // 18 hours after opening, not 13 or 17.
+        let nine = Window::Calendar {
+            weekday: None,
+            minute: 9 * 60,
+        };
+        assert_eq!(
+            closes_at(&nine, utc("2026-11-01T00:00:00Z"), ny),
+            utc("2026-11-01T14:00:00Z")
+        );
+        // A cron window the same: 09:00 local, every day.
+        let cron = crate::domain::workflow::parse_schedule("0 9 * * *").unwrap();
+        assert_eq!(
+            closes_at(&cron, utc("2026-11-01T00:00:00Z"), ny),
+            utc("2026-11-01T14:00:00Z")
+        );
+    }
 }
