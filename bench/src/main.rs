@@ -10,7 +10,9 @@
 //! `inbox-fanout` holds SSE inbox streams open instead and measures how fast
 //! in-app messages reach them (see [`run_inbox_fanout`]). `console-pages`
 //! fills the database with a million deliveries and times the web console's
-//! pages (see [`run_console_pages`]).
+//! pages (see [`run_console_pages`]). `workflow` and `digest` trigger
+//! workflow runs and digests and read what the webhooks say (see the
+//! `workflows` module).
 //!
 //! Results go to stdout (one JSON line per scenario), progress to stderr.
 //!
@@ -35,6 +37,8 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, MissedTickBehavior};
+
+mod workflows;
 
 /// Linux reports process CPU times in /proc/<pid>/stat in clock ticks;
 /// `sysconf(_SC_CLK_TCK)` is 100 on every mainstream Linux build. Hard-coded
@@ -63,7 +67,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 #[command(name = "missive-bench", about = "Load benchmarks for missive")]
 struct Args {
     /// Scenarios to run: enqueue, batch, e2e-webhook, e2e-webhook-flow, e2e-email, latency, inbox-fanout,
-    /// console-pages, or all (every one but console-pages).
+    /// console-pages, workflow, digest, or all (every one but console-pages, workflow and digest).
     #[arg(required = true)]
     scenarios: Vec<String>,
 
@@ -85,6 +89,24 @@ struct Args {
     /// database, the load spread over them in turn (CPU is their sum).
     #[arg(long, default_value_t = 1)]
     instances: usize,
+
+    /// workflow: the second step's condition, `sent` (the first webhook was
+    /// delivered: the run waits for it) or `field` (on the data: decided at once).
+    #[arg(long, default_value = "sent")]
+    workflow_condition: String,
+
+    /// digest: events to send (default 100,000 × --n).
+    #[arg(long)]
+    events: Option<usize>,
+
+    /// digest: distinct digest keys the events are spread over, each key's
+    /// events sent one after another.
+    #[arg(long, default_value_t = 1_000)]
+    digest_keys: usize,
+
+    /// digest: the digest window in seconds (from a key's first event).
+    #[arg(long, default_value_t = 10.0)]
+    window: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,6 +119,8 @@ enum Scenario {
     Latency,
     InboxFanout,
     ConsolePages,
+    Workflow,
+    Digest,
 }
 
 impl Scenario {
@@ -112,6 +136,8 @@ impl Scenario {
                 "latency" => out.push(Scenario::Latency),
                 "inbox-fanout" => out.push(Scenario::InboxFanout),
                 "console-pages" => out.push(Scenario::ConsolePages),
+                "workflow" => out.push(Scenario::Workflow),
+                "digest" => out.push(Scenario::Digest),
                 "all" => out.extend([
                     Scenario::Enqueue,
                     Scenario::Batch,
@@ -122,7 +148,7 @@ impl Scenario {
                     Scenario::InboxFanout,
                 ]),
                 other => bail!(
-                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, e2e-webhook-flow, e2e-email, latency, inbox-fanout, console-pages or all)"
+                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, e2e-webhook-flow, e2e-email, latency, inbox-fanout, console-pages, workflow, digest or all)"
                 ),
             }
         }
@@ -166,6 +192,13 @@ enum Target {
     /// In-app messages to recipients `u_0`.. (see [`run_inbox_fanout`]).
     InApp {
         recipients: usize,
+    },
+    /// Triggers of the `workflow` scenario's escalation, one recipient each.
+    Workflow,
+    /// Events of the `digest` scenario: `events` over `keys` digest keys.
+    Digest {
+        events: usize,
+        keys: usize,
     },
 }
 
@@ -523,6 +556,8 @@ struct Sent {
     deliveries: Vec<(String, Instant)>,
     /// Notifications (POSTs) answered 202.
     notifications: usize,
+    /// (request number, instant its 202 came back) for every POST answered 202.
+    by_n: Vec<(usize, Instant)>,
     /// Deliveries the 202 answers reported as not going to be sent (suppressed, ...).
     not_sent: usize,
     failures: usize,
@@ -534,6 +569,7 @@ impl Sent {
     fn merge(&mut self, other: Sent) {
         self.deliveries.extend(other.deliveries);
         self.notifications += other.notifications;
+        self.by_n.extend(other.by_n);
         self.not_sent += other.not_sent;
         self.failures += other.failures;
         if self.first_error.is_none() {
@@ -542,10 +578,12 @@ impl Sent {
         self.last_accept = self.last_accept.max(other.last_accept);
     }
 
-    fn record(&mut self, result: Result<(Accepted, Instant)>) {
+    /// The answer to request number `n`.
+    fn record(&mut self, n: usize, result: Result<(Accepted, Instant)>) {
         match result {
             Ok((accepted, at)) => {
                 self.notifications += 1;
+                self.by_n.push((n, at));
                 self.last_accept = self.last_accept.max(Some(at));
                 for d in accepted.deliveries {
                     if matches!(d.status.as_str(), "suppressed" | "cancelled" | "failed") {
@@ -577,6 +615,25 @@ impl Sender {
                 "data": { "n": n },
             });
             return serde_json::to_vec(&body).expect("serializing a JSON value");
+        }
+        match self.target {
+            Target::Workflow => {
+                let body = serde_json::json!({
+                    "workflow": workflows::ESCALATION_KEY,
+                    "to": [{ "webhook_url": self.hook_url }],
+                    "data": { "n": n },
+                });
+                return serde_json::to_vec(&body).expect("serializing a JSON value");
+            }
+            Target::Digest { events, keys } => {
+                let body = serde_json::json!({
+                    "workflow": workflows::DIGEST_KEY,
+                    "to": [{ "id": workflows::DIGEST_RECIPIENT, "webhook_url": self.hook_url }],
+                    "data": { "n": n, "key": workflows::digest_key(n, events, keys) },
+                });
+                return serde_json::to_vec(&body).expect("serializing a JSON value");
+            }
+            _ => {}
         }
         if self.target == Target::Email {
             let to: Vec<serde_json::Value> = (0..recipients)
@@ -691,7 +748,7 @@ async fn run_closed_loop(
                         break;
                     }
                     let body = sender.body(n, recipients);
-                    sent.record(sender.send(body).await);
+                    sent.record(n, sender.send(body).await);
                 }
                 sent
             })
@@ -704,13 +761,16 @@ async fn run_closed_loop(
     Ok(total)
 }
 
+/// Request number `n` and its answer.
+type Answered = (usize, Result<(Accepted, Instant)>);
+
 /// Open loop: one single-recipient POST fired every 1/rate s for `duration`,
 /// each in its own task so a slow answer does not delay the next send.
 async fn run_open_loop(sender: Arc<Sender>, rate: f64, duration: Duration) -> Result<Sent> {
     let count = ((rate * duration.as_secs_f64()).round() as usize).max(1);
     let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    let mut tasks: Vec<JoinHandle<Result<(Accepted, Instant)>>> = Vec::with_capacity(count);
+    let mut tasks: Vec<JoinHandle<Answered>> = Vec::with_capacity(count);
     for n in 0..count {
         interval.tick().await;
         if sender.too_many_failures() {
@@ -719,12 +779,13 @@ async fn run_open_loop(sender: Arc<Sender>, rate: f64, duration: Duration) -> Re
         let sender = sender.clone();
         tasks.push(tokio::spawn(async move {
             let body = sender.body(n, 1);
-            sender.send(body).await
+            (n, sender.send(body).await)
         }));
     }
     let mut total = Sent::default();
     for task in tasks {
-        total.record(task.await.context("send task panicked")?);
+        let (n, result) = task.await.context("send task panicked")?;
+        total.record(n, result);
     }
     Ok(total)
 }
@@ -840,7 +901,7 @@ async fn run_scenario(
 ) -> Result<Report> {
     eprintln!("[bench] scenario {name}: {load:?}");
     let (sink, extra_env) = match target {
-        Target::Webhook | Target::InApp { .. } => {
+        Target::Webhook | Target::InApp { .. } | Target::Workflow | Target::Digest { .. } => {
             (Sink::Webhook(Receiver::counting().await), vec![])
         }
         Target::WebhookFlow => (
@@ -1380,6 +1441,8 @@ fn plan(scenario: Scenario, opts: &Options) -> Vec<(String, Load)> {
         )],
         // Measures pages, not a load: see run_console_pages.
         Scenario::ConsolePages => vec![],
+        // Loads of their own: see the workflows module.
+        Scenario::Workflow | Scenario::Digest => vec![],
         Scenario::Latency => {
             let duration = Duration::from_secs_f64((10.0 * opts.scale).max(0.1));
             vec![
@@ -1431,8 +1494,48 @@ async fn run(args: Args) -> Result<bool> {
         .build()
         .context("building the HTTP client")?;
 
+    let condition = workflows::Condition::parse(&args.workflow_condition)?;
+    if !(args.window.is_finite() && args.window > 0.0) {
+        bail!(
+            "--window must be a positive number of seconds, got {}",
+            args.window
+        );
+    }
     let mut all_ok = true;
     for scenario in scenarios {
+        if scenario == Scenario::Workflow {
+            let (plain, report) = workflows::run_workflow(&opts, &client, condition)
+                .await
+                .context("scenario workflow")?;
+            for e in [plain.error.as_deref(), report.error.as_deref()]
+                .into_iter()
+                .flatten()
+            {
+                eprintln!("[bench] scenario workflow had errors: {e}");
+                all_ok = false;
+            }
+            println!("{}", serde_json::to_string(&plain)?);
+            println!("{}", serde_json::to_string(&report)?);
+            continue;
+        }
+        if scenario == Scenario::Digest {
+            let events = args.events.unwrap_or_else(|| opts.scaled(100_000));
+            let report = workflows::run_digest(
+                &opts,
+                &client,
+                events,
+                args.digest_keys,
+                Duration::from_secs_f64(args.window),
+            )
+            .await
+            .context("scenario digest")?;
+            if let Some(e) = &report.error {
+                eprintln!("[bench] scenario digest had errors: {e}");
+                all_ok = false;
+            }
+            println!("{}", serde_json::to_string(&report)?);
+            continue;
+        }
         if scenario == Scenario::ConsolePages {
             let report = run_console_pages(&opts, &client)
                 .await
