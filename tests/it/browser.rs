@@ -352,7 +352,7 @@ async fn an_admin_edits_a_template_with_live_preview_and_rolls_it_back() {
             .await
             .unwrap();
         c.accept_alert().await.unwrap();
-        wait_text(&c, "p.flash", |t| t.contains("Version 1 is current again")).await;
+        wait_text(&c, "p.flash", |t| t.contains("Version 1 is current.")).await;
         screenshot(&c, "template-versions").await;
         let t = app.get_json("/v1/templates/order-shipped").await;
         assert_eq!(t["version"], 1);
