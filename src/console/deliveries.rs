@@ -426,13 +426,10 @@ fn content_view(channel: &str, content: &serde_json::Value) -> Markup {
     }
 }
 
-#[derive(Deserialize)]
-struct NoFields {}
-
 async fn retry(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    a: Action<NoFields>,
+    a: Action<super::NoFields>,
 ) -> Response {
     change(&state, &a.session, &id, true).await
 }
@@ -440,7 +437,7 @@ async fn retry(
 async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    a: Action<NoFields>,
+    a: Action<super::NoFields>,
 ) -> Response {
     change(&state, &a.session, &id, false).await
 }

@@ -243,8 +243,9 @@ async fn login(
     }
 }
 
+/// A form that carries nothing but its CSRF token.
 #[derive(Deserialize)]
-struct NoFields {}
+pub struct NoFields {}
 
 async fn logout(
     State(state): State<AppState>,

@@ -289,9 +289,6 @@ async fn show_page(
     )))
 }
 
-#[derive(Deserialize)]
-struct NoFields {}
-
 /// Pauses or resumes schedule `id` for a session that may, as the API's
 /// routes do (scope `send`).
 async fn set_paused(state: &AppState, session: &Session, id: &str, pause: bool) -> Response {
@@ -316,7 +313,7 @@ async fn set_paused(state: &AppState, session: &Session, id: &str, pause: bool) 
 async fn pause(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    a: Action<NoFields>,
+    a: Action<super::NoFields>,
 ) -> Response {
     set_paused(&state, &a.session, &id, true).await
 }
@@ -324,7 +321,7 @@ async fn pause(
 async fn resume(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    a: Action<NoFields>,
+    a: Action<super::NoFields>,
 ) -> Response {
     set_paused(&state, &a.session, &id, false).await
 }
@@ -332,7 +329,7 @@ async fn resume(
 async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    a: Action<NoFields>,
+    a: Action<super::NoFields>,
 ) -> Response {
     let session = &a.session;
     if let Err(r) = session.require(&[Permission::Send]) {

@@ -27,9 +27,9 @@ use crate::domain::workflow::{
 use crate::domain::Channel;
 use crate::flow::quiet_hours::QuietHours;
 use crate::metrics::RunEvent;
-use crate::service::send::{SendRequest, Sender};
+use crate::service::send::SendRequest;
 use crate::service::workflows::{recipient_facts, Cursor};
-use crate::service::{AppState, Error};
+use crate::service::AppState;
 use crate::store::runs::{ChildDelivery, Joined, RunMove, StepRecord};
 use crate::store::{Accepted, Claimed, Kind, NotificationRow};
 use crate::util::{now_ms, parse_rfc3339, rfc3339};
@@ -210,12 +210,7 @@ impl Run<'_> {
         content: &Option<serde_json::Map<String, Value>>,
     ) -> anyhow::Result<Result<Accepted, String>> {
         let state = self.state;
-        let mut sender = Sender::new(
-            state.store.as_ref(),
-            &state.renderer,
-            &state.enabled_channels,
-            &state.config,
-        );
+        let mut sender = state.sender();
         sender.parent_run = Some(&self.row.id);
         let req = SendRequest {
             template: template.clone(),
@@ -239,10 +234,7 @@ impl Run<'_> {
             }
             // What the send refuses is the step's outcome; a database
             // that can't answer is not: the run is tried again.
-            Err(e @ (Error::Invalid(_) | Error::NotFound(_) | Error::Conflict(_))) => {
-                Ok(Err(e.detail()))
-            }
-            Err(e) => Err(anyhow::anyhow!("{e}")),
+            Err(e) => Ok(Err(e.refusal()?)),
         }
     }
 
@@ -310,12 +302,7 @@ async fn step_on(state: &AppState, row: &Claimed) -> anyhow::Result<bool> {
         }
     };
     run.kinds = wf.steps.iter().map(|s| kind(&s.action)).collect();
-    let sender = Sender::new(
-        store,
-        &state.renderer,
-        &state.enabled_channels,
-        &state.config,
-    );
+    let sender = state.sender();
     let resolved = sender
         .with_profiles(std::slice::from_ref(&run.cursor.to))
         .await?;

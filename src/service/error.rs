@@ -40,6 +40,17 @@ impl Error {
         Error::Invalid(vec![FieldError::new(field, message)])
     }
 
+    /// For work done on the caller's behalf later (a workflow's step, a
+    /// schedule's firing): what the input was refused for, as a reason to
+    /// record (`Ok`), or a failure to try again after (`Err`: the database
+    /// did not answer, say).
+    pub fn refusal(self) -> std::result::Result<String, anyhow::Error> {
+        match self {
+            e @ (Error::Invalid(_) | Error::NotFound(_) | Error::Conflict(_)) => Ok(e.detail()),
+            e => Err(anyhow::anyhow!("{e}")),
+        }
+    }
+
     /// What went wrong, for a person: each field that is not valid by
     /// name, else the message.
     pub fn detail(&self) -> String {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::send::{check_recipient, RecipientInput, SendRequest, Sender};
+use super::send::{check_recipient, RecipientInput, SendRequest};
 use super::templates::valid_key;
 use super::{AppState, Error, Result};
 use crate::domain::check::check_timezone;
@@ -98,7 +98,7 @@ impl AppState {
         }
         for (i, r) in req.to.iter().enumerate() {
             check_recipient(i, r, &mut errors);
-            if r.id.is_none() && r.email.is_none() && r.phone.is_none() && r.webhook_url.is_none() {
+            if !r.names_someone() {
                 errors.push(FieldError::new(
                     format!("to[{i}]"),
                     "give an id or an address",
@@ -127,12 +127,7 @@ impl AppState {
         // The recipients by the timezone their times are in.
         let mut groups: BTreeMap<String, Vec<RecipientInput>> = BTreeMap::new();
         if timezone == RECIPIENT_TZ {
-            let sender = Sender::new(
-                self.store.as_ref(),
-                &self.renderer,
-                &self.enabled_channels,
-                &self.config,
-            );
+            let sender = self.sender();
             let resolved = sender.with_profiles(&req.to).await?;
             for (r, given) in resolved.iter().zip(&req.to) {
                 let tz = r.input.timezone.clone().unwrap_or_else(|| "UTC".into());
@@ -215,12 +210,7 @@ impl AppState {
                 ..Default::default()
             };
             let key = format!("{}:{}:{}", s.id, t.timezone, t.next_fire_at);
-            let sender = Sender::new(
-                self.store.as_ref(),
-                &self.renderer,
-                &self.enabled_channels,
-                &self.config,
-            );
+            let sender = self.sender();
             let mut replayed = false;
             let (notification, error) =
                 match sender.send(req, None, Some((FIRINGS, &key, "fire"))).await {
@@ -232,10 +222,7 @@ impl AppState {
                             .and_then(|v| v["id"].as_str().map(str::to_string));
                         (id, None)
                     }
-                    Err(e @ (Error::Invalid(_) | Error::NotFound(_) | Error::Conflict(_))) => {
-                        (None, Some(e.detail()))
-                    }
-                    Err(e) => return Err(anyhow::anyhow!("{e}")),
+                    Err(e) => (None, Some(e.refusal()?)),
                 };
             if let Some(e) = &error {
                 tracing::warn!(schedule = %s.id, error = %e, "a schedule could not trigger its workflow");

@@ -95,6 +95,14 @@ pub struct RecipientInput {
 }
 
 impl RecipientInput {
+    /// Whether it gives an id or an address.
+    pub fn names_someone(&self) -> bool {
+        self.id.is_some()
+            || self.email.is_some()
+            || self.phone.is_some()
+            || self.webhook_url.is_some()
+    }
+
     fn address(&self, channel: Channel) -> Option<&str> {
         match channel {
             Channel::Email => self.email.as_deref(),
@@ -229,6 +237,16 @@ impl<'a> Sender<'a> {
 }
 
 impl AppState {
+    /// A sender with this app's store, renderer, channels and settings.
+    pub fn sender(&self) -> Sender<'_> {
+        Sender::new(
+            self.store.as_ref(),
+            &self.renderer,
+            &self.enabled_channels,
+            &self.config,
+        )
+    }
+
     /// Accepts a send (validate, plan, commit; the store's writer hands
     /// what is due to this process's workers) and counts it. `idempotency`
     /// is (api key id, key, request hash).
@@ -238,12 +256,7 @@ impl AppState {
         key_id: Option<&str>,
         idempotency: Option<(&str, &str, &str)>,
     ) -> Result<SendAnswer, Error> {
-        let sender = Sender::new(
-            self.store.as_ref(),
-            &self.renderer,
-            &self.enabled_channels,
-            &self.config,
-        );
+        let sender = self.sender();
         let runs = req.workflow.as_ref().map_or(0, |_| req.to.len());
         let answer = sender.send(req, key_id, idempotency).await?;
         self.counted(&answer, runs);
@@ -725,7 +738,7 @@ impl Sender<'_> {
             }
         }
         for (i, r) in req.to.iter().enumerate() {
-            if r.id.is_none() && r.email.is_none() && r.phone.is_none() && r.webhook_url.is_none() {
+            if !r.names_someone() {
                 errors.push(
                     FieldError::new(format!("to[{i}]"), "give an id or an address")
                         .for_recipient(i),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use super::send::{RecipientInput, Sender};
+use super::send::RecipientInput;
 use super::templates::valid_key;
 use super::{AppState, Error, Result};
 use crate::domain::workflow::{preview, Action, StepPreview, Workflow};
@@ -216,12 +216,7 @@ impl AppState {
         let recipient = match req.recipient {
             None => json!({}),
             Some(r) => {
-                let sender = Sender::new(
-                    self.store.as_ref(),
-                    &self.renderer,
-                    &self.enabled_channels,
-                    &self.config,
-                );
+                let sender = self.sender();
                 let resolved = sender.with_profiles(std::slice::from_ref(&r)).await?;
                 recipient_facts(&resolved[0].input)
             }
