@@ -16,7 +16,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use handlebars::{Context, Handlebars, RenderContext, RenderErrorReason, Renderable, Template};
+use handlebars::{
+    template::TemplateElement, Context, Handlebars, RenderContext, RenderErrorReason, Renderable,
+    Template,
+};
 use serde::{Deserialize, Serialize};
 
 pub use crate::config::RenderConfig;
@@ -147,6 +150,9 @@ pub struct Compiled {
     channels: Vec<Channel>,
     /// How errors name the channels: `channels` (stored) or `content` (inline).
     label: String,
+    /// No part has a block, a partial or a decorator: rendering one costs
+    /// no more than reading its source and the values it names.
+    flat: bool,
 }
 
 /// Compiles and renders templates on the render threads, within the limits
@@ -325,7 +331,9 @@ impl Compiled {
             }
         }
         content.settings.check()?;
+        let flat = parts.values().all(|t| flat(&t.elements));
         Ok(Compiled {
+            flat,
             parts,
             channels,
             label: label.to_string(),
@@ -445,6 +453,13 @@ impl Renderer {
         timezone: Option<&str>,
         data: &serde_json::Value,
     ) -> Result<Option<Parts>, TemplateError> {
+        // A flat template over small data renders in less time than the
+        // hand-off to a render thread takes: here.
+        if tpl.flat && small(data) {
+            return self
+                .inner
+                .render_channel(tpl, channel, locale, timezone, data.clone());
+        }
         let inner = self.inner.clone();
         let tpl = tpl.clone();
         let (locale, timezone, data) = (
@@ -465,6 +480,48 @@ impl Renderer {
         })
     }
 }
+
+/// Whether elements are only text, comments and expressions (each bounded
+/// by the source's nesting limit): no loops, partials or decorators.
+fn flat(elements: &[TemplateElement]) -> bool {
+    elements.iter().all(|e| {
+        matches!(
+            e,
+            TemplateElement::RawString(_)
+                | TemplateElement::Comment(_)
+                | TemplateElement::Expression(_)
+                | TemplateElement::HtmlExpression(_)
+        )
+    })
+}
+
+/// Data a flat template renders from on the calling thread: at most
+/// [`SMALL_NODES`] values and [`SMALL_BYTES`] of strings and keys, so
+/// copying it into the render context is as cheap as the hand-off it saves.
+fn small(data: &serde_json::Value) -> bool {
+    fn walk(v: &serde_json::Value, nodes: &mut usize, bytes: &mut usize) -> bool {
+        *nodes += 1;
+        if *nodes > SMALL_NODES || *bytes > SMALL_BYTES {
+            return false;
+        }
+        match v {
+            serde_json::Value::String(s) => {
+                *bytes += s.len();
+                *bytes <= SMALL_BYTES
+            }
+            serde_json::Value::Array(a) => a.iter().all(|v| walk(v, nodes, bytes)),
+            serde_json::Value::Object(o) => o.iter().all(|(k, v)| {
+                *bytes += k.len();
+                walk(v, nodes, bytes)
+            }),
+            _ => true,
+        }
+    }
+    walk(data, &mut 0, &mut 0)
+}
+
+const SMALL_NODES: usize = 256;
+const SMALL_BYTES: usize = 16 << 10;
 
 impl Inner {
     fn render_channel(
@@ -892,6 +949,57 @@ mod tests {
             "webhook.body took longer than 100ms to render (render.timeout)"
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn flat_templates_over_small_data_render_on_the_calling_thread_within_the_same_bounds() {
+        let flat = |src: &str| {
+            Compiled::compile(&one("sms", "text", src), "content")
+                .unwrap()
+                .flat
+        };
+        assert!(flat(
+            "Hi {{name}}, {{date at \"%Y\"}} {{default x \"-\"}} {{!-- note --}}"
+        ));
+        assert!(!flat("{{#each a}}x{{/each}}"));
+        assert!(!flat("{{#if a}}x{{/if}}"));
+        assert!(!flat("{{#*inline \"p\"}}x{{/inline}}{{> p}}"));
+        assert!(small(&json!({"name": "Ada", "items": [1, 2, 3]})));
+        assert!(!small(&json!({"items": vec![0; 300]})));
+        assert!(!small(&json!({"name": "x".repeat(20_000)})));
+
+        // Rendered here, the output bound still holds and the error reads
+        // as it does from a render thread.
+        let limits = RenderConfig {
+            max_output: vec![("sms.text", "render.max_sms_text_bytes", 100)],
+            ..RenderConfig::default()
+        };
+        let r = Renderer::new(&limits);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let render = |source: &str, data: serde_json::Value| {
+            let c = Arc::new(Compiled::compile(&one("sms", "text", source), "content").unwrap());
+            rt.block_on(r.render_channel(&c, Channel::Sms, None, None, &data))
+                .map(|p| p.unwrap()["text"].clone())
+        };
+        let before = pool::submitted_here();
+        let e = render(&"{{s}}".repeat(20), json!({"s": "0123456789"})).unwrap_err();
+        assert_eq!(e.field, "content.sms.text");
+        assert!(e.message.contains("(render.max_sms_text_bytes)"), "{e:?}");
+        assert_eq!(
+            render("{{s}}!", json!({"s": "0123456789"})).unwrap(),
+            "0123456789!"
+        );
+        assert_eq!(pool::submitted_here(), before, "rendered on this thread");
+        // A loop, or large data, goes to a render thread.
+        assert_eq!(
+            render("{{#each a}}{{this}}{{/each}}", json!({"a": [1, 2]})).unwrap(),
+            "12"
+        );
+        assert_eq!(pool::submitted_here(), before + 1);
+        render("{{s}}", json!({"s": "y".repeat(20_000)})).unwrap_err();
+        assert_eq!(pool::submitted_here(), before + 2);
     }
 
     #[test]

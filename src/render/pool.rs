@@ -70,8 +70,21 @@ pub(crate) async fn run<T: Send + 'static>(
         });
         let _ = tx.send(result);
     });
+    #[cfg(test)]
+    SUBMITTED_HERE.with(|n| n.set(n.get() + 1));
     if pool().jobs.send(job).is_err() {
         return Err(Panicked);
     }
     rx.await.unwrap_or(Err(Panicked))
+}
+
+#[cfg(test)]
+thread_local! {
+    static SUBMITTED_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Jobs this thread has sent to the render threads.
+#[cfg(test)]
+pub(crate) fn submitted_here() -> usize {
+    SUBMITTED_HERE.with(|n| n.get())
 }
