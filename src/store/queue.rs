@@ -282,51 +282,9 @@ where
     }
 
     async fn complete(&self, completions: &[Completion], now: i64) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await?;
-        for chunk in completions.chunks(INSERT_CHUNK) {
-            // One statement for the chunk: VALUES columns are
-            // column1.. in both SQLite and PostgreSQL.
-            let mut q = QueryBuilder::<D>::new(
-                "UPDATE deliveries SET status = v.column3, \
-                 reason = v.column4, due_at = v.column5, \
-                 attempts = attempts + 1, last_error = \
-                 v.column6, provider = v.column7, updated_at = \
-                 v.column8, claim_token = NULL FROM (",
-            );
-            q.push_values(chunk, |mut b, c| {
-                b.push_bind(c.delivery_id.clone())
-                    .push_bind(c.claim_token.clone())
-                    .push_bind(c.status)
-                    .push_bind(c.reason.clone())
-                    .push_bind(c.due_at)
-                    .push_bind(c.last_error())
-                    .push_bind(c.attempt.provider.clone())
-                    .push_bind(now);
-            });
-            q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.claim_token = v.column2");
-            q.build().execute(&mut *tx).await?;
-
-            let mut q = QueryBuilder::<D>::new(
-                "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, \
-                 duration_ms, outcome, status_code, response, error) ",
-            );
-            q.push_values(chunk, |mut b, c| {
-                let a = &c.attempt;
-                b.push_bind(a.delivery_id.clone())
-                    .push_bind(a.number)
-                    .push_bind(a.provider.clone())
-                    .push_bind(a.started_at)
-                    .push_bind(a.duration_ms)
-                    .push_bind(a.outcome.clone())
-                    .push_bind(a.status_code)
-                    .push_bind(a.response.clone())
-                    .push_bind(a.error.clone());
-            });
-            q.push(" ON CONFLICT (delivery_id, number) DO NOTHING");
-            q.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.accept_queue()
+            .complete(completions.to_vec(), now)
+            .await
     }
 
     async fn defer(

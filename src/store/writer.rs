@@ -15,23 +15,40 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::dialect::{Dialect, RowsAffected, INSERT_CHUNK};
 use super::handoff::Handoff;
 use super::{
-    Accept, AcceptOutcome, Claimed, IdempotencyRecord, NewDelivery, NotificationRow, StoreError,
-    StoreResult, Unavailable,
+    Accept, AcceptOutcome, Claimed, Completion, IdempotencyRecord, NewDelivery, NotificationRow,
+    StoreError, StoreResult, Unavailable,
 };
 use crate::domain::{Reason, Status};
 
-pub type AcceptJob = (Accept, oneshot::Sender<StoreResult<AcceptOutcome>>);
+/// What the writer tasks commit: accepted requests, and the outcomes of
+/// attempts, both in the same transactions.
+pub enum WriteJob {
+    Accept(Accept, oneshot::Sender<StoreResult<AcceptOutcome>>),
+    Complete(Vec<Completion>, i64, oneshot::Sender<StoreResult<()>>),
+}
 
-/// Hands accepted requests to the writer tasks, which commit many of them in
-/// one transaction (group commit): a 202 still means "on disk", at a
-/// fraction of the cost of one commit per request.
+impl WriteJob {
+    /// Rows it writes, to bound a batch.
+    fn rows(&self) -> usize {
+        match self {
+            WriteJob::Accept(a, _) => a.deliveries.len() + 1,
+            WriteJob::Complete(c, _, _) => c.len(),
+        }
+    }
+}
+
+/// Hands accepted requests and attempts' outcomes to the writer tasks,
+/// which commit many of them in one transaction (group commit): a 202
+/// still means "on disk", at a fraction of the cost of one commit per
+/// request, and what finished is written in the same commit as what
+/// arrived.
 #[derive(Clone)]
 pub struct AcceptQueue {
-    tx: mpsc::Sender<AcceptJob>,
+    tx: mpsc::Sender<WriteJob>,
 }
 
 impl AcceptQueue {
-    pub fn new(capacity: usize) -> (AcceptQueue, Arc<Mutex<mpsc::Receiver<AcceptJob>>>) {
+    pub fn new(capacity: usize) -> (AcceptQueue, Arc<Mutex<mpsc::Receiver<WriteJob>>>) {
         let (tx, rx) = mpsc::channel(capacity);
         (AcceptQueue { tx }, Arc::new(Mutex::new(rx)))
     }
@@ -39,7 +56,17 @@ impl AcceptQueue {
     pub async fn submit(&self, accept: Accept) -> StoreResult<AcceptOutcome> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send((accept, tx))
+            .send(WriteJob::Accept(accept, tx))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Records attempts and the next state of each delivery.
+    pub async fn complete(&self, completions: Vec<Completion>, now: i64) -> StoreResult<()> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(WriteJob::Complete(completions, now, tx))
             .await
             .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
@@ -47,21 +74,97 @@ impl AcceptQueue {
 }
 
 /// Takes one job, then whatever else is waiting, up to a bound on rows.
-pub async fn next_batch(rx: &Mutex<mpsc::Receiver<AcceptJob>>) -> Option<Vec<AcceptJob>> {
+pub async fn next_batch(rx: &Mutex<mpsc::Receiver<WriteJob>>) -> Option<Vec<WriteJob>> {
     let mut rx = rx.lock().await;
     let first = rx.recv().await?;
-    let mut rows = first.0.deliveries.len() + 1;
+    let mut rows = first.rows();
     let mut batch = vec![first];
     while batch.len() < 512 && rows < 20_000 {
         match rx.try_recv() {
             Ok(job) => {
-                rows += job.0.deliveries.len() + 1;
+                rows += job.rows();
                 batch.push(job);
             }
             Err(_) => break,
         }
     }
     Some(batch)
+}
+
+type AcceptJob = (Accept, oneshot::Sender<StoreResult<AcceptOutcome>>);
+type CompleteJob = (Vec<Completion>, i64, oneshot::Sender<StoreResult<()>>);
+
+/// Commits a batch of jobs in one transaction. If it fails, the outcomes
+/// are written on their own and the accepted requests as
+/// [`write_accepts`] does.
+pub async fn write_batch<D: Dialect>(
+    pool: &Pool<D>,
+    held: &mut D::Held,
+    handoff: &Arc<Handoff>,
+    batch: Vec<WriteJob>,
+) -> Result<(), Unavailable> {
+    let mut accepts: Vec<AcceptJob> = Vec::new();
+    let mut completes: Vec<CompleteJob> = Vec::new();
+    for job in batch {
+        match job {
+            WriteJob::Accept(a, reply) => accepts.push((a, reply)),
+            WriteJob::Complete(c, now, reply) => completes.push((c, now, reply)),
+        }
+    }
+    if completes.is_empty() {
+        return write_accepts(pool, held, handoff, accepts).await;
+    }
+    let done: Vec<(&[Completion], i64)> = completes
+        .iter()
+        .map(|(c, now, _)| (c.as_slice(), *now))
+        .collect();
+    let refs: Vec<&Accept> = accepts.iter().map(|(a, _)| a).collect();
+    let r = accept_tx(pool, held, handoff, &refs, &done).await;
+    drop(done);
+    match r {
+        Ok(outcomes) => {
+            for ((_, reply), outcome) in accepts.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+            for (_, _, reply) in completes {
+                let _ = reply.send(Ok(()));
+            }
+            Ok(())
+        }
+        Err(e) if e.unavailable().is_some() => {
+            let kind = e.unavailable().expect("checked above");
+            tracing::warn!(error = %e, size = accepts.len() + completes.len(), "writes could not be made");
+            for (_, reply) in accepts {
+                let _ = reply.send(Err(e.shared().expect("checked above")));
+            }
+            for (_, _, reply) in completes {
+                let _ = reply.send(Err(e.shared().expect("checked above")));
+            }
+            Err(kind)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "a batch of writes failed; writing outcomes and requests apart");
+            let mut failing = None;
+            for (c, now, reply) in completes {
+                let r = accept_tx(pool, held, handoff, &[], &[(c.as_slice(), now)])
+                    .await
+                    .map(|_| ());
+                if let Err(kind) = r.as_ref().map_err(|e| e.unavailable()) {
+                    failing = kind.or(failing);
+                }
+                let _ = reply.send(r);
+            }
+            let accepted = if accepts.is_empty() {
+                Ok(())
+            } else {
+                write_accepts(pool, held, handoff, accepts).await
+            };
+            match failing {
+                Some(kind) => Err(kind),
+                None => accepted,
+            }
+        }
+    }
 }
 
 /// Commits a batch of accepted requests in one transaction. If the
@@ -72,14 +175,14 @@ pub async fn next_batch(rx: &Mutex<mpsc::Receiver<AcceptJob>>) -> Option<Vec<Acc
 /// fails the whole group at once, without trying each request
 /// alone: each would wait for and fail the same way. It is
 /// returned, so the writer knows writes are failing.
-pub async fn write_accepts<D: Dialect>(
+async fn write_accepts<D: Dialect>(
     pool: &Pool<D>,
     held: &mut D::Held,
     handoff: &Arc<Handoff>,
     batch: Vec<AcceptJob>,
 ) -> Result<(), Unavailable> {
     let accepts: Vec<&Accept> = batch.iter().map(|(a, _)| a).collect();
-    match accept_tx(pool, held, handoff, &accepts).await {
+    match accept_tx(pool, held, handoff, &accepts, &[]).await {
         Ok(outcomes) => {
             for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
@@ -103,7 +206,7 @@ pub async fn write_accepts<D: Dialect>(
             tracing::warn!(error = %e, size = batch.len(), "batched accept failed; retrying one by one");
             let mut failing = Ok(());
             for (accept, reply) in batch {
-                let r = accept_tx(pool, held, handoff, &[&accept])
+                let r = accept_tx(pool, held, handoff, &[&accept], &[])
                     .await
                     .map(|mut v| v.remove(0));
                 match r.as_ref().map_err(|e| e.unavailable()) {
@@ -238,6 +341,58 @@ async fn caps_tx<D: Dialect>(
     Ok(over)
 }
 
+/// Records attempts and the next state of each delivery: one UPDATE and
+/// one INSERT per chunk. A delivery whose claim was lost (its lease ended
+/// and another worker claimed it) is left as the new claim has it; its
+/// attempt is recorded all the same.
+async fn complete_rows<D: Dialect>(
+    tx: &mut Transaction<'_, D>,
+    completions: &[Completion],
+    now: i64,
+) -> StoreResult<()> {
+    for chunk in completions.chunks(INSERT_CHUNK) {
+        // One statement for the chunk: VALUES columns are
+        // column1.. in both SQLite and PostgreSQL.
+        let mut q = QueryBuilder::<D>::new(
+            "UPDATE deliveries SET status = v.column3, reason = v.column4, due_at = v.column5, \
+             attempts = attempts + 1, last_error = v.column6, provider = v.column7, updated_at \
+             = v.column8, claim_token = NULL FROM (",
+        );
+        q.push_values(chunk, |mut b, c| {
+            b.push_bind(c.delivery_id.clone())
+                .push_bind(c.claim_token.clone())
+                .push_bind(c.status)
+                .push_bind(c.reason.clone())
+                .push_bind(c.due_at)
+                .push_bind(c.last_error())
+                .push_bind(c.attempt.provider.clone())
+                .push_bind(now);
+        });
+        q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.claim_token = v.column2");
+        q.build().execute(&mut **tx).await?;
+
+        let mut q = QueryBuilder::<D>::new(
+            "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, \
+             duration_ms, outcome, status_code, response, error) ",
+        );
+        q.push_values(chunk, |mut b, c| {
+            let a = &c.attempt;
+            b.push_bind(a.delivery_id.clone())
+                .push_bind(a.number)
+                .push_bind(a.provider.clone())
+                .push_bind(a.started_at)
+                .push_bind(a.duration_ms)
+                .push_bind(a.outcome.clone())
+                .push_bind(a.status_code)
+                .push_bind(a.response.clone())
+                .push_bind(a.error.clone());
+        });
+        q.push(" ON CONFLICT (delivery_id, number) DO NOTHING");
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// `held` is the writer task's own: what it claims enters it only
 /// once the transaction has committed. Deliveries due now are written
 /// claimed for this process's workers, as many as they have room for, and
@@ -247,6 +402,7 @@ async fn accept_tx<D: Dialect>(
     held: &mut D::Held,
     handoff: &Arc<Handoff>,
     accepts: &[&Accept],
+    completions: &[(&[Completion], i64)],
 ) -> StoreResult<Vec<AcceptOutcome>> {
     D::discard_pending(held);
     let mut tx = pool.begin_with(D::BEGIN_WRITE).await?;
@@ -404,6 +560,9 @@ async fn accept_tx<D: Dialect>(
                 .push_unseparated(", 0");
         });
         q.build().execute(&mut *tx).await?;
+    }
+    for (c, now) in completions {
+        complete_rows(&mut tx, c, *now).await?;
     }
     // Other processes' workers hear of work only this one's can't take.
     if waiting {

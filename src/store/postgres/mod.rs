@@ -17,7 +17,7 @@ use std::collections::HashSet;
 
 use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, INSERT_CHUNK};
 use super::handoff::Handoff;
-use super::writer::{next_batch, write_accepts, AcceptQueue};
+use super::writer::{next_batch, write_batch, AcceptQueue};
 use super::StoreResult;
 use crate::config::{Backend, DatabaseConfig};
 use sqlx::migrate::Migrator;
@@ -98,7 +98,7 @@ impl PgStore {
             let handoff = handoff.clone();
             tokio::spawn(async move {
                 while let Some(batch) = next_batch(&rx).await {
-                    let _ = write_accepts::<Postgres>(&pool, &mut (), &handoff, batch).await;
+                    let _ = write_batch::<Postgres>(&pool, &mut (), &handoff, batch).await;
                 }
             });
         }

@@ -26,7 +26,7 @@ use sqlx::Sqlite;
 use self::held::HeldScopes;
 use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, INSERT_CHUNK};
 use super::handoff::Handoff;
-use super::writer::{next_batch, write_accepts, AcceptQueue};
+use super::writer::{next_batch, write_batch, AcceptQueue};
 use super::{StoreResult, Unavailable};
 use crate::config::{Backend, DatabaseConfig};
 use sqlx::migrate::Migrator;
@@ -115,9 +115,12 @@ impl SqliteStore {
             // what it holds already.
             write_opts = write_opts.pragma("max_page_count", (bytes / 4096).max(1).to_string());
         }
+        // A connection to a local file can't go stale: no ping before each
+        // use (on the writer, one round trip to its thread per transaction).
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
             .after_release(|conn, _| Box::pin(close_if_in_transaction(conn)))
             .connect_with(write_opts)
@@ -144,6 +147,7 @@ impl SqliteStore {
         };
         let read = SqlitePoolOptions::new()
             .max_connections(cfg.max_connections)
+            .test_before_acquire(false)
             .acquire_timeout(cfg.acquire_timeout)
             .connect_with(opts.read_only(true))
             .await?;
@@ -160,7 +164,7 @@ impl SqliteStore {
         let workers = handoff.clone();
         tokio::spawn(async move {
             while let Some(batch) = next_batch(&rx).await {
-                match write_accepts::<Sqlite>(&pool, &mut held, &workers, batch).await {
+                match write_batch::<Sqlite>(&pool, &mut held, &workers, batch).await {
                     Ok(()) => writes.store(false, Ordering::Relaxed),
                     Err(Unavailable::Full) => writes.store(true, Ordering::Relaxed),
                     Err(Unavailable::Down) => {}
@@ -188,6 +192,11 @@ impl SqliteStore {
 /// already, the driver's own ROLLBACK then fails, and the connection would
 /// refuse every later BEGIN. The pool opens a fresh one for the next write.
 async fn close_if_in_transaction(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<bool> {
+    // A committed or rolled-back transaction leaves nothing to wait for: the
+    // connection's worker answered it already.
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
     // Runs the rollback a dropped transaction queued.
     conn.ping().await?;
     if conn.is_in_transaction() {
