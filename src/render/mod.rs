@@ -453,12 +453,21 @@ impl Renderer {
         timezone: Option<&str>,
         data: &serde_json::Value,
     ) -> Result<Option<Parts>, TemplateError> {
+        let field = format!("{}.{channel}", tpl.label);
+        let failed = |_| {
+            Err(TemplateError {
+                field,
+                message: "could not be rendered (an internal error, logged)".into(),
+            })
+        };
         // A flat template over small data renders in less time than the
         // hand-off to a render thread takes: here.
         if tpl.flat && small(data) {
-            return self
-                .inner
-                .render_channel(tpl, channel, locale, timezone, data.clone());
+            return pool::catching(|| {
+                self.inner
+                    .render_channel(tpl, channel, locale, timezone, data.clone())
+            })
+            .unwrap_or_else(failed);
         }
         let inner = self.inner.clone();
         let tpl = tpl.clone();
@@ -467,17 +476,11 @@ impl Renderer {
             timezone.map(str::to_string),
             data.clone(),
         );
-        let field = format!("{}.{channel}", tpl.label);
         pool::run(move || {
             inner.render_channel(&tpl, channel, locale.as_deref(), timezone.as_deref(), data)
         })
         .await
-        .unwrap_or_else(|_| {
-            Err(TemplateError {
-                field,
-                message: "could not be rendered (an internal error, logged)".into(),
-            })
-        })
+        .unwrap_or_else(failed)
     }
 }
 

@@ -53,22 +53,26 @@ fn pool() -> &'static Pool {
 #[derive(Debug)]
 pub(crate) struct Panicked;
 
+/// Runs `f` here, a panic in it logged and returned as [`Panicked`].
+pub(crate) fn catching<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(panic = %what, "a template job panicked");
+        Panicked
+    })
+}
+
 /// Runs `f` on a render thread and waits for its result.
 pub(crate) async fn run<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Panicked> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
-        let result = catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
-            let what = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(panic = %what, "a template job panicked");
-            Panicked
-        });
-        let _ = tx.send(result);
+        let _ = tx.send(catching(f));
     });
     #[cfg(test)]
     SUBMITTED_HERE.with(|n| n.set(n.get() + 1));
