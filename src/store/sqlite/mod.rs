@@ -627,6 +627,90 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn outcomes_commit_with_accepted_requests_and_survive_a_request_that_fails() {
+        use crate::store::writer::{write_batch, WriteJob};
+        use crate::store::{AttemptRow, Completion};
+        use tokio::sync::oneshot;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        let h = Queue::handoff(&store).clone();
+        h.attach("tok", Duration::from_secs(60), 10);
+        let mut sent = accept_with_scope("w1");
+        sent.deliveries[0].due_at = Some(crate::util::now_ms());
+        let sent_id = sent.deliveries[0].id.clone();
+        store.accept(sent).await.unwrap();
+        assert_eq!(
+            h.take(10, crate::util::now_ms()).len(),
+            1,
+            "handed over, claimed"
+        );
+        let done = |id: &str| Completion {
+            delivery_id: id.to_string(),
+            claim_token: "tok".into(),
+            status: "sent",
+            reason: None,
+            due_at: None,
+            attempt: AttemptRow {
+                delivery_id: id.to_string(),
+                number: 1,
+                provider: "webhook".into(),
+                started_at: crate::util::now_ms(),
+                duration_ms: 1,
+                outcome: "ok".into(),
+                status_code: Some(200),
+                response: Some("ok".into()),
+                error: None,
+            },
+        };
+        // One batch: the outcome, a request, and a second request reusing
+        // the first one's delivery id, which fails the transaction.
+        let good = accept_with_scope("w2");
+        let mut bad = accept_with_scope("w3");
+        bad.deliveries[0].id = good.deliveries[0].id.clone();
+        let good_id = good.deliveries[0].id.clone();
+        let (c_tx, c_rx) = oneshot::channel();
+        let (g_tx, g_rx) = oneshot::channel();
+        let (b_tx, b_rx) = oneshot::channel();
+        let batch = vec![
+            WriteJob::Complete(vec![done(&sent_id)], crate::util::now_ms(), c_tx),
+            WriteJob::Accept(good, g_tx),
+            WriteJob::Accept(bad, b_tx),
+        ];
+        let mut held = HeldScopes::default();
+        write_batch::<Sqlite>(&store.write, &mut held, &h, batch)
+            .await
+            .unwrap();
+        c_rx.await.unwrap().unwrap();
+        assert!(matches!(g_rx.await.unwrap(), Ok(AcceptOutcome::Created(_))));
+        assert!(
+            b_rx.await.unwrap().is_err(),
+            "the conflicting request fails alone"
+        );
+        let d = store.get_delivery(&sent_id).await.unwrap().unwrap();
+        assert_eq!((d.status.as_str(), d.attempts), ("sent", 1));
+        assert_eq!(store.attempts_of(&sent_id).await.unwrap().len(), 1);
+        assert!(store.get_delivery(&good_id).await.unwrap().is_some());
+
+        // Through the store: an outcome and requests in flight together all land.
+        let mut again = accept_with_scope("w4");
+        again.deliveries[0].due_at = Some(crate::util::now_ms());
+        let again_id = again.deliveries[0].id.clone();
+        store.accept(again).await.unwrap();
+        h.take(10, crate::util::now_ms());
+        let (a, b) = (accept_with_scope("w5"), accept_with_scope("w6"));
+        let outcome = [done(&again_id)];
+        let (r1, r2, r3) = tokio::join!(
+            store.complete(&outcome, crate::util::now_ms()),
+            store.accept(a),
+            store.accept(b)
+        );
+        r1.unwrap();
+        assert!(won(r2.unwrap()) && won(r3.unwrap()));
+        let d = store.get_delivery(&again_id).await.unwrap().unwrap();
+        assert_eq!((d.status.as_str(), d.attempts), ("sent", 1));
+    }
+
+    #[tokio::test]
     async fn a_store_reads_a_log_longer_than_one_chunk_at_start() {
         let dir = tempfile::tempdir().unwrap();
         let first = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
