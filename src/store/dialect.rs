@@ -22,7 +22,7 @@ use sqlx::{
 };
 
 use super::handoff::Handoff;
-use super::writer::AcceptQueue;
+use super::writer::WriteQueue;
 use super::StoreResult;
 use crate::config::Backend;
 
@@ -36,7 +36,7 @@ pub const DELIVERY_COLUMNS: &str =
      updated_at";
 
 /// The statuses of a delivery waiting for a worker.
-const WAITING: &str = "status IN ('queued', 'scheduled', 'retrying', 'sending')";
+pub(super) const WAITING: &str = "status IN ('queued', 'scheduled', 'retrying', 'sending')";
 
 /// The ids of up to `$4` deliveries due at `$3`, high priority first: one
 /// index range per priority (0 high, 1 normal, 2 low), so rows scheduled for
@@ -196,7 +196,7 @@ pub trait Engine: Send + Sync + 'static {
     fn reader(&self) -> &Pool<Self::Db>;
     fn writer(&self) -> &Pool<Self::Db>;
     /// Where accepted requests wait for the group-commit writer.
-    fn accept_queue(&self) -> &AcceptQueue;
+    fn write_queue(&self) -> &WriteQueue;
     /// What the writer hands this process's workers.
     fn handoff(&self) -> &Arc<Handoff>;
     /// The NOTIFY channel a new inbox message is announced on, in the

@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use super::attempts::audit_requeued;
-use super::dialect::{Dialect, Engine, RowsAffected, DELIVERY_COLUMNS, INSERT_CHUNK};
+use super::dialect::{Dialect, Engine, RowsAffected, DELIVERY_COLUMNS, INSERT_CHUNK, WAITING};
 use super::handoff::Handoff;
 use super::{
     Accept, AcceptOutcome, Claimed, Completion, DeliveryFilter, DeliveryRow, IdempotencyRecord,
@@ -136,7 +136,7 @@ where
     }
 
     async fn accept(&self, accept: Accept) -> StoreResult<AcceptOutcome> {
-        self.accept_queue().submit(accept).await
+        self.write_queue().submit(accept).await
     }
 
     fn handoff(&self) -> &Arc<Handoff> {
@@ -282,9 +282,7 @@ where
     }
 
     async fn complete(&self, completions: &[Completion], now: i64) -> StoreResult<()> {
-        self.accept_queue()
-            .complete(completions.to_vec(), now)
-            .await
+        self.write_queue().complete(completions.to_vec(), now).await
     }
 
     async fn defer(
@@ -392,8 +390,8 @@ where
 fn by_created<D: Dialect>(columns: &str) -> String {
     format!(
         "SELECT {columns} FROM deliveries{} WHERE created_at >= $1 AND status <> 'sending' \
-         UNION ALL SELECT {columns} FROM deliveries WHERE status = 'sending' AND status IN \
-         ('queued', 'scheduled', 'retrying', 'sending') AND created_at >= $1",
+         UNION ALL SELECT {columns} FROM deliveries WHERE status = 'sending' AND {WAITING} \
+         AND created_at >= $1",
         D::BY_CREATED
     )
 }
@@ -404,9 +402,10 @@ fn by_created<D: Dialect>(columns: &str) -> String {
 /// key read newest first finds a page of them at once.
 /// See docs/decisions/0022-status-indexes-leave-out-the-hot-path.md.
 fn status_scope(status: &str) -> &'static str {
+    static SENDING: LazyLock<String> = LazyLock::new(|| format!(" AND {WAITING}"));
     match status {
         "sent" => "",
-        "sending" => " AND status IN ('queued', 'scheduled', 'retrying', 'sending')",
+        "sending" => &SENDING,
         _ => " AND status NOT IN ('sending', 'sent')",
     }
 }

@@ -1,6 +1,7 @@
-//! The group-commit writer: accepted requests wait in an [`AcceptQueue`]
-//! and writer tasks (one on SQLite, a few on PostgreSQL, started by each
-//! backend) commit many of them in one transaction. A 202 still means "on
+//! The group-commit writer: accepted requests and attempts' outcomes wait
+//! in a [`WriteQueue`] and writer tasks (one on SQLite, a few on
+//! PostgreSQL, started by each backend) commit many of them in one
+//! transaction. A 202 still means "on
 //! disk", at a fraction of the cost of one commit per request. The
 //! accepting transaction is written once for both backends; each backend's
 //! [`Dialect`] claims deduplication scopes its own way. See
@@ -43,14 +44,14 @@ impl WriteJob {
 /// request, and what finished is written in the same commit as what
 /// arrived.
 #[derive(Clone)]
-pub struct AcceptQueue {
+pub struct WriteQueue {
     tx: mpsc::Sender<WriteJob>,
 }
 
-impl AcceptQueue {
-    pub fn new(capacity: usize) -> (AcceptQueue, Arc<Mutex<mpsc::Receiver<WriteJob>>>) {
+impl WriteQueue {
+    pub fn new(capacity: usize) -> (WriteQueue, Arc<Mutex<mpsc::Receiver<WriteJob>>>) {
         let (tx, rx) = mpsc::channel(capacity);
-        (AcceptQueue { tx }, Arc::new(Mutex::new(rx)))
+        (WriteQueue { tx }, Arc::new(Mutex::new(rx)))
     }
 
     pub async fn submit(&self, accept: Accept) -> StoreResult<AcceptOutcome> {
@@ -91,134 +92,95 @@ pub async fn next_batch(rx: &Mutex<mpsc::Receiver<WriteJob>>) -> Option<Vec<Writ
     Some(batch)
 }
 
-type AcceptJob = (Accept, oneshot::Sender<StoreResult<AcceptOutcome>>);
-type CompleteJob = (Vec<Completion>, i64, oneshot::Sender<StoreResult<()>>);
-
-/// Commits a batch of jobs in one transaction. If it fails, the outcomes
-/// are written on their own and the accepted requests as
-/// [`write_accepts`] does.
-pub async fn write_batch<D: Dialect>(
-    pool: &Pool<D>,
-    held: &mut D::Held,
-    handoff: &Arc<Handoff>,
-    batch: Vec<WriteJob>,
-) -> Result<(), Unavailable> {
-    let mut accepts: Vec<AcceptJob> = Vec::new();
-    let mut completes: Vec<CompleteJob> = Vec::new();
-    for job in batch {
-        match job {
-            WriteJob::Accept(a, reply) => accepts.push((a, reply)),
-            WriteJob::Complete(c, now, reply) => completes.push((c, now, reply)),
-        }
-    }
-    if completes.is_empty() {
-        return write_accepts(pool, held, handoff, accepts).await;
-    }
-    let done: Vec<(&[Completion], i64)> = completes
-        .iter()
-        .map(|(c, now, _)| (c.as_slice(), *now))
-        .collect();
-    let refs: Vec<&Accept> = accepts.iter().map(|(a, _)| a).collect();
-    let r = accept_tx(pool, held, handoff, &refs, &done).await;
-    drop(done);
-    match r {
-        Ok(outcomes) => {
-            for ((_, reply), outcome) in accepts.into_iter().zip(outcomes) {
-                let _ = reply.send(Ok(outcome));
+impl WriteJob {
+    /// Gives the job its answer: the accepted request's outcome (`None` for
+    /// outcomes recorded), or the error.
+    fn answer(self, r: StoreResult<Option<AcceptOutcome>>) {
+        match self {
+            WriteJob::Accept(_, reply) => {
+                let _ = reply.send(r.map(|o| o.expect("an accepted request has an outcome")));
             }
-            for (_, _, reply) in completes {
-                let _ = reply.send(Ok(()));
-            }
-            Ok(())
-        }
-        Err(e) if e.unavailable().is_some() => {
-            let kind = e.unavailable().expect("checked above");
-            tracing::warn!(error = %e, size = accepts.len() + completes.len(), "writes could not be made");
-            for (_, reply) in accepts {
-                let _ = reply.send(Err(e.shared().expect("checked above")));
-            }
-            for (_, _, reply) in completes {
-                let _ = reply.send(Err(e.shared().expect("checked above")));
-            }
-            Err(kind)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "a batch of writes failed; writing outcomes and requests apart");
-            let mut failing = None;
-            for (c, now, reply) in completes {
-                let r = accept_tx(pool, held, handoff, &[], &[(c.as_slice(), now)])
-                    .await
-                    .map(|_| ());
-                if let Err(kind) = r.as_ref().map_err(|e| e.unavailable()) {
-                    failing = kind.or(failing);
-                }
-                let _ = reply.send(r);
-            }
-            let accepted = if accepts.is_empty() {
-                Ok(())
-            } else {
-                write_accepts(pool, held, handoff, accepts).await
-            };
-            match failing {
-                Some(kind) => Err(kind),
-                None => accepted,
+            WriteJob::Complete(_, _, reply) => {
+                let _ = reply.send(r.map(|_| ()));
             }
         }
     }
 }
 
-/// Commits a batch of accepted requests in one transaction. If the
-/// batch fails, each is tried alone so one bad request can't sink
-/// the others.
+/// Commits a batch of jobs in one transaction. If the batch fails, each
+/// job is tried alone so one bad request can't sink the others.
 ///
 /// A failure that is the database's (disk full, no connection)
-/// fails the whole group at once, without trying each request
+/// fails the whole group at once, without trying each job
 /// alone: each would wait for and fail the same way. It is
 /// returned, so the writer knows writes are failing.
-async fn write_accepts<D: Dialect>(
+pub async fn write_batch<D: Dialect>(
     pool: &Pool<D>,
     held: &mut D::Held,
     handoff: &Arc<Handoff>,
-    batch: Vec<AcceptJob>,
+    mut batch: Vec<WriteJob>,
 ) -> Result<(), Unavailable> {
-    let accepts: Vec<&Accept> = batch.iter().map(|(a, _)| a).collect();
-    match accept_tx(pool, held, handoff, &accepts, &[]).await {
+    let all: Vec<&WriteJob> = batch.iter().collect();
+    match write_jobs(pool, held, handoff, &all).await {
         Ok(outcomes) => {
-            for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
-                let _ = reply.send(Ok(outcome));
+            let mut outcomes = outcomes.into_iter();
+            for job in batch {
+                let outcome = match job {
+                    WriteJob::Accept(..) => outcomes.next(),
+                    WriteJob::Complete(..) => None,
+                };
+                job.answer(Ok(outcome));
             }
             Ok(())
         }
         Err(e) if e.unavailable().is_some() => {
             let kind = e.unavailable().expect("checked above");
-            tracing::warn!(error = %e, size = batch.len(), "accepted requests could not be written");
-            for (_, reply) in batch {
-                let _ = reply.send(Err(e.shared().expect("checked above")));
+            tracing::warn!(error = %e, size = batch.len(), "writes could not be made");
+            for job in batch {
+                job.answer(Err(e.shared().expect("checked above")));
             }
             Err(kind)
         }
         Err(e) if batch.len() == 1 => {
-            let (_, reply) = batch.into_iter().next().unwrap();
-            let _ = reply.send(Err(e));
+            batch.pop().expect("one job").answer(Err(e));
             Ok(())
         }
         Err(e) => {
-            tracing::warn!(error = %e, size = batch.len(), "batched accept failed; retrying one by one");
+            tracing::warn!(error = %e, size = batch.len(), "batched write failed; retrying one by one");
             let mut failing = Ok(());
-            for (accept, reply) in batch {
-                let r = accept_tx(pool, held, handoff, &[&accept], &[])
+            for job in batch {
+                let r = write_jobs(pool, held, handoff, &[&job])
                     .await
-                    .map(|mut v| v.remove(0));
+                    .map(|mut v| v.pop());
                 match r.as_ref().map_err(|e| e.unavailable()) {
                     Err(Some(kind)) => failing = Err(kind),
                     Ok(_) => failing = Ok(()),
                     Err(None) => {}
                 }
-                let _ = reply.send(r);
+                job.answer(r);
             }
             failing
         }
     }
+}
+
+/// Writes `jobs` in one transaction ([`accept_tx`]); the accepted
+/// requests' outcomes, in order.
+async fn write_jobs<D: Dialect>(
+    pool: &Pool<D>,
+    held: &mut D::Held,
+    handoff: &Arc<Handoff>,
+    jobs: &[&WriteJob],
+) -> StoreResult<Vec<AcceptOutcome>> {
+    let mut accepts = Vec::with_capacity(jobs.len());
+    let mut completions = Vec::new();
+    for job in jobs {
+        match job {
+            WriteJob::Accept(a, _) => accepts.push(a),
+            WriteJob::Complete(c, now, _) => completions.push((c.as_slice(), *now)),
+        }
+    }
+    accept_tx(pool, held, handoff, &accepts, &completions).await
 }
 
 /// Claims each delivery's deduplication scope for its window
@@ -393,6 +355,7 @@ async fn complete_rows<D: Dialect>(
     Ok(())
 }
 
+/// Writes accepted requests and attempts' outcomes in one transaction.
 /// `held` is the writer task's own: what it claims enters it only
 /// once the transaction has committed. Deliveries due now are written
 /// claimed for this process's workers, as many as they have room for, and

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 
 use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, INSERT_CHUNK};
 use super::handoff::Handoff;
-use super::writer::{next_batch, write_batch, AcceptQueue};
+use super::writer::{next_batch, write_batch, WriteQueue};
 use super::StoreResult;
 use crate::config::{Backend, DatabaseConfig};
 use sqlx::migrate::Migrator;
@@ -57,7 +57,7 @@ const ACCEPT_WRITERS: usize = 4;
 
 pub struct PgStore {
     pool: PgPool,
-    accept_queue: AcceptQueue,
+    write_queue: WriteQueue,
     handoff: Arc<Handoff>,
     inbox_channel: String,
 }
@@ -90,7 +90,7 @@ impl PgStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        let (accept_queue, rx) = AcceptQueue::new(4096);
+        let (write_queue, rx) = WriteQueue::new(4096);
         let handoff = Arc::new(Handoff::default());
         for _ in 0..ACCEPT_WRITERS {
             let rx = rx.clone();
@@ -104,7 +104,7 @@ impl PgStore {
         }
         Ok(PgStore {
             pool,
-            accept_queue,
+            write_queue,
             handoff,
             inbox_channel: inbox_channel(cfg.schema.as_deref()),
         })
@@ -211,8 +211,8 @@ impl Engine for PgStore {
         Ok(())
     }
 
-    fn accept_queue(&self) -> &AcceptQueue {
-        &self.accept_queue
+    fn write_queue(&self) -> &WriteQueue {
+        &self.write_queue
     }
 
     fn handoff(&self) -> &Arc<Handoff> {

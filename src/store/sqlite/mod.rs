@@ -26,7 +26,7 @@ use sqlx::Sqlite;
 use self::held::HeldScopes;
 use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, INSERT_CHUNK};
 use super::handoff::Handoff;
-use super::writer::{next_batch, write_batch, AcceptQueue};
+use super::writer::{next_batch, write_batch, WriteQueue};
 use super::{StoreResult, Unavailable};
 use crate::config::{Backend, DatabaseConfig};
 use sqlx::migrate::Migrator;
@@ -40,7 +40,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
-    accept_queue: AcceptQueue,
+    write_queue: WriteQueue,
     handoff: Arc<Handoff>,
     /// Wakes the checkpointer after writes (when there is one).
     wrote: Option<Arc<Notify>>,
@@ -155,7 +155,7 @@ impl SqliteStore {
         // request; the writer reads whatever is appended after.
         let mut held = HeldScopes::default();
         catch_up(&mut *read.acquire().await?, &mut held).await?;
-        let (accept_queue, rx) = AcceptQueue::new(4096);
+        let (write_queue, rx) = WriteQueue::new(4096);
         let pool = write.clone();
         let accepted = wrote.clone();
         let full = Arc::new(AtomicBool::new(false));
@@ -177,7 +177,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             read,
             write,
-            accept_queue,
+            write_queue,
             handoff,
             wrote,
             _checkpointer: checkpointer,
@@ -379,8 +379,8 @@ impl Engine for SqliteStore {
         None
     }
 
-    fn accept_queue(&self) -> &AcceptQueue {
-        &self.accept_queue
+    fn write_queue(&self) -> &WriteQueue {
+        &self.write_queue
     }
 
     fn handoff(&self) -> &Arc<Handoff> {
