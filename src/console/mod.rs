@@ -287,6 +287,43 @@ pub async fn activate_version(
     }
 }
 
+/// A template's or workflow's version history: the page around the table
+/// of its versions (the current one marked), each row ending in `actions`.
+pub fn versions_page(
+    session: &session::Session,
+    (nav, section): (Nav, &str),
+    base: &str,
+    key: &str,
+    notice: Option<&str>,
+    (versions, current): (&[crate::store::VersionRow], i64),
+    actions: impl Fn(&crate::store::VersionRow) -> maud::Markup,
+) -> Response {
+    let now = crate::util::now_ms();
+    render(layout(
+        &format!("Versions of {key}"),
+        Some(session),
+        nav,
+        html! {
+            p.crumbs { a href=(base) { (section) } " / " a href={(base) "/" (session::urlencode(key))} { (key) } " / versions" }
+            h1 { "Versions of " code { (key) } }
+            (page::flash(notice))
+            table.grid.versions {
+                thead { tr { th { "Version" } th { "Name" } th { "Saved" } th {} } }
+                tbody {
+                    @for v in versions.iter().rev() {
+                        tr data-version=(v.version) class=[(v.version == current).then_some("current")] {
+                            td.num { (v.version) @if v.version == current { " " span.badge.s-sent { "current" } } }
+                            td { (v.name) }
+                            td { (page::when(v.created_at, now)) }
+                            td.actions { (actions(v)) }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
 /// Where an action goes back to, with a notice.
 pub fn back_to(path: &str, notice: &str) -> Response {
     let sep = if path.contains('?') { '&' } else { '?' };

@@ -461,47 +461,32 @@ async fn versions(
         let current = stored(&state, &key, None)
             .await?
             .ok_or_else(|| page::not_found(&session, &format!("There is no template `{key}`.")))?;
-        let mut versions = state.store.versions(Kind::Template, &key).await.map_err(page::db)?;
-        versions.reverse();
-        let now = now_ms();
-        Ok(render(layout(
-            &format!("Versions of {key}"),
-            Some(&session),
-            Nav::Templates,
-            html! {
-                p.crumbs { a href="/console/templates" { "Templates" } " / " a href={"/console/templates/" (enc(&key))} { (key) } " / versions" }
-                h1 { "Versions of " code { (key) } }
-                (page::flash(q.notice.as_deref()))
-                table.grid.versions {
-                    thead { tr { th { "Version" } th { "Name" } th { "Saved" } th {} } }
-                    tbody {
-                        @for v in &versions {
-                            tr data-version=(v.version) class=[(v.version == current.version).then_some("current")] {
-                                td.num { (v.version) @if v.version == current.version { " " span.badge.s-sent { "current" } } }
-                                td { (v.name) }
-                                td { (page::when(v.created_at, now)) }
-                                td.actions {
-                                    a href={"/console/templates/" (enc(&key)) "?version=" (v.version)} { "open" }
-                                    @if v.version > 1 {
-                                        " · " a href={"/console/templates/" (enc(&key)) "/diff?from=" (v.version - 1) "&to=" (v.version)} { "diff with " (v.version - 1) }
-                                    }
-                                    @if v.version != current.version {
-                                        " · " a href={"/console/templates/" (enc(&key)) "/diff?from=" (v.version) "&to=" (current.version)} { "diff with current" }
-                                        @if session.may(Permission::WriteTemplates) {
-                                            form.inline method="post" action={"/console/templates/" (enc(&key)) "/versions/" (v.version) "/activate"}
-                                                data-confirm={"Make version " (v.version) " current again?"} {
-                                                (csrf_field(&session))
-                                                button.rollback type="submit" { "Roll back to " (v.version) }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
+        let versions = state.store.versions(Kind::Template, &key).await.map_err(page::db)?;
+        let base = format!("/console/templates/{}", enc(&key));
+        Ok(super::versions_page(
+            &session,
+            (Nav::Templates, "Templates"),
+            "/console/templates",
+            &key,
+            q.notice.as_deref(),
+            (&versions, current.version),
+            |v| html! {
+                a href={(base) "?version=" (v.version)} { "open" }
+                @if v.version > 1 {
+                    " · " a href={(base) "/diff?from=" (v.version - 1) "&to=" (v.version)} { "diff with " (v.version - 1) }
+                }
+                @if v.version != current.version {
+                    " · " a href={(base) "/diff?from=" (v.version) "&to=" (current.version)} { "diff with current" }
+                    @if session.may(Permission::WriteTemplates) {
+                        form.inline method="post" action={(base) "/versions/" (v.version) "/activate"}
+                            data-confirm={"Make version " (v.version) " current again?"} {
+                            (csrf_field(&session))
+                            button.rollback type="submit" { "Roll back to " (v.version) }
                         }
                     }
                 }
             },
-        )))
+        ))
     }
     .await;
     match r {

@@ -466,45 +466,29 @@ async fn versions(
     let r = async {
         session.require(page::WORKFLOWS)?;
         let current = stored(&state, &session, &key, None).await?;
-        let mut versions = state
+        let versions = state
             .store
             .versions(Kind::Workflow, &key)
             .await
             .map_err(page::db)?;
-        versions.reverse();
-        let now = now_ms();
-        Ok(render(layout(
-            &format!("Versions of {key}"),
-            Some(&session),
-            Nav::Workflows,
-            html! {
-                p.crumbs { a href="/console/workflows" { "Workflows" } " / " a href=(href(&key)) { (key) } " / versions" }
-                h1 { "Versions of " code { (key) } }
-                (page::flash(q.notice.as_deref()))
-                table.grid.versions {
-                    thead { tr { th { "Version" } th { "Name" } th { "Saved" } th {} } }
-                    tbody {
-                        @for v in &versions {
-                            tr data-version=(v.version) class=[(v.version == current.version).then_some("current")] {
-                                td.num { (v.version) @if v.version == current.version { " " span.badge.s-sent { "current" } } }
-                                td { (v.name) }
-                                td { (page::when(v.created_at, now)) }
-                                td.actions {
-                                    a href={(href(&key)) "?version=" (v.version)} { "open" }
-                                    @if v.version != current.version && session.may(Permission::WriteTemplates) {
-                                        form.inline method="post" action={(href(&key)) "/versions/" (v.version) "/activate"}
-                                            data-confirm={"Make version " (v.version) " the one triggers use?"} {
-                                            (csrf_field(&session))
-                                            button.activate type="submit" { "Activate version " (v.version) }
-                                        }
-                                    }
-                                }
-                            }
-                        }
+        Ok(super::versions_page(
+            &session,
+            (Nav::Workflows, "Workflows"),
+            "/console/workflows",
+            &key,
+            q.notice.as_deref(),
+            (&versions, current.version),
+            |v| html! {
+                a href={(href(&key)) "?version=" (v.version)} { "open" }
+                @if v.version != current.version && session.may(Permission::WriteTemplates) {
+                    form.inline method="post" action={(href(&key)) "/versions/" (v.version) "/activate"}
+                        data-confirm={"Make version " (v.version) " the one triggers use?"} {
+                        (csrf_field(&session))
+                        button.activate type="submit" { "Activate version " (v.version) }
                     }
                 }
             },
-        )))
+        ))
     }
     .await;
     match r {
