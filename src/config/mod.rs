@@ -698,14 +698,14 @@ impl Config {
             return Err(invalid(
                 "worker.max_in_flight_per_destination",
                 raw.worker.max_in_flight_per_destination,
-                "0 (a quarter of worker.concurrency) to 10000",
+                "0 (half of worker.concurrency) to 10000",
             ));
         }
         let worker = WorkerConfig {
             concurrency: raw.worker.concurrency as usize,
             batch_size: raw.worker.batch_size as usize,
             max_in_flight_per_destination: match raw.worker.max_in_flight_per_destination {
-                0 => (raw.worker.concurrency as usize / 4).max(1),
+                0 => (raw.worker.concurrency as usize / 2).max(1),
                 n => n as usize,
             },
             lease: positive_duration("worker.lease", &raw.worker.lease)?,
@@ -1257,9 +1257,9 @@ mod tests {
     }
 
     #[test]
-    fn the_share_per_destination_defaults_to_a_quarter_of_the_workers() {
+    fn the_share_per_destination_defaults_to_half_of_the_workers() {
         let c = Config::from_toml("").unwrap();
-        assert_eq!(c.worker.max_in_flight_per_destination, 16);
+        assert_eq!(c.worker.max_in_flight_per_destination, 32);
         let c = Config::from_toml("[worker]\nconcurrency = 2").unwrap();
         assert_eq!(c.worker.max_in_flight_per_destination, 1);
         let c = Config::from_toml("[worker]\nmax_in_flight_per_destination = 5").unwrap();

@@ -273,7 +273,7 @@ async fn an_endless_sms_gateway_answer_is_cut_and_recorded_promptly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_receiver_holds_only_its_share_of_the_workers() {
     each_backend(|b| async move {
-        // 64 workers (the default), so a share of 16 per destination.
+        // 64 workers (the default), so a share of 32 per destination.
         let app = spawn_app_with(
             &b,
             "[channels.webhook]\ntimeout = \"40s\"\n[worker]\nlease = \"60s\"\nshutdown_grace = \"1s\"",
@@ -292,7 +292,7 @@ async fn a_hanging_receiver_holds_only_its_share_of_the_workers() {
             )
             .await;
         assert_eq!(r.status(), 202);
-        hanging.wait_for(16, Duration::from_secs(20)).await;
+        hanging.wait_for(32, Duration::from_secs(20)).await;
 
         let t0 = Instant::now();
         let to: Vec<Value> = (0..20)
@@ -311,7 +311,7 @@ async fn a_hanging_receiver_holds_only_its_share_of_the_workers() {
         assert!(took < Duration::from_secs(15), "took {took:?}");
         assert_eq!(
             hanging.count(),
-            16,
+            32,
             "the hanging receiver holds exactly its share"
         );
         let waits = crate::metrics::scrape(&app).await.value(
