@@ -18,7 +18,8 @@ use std::sync::Arc;
 use futures::stream::BoxStream;
 use sqlx::migrate::Migrator;
 use sqlx::{
-    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type,
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, QueryBuilder,
+    Transaction, Type,
 };
 
 use super::handoff::Handoff;
@@ -65,6 +66,96 @@ pub fn next_due_sql(hint: &str) -> String {
          priority = p.n ORDER BY due_at LIMIT 1) AS d FROM (SELECT 0 AS n UNION ALL SELECT 1 \
          UNION ALL SELECT 2) p) m"
     )
+}
+
+/// One column of [`Rows`].
+pub enum Col {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+}
+
+/// The values of a multi-row statement, gathered column by column, for
+/// [`Dialect::push_rows`] and [`Dialect::push_rows_from`].
+#[derive(Default)]
+pub struct Rows {
+    cols: Vec<Col>,
+    len: usize,
+}
+
+/// Fills one row of [`Rows`], its columns in order.
+pub struct Row<'a> {
+    rows: &'a mut Rows,
+    at: usize,
+}
+
+impl Rows {
+    /// Starts the next row.
+    pub fn row(&mut self) -> Row<'_> {
+        self.len += 1;
+        Row { rows: self, at: 0 }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Row by row, each value in column order (for `VALUES`).
+    fn into_row_major(self) -> impl Iterator<Item = Vec<Value>> {
+        let mut cols: Vec<Box<dyn Iterator<Item = Value>>> = self
+            .cols
+            .into_iter()
+            .map(|c| -> Box<dyn Iterator<Item = Value>> {
+                match c {
+                    Col::Text(v) => Box::new(v.into_iter().map(Value::Text)),
+                    Col::Int(v) => Box::new(v.into_iter().map(Value::Int)),
+                }
+            })
+            .collect();
+        (0..self.len).map(move |_| {
+            cols.iter_mut()
+                .map(|c| c.next().expect("every column has a value per row"))
+                .collect()
+        })
+    }
+
+    /// `column1, …, columnN`: what `VALUES` calls its columns.
+    fn names(&self) -> String {
+        (1..=self.cols.len())
+            .map(|i| format!("column{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+enum Value {
+    Text(Option<String>),
+    Int(Option<i64>),
+}
+
+impl Row<'_> {
+    fn col(&mut self, new: impl FnOnce() -> Col) -> &mut Col {
+        if self.rows.len == 1 {
+            self.rows.cols.push(new());
+        }
+        self.at += 1;
+        &mut self.rows.cols[self.at - 1]
+    }
+
+    pub fn text(mut self, v: impl Into<Option<String>>) -> Self {
+        match self.col(|| Col::Text(Vec::new())) {
+            Col::Text(c) => c.push(v.into()),
+            Col::Int(_) => unreachable!("a column keeps its type"),
+        }
+        self
+    }
+
+    pub fn int(mut self, v: impl Into<Option<i64>>) -> Self {
+        match self.col(|| Col::Int(Vec::new())) {
+            Col::Int(c) => c.push(v.into()),
+            Col::Text(_) => unreachable!("a column keeps its type"),
+        }
+        self
+    }
 }
 
 /// A value that binds and reads back as itself.
@@ -179,11 +270,54 @@ pub trait Dialect:
         claims: &[(&str, &str, i64)],
         now: i64,
     ) -> impl Future<Output = StoreResult<HashSet<String>>> + Send;
+    /// Appends `rows` to an `INSERT INTO t (…) `: a `VALUES` list here;
+    /// PostgreSQL overrides it with one array per column, so the
+    /// statement reads the same whatever the number of rows and is
+    /// prepared and planned once per connection.
+    fn push_rows(q: &mut QueryBuilder<Self>, rows: Rows) {
+        push_values(q, rows);
+    }
+    /// Appends `rows` as a row source named `v` with columns
+    /// `column1`…, for `UPDATE … FROM`.
+    fn push_rows_from(q: &mut QueryBuilder<Self>, rows: Rows) {
+        q.push("(");
+        push_values(q, rows);
+        q.push(") AS v");
+    }
     /// An accepting transaction starts: forget what an unfinished one
     /// claimed.
     fn discard_pending(_held: &mut Self::Held) {}
     /// The accepting transaction committed at `now`.
     fn commit_pending(_held: &mut Self::Held, _now: i64) {}
+}
+
+/// `VALUES (…), (…)`, bound value by value.
+fn push_values<D: Dialect>(q: &mut QueryBuilder<D>, rows: Rows) {
+    q.push_values(rows.into_row_major(), |mut b, row| {
+        for v in row {
+            match v {
+                Value::Text(t) => b.push_bind(t),
+                Value::Int(i) => b.push_bind(i),
+            };
+        }
+    });
+}
+
+/// `UNNEST($1::text[], $2::bigint[], …) AS v(column1, …)`: PostgreSQL's
+/// row source for [`Dialect::push_rows`].
+pub fn push_unnest(q: &mut QueryBuilder<sqlx::Postgres>, rows: Rows) {
+    let names = rows.names();
+    q.push("UNNEST(");
+    let mut sep = "";
+    for c in rows.cols {
+        q.push(sep);
+        sep = ", ";
+        match c {
+            Col::Text(v) => q.push_bind(v).push("::text[]"),
+            Col::Int(v) => q.push_bind(v).push("::bigint[]"),
+        };
+    }
+    q.push(format!(") AS v({names})"));
 }
 
 /// One backend's store: what the shared statements run on.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use sqlx::{Pool, QueryBuilder, Transaction};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::dialect::{Dialect, RowsAffected, INSERT_CHUNK};
+use super::dialect::{Dialect, Rows, RowsAffected, INSERT_CHUNK};
 use super::handoff::Handoff;
 use super::{
     Accept, AcceptOutcome, Claimed, Completion, IdempotencyRecord, NewDelivery, NotificationRow,
@@ -318,37 +318,43 @@ async fn complete_rows<D: Dialect>(
         let mut q = QueryBuilder::<D>::new(
             "UPDATE deliveries SET status = v.column3, reason = v.column4, due_at = v.column5, \
              attempts = attempts + 1, last_error = v.column6, provider = v.column7, updated_at \
-             = v.column8, claim_token = NULL FROM (",
+             = v.column8, claim_token = NULL FROM ",
         );
-        q.push_values(chunk, |mut b, c| {
-            b.push_bind(c.delivery_id.clone())
-                .push_bind(c.claim_token.clone())
-                .push_bind(c.status)
-                .push_bind(c.reason.clone())
-                .push_bind(c.due_at)
-                .push_bind(c.last_error())
-                .push_bind(c.attempt.provider.clone())
-                .push_bind(now);
-        });
-        q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.claim_token = v.column2");
+        let mut rows = Rows::default();
+        for c in chunk {
+            rows.row()
+                .text(c.delivery_id.clone())
+                .text(c.claim_token.clone())
+                .text(c.status.to_string())
+                .text(c.reason.clone())
+                .int(c.due_at)
+                .text(c.last_error())
+                .text(c.attempt.provider.clone())
+                .int(now);
+        }
+        D::push_rows_from(&mut q, rows);
+        q.push(" WHERE deliveries.id = v.column1 AND deliveries.claim_token = v.column2");
         q.build().execute(&mut **tx).await?;
 
         let mut q = QueryBuilder::<D>::new(
             "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, \
              duration_ms, outcome, status_code, response, error) ",
         );
-        q.push_values(chunk, |mut b, c| {
+        let mut rows = Rows::default();
+        for c in chunk {
             let a = &c.attempt;
-            b.push_bind(a.delivery_id.clone())
-                .push_bind(a.number)
-                .push_bind(a.provider.clone())
-                .push_bind(a.started_at)
-                .push_bind(a.duration_ms)
-                .push_bind(a.outcome.clone())
-                .push_bind(a.status_code)
-                .push_bind(a.response.clone())
-                .push_bind(a.error.clone());
-        });
+            rows.row()
+                .text(a.delivery_id.clone())
+                .int(a.number)
+                .text(a.provider.clone())
+                .int(a.started_at)
+                .int(a.duration_ms)
+                .text(a.outcome.clone())
+                .int(a.status_code)
+                .text(a.response.clone())
+                .text(a.error.clone());
+        }
+        D::push_rows(&mut q, rows);
         q.push(" ON CONFLICT (delivery_id, number) DO NOTHING");
         q.build().execute(&mut **tx).await?;
     }
@@ -448,24 +454,27 @@ async fn accept_tx<D: Dialect>(
              priority, locale, dedup_key, send_at, api_key_id, created_at, workflow_key, \
              workflow_version, cancel_key, parent_run) ",
         );
-        q.push_values(chunk, |mut b, a| {
+        let mut rows = Rows::default();
+        for a in chunk {
             let n = &a.notification;
-            b.push_bind(n.id.clone())
-                .push_bind(n.template_key.clone())
-                .push_bind(n.template_version)
-                .push_bind(n.data.clone())
-                .push_bind(n.category.clone())
-                .push_bind(n.priority.clone())
-                .push_bind(n.locale.clone())
-                .push_bind(n.dedup_key.clone())
-                .push_bind(n.send_at)
-                .push_bind(n.api_key_id.clone())
-                .push_bind(n.created_at)
-                .push_bind(n.workflow_key.clone())
-                .push_bind(n.workflow_version)
-                .push_bind(n.cancel_key.clone())
-                .push_bind(n.parent_run.clone());
-        });
+            rows.row()
+                .text(n.id.clone())
+                .text(n.template_key.clone())
+                .int(n.template_version)
+                .text(n.data.clone())
+                .text(n.category.clone())
+                .text(n.priority.clone())
+                .text(n.locale.clone())
+                .text(n.dedup_key.clone())
+                .int(n.send_at)
+                .text(n.api_key_id.clone())
+                .int(n.created_at)
+                .text(n.workflow_key.clone())
+                .int(n.workflow_version)
+                .text(n.cancel_key.clone())
+                .text(n.parent_run.clone());
+        }
+        D::push_rows(&mut q, rows);
         q.build().execute(&mut *tx).await?;
     }
     let rows: Vec<(&NotificationRow, &NewDelivery)> = fresh
@@ -495,7 +504,8 @@ async fn accept_tx<D: Dialect>(
              recipient_data, channel, category, address, content, status, reason, priority, \
              due_at, claim_token, created_at, updated_at, attempts) ",
         );
-        q.push_values(chunk.iter().zip(claimed), |mut b, ((n, d), claimed)| {
+        let mut rows = Rows::default();
+        for ((n, d), claimed) in chunk.iter().zip(claimed) {
             let (status, due_at, token) = match &grant {
                 Some(g) if *claimed => (
                     Status::Sending.as_str(),
@@ -504,24 +514,26 @@ async fn accept_tx<D: Dialect>(
                 ),
                 _ => (d.status, d.due_at, None),
             };
-            b.push_bind(d.id.clone())
-                .push_bind(n.id.clone())
-                .push_bind(d.template_key.clone())
-                .push_bind(d.recipient.clone())
-                .push_bind(d.recipient_data.clone())
-                .push_bind(d.channel.clone())
-                .push_bind(n.category.clone())
-                .push_bind(d.address.clone())
-                .push_bind(d.content.clone())
-                .push_bind(status)
-                .push_bind(d.reason.clone())
-                .push_bind(d.priority)
-                .push_bind(due_at)
-                .push_bind(token)
-                .push_bind(n.created_at)
-                .push_bind(n.created_at)
-                .push_unseparated(", 0");
-        });
+            rows.row()
+                .text(d.id.clone())
+                .text(n.id.clone())
+                .text(d.template_key.clone())
+                .text(d.recipient.clone())
+                .text(d.recipient_data.clone())
+                .text(d.channel.clone())
+                .text(n.category.clone())
+                .text(d.address.clone())
+                .text(d.content.clone())
+                .text(status.to_string())
+                .text(d.reason.clone())
+                .int(d.priority)
+                .int(due_at)
+                .text(token)
+                .int(n.created_at)
+                .int(n.created_at)
+                .int(0);
+        }
+        D::push_rows(&mut q, rows);
         q.build().execute(&mut *tx).await?;
     }
     for (c, now) in completions {
