@@ -2,13 +2,14 @@
 //! sends and classifies the answer; retries, scheduling and recording are
 //! the dispatcher's (src/dispatch).
 //!
-//! A channel with providers (email/, sms/) is a folder: its mod.rs reads the
+//! A channel with providers (email/, sms/, chat/) is a folder: its mod.rs reads the
 //! provider list, one file a provider. What providers share is one file
 //! each here: failover.rs (order and breakers), providers.rs (the channel
 //! around them), http.rs (sending over HTTP) and outbox.rs (the `file`
 //! providers). Channels with no providers (webhook.rs, in_app.rs) are one
 //! file.
 
+pub mod chat;
 pub mod email;
 pub mod failover;
 pub mod http;
