@@ -284,8 +284,10 @@ impl Channel for ChatChannel {
     async fn send(&self, msg: &Message<'_>) -> SendResult {
         let Some((i, target)) = self.route(msg.address) else {
             let (name, _) = split(msg.address);
+            // Recorded under the channel's name: an address's NAME is the
+            // sender's to choose, not a bounded metrics label.
             return SendResult::failed(
-                name,
+                NAME,
                 format!(
                     "no chat provider named `{name}`: channels.chat.providers lists {}",
                     self.names.join(", ")
@@ -485,7 +487,10 @@ mod tests {
         let ch = build(&cfg.chat, &cfg).unwrap().unwrap();
         let c = content(&[("text", "hi")]);
         let r = ch.send(&message("slack:C1", &c)).await;
-        assert_eq!(r.outcome, Outcome::Permanent);
+        assert_eq!(
+            (r.outcome, r.provider.as_str()),
+            (Outcome::Permanent, "chat")
+        );
         assert_eq!(
             r.error.as_deref(),
             Some("no chat provider named `slack`: channels.chat.providers lists wecom")
