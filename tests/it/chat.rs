@@ -867,6 +867,13 @@ async fn slack_sends_to_one_channel_are_paced() {
         // Another channel has its own allowance: it need not wait for C1's.
         let c2 = to("C2")[0];
         assert!(c2 < c1[0].max(c1[1]), "C2 waited behind C1");
+        // The wait is counted under the provider's name, whatever the target.
+        let m = crate::metrics::scrape(&app).await;
+        let waits = m.value(
+            "missive_rate_limit_waits_total",
+            &[("channel", "chat"), ("provider", "slack"), ("reason", "rate_limit")],
+        );
+        assert!(waits >= 1.0, "no rate-limit wait counted for slack");
         app.stop().await;
     })
     .await;
@@ -943,6 +950,43 @@ async fn bad_chat_addresses_and_blocks_are_refused_naming_the_field() {
         assert_eq!(
             body["errors"][0]["field"], "content.chat.blocks",
             "{body:#}"
+        );
+        app.stop().await;
+    })
+    .await;
+}
+
+/// A recipient may turn chat off like any channel, and the metrics count
+/// the channel like the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_opt_outs_hold_and_metrics_count_the_channel() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        for (id, prefs) in [("quiet", json!({"channels": {"chat": false}})), ("keen", json!({}))] {
+            let r = app
+                .put(&format!("/v1/recipients/{id}"), &json!({"chat": "ops", "preferences": prefs}))
+                .await;
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        }
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"content": {"chat": {"text": "hi"}}, "to": [{"id": "quiet"}, {"id": "keen"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let body: Value = r.json().await.unwrap();
+        let d = body["deliveries"].as_array().unwrap();
+        assert_eq!((d[0]["recipient"].as_str(), d[0]["status"].as_str()), (Some("quiet"), Some("suppressed")));
+        let quiet = app.get_json(&format!("/v1/deliveries/{}", d[0]["id"].as_str().unwrap())).await;
+        assert_eq!(quiet["reason"], "preference", "{quiet:#}");
+        app.wait_for_status(d[1]["id"].as_str().unwrap(), "sent").await;
+        let m = crate::metrics::scrape(&app).await;
+        let chat = ("channel", "chat");
+        assert_eq!(m.value("missive_deliveries_total", &[chat, ("status", "suppressed")]), 1.0);
+        assert_eq!(
+            m.value("missive_attempts_total", &[chat, ("provider", "file"), ("outcome", "ok")]),
+            1.0
         );
         app.stop().await;
     })
