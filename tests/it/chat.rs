@@ -992,3 +992,27 @@ async fn chat_opt_outs_hold_and_metrics_count_the_channel() {
     })
     .await;
 }
+
+/// A robot nobody answers for: the failures name the host, never the URL
+/// with its key, and retries run out as on any channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_failures_name_the_host_and_never_the_key() {
+    each_backend(|b| async move {
+        let app = spawn_app_with(&b, &chat_toml("wecom", "wecom", "")).await;
+        let port = free_port();
+        let to = json!({"chat": format!("wecom:http://127.0.0.1:{port}/cgi-bin/webhook/send?key=s3cretKey")});
+        let id = send_chat(&app, json!({"text": "x"}), to, json!({})).await;
+        let d = app.wait_for_status(&id, "failed").await;
+        assert_eq!(d["reason"], "retries_exhausted", "{d:#}");
+        let a = attempts(&d);
+        assert_eq!(a.len(), 4, "{d:#}");
+        for at in a {
+            assert_eq!(at["outcome"], "transient");
+            let e = at["error"].as_str().unwrap();
+            assert!(e.starts_with(&format!("127.0.0.1:{port}: ")), "{e}");
+        }
+        assert!(!d.to_string().contains("s3cretKey"), "{d:#}");
+        app.stop().await;
+    })
+    .await;
+}
