@@ -111,6 +111,9 @@ pub fn channels(cfg: &Config) -> anyhow::Result<Channels> {
     if let Some(sms) = crate::channels::sms::build(&cfg.sms, cfg)? {
         channels.add(sms);
     }
+    if let Some(chat) = crate::channels::chat::build(&cfg.chat, cfg)? {
+        channels.add(chat);
+    }
     Ok(channels)
 }
 

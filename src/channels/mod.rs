@@ -2,13 +2,14 @@
 //! sends and classifies the answer; retries, scheduling and recording are
 //! the dispatcher's (src/dispatch).
 //!
-//! A channel with providers (email/, sms/) is a folder: its mod.rs reads the
+//! A channel with providers (email/, sms/, chat/) is a folder: its mod.rs reads the
 //! provider list, one file a provider. What providers share is one file
 //! each here: failover.rs (order and breakers), providers.rs (the channel
 //! around them), http.rs (sending over HTTP) and outbox.rs (the `file`
 //! providers). Channels with no providers (webhook.rs, in_app.rs) are one
 //! file.
 
+pub mod chat;
 pub mod email;
 pub mod failover;
 pub mod http;
@@ -127,9 +128,26 @@ pub trait Channel: Send + Sync {
     fn paused_until(&self) -> Option<i64> {
         None
     }
-    /// The provider attempt `attempt` will likely use, if it has its own
-    /// rate limit: (provider name, limit).
-    fn provider_limit(&self, _attempt: i64) -> Option<(String, crate::config::RateLimit)> {
+    /// The provider depends on the address (chat: the address names it),
+    /// so whether a delivery must wait for a pause is asked per address
+    /// ([`Channel::paused_until_for`]) rather than once per channel.
+    fn routes_by_address(&self) -> bool {
+        false
+    }
+    /// When the provider a send to `address` goes to asked to be left
+    /// alone: the Unix time in ms it may be called again.
+    fn paused_until_for(&self, _address: &str) -> Option<i64> {
+        self.paused_until()
+    }
+    /// The provider attempt `attempt` of a send to `address` will likely
+    /// use, if it has its own rate limit: (its bucket's name, limit). The
+    /// name is the provider's, followed by `@` and a tag of the target
+    /// where the limit holds per target (a Slack channel, a robot).
+    fn provider_limit(
+        &self,
+        _address: &str,
+        _attempt: i64,
+    ) -> Option<(String, crate::config::RateLimit)> {
         None
     }
     /// Where attempt `attempt` of a send to `address` will likely go, for

@@ -112,7 +112,7 @@ impl<K: Kind> Channel for ProviderChannel<K> {
         self.providers.all_paused_until()
     }
 
-    fn provider_limit(&self, attempt: i64) -> Option<(String, RateLimit)> {
+    fn provider_limit(&self, _address: &str, attempt: i64) -> Option<(String, RateLimit)> {
         self.providers
             .peek(attempt)
             .map(|(name, l)| (name.to_string(), l))

@@ -66,6 +66,9 @@ struct RawRender {
     max_in_app_title_bytes: u64,
     max_in_app_body_bytes: u64,
     max_in_app_action_url_bytes: u64,
+    max_chat_title_bytes: u64,
+    max_chat_text_bytes: u64,
+    max_chat_blocks_bytes: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,9 +145,10 @@ struct RawChannels {
     webhook: RawWebhook,
     email: RawChannel,
     sms: RawChannel,
+    chat: RawChannel,
 }
 
-/// A channel sent through configured providers (email, sms).
+/// A channel sent through configured providers (email, sms, chat).
 #[derive(Debug, Deserialize)]
 struct RawChannel {
     providers: StringList,
@@ -212,6 +216,7 @@ pub struct Config {
     pub webhook: WebhookConfig,
     pub email: ChannelConfig,
     pub sms: ChannelConfig,
+    pub chat: ChannelConfig,
     pub inbox: InboxConfig,
     pub console: ConsoleConfig,
     pub render: RenderConfig,
@@ -777,6 +782,11 @@ impl Config {
                 &raw.channels.sms.rate_limit,
                 raw.channels.sms.rate_burst,
             ),
+            (
+                Channel::Chat,
+                &raw.channels.chat.rate_limit,
+                raw.channels.chat.rate_burst,
+            ),
         ] {
             let channel = channel.as_str();
             if let Some(l) = rate_limit(channel, limit, burst)? {
@@ -793,10 +803,12 @@ impl Config {
             raw.channels.sms,
             &["file", "twilio", "http"],
         )?;
+        let chat = provider_channel(Channel::Chat.as_str(), raw.channels.chat, CHAT_PROVIDERS)?;
         let (longest_key, longest) = [
             ("channels.webhook.timeout", webhook.timeout),
             ("channels.email.timeout", email.timeout),
             ("channels.sms.timeout", sms.timeout),
+            ("channels.chat.timeout", chat.timeout),
         ]
         .into_iter()
         .fold(("", Duration::ZERO), |a, b| if b.1 > a.1 { b } else { a });
@@ -859,6 +871,7 @@ impl Config {
             webhook,
             email,
             sms,
+            chat,
             inbox,
             console,
             render: render(raw.render)?,
@@ -1004,6 +1017,18 @@ fn schedule(key: &'static str, list: &StringList) -> Result<Vec<Duration>, Confi
         .collect()
 }
 
+/// The types a `channels.chat` provider may have.
+pub const CHAT_PROVIDERS: &[&str] = &[
+    "file",
+    "slack",
+    "slack_webhook",
+    "teams",
+    "feishu",
+    "dingtalk",
+    "wecom",
+    "telegram",
+];
+
 fn provider_channel(
     channel: &'static str,
     raw: RawChannel,
@@ -1047,13 +1072,19 @@ fn provider_channel(
                 format!("one of {}", kinds.join(", ")),
             ));
         }
-        let limit = table
-            .get("rate_limit")
+        // A table of the operator's naming takes its type's limit unless it
+        // sets its own (a DingTalk robot named `ops` keeps DingTalk's).
+        let own_or_type = |k: &str| {
+            table.get(k).or_else(|| match raw.tables.get(&kind) {
+                Some(serde_json::Value::Object(t)) if kind != name => t.get(k),
+                _ => None,
+            })
+        };
+        let limit = own_or_type("rate_limit")
             .and_then(|v| v.as_str())
             .unwrap_or("")
             .to_string();
-        let burst = table
-            .get("rate_burst")
+        let burst = own_or_type("rate_burst")
             .and_then(|v| v.as_u64())
             .unwrap_or(0) as u32;
         let rate_limit = rate_limit(&format!("{channel}.{name}"), &limit, burst)?;
@@ -1173,6 +1204,21 @@ fn render(raw: RawRender) -> Result<RenderConfig, ConfigError> {
             "in_app.action_url",
             "render.max_in_app_action_url_bytes",
             raw.max_in_app_action_url_bytes,
+        ),
+        (
+            "chat.title",
+            "render.max_chat_title_bytes",
+            raw.max_chat_title_bytes,
+        ),
+        (
+            "chat.text",
+            "render.max_chat_text_bytes",
+            raw.max_chat_text_bytes,
+        ),
+        (
+            "chat.blocks",
+            "render.max_chat_blocks_bytes",
+            raw.max_chat_blocks_bytes,
         ),
     ]
     .into_iter()

@@ -161,7 +161,7 @@ async fn list_page(state: &AppState, session: &Session, f: Filters) -> PageResul
                                 td { a href={"/console/deliveries/" (d.id)} { (page::when(d.created_at, now)) } }
                                 td { (page::status_badge(&d.status)) }
                                 td { (d.channel) }
-                                td.addr title=(d.address) { a href={"/console/recipients?id=" (super::session::urlencode(&d.recipient))} { (d.recipient) } }
+                                td.addr title=(crate::domain::chat::shown(&d.channel, &d.address)) { a href={"/console/recipients?id=" (super::session::urlencode(&d.recipient))} { (d.recipient) } }
                                 td {
                                     @if d.channel == RUN_CHANNEL {
                                         a.run href=(notifications::run_href(&d.notification_id, &d.id)) { "run of " code { (d.address) } }
@@ -348,7 +348,7 @@ async fn show_page(
                 @if run {
                     dt { "Workflow" } dd { code { (d.address) } }
                 } @else {
-                    dt { "Address" } dd { code { (d.address) } }
+                    dt { "Address" } dd { code { (crate::domain::chat::shown(&d.channel, &d.address)) } }
                     dt { "Template" } dd {
                         @match &d.template_key {
                             Some(t) => a href={"/console/templates/" (t)} { (t) },
@@ -396,7 +396,7 @@ async fn show_page(
             }
             details {
                 summary { "Recipient as given" }
-                pre { (page::pretty_json(&d.recipient_data)) }
+                pre { (page::pretty_json(&crate::domain::chat::shown_recipient(&d.recipient_data).to_string())) }
             }
         },
     )))

@@ -75,6 +75,7 @@ async fn lookup_page(state: &AppState, session: &Session, q: Lookup) -> PageResu
                             dt { "Email" } dd { (r.email.as_deref().unwrap_or("—")) }
                             dt { "Phone" } dd { (r.phone.as_deref().unwrap_or("—")) }
                             dt { "Webhook URL" } dd { (r.webhook_url.as_deref().unwrap_or("—")) }
+                            dt { "Chat" } dd { (r.chat.as_deref().map(crate::domain::chat::redact).unwrap_or_else(|| "—".into())) }
                             dt { "Locale" } dd { (r.locale.as_deref().unwrap_or("default")) }
                             dt { "Timezone" } dd { (r.timezone.as_deref().unwrap_or("UTC")) }
                             dt { "Quiet hours" } dd { (r.quiet_hours.as_deref().map(quiet).unwrap_or_else(|| "the configured default".into())) }

@@ -100,7 +100,8 @@ impl Dispatcher {
             b.push((format!("channel:{}", r.channel), *l));
         }
         if let Some(ch) = self.channels.get(&r.channel) {
-            if let Some((provider, l)) = ch.provider_limit((r.attempts + 1 - r.retry_base).max(1)) {
+            let attempt = (r.attempts + 1 - r.retry_base).max(1);
+            if let Some((provider, l)) = ch.provider_limit(&r.address, attempt) {
                 b.push((format!("provider:{}:{provider}", r.channel), l));
             }
         }
@@ -117,7 +118,14 @@ impl Dispatcher {
         let mut send = Vec::with_capacity(rows.len());
         let mut waits = Vec::new();
         for r in rows {
+            let by_address = self
+                .channels
+                .get(&r.channel)
+                .filter(|c| c.routes_by_address());
             let until = match paused.iter().find(|(c, _)| *c == r.channel) {
+                _ if by_address.is_some() => {
+                    by_address.and_then(|c| c.paused_until_for(&r.address))
+                }
                 Some((_, until)) => *until,
                 None => {
                     let until = self.channels.get(&r.channel).and_then(|c| c.paused_until());
@@ -172,7 +180,10 @@ impl Dispatcher {
                 Pace::Wait { bucket, until } => {
                     // Bucket keys are `channel:<channel>` or
                     // `provider:<channel>:<provider>`.
+                    // (`<provider>@<target tag>` for a limit per target:
+                    // counted under the provider's name.)
                     let provider = bucket.splitn(3, ':').nth(2).unwrap_or("");
+                    let provider = provider.split('@').next().unwrap_or("");
                     self.waited(&r.channel, provider, Wait::RateLimit);
                     waits.push((r.id.clone(), until));
                 }

@@ -9,6 +9,7 @@ super::word::word! {
         Sms = "sms",
         Webhook = "webhook",
         InApp = "in_app",
+        Chat = "chat",
     }
 }
 
@@ -20,6 +21,9 @@ impl Channel {
             Channel::Sms => &["text"],
             Channel::Webhook => &["body"],
             Channel::InApp => &["title", "body", "action_url"],
+            // `blocks`: Slack Block Kit JSON; the other providers make
+            // their own card or markdown from `title` and `text`.
+            Channel::Chat => &["title", "text", "blocks"],
         }
     }
 }
@@ -36,7 +40,7 @@ mod tests {
         }
         assert_eq!(
             Channel::parse("pigeon").unwrap_err(),
-            "must be one of email, sms, webhook, in_app"
+            "must be one of email, sms, webhook, in_app, chat"
         );
         assert_eq!(Channel::Email.parts(), ["subject", "html", "text"]);
     }

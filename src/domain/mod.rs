@@ -6,6 +6,7 @@
 mod word;
 
 pub mod channel;
+pub mod chat;
 pub mod check;
 pub mod field;
 pub mod locale;

@@ -36,9 +36,10 @@ pub struct DeliveryFields {
     pub template: Option<String>,
     /// The recipient's id, else its address.
     pub recipient: String,
-    /// `email`, `sms`, `webhook` or `in_app`.
+    /// `email`, `sms`, `webhook`, `in_app` or `chat`.
     pub channel: String,
     pub category: String,
+    /// Where it goes; a chat address's webhook URL shows its host only.
     pub address: String,
     /// `queued`, `scheduled`, `sending`, `retrying`, `sent`, `failed`,
     /// `cancelled` or `suppressed`.
@@ -68,7 +69,7 @@ impl From<&DeliveryRow> for DeliveryFields {
             recipient: d.recipient.clone(),
             channel: d.channel.clone(),
             category: d.category.clone(),
-            address: d.address.clone(),
+            address: crate::domain::chat::shown(&d.channel, &d.address),
             status: d.status.clone(),
             reason: d.reason.clone(),
             priority: Priority::from_rank(d.priority).as_str(),
@@ -244,7 +245,7 @@ async fn show(
     Ok(Json(DeliveryDetail {
         fields: (&d).into(),
         content: serde_json::from_str(&d.content).unwrap_or(Value::Null),
-        recipient_data: serde_json::from_str(&d.recipient_data).unwrap_or(Value::Null),
+        recipient_data: crate::domain::chat::shown_recipient(&d.recipient_data),
         attempt_count: d.attempts,
         attempts: attempts.iter().map(Attempt::from).collect(),
     }))

@@ -32,6 +32,7 @@ pub struct Recipient {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub webhook_url: Option<String>,
+    pub chat: Option<String>,
     pub locale: Option<String>,
     pub timezone: Option<String>,
     #[schema(value_type = Preferences)]
@@ -72,6 +73,7 @@ impl From<RecipientRow> for Recipient {
             email: r.email,
             phone: r.phone,
             webhook_url: r.webhook_url,
+            chat: r.chat,
             locale: r.locale,
             timezone: r.timezone,
         }

@@ -623,6 +623,16 @@ impl Inner {
                 }
             }
         }
+        if channel == Channel::Chat {
+            if let Some(blocks) = out.get("blocks").filter(|b| !b.trim().is_empty()) {
+                if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(blocks) {
+                    return Err(TemplateError {
+                        field: format!("{}.chat.blocks", tpl.label),
+                        message: format!("chat.blocks (Slack Block Kit) must render to JSON, but it does not ({e}); use {{{{json name}}}} to write values"),
+                    });
+                }
+            }
+        }
         Ok(Some(out))
     }
 }

@@ -20,7 +20,7 @@ use crate::util::now_ms;
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Preferences {
-    /// By channel: `email`, `sms`, `webhook`, `in_app`.
+    /// By channel: `email`, `sms`, `webhook`, `in_app`, `chat`.
     #[serde(default)]
     pub channels: BTreeMap<String, bool>,
     /// By category: `transactional`, `marketing`, `auth`.
@@ -50,6 +50,9 @@ pub struct PutRecipient {
     pub phone: Option<String>,
     #[serde(default)]
     pub webhook_url: Option<String>,
+    /// A chat address: `NAME` or `NAME:TARGET` (see the send's `to[].chat`).
+    #[serde(default)]
+    pub chat: Option<String>,
     #[serde(default)]
     pub locale: Option<String>,
     /// An IANA timezone, e.g. `Asia/Shanghai`.
@@ -77,6 +80,7 @@ fn validate(id: &str, b: &PutRecipient) -> Result<()> {
     check("email", &b.email, check_email);
     check("phone", &b.phone, check_phone);
     check("webhook_url", &b.webhook_url, check_url);
+    check("chat", &b.chat, crate::domain::chat::check);
     check("locale", &b.locale, Locale::check);
     check("timezone", &b.timezone, check_timezone);
     for c in b.preferences.channels.keys() {
@@ -123,6 +127,7 @@ impl AppState {
             email: b.email,
             phone: b.phone,
             webhook_url: b.webhook_url,
+            chat: b.chat,
             locale: b.locale,
             timezone: b.timezone,
             preferences: serde_json::to_string(&b.preferences).map_err(anyhow::Error::from)?,

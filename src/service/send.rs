@@ -88,6 +88,11 @@ pub struct RecipientInput {
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
+    /// A chat address: `NAME` or `NAME:TARGET`, NAME a provider of
+    /// `channels.chat` (e.g. `ops`, `slack:C0123ABCD`,
+    /// `telegram:-1001234567890`, `wecom:https://...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +106,7 @@ impl RecipientInput {
             || self.email.is_some()
             || self.phone.is_some()
             || self.webhook_url.is_some()
+            || self.chat.is_some()
     }
 
     fn address(&self, channel: Channel) -> Option<&str> {
@@ -109,6 +115,7 @@ impl RecipientInput {
             Channel::Sms => self.phone.as_deref(),
             Channel::Webhook => self.webhook_url.as_deref(),
             Channel::InApp => self.id.as_deref(),
+            Channel::Chat => self.chat.as_deref(),
         }
     }
 
@@ -119,6 +126,7 @@ impl RecipientInput {
             .or_else(|| self.webhook_url.clone())
             .or_else(|| self.email.clone())
             .or_else(|| self.phone.clone())
+            .or_else(|| self.chat.as_deref().map(crate::domain::chat::redact))
             .unwrap_or_default()
     }
 }
@@ -184,7 +192,7 @@ pub fn check_rendered(
                 }
             }
         }
-        Channel::Sms | Channel::Webhook => {}
+        Channel::Sms | Channel::Webhook | Channel::Chat => {}
     }
     Ok(())
 }
@@ -200,14 +208,15 @@ pub(crate) fn check_recipient(i: usize, r: &RecipientInput, errors: &mut Vec<Fie
     field("webhook_url", &r.webhook_url, check_url);
     field("email", &r.email, check_email);
     field("phone", &r.phone, check_phone);
+    field("chat", &r.chat, crate::domain::chat::check);
     field("timezone", &r.timezone, check_timezone);
     field("locale", &r.locale, Locale::check);
     field("id", &r.id, check_recipient_id);
-    if r.id.is_none() && r.webhook_url.is_none() && r.email.is_none() && r.phone.is_none() {
+    if !r.names_someone() {
         errors.push(
             FieldError::new(
                 format!("to[{i}]"),
-                "give an id or an address (webhook_url, email, phone)",
+                "give an id or an address (webhook_url, email, phone, chat)",
             )
             .for_recipient(i),
         );
@@ -395,6 +404,7 @@ impl Sender<'_> {
                         email: r.email.clone().or_else(|| p.email.clone()),
                         phone: r.phone.clone().or_else(|| p.phone.clone()),
                         webhook_url: r.webhook_url.clone().or_else(|| p.webhook_url.clone()),
+                        chat: r.chat.clone().or_else(|| p.chat.clone()),
                         locale: r.locale.clone().or_else(|| p.locale.clone()),
                         timezone: r.timezone.clone().or_else(|| p.timezone.clone()),
                     },
@@ -518,13 +528,16 @@ impl Sender<'_> {
         };
         for (i, (r, resolved)) in req.to.iter().zip(to).enumerate() {
             let Some(id) = &r.id else { continue };
-            let inline = r.email.is_some() || r.phone.is_some() || r.webhook_url.is_some();
+            let inline = r.email.is_some()
+                || r.phone.is_some()
+                || r.webhook_url.is_some()
+                || r.chat.is_some();
             if !resolved.stored && !inline && !inbox_only && check_recipient_id(id).is_ok() {
                 errors.push(
                     FieldError::new(
                         format!("to[{i}].id"),
                         format!(
-                            "there is no recipient with this id; store it with PUT /v1/recipients/{id}, give an address inline (email, phone, webhook_url), or name \"channels\": [\"in_app\"] to send to its inbox only"
+                            "there is no recipient with this id; store it with PUT /v1/recipients/{id}, give an address inline (email, phone, webhook_url, chat), or name \"channels\": [\"in_app\"] to send to its inbox only"
                         ),
                     )
                     .for_recipient(i),

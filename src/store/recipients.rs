@@ -35,9 +35,9 @@ where
                 .await?;
         sqlx::query(
             "INSERT INTO recipients (id, email, phone, webhook_url, locale, timezone, \
-             preferences, quiet_hours, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, \
-             $6, $7, $8, $9, $9) ON CONFLICT (id) DO UPDATE SET email = excluded.email, phone \
-             = excluded.phone, webhook_url = excluded.webhook_url, locale = excluded.locale, \
+             preferences, quiet_hours, created_at, updated_at, chat) VALUES ($1, $2, $3, $4, $5, \
+             $6, $7, $8, $9, $9, $10) ON CONFLICT (id) DO UPDATE SET email = excluded.email, phone \
+             = excluded.phone, webhook_url = excluded.webhook_url, chat = excluded.chat, locale = excluded.locale, \
              timezone = excluded.timezone, preferences = excluded.preferences, quiet_hours = \
              excluded.quiet_hours, updated_at = excluded.updated_at",
         )
@@ -50,6 +50,7 @@ where
         .bind(&r.preferences)
         .bind(&r.quiet_hours)
         .bind(r.updated_at)
+        .bind(&r.chat)
         .execute(self.writer())
         .await?;
         Ok(existed.is_none())

@@ -36,6 +36,8 @@ pub struct RecipientRow {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub webhook_url: Option<String>,
+    /// `NAME` or `NAME:TARGET` (domain::chat).
+    pub chat: Option<String>,
     pub locale: Option<String>,
     pub timezone: Option<String>,
     /// JSON: {"channels": {..}, "categories": {..}}

@@ -7,6 +7,7 @@ mod helpers;
 mod api_errors;
 mod authz;
 mod browser;
+mod chat;
 mod cli;
 mod console;
 mod console_pages;

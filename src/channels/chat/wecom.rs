@@ -1,0 +1,123 @@
+//! `wecom`: a WeCom (企业微信) group robot's webhook
+//! (`.../cgi-bin/webhook/send?key=`). A message is
+//! `{"msgtype": "text", "text": {"content": ...}}`, or with a title
+//! `{"msgtype": "markdown", "markdown": {"content": "**title**\n..."}}`.
+//!
+//! WeCom answers HTTP 200 with `{"errcode": 0}` on success. 45009 (over
+//! the robot's 20 a minute) is worth another try after a minute; -1
+//! (system busy) soon; every other code (93000 bad key, 40008 bad message
+//! type, ...) is final.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{http_error, keep, post_json, url_setting, webhook_url, ChatMessage, ChatProvider};
+use crate::channels::http::Client;
+use crate::channels::providers::Provider;
+use crate::channels::{Message, Outcome, SendResult};
+use crate::config::{ConfigError, ProviderConfig};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    allow_private: bool,
+}
+
+/// Over the robot's rate limit: its window is a minute.
+const RATE_LIMITED: i64 = 45009;
+const RATE_LIMITED_WAIT: Duration = Duration::from_secs(60);
+const BUSY: i64 = -1;
+
+/// The message: text, or markdown with the title in bold.
+pub fn message(m: &ChatMessage<'_>) -> Value {
+    match m.title {
+        None => json!({"msgtype": "text", "text": {"content": m.text}}),
+        Some(t) => json!({
+            "msgtype": "markdown",
+            "markdown": {"content": format!("**{t}**\n{}", m.text)},
+        }),
+    }
+}
+
+pub struct WeCom {
+    name: String,
+    key: String,
+    client: Client,
+    /// Holds the robot's key: never logged or recorded.
+    url: Option<reqwest::Url>,
+}
+
+impl WeCom {
+    pub fn new(p: &ProviderConfig, timeout: Duration) -> Result<Self, ConfigError> {
+        let s: Settings = p.parse()?;
+        Ok(WeCom {
+            name: p.name.clone(),
+            key: p.key.clone(),
+            client: Client::for_provider(p, s.allow_private, timeout)?,
+            url: url_setting(p, &s.url)?,
+        })
+    }
+}
+
+impl Provider for WeCom {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    errcode: Option<i64>,
+    errmsg: Option<String>,
+}
+
+#[async_trait]
+impl ChatProvider for WeCom {
+    async fn send(&self, target: Option<&str>, m: &ChatMessage<'_>, _: &Message<'_>) -> SendResult {
+        let url = match webhook_url(self.url.as_ref(), target, &self.key) {
+            Ok(u) => u,
+            Err(e) => return SendResult::failed(&self.name, e),
+        };
+        let mut r = SendResult::new(&self.name, Outcome::Permanent);
+        let request = self.client.http.post(url.clone());
+        let Some(answer) = post_json(&self.client, &mut r, request, &url, &message(m)).await else {
+            return r;
+        };
+        let http = r.status_code.unwrap_or_default();
+        match serde_json::from_str::<Answer>(&answer)
+            .ok()
+            .and_then(|a| Some((a.errcode?, a.errmsg)))
+        {
+            Some((0, _)) if r.outcome == Outcome::Ok => {}
+            Some((code, words)) => {
+                match code {
+                    RATE_LIMITED => {
+                        r.outcome = Outcome::Transient;
+                        r.retry_after = r.retry_after.or(Some(RATE_LIMITED_WAIT));
+                    }
+                    BUSY => r.outcome = Outcome::Transient,
+                    _ if r.outcome == Outcome::Ok => r.outcome = Outcome::Permanent,
+                    _ => {}
+                }
+                // WeCom's errmsg may end with a hint URL; the words come first.
+                let words = words.unwrap_or_default();
+                r.error = Some(format!("WeCom error {code}: {words} (HTTP {http})"));
+            }
+            None => {
+                if r.outcome == Outcome::Ok {
+                    r.outcome = Outcome::Transient;
+                    r.error = Some(format!("WeCom answered HTTP {http} without an errcode"));
+                }
+                http_error(&mut r, "WeCom");
+            }
+        }
+        keep(&mut r, None, answer);
+        r
+    }
+}
