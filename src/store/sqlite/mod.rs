@@ -627,6 +627,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn retention_purges_what_finished_before_the_cutoff_and_nothing_else() {
+        use crate::store::Upkeep;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        let day = 86_400_000;
+        let now = crate::util::now_ms();
+        // (status, created, updated) in days before now; cutoff 7 days ago.
+        let rows = [
+            ("sent", 10, 9, false),
+            ("failed", 10, 8, false),
+            ("sent", 10, 1, true),
+            ("retrying", 10, 9, true),
+            ("sending", 10, 9, true),
+            ("suppressed", 1, 1, true),
+        ];
+        let mut ids = Vec::new();
+        for (i, (status, created, updated, _)) in rows.iter().enumerate() {
+            let a = accept_with_scope(&format!("p{i}"));
+            let id = a.deliveries[0].id.clone();
+            store.accept(a).await.unwrap();
+            sqlx::query(
+                "UPDATE deliveries SET status = $2, created_at = $3, updated_at = $4 WHERE id = $1",
+            )
+            .bind(&id)
+            .bind(status)
+            .bind(now - created * day)
+            .bind(now - updated * day)
+            .execute(&store.write)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, \
+                 duration_ms, outcome) VALUES ($1, 1, 'webhook', 0, 1, 'ok')",
+            )
+            .bind(&id)
+            .execute(&store.write)
+            .await
+            .unwrap();
+            ids.push(id);
+        }
+        assert_eq!(store.purge_finished(now - 7 * day).await.unwrap(), 2);
+        for (id, (status, _, _, kept)) in ids.iter().zip(rows) {
+            let left = store.get_delivery(id).await.unwrap().is_some();
+            assert_eq!(left, kept, "{status}");
+            let attempts: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = $1")
+                    .bind(id)
+                    .fetch_one(&store.write)
+                    .await
+                    .unwrap();
+            assert_eq!(attempts, kept as i64, "{status}");
+        }
+    }
+
+    #[tokio::test]
     async fn outcomes_commit_with_accepted_requests_and_survive_a_request_that_fails() {
         use crate::store::writer::{write_batch, WriteJob};
         use crate::store::{AttemptRow, Completion};
