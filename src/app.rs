@@ -140,7 +140,7 @@ impl App {
             c.share_provider_state(&providers);
         }
         let metrics = Arc::new(metrics::Metrics::new());
-        let state = AppState {
+        let state = AppState::new(service::Parts {
             store: store.clone(),
             renderer: Arc::new(render::Renderer::new(&config.render)),
             enabled_channels: Arc::new(channels.enabled()),
@@ -152,7 +152,7 @@ impl App {
             metrics: metrics.clone(),
             day_counts: Arc::default(),
             stopping: shutdown.clone(),
-        };
+        });
         let listener = match role {
             Role::Worker => None,
             _ => Some(

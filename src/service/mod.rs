@@ -36,9 +36,28 @@ use crate::render::Renderer;
 use crate::store::Store;
 
 /// Everything a request, a page or a command needs, built once by
-/// `App::build` and cloned cheaply (every part is shared).
+/// `App::build`. Cloned for every request (axum's `State`, each
+/// middleware), so it is one shared pointer: one count to change, not one
+/// per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Parts>);
+
+impl AppState {
+    pub fn new(parts: Parts) -> AppState {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// What an [`AppState`] shares.
+pub struct Parts {
     pub store: Arc<dyn Store>,
     pub renderer: Arc<Renderer>,
     pub config: Arc<Config>,
