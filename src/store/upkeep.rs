@@ -47,14 +47,18 @@ where
 
     async fn purge_finished(&self, before: i64) -> StoreResult<u64> {
         let mut tx = self.writer().begin().await?;
+        // The predicate of the deliveries_updated index, repeated.
         let finished = "SELECT id FROM deliveries WHERE status IN ('sent', 'failed', \
-                        'suppressed', 'cancelled') AND updated_at < $1";
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM delivery_attempts WHERE delivery_id IN ({finished})"
-        )))
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
+                        'suppressed', 'cancelled', 'delivered', 'undelivered', 'bounced', \
+                        'complained') AND updated_at < $1";
+        for table in ["delivery_attempts", "delivery_receipts"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE delivery_id IN ({finished})"
+            )))
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        }
         // A finished run's step records and digest events go with it.
         for table in ["workflow_steps", "workflow_digest_events"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
