@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::console::ConsoleClient;
 use crate::helpers::*;
 
-async fn make_key(app: &TestApp, scopes: &str) -> String {
+pub(crate) async fn make_key(app: &TestApp, scopes: &str) -> String {
     missive::service::auth::create_key(app.state.store.as_ref(), scopes, scopes)
         .await
         .unwrap()
