@@ -928,7 +928,8 @@ fn public_url(raw: &str) -> Result<Option<String>, ConfigError> {
     }
     let allowed = "empty, or the http(s) URL providers reach this server at, such as \
                    \"https://missive.example.com\" (no query, no fragment)";
-    let url = url::Url::parse(raw).map_err(|e| invalid("server.public_url", raw, format!("{allowed} ({e})")))?;
+    let url = url::Url::parse(raw)
+        .map_err(|e| invalid("server.public_url", raw, format!("{allowed} ({e})")))?;
     if !matches!(url.scheme(), "http" | "https")
         || url.host_str().is_none()
         || url.query().is_some()
@@ -1347,9 +1348,16 @@ mod tests {
     #[test]
     fn the_public_url_is_checked() {
         let c = Config::from_toml("[server]\npublic_url = \"https://m.example.com/n/\"").unwrap();
-        assert_eq!(c.server.public_url.as_deref(), Some("https://m.example.com/n"));
+        assert_eq!(
+            c.server.public_url.as_deref(),
+            Some("https://m.example.com/n")
+        );
         assert_eq!(Config::from_toml("").unwrap().server.public_url, None);
-        for bad in ["ftp://m.example.com", "https://m.example.com/?a=1", "m.example.com"] {
+        for bad in [
+            "ftp://m.example.com",
+            "https://m.example.com/?a=1",
+            "m.example.com",
+        ] {
             let e = Config::from_toml(&format!("[server]\npublic_url = \"{bad}\"")).unwrap_err();
             assert!(e.to_string().contains("server.public_url"), "{e}");
         }

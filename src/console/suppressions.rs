@@ -43,7 +43,11 @@ fn blank(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-async fn list(State(state): State<AppState>, session: Session, Query(q): Query<ListQuery>) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<ListQuery>,
+) -> Response {
     match page_with(&state, &session, &q).await {
         Ok(r) | Err(r) => r,
     }
@@ -58,10 +62,9 @@ async fn page_with(state: &AppState, session: &Session, q: &ListQuery) -> PageRe
         .map(|(c, a)| (c.to_string(), a.to_string()));
     let (rows, notice) = match state.suppressions(channel, reason, after, PAGE + 1).await {
         Ok(rows) => (rows, q.notice.clone()),
-        Err(crate::service::Error::Invalid(e)) => (
-            Vec::new(),
-            Some(crate::domain::field::invalid_detail(&e)),
-        ),
+        Err(crate::service::Error::Invalid(e)) => {
+            (Vec::new(), Some(crate::domain::field::invalid_detail(&e)))
+        }
         Err(e) => return Err(page::failed(e)),
     };
     let more = rows.len() as i64 > PAGE;

@@ -114,8 +114,12 @@ pub fn postmark(record_type: &str, bounce_type: Option<&str>) -> Option<Verdict>
             }
             "SpamComplaint" => Verdict::listed(Status::Complained, Reason::Complained),
             // Auto-replies and notices are not failures: recorded only.
-            "AutoResponder" | "Subscribe" | "Unsubscribe" | "AddressChange"
-            | "OpenRelayTest" | "ChallengeVerification" => Verdict::NOTE,
+            "AutoResponder"
+            | "Subscribe"
+            | "Unsubscribe"
+            | "AddressChange"
+            | "OpenRelayTest"
+            | "ChallengeVerification" => Verdict::NOTE,
             // SoftBounce, Transient, DnsError, Blocked, SpamNotification,
             // Unknown, ...: this message did not arrive.
             _ => Verdict::to(Status::Undelivered),
@@ -195,7 +199,10 @@ mod tests {
             postmark("Bounce", Some("SoftBounce")),
             Some(Verdict::to(Status::Undelivered))
         );
-        assert_eq!(postmark("Bounce", Some("AutoResponder")), Some(Verdict::NOTE));
+        assert_eq!(
+            postmark("Bounce", Some("AutoResponder")),
+            Some(Verdict::NOTE)
+        );
         assert_eq!(
             postmark("SpamComplaint", None),
             Some(Verdict::listed(Status::Complained, Reason::Complained))
@@ -205,7 +212,13 @@ mod tests {
 
     #[test]
     fn email_addresses_are_listed_lower_case() {
-        assert_eq!(listed_address(Channel::Email, " Ana@Example.COM "), "ana@example.com");
-        assert_eq!(listed_address(Channel::Sms, "+8613800000000 "), "+8613800000000");
+        assert_eq!(
+            listed_address(Channel::Email, " Ana@Example.COM "),
+            "ana@example.com"
+        );
+        assert_eq!(
+            listed_address(Channel::Sms, "+8613800000000 "),
+            "+8613800000000"
+        );
     }
 }

@@ -128,8 +128,14 @@ mod tests {
     fn no_address_then_opt_outs_suppress_except_auth() {
         let p = Preferences::from_json(r#"{"channels": {"sms": false}}"#);
         let t = Category::Transactional;
-        assert_eq!(admit(false, &p, None, Channel::Email, t), Err(Reason::NoAddress));
-        assert_eq!(admit(true, &p, None, Channel::Sms, t), Err(Reason::Preference));
+        assert_eq!(
+            admit(false, &p, None, Channel::Email, t),
+            Err(Reason::NoAddress)
+        );
+        assert_eq!(
+            admit(true, &p, None, Channel::Sms, t),
+            Err(Reason::Preference)
+        );
         assert_eq!(admit(true, &p, None, Channel::Sms, Category::Auth), Ok(()));
         assert_eq!(admit(true, &p, None, Channel::Email, t), Ok(()));
         // A listed address is suppressed in every category.

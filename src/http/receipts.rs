@@ -194,7 +194,11 @@ fn text(v: &Value, key: &str) -> Option<String> {
 /// `name=value` for each of `keys` the event has, space separated.
 fn words(v: &Value, keys: &[&str]) -> String {
     keys.iter()
-        .filter_map(|k| text(v, k).filter(|t| !t.is_empty()).map(|t| format!("{k}={t}")))
+        .filter_map(|k| {
+            text(v, k)
+                .filter(|t| !t.is_empty())
+                .map(|t| format!("{k}={t}"))
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -262,7 +266,9 @@ async fn sendgrid(
             ),
         });
     }
-    Ok(Json(state.receive(Source::SendGrid, incoming).await?.into()))
+    Ok(Json(
+        state.receive(Source::SendGrid, incoming).await?.into(),
+    ))
 }
 
 /// A Postmark webhook call.
@@ -333,5 +339,7 @@ async fn postmark(
             ),
         });
     }
-    Ok(Json(state.receive(Source::Postmark, incoming).await?.into()))
+    Ok(Json(
+        state.receive(Source::Postmark, incoming).await?.into(),
+    ))
 }

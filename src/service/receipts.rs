@@ -70,9 +70,12 @@ pub fn twilio_signed(
     params: &[(String, String)],
     signature: &str,
 ) -> bool {
-    tokens
-        .iter()
-        .any(|t| same(twilio_signature(t, url, params).as_bytes(), signature.as_bytes()))
+    tokens.iter().any(|t| {
+        same(
+            twilio_signature(t, url, params).as_bytes(),
+            signature.as_bytes(),
+        )
+    })
 }
 
 /// Whether an `Authorization: Basic ...` value carries `secret` as its
@@ -229,7 +232,10 @@ impl AppState {
         }
         if let Some(r) = reason {
             if !Reason::parse(r).is_ok_and(Reason::is_listed) {
-                errors.push(FieldError::new("reason", "must be one of bounced, complained"));
+                errors.push(FieldError::new(
+                    "reason",
+                    "must be one of bounced, complained",
+                ));
             }
         }
         if !errors.is_empty() {
@@ -263,7 +269,10 @@ impl AppState {
         let (c, a) = listed_key(channel, address)?;
         let mut errors = Vec::new();
         if !Reason::parse(&body.reason).is_ok_and(Reason::is_listed) {
-            errors.push(FieldError::new("reason", "must be one of bounced, complained"));
+            errors.push(FieldError::new(
+                "reason",
+                "must be one of bounced, complained",
+            ));
         }
         let detail = body.detail.unwrap_or_default();
         if detail.len() > MAX_DETAIL {
@@ -299,7 +308,10 @@ impl AppState {
     pub async fn delete_suppression(&self, channel: &str, address: &str) -> Result<(), Error> {
         let (c, a) = listed_key(channel, address)?;
         if self.store.delete_suppression(c.as_str(), &a).await? {
-            tracing::info!(channel = c.as_str(), "an address was taken off the suppression list");
+            tracing::info!(
+                channel = c.as_str(),
+                "an address was taken off the suppression list"
+            );
             Ok(())
         } else {
             Err(Error::NotFound(format!(
@@ -332,8 +344,18 @@ mod tests {
             "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
         );
         let tokens = ["other".to_string(), "12345".to_string()];
-        assert!(twilio_signed(&tokens, url, &params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
-        assert!(!twilio_signed(&tokens[..1], url, &params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+        assert!(twilio_signed(
+            &tokens,
+            url,
+            &params,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
+        assert!(!twilio_signed(
+            &tokens[..1],
+            url,
+            &params,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
     }
 
     #[test]
@@ -353,6 +375,9 @@ mod tests {
             (Channel::Email, "ana@example.com".to_string())
         );
         assert!(matches!(listed_key("webhook", "x"), Err(Error::Invalid(_))));
-        assert!(matches!(listed_key("sms", "not a phone"), Err(Error::Invalid(_))));
+        assert!(matches!(
+            listed_key("sms", "not a phone"),
+            Err(Error::Invalid(_))
+        ));
     }
 }

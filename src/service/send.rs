@@ -728,7 +728,10 @@ impl Sender<'_> {
         channels: &[Channel],
     ) -> Result<HashMap<(Channel, String), Reason>, Error> {
         let mut pairs = Vec::new();
-        for &c in channels.iter().filter(|c| receipt::LISTED_CHANNELS.contains(c)) {
+        for &c in channels
+            .iter()
+            .filter(|c| receipt::LISTED_CHANNELS.contains(c))
+        {
             for r in to {
                 if let Some(a) = r.input.address(c) {
                     pairs.push((c.to_string(), receipt::listed_address(c, a)));

@@ -173,12 +173,11 @@ where
         let (channel, address, status) = match moved.clone() {
             Some((c, a)) => (c, a, to_str(r.status)),
             None => {
-                let row: Option<(String, String, String)> = sqlx::query_as(
-                    "SELECT channel, address, status FROM deliveries WHERE id = $1",
-                )
-                .bind(&r.delivery_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let row: Option<(String, String, String)> =
+                    sqlx::query_as("SELECT channel, address, status FROM deliveries WHERE id = $1")
+                        .bind(&r.delivery_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 match row {
                     Some(row) => row,
                     None => return Ok(Applied::Unknown),
@@ -201,8 +200,7 @@ where
         .await?;
         // The address is bad whatever order receipts come in; only a
         // delivery that reached the provider has one to judge.
-        let reached = Status::parse(&status)
-            .is_ok_and(|s| s.was_sent() || s == Status::Sending);
+        let reached = Status::parse(&status).is_ok_and(|s| s.was_sent() || s == Status::Sending);
         let listed = match r.suppress {
             Some(reason) if reached && !address.is_empty() => {
                 let channel = crate::domain::Channel::parse(&channel).ok();

@@ -103,11 +103,18 @@ async fn twilio_callbacks_are_checked_and_move_the_delivery_forward_only() {
             let r = twilio_callback(&app, &id, &delivered, token, sig).await;
             assert_eq!(r.status(), 403, "{sig:?}");
             let p: Value = r.json().await.unwrap();
-            assert!(p["detail"].as_str().unwrap().contains("X-Twilio-Signature"), "{p}");
+            assert!(
+                p["detail"].as_str().unwrap().contains("X-Twilio-Signature"),
+                "{p}"
+            );
         }
         // Signed, but for another delivery than the URL names.
         let path = format!("/v1/receipts/twilio?d={id}");
-        let other = twilio_sign(TOKEN, &format!("{PUBLIC}/v1/receipts/twilio?d=x"), &delivered);
+        let other = twilio_sign(
+            TOKEN,
+            &format!("{PUBLIC}/v1/receipts/twilio?d=x"),
+            &delivered,
+        );
         let r = app
             .client
             .post(app.url(&path))
@@ -150,17 +157,35 @@ async fn twilio_callbacks_are_checked_and_move_the_delivery_forward_only() {
         // The same callback again changes nothing and adds nothing.
         let r = twilio_callback(&app, &id, &delivered, TOKEN, None).await;
         assert_eq!(r.status(), 200);
-        assert_eq!(delivery(&app, &id).await["receipts"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            delivery(&app, &id).await["receipts"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
 
         // A second message to the number fails for good: unknown handset.
         let id2 = send_sms(&app, "Code {{code}}", json!({"code": "2"})).await;
         app.wait_for_status(&id2, "sent").await;
-        let r = twilio_callback(&app, &id2, &callback_params("undelivered", "30005"), TOKEN, None)
-            .await;
+        let r = twilio_callback(
+            &app,
+            &id2,
+            &callback_params("undelivered", "30005"),
+            TOKEN,
+            None,
+        )
+        .await;
         assert_eq!(r.status(), 200);
         let d = delivery(&app, &id2).await;
         assert_eq!(d["status"], "bounced", "{d:#}");
-        assert!(d["last_error"].as_str().unwrap().contains("ErrorCode=30005"), "{d:#}");
+        assert!(
+            d["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("ErrorCode=30005"),
+            "{d:#}"
+        );
         // A late `delivered` does not undo the bounce.
         twilio_callback(&app, &id2, &delivered, TOKEN, None).await;
         let d = delivery(&app, &id2).await;
@@ -170,7 +195,10 @@ async fn twilio_callbacks_are_checked_and_move_the_delivery_forward_only() {
         // The number is on the list; the next send to it is suppressed
         // without calling Twilio.
         let s = app
-            .get_json(&format!("/v1/suppressions/sms/{}", PHONE.replace('+', "%2B")))
+            .get_json(&format!(
+                "/v1/suppressions/sms/{}",
+                PHONE.replace('+', "%2B")
+            ))
             .await;
         assert_eq!(s["reason"], "bounced");
         assert_eq!(s["source"], "twilio");
@@ -583,13 +611,22 @@ async fn the_console_lists_adds_and_removes_suppressions() {
     let r = c
         .submit(
             "/console/suppressions",
-            &[("csrf", &csrf), ("channel", "email"), ("address", "Gus@Example.com"), ("reason", "bounced"), ("detail", "typo domain")],
+            &[
+                ("csrf", &csrf),
+                ("channel", "email"),
+                ("address", "Gus@Example.com"),
+                ("reason", "bounced"),
+                ("detail", "typo domain"),
+            ],
         )
         .await;
     assert_eq!(r.status(), 303, "{:?}", r.text().await);
     let (status, html) = c.page("/console/suppressions").await;
     assert_eq!(status, 200);
-    assert!(html.contains("gus@example.com") && html.contains("typo domain"), "{html}");
+    assert!(
+        html.contains("gus@example.com") && html.contains("typo domain"),
+        "{html}"
+    );
     let s = app.get_json("/v1/suppressions/email/gus@example.com").await;
     assert_eq!(s["source"], "console");
     // A read-only key sees the list but no forms to change it.
@@ -601,15 +638,34 @@ async fn the_console_lists_adds_and_removes_suppressions() {
     assert!(html.contains("gus@example.com") && !html.contains("/console/suppressions/remove"));
     let rcsrf = rc.csrf().await;
     let r = rc
-        .submit("/console/suppressions/remove", &[("csrf", &rcsrf), ("channel", "email"), ("address", "gus@example.com")])
+        .submit(
+            "/console/suppressions/remove",
+            &[
+                ("csrf", &rcsrf),
+                ("channel", "email"),
+                ("address", "gus@example.com"),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 403);
     // The admin removes it.
     let r = c
-        .submit("/console/suppressions/remove", &[("csrf", &csrf), ("channel", "email"), ("address", "gus@example.com")])
+        .submit(
+            "/console/suppressions/remove",
+            &[
+                ("csrf", &csrf),
+                ("channel", "email"),
+                ("address", "gus@example.com"),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(app.get("/v1/suppressions/email/gus@example.com").await.status(), 404);
+    assert_eq!(
+        app.get("/v1/suppressions/email/gus@example.com")
+            .await
+            .status(),
+        404
+    );
     let (_, html) = c.page("/console/suppressions").await;
     assert!(html.contains("No suppressed addresses."), "{html}");
     app.stop().await;

@@ -110,7 +110,10 @@ impl Composer {
         // every event) and Postmark (metadata, echoed in every webhook)
         // read and strip. Ids are UUIDs: nothing here needs escaping.
         for (name, value) in receipt_headers(msg.delivery_id) {
-            b = b.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(name), value));
+            b = b.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(name),
+                value,
+            ));
         }
         if msg.category == "marketing" {
             if let Some(template) = &self.unsubscribe {
