@@ -18,7 +18,7 @@ use crate::helpers::*;
 use crate::sms::{send_sms, with_from, FakeTwilio, PHONE, TOKEN};
 
 const PUBLIC: &str = "https://missive.example.com";
-const SG_SECRET: &str = "sg-receipts-secret";
+pub(crate) const SG_SECRET: &str = "sg-receipts-secret";
 const PM_SECRET: &str = "pm-receipts-secret";
 
 /// Twilio's X-Twilio-Signature of `url` and `params`, made as its
@@ -224,7 +224,7 @@ async fn twilio_callbacks_are_checked_and_move_the_delivery_forward_only() {
     .await;
 }
 
-fn email_config(port: u16) -> String {
+pub(crate) fn email_config(port: u16) -> String {
     format!(
         "{}\n[receipts]\nsendgrid_secret = \"{SG_SECRET}\"\npostmark_secret = \"{PM_SECRET}\"\nmax_body_bytes = 4096\n",
         smtp_toml(port, "", "")
@@ -245,7 +245,7 @@ async fn send_emails(app: &TestApp, to: &[&str]) -> Vec<Value> {
     body["deliveries"].as_array().unwrap().clone()
 }
 
-async fn post_events(
+pub(crate) async fn post_events(
     app: &TestApp,
     source: &str,
     auth: Option<(&str, &str)>,
