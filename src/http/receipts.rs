@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::openapi::ReceiptErrors;
+use super::openapi::{Conflict, ReceiptErrors};
 use super::AppState;
 use crate::domain::receipt::{self, Source};
 use crate::service::receipts::{basic_auth_matches, twilio_signed, Incoming, Tally};
@@ -50,6 +50,19 @@ impl From<Tally> for ReceiptAnswer {
             unknown: t.unknown,
         }
     }
+}
+
+/// The answer to an email provider: 409 while a receipt names a delivery
+/// whose outcome is still being written, so the provider sends the batch
+/// again (the receipts already applied are not applied twice).
+fn retry_early(t: Tally) -> ApiResult<Json<ReceiptAnswer>> {
+    if t.early > 0 {
+        return Err(ApiError::Conflict(format!(
+            "{} receipt(s) name a delivery whose sending is still being recorded; send them again later",
+            t.early
+        )));
+    }
+    Ok(Json(t.into()))
 }
 
 /// The body, up to `receipts.max_body_bytes` (413 beyond).
@@ -213,7 +226,9 @@ fn words(v: &Value, keys: &[&str]) -> String {
 /// `delivered` → `delivered`; `bounce` → `bounced` (the address goes on
 /// the suppression list), or `undelivered` when its `type` is `blocked`;
 /// `dropped` → `undelivered`; `spamreport` → `complained` (listed).
-/// Other events are ignored.
+/// Other events are ignored. 409 when an event names a delivery whose
+/// sending is still being recorded: SendGrid sends the batch again later,
+/// and what was applied is not applied twice.
 #[utoipa::path(
     post,
     path = "/v1/receipts/sendgrid",
@@ -223,7 +238,7 @@ fn words(v: &Value, keys: &[&str]) -> String {
     request_body(content = Vec<Object>, description = "SendGrid's events."),
     responses(
         (status = 200, description = "Acknowledged", body = ReceiptAnswer),
-        ReceiptErrors
+        ReceiptErrors, Conflict
     )
 )]
 async fn sendgrid(
@@ -266,9 +281,7 @@ async fn sendgrid(
             ),
         });
     }
-    Ok(Json(
-        state.receive(Source::SendGrid, incoming).await?.into(),
-    ))
+    retry_early(state.receive(Source::SendGrid, incoming).await?)
 }
 
 /// A Postmark webhook call.
@@ -282,6 +295,8 @@ async fn sendgrid(
 /// `HardBounce`, `BadEmailAddress` and `ManuallyDeactivated`, `complained`
 /// (listed) for `SpamComplaint`, recorded only for auto-replies and
 /// notices, else `undelivered`; `SpamComplaint` → `complained` (listed).
+/// 409 when the delivery's sending is still being recorded: Postmark
+/// sends it again later.
 #[utoipa::path(
     post,
     path = "/v1/receipts/postmark",
@@ -291,7 +306,7 @@ async fn sendgrid(
     request_body(content = Object, description = "Postmark's webhook record."),
     responses(
         (status = 200, description = "Acknowledged", body = ReceiptAnswer),
-        ReceiptErrors
+        ReceiptErrors, Conflict
     )
 )]
 async fn postmark(
@@ -339,7 +354,5 @@ async fn postmark(
             ),
         });
     }
-    Ok(Json(
-        state.receive(Source::Postmark, incoming).await?.into(),
-    ))
+    retry_early(state.receive(Source::Postmark, incoming).await?)
 }

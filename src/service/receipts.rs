@@ -39,6 +39,9 @@ pub struct Tally {
     pub moved: usize,
     pub recorded: usize,
     pub unknown: usize,
+    /// Receipts for deliveries whose outcome was still being written: the
+    /// provider should send them again (a 409 makes it).
+    pub early: usize,
 }
 
 /// Twilio's request signature: base64(HMAC-SHA1(auth token, the full URL
@@ -142,8 +145,10 @@ impl AppState {
                     moved,
                     listed,
                     channel,
+                    early,
                 } => {
                     tally.recorded += 1;
+                    tally.early += early as usize;
                     let label = match (moved, new.status) {
                         (true, Some(s)) => {
                             tally.moved += 1;

@@ -61,11 +61,14 @@ pub enum Applied {
     /// The same receipt was recorded before: nothing was written.
     Repeated,
     /// Recorded; `moved` says whether it changed the delivery's status,
-    /// `listed` whether it put the address on the suppression list.
+    /// `listed` whether it put the address on the suppression list,
+    /// `early` that it would have moved a delivery whose outcome is still
+    /// being written (`sending`): the same receipt again later moves it.
     Recorded {
         channel: String,
         moved: bool,
         listed: bool,
+        early: bool,
     },
 }
 
@@ -126,20 +129,9 @@ where
     D: Dialect,
 {
     async fn apply_receipt(&self, r: &NewReceipt, now: i64) -> StoreResult<Applied> {
-        let mut tx = self.writer().begin().await?;
-        let repeated: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM delivery_receipts WHERE delivery_id = $1 AND source = $2 \
-             AND event = $3 AND detail = $4",
-        )
-        .bind(&r.delivery_id)
-        .bind(r.source)
-        .bind(&r.event)
-        .bind(&r.detail)
-        .fetch_one(&mut *tx)
-        .await?;
-        if repeated > 0 {
-            return Ok(Applied::Repeated);
-        }
+        // A write transaction from the start (SQLite's BEGIN IMMEDIATE), so
+        // the reads below can't be overtaken by another process's write.
+        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
         // Forward only: from the statuses ranked below the receipt's.
         let mut moved = None;
         if let Some(to) = r.status {
@@ -184,6 +176,22 @@ where
                 }
             }
         };
+        // The same receipt again (a provider's retry) is not recorded
+        // again, unless it moves the delivery now where the first could
+        // not (that one came while the delivery was still being sent).
+        let repeated: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM delivery_receipts WHERE delivery_id = $1 AND source = $2 \
+             AND event = $3 AND detail = $4",
+        )
+        .bind(&r.delivery_id)
+        .bind(r.source)
+        .bind(&r.event)
+        .bind(&r.detail)
+        .fetch_one(&mut *tx)
+        .await?;
+        if repeated > 0 && moved.is_none() {
+            return Ok(Applied::Repeated);
+        }
         sqlx::query(
             "INSERT INTO delivery_receipts (id, delivery_id, source, event, status, moved, \
              detail, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -224,10 +232,12 @@ where
             _ => false,
         };
         tx.commit().await?;
+        let early = moved.is_none() && r.status.is_some() && status == Status::Sending.as_str();
         Ok(Applied::Recorded {
             channel,
             moved: moved.is_some(),
             listed,
+            early,
         })
     }
 
@@ -307,7 +317,7 @@ where
     }
 
     async fn put_suppression(&self, row: &SuppressionRow) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
         let existed: Option<i64> = sqlx::query_scalar(
             "SELECT created_at FROM suppressions WHERE channel = $1 AND address = $2",
         )

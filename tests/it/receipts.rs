@@ -670,3 +670,61 @@ async fn the_console_lists_adds_and_removes_suppressions() {
     assert!(html.contains("No suppressed addresses."), "{html}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_that_beats_the_outcome_is_kept_and_its_retry_moves_the_delivery() {
+    each_backend(|b| async move {
+        let server = SmtpServer::accepting().await;
+        let app = spawn_app_with(&b, &email_config(server.port)).await;
+        let sent = send_emails(&app, &["hal@example.com"]).await;
+        let id = sent[0]["id"].as_str().unwrap().to_string();
+        app.wait_for_status(&id, "sent").await;
+        // As if the provider's receipt came before the outcome was written
+        // (a lease far ahead, so no worker claims it again meanwhile).
+        app.db
+            .execute(&format!(
+                "UPDATE deliveries SET status = 'sending', due_at = 99999999999999 WHERE id = '{id}'"
+            ))
+            .await;
+        let bounce = json!([{"event": "bounce", "type": "bounce", "reason": "550 no such user",
+                             "missive_delivery": id}]);
+        let auth = Some(("missive", SG_SECRET));
+        // Recorded, and 409: SendGrid sends the batch again later.
+        let r = post_events(&app, "sendgrid", auth, &bounce).await;
+        assert_eq!(r.status(), 409);
+        let d = delivery(&app, &id).await;
+        assert_eq!(d["status"], "sending");
+        assert_eq!(d["receipts"][0]["moved"], false);
+        // The address is bad whatever the delivery's status says.
+        assert_eq!(
+            app.get_json("/v1/suppressions/email/hal@example.com").await["reason"],
+            "bounced"
+        );
+        app.db
+            .execute(&format!(
+                "UPDATE deliveries SET status = 'sent', due_at = NULL WHERE id = '{id}'"
+            ))
+            .await;
+        // SendGrid retries the same event: now it moves, and the move is recorded.
+        let r = post_events(&app, "sendgrid", auth, &bounce).await;
+        assert_eq!(r.json::<Value>().await.unwrap()["moved"], 1);
+        let d = delivery(&app, &id).await;
+        assert_eq!(d["status"], "bounced");
+        assert_eq!(d["receipts"].as_array().unwrap().len(), 2, "{d:#}");
+        // Once more: nothing to move, nothing recorded.
+        let r = post_events(&app, "sendgrid", auth, &bounce).await;
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"moved": 0, "recorded": 0, "unknown": 0})
+        );
+        assert_eq!(
+            delivery(&app, &id).await["receipts"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        app.stop().await;
+    })
+    .await;
+}
