@@ -254,23 +254,33 @@ where
         &self,
         pairs: &[(String, String)],
     ) -> StoreResult<Vec<(String, String, String)>> {
+        // One primary-key range per channel: (channel, address IN ...).
+        let mut channels: Vec<&str> = pairs.iter().map(|(c, _)| c.as_str()).collect();
+        channels.sort_unstable();
+        channels.dedup();
         let mut out = Vec::new();
-        for chunk in pairs.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<D>::new(
-                "SELECT channel, address, reason FROM suppressions WHERE address IN (",
-            );
-            let mut sep = q.separated(", ");
-            for (_, a) in chunk {
-                sep.push_bind(a.clone());
+        for channel in channels {
+            let addresses: Vec<&str> = pairs
+                .iter()
+                .filter(|(c, _)| c == channel)
+                .map(|(_, a)| a.as_str())
+                .collect();
+            for chunk in addresses.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<D>::new(
+                    "SELECT channel, address, reason FROM suppressions WHERE channel = ",
+                );
+                q.push_bind(channel.to_string()).push(" AND address IN (");
+                let mut sep = q.separated(", ");
+                for a in chunk {
+                    sep.push_bind(a.to_string());
+                }
+                q.push(")");
+                out.extend(
+                    q.build_query_as::<(String, String, String)>()
+                        .fetch_all(self.reader())
+                        .await?,
+                );
             }
-            q.push(")");
-            let rows: Vec<(String, String, String)> =
-                q.build_query_as().fetch_all(self.reader()).await?;
-            // The same address on another channel is not this one.
-            out.extend(
-                rows.into_iter()
-                    .filter(|(c, a, _)| chunk.iter().any(|(pc, pa)| pc == c && pa == a)),
-            );
         }
         Ok(out)
     }
