@@ -369,6 +369,26 @@ async fn sendgrid_events_move_deliveries_and_list_bounced_addresses() {
             !mails[before..].iter().any(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case("bo@example.com"))),
             "a suppressed address was sent to"
         );
+        // Counted by source and outcome.
+        let metrics = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for line in [
+            "missive_receipts_total{source=\"sendgrid\",outcome=\"delivered\"} 1",
+            "missive_receipts_total{source=\"sendgrid\",outcome=\"bounced\"} 1",
+            "missive_receipts_total{source=\"sendgrid\",outcome=\"complained\"} 1",
+            "missive_receipts_total{source=\"sendgrid\",outcome=\"unknown\"} 1",
+            "missive_suppression_list_additions_total{channel=\"email\"} 2",
+            "missive_suppressions_total{channel=\"email\",reason=\"bounced\"} 1",
+        ] {
+            assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
+        }
         let d = delivery(&app, next[0]["id"].as_str().unwrap()).await;
         assert_eq!((d["status"].as_str(), d["attempts"].as_array().map(Vec::len)), (Some("suppressed"), Some(0)));
         app.stop().await;
