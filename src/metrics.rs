@@ -88,6 +88,17 @@ struct SuppressionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReceiptLabels {
+    source: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelLabels {
+    channel: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AttemptLabels {
     channel: &'static str,
     provider: String,
@@ -187,6 +198,8 @@ pub struct Metrics {
     accepted: Family<OutcomeLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
     suppressions: Family<SuppressionLabels, Counter>,
+    receipts: Family<ReceiptLabels, Counter>,
+    listed: Family<ChannelLabels, Counter>,
     attempts: Family<AttemptLabels, Counter>,
     attempt_duration: HistogramFamily<ProviderLabels>,
     waits: Family<WaitLabels, Counter>,
@@ -216,6 +229,8 @@ impl Metrics {
             accepted: Family::default(),
             deliveries: Family::default(),
             suppressions: Family::default(),
+            receipts: Family::default(),
+            listed: Family::default(),
             attempts: Family::default(),
             attempt_duration: Family::new_with_constructor(attempt_histogram),
             waits: Family::default(),
@@ -240,13 +255,25 @@ impl Metrics {
         );
         r.register(
             "deliveries",
-            "Deliveries that reached a final status (sent, failed, suppressed, cancelled), by channel",
+            "Deliveries that reached a final status (sent, failed, suppressed, cancelled), by channel; receipts' moves are in missive_receipts",
             m.deliveries.clone(),
         );
         r.register(
             "suppressions",
             "Deliveries suppressed on purpose, by channel and reason",
             m.suppressions.clone(),
+        );
+        r.register(
+            "receipts",
+            "Receipts from providers, by source and outcome: the status a delivery moved to \
+             (delivered, undelivered, bounced, complained), recorded (moved nothing: late, or \
+             not a final word), repeated, unknown (no such delivery)",
+            m.receipts.clone(),
+        );
+        r.register(
+            "suppression_list_additions",
+            "Addresses a receipt put on the suppression list, by channel",
+            m.listed.clone(),
         );
         r.register(
             "attempts",
@@ -383,6 +410,26 @@ impl Metrics {
                 status: status.as_str(),
             })
             .inc_by(n);
+    }
+
+    /// A receipt from `source` and what it did (a status, or `recorded`,
+    /// `repeated`, `unknown`).
+    pub fn receipt(&self, source: crate::domain::receipt::Source, outcome: &'static str) {
+        self.receipts
+            .get_or_create(&ReceiptLabels {
+                source: source.as_str(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// A receipt put an address on `channel` on the suppression list.
+    pub fn listed(&self, channel: Channel) {
+        self.listed
+            .get_or_create(&ChannelLabels {
+                channel: channel.as_str(),
+            })
+            .inc();
     }
 
     /// One attempt and how long it took.

@@ -49,6 +49,16 @@ struct Raw {
     inbox: RawInbox,
     console: RawConsole,
     render: RawRender,
+    receipts: RawReceipts,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawReceipts {
+    sendgrid_secret: String,
+    sendgrid_secret_file: String,
+    postmark_secret: String,
+    postmark_secret_file: String,
+    max_body_bytes: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,6 +106,7 @@ struct RawServer {
     max_body_bytes: u64,
     api_rate_limit: u32,
     metrics_token: String,
+    public_url: String,
     header_read_timeout: String,
     max_connections: u64,
     shutdown_drain: String,
@@ -220,6 +231,18 @@ pub struct Config {
     pub inbox: InboxConfig,
     pub console: ConsoleConfig,
     pub render: RenderConfig,
+    pub receipts: ReceiptsConfig,
+}
+
+/// Receipts from providers: how each source's calls are authenticated.
+#[derive(Clone, Debug)]
+pub struct ReceiptsConfig {
+    /// The basic-auth password SendGrid's event webhook URL carries;
+    /// empty: the endpoint refuses every call.
+    pub sendgrid_secret: Hidden,
+    /// The same for Postmark's webhooks.
+    pub postmark_secret: Hidden,
+    pub max_body_bytes: usize,
 }
 
 /// The web console at /console.
@@ -390,6 +413,9 @@ pub struct ServerConfig {
     pub api_rate_limit: u32,
     /// Bearer token `/metrics` requires; empty means open.
     pub metrics_token: String,
+    /// Where providers reach this server from outside, without a trailing
+    /// slash (`https://missive.example.com`); none: no callbacks asked for.
+    pub public_url: Option<String>,
     /// A connection must send a request's headers within this.
     pub header_read_timeout: Duration,
     /// Open HTTP connections at most; more wait to be accepted.
@@ -415,6 +441,7 @@ impl std::fmt::Debug for ServerConfig {
                     "***"
                 },
             )
+            .field("public_url", &self.public_url)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_connections", &self.max_connections)
             .field("shutdown_drain", &self.shutdown_drain)
@@ -822,6 +849,30 @@ impl Config {
         }
 
         let inbox = inbox(raw.inbox)?;
+        let receipts = ReceiptsConfig {
+            sendgrid_secret: Hidden(self::secret(
+                "receipts.sendgrid_secret",
+                &raw.receipts.sendgrid_secret,
+                "receipts.sendgrid_secret_file",
+                &raw.receipts.sendgrid_secret_file,
+            )?),
+            postmark_secret: Hidden(self::secret(
+                "receipts.postmark_secret",
+                &raw.receipts.postmark_secret,
+                "receipts.postmark_secret_file",
+                &raw.receipts.postmark_secret_file,
+            )?),
+            max_body_bytes: match raw.receipts.max_body_bytes {
+                n @ 1024..=67_108_864 => n as usize,
+                n => {
+                    return Err(invalid(
+                        "receipts.max_body_bytes",
+                        n,
+                        "1024 to 67108864 (64 MiB)",
+                    ))
+                }
+            },
+        };
         let console = ConsoleConfig {
             session_ttl: positive_duration("console.session_ttl", &raw.console.session_ttl)?,
             secure_cookie: raw.console.secure_cookie,
@@ -838,6 +889,7 @@ impl Config {
                 max_body_bytes: raw.server.max_body_bytes as usize,
                 api_rate_limit: raw.server.api_rate_limit,
                 metrics_token: raw.server.metrics_token.trim().to_string(),
+                public_url: public_url(&raw.server.public_url)?,
                 header_read_timeout: positive_duration(
                     "server.header_read_timeout",
                     &raw.server.header_read_timeout,
@@ -875,8 +927,31 @@ impl Config {
             inbox,
             console,
             render: render(raw.render)?,
+            receipts,
         })
     }
+}
+
+/// `server.public_url`: empty, or an http(s) URL with no query or
+/// fragment; kept without its trailing slash.
+fn public_url(raw: &str) -> Result<Option<String>, ConfigError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let allowed = "empty, or the http(s) URL providers reach this server at, such as \
+                   \"https://missive.example.com\" (no query, no fragment)";
+    let url = url::Url::parse(raw)
+        .map_err(|e| invalid("server.public_url", raw, format!("{allowed} ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(invalid("server.public_url", raw, allowed));
+    }
+    Ok(Some(raw.trim_end_matches('/').to_string()))
 }
 
 fn inbox(raw: RawInbox) -> Result<InboxConfig, ConfigError> {
@@ -1314,6 +1389,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("worker.max_in_flight_per_destination"), "{e}");
+    }
+
+    #[test]
+    fn the_public_url_is_checked() {
+        let c = Config::from_toml("[server]\npublic_url = \"https://m.example.com/n/\"").unwrap();
+        assert_eq!(
+            c.server.public_url.as_deref(),
+            Some("https://m.example.com/n")
+        );
+        assert_eq!(Config::from_toml("").unwrap().server.public_url, None);
+        for bad in [
+            "ftp://m.example.com",
+            "https://m.example.com/?a=1",
+            "m.example.com",
+        ] {
+            let e = Config::from_toml(&format!("[server]\npublic_url = \"{bad}\"")).unwrap_err();
+            assert!(e.to_string().contains("server.public_url"), "{e}");
+        }
+    }
+
+    #[test]
+    fn receipt_secrets_are_never_printed() {
+        let c = Config::from_toml("[receipts]\nsendgrid_secret = \"sg-hunter2\"").unwrap();
+        assert_eq!(c.receipts.sendgrid_secret.0, "sg-hunter2");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(c.receipts.postmark_secret.0, "");
     }
 
     #[test]

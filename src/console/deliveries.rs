@@ -290,6 +290,7 @@ async fn show_page(
         .map_err(page::db)?
         .ok_or_else(|| page::not_found(session, &format!("There is no delivery {id}.")))?;
     let attempts = state.store.attempts_of(id).await.map_err(page::db)?;
+    let receipts = state.store.receipts_of(id).await.map_err(page::db)?;
     let now = now_ms();
     let content: serde_json::Value = serde_json::from_str(&d.content).unwrap_or_default();
     let status = Status::parse(&d.status).ok();
@@ -389,6 +390,29 @@ async fn show_page(
                                     @if let Some(e) = &a.error { p.error { (e) } }
                                     @if let Some(r) = a.response.as_deref().filter(|r| !r.is_empty()) { pre { (page::pretty_json(r)) } }
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !receipts.is_empty() {
+                h2 { "Receipts" }
+                table.grid.receipts {
+                    thead { tr { th { "Received" } th { "From" } th { "Event" } th { "Status" } th { "Provider's words" } } }
+                    tbody {
+                        @for r in &receipts {
+                            tr {
+                                td { (page::time(r.received_at)) }
+                                td { (r.source) }
+                                td { code { (r.event) } }
+                                td {
+                                    @match (&r.status, r.moved != 0) {
+                                        (Some(s), true) => { (page::status_badge(s)) }
+                                        (Some(s), false) => { span.sub title="A later or repeated receipt: it moved nothing" { (s) " (no change)" } }
+                                        (None, _) => { span.sub { "noted" } }
+                                    }
+                                }
+                                td.answer { (r.detail) }
                             }
                         }
                     }

@@ -17,6 +17,7 @@ pub mod page;
 mod recipients;
 mod schedules;
 pub mod session;
+mod suppressions;
 mod templates;
 mod workflows;
 
@@ -52,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .merge(workflows::router())
         .merge(schedules::router())
         .merge(recipients::router())
+        .merge(suppressions::router())
         .merge(keys::router())
 }
 

@@ -74,12 +74,12 @@ async fn build(state: &AppState, session: &Session) -> PageResult {
                     div.card {
                         h2 { "Last hour" }
                         p.big { (total(&hour)) }
-                        p.sub { (count_of(&hour, Status::Sent)) " sent · " (count_of(&hour, Status::Failed)) " failed" }
+                        p.sub { (sent_of(&hour)) " sent · " (count_of(&hour, Status::Failed)) " failed" }
                     }
                     div.card {
                         h2 { "Last 24 hours" }
                         p.big { (total(&day)) }
-                        p.sub { (count_of(&day, Status::Sent)) " sent · " (count_of(&day, Status::Failed)) " failed" }
+                        p.sub { (sent_of(&day)) " sent · " (count_of(&day, Status::Failed)) " failed" }
                         @if now - day_at >= 1000 {
                             p.sub.counted-at { "counted " (page::ago(day_at, now)) }
                         }
@@ -146,6 +146,15 @@ fn count_of(counts: &[StatusCount], status: Status) -> i64 {
         .sum()
 }
 
+/// Deliveries a provider took: `sent`, and what receipts moved it on to.
+fn sent_of(counts: &[StatusCount]) -> i64 {
+    counts
+        .iter()
+        .filter(|c| Status::parse(&c.status).is_ok_and(Status::was_sent))
+        .map(|c| c.n)
+        .sum()
+}
+
 /// Statuses as rows, channels as columns, each cell a link to the log.
 fn table(counts: &[StatusCount]) -> Markup {
     let mut channels: Vec<&str> = counts.iter().map(|c| c.channel.as_str()).collect();
@@ -194,7 +203,8 @@ fn chart(minutes: &[MinuteCount], now: i64) -> Markup {
     for m in minutes {
         if let Some(slot) = per.get_mut(&m.minute) {
             let i = match Status::parse(&m.status) {
-                Ok(Status::Sent) => 0,
+                // Receipts move a sent delivery on; it was sent all the same.
+                Ok(s) if s.was_sent() => 0,
                 Ok(Status::Failed) => 1,
                 _ => 2,
             };

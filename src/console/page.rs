@@ -16,6 +16,7 @@ pub enum Nav {
     Workflows,
     Schedules,
     Recipients,
+    Suppressions,
     Keys,
     None,
 }
@@ -40,6 +41,12 @@ pub const NAV: &[(Nav, &str, &str, &[Permission])] = &[
         "Recipients",
         RECIPIENTS,
     ),
+    (
+        Nav::Suppressions,
+        "/console/suppressions",
+        "Suppressions",
+        SUPPRESSIONS,
+    ),
     (Nav::Keys, "/console/keys", "API keys", KEYS),
 ];
 
@@ -57,6 +64,11 @@ pub const SCHEDULES: &[Permission] = &[Permission::ReadSchedules];
 /// A profile (`GET /v1/recipients/{id}`) and its recent deliveries
 /// (`/v1/deliveries?recipient=`).
 pub const RECIPIENTS: &[Permission] = &[Permission::ReadRecipients, Permission::ReadDeliveries];
+/// The suppression list: `GET /v1/suppressions` (removing an address
+/// asks for what `DELETE /v1/suppressions/...` does: `admin`).
+pub const SUPPRESSIONS: &[Permission] = &[Permission::ReadSuppressions];
+/// Adding and removing suppressions.
+pub const MANAGE_SUPPRESSIONS: &[Permission] = &[Permission::ManageSuppressions];
 /// API keys: admin only (there is no API for them; the CLI makes them).
 pub const KEYS: &[Permission] = &[Permission::ManageKeys];
 

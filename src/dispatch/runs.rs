@@ -58,7 +58,12 @@ pub async fn advance(state: &AppState, row: &Claimed) {
 /// is sent, failed once all ended otherwise, unknown while any is under
 /// way.
 fn outcome_of(children: &[&ChildDelivery]) -> StepOutcome {
-    let sent: Vec<_> = children.iter().filter(|d| d.status == "sent").collect();
+    // A receipt may have moved a sent delivery on (delivered, bounced, ...):
+    // it was sent all the same.
+    let sent: Vec<_> = children
+        .iter()
+        .filter(|d| crate::domain::Status::parse(&d.status).is_ok_and(|s| s.was_sent()))
+        .collect();
     if !sent.is_empty() {
         let in_app: Vec<_> = sent
             .iter()

@@ -14,6 +14,7 @@ pub mod outcome;
 pub mod priority;
 pub mod rate;
 pub mod reason;
+pub mod receipt;
 pub mod secrets;
 pub mod status;
 pub mod workflow;

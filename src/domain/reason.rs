@@ -12,6 +12,12 @@ super::word::word! {
         Preference = "preference",
         /// Suppressed: the recipient has no address on the channel.
         NoAddress = "no_address",
+        /// Suppressed: the address is on the suppression list after a hard
+        /// bounce (or was put there by hand with this reason).
+        Bounced = "bounced",
+        /// Suppressed: the address is on the suppression list after a
+        /// spam complaint (or an SMS opt-out).
+        Complained = "complained",
         /// Waits for the end of the recipient's quiet hours.
         QuietHours = "quiet_hours",
         /// Waits for a rate limit's next free slot.
@@ -32,8 +38,18 @@ impl Reason {
     pub const fn is_suppression(self) -> bool {
         matches!(
             self,
-            Reason::Duplicate | Reason::FrequencyCap | Reason::Preference | Reason::NoAddress
+            Reason::Duplicate
+                | Reason::FrequencyCap
+                | Reason::Preference
+                | Reason::NoAddress
+                | Reason::Bounced
+                | Reason::Complained
         )
+    }
+
+    /// Whether an address may be on the suppression list for this reason.
+    pub const fn is_listed(self) -> bool {
+        matches!(self, Reason::Bounced | Reason::Complained)
     }
 }
 
@@ -50,7 +66,8 @@ mod tests {
             .unwrap_err()
             .starts_with("must be one of duplicate, frequency_cap, "));
         let suppression: Vec<_> = Reason::ALL.iter().filter(|r| r.is_suppression()).collect();
-        assert_eq!(suppression.len(), 4);
+        assert_eq!(suppression.len(), 6);
+        assert!(Reason::Bounced.is_listed() && !Reason::Preference.is_listed());
         assert!(!Reason::QuietHours.is_suppression());
     }
 }

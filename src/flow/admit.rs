@@ -14,10 +14,13 @@ use crate::domain::{Category, Channel, Priority, QuietHours, Rate, Reason, Statu
 
 /// Whether a delivery is made at all: not without an address for its
 /// channel (`no_address`), nor to a recipient who opted out of its channel
-/// or category (`preference`; never for `auth`).
+/// or category (`preference`; never for `auth`), nor to an address on the
+/// suppression list (`listed`: `bounced` or `complained`, for every
+/// category: a provider would refuse it or count it against the sender).
 pub fn admit(
     has_address: bool,
     preferences: &Preferences,
+    listed: Option<Reason>,
     channel: Channel,
     category: Category,
 ) -> Result<(), Reason> {
@@ -25,6 +28,8 @@ pub fn admit(
         Err(Reason::NoAddress)
     } else if !preferences.allows(channel, category) {
         Err(Reason::Preference)
+    } else if let Some(reason) = listed {
+        Err(reason)
     } else {
         Ok(())
     }
@@ -123,10 +128,22 @@ mod tests {
     fn no_address_then_opt_outs_suppress_except_auth() {
         let p = Preferences::from_json(r#"{"channels": {"sms": false}}"#);
         let t = Category::Transactional;
-        assert_eq!(admit(false, &p, Channel::Email, t), Err(Reason::NoAddress));
-        assert_eq!(admit(true, &p, Channel::Sms, t), Err(Reason::Preference));
-        assert_eq!(admit(true, &p, Channel::Sms, Category::Auth), Ok(()));
-        assert_eq!(admit(true, &p, Channel::Email, t), Ok(()));
+        assert_eq!(
+            admit(false, &p, None, Channel::Email, t),
+            Err(Reason::NoAddress)
+        );
+        assert_eq!(
+            admit(true, &p, None, Channel::Sms, t),
+            Err(Reason::Preference)
+        );
+        assert_eq!(admit(true, &p, None, Channel::Sms, Category::Auth), Ok(()));
+        assert_eq!(admit(true, &p, None, Channel::Email, t), Ok(()));
+        // A listed address is suppressed in every category.
+        let listed = Some(Reason::Bounced);
+        assert_eq!(
+            admit(true, &p, listed, Channel::Email, Category::Auth),
+            Err(Reason::Bounced)
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::openapi::{AuthErrors, Conflict, Invalid, NotFound};
 use super::AppState;
 use crate::domain::{Priority, Status};
 use crate::service::deliveries::ListQuery;
+use crate::store::receipts::ReceiptRow;
 use crate::store::{AttemptRow, DeliveryRow, Transition};
 use crate::util::{opt_rfc3339, rfc3339};
 
@@ -42,7 +43,8 @@ pub struct DeliveryFields {
     /// Where it goes; a chat address's webhook URL shows its host only.
     pub address: String,
     /// `queued`, `scheduled`, `sending`, `retrying`, `sent`, `failed`,
-    /// `cancelled` or `suppressed`.
+    /// `cancelled` or `suppressed`; after `sent`, a provider's receipt may
+    /// move it on to `delivered`, `undelivered`, `bounced` or `complained`.
     pub status: String,
     /// Why it was suppressed, failed or cancelled.
     pub reason: Option<String>,
@@ -146,6 +148,40 @@ pub struct DeliveryDetail {
     pub recipient_data: Value,
     pub attempt_count: i64,
     pub attempts: Vec<Attempt>,
+    /// What providers reported after taking it, in the order received.
+    pub receipts: Vec<Receipt>,
+}
+
+/// A provider's report on a delivery it took (README, "Receipts").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Receipt {
+    /// `twilio`, `sendgrid` or `postmark`.
+    pub source: String,
+    /// The provider's word: `delivered`, `bounce`, `HardBounce`, ...
+    pub event: String,
+    /// The status it means (`delivered`, `undelivered`, `bounced`,
+    /// `complained`); none when it is recorded only.
+    pub status: Option<String>,
+    /// Whether it moved the delivery to that status (a late or repeated
+    /// receipt moves nothing).
+    pub moved: bool,
+    /// The provider's words.
+    pub detail: String,
+    /// RFC 3339.
+    pub received_at: String,
+}
+
+impl From<&ReceiptRow> for Receipt {
+    fn from(r: &ReceiptRow) -> Self {
+        Receipt {
+            source: r.source.clone(),
+            event: r.event.clone(),
+            status: r.status.clone(),
+            moved: r.moved != 0,
+            detail: r.detail.clone(),
+            received_at: rfc3339(r.received_at),
+        }
+    }
 }
 
 /// A page of deliveries, newest first.
@@ -242,12 +278,14 @@ async fn show(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no delivery {id}")))?;
     let attempts = state.store.attempts_of(&id).await?;
+    let receipts = state.store.receipts_of(&id).await?;
     Ok(Json(DeliveryDetail {
         fields: (&d).into(),
         content: serde_json::from_str(&d.content).unwrap_or(Value::Null),
         recipient_data: crate::domain::chat::shown_recipient(&d.recipient_data),
         attempt_count: d.attempts,
         attempts: attempts.iter().map(Attempt::from).collect(),
+        receipts: receipts.iter().map(Receipt::from).collect(),
     }))
 }
 

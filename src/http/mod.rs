@@ -12,9 +12,11 @@ pub mod metrics;
 pub mod notifications;
 pub mod openapi;
 pub mod providers;
+pub mod receipts;
 pub mod recipients;
 pub mod schedules;
 pub mod server;
+pub mod suppressions;
 pub mod templates;
 pub mod versions;
 pub mod workflows;
@@ -39,6 +41,8 @@ pub fn routes(inbox_cors: &[String]) -> OpenApiRouter<AppState> {
         .merge(workflows::router())
         .merge(schedules::router())
         .merge(recipients::router())
+        .merge(suppressions::router())
+        .merge(receipts::router())
         .merge(inbox::router(inbox_cors))
         .merge(health::router())
         .merge(openapi::router())

@@ -25,6 +25,10 @@ use super::AppState;
 pub const API_KEY: &str = "api_key";
 /// Security scheme of recipient inbox tokens.
 pub const INBOX_TOKEN: &str = "inbox_token";
+/// Security scheme of Twilio's status callbacks.
+pub const TWILIO_SIGNATURE: &str = "twilio_signature";
+/// Security scheme of the email providers' event webhooks.
+pub const RECEIPT_SECRET: &str = "receipt_secret";
 
 /// Error answers: (status, response component name, description).
 const PROBLEMS: [(u16, &str, &str); 9] = [
@@ -102,6 +106,8 @@ problem_sets! {
     NotFound: [404];
     Conflict: [409];
     Invalid: [422];
+    /// 401, 403, 413, 422, 503: the providers' receipt endpoints.
+    ReceiptErrors: [401, 403, 413, 422, 503];
 }
 
 /// The document's parts that no route brings: info, security schemes and
@@ -141,6 +147,26 @@ impl Modify for Shared {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "A recipient token from `POST /v1/recipients/{id}/token`; it opens that recipient's inbox only. Streams also take it as `?token=`.",
+                    ))
+                    .build(),
+            ),
+        );
+        c.add_security_scheme(
+            TWILIO_SIGNATURE,
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "X-Twilio-Signature",
+                    "Twilio's signature of the callback, made with the auth token of a `channels.sms` Twilio provider.",
+                ),
+            )),
+        );
+        c.add_security_scheme(
+            RECEIPT_SECRET,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "Basic auth whose password is `receipts.<source>_secret` (any user name), as the provider sends it when the URL registered with it is `https://missive:<secret>@host/...`.",
                     ))
                     .build(),
             ),

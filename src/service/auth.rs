@@ -204,6 +204,10 @@ pub enum Permission {
     Operate,
     /// Create, list and revoke API keys.
     ManageKeys,
+    /// The suppression list.
+    ReadSuppressions,
+    /// Add addresses to the suppression list by hand, take them off.
+    ManageSuppressions,
 }
 
 impl Permission {
@@ -212,11 +216,11 @@ impl Permission {
         use Permission::*;
         match self {
             Send | WriteRecipients | ChangeInbox => &["send"],
-            ReadDeliveries => &["read"],
+            ReadDeliveries | ReadSuppressions => &["read"],
             ReadRecipients | ReadInbox | ReadSchedules => &["read", "send"],
             ReadTemplates => &["read", "templates"],
             WriteTemplates => &["templates"],
-            Operate | ManageKeys => &["admin"],
+            Operate | ManageKeys | ManageSuppressions => &["admin"],
         }
     }
 
@@ -457,7 +461,7 @@ mod tests {
     use super::*;
 
     /// Every permission, for checking each scope against all of them.
-    const ALL: [Permission; 11] = [
+    const ALL: [Permission; 13] = [
         Permission::Send,
         Permission::ReadSchedules,
         Permission::ReadDeliveries,
@@ -469,6 +473,8 @@ mod tests {
         Permission::WriteTemplates,
         Permission::Operate,
         Permission::ManageKeys,
+        Permission::ReadSuppressions,
+        Permission::ManageSuppressions,
     ];
 
     fn caller(scopes: &str) -> Caller {
@@ -502,6 +508,7 @@ mod tests {
                     ReadInbox,
                     ReadTemplates,
                     ReadSchedules,
+                    ReadSuppressions,
                 ],
             ),
             ("admin", &ALL),

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod deliveries;
 mod error;
+pub mod receipts;
 pub mod recipients;
 pub mod schedules;
 pub mod send;

@@ -14,6 +14,7 @@ use crate::domain::check::{
     check_email, check_link, check_phone, check_recipient_id, check_timezone, check_url,
     is_forbidden_char, truncate,
 };
+use crate::domain::receipt;
 use crate::domain::{Category, Channel, FieldError, Locale, Priority, Reason, Status};
 use crate::flow::admit;
 use crate::flow::preferences::Preferences;
@@ -567,6 +568,7 @@ impl Sender<'_> {
             Some(t) if t > now => (Status::Scheduled, t),
             _ => (Status::Queued, now),
         };
+        let listed = self.listed(to, &channels).await?;
         // Content depends on the channel, locale and timezone only: render
         // each combination once.
         let mut rendered: HashMap<(Channel, Option<String>, Option<String>), Option<String>> =
@@ -582,8 +584,18 @@ impl Sender<'_> {
             for &channel in &channels {
                 let id = new_id();
                 let address = r.address(channel);
-                let admitted =
-                    admit::admit(address.is_some(), &resolved.preferences, channel, category);
+                let on_list = address.and_then(|a| {
+                    listed
+                        .get(&(channel, receipt::listed_address(channel, a)))
+                        .copied()
+                });
+                let admitted = admit::admit(
+                    address.is_some(),
+                    &resolved.preferences,
+                    on_list,
+                    channel,
+                    category,
+                );
                 // Reached, even if deliberately not sent: still a 202.
                 reachable |= address.is_some();
                 let (status, reason, content, due) = match admitted {
@@ -716,6 +728,42 @@ impl Sender<'_> {
                 replayed: false,
             },
         })
+    }
+}
+
+impl Sender<'_> {
+    /// The addresses of `to` on `channels` that are on the suppression
+    /// list, with their reasons. One read, and none when no channel is
+    /// one whose addresses the list holds.
+    async fn listed(
+        &self,
+        to: &[Resolved],
+        channels: &[Channel],
+    ) -> Result<HashMap<(Channel, String), Reason>, Error> {
+        let mut pairs = Vec::new();
+        for &c in channels
+            .iter()
+            .filter(|c| receipt::LISTED_CHANNELS.contains(c))
+        {
+            for r in to {
+                if let Some(a) = r.input.address(c) {
+                    pairs.push((c.to_string(), receipt::listed_address(c, a)));
+                }
+            }
+        }
+        if pairs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        pairs.sort();
+        pairs.dedup();
+        let rows = self.store.suppressed_among(&pairs).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(c, a, r)| {
+                let reason = Reason::parse(&r).ok().filter(|r| r.is_listed())?;
+                Some(((Channel::parse(&c).ok()?, a), reason))
+            })
+            .collect())
     }
 }
 

@@ -2,7 +2,7 @@
 //! PostgreSQL ([`postgres`]), chosen once from the database URL.
 //!
 //! [`Store`] is the sum of one trait per aggregate ([`Queue`],
-//! [`Attempts`], [`Versions`] (templates, workflows), [`Runs`],
+//! [`Attempts`], [`Receipts`] (and the suppression list), [`Versions`] (templates, workflows), [`Runs`],
 //! [`Schedules`], [`Recipients`], [`Keys`], [`Inbox`],
 //! [`Flow`], [`Upkeep`]), each in its own file with its statements, so a
 //! reader finds an aggregate's SQL next to its methods. `Arc<dyn Store>` is
@@ -26,6 +26,7 @@ pub mod inbox;
 pub mod keys;
 pub mod postgres;
 pub mod queue;
+pub mod receipts;
 pub mod recipients;
 mod rows;
 pub mod runs;
@@ -43,6 +44,7 @@ pub use handoff::Handoff;
 pub use inbox::Inbox;
 pub use keys::Keys;
 pub use queue::Queue;
+pub use receipts::Receipts;
 pub use recipients::Recipients;
 pub use rows::*;
 pub use runs::Runs;
@@ -57,7 +59,8 @@ use crate::flow::provider_state::SharedState;
 /// Every aggregate's trait in one import: `use crate::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        Attempts, Flow, Inbox, Keys, Queue, Recipients, Runs, Schedules, Store, Upkeep, Versions,
+        Attempts, Flow, Inbox, Keys, Queue, Receipts, Recipients, Runs, Schedules, Store, Upkeep,
+        Versions,
     };
 }
 
@@ -161,8 +164,8 @@ pub mod status {
     pub const FAILED: &str = Status::Failed.as_str();
     pub const SUPPRESSED: &str = Status::Suppressed.as_str();
     pub const CANCELLED: &str = Status::Cancelled.as_str();
-    pub const ALL: [&str; 8] = {
-        let mut all = [""; 8];
+    pub const ALL: [&str; Status::ALL.len()] = {
+        let mut all = [""; Status::ALL.len()];
         let mut i = 0;
         while i < all.len() {
             all[i] = Status::ALL[i].as_str();
@@ -177,6 +180,7 @@ pub mod status {
 pub trait Store:
     Queue
     + Attempts
+    + Receipts
     + Versions
     + Runs
     + Schedules
@@ -193,6 +197,7 @@ pub trait Store:
 impl<S> Store for S where
     S: Queue
         + Attempts
+        + Receipts
         + Versions
         + Runs
         + Schedules

@@ -175,7 +175,8 @@ pub struct DeliverySummary {
     pub channel: String,
     pub status: String,
     /// Why the delivery was suppressed: `duplicate`, `preference`,
-    /// `frequency_cap` or `no_address`.
+    /// `frequency_cap`, `no_address`, or `bounced` / `complained` (the
+    /// address is on the suppression list).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

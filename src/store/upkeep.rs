@@ -51,14 +51,16 @@ where
         // the creation-time index (its predicate repeated for SQLite);
         // there is no index on `updated_at` for the hot path to keep up.
         let finished = "SELECT id FROM deliveries WHERE created_at < $1 AND status <> \
-                        'sending' AND status IN ('sent', 'failed', 'suppressed', 'cancelled') \
-                        AND updated_at < $1";
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM delivery_attempts WHERE delivery_id IN ({finished})"
-        )))
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
+                        'sending' AND status IN ('sent', 'failed', 'suppressed', 'cancelled', \
+                        'delivered', 'undelivered', 'bounced', 'complained') AND updated_at < $1";
+        for table in ["delivery_attempts", "delivery_receipts"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE delivery_id IN ({finished})"
+            )))
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        }
         // A finished run's step records and digest events go with it.
         for table in ["workflow_steps", "workflow_digest_events"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(

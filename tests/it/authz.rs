@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::console::ConsoleClient;
 use crate::helpers::*;
 
-async fn make_key(app: &TestApp, scopes: &str) -> String {
+pub(crate) async fn make_key(app: &TestApp, scopes: &str) -> String {
     missive::service::auth::create_key(app.state.store.as_ref(), scopes, scopes)
         .await
         .unwrap()
@@ -99,6 +99,7 @@ async fn every_console_page_allows_what_the_api_allows_and_no_more() {
                 s("/console/schedules/weekly"),
                 vec![s("/v1/schedules/weekly")],
             ),
+            (s("/console/suppressions"), vec![s("/v1/suppressions")]),
         ];
         for scopes in ["templates", "read", "admin", "send,templates"] {
             let key = make_key(&app, scopes).await;

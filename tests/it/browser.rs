@@ -619,3 +619,74 @@ async fn a_triggers_runs_are_followed_step_by_step_from_the_log() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sees_a_bounce_and_takes_the_address_off_the_suppression_list() {
+    each_backend(|b| async move {
+        let Some((_driver, c)) = browser().await else {
+            return;
+        };
+        let server = SmtpServer::accepting().await;
+        let app = spawn_app_with(&b, &crate::receipts::email_config(server.port)).await;
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"content": {"email": {"subject": "Hi", "text": "Hello"}},
+                        "to": [{"email": "bo@example.com"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let body: serde_json::Value = r.json().await.unwrap();
+        let id = body["deliveries"][0]["id"].as_str().unwrap().to_string();
+        app.wait_for_status(&id, "sent").await;
+        let bounce = json!([{"event": "bounce", "type": "bounce", "status": "5.1.1",
+            "reason": "550 5.1.1 mailbox unknown", "email": "bo@example.com", "missive_delivery": id}]);
+        let r = crate::receipts::post_events(
+            &app,
+            "sendgrid",
+            Some(("missive", crate::receipts::SG_SECRET)),
+            &bounce,
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+
+        sign_in(&c, &app, "/console/suppressions").await;
+        let row = wait_text(&c, "tr[data-address='bo@example.com']", |t| {
+            t.contains("bounced") && t.contains("sendgrid")
+        })
+        .await;
+        assert!(row.contains("550 5.1.1 mailbox unknown"), "{row}");
+        screenshot(&c, "suppressions").await;
+
+        // The delivery the bounce came for, with the provider's words.
+        css(&c, "tr[data-address='bo@example.com'] a")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "table.receipts", |t| {
+            t.contains("bounce") && t.contains("mailbox unknown")
+        })
+        .await;
+        assert_eq!(css(&c, "h1 .badge").await.text().await.unwrap(), "bounced");
+        screenshot(&c, "delivery-receipts").await;
+
+        c.goto(&app.url("/console/suppressions")).await.unwrap();
+        css(&c, "tr[data-address='bo@example.com'] button.danger")
+            .await
+            .click()
+            .await
+            .unwrap();
+        c.accept_alert().await.unwrap();
+        wait_text(&c, "p.flash", |t| t.contains("was taken off the list")).await;
+        assert_eq!(
+            app.get("/v1/suppressions/email/bo@example.com")
+                .await
+                .status(),
+            404
+        );
+        c.close().await.unwrap();
+        app.stop().await;
+    })
+    .await;
+}

@@ -16,14 +16,14 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TOKEN: &str = "tw-secret-auth-token-1234";
-const FROM: &str = "+15005550006";
-const PHONE: &str = "+8613800000000";
+pub(crate) const SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub(crate) const TOKEN: &str = "tw-secret-auth-token-1234";
+pub(crate) const FROM: &str = "+15005550006";
+pub(crate) const PHONE: &str = "+8613800000000";
 
 /// How the fake Twilio answers one request.
 #[derive(Clone, Debug)]
-enum Reply {
+pub(crate) enum Reply {
     Created,
     TooMany { retry_after: &'static str },
     InvalidNumber,
@@ -32,12 +32,12 @@ enum Reply {
 
 /// One request the fake Twilio got.
 #[derive(Clone, Debug)]
-struct TwilioRequest {
+pub(crate) struct TwilioRequest {
     account_sid: String,
     /// (user, password) from basic auth.
     auth: Option<(String, String)>,
     content_type: String,
-    form: HashMap<String, String>,
+    pub(crate) form: HashMap<String, String>,
     at: Instant,
     /// The sid answered with, on success.
     sid: Option<String>,
@@ -51,7 +51,7 @@ struct TwilioState {
 
 /// A local stand-in for `https://api.twilio.com`.
 #[derive(Clone)]
-struct FakeTwilio {
+pub(crate) struct FakeTwilio {
     base_url: String,
     state: Arc<Mutex<TwilioState>>,
 }
@@ -146,7 +146,7 @@ async fn messages(
 }
 
 impl FakeTwilio {
-    async fn start(script: Vec<Reply>) -> FakeTwilio {
+    pub(crate) async fn start(script: Vec<Reply>) -> FakeTwilio {
         let state = Arc::new(Mutex::new(TwilioState {
             script,
             requests: vec![],
@@ -163,13 +163,13 @@ impl FakeTwilio {
         }
     }
 
-    fn requests(&self) -> Vec<TwilioRequest> {
+    pub(crate) fn requests(&self) -> Vec<TwilioRequest> {
         self.state.lock().unwrap().requests.clone()
     }
 
     /// Config using this server, with `sender` (`from = ...` or
     /// `messaging_service_sid = ...`) and `token`.
-    fn toml(&self, sender: &str, token: &str) -> String {
+    pub(crate) fn toml(&self, sender: &str, token: &str) -> String {
         format!(
             "[channels.sms]\nproviders = [\"twilio\"]\nretry_schedule = [\"10ms\", \"10ms\"]\n\
              [channels.sms.twilio]\naccount_sid = \"{SID}\"\nauth_token = \"{token}\"\n{sender}\nbase_url = \"{}\"\nallow_private = true\n",
@@ -178,12 +178,12 @@ impl FakeTwilio {
     }
 }
 
-fn with_from() -> String {
+pub(crate) fn with_from() -> String {
     format!("from = \"{FROM}\"")
 }
 
 /// Sends one notification with inline SMS content; returns the delivery id.
-async fn send_sms(app: &TestApp, text: &str, data: Value) -> String {
+pub(crate) async fn send_sms(app: &TestApp, text: &str, data: Value) -> String {
     let r = app
         .post(
             "/v1/notifications",

@@ -105,6 +105,16 @@ impl Composer {
         if let Some(r) = &self.reply_to {
             b = b.reply_to(r.clone());
         }
+        // The delivery id, so a provider's receipt names the delivery:
+        // our own header, and the ones SendGrid (unique_args, echoed in
+        // every event) and Postmark (metadata, echoed in every webhook)
+        // read and strip. Ids are UUIDs: nothing here needs escaping.
+        for (name, value) in receipt_headers(msg.delivery_id) {
+            b = b.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(name),
+                value,
+            ));
+        }
         if msg.category == "marketing" {
             if let Some(template) = &self.unsubscribe {
                 let target = template.replace("{recipient}", &percent_encode(msg.recipient));
@@ -137,6 +147,21 @@ impl Composer {
             raw: built.formatted(),
         })
     }
+}
+
+/// The header SendGrid reads `unique_args` from and Postmark its
+/// metadata, each naming the delivery as `missive_delivery`, and missive's
+/// own. Receipts are matched to deliveries by this id (see
+/// src/http/receipts.rs).
+pub fn receipt_headers(delivery_id: &str) -> [(&'static str, String); 3] {
+    [
+        ("X-Missive-Delivery", delivery_id.to_string()),
+        (
+            "X-SMTPAPI",
+            serde_json::json!({"unique_args": {"missive_delivery": delivery_id}}).to_string(),
+        ),
+        ("X-PM-Metadata-missive_delivery", delivery_id.to_string()),
+    ]
 }
 
 /// `s` with every control character (and Unicode line or paragraph
@@ -238,6 +263,24 @@ mod tests {
         assert!(raw.contains("Reply-To: help@example.com"), "{raw}");
         assert!(raw.contains("Date: "), "{raw}");
         assert!(!raw.contains("List-Unsubscribe"), "{raw}");
+    }
+
+    #[test]
+    fn every_mail_names_its_delivery_for_receipts() {
+        let raw = compose(
+            &composer(""),
+            "transactional",
+            &content(serde_json::json!({"text": "x"})),
+        );
+        assert!(raw.contains("X-Missive-Delivery: 0190-abc\r\n"), "{raw}");
+        assert!(
+            raw.contains("X-SMTPAPI: {\"unique_args\":{\"missive_delivery\":\"0190-abc\"}}\r\n"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("X-PM-Metadata-missive_delivery: 0190-abc\r\n"),
+            "{raw}"
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ use super::providers::{Kind, Provider, ProviderChannel};
 use super::{Channel, Message, SendResult};
 use crate::config::{ChannelConfig, Config};
 use http_gateway::HttpProvider;
+pub use twilio::auth_tokens as twilio_auth_tokens;
 use twilio::TwilioProvider;
 
 /// Builds the SMS channel from `channels.sms`.
@@ -32,7 +33,11 @@ pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dy
     for p in &cfg.providers {
         let provider: Box<dyn SmsProvider> = match p.kind.as_str() {
             "file" => Box::new(Outbox::new(p, root, crate::domain::Channel::Sms.as_str())?),
-            "twilio" => Box::new(TwilioProvider::new(p, cfg.timeout)?),
+            "twilio" => Box::new(TwilioProvider::new(
+                p,
+                cfg.timeout,
+                root.server.public_url.as_deref(),
+            )?),
             "http" => Box::new(HttpProvider::new(p, cfg.timeout)?),
             other => anyhow::bail!("`{}.type`: unknown SMS provider type `{other}`", p.key),
         };

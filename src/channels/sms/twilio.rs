@@ -46,6 +46,21 @@ pub struct TwilioProvider {
     auth_token: String,
     from: Option<String>,
     messaging_service_sid: Option<String>,
+    /// `{server.public_url}/v1/receipts/twilio?d=`: the delivery id is
+    /// appended to make each message's StatusCallback.
+    status_callback: Option<String>,
+}
+
+/// The auth tokens of `cfg`'s Twilio providers: a status callback is
+/// genuine if it is signed with one of them.
+pub fn auth_tokens(cfg: &crate::config::ChannelConfig) -> Vec<String> {
+    cfg.providers
+        .iter()
+        .filter(|p| p.kind == "twilio")
+        .filter_map(|p| p.parse::<TwilioSettings>().ok())
+        .map(|s| s.auth_token.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 /// The parts of Twilio's answers missive reads.
@@ -66,7 +81,12 @@ fn sid_like(s: &str) -> bool {
 }
 
 impl TwilioProvider {
-    pub fn new(p: &ProviderConfig, timeout: Duration) -> Result<Self, ConfigError> {
+    /// `public_url`: `server.public_url`, to ask for status callbacks.
+    pub fn new(
+        p: &ProviderConfig,
+        timeout: Duration,
+        public_url: Option<&str>,
+    ) -> Result<Self, ConfigError> {
         let s: TwilioSettings = p.parse()?;
         let account_sid = s.account_sid.trim().to_string();
         if account_sid.is_empty() {
@@ -113,6 +133,7 @@ impl TwilioProvider {
             auth_token,
             from,
             messaging_service_sid,
+            status_callback: public_url.map(|u| format!("{u}/v1/receipts/twilio?d=")),
         })
     }
 }
@@ -125,9 +146,16 @@ impl Provider for TwilioProvider {
 
 #[async_trait]
 impl SmsProvider for TwilioProvider {
-    async fn send(&self, to: &str, text: &str, _msg: &Message<'_>) -> SendResult {
+    async fn send(&self, to: &str, text: &str, msg: &Message<'_>) -> SendResult {
         let mut r = SendResult::new(&self.name, Outcome::Permanent);
+        let callback = self
+            .status_callback
+            .as_ref()
+            .map(|base| format!("{base}{}", msg.delivery_id));
         let mut form: Vec<(&str, &str)> = vec![("To", to), ("Body", text)];
+        if let Some(c) = &callback {
+            form.push(("StatusCallback", c));
+        }
         if let Some(f) = &self.from {
             form.push(("From", f));
         }
