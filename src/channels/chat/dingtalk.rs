@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use super::{http_error, keep, post_json, url_setting, webhook_url, ChatMessage, ChatProvider};
+use super::{keep, post_json, robot_answer, url_setting, webhook_url, ChatMessage, ChatProvider};
 use crate::channels::http::Client;
 use crate::channels::providers::Provider;
 use crate::channels::{Message, Outcome, SendResult};
@@ -118,33 +118,16 @@ impl ChatProvider for DingTalk {
         let Some(answer) = post_json(&self.client, &mut r, request, &url, &message(m)).await else {
             return r;
         };
-        let http = r.status_code.unwrap_or_default();
-        match serde_json::from_str::<Answer>(&answer)
+        let code = serde_json::from_str::<Answer>(&answer)
             .ok()
-            .and_then(|a| Some((a.errcode?, a.errmsg)))
-        {
-            Some((0, _)) if r.outcome == Outcome::Ok => {}
-            Some((code, words)) => {
-                match code {
-                    TOO_FAST => {
-                        r.outcome = Outcome::Transient;
-                        r.retry_after = r.retry_after.or(Some(TOO_FAST_WAIT));
-                    }
-                    BUSY => r.outcome = Outcome::Transient,
-                    _ if r.outcome == Outcome::Ok => r.outcome = Outcome::Permanent,
-                    _ => {}
-                }
-                let words = words.unwrap_or_default();
-                r.error = Some(format!("DingTalk error {code}: {words} (HTTP {http})"));
-            }
-            None => {
-                if r.outcome == Outcome::Ok {
-                    r.outcome = Outcome::Transient;
-                    r.error = Some(format!("DingTalk answered HTTP {http} without an errcode"));
-                }
-                http_error(&mut r, "DingTalk");
-            }
-        }
+            .and_then(|a| Some((a.errcode?, a.errmsg)));
+        robot_answer(
+            &mut r,
+            "DingTalk",
+            code,
+            &[(TOO_FAST, TOO_FAST_WAIT)],
+            &[BUSY],
+        );
         keep(&mut r, None, answer);
         r
     }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use super::{http_error, keep, post_json, url_setting, webhook_url, ChatMessage, ChatProvider};
+use super::{keep, post_json, robot_answer, url_setting, webhook_url, ChatMessage, ChatProvider};
 use crate::channels::http::Client;
 use crate::channels::providers::Provider;
 use crate::channels::{Message, Outcome, SendResult};
@@ -124,34 +124,14 @@ impl ChatProvider for Feishu {
         let Some(answer) = post_json(&self.client, &mut r, request, &url, &body).await else {
             return r;
         };
-        let http = r.status_code.unwrap_or_default();
-        match serde_json::from_str::<Answer>(&answer) {
-            Ok(a) => match a.code.or(a.status_code) {
-                Some(0) if r.outcome == Outcome::Ok => {}
-                Some(code) => {
-                    let words = a.msg.or(a.status_message).unwrap_or_default();
-                    if RATE_LIMITED.contains(&code) {
-                        r.outcome = Outcome::Transient;
-                        r.retry_after = r.retry_after.or(Some(RATE_LIMITED_WAIT));
-                    } else if r.outcome == Outcome::Ok {
-                        r.outcome = Outcome::Permanent;
-                    }
-                    r.error = Some(format!("Feishu error {code}: {words} (HTTP {http})"));
-                }
-                None if r.outcome == Outcome::Ok => {
-                    r.outcome = Outcome::Transient;
-                    r.error = Some(format!("Feishu answered HTTP {http} without a code"));
-                }
-                None => http_error(&mut r, "Feishu"),
-            },
-            Err(_) => {
-                if r.outcome == Outcome::Ok {
-                    r.outcome = Outcome::Transient;
-                    r.error = Some(format!("Feishu answered HTTP {http} without a code"));
-                }
-                http_error(&mut r, "Feishu");
-            }
-        }
+        let code = serde_json::from_str::<Answer>(&answer)
+            .ok()
+            .and_then(|a| Some((a.code.or(a.status_code)?, a.msg.or(a.status_message))));
+        let waits: Vec<(i64, Duration)> = RATE_LIMITED
+            .iter()
+            .map(|c| (*c, RATE_LIMITED_WAIT))
+            .collect();
+        robot_answer(&mut r, "Feishu", code, &waits, &[]);
         keep(&mut r, None, answer);
         r
     }

@@ -196,6 +196,44 @@ pub(crate) fn http_error(r: &mut SendResult, who: &str) {
     }
 }
 
+/// Reads a robot's answer (DingTalk's and WeCom's `errcode`, Feishu's
+/// `code`, each read by its provider) into `r`. Code 0 on a 2xx is sent.
+/// A code in `too_fast` is transient, after its wait unless the answer
+/// gave a Retry-After; a code in `busy` is transient; any other code is
+/// permanent (an HTTP error keeps its own class). An answer without a code
+/// is transient on a 2xx, and otherwise the HTTP error it was.
+pub(crate) fn robot_answer(
+    r: &mut SendResult,
+    who: &str,
+    code: Option<(i64, Option<String>)>,
+    too_fast: &[(i64, Duration)],
+    busy: &[i64],
+) {
+    let http = r.status_code.unwrap_or_default();
+    match code {
+        Some((0, _)) if r.outcome == Outcome::Ok => {}
+        Some((code, words)) => {
+            if let Some((_, wait)) = too_fast.iter().find(|(c, _)| *c == code) {
+                r.outcome = Outcome::Transient;
+                r.retry_after = r.retry_after.or(Some(*wait));
+            } else if busy.contains(&code) {
+                r.outcome = Outcome::Transient;
+            } else if r.outcome == Outcome::Ok {
+                r.outcome = Outcome::Permanent;
+            }
+            let words = words.unwrap_or_default();
+            r.error = Some(format!("{who} error {code}: {words} (HTTP {http})"));
+        }
+        None => {
+            if r.outcome == Outcome::Ok {
+                r.outcome = Outcome::Transient;
+                r.error = Some(format!("{who} answered HTTP {http} without a code"));
+            }
+            http_error(r, who);
+        }
+    }
+}
+
 /// Builds the chat channel from `channels.chat`.
 pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dyn Channel>>> {
     let mut providers: Vec<Box<dyn ChatProvider>> = Vec::new();

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{http_error, keep, post_json, url_setting, webhook_url, ChatMessage, ChatProvider};
+use super::{keep, post_json, robot_answer, url_setting, webhook_url, ChatMessage, ChatProvider};
 use crate::channels::http::Client;
 use crate::channels::providers::Provider;
 use crate::channels::{Message, Outcome, SendResult};
@@ -89,34 +89,17 @@ impl ChatProvider for WeCom {
         let Some(answer) = post_json(&self.client, &mut r, request, &url, &message(m)).await else {
             return r;
         };
-        let http = r.status_code.unwrap_or_default();
-        match serde_json::from_str::<Answer>(&answer)
+        // WeCom's errmsg may end with a hint URL; the words come first.
+        let code = serde_json::from_str::<Answer>(&answer)
             .ok()
-            .and_then(|a| Some((a.errcode?, a.errmsg)))
-        {
-            Some((0, _)) if r.outcome == Outcome::Ok => {}
-            Some((code, words)) => {
-                match code {
-                    RATE_LIMITED => {
-                        r.outcome = Outcome::Transient;
-                        r.retry_after = r.retry_after.or(Some(RATE_LIMITED_WAIT));
-                    }
-                    BUSY => r.outcome = Outcome::Transient,
-                    _ if r.outcome == Outcome::Ok => r.outcome = Outcome::Permanent,
-                    _ => {}
-                }
-                // WeCom's errmsg may end with a hint URL; the words come first.
-                let words = words.unwrap_or_default();
-                r.error = Some(format!("WeCom error {code}: {words} (HTTP {http})"));
-            }
-            None => {
-                if r.outcome == Outcome::Ok {
-                    r.outcome = Outcome::Transient;
-                    r.error = Some(format!("WeCom answered HTTP {http} without an errcode"));
-                }
-                http_error(&mut r, "WeCom");
-            }
-        }
+            .and_then(|a| Some((a.errcode?, a.errmsg)));
+        robot_answer(
+            &mut r,
+            "WeCom",
+            code,
+            &[(RATE_LIMITED, RATE_LIMITED_WAIT)],
+            &[BUSY],
+        );
         keep(&mut r, None, answer);
         r
     }
