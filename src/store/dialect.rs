@@ -158,6 +158,47 @@ impl Row<'_> {
     }
 }
 
+/// One multi-row write: `head`, the rows (an INSERT's values, or an
+/// UPDATE's row source `v`), then `tail`.
+pub struct Write {
+    head: &'static str,
+    rows: Rows,
+    tail: &'static str,
+    from: bool,
+}
+
+impl Write {
+    /// `INSERT INTO t (…) ` + the rows + `tail`.
+    pub fn insert(head: &'static str, rows: Rows, tail: &'static str) -> Write {
+        Write {
+            head,
+            rows,
+            tail,
+            from: false,
+        }
+    }
+
+    /// `UPDATE … FROM ` + the rows as `v` + `tail`.
+    pub fn from(head: &'static str, rows: Rows, tail: &'static str) -> Write {
+        Write {
+            head,
+            rows,
+            tail,
+            from: true,
+        }
+    }
+
+    pub fn push<D: Dialect>(self, q: &mut QueryBuilder<D>) {
+        q.push(self.head);
+        if self.from {
+            D::push_rows_from(q, self.rows);
+        } else {
+            D::push_rows(q, self.rows);
+        }
+        q.push(self.tail);
+    }
+}
+
 /// A value that binds and reads back as itself.
 pub trait Column<D: Database>: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D> {}
 
@@ -283,6 +324,29 @@ pub trait Dialect:
         q.push("(");
         push_values(q, rows);
         q.push(") AS v");
+    }
+    /// Whether [`Dialect::run_writes`] makes one statement of its
+    /// writes: then a batch with nothing to read first needs no
+    /// transaction around it.
+    const ONE_STATEMENT: bool = false;
+    /// Runs `writes` in order, then [`Dialect::NOTIFY`] if `notify`: here a
+    /// statement each.
+    fn run_writes(
+        conn: &mut Self::Connection,
+        writes: Vec<Write>,
+        notify: bool,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        async move {
+            for w in writes {
+                let mut q = QueryBuilder::<Self>::new("");
+                w.push(&mut q);
+                q.build().execute(&mut *conn).await?;
+            }
+            if let (true, Some(sql)) = (notify, Self::NOTIFY) {
+                sqlx::query(sql).execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
     }
     /// An accepting transaction starts: forget what an unfinished one
     /// claimed.

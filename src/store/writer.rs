@@ -10,11 +10,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use sqlx::{Pool, QueryBuilder, Transaction};
+use sqlx::{Pool, Transaction};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::dialect::{Dialect, Rows, RowsAffected, INSERT_CHUNK};
-use super::handoff::Handoff;
+use super::dialect::{Dialect, Rows, RowsAffected, Write, INSERT_CHUNK};
+use super::handoff::{Grant, Handoff};
 use super::{
     Accept, AcceptOutcome, Claimed, Completion, IdempotencyRecord, NewDelivery, NotificationRow,
     StoreError, StoreResult, Unavailable,
@@ -307,19 +307,8 @@ async fn caps_tx<D: Dialect>(
 /// one INSERT per chunk. A delivery whose claim was lost (its lease ended
 /// and another worker claimed it) is left as the new claim has it; its
 /// attempt is recorded all the same.
-async fn complete_rows<D: Dialect>(
-    tx: &mut Transaction<'_, D>,
-    completions: &[Completion],
-    now: i64,
-) -> StoreResult<()> {
+fn complete_rows(writes: &mut Vec<Write>, completions: &[Completion], now: i64) {
     for chunk in completions.chunks(INSERT_CHUNK) {
-        // One statement for the chunk: VALUES columns are
-        // column1.. in both SQLite and PostgreSQL.
-        let mut q = QueryBuilder::<D>::new(
-            "UPDATE deliveries SET status = v.column3, reason = v.column4, due_at = v.column5, \
-             attempts = attempts + 1, last_error = v.column6, provider = v.column7, updated_at \
-             = v.column8, claim_token = NULL FROM ",
-        );
         let mut rows = Rows::default();
         for c in chunk {
             rows.row()
@@ -332,14 +321,14 @@ async fn complete_rows<D: Dialect>(
                 .text(c.attempt.provider.clone())
                 .int(now);
         }
-        D::push_rows_from(&mut q, rows);
-        q.push(" WHERE deliveries.id = v.column1 AND deliveries.claim_token = v.column2");
-        q.build().execute(&mut **tx).await?;
+        writes.push(Write::from(
+            "UPDATE deliveries SET status = v.column3, reason = v.column4, due_at = v.column5, \
+             attempts = attempts + 1, last_error = v.column6, provider = v.column7, updated_at \
+             = v.column8, claim_token = NULL FROM ",
+            rows,
+            " WHERE deliveries.id = v.column1 AND deliveries.claim_token = v.column2",
+        ));
 
-        let mut q = QueryBuilder::<D>::new(
-            "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, \
-             duration_ms, outcome, status_code, response, error) ",
-        );
         let mut rows = Rows::default();
         for c in chunk {
             let a = &c.attempt;
@@ -354,11 +343,13 @@ async fn complete_rows<D: Dialect>(
                 .text(a.response.clone())
                 .text(a.error.clone());
         }
-        D::push_rows(&mut q, rows);
-        q.push(" ON CONFLICT (delivery_id, number) DO NOTHING");
-        q.build().execute(&mut **tx).await?;
+        writes.push(Write::insert(
+            "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, \
+             duration_ms, outcome, status_code, response, error) ",
+            rows,
+            " ON CONFLICT (delivery_id, number) DO NOTHING",
+        ));
     }
-    Ok(())
 }
 
 /// Writes accepted requests and attempts' outcomes in one transaction.
@@ -374,6 +365,29 @@ async fn accept_tx<D: Dialect>(
     completions: &[(&[Completion], i64)],
 ) -> StoreResult<Vec<AcceptOutcome>> {
     D::discard_pending(held);
+    // Nothing to read before writing (no Idempotency-Key, deduplication
+    // or cap): where the backend writes everything in one statement, that
+    // statement is the transaction.
+    let plain = D::ONE_STATEMENT
+        && accepts.iter().all(|a| {
+            a.idempotency.is_none()
+                && a.deliveries
+                    .iter()
+                    .all(|d| d.dedup.is_none() && d.cap.is_none())
+        });
+    if plain {
+        let outcomes = accepts
+            .iter()
+            .map(|a| AcceptOutcome::Created(a.answer_json.clone()))
+            .collect();
+        let written = Written::new(handoff, accepts, completions);
+        let mut conn = pool.acquire().await?;
+        D::run_writes(&mut conn, written.writes, written.waiting).await?;
+        drop(conn);
+        D::commit_pending(held, crate::util::now_ms());
+        written.after.hand_over(handoff);
+        return Ok(outcomes);
+    }
     let mut tx = pool.begin_with(D::BEGIN_WRITE).await?;
     let mut outcomes = Vec::with_capacity(accepts.len());
     let mut fresh: Vec<&Accept> = Vec::with_capacity(accepts.len());
@@ -447,111 +461,152 @@ async fn accept_tx<D: Dialect>(
         .zip(&deduped)
         .map(|(a, d)| d.as_ref().unwrap_or(*a))
         .collect();
-    // Everything new in as few statements as the parameter limits allow.
-    for chunk in fresh.chunks(INSERT_CHUNK) {
-        let mut q = QueryBuilder::<D>::new(
-            "INSERT INTO notifications (id, template_key, template_version, data, category, \
-             priority, locale, dedup_key, send_at, api_key_id, created_at, workflow_key, \
-             workflow_version, cancel_key, parent_run) ",
-        );
-        let mut rows = Rows::default();
-        for a in chunk {
-            let n = &a.notification;
-            rows.row()
-                .text(n.id.clone())
-                .text(n.template_key.clone())
-                .int(n.template_version)
-                .text(n.data.clone())
-                .text(n.category.clone())
-                .text(n.priority.clone())
-                .text(n.locale.clone())
-                .text(n.dedup_key.clone())
-                .int(n.send_at)
-                .text(n.api_key_id.clone())
-                .int(n.created_at)
-                .text(n.workflow_key.clone())
-                .int(n.workflow_version)
-                .text(n.cancel_key.clone())
-                .text(n.parent_run.clone());
-        }
-        D::push_rows(&mut q, rows);
-        q.build().execute(&mut *tx).await?;
-    }
-    let rows: Vec<(&NotificationRow, &NewDelivery)> = fresh
-        .iter()
-        .flat_map(|a| a.deliveries.iter().map(move |d| (&a.notification, d)))
-        .collect();
-    // The first `grant.n` deliveries due now go to the workers claimed.
-    let now = crate::util::now_ms();
-    let due_now = |d: &NewDelivery| d.status == Status::Queued.as_str() && d.due_at <= Some(now);
-    let grant = handoff.reserve(rows.iter().filter(|(_, d)| due_now(d)).count(), now);
-    let mut handed = Vec::with_capacity(grant.as_ref().map_or(0, |g| g.n));
-    let mut waiting = false;
-    let claimed: Vec<bool> = rows
-        .iter()
-        .map(|(n, d)| {
-            let take = grant.as_ref().is_some_and(|g| handed.len() < g.n) && due_now(d);
-            match &grant {
-                Some(g) if take => handed.push(Claimed::fresh(n, d, &g.token)),
-                _ => waiting |= Status::parse(d.status).is_ok_and(|s| s.is_waiting()),
-            }
-            take
-        })
-        .collect();
-    for (chunk, claimed) in rows.chunks(INSERT_CHUNK).zip(claimed.chunks(INSERT_CHUNK)) {
-        let mut q = QueryBuilder::<D>::new(
-            "INSERT INTO deliveries (id, notification_id, template_key, recipient, \
-             recipient_data, channel, category, address, content, status, reason, priority, \
-             due_at, claim_token, created_at, updated_at, attempts) ",
-        );
-        let mut rows = Rows::default();
-        for ((n, d), claimed) in chunk.iter().zip(claimed) {
-            let (status, due_at, token) = match &grant {
-                Some(g) if *claimed => (
-                    Status::Sending.as_str(),
-                    Some(g.lease_until),
-                    Some(g.token.clone()),
-                ),
-                _ => (d.status, d.due_at, None),
-            };
-            rows.row()
-                .text(d.id.clone())
-                .text(n.id.clone())
-                .text(d.template_key.clone())
-                .text(d.recipient.clone())
-                .text(d.recipient_data.clone())
-                .text(d.channel.clone())
-                .text(n.category.clone())
-                .text(d.address.clone())
-                .text(d.content.clone())
-                .text(status.to_string())
-                .text(d.reason.clone())
-                .int(d.priority)
-                .int(due_at)
-                .text(token)
-                .int(n.created_at)
-                .int(n.created_at)
-                .int(0);
-        }
-        D::push_rows(&mut q, rows);
-        q.build().execute(&mut *tx).await?;
-    }
-    for (c, now) in completions {
-        complete_rows(&mut tx, c, *now).await?;
-    }
-    // Other processes' workers hear of work only this one's can't take.
-    if waiting {
-        if let Some(sql) = D::NOTIFY {
-            sqlx::query(sql).execute(&mut *tx).await?;
-        }
-    }
+    let written = Written::new(handoff, &fresh, completions);
+    D::run_writes(&mut tx, written.writes, written.waiting).await?;
     tx.commit().await?;
     D::commit_pending(held, crate::util::now_ms());
-    if let Some(g) = grant {
-        g.hand_over(handed);
-    }
-    if waiting {
-        handoff.queued();
-    }
+    written.after.hand_over(handoff);
     Ok(outcomes)
+}
+
+/// What an accepting transaction writes, and what follows its commit.
+struct Written {
+    writes: Vec<Write>,
+    /// Whether it leaves work in the table: other processes' workers hear
+    /// of work only this one's can't take.
+    waiting: bool,
+    after: AfterCommit,
+}
+
+/// The deliveries written claimed, handed to the workers once committed.
+struct AfterCommit {
+    grant: Option<Grant>,
+    handed: Vec<Claimed>,
+    waiting: bool,
+}
+
+impl AfterCommit {
+    fn hand_over(self, handoff: &Handoff) {
+        if let Some(g) = self.grant {
+            g.hand_over(self.handed);
+        }
+        if self.waiting {
+            handoff.queued();
+        }
+    }
+}
+
+impl Written {
+    /// The notifications and deliveries of `fresh` (the first `grant.n`
+    /// deliveries due now written claimed for the workers) and the
+    /// outcomes of `completions`, in as few statements as the parameter
+    /// limits allow.
+    fn new(
+        handoff: &Arc<Handoff>,
+        fresh: &[&Accept],
+        completions: &[(&[Completion], i64)],
+    ) -> Written {
+        let mut writes = Vec::new();
+        for chunk in fresh.chunks(INSERT_CHUNK) {
+            let mut rows = Rows::default();
+            for a in chunk {
+                let n = &a.notification;
+                rows.row()
+                    .text(n.id.clone())
+                    .text(n.template_key.clone())
+                    .int(n.template_version)
+                    .text(n.data.clone())
+                    .text(n.category.clone())
+                    .text(n.priority.clone())
+                    .text(n.locale.clone())
+                    .text(n.dedup_key.clone())
+                    .int(n.send_at)
+                    .text(n.api_key_id.clone())
+                    .int(n.created_at)
+                    .text(n.workflow_key.clone())
+                    .int(n.workflow_version)
+                    .text(n.cancel_key.clone())
+                    .text(n.parent_run.clone());
+            }
+            writes.push(Write::insert(
+                "INSERT INTO notifications (id, template_key, template_version, data, \
+                 category, priority, locale, dedup_key, send_at, api_key_id, created_at, \
+                 workflow_key, workflow_version, cancel_key, parent_run) ",
+                rows,
+                "",
+            ));
+        }
+        let rows: Vec<(&NotificationRow, &NewDelivery)> = fresh
+            .iter()
+            .flat_map(|a| a.deliveries.iter().map(move |d| (&a.notification, d)))
+            .collect();
+        // The first `grant.n` deliveries due now go to the workers claimed.
+        let now = crate::util::now_ms();
+        let due_now =
+            |d: &NewDelivery| d.status == Status::Queued.as_str() && d.due_at <= Some(now);
+        let grant = handoff.reserve(rows.iter().filter(|(_, d)| due_now(d)).count(), now);
+        let mut handed = Vec::with_capacity(grant.as_ref().map_or(0, |g| g.n));
+        let mut waiting = false;
+        let claimed: Vec<bool> = rows
+            .iter()
+            .map(|(n, d)| {
+                let take = grant.as_ref().is_some_and(|g| handed.len() < g.n) && due_now(d);
+                match &grant {
+                    Some(g) if take => handed.push(Claimed::fresh(n, d, &g.token)),
+                    _ => waiting |= Status::parse(d.status).is_ok_and(|s| s.is_waiting()),
+                }
+                take
+            })
+            .collect();
+        for (chunk, claimed) in rows.chunks(INSERT_CHUNK).zip(claimed.chunks(INSERT_CHUNK)) {
+            let mut rows = Rows::default();
+            for ((n, d), claimed) in chunk.iter().zip(claimed) {
+                let (status, due_at, token) = match &grant {
+                    Some(g) if *claimed => (
+                        Status::Sending.as_str(),
+                        Some(g.lease_until),
+                        Some(g.token.clone()),
+                    ),
+                    _ => (d.status, d.due_at, None),
+                };
+                rows.row()
+                    .text(d.id.clone())
+                    .text(n.id.clone())
+                    .text(d.template_key.clone())
+                    .text(d.recipient.clone())
+                    .text(d.recipient_data.clone())
+                    .text(d.channel.clone())
+                    .text(n.category.clone())
+                    .text(d.address.clone())
+                    .text(d.content.clone())
+                    .text(status.to_string())
+                    .text(d.reason.clone())
+                    .int(d.priority)
+                    .int(due_at)
+                    .text(token)
+                    .int(n.created_at)
+                    .int(n.created_at)
+                    .int(0);
+            }
+            writes.push(Write::insert(
+                "INSERT INTO deliveries (id, notification_id, template_key, recipient, \
+                 recipient_data, channel, category, address, content, status, reason, \
+                 priority, due_at, claim_token, created_at, updated_at, attempts) ",
+                rows,
+                "",
+            ));
+        }
+        for (c, now) in completions {
+            complete_rows(&mut writes, c, *now);
+        }
+        Written {
+            writes,
+            waiting,
+            after: AfterCommit {
+                grant,
+                handed,
+                waiting,
+            },
+        }
+    }
 }

@@ -16,7 +16,7 @@ use sqlx::Postgres;
 use std::collections::HashSet;
 
 use super::dialect::{
-    due_in_priority, next_due_sql, push_unnest, Dialect, Engine, Rows, INSERT_CHUNK,
+    due_in_priority, next_due_sql, push_unnest, Dialect, Engine, Rows, Write, INSERT_CHUNK,
 };
 use super::handoff::Handoff;
 use super::writer::{next_batch, write_batch, WriteQueue};
@@ -198,6 +198,35 @@ impl Dialect for Postgres {
             won.extend(rows.into_iter().map(|(id,)| id));
         }
         Ok(won)
+    }
+
+    /// One statement for every write (each a data-modifying `WITH`
+    /// query) and the NOTIFY: one round trip to the database, however far
+    /// away it is, and alone it needs no BEGIN and COMMIT.
+    const ONE_STATEMENT: bool = true;
+
+    async fn run_writes(
+        conn: &mut sqlx::PgConnection,
+        writes: Vec<Write>,
+        notify: bool,
+    ) -> StoreResult<()> {
+        if writes.is_empty() && !notify {
+            return Ok(());
+        }
+        let mut q = sqlx::QueryBuilder::<Postgres>::new("");
+        for (i, w) in writes.into_iter().enumerate() {
+            q.push(if i == 0 { "WITH " } else { ", " });
+            q.push(format!("w{i} AS ("));
+            w.push(&mut q);
+            q.push(")");
+        }
+        q.push(if notify {
+            " SELECT pg_notify('missive_wake', '')"
+        } else {
+            " SELECT 1"
+        });
+        q.build().execute(conn).await?;
+        Ok(())
     }
 
     fn push_rows(q: &mut sqlx::QueryBuilder<Postgres>, rows: Rows) {
