@@ -1,6 +1,7 @@
 //! A recipient's push devices: `PUT/GET /v1/recipients/{id}/devices` and
 //! `DELETE /v1/recipients/{id}/devices/{device_id}`, with the scopes of
-//! the recipient's profile.
+//! the recipient's profile; and `GET /v1/push/vapid-public-key`, open to
+//! anyone, for the page that subscribes a browser.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{Caller, Permission};
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::json::JsonBody;
 use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
 use super::recipients::{valid_id, IdParam};
@@ -24,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(put_device, list))
         .routes(routes!(remove))
+        .routes(routes!(vapid_public_key))
 }
 
 /// A stored device. A subscription's `auth` secret is never shown.
@@ -175,4 +177,35 @@ async fn remove(
     valid_id(&id)?;
     state.delete_device(&id, &device_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The VAPID public key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VapidPublicKey {
+    /// The uncompressed P-256 public key, base64url: a page passes it as
+    /// `applicationServerKey` to `pushManager.subscribe()`.
+    pub public_key: String,
+}
+
+/// The VAPID public key for subscribing browsers.
+///
+/// No credential: a page fetches it to subscribe. 404 when the push
+/// channel has no `webpush` provider.
+#[utoipa::path(
+    get,
+    path = "/v1/push/vapid-public-key",
+    operation_id = "vapid_public_key",
+    tag = "push",
+    responses(
+        (status = 200, description = "The key", body = VapidPublicKey),
+        NotFound
+    )
+)]
+async fn vapid_public_key(State(state): State<AppState>) -> ApiResult<Json<VapidPublicKey>> {
+    match state.vapid_public_key() {
+        Some(k) => Ok(Json(VapidPublicKey { public_key: k })),
+        None => Err(ApiError::from(crate::service::Error::NotFound(
+            "the push channel has no webpush provider (channels.push.providers)".into(),
+        ))),
+    }
 }

@@ -247,6 +247,14 @@ impl AppState {
         Ok((stored, created))
     }
 
+    /// The VAPID public key browsers subscribe with, when the push channel
+    /// has a `webpush` provider.
+    pub fn vapid_public_key(&self) -> Option<String> {
+        self.channels
+            .get(crate::channels::push::NAME)
+            .and_then(|c| c.vapid_public_key())
+    }
+
     /// A stored recipient's devices, oldest first; `NotFound` when there
     /// is no such recipient.
     pub async fn devices(&self, recipient: &str) -> Result<Vec<DeviceRow>> {
