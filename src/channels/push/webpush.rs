@@ -10,7 +10,8 @@
 //! Requests go out through missive's own HTTP client under the SSRF guard
 //! ([`Client::for_provider`]): a push endpoint is a URL a browser handed
 //! us, so it is refused when it is not globally reachable (unless the
-//! table's `allow_private` is set). Each device is its own request; what
+//! table's `allow_private` is set). Each device is its own request, all
+//! sent at once; what
 //! each one answered is one line of the attempt's answer. 404 and 410 mean
 //! the subscription is gone: the device is removed.
 
@@ -31,7 +32,6 @@ use crate::channels::http::{classify_status, Client};
 use crate::channels::providers::Provider;
 use crate::channels::{Message, Outcome, SendResult};
 use crate::config::{ConfigError, ProviderConfig};
-use crate::service::devices::base64url;
 use crate::store::DeviceRow;
 
 /// The record size written in the header; one record holds the payload.
@@ -46,6 +46,11 @@ pub const MAX_PAYLOAD: usize = RECORD_SIZE as usize - HEADER_BYTES - 16 - 1;
 const JWT_LIFETIME_SECS: i64 = 12 * 3600;
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// Decodes base64url, padded or not (browsers give it unpadded).
+fn base64url(s: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
+}
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut m = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
@@ -389,12 +394,16 @@ impl PushProvider for WebPush {
     ) -> PushOutcome {
         let payload = payload.to_string();
         let mut out = PushOutcome::new(&self.name);
-        for d in devices {
-            if d.kind != "webpush" {
-                out.skip(d, "not a webpush device (no provider for it here)");
-                continue;
-            }
-            let (r, line) = self.one(d, payload.as_bytes()).await;
+        let (web, other): (Vec<&DeviceRow>, Vec<&DeviceRow>) =
+            devices.iter().partition(|d| d.kind == "webpush");
+        for d in other {
+            out.skip(d, "not a webpush device (no provider for it here)");
+        }
+        // All devices at once: the whole send then takes at most one
+        // timeout, well inside the worker's lease.
+        let answers =
+            futures::future::join_all(web.iter().map(|d| self.one(d, payload.as_bytes()))).await;
+        for (d, (r, line)) in web.into_iter().zip(answers) {
             let gone = matches!(r.status_code, Some(404 | 410));
             out.add(d, r, line, gone);
         }
