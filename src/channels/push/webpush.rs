@@ -470,4 +470,52 @@ mod tests {
         assert_eq!(outcome(503), Outcome::Transient);
         assert_eq!(outcome(201), Outcome::Ok);
     }
+
+    fn provider(extra: &str) -> anyhow::Result<WebPush> {
+        let cfg = crate::config::Config::from_toml(&format!(
+            "[channels.push]\nproviders = [\"webpush\"]\n[channels.push.webpush]\n{extra}"
+        ))
+        .unwrap();
+        let generated = crate::channels::push::new_key().unwrap();
+        WebPush::new(
+            &cfg.push.providers[0],
+            Duration::from_secs(1),
+            Some(&generated),
+        )
+    }
+
+    #[test]
+    fn configured_keys_must_be_a_pair_and_a_subject_is_required() {
+        // RFC 8291's application server key pair is a valid P-256 pair.
+        let private = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw";
+        let public = "BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A8";
+        let p = provider(&format!(
+            "subject = \"mailto:a@example.com\"\nvapid_private_key = \"{private}\"\nvapid_public_key = \"{public}\""
+        ))
+        .unwrap();
+        assert_eq!(p.vapid.public_key(), public);
+        let other = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+        let e = provider(&format!(
+            "subject = \"mailto:a@example.com\"\nvapid_private_key = \"{private}\"\nvapid_public_key = \"{other}\""
+        ))
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("channels.push.webpush.vapid_private_key"), "{e}");
+        assert!(!e.contains(private), "the key is not repeated: {e}");
+        let e = provider(&format!(
+            "subject = \"mailto:a@example.com\"\nvapid_private_key = \"{private}\""
+        ))
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("channels.push.webpush.vapid_public_key"), "{e}");
+        let e = provider("").err().unwrap().to_string();
+        assert!(e.contains("channels.push.webpush.subject"), "{e}");
+        let e = provider("subject = \"mailto:a@example.com\"\nurgency = \"now\"")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("channels.push.webpush.urgency"), "{e}");
+    }
 }
