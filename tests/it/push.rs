@@ -542,4 +542,34 @@ mod webpush {
         })
         .await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_endpoint_on_a_private_address_is_refused_unless_allowed() {
+        each_backend(|b| async move {
+            let service = PushService::start(vec![]).await;
+            let toml = "[channels.push]\nproviders = [\"webpush\"]\nretry_schedule = [\"10ms\"]\n\
+                        [channels.push.webpush]\nsubject = \"mailto:ops@example.com\"\n";
+            let app = spawn_app_with(&b, toml).await;
+            app.put("/v1/recipients/u_x", &json!({})).await;
+            let s = Browser::new().subscription(&format!("{}/sub/x", service.base));
+            app.put("/v1/recipients/u_x/devices", &s).await;
+            let id = send_push(&app, "u_x").await;
+            let d = app.wait_for_status(&id, "failed").await;
+            let error = d["attempts"][0]["error"].as_str().unwrap_or_default();
+            assert!(error.contains("allow_private"), "{d:#}");
+            assert!(service.got("/sub/x").is_empty(), "nothing reached the endpoint");
+            // A template whose data is not JSON is refused when sent.
+            let r = app
+                .post(
+                    "/v1/notifications",
+                    &json!({"content": {"push": {"title": "t", "data": "{not json"}}, "to": [{"id": "u_x"}]}),
+                )
+                .await;
+            assert_eq!(r.status(), 422);
+            let p: Value = r.json().await.unwrap();
+            assert_eq!(p["errors"][0]["field"], "content.push.data", "{p:#}");
+            app.stop().await;
+        })
+        .await;
+    }
 }
