@@ -100,8 +100,26 @@ pub async fn signing_secret(store: &dyn Store, cfg: &Config) -> anyhow::Result<S
     Ok(secret)
 }
 
-/// The channels sent through providers; `in_app` (which needs the
-/// database) is added by [`App::build`].
+/// The generated VAPID key (base64 PKCS#8), when a `webpush` provider has
+/// none of its own: the one stored in the database, else a new one (stored,
+/// and written to the data dir).
+pub async fn vapid_key(store: &dyn Store, cfg: &Config) -> anyhow::Result<Option<String>> {
+    if !crate::channels::push::needs_generated_key(&cfg.push) {
+        return Ok(None);
+    }
+    let (key, created) = store
+        .setting_init("vapid_private_key", &crate::channels::push::new_key()?)
+        .await?;
+    let path = cfg.data_dir.join(crate::channels::push::VAPID_KEY_FILE);
+    if created || !path.exists() {
+        write_private(&path, &key)?;
+        tracing::info!(path = %path.display(), "generated the VAPID key for Web Push");
+    }
+    Ok(Some(key))
+}
+
+/// The channels sent through providers; `in_app` and `push` (which need
+/// the database) are added by [`App::build`].
 pub fn channels(cfg: &Config) -> anyhow::Result<Channels> {
     let mut channels = Channels::default();
     channels.add(Arc::new(WebhookChannel::new(cfg.webhook.clone())?));
@@ -135,6 +153,13 @@ impl App {
         let inbox = inbox::Inbox::open(store.clone(), &config.inbox, stop_http.clone()).await?;
         let mut channels = channels(&config)?;
         channels.add(Arc::new(InAppChannel::new(inbox.clone())));
+        let vapid = vapid_key(store.as_ref(), &config).await?;
+        channels.add(crate::channels::push::build(
+            &config.push,
+            &config,
+            store.clone(),
+            vapid.as_deref(),
+        )?);
         let providers = flow::provider_state::ProviderBoard::new(store.clone());
         for c in channels.all() {
             c.share_provider_state(&providers);

@@ -2,7 +2,7 @@
 //! sends and classifies the answer; retries, scheduling and recording are
 //! the dispatcher's (src/dispatch).
 //!
-//! A channel with providers (email/, sms/, chat/) is a folder: its mod.rs reads the
+//! A channel with providers (email/, sms/, chat/, push/) is a folder: its mod.rs reads the
 //! provider list, one file a provider. What providers share is one file
 //! each here: failover.rs (order and breakers), providers.rs (the channel
 //! around them), http.rs (sending over HTTP) and outbox.rs (the `file`
@@ -16,6 +16,7 @@ pub mod http;
 pub mod in_app;
 pub mod outbox;
 pub mod providers;
+pub mod push;
 pub mod sms;
 pub mod webhook;
 
@@ -155,6 +156,11 @@ pub trait Channel: Send + Sync {
     /// and port, or a provider's name. `None`: not bounded (files written
     /// locally, the in-app inbox).
     fn destination(&self, _address: &str, _attempt: i64) -> Option<String> {
+        None
+    }
+    /// Push: the VAPID public key browsers subscribe with, when a
+    /// `webpush` provider is configured.
+    fn vapid_public_key(&self) -> Option<String> {
         None
     }
 }

@@ -41,6 +41,10 @@ pub trait Kind: Send + Sync + 'static {
         provider: &Self::Provider,
         msg: &Message<'_>,
     ) -> Result<SendResult, String>;
+    /// A public key senders' clients need (push: VAPID's), if any.
+    fn public_key(&self) -> Option<String> {
+        None
+    }
 }
 
 pub struct ProviderChannel<K: Kind> {
@@ -110,6 +114,10 @@ impl<K: Kind> Channel for ProviderChannel<K> {
 
     fn paused_until(&self) -> Option<i64> {
         self.providers.all_paused_until()
+    }
+
+    fn vapid_public_key(&self) -> Option<String> {
+        self.kind.public_key()
     }
 
     fn provider_limit(&self, _address: &str, attempt: i64) -> Option<(String, RateLimit)> {

@@ -157,6 +157,7 @@ struct RawChannels {
     email: RawChannel,
     sms: RawChannel,
     chat: RawChannel,
+    push: RawChannel,
 }
 
 /// A channel sent through configured providers (email, sms, chat).
@@ -228,6 +229,7 @@ pub struct Config {
     pub email: ChannelConfig,
     pub sms: ChannelConfig,
     pub chat: ChannelConfig,
+    pub push: ChannelConfig,
     pub inbox: InboxConfig,
     pub console: ConsoleConfig,
     pub render: RenderConfig,
@@ -814,6 +816,11 @@ impl Config {
                 &raw.channels.chat.rate_limit,
                 raw.channels.chat.rate_burst,
             ),
+            (
+                Channel::Push,
+                &raw.channels.push.rate_limit,
+                raw.channels.push.rate_burst,
+            ),
         ] {
             let channel = channel.as_str();
             if let Some(l) = rate_limit(channel, limit, burst)? {
@@ -831,11 +838,17 @@ impl Config {
             &["file", "twilio", "http"],
         )?;
         let chat = provider_channel(Channel::Chat.as_str(), raw.channels.chat, CHAT_PROVIDERS)?;
+        let push = provider_channel(
+            Channel::Push.as_str(),
+            raw.channels.push,
+            &["file", "webpush"],
+        )?;
         let (longest_key, longest) = [
             ("channels.webhook.timeout", webhook.timeout),
             ("channels.email.timeout", email.timeout),
             ("channels.sms.timeout", sms.timeout),
             ("channels.chat.timeout", chat.timeout),
+            ("channels.push.timeout", push.timeout),
         ]
         .into_iter()
         .fold(("", Duration::ZERO), |a, b| if b.1 > a.1 { b } else { a });
@@ -924,6 +937,7 @@ impl Config {
             email,
             sms,
             chat,
+            push,
             inbox,
             console,
             render: render(raw.render)?,

@@ -10,6 +10,7 @@ super::word::word! {
         Webhook = "webhook",
         InApp = "in_app",
         Chat = "chat",
+        Push = "push",
     }
 }
 
@@ -24,6 +25,17 @@ impl Channel {
             // `blocks`: Slack Block Kit JSON; the other providers make
             // their own card or markdown from `title` and `text`.
             Channel::Chat => &["title", "text", "blocks"],
+            // `data`: JSON; `badge` and `sound` pass through for the
+            // platforms that have them.
+            Channel::Push => &[
+                "title",
+                "body",
+                "data",
+                "image",
+                "action_url",
+                "badge",
+                "sound",
+            ],
         }
     }
 }
@@ -40,7 +52,7 @@ mod tests {
         }
         assert_eq!(
             Channel::parse("pigeon").unwrap_err(),
-            "must be one of email, sms, webhook, in_app, chat"
+            "must be one of email, sms, webhook, in_app, chat, push"
         );
         assert_eq!(Channel::Email.parts(), ["subject", "html", "text"]);
     }

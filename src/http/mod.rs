@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod deliveries;
+pub mod devices;
 pub mod error;
 pub mod health;
 pub mod inbox;
@@ -43,6 +44,7 @@ pub fn routes(inbox_cors: &[String]) -> OpenApiRouter<AppState> {
         .merge(recipients::router())
         .merge(suppressions::router())
         .merge(receipts::router())
+        .merge(devices::router())
         .merge(inbox::router(inbox_cors))
         .merge(health::router())
         .merge(openapi::router())

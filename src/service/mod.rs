@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod deliveries;
+pub mod devices;
 mod error;
 pub mod receipts;
 pub mod recipients;

@@ -20,7 +20,7 @@ use crate::util::now_ms;
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Preferences {
-    /// By channel: `email`, `sms`, `webhook`, `in_app`, `chat`.
+    /// By channel: `email`, `sms`, `webhook`, `in_app`, `chat`, `push`.
     #[serde(default)]
     pub channels: BTreeMap<String, bool>,
     /// By category: `transactional`, `marketing`, `auth`.

@@ -115,7 +115,7 @@ impl RecipientInput {
             Channel::Email => self.email.as_deref(),
             Channel::Sms => self.phone.as_deref(),
             Channel::Webhook => self.webhook_url.as_deref(),
-            Channel::InApp => self.id.as_deref(),
+            Channel::InApp | Channel::Push => self.id.as_deref(),
             Channel::Chat => self.chat.as_deref(),
         }
     }
@@ -191,6 +191,27 @@ pub fn check_rendered(
                         "renders with a control character (line break, tab, VT, FF, ...), which a subject line can't hold; remove it from the template or the data",
                     ));
                 }
+            }
+        }
+        Channel::Push => {
+            if let Some(data) = parts.get("data").filter(|d| !d.trim().is_empty()) {
+                if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(data) {
+                    return Err(FieldError::new(
+                        format!("{label}.push.data"),
+                        format!("must render to JSON, but it does not ({e}); use {{{{json name}}}} to write values"),
+                    ));
+                }
+            }
+            if let Some(url) = parts.get("action_url").filter(|u| !u.is_empty()) {
+                check_link(url).map_err(|m| {
+                    FieldError::new(
+                        format!("{label}.push.action_url"),
+                        format!(
+                            "renders to {:?}, which is not allowed: {m}",
+                            truncate(url, 80)
+                        ),
+                    )
+                })?;
             }
         }
         Channel::Sms | Channel::Webhook | Channel::Chat => {}

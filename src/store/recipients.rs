@@ -1,12 +1,12 @@
-//! Recipient profiles: addresses, preferences and quiet hours, and their
-//! erasure.
+//! Recipient profiles: addresses, preferences and quiet hours, their push
+//! devices, and their erasure.
 
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
 
 use super::dialect::{Dialect, Engine, RowsAffected, INSERT_CHUNK};
 use super::inbox::INBOX_TOKEN_REVOKE;
-use super::{ErasedRecipient, RecipientRow, StoreResult};
+use super::{DeviceRow, ErasedRecipient, PutDevice, RecipientRow, StoreResult};
 
 /// Recipient profiles.
 #[async_trait]
@@ -19,6 +19,16 @@ pub trait Recipients: Send + Sync + 'static {
     /// Erases a recipient: its profile, its inbox messages, and (by
     /// raising its token generation) every inbox token issued for it.
     async fn delete_recipient(&self, id: &str) -> StoreResult<ErasedRecipient>;
+
+    /// Adds a device to its recipient, or replaces the one with its id;
+    /// refuses a new one when the recipient has `max` already.
+    async fn put_device(&self, d: &DeviceRow, max: usize) -> StoreResult<PutDevice>;
+
+    /// A recipient's devices, oldest first.
+    async fn list_devices(&self, recipient: &str) -> StoreResult<Vec<DeviceRow>>;
+
+    /// Removes one device; false when the recipient had no such device.
+    async fn delete_device(&self, recipient: &str, id: &str) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -84,6 +94,10 @@ where
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM devices WHERE recipient = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let token_generation: i64 = sqlx::query_scalar(INBOX_TOKEN_REVOKE)
             .bind(id)
             .fetch_one(&mut *tx)
@@ -94,5 +108,74 @@ where
             messages: messages.rows_affected(),
             token_generation,
         })
+    }
+
+    async fn put_device(&self, d: &DeviceRow, max: usize) -> StoreResult<PutDevice> {
+        let mut tx = self.writer().begin().await?;
+        let profile: Option<i64> =
+            sqlx::query_scalar("SELECT created_at FROM recipients WHERE id = $1")
+                .bind(&d.recipient)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if profile.is_none() {
+            return Ok(PutDevice::NoRecipient);
+        }
+        let existed: Option<i64> =
+            sqlx::query_scalar("SELECT created_at FROM devices WHERE id = $1")
+                .bind(&d.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if existed.is_none() {
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE recipient = $1")
+                    .bind(&d.recipient)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if count as usize >= max {
+                return Ok(PutDevice::Full);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO devices (id, recipient, kind, endpoint, p256dh, auth, token, platform, \
+             app, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             ON CONFLICT (id) DO UPDATE SET p256dh = excluded.p256dh, auth = excluded.auth, \
+             platform = excluded.platform, app = excluded.app, updated_at = excluded.updated_at",
+        )
+        .bind(&d.id)
+        .bind(&d.recipient)
+        .bind(&d.kind)
+        .bind(&d.endpoint)
+        .bind(&d.p256dh)
+        .bind(&d.auth)
+        .bind(&d.token)
+        .bind(&d.platform)
+        .bind(&d.app)
+        .bind(d.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(if existed.is_none() {
+            PutDevice::Created
+        } else {
+            PutDevice::Replaced
+        })
+    }
+
+    async fn list_devices(&self, recipient: &str) -> StoreResult<Vec<DeviceRow>> {
+        Ok(sqlx::query_as::<_, DeviceRow>(
+            "SELECT * FROM devices WHERE recipient = $1 ORDER BY created_at, id",
+        )
+        .bind(recipient)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    async fn delete_device(&self, recipient: &str, id: &str) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM devices WHERE recipient = $1 AND id = $2")
+            .bind(recipient)
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+        Ok(r.rows_affected() == 1)
     }
 }

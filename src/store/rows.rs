@@ -30,6 +30,34 @@ pub struct Versioned {
     pub archived_at: Option<i64>,
 }
 
+/// A recipient's device for the push channel (see migrations `devices`).
+#[derive(Clone, Debug, Default, Serialize, sqlx::FromRow)]
+pub struct DeviceRow {
+    pub id: String,
+    pub recipient: String,
+    /// `webpush`, `fcm` or `apns`.
+    pub kind: String,
+    pub endpoint: Option<String>,
+    pub p256dh: Option<String>,
+    pub auth: Option<String>,
+    pub token: Option<String>,
+    pub platform: Option<String>,
+    pub app: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What storing a device did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutDevice {
+    Created,
+    Replaced,
+    /// The recipient has its maximum of devices already; nothing stored.
+    Full,
+    /// There is no such recipient; nothing stored.
+    NoRecipient,
+}
+
 #[derive(Clone, Debug, Default, Serialize, sqlx::FromRow)]
 pub struct RecipientRow {
     pub id: String,

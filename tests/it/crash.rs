@@ -27,6 +27,7 @@ pub(crate) fn child_env(db: &TestDb, port: u16) -> Vec<(String, String)> {
         ("MISSIVE__CHANNELS__EMAIL__TIMEOUT", "2s".into()),
         ("MISSIVE__CHANNELS__SMS__TIMEOUT", "2s".into()),
         ("MISSIVE__CHANNELS__CHAT__TIMEOUT", "2s".into()),
+        ("MISSIVE__CHANNELS__PUSH__TIMEOUT", "2s".into()),
         (
             "MISSIVE__CHANNELS__WEBHOOK__RETRY_SCHEDULE",
             "100ms,100ms,100ms".into(),

@@ -20,6 +20,7 @@ mod metrics;
 mod multi_process;
 mod openapi;
 mod outbound;
+mod push;
 mod receipts;
 mod recipients;
 mod render_limits;
