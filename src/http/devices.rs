@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::auth::{Caller, Permission};
 use super::error::{ApiError, ApiResult};
-use super::json::JsonBody;
+use super::json::{put_answer, JsonBody};
 use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
 use super::recipients::{valid_id, IdParam};
 use super::AppState;
@@ -116,12 +116,7 @@ async fn put_device(
 ) -> ApiResult<(StatusCode, Json<Device>)> {
     caller.require(Permission::WriteRecipients)?;
     let (row, created) = state.put_device(&id, body.value).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(row.into())))
+    Ok(put_answer(created, row.into()))
 }
 
 /// List a recipient's devices.

@@ -16,6 +16,17 @@ pub struct JsonBody<T> {
     pub hash: String,
 }
 
+/// The answer to a PUT: 201 with the stored thing when it was created,
+/// 200 when it replaced one.
+pub fn put_answer<T>(created: bool, body: T) -> (StatusCode, axum::Json<T>) {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(body))
+}
+
 /// Turns a deserialisation error into a field error.
 pub fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> FieldError {
     let path = e.path().to_string();

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::auth::{Caller, Permission};
 use super::error::{ApiError, ApiResult};
-use super::json::JsonBody;
+use super::json::{put_answer, JsonBody};
 use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
 use super::AppState;
 use crate::domain::check::check_recipient_id;
@@ -105,12 +105,7 @@ async fn upsert(
 ) -> ApiResult<(StatusCode, Json<Recipient>)> {
     caller.require(Permission::WriteRecipients)?;
     let (row, created) = state.put_recipient(&id, body.value).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(row.into())))
+    Ok(put_answer(created, row.into()))
 }
 
 /// Show a recipient profile.

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::auth::{Caller, Permission};
 use super::error::ApiResult;
-use super::json::JsonBody;
+use super::json::{put_answer, JsonBody};
 use super::openapi::{AuthErrors, BodyErrors, NotFound};
 use super::AppState;
 use crate::service::schedules::PutSchedule;
@@ -143,12 +143,7 @@ async fn put(
 ) -> ApiResult<(StatusCode, Json<Schedule>)> {
     caller.require(Permission::Send)?;
     let (s, targets, created) = state.save_schedule(&id, body.value).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(view(s, targets))))
+    Ok(put_answer(created, view(s, targets)))
 }
 
 /// Show a schedule.

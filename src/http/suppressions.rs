@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::auth::{Caller, Permission};
 use super::error::{ApiError, ApiResult, FieldError};
-use super::json::JsonBody;
+use super::json::{put_answer, JsonBody};
 use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
 use super::AppState;
 use crate::service::receipts::PutSuppression;
@@ -212,12 +212,7 @@ async fn put(
     let (row, created) = state
         .put_suppression(&channel, &address, body.value, "api")
         .await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(row.into())))
+    Ok(put_answer(created, row.into()))
 }
 
 /// Take an address off the suppression list.
