@@ -20,22 +20,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use super::{keep, post_json, robot_answer, url_setting, webhook_url, ChatMessage, ChatProvider};
-use crate::channels::http::Client;
+use super::{keep, robot_answer, ChatMessage, ChatProvider, Robot};
 use crate::channels::providers::Provider;
-use crate::channels::{Message, Outcome, SendResult};
+use crate::channels::{Message, SendResult};
 use crate::config::{ConfigError, ProviderConfig};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Settings {
-    #[serde(default)]
-    url: String,
-    #[serde(default)]
-    secret: String,
-    #[serde(default)]
-    allow_private: bool,
-}
 
 /// "Send too fast": the robot is held for ten minutes.
 const TOO_FAST: i64 = 130101;
@@ -63,31 +51,17 @@ pub fn message(m: &ChatMessage<'_>) -> Value {
     }
 }
 
-pub struct DingTalk {
-    name: String,
-    key: String,
-    client: Client,
-    /// Holds the robot's access token: never logged or recorded.
-    url: Option<reqwest::Url>,
-    secret: Option<String>,
-}
+pub struct DingTalk(Robot);
 
 impl DingTalk {
     pub fn new(p: &ProviderConfig, timeout: Duration) -> Result<Self, ConfigError> {
-        let s: Settings = p.parse()?;
-        Ok(DingTalk {
-            name: p.name.clone(),
-            key: p.key.clone(),
-            client: Client::for_provider(p, s.allow_private, timeout)?,
-            url: url_setting(p, &s.url)?,
-            secret: Some(s.secret.trim().to_string()).filter(|s| !s.is_empty()),
-        })
+        Robot::new(p, timeout, true).map(DingTalk)
     }
 }
 
 impl Provider for DingTalk {
     fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 }
 
@@ -100,11 +74,11 @@ struct Answer {
 #[async_trait]
 impl ChatProvider for DingTalk {
     async fn send(&self, target: Option<&str>, m: &ChatMessage<'_>, _: &Message<'_>) -> SendResult {
-        let mut url = match webhook_url(self.url.as_ref(), target, &self.key) {
+        let mut url = match self.0.url(target) {
             Ok(u) => u,
-            Err(e) => return SendResult::failed(&self.name, e),
+            Err(r) => return r,
         };
-        if let Some(secret) = &self.secret {
+        if let Some(secret) = &self.0.secret {
             let ts = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default()
@@ -113,9 +87,8 @@ impl ChatProvider for DingTalk {
                 .append_pair("timestamp", &ts.to_string())
                 .append_pair("sign", &sign(ts, secret));
         }
-        let mut r = SendResult::new(&self.name, Outcome::Permanent);
-        let request = self.client.http.post(url.clone());
-        let Some(answer) = post_json(&self.client, &mut r, request, &url, &message(m)).await else {
+        let (mut r, answer) = self.0.post(&url, &message(m)).await;
+        let Some(answer) = answer else {
             return r;
         };
         let code = serde_json::from_str::<Answer>(&answer)

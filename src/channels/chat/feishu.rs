@@ -18,22 +18,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use super::{keep, post_json, robot_answer, url_setting, webhook_url, ChatMessage, ChatProvider};
-use crate::channels::http::Client;
+use super::{keep, robot_answer, ChatMessage, ChatProvider, Robot};
 use crate::channels::providers::Provider;
-use crate::channels::{Message, Outcome, SendResult};
+use crate::channels::{Message, SendResult};
 use crate::config::{ConfigError, ProviderConfig};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Settings {
-    #[serde(default)]
-    url: String,
-    #[serde(default)]
-    secret: String,
-    #[serde(default)]
-    allow_private: bool,
-}
 
 /// Feishu's codes for "too many requests": worth another try.
 const RATE_LIMITED: &[i64] = &[9499, 11232, 11233, 11247];
@@ -64,31 +52,17 @@ pub fn message(m: &ChatMessage<'_>) -> Value {
     }
 }
 
-pub struct Feishu {
-    name: String,
-    key: String,
-    client: Client,
-    /// Holds the bot's hook id: never logged or recorded.
-    url: Option<reqwest::Url>,
-    secret: Option<String>,
-}
+pub struct Feishu(Robot);
 
 impl Feishu {
     pub fn new(p: &ProviderConfig, timeout: Duration) -> Result<Self, ConfigError> {
-        let s: Settings = p.parse()?;
-        Ok(Feishu {
-            name: p.name.clone(),
-            key: p.key.clone(),
-            client: Client::for_provider(p, s.allow_private, timeout)?,
-            url: url_setting(p, &s.url)?,
-            secret: Some(s.secret.trim().to_string()).filter(|s| !s.is_empty()),
-        })
+        Robot::new(p, timeout, true).map(Feishu)
     }
 }
 
 impl Provider for Feishu {
     fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 }
 
@@ -106,12 +80,12 @@ struct Answer {
 #[async_trait]
 impl ChatProvider for Feishu {
     async fn send(&self, target: Option<&str>, m: &ChatMessage<'_>, _: &Message<'_>) -> SendResult {
-        let url = match webhook_url(self.url.as_ref(), target, &self.key) {
+        let url = match self.0.url(target) {
             Ok(u) => u,
-            Err(e) => return SendResult::failed(&self.name, e),
+            Err(r) => return r,
         };
         let mut body = message(m);
-        if let Some(secret) = &self.secret {
+        if let Some(secret) = &self.0.secret {
             let ts = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default()
@@ -119,9 +93,8 @@ impl ChatProvider for Feishu {
             body["timestamp"] = json!(ts.to_string());
             body["sign"] = json!(sign(ts, secret));
         }
-        let mut r = SendResult::new(&self.name, Outcome::Permanent);
-        let request = self.client.http.post(url.clone());
-        let Some(answer) = post_json(&self.client, &mut r, request, &url, &body).await else {
+        let (mut r, answer) = self.0.post(&url, &body).await;
+        let Some(answer) = answer else {
             return r;
         };
         let code = serde_json::from_str::<Answer>(&answer)

@@ -112,6 +112,67 @@ pub trait ChatProvider: Provider {
     }
 }
 
+/// A chat provider reached through a webhook URL, its own or the
+/// address's target: Slack's incoming webhooks, Teams, Feishu, DingTalk and
+/// WeCom hold the same settings and differ in what they post and how they
+/// answer.
+pub(crate) struct Robot {
+    pub name: String,
+    key: String,
+    pub client: Client,
+    /// Holds the robot's key or signature: never logged or recorded.
+    url: Option<reqwest::Url>,
+    /// The signing secret, for the types that sign (Feishu, DingTalk).
+    pub secret: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RobotSettings {
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default)]
+    allow_private: bool,
+}
+
+impl Robot {
+    /// `signed`: whether the type takes a `secret`.
+    pub fn new(p: &ProviderConfig, timeout: Duration, signed: bool) -> Result<Robot, ConfigError> {
+        let s: RobotSettings = p.parse()?;
+        if !signed && s.secret.is_some() {
+            return Err(p.invalid("secret", "nothing: this type signs nothing"));
+        }
+        Ok(Robot {
+            name: p.name.clone(),
+            key: p.key.clone(),
+            client: Client::for_provider(p, s.allow_private, timeout)?,
+            url: url_setting(p, &s.url)?,
+            secret: s
+                .secret
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
+        })
+    }
+
+    /// Posts `body` as JSON to `url`: the result so far, and the answer's
+    /// text (none when there was no answer; the result says why).
+    pub async fn post(&self, url: &reqwest::Url, body: &Value) -> (SendResult, Option<String>) {
+        let mut r = SendResult::new(&self.name, Outcome::Permanent);
+        let request = self.client.http.post(url.clone());
+        let answer = post_json(&self.client, &mut r, request, url, body).await;
+        (r, answer)
+    }
+
+    /// Where to post: the address's target, or the robot's own URL; a
+    /// failed send when there is neither.
+    pub fn url(&self, target: Option<&str>) -> Result<reqwest::Url, SendResult> {
+        webhook_url(self.url.as_ref(), target, &self.key)
+            .map_err(|e| SendResult::failed(&self.name, e))
+    }
+}
+
 /// A webhook URL for a send: the address's TARGET, else the provider's
 /// own `url`. Errors never repeat a URL (it holds the robot's key).
 pub(crate) fn webhook_url(

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{http_error, keep, post_json, url_setting, webhook_url, ChatMessage, ChatProvider};
+use super::{http_error, keep, post_json, ChatMessage, ChatProvider, Robot};
 use crate::channels::http::{http_url, Client};
 use crate::channels::providers::Provider;
 use crate::channels::{Message, Outcome, SendResult};
@@ -35,15 +35,6 @@ struct BotSettings {
     channel: String,
     #[serde(default = "default_base")]
     base_url: String,
-    #[serde(default)]
-    allow_private: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WebhookSettings {
-    #[serde(default)]
-    url: String,
     #[serde(default)]
     allow_private: bool,
 }
@@ -197,46 +188,33 @@ impl ChatProvider for SlackBot {
 }
 
 /// An incoming webhook.
-pub struct SlackWebhook {
-    name: String,
-    key: String,
-    client: Client,
-    /// Holds the webhook's secret path: never logged or recorded.
-    url: Option<reqwest::Url>,
-}
+pub struct SlackWebhook(Robot);
 
 impl SlackWebhook {
     pub fn new(p: &ProviderConfig, timeout: Duration) -> Result<Self, ConfigError> {
-        let s: WebhookSettings = p.parse()?;
-        Ok(SlackWebhook {
-            name: p.name.clone(),
-            key: p.key.clone(),
-            client: Client::for_provider(p, s.allow_private, timeout)?,
-            url: url_setting(p, &s.url)?,
-        })
+        Robot::new(p, timeout, false).map(SlackWebhook)
     }
 }
 
 impl Provider for SlackWebhook {
     fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 }
 
 #[async_trait]
 impl ChatProvider for SlackWebhook {
     async fn send(&self, target: Option<&str>, m: &ChatMessage<'_>, _: &Message<'_>) -> SendResult {
-        let url = match webhook_url(self.url.as_ref(), target, &self.key) {
+        let url = match self.0.url(target) {
             Ok(u) => u,
-            Err(e) => return SendResult::failed(&self.name, e),
+            Err(r) => return r,
         };
         let body = match body(m, None) {
             Ok(b) => b,
-            Err(e) => return SendResult::failed(&self.name, e),
+            Err(e) => return SendResult::failed(&self.0.name, e),
         };
-        let mut r = SendResult::new(&self.name, Outcome::Permanent);
-        let request = self.client.http.post(url.clone());
-        let Some(answer) = post_json(&self.client, &mut r, request, &url, &body).await else {
+        let (mut r, answer) = self.0.post(&url, &body).await;
+        let Some(answer) = answer else {
             return r;
         };
         if r.outcome != Outcome::Ok {

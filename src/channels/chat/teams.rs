@@ -7,23 +7,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{http_error, keep, post_json, url_setting, webhook_url, ChatMessage, ChatProvider};
-use crate::channels::http::Client;
+use super::{http_error, keep, ChatMessage, ChatProvider, Robot};
 use crate::channels::providers::Provider;
-use crate::channels::{Message, Outcome, SendResult};
+use crate::channels::{Message, SendResult};
 use crate::config::{ConfigError, ProviderConfig};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Settings {
-    #[serde(default)]
-    url: String,
-    #[serde(default)]
-    allow_private: bool,
-}
 
 /// The message a Workflows webhook takes: one Adaptive Card attachment.
 pub fn card(m: &ChatMessage<'_>) -> Value {
@@ -53,42 +42,29 @@ pub fn card(m: &ChatMessage<'_>) -> Value {
     })
 }
 
-pub struct Teams {
-    name: String,
-    key: String,
-    client: Client,
-    /// Holds the flow's signature (`sig=`): never logged or recorded.
-    url: Option<reqwest::Url>,
-}
+pub struct Teams(Robot);
 
 impl Teams {
     pub fn new(p: &ProviderConfig, timeout: Duration) -> Result<Self, ConfigError> {
-        let s: Settings = p.parse()?;
-        Ok(Teams {
-            name: p.name.clone(),
-            key: p.key.clone(),
-            client: Client::for_provider(p, s.allow_private, timeout)?,
-            url: url_setting(p, &s.url)?,
-        })
+        Robot::new(p, timeout, false).map(Teams)
     }
 }
 
 impl Provider for Teams {
     fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 }
 
 #[async_trait]
 impl ChatProvider for Teams {
     async fn send(&self, target: Option<&str>, m: &ChatMessage<'_>, _: &Message<'_>) -> SendResult {
-        let url = match webhook_url(self.url.as_ref(), target, &self.key) {
+        let url = match self.0.url(target) {
             Ok(u) => u,
-            Err(e) => return SendResult::failed(&self.name, e),
+            Err(r) => return r,
         };
-        let mut r = SendResult::new(&self.name, Outcome::Permanent);
-        let request = self.client.http.post(url.clone());
-        let Some(answer) = post_json(&self.client, &mut r, request, &url, &card(m)).await else {
+        let (mut r, answer) = self.0.post(&url, &card(m)).await;
+        let Some(answer) = answer else {
             return r;
         };
         http_error(&mut r, "Teams");

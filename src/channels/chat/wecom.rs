@@ -14,20 +14,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{keep, post_json, robot_answer, url_setting, webhook_url, ChatMessage, ChatProvider};
-use crate::channels::http::Client;
+use super::{keep, robot_answer, ChatMessage, ChatProvider, Robot};
 use crate::channels::providers::Provider;
-use crate::channels::{Message, Outcome, SendResult};
+use crate::channels::{Message, SendResult};
 use crate::config::{ConfigError, ProviderConfig};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Settings {
-    #[serde(default)]
-    url: String,
-    #[serde(default)]
-    allow_private: bool,
-}
 
 /// Over the robot's rate limit: its window is a minute.
 const RATE_LIMITED: i64 = 45009;
@@ -45,29 +35,17 @@ pub fn message(m: &ChatMessage<'_>) -> Value {
     }
 }
 
-pub struct WeCom {
-    name: String,
-    key: String,
-    client: Client,
-    /// Holds the robot's key: never logged or recorded.
-    url: Option<reqwest::Url>,
-}
+pub struct WeCom(Robot);
 
 impl WeCom {
     pub fn new(p: &ProviderConfig, timeout: Duration) -> Result<Self, ConfigError> {
-        let s: Settings = p.parse()?;
-        Ok(WeCom {
-            name: p.name.clone(),
-            key: p.key.clone(),
-            client: Client::for_provider(p, s.allow_private, timeout)?,
-            url: url_setting(p, &s.url)?,
-        })
+        Robot::new(p, timeout, false).map(WeCom)
     }
 }
 
 impl Provider for WeCom {
     fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 }
 
@@ -80,13 +58,12 @@ struct Answer {
 #[async_trait]
 impl ChatProvider for WeCom {
     async fn send(&self, target: Option<&str>, m: &ChatMessage<'_>, _: &Message<'_>) -> SendResult {
-        let url = match webhook_url(self.url.as_ref(), target, &self.key) {
+        let url = match self.0.url(target) {
             Ok(u) => u,
-            Err(e) => return SendResult::failed(&self.name, e),
+            Err(r) => return r,
         };
-        let mut r = SendResult::new(&self.name, Outcome::Permanent);
-        let request = self.client.http.post(url.clone());
-        let Some(answer) = post_json(&self.client, &mut r, request, &url, &message(m)).await else {
+        let (mut r, answer) = self.0.post(&url, &message(m)).await;
+        let Some(answer) = answer else {
             return r;
         };
         // WeCom's errmsg may end with a hint URL; the words come first.
