@@ -18,6 +18,7 @@ pub mod recipients;
 pub mod schedules;
 pub mod server;
 pub mod suppressions;
+pub mod layouts;
 pub mod templates;
 pub mod versions;
 pub mod workflows;
@@ -39,6 +40,7 @@ pub fn routes(inbox_cors: &[String]) -> OpenApiRouter<AppState> {
         .merge(deliveries::router())
         .merge(providers::router())
         .merge(templates::router())
+        .merge(layouts::router())
         .merge(workflows::router())
         .merge(schedules::router())
         .merge(recipients::router())

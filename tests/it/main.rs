@@ -16,6 +16,7 @@ mod email;
 mod flow;
 mod idempotency;
 mod inbox;
+mod layouts;
 mod metrics;
 mod multi_process;
 mod openapi;
