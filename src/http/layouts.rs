@@ -177,7 +177,11 @@ async fn view(state: &AppState, kind: Kind, t: &Versioned, current: i64) -> ApiR
     })
 }
 
-fn saved(key: String, name: String, (version, changed): (i64, bool)) -> (StatusCode, Json<SavedShared>) {
+fn saved(
+    key: String,
+    name: String,
+    (version, changed): (i64, bool),
+) -> (StatusCode, Json<SavedShared>) {
     let status = if changed && version == 1 {
         StatusCode::CREATED
     } else {
@@ -194,7 +198,12 @@ fn saved(key: String, name: String, (version, changed): (i64, bool)) -> (StatusC
     )
 }
 
-async fn show(state: &AppState, caller: &Caller, kind: Kind, key: &str) -> ApiResult<Json<SharedView>> {
+async fn show(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    key: &str,
+) -> ApiResult<Json<SharedView>> {
     caller.require(Permission::ReadTemplates)?;
     let t = state.versioned(kind, key, None).await?;
     Ok(Json(view(state, kind, &t, t.version).await?))
@@ -299,7 +308,10 @@ async fn show_layout(
     security(("api_key" = [])),
     responses((status = 200, description = "Every layout", body = SharedList), AuthErrors)
 )]
-async fn list_layouts(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<SharedList>> {
+async fn list_layouts(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<SharedList>> {
     caller.require(Permission::ReadTemplates)?;
     let items = versions::list(&state, Kind::Layout).await?;
     Ok(Json(SharedList { items }))
@@ -413,7 +425,10 @@ async fn preview_layout(
     let b = body.value;
     let data = b.data.unwrap_or_else(|| json!({}));
     if !data.is_object() {
-        return Err(super::error::ApiError::invalid("data", "must be a JSON object"));
+        return Err(super::error::ApiError::invalid(
+            "data",
+            "must be a JSON object",
+        ));
     }
     let email = state
         .preview_layout(&key, b.version, b.html, b.text, b.locale.as_deref(), &data)
@@ -494,7 +509,10 @@ async fn show_partial(
     security(("api_key" = [])),
     responses((status = 200, description = "Every partial", body = SharedList), AuthErrors)
 )]
-async fn list_partials(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<SharedList>> {
+async fn list_partials(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<SharedList>> {
     caller.require(Permission::ReadTemplates)?;
     let items = versions::list(&state, Kind::Partial).await?;
     Ok(Json(SharedList { items }))

@@ -496,7 +496,10 @@ mod tests {
             partials: BTreeMap::new(),
         };
         let out = compose(&c, &shared);
-        assert_eq!(out.channels["email"]["html"], "<main><p>{{name}}</p></main>");
+        assert_eq!(
+            out.channels["email"]["html"],
+            "<main><p>{{name}}</p></main>"
+        );
         assert_eq!(out.channels["email"]["text"], "Hello {{name}}");
         assert_eq!(out.channels["email"]["subject"], "Hi");
         assert_eq!(out.channels["sms"]["text"], "sms {{name}}");
@@ -505,7 +508,8 @@ mod tests {
 
     #[test]
     fn partials_are_defined_where_used_per_locale_and_through_each_other() {
-        let c = content(json!({"channels": {"sms": {"text": "{{> sig}}"}, "email": {"subject": "s"}}}));
+        let c =
+            content(json!({"channels": {"sms": {"text": "{{> sig}}"}, "email": {"subject": "s"}}}));
         let mut partials = BTreeMap::new();
         partials.insert("sig".to_string(), (2, partial("-- {{> team}}", &[])));
         partials.insert("team".to_string(), (1, partial("Team", &[("zh", "团队")])));
@@ -516,8 +520,14 @@ mod tests {
         assert_eq!(shared.fingerprint(), "sig@2, team@1");
         let out = compose(&c, &shared);
         let base = &out.channels["sms"]["text"];
-        assert!(base.contains("{{#*inline \"team\"}}Team{{/inline}}"), "{base}");
-        assert!(base.contains("{{#*inline \"sig\"}}-- {{> team}}{{/inline}}"), "{base}");
+        assert!(
+            base.contains("{{#*inline \"team\"}}Team{{/inline}}"),
+            "{base}"
+        );
+        assert!(
+            base.contains("{{#*inline \"sig\"}}-- {{> team}}{{/inline}}"),
+            "{base}"
+        );
         assert!(base.ends_with("{{> sig}}"));
         // The subject uses no partial and is left alone.
         assert_eq!(out.channels["email"]["subject"], "s");
@@ -525,9 +535,12 @@ mod tests {
         let zh = &out.locales["zh"]["sms"]["text"];
         assert!(zh.contains("团队"), "{zh}");
         // ...and the compiled whole renders in both.
-        let compiled = std::sync::Arc::new(crate::render::Compiled::compile(&out, "channels").unwrap());
+        let compiled =
+            std::sync::Arc::new(crate::render::Compiled::compile(&out, "channels").unwrap());
         let r = crate::render::Renderer::default();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let zh = rt
             .block_on(r.render_channel(
                 &compiled,

@@ -193,7 +193,13 @@ pub async fn save_layout(
         layout: Some((key.to_string(), 0, content.clone())),
         ..Shared::default()
     };
-    add_partials(store, wanted(&scratch(None, None), Some(content)), &mut shared, "html").await?;
+    add_partials(
+        store,
+        wanted(&scratch(None, None), Some(content)),
+        &mut shared,
+        "html",
+    )
+    .await?;
     renderer
         .compile(&compose(&scratch(Some(key), None), &shared), "channels")
         .await
@@ -284,7 +290,10 @@ impl AppState {
         let layout: LayoutContent =
             serde_json::from_str(&row.content).map_err(|_| unreadable(Kind::Layout, key))?;
         let mut content = scratch(Some(key), None);
-        let email = content.channels.get_mut("email").expect("scratch has email");
+        let email = content
+            .channels
+            .get_mut("email")
+            .expect("scratch has email");
         email.insert(
             "html".into(),
             html.unwrap_or_else(|| "<p>The template's content goes here.</p>".into()),

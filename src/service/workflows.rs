@@ -67,11 +67,7 @@ pub async fn check(store: &dyn Store, renderer: &Renderer, def: &Value) -> Resul
                 }
                 Some(t) => {
                     match super::layouts::stored_template(
-                        store,
-                        renderer,
-                        &t.key,
-                        t.version,
-                        &t.content,
+                        store, renderer, &t.key, t.version, &t.content,
                     )
                     .await
                     {

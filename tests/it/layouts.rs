@@ -127,7 +127,11 @@ async fn a_layout_change_shows_in_every_template_using_it_and_in_the_next_email(
         assert_eq!(l["used_by"], json!(["receipt", "welcome"]));
         assert_eq!(l["current_version"], 2);
         let f = app.get_json("/v1/partials/footer").await;
-        assert_eq!(f["used_by"], json!([]), "templates include it through the layout only");
+        assert_eq!(
+            f["used_by"],
+            json!([]),
+            "templates include it through the layout only"
+        );
 
         // And the email sent over SMTP is the one the preview showed.
         let r = app
@@ -141,7 +145,11 @@ async fn a_layout_change_shows_in_every_template_using_it_and_in_the_next_email(
         let got = server.wait_for(1, Duration::from_secs(10)).await;
         let m = Mime::parse(&got[0].data);
         let parts = m.parts();
-        assert_eq!(parts[0].text(), "welcome Ana\n(v2) Sent by Shop");
+        // Mail lines end in CRLF.
+        assert_eq!(
+            parts[0].text().replace("\r\n", "\n"),
+            "welcome Ana\n(v2) Sent by Shop"
+        );
         assert_eq!(
             parts[1].text(),
             "<div class=\"v2\"><p>welcome Ana</p></div>Sent by Shop"
@@ -170,8 +178,7 @@ async fn a_layout_change_shows_in_every_template_using_it_and_in_the_next_email(
             .await;
         let body: Value = r.json().await.unwrap();
         assert_eq!(
-            body["email"]["html"],
-            "<main><h1>Hi Bo</h1></main><footer>Sent by Shop</footer>",
+            body["email"]["html"], "<main><h1>Hi Bo</h1></main><footer>Sent by Shop</footer>",
             "{body:#}"
         );
 
@@ -205,15 +212,21 @@ async fn partials_are_included_by_templates_and_recursion_is_refused() {
     each_backend(|b| async move {
         let app = spawn_app(&b).await;
         assert_eq!(
-            app.put("/v1/partials/greeting", &json!({"source": "Hello {{name}}"}))
-                .await
-                .status(),
+            app.put(
+                "/v1/partials/greeting",
+                &json!({"source": "Hello {{name}}"})
+            )
+            .await
+            .status(),
             201
         );
         assert_eq!(
-            app.put("/v1/partials/sig", &json!({"source": "{{> greeting}}, from us"}))
-                .await
-                .status(),
+            app.put(
+                "/v1/partials/sig",
+                &json!({"source": "{{> greeting}}, from us"})
+            )
+            .await
+            .status(),
             201
         );
         let r = app
@@ -230,17 +243,17 @@ async fn partials_are_included_by_templates_and_recursion_is_refused() {
 
         // greeting → sig → greeting: refused, naming the chain.
         let errs = problem(
-            app.put(
-                "/v1/partials/greeting",
-                &json!({"source": "Hi {{> sig}}"}),
-            )
-            .await,
+            app.put("/v1/partials/greeting", &json!({"source": "Hi {{> sig}}"}))
+                .await,
             422,
         )
         .await;
         assert_eq!(errs[0].0, "source", "{errs:?}");
         assert!(errs[0].1.contains("includes itself"), "{errs:?}");
-        assert!(errs[0].1.contains("greeting") && errs[0].1.contains("sig"), "{errs:?}");
+        assert!(
+            errs[0].1.contains("greeting") && errs[0].1.contains("sig"),
+            "{errs:?}"
+        );
         // ...and directly.
         let errs = problem(
             app.put("/v1/partials/loop", &json!({"source": "x {{> loop}}"}))
@@ -299,11 +312,18 @@ async fn partials_are_included_by_templates_and_recursion_is_refused() {
         assert_eq!(errs[0].0, "html");
         assert!(errs[0].1.contains("{{{content}}}"), "{errs:?}");
         let r = app
-            .put("/v1/layouts/bad", &json!({"html": "{{{content}}}", "extra": 1}))
+            .put(
+                "/v1/layouts/bad",
+                &json!({"html": "{{{content}}}", "extra": 1}),
+            )
             .await;
         assert_eq!(r.status(), 422);
         assert!(r.text().await.unwrap().contains("extra"));
-        let errs = problem(app.put("/v1/partials/a b", &json!({"source": "x"})).await, 422).await;
+        let errs = problem(
+            app.put("/v1/partials/a b", &json!({"source": "x"})).await,
+            422,
+        )
+        .await;
         assert_eq!(errs[0].0, "key");
 
         // Partials are versioned like templates.
