@@ -17,6 +17,7 @@ mod flow;
 mod idempotency;
 mod inbox;
 mod metrics;
+mod mobile_push;
 mod multi_process;
 mod openapi;
 mod outbound;
