@@ -54,7 +54,9 @@ pub struct PutDeviceBody {
     /// Free text, e.g. `android`, `ios`, `chrome`.
     #[serde(default)]
     pub platform: Option<String>,
-    /// The app (APNs topic / bundle id, FCM app), if it matters.
+    /// The app (its bundle id or package name). A device goes to the
+    /// first push provider of its kind whose `apps` list this app (or
+    /// that lists none).
     #[serde(default)]
     pub app: Option<String>,
     /// Ignored: `PushSubscription.toJSON()` has it (usually null).

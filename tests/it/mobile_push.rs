@@ -120,11 +120,14 @@ struct Google {
     refused: Vec<String>,
     /// FCM's answers by device token, in order (status, body, Retry-After);
     /// then 200.
-    script: HashMap<String, Vec<(u16, Value, Option<&'static str>)>>,
+    script: HashMap<String, FcmScript>,
     got: Vec<FcmGot>,
 }
 
 type Shared<T> = Arc<Mutex<T>>;
+
+/// FCM's scripted answers to one device: status, body, Retry-After.
+type FcmScript = Vec<(u16, Value, Option<&'static str>)>;
 
 /// The OAuth 2.0 JWT-bearer grant, with the assertion checked as Google
 /// does: RS256 under the service account's key, `iss`, `scope`, `aud`,
@@ -252,7 +255,7 @@ struct Firebase {
 }
 
 impl Firebase {
-    async fn start(script: Vec<(&str, Vec<(u16, Value, Option<&'static str>)>)>) -> Firebase {
+    async fn start(script: Vec<(&str, FcmScript)>) -> Firebase {
         let (private_pem, public) = rsa_key().clone();
         let state = Arc::new(Mutex::new(Google {
             public_key: public,
@@ -613,6 +616,20 @@ async fn fcm_and_apns_devices_each_go_to_their_provider() {
         assert_eq!(got.len(), 2);
         assert_eq!(check_apns(&got[1]), jwt, "one provider token for both sends");
         assert!(google.refused().is_empty(), "{:?}", google.refused());
+
+        // The console: the recipient's devices (tokens cut short), and each
+        // device's answer in the attempt.
+        let console = crate::console::ConsoleClient::new(&app);
+        console.sign_in(&app.key).await;
+        let (status, html) = console.page("/console/recipients?id=u_m").await;
+        assert_eq!(status, 200);
+        for want in [&android, &iphone, &other, "fcm-android-…", "com.example.other", "ios"] {
+            assert!(html.contains(want), "{want}: {html}");
+        }
+        assert!(!html.contains(&hex_token(1)), "tokens are cut short: {html}");
+        let (_, html) = console.page(&format!("/console/deliveries/{first}")).await;
+        assert!(html.contains(&format!("{android} (fcm): HTTP 200")), "{html}");
+        assert!(html.contains(&format!("{iphone} (apns): HTTP 200 apns-id")), "{html}");
         app.stop().await;
     })
     .await;

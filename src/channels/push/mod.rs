@@ -262,6 +262,8 @@ pub struct PushChannel {
     limits: Vec<Option<RateLimit>>,
     retry_schedule: Vec<Duration>,
     max_retry_after: Duration,
+    /// The longest one provider's part of a send may take.
+    timeout: Duration,
     vapid_public_key: Option<String>,
 }
 
@@ -330,10 +332,31 @@ impl Channel for PushChannel {
             // The outbox writes the message even for a recipient with no
             // device at all.
             let call = !g.is_empty() || (devices.is_empty() && Some(i) == outbox);
-            call.then(|| async move {
+            call.then_some(async move {
                 let (index, p) = self.providers[i].pick(1).await;
                 let owned: Vec<DeviceRow> = g.iter().map(|d| (*d).clone()).collect();
-                let out = p.send(msg, payload, &owned).await;
+                // A provider's whole part (an access token, the requests,
+                // one more after a new token) ends within one timeout, so
+                // a send stays inside the worker's lease.
+                let out =
+                    match tokio::time::timeout(self.timeout, p.send(msg, payload, &owned)).await {
+                        Ok(out) => out,
+                        Err(_) => {
+                            let mut out = PushOutcome::new(p.name());
+                            let e = format!(
+                                "no answer within {}",
+                                humantime::format_duration(self.timeout)
+                            );
+                            for d in &owned {
+                                let r = SendResult {
+                                    error: Some(e.clone()),
+                                    ..SendResult::new(p.name(), Outcome::Transient)
+                                };
+                                out.add(d, r, e.clone(), false);
+                            }
+                            out
+                        }
+                    };
                 if let Some((o, wait)) = out.provider_outcome() {
                     self.providers[i].record(index, o, wait);
                 }
@@ -467,6 +490,7 @@ pub fn build(
             .collect(),
         retry_schedule: cfg.retry_schedule.clone(),
         max_retry_after: cfg.max_retry_after,
+        timeout: cfg.timeout,
         vapid_public_key,
     }))
 }
