@@ -834,3 +834,34 @@ async fn key_files_are_checked_at_start_and_never_repeated() {
     let e = build(providers_toml("\"apns\"", &toml)).await;
     assert!(e.contains("channels.push.apns.base_url"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_takes_the_devices_no_other_provider_does() {
+    each_backend(|b| async move {
+        let apple = ApnsServer::start(vec![]).await;
+        let app = spawn_app_with(&b, &providers_toml("\"apns\", \"file\"", &apple.toml(""))).await;
+        app.put("/v1/recipients/u_o", &json!({})).await;
+        let phone = add_device(&app, "u_o", json!({"kind": "apns", "token": hex_token(3)})).await;
+        let android = add_device(&app, "u_o", json!({"kind": "fcm", "token": "fcm-x"})).await;
+        let id = send_push(&app, "u_o").await;
+        let d = app.wait_for_status(&id, "sent").await;
+        let response = d["attempts"][0]["response"].as_str().unwrap();
+        assert!(response.starts_with("2 of 2 devices took it"), "{response}");
+        assert!(
+            response.contains(&format!("{phone} (apns): HTTP 200")),
+            "{response}"
+        );
+        assert!(response.contains("file (1 devices): "), "{response}");
+        assert_eq!(apple.got(&hex_token(3)).len(), 1);
+        let file = app
+            .state
+            .config
+            .data_dir
+            .join("outbox/push")
+            .join(format!("{id}.json"));
+        let written: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(written["devices"], json!([android]), "{written:#}");
+        app.stop().await;
+    })
+    .await;
+}
