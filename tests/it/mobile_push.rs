@@ -829,10 +829,10 @@ async fn key_files_are_checked_at_start_and_never_repeated() {
     .await;
     assert!(e.contains("larger than"), "{e}");
     // Every setting is a known one.
-    let e = missive::config::Config::from_toml("[channels.push.apns]\nkey_fil = \"x\"\n")
-        .err()
-        .expect("a misspelt setting is refused")
-        .to_string();
+    let e = match missive::config::Config::from_toml("[channels.push.apns]\nkey_fil = \"x\"\n") {
+        Ok(_) => panic!("a misspelt setting is refused"),
+        Err(e) => e.to_string(),
+    };
     assert!(e.contains("key_fil"), "{e}");
     // A plain-http base URL only with allow_private.
     let apple = ApnsServer::start(vec![]).await;
