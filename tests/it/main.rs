@@ -18,6 +18,7 @@ mod idempotency;
 mod inbox;
 mod layouts;
 mod metrics;
+mod mobile_push;
 mod multi_process;
 mod openapi;
 mod outbound;
