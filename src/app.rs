@@ -253,6 +253,12 @@ impl App {
                 cfg.worker.schedule_tick,
                 stop_work.clone(),
             ));
+            let events = dispatch::events::EventSender::new(
+                state.store.clone(),
+                &cfg,
+                state.metrics.clone(),
+            )?;
+            tasks.spawn(events.run(stop_work.clone()));
         }
         let has_listener = self.listener.is_some();
         if has_listener {
