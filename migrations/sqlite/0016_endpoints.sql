@@ -48,6 +48,8 @@ CREATE TABLE endpoint_messages (
 );
 CREATE INDEX endpoint_messages_due ON endpoint_messages (due_at) WHERE state IN ('pending', 'sending');
 CREATE INDEX endpoint_messages_failed ON endpoint_messages (endpoint_id, created_at) WHERE state = 'failed';
+-- Retention (maintenance.retention) deletes finished messages by age.
+CREATE INDEX endpoint_messages_created ON endpoint_messages (created_at);
 
 -- Every attempt to send a message to its endpoint, and the endpoint's own
 -- log lines (outcome `disabled` when it was disabled for failing).

@@ -36,10 +36,28 @@ pub struct EventSender {
     max_retry_after: Duration,
     lease: Duration,
     poll: Duration,
-    refresh: Duration,
     disable_after: Duration,
     concurrency: usize,
     metrics: Arc<Metrics>,
+}
+
+/// Reads which event types enabled endpoints want every `every`, so a
+/// change made through another process reaches this one's writes. Every
+/// role runs it: API processes write receipts' and reads' events too.
+pub async fn refresh_subscriptions(
+    store: Arc<dyn Store>,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if let Err(e) = store.refresh_subscribed().await {
+            tracing::warn!(error = %e, "reading endpoints' event types failed");
+        }
+    }
 }
 
 /// The body of an event: Standard Webhooks' `type`, `timestamp`, `data`.
@@ -88,7 +106,6 @@ impl EventSender {
             max_retry_after: cfg.webhook.max_retry_after,
             lease: cfg.worker.lease,
             poll: cfg.worker.poll_interval,
-            refresh: cfg.events.refresh,
             disable_after: cfg.events.disable_after,
             concurrency: cfg.events.concurrency,
             metrics,
@@ -97,16 +114,9 @@ impl EventSender {
 
     pub async fn run(self, stop: CancellationToken) {
         let me = Arc::new(self);
-        let mut refreshed = Instant::now();
         loop {
             if stop.is_cancelled() {
                 return;
-            }
-            if refreshed.elapsed() >= me.refresh {
-                refreshed = Instant::now();
-                if let Err(e) = me.store.refresh_subscribed().await {
-                    tracing::warn!(error = %e, "reading endpoints' event types failed");
-                }
             }
             let now = now_ms();
             let token = new_id();
@@ -127,8 +137,7 @@ impl EventSender {
                     Ok(Some(due)) => Duration::from_millis((due - now).clamp(0, 60_000) as u64),
                     _ => me.poll,
                 }
-                .min(me.poll)
-                .min(me.refresh);
+                .min(me.poll);
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     _ = me.store.subscribed().wait_written() => {}

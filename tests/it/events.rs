@@ -145,6 +145,19 @@ async fn a_send_makes_signed_sent_and_completed_events_and_replay_resends() {
             2.0
         );
 
+        // The console lists the endpoint and its attempts, without the secret.
+        let console = crate::console::ConsoleClient::new(&app);
+        console.sign_in(&app.key).await;
+        let (status, page) = console.page("/console/endpoints").await;
+        assert_eq!(status, 200);
+        assert!(page.contains(&hooks.url) && page.contains(&id), "{page}");
+        assert!(page.contains("notification.completed"));
+        assert!(!page.contains(&secret[6..]));
+        assert!(
+            page.matches("badge s-sent").count() >= 3,
+            "enabled, and two ok attempts"
+        );
+
         // Replaying one message sends it again, with the same id.
         let messages = app.get_json(&format!("/v1/endpoints/{id}/messages")).await;
         let sent = messages["items"]
@@ -551,6 +564,155 @@ async fn a_url_on_a_private_address_is_refused_unless_allowed() {
                 .contains("channels.webhook.allow_private"),
             "{p}"
         );
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn receipts_and_in_app_reads_make_their_events() {
+    use crate::receipts::{email_config, post_events, SG_SECRET};
+    each_backend(|b| async move {
+        let server = SmtpServer::accepting().await;
+        let app = spawn_app_with(&b, &email_config(server.port)).await;
+        let hooks = Receiver::start().await;
+        let (_, secret) = register(
+            &app,
+            &hooks.url,
+            json!(["delivery.delivered", "delivery.bounced", "delivery.read"]),
+        )
+        .await;
+        // A provider's receipts: delivered, then bounced for another.
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"content": {"email": {"subject": "Hi", "text": "Hello"}},
+                        "to": [{"email": "ana@example.com"}, {"email": "bo@example.com"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let accepted: Value = r.json().await.unwrap();
+        let ana = accepted["deliveries"][0]["id"].as_str().unwrap().to_string();
+        let bo = accepted["deliveries"][1]["id"].as_str().unwrap().to_string();
+        app.wait_for_status(&ana, "sent").await;
+        app.wait_for_status(&bo, "sent").await;
+        let r = post_events(
+            &app,
+            "sendgrid",
+            Some(("missive", SG_SECRET)),
+            &json!([
+                {"event": "delivered", "missive_delivery": ana},
+                {"event": "bounce", "type": "bounce", "reason": "550 no such user", "missive_delivery": bo},
+            ]),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let got = hooks.wait_for(2, Duration::from_secs(20)).await;
+        let mut seen: Vec<(String, String)> = got
+            .iter()
+            .map(|r| {
+                assert!(verify_signature(&secret, r));
+                let b = body(r);
+                (
+                    b["type"].as_str().unwrap().to_string(),
+                    b["data"]["delivery_id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("delivery.bounced".to_string(), bo.clone()),
+                ("delivery.delivered".to_string(), ana.clone())
+            ]
+        );
+
+        // An in-app message read by its recipient.
+        let r = app.put("/v1/recipients/u_1", &json!({})).await;
+        assert!(r.status().is_success());
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"content": {"in_app": {"title": "Hi", "body": "Shipped"}}, "to": [{"id": "u_1"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let accepted: Value = r.json().await.unwrap();
+        let d = accepted["deliveries"][0]["id"].as_str().unwrap().to_string();
+        app.wait_for_status(&d, "sent").await;
+        let inbox = app.get_json("/v1/recipients/u_1/inbox").await;
+        let m = inbox["items"][0]["id"].as_str().unwrap().to_string();
+        let r = app
+            .post(&format!("/v1/recipients/u_1/inbox/{m}/read"), &json!({}))
+            .await;
+        assert!(r.status().is_success());
+        let got = hooks.wait_for(3, Duration::from_secs(20)).await;
+        let read = body(&got[2]);
+        assert_eq!(read["type"], "delivery.read");
+        assert_eq!(read["data"]["delivery_id"], d.as_str());
+        // Reading it again is no change, and no event.
+        app.post(&format!("/v1/recipients/u_1/inbox/{m}/read"), &json!({}))
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(hooks.count(), 3);
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_outcome_rolled_back_sends_no_event_until_it_is_written() {
+    // The outcome's transaction fails (a trigger refuses its attempt row):
+    // its event is rolled back with it and nothing is sent. Once the
+    // outcome can be written, it is, and its event with it.
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let hooks = Receiver::start().await;
+        let target = Receiver::start().await;
+        let (_, secret) = register(&app, &hooks.url, json!(["delivery.sent"])).await;
+        match &app.db.backend {
+            Backend::Sqlite => {
+                app.db
+                    .execute(
+                        "CREATE TRIGGER refuse_attempts BEFORE INSERT ON delivery_attempts \
+                         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                    )
+                    .await
+            }
+            Backend::Postgres(_) => {
+                app.db
+                    .execute(
+                        "CREATE FUNCTION refuse_attempts() RETURNS trigger LANGUAGE plpgsql AS \
+                         $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+                    )
+                    .await;
+                app.db
+                    .execute(
+                        "CREATE TRIGGER refuse_attempts BEFORE INSERT ON delivery_attempts FOR \
+                         EACH ROW EXECUTE FUNCTION refuse_attempts()",
+                    )
+                    .await
+            }
+        }
+        let (_, d) = send_one(&app, &target).await;
+        target.wait_for(1, Duration::from_secs(20)).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let now = app.get_json(&format!("/v1/deliveries/{d}")).await;
+        assert_eq!(now["status"], "sending", "the outcome is not written");
+        assert_eq!(message_rows(&app).await, 0);
+        assert_eq!(hooks.count(), 0);
+
+        app.db
+            .execute(match &app.db.backend {
+                Backend::Sqlite => "DROP TRIGGER refuse_attempts",
+                Backend::Postgres(_) => "DROP TRIGGER refuse_attempts ON delivery_attempts",
+            })
+            .await;
+        app.wait_for_status(&d, "sent").await;
+        let got = hooks.wait_for(1, Duration::from_secs(20)).await;
+        assert!(verify_signature(&secret, &got[0]));
+        assert_eq!(body(&got[0])["data"]["delivery_id"], d.as_str());
         app.stop().await;
     })
     .await;
