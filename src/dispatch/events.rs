@@ -118,23 +118,36 @@ impl EventSender {
             if stop.is_cancelled() {
                 return;
             }
+            // Looked for through the read pool first, so an idle sender
+            // never takes SQLite's one writer connection.
             let now = now_ms();
-            let token = new_id();
-            let lease_until = now + me.lease.as_millis() as i64;
-            let claimed = match me
-                .store
-                .claim_messages(now, lease_until, BATCH, &token)
-                .await
-            {
-                Ok(c) => c,
+            let due = match me.store.next_message_due().await {
+                Ok(d) => d,
                 Err(e) => {
-                    tracing::warn!(error = %e, "claiming status events failed");
-                    Vec::new()
+                    tracing::warn!(error = %e, "looking for status events failed");
+                    None
                 }
             };
+            let claimed = if due.is_some_and(|d| d <= now) {
+                let token = new_id();
+                let lease_until = now + me.lease.as_millis() as i64;
+                match me
+                    .store
+                    .claim_messages(now, lease_until, BATCH, &token)
+                    .await
+                {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming status events failed");
+                        Vec::new()
+                    }
+                }
+            } else {
+                Vec::new()
+            };
             if claimed.is_empty() {
-                let wait = match me.store.next_message_due().await {
-                    Ok(Some(due)) => Duration::from_millis((due - now).clamp(0, 60_000) as u64),
+                let wait = match due {
+                    Some(d) if d > now => Duration::from_millis((d - now) as u64),
                     _ => me.poll,
                 }
                 .min(me.poll);
