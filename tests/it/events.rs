@@ -717,3 +717,59 @@ async fn an_outcome_rolled_back_sends_no_event_until_it_is_written() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn reading_endpoints_needs_read_and_changing_them_admin() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let hooks = Receiver::start().await;
+        let (id, _) = register(&app, &hooks.url, Value::Null).await;
+        for (scopes, read, change) in [
+            ("read", 200, 403),
+            ("send", 403, 403),
+            ("templates", 403, 403),
+        ] {
+            let key = crate::authz::make_key(&app, scopes).await;
+            let get = |path: String| {
+                let key = key.clone();
+                let app = &app;
+                async move {
+                    app.client
+                        .get(app.url(&path))
+                        .bearer_auth(&key)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                }
+            };
+            assert_eq!(get("/v1/endpoints".into()).await, read, "{scopes}");
+            assert_eq!(
+                get(format!("/v1/endpoints/{id}/attempts")).await,
+                read,
+                "{scopes}"
+            );
+            for (path, body) in [
+                ("/v1/endpoints".to_string(), json!({"url": hooks.url})),
+                (format!("/v1/endpoints/{id}/rotate-secret"), json!({})),
+                (
+                    format!("/v1/endpoints/{id}/replay"),
+                    json!({"since": "2000-01-01T00:00:00Z"}),
+                ),
+            ] {
+                let r = app
+                    .client
+                    .post(app.url(&path))
+                    .bearer_auth(&key)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), change, "{scopes} {path}");
+            }
+        }
+        app.stop().await;
+    })
+    .await;
+}
