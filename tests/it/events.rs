@@ -773,3 +773,43 @@ async fn reading_endpoints_needs_read_and_changing_them_admin() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn cancelling_the_last_waiting_delivery_completes_its_notification() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let hooks = Receiver::start().await;
+        let target = Receiver::start().await;
+        let (_, secret) = register(&app, &hooks.url, json!(["notification.completed"])).await;
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({
+                    "content": {"webhook": {"body": "{\"n\": 1}"}},
+                    "to": [{"webhook_url": target.url}],
+                    "send_at": "2099-01-01T00:00:00Z",
+                }),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let accepted: Value = r.json().await.unwrap();
+        let n = accepted["id"].as_str().unwrap().to_string();
+        let d = accepted["deliveries"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(hooks.count(), 0, "a waiting delivery completes nothing");
+        let r = app
+            .post(&format!("/v1/deliveries/{d}/cancel"), &json!({}))
+            .await;
+        assert_eq!(r.status(), 200);
+        let got = hooks.wait_for(1, Duration::from_secs(20)).await;
+        assert!(verify_signature(&secret, &got[0]));
+        let b = body(&got[0]);
+        assert_eq!(b["type"], "notification.completed");
+        assert_eq!(b["data"]["notification_id"], n.as_str());
+        app.stop().await;
+    })
+    .await;
+}
