@@ -867,7 +867,7 @@ impl Config {
         let push = provider_channel(
             Channel::Push.as_str(),
             raw.channels.push,
-            &["file", "webpush"],
+            &["file", "webpush", "fcm", "apns"],
         )?;
         let (longest_key, longest) = [
             ("channels.webhook.timeout", webhook.timeout),

@@ -14,6 +14,7 @@ pub mod deliveries;
 pub mod devices;
 pub mod endpoints;
 mod error;
+pub mod layouts;
 pub mod receipts;
 pub mod recipients;
 pub mod schedules;
