@@ -50,6 +50,15 @@ struct Raw {
     console: RawConsole,
     render: RawRender,
     receipts: RawReceipts,
+    events: RawEvents,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawEvents {
+    secret_grace: String,
+    disable_after: String,
+    refresh: String,
+    concurrency: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,6 +243,23 @@ pub struct Config {
     pub console: ConsoleConfig,
     pub render: RenderConfig,
     pub receipts: ReceiptsConfig,
+    pub events: EventsConfig,
+}
+
+/// Status events to registered endpoints. They are sent with the webhook
+/// channel's client settings (`allow_private`, `timeout`) and retry
+/// schedule.
+#[derive(Clone, Debug)]
+pub struct EventsConfig {
+    /// How long an endpoint's previous secret still signs after a rotation.
+    pub secret_grace: Duration,
+    /// An endpoint whose attempts have all failed for this long is disabled.
+    pub disable_after: Duration,
+    /// How often each process reads which event types enabled endpoints
+    /// want (a change made through this process applies at once).
+    pub refresh: Duration,
+    /// Events sent at once.
+    pub concurrency: usize,
 }
 
 /// Receipts from providers: how each source's calls are authenticated.
@@ -942,6 +968,18 @@ impl Config {
             console,
             render: render(raw.render)?,
             receipts,
+            events: EventsConfig {
+                secret_grace: duration("events.secret_grace", &raw.events.secret_grace)?,
+                disable_after: positive_duration(
+                    "events.disable_after",
+                    &raw.events.disable_after,
+                )?,
+                refresh: positive_duration("events.refresh", &raw.events.refresh)?,
+                concurrency: match raw.events.concurrency {
+                    n @ 1..=256 => n,
+                    n => return Err(invalid("events.concurrency", n, "a number from 1 to 256")),
+                },
+            },
         })
     }
 }

@@ -10,6 +10,7 @@
 //! API. Every response carries the headers in [`security_headers`].
 
 mod deliveries;
+mod endpoints;
 mod keys;
 mod notifications;
 pub mod overview;
@@ -54,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .merge(schedules::router())
         .merge(recipients::router())
         .merge(suppressions::router())
+        .merge(endpoints::router())
         .merge(keys::router())
 }
 

@@ -3,6 +3,7 @@
 //! and the delivery's next state. A process that dies holding a lease loses
 //! nothing: the rows are claimed again when the lease ends.
 
+pub mod events;
 pub mod maintenance;
 pub mod retry;
 pub mod runs;

@@ -13,6 +13,7 @@ mod console;
 mod console_pages;
 mod crash;
 mod email;
+mod events;
 mod flow;
 mod idempotency;
 mod inbox;
