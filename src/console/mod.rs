@@ -14,6 +14,7 @@ mod keys;
 mod notifications;
 pub mod overview;
 pub mod page;
+mod preferences;
 mod recipients;
 mod schedules;
 pub mod session;
@@ -55,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .merge(recipients::router())
         .merge(suppressions::router())
         .merge(keys::router())
+        .merge(preferences::router())
 }
 
 /// The console's Content-Security-Policy. Scripts and stylesheets come
@@ -76,7 +78,9 @@ pub async fn security_headers(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let console = req.uri().path().starts_with("/console");
+    let path = req.uri().path();
+    let console =
+        path.starts_with("/console") || path.starts_with("/p/") || path.starts_with("/u/");
     let mut resp = next.run(req).await;
     if !console {
         return resp;
