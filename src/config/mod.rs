@@ -100,6 +100,7 @@ struct RawConsole {
 #[derive(Debug, Deserialize)]
 struct RawInbox {
     token_ttl: String,
+    preference_link_ttl: String,
     heartbeat: String,
     max_connections: u64,
     max_connections_per_recipient: u64,
@@ -289,6 +290,8 @@ pub struct ConsoleConfig {
 #[derive(Clone, Debug)]
 pub struct InboxConfig {
     pub token_ttl: Duration,
+    /// How long a preference or unsubscribe link stays valid.
+    pub preference_link_ttl: Duration,
     /// SSE comment / WebSocket ping interval on idle streams.
     pub heartbeat: Duration,
     /// Open streams (SSE and WebSocket) in this process.
@@ -1074,6 +1077,17 @@ fn inbox(raw: RawInbox) -> Result<InboxConfig, ConfigError> {
     Ok(InboxConfig {
         token_secret: Hidden(token_secret),
         token_ttl,
+        preference_link_ttl: {
+            let ttl = positive_duration("inbox.preference_link_ttl", &raw.preference_link_ttl)?;
+            if ttl > Duration::from_secs(400 * 86_400) {
+                return Err(invalid(
+                    "inbox.preference_link_ttl",
+                    &raw.preference_link_ttl,
+                    "at most 400d",
+                ));
+            }
+            ttl
+        },
         heartbeat: positive_duration("inbox.heartbeat", &raw.heartbeat)?,
         max_connections: raw.max_connections as usize,
         max_connections_per_recipient: raw.max_connections_per_recipient as usize,

@@ -492,6 +492,12 @@ impl Dispatcher {
                     SendResult::failed(&row.channel, format!("stored content is unreadable: {e}"))
                 }
                 (Some(ch), Ok(content)) => {
+                    let unsubscribe = match &self.runs {
+                        Some(state) if row.channel == "email" && row.category == "marketing" => {
+                            state.unsubscribe_url(&row.recipient, &row.category).await
+                        }
+                        _ => None,
+                    };
                     ch.send(&Message {
                         delivery_id: &row.id,
                         notification_id: &row.notification_id,
@@ -500,6 +506,7 @@ impl Dispatcher {
                         attempt: (number - row.retry_base).max(1),
                         address: &row.address,
                         content: &content,
+                        list_unsubscribe: unsubscribe.as_deref(),
                     })
                     .await
                 }

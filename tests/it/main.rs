@@ -23,6 +23,7 @@ mod mobile_push;
 mod multi_process;
 mod openapi;
 mod outbound;
+mod preferences;
 mod push;
 mod receipts;
 mod recipients;

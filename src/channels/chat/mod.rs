@@ -485,6 +485,7 @@ mod tests {
             attempt: 1,
             address,
             content,
+            list_unsubscribe: None,
         }
     }
 
