@@ -3,7 +3,7 @@
 //!
 //! [`Store`] is the sum of one trait per aggregate ([`Queue`],
 //! [`Attempts`], [`Receipts`] (and the suppression list), [`Versions`] (templates, workflows), [`Runs`],
-//! [`Schedules`], [`Recipients`], [`Keys`], [`Inbox`],
+//! [`Schedules`], [`Recipients`], [`Topics`], [`Keys`], [`Inbox`],
 //! [`Flow`], [`Upkeep`]), each in its own file with its statements, so a
 //! reader finds an aggregate's SQL next to its methods. `Arc<dyn Store>` is
 //! what the rest of missive holds; `use crate::store::prelude::*;` brings
@@ -32,6 +32,7 @@ mod rows;
 pub mod runs;
 pub mod schedules;
 pub mod sqlite;
+pub mod topics;
 pub mod upkeep;
 pub mod versions;
 pub mod writer;
@@ -49,6 +50,7 @@ pub use recipients::Recipients;
 pub use rows::*;
 pub use runs::Runs;
 pub use schedules::Schedules;
+pub use topics::Topics;
 pub use upkeep::Upkeep;
 pub use versions::{Kind, Versions};
 
@@ -59,8 +61,8 @@ use crate::flow::provider_state::SharedState;
 /// Every aggregate's trait in one import: `use crate::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        Attempts, Flow, Inbox, Keys, Queue, Receipts, Recipients, Runs, Schedules, Store, Upkeep,
-        Versions,
+        Attempts, Flow, Inbox, Keys, Queue, Receipts, Recipients, Runs, Schedules, Store, Topics,
+        Upkeep, Versions,
     };
 }
 
@@ -185,6 +187,7 @@ pub trait Store:
     + Runs
     + Schedules
     + Recipients
+    + Topics
     + Keys
     + Inbox
     + Flow
@@ -202,6 +205,7 @@ impl<S> Store for S where
         + Runs
         + Schedules
         + Recipients
+        + Topics
         + Keys
         + Inbox
         + Flow
