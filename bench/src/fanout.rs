@@ -28,7 +28,7 @@ pub struct FanoutReport {
     deliveries_per_s: Option<f64>,
     cpu_ms_per_1000: Option<f64>,
     peak_rss_mb: Option<f64>,
-    error: Option<String>,
+    pub error: Option<String>,
 }
 
 /// Writes `n` recipients `u0000001`… and subscribes them to `topic`.
@@ -104,7 +104,9 @@ pub async fn run_fanout(opts: &Options, client: &reqwest::Client) -> Result<Fano
         bail!("PUT /v1/topics/everyone answered {}", r.status());
     }
     let t = Instant::now();
-    fill(&server, "everyone", n).await.context("filling the topic")?;
+    fill(&server, "everyone", n)
+        .await
+        .context("filling the topic")?;
     let fill_s = t.elapsed().as_secs_f64();
     eprintln!("[bench]   filled in {fill_s:.1}s");
     server.check_alive()?;

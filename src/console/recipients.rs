@@ -40,21 +40,22 @@ async fn lookup(
 async fn lookup_page(state: &AppState, session: &Session, q: Lookup) -> PageResult {
     session.require(page::RECIPIENTS)?;
     let id = q.id.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let (profile, recent) = match id {
+    let (profile, recent, topics) = match id {
         Some(id) => {
             let filter = DeliveryFilter {
                 recipient: Some(id.to_string()),
                 ..DeliveryFilter::default()
             };
             let ids = [id.to_string()];
-            let (profiles, recent) = tokio::try_join!(
+            let (profiles, recent, topics) = tokio::try_join!(
                 state.store.get_recipients(&ids),
                 state.store.list_deliveries(&filter, None, RECENT),
+                state.store.topics_of(id),
             )
             .map_err(page::db)?;
-            (profiles.into_iter().next(), recent)
+            (profiles.into_iter().next(), recent, topics)
         }
-        None => (None, Vec::new()),
+        None => (None, Vec::new(), Vec::new()),
     };
     let now = now_ms();
     Ok(render(layout(
@@ -84,6 +85,12 @@ async fn lookup_page(state: &AppState, session: &Session, q: Lookup) -> PageResu
                         }
                         h3 { "Preferences" }
                         (preferences(&r.preferences))
+                        h3 { "Topics" }
+                        @if topics.is_empty() {
+                            p.sub { "Subscribed to none." }
+                        } @else {
+                            ul { @for t in &topics { li { code { (t) } } } }
+                        }
                     }
                     None => p.sub { "No stored profile for " code { (id) } ". Deliveries to it as an inline address are below." }
                 }

@@ -1313,13 +1313,19 @@ impl Sender<'_> {
         }
         let body = match serde_json::from_str::<Accepted>(&rec.response_body) {
             Ok(mut answer) => {
-                let now: HashMap<String, crate::store::DeliveryRow> = self
-                    .store
-                    .deliveries_of(&answer.id)
-                    .await?
-                    .into_iter()
-                    .map(|d| (d.id.clone(), d))
-                    .collect();
+                // A send to a topic answered with no deliveries (they are
+                // made later, maybe a million): nothing to read.
+                let now: HashMap<String, crate::store::DeliveryRow> =
+                    if answer.deliveries.is_empty() {
+                        HashMap::new()
+                    } else {
+                        self.store
+                            .deliveries_of(&answer.id)
+                            .await?
+                            .into_iter()
+                            .map(|d| (d.id.clone(), d))
+                            .collect()
+                    };
                 for d in &mut answer.deliveries {
                     if let Some(row) = now.get(&d.id) {
                         d.status = row.status.clone();

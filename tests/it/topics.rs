@@ -210,6 +210,16 @@ async fn topics_subscribe_idempotently_within_bounds_and_page() {
         assert_eq!(list["items"][0]["key"], "news");
         assert!(list["next_cursor"].is_null());
 
+        // The console's recipient page lists them too.
+        let console = crate::console::ConsoleClient::new(&app);
+        console.sign_in(&app.key).await;
+        let (status, html) = console.page("/console/recipients?id=a").await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("<code>alerts</code>") && html.contains("<code>news</code>"),
+            "{html}"
+        );
+
         // Unsubscribe: idempotent.
         let r = delete(
             &app,
