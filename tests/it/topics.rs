@@ -527,3 +527,79 @@ async fn a_serve_killed_mid_fan_out_leaves_each_subscriber_one_delivery() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_a_fan_out_and_one_finishes_what_the_other_dropped() {
+    const N: usize = 20_000;
+    each_backend(|b| async move {
+        // Several processes on one database: PostgreSQL only.
+        if !matches!(b, Backend::Postgres(_)) {
+            return;
+        }
+        let db = TestDb::new(&b);
+        let extra = [("MISSIVE__WORKER__FANOUT_BATCH", "100")];
+        let mut first = start_serve(&db, &extra, "serve-a").await;
+        let key = admin_key(&db);
+        let mut second = start_serve(&db, &extra, "serve-b").await;
+        let client = reqwest::Client::new();
+        let r = client
+            .put(first.url("/v1/topics/all"))
+            .bearer_auth(&key)
+            .json(&json!({"name": "Everyone"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        seed(&db, "all", N).await;
+        let r = client
+            .post(first.url("/v1/notifications"))
+            .bearer_auth(&key)
+            .json(&json!({"content": {"in_app": {"title": "Hi", "body": "all"}}, "to": [{"topic": "all"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let count = format!(
+            "SELECT COUNT(*) FROM deliveries WHERE notification_id = '{id}' AND channel <> 'fanout'"
+        );
+        poll_until(Duration::from_secs(60), || async {
+            (scalar(&db, &count).await >= 300, ())
+        })
+        .await
+        .expect("the fan-out gets going");
+        // Whichever holds the fan-out, the other (or the survivor) ends
+        // it: killing one loses and repeats nobody.
+        first.kill();
+        let url = second.url(&format!("/v1/notifications/{id}"));
+        let done = poll_until(Duration::from_secs(120), || async {
+            let n: Value = client
+                .get(&url)
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (n["fanout"]["status"] == "done", n["fanout"].clone())
+        })
+        .await;
+        if let Err(f) = done {
+            panic!("the fan-out did not finish on the other instance: {f}");
+        }
+        let distinct = scalar(
+            &db,
+            &format!("SELECT COUNT(DISTINCT recipient) FROM deliveries WHERE notification_id = '{id}' AND channel <> 'fanout'"),
+        )
+        .await;
+        assert_eq!(scalar(&db, &count).await as usize, N, "someone got two deliveries");
+        assert_eq!(distinct as usize, N, "someone was skipped");
+        second.sigterm();
+        second.wait_exit(Duration::from_secs(20)).await;
+    })
+    .await;
+}
