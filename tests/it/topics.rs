@@ -603,3 +603,47 @@ async fn two_instances_share_a_fan_out_and_one_finishes_what_the_other_dropped()
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_triggered_for_a_topic_runs_once_per_subscriber() {
+    each_backend(|b| async move {
+        let app = spawn_app_with(&b, "[worker]\nfanout_batch = 3\n").await;
+        let rx = Receiver::start().await;
+        let t = json!({"channels": {"webhook": {"body": "{\"title\": {{json title}} }"}}});
+        assert_eq!(app.put("/v1/templates/note", &t).await.status(), 201);
+        let wf = json!({"steps": [{"id": "hook", "type": "send", "channel": "webhook", "template": "note"}]});
+        assert_eq!(app.put("/v1/workflows/notify", &wf).await.status(), 201);
+        assert_eq!(app.put("/v1/topics/team", &json!({"name": "Team"})).await.status(), 201);
+        let ids: Vec<String> = (0..8).map(|i| format!("w{i}")).collect();
+        for id in &ids {
+            app.put(&format!("/v1/recipients/{id}"), &json!({"webhook_url": rx.url}))
+                .await;
+        }
+        app.post("/v1/topics/team/subscribers", &json!({"recipients": ids}))
+            .await;
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"workflow": "notify", "to": [{"topic": "team"}], "data": {"title": "Hi"}}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let n = fanout_until(&app, &id, "done", Duration::from_secs(30)).await;
+        assert_eq!(n["fanout"]["fanned_out"], 8);
+        if let Err(c) = poll_until(Duration::from_secs(30), || async {
+            (rx.count() >= 8, rx.count())
+        })
+        .await
+        {
+            panic!("{b:?}: {c} of 8 webhooks");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.count(), 8, "{b:?}: one run per subscriber");
+        app.stop().await;
+    })
+    .await;
+}
