@@ -100,7 +100,7 @@ async fn notification_page(
         .map_err(page::db)?
         .ok_or_else(|| page::not_found(session, &format!("There is no notification {id}.")))?;
     // A send to a topic may have a million deliveries: the page shows
-    // the first 1,000 and links to the log for the rest.
+    // 1,000 of them and links to the log for the rest.
     let fanout = state
         .store
         .get_delivery(id)

@@ -56,7 +56,7 @@ pub struct Notification {
     /// The workflow run whose step sent it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_run: Option<String>,
-    /// Its deliveries; for a send to a topic, the first 1,000 (the
+    /// Its deliveries; for a send to a topic, 1,000 of them (the
     /// delivery log's `notification=` filter pages through them all).
     pub deliveries: Vec<Delivery>,
     /// For a send to a topic: how far its fan-out has come.
@@ -247,7 +247,7 @@ async fn show(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no notification {id}")))?;
     // A send to a topic has a fan-out row whose id is the notification's,
-    // and may have a million deliveries: the first 1,000 are shown.
+    // and may have a million deliveries: 1,000 of them are shown.
     let fanout = state
         .store
         .get_delivery(&id)

@@ -80,7 +80,9 @@ pub trait Topics: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<RecipientRow>>;
 
-    /// The first `limit` deliveries of a notification, by id.
+    /// Up to `limit` deliveries of a notification, in no set order: a
+    /// send to a topic may have a million, and ordering them would sort
+    /// them all.
     async fn first_deliveries(
         &self,
         notification_id: &str,
@@ -285,7 +287,7 @@ where
         Ok(sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
             "SELECT ",
             DELIVERY_COLUMNS,
-            " FROM deliveries WHERE notification_id = $1 ORDER BY id LIMIT $2"
+            " FROM deliveries WHERE notification_id = $1 LIMIT $2"
         ))
         .bind(notification_id)
         .bind(limit)
