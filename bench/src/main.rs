@@ -12,7 +12,8 @@
 //! fills the database with a million deliveries and times the web console's
 //! pages (see [`run_console_pages`]). `workflow` and `digest` trigger
 //! workflow runs and digests and read what the webhooks say (see the
-//! `workflows` module).
+//! `workflows` module). `fanout` sends once to a topic of a million
+//! subscribers and times its background fan-out (see the `fanout` module).
 //!
 //! Results go to stdout (one JSON line per scenario), progress to stderr.
 //!
@@ -38,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, MissedTickBehavior};
 
+mod fanout;
 mod workflows;
 
 /// Linux reports process CPU times in /proc/<pid>/stat in clock ticks;
@@ -67,7 +69,8 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 #[command(name = "missive-bench", about = "Load benchmarks for missive")]
 struct Args {
     /// Scenarios to run: enqueue, batch, e2e-webhook, e2e-webhook-flow, e2e-email, latency, inbox-fanout,
-    /// console-pages, workflow, digest, or all (every one but console-pages, workflow and digest).
+    /// console-pages, workflow, digest, fanout (a send to a topic of 1,000,000 × --n subscribers),
+    /// or all (every one but console-pages, workflow, digest and fanout).
     #[arg(required = true)]
     scenarios: Vec<String>,
 
@@ -121,6 +124,7 @@ enum Scenario {
     ConsolePages,
     Workflow,
     Digest,
+    Fanout,
 }
 
 impl Scenario {
@@ -138,6 +142,7 @@ impl Scenario {
                 "console-pages" => out.push(Scenario::ConsolePages),
                 "workflow" => out.push(Scenario::Workflow),
                 "digest" => out.push(Scenario::Digest),
+                "fanout" => out.push(Scenario::Fanout),
                 "all" => out.extend([
                     Scenario::Enqueue,
                     Scenario::Batch,
@@ -148,7 +153,7 @@ impl Scenario {
                     Scenario::InboxFanout,
                 ]),
                 other => bail!(
-                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, e2e-webhook-flow, e2e-email, latency, inbox-fanout, console-pages, workflow, digest or all)"
+                    "unknown scenario {other:?} (expected enqueue, batch, e2e-webhook, e2e-webhook-flow, e2e-email, latency, inbox-fanout, console-pages, workflow, digest, fanout or all)"
                 ),
             }
         }
@@ -1442,7 +1447,7 @@ fn plan(scenario: Scenario, opts: &Options) -> Vec<(String, Load)> {
         // Measures pages, not a load: see run_console_pages.
         Scenario::ConsolePages => vec![],
         // Loads of their own: see the workflows module.
-        Scenario::Workflow | Scenario::Digest => vec![],
+        Scenario::Workflow | Scenario::Digest | Scenario::Fanout => vec![],
         Scenario::Latency => {
             let duration = Duration::from_secs_f64((10.0 * opts.scale).max(0.1));
             vec![
@@ -1531,6 +1536,17 @@ async fn run(args: Args) -> Result<bool> {
             .context("scenario digest")?;
             if let Some(e) = &report.error {
                 eprintln!("[bench] scenario digest had errors: {e}");
+                all_ok = false;
+            }
+            println!("{}", serde_json::to_string(&report)?);
+            continue;
+        }
+        if scenario == Scenario::Fanout {
+            let report = fanout::run_fanout(&opts, &client)
+                .await
+                .context("scenario fanout")?;
+            if let Some(e) = &report.error {
+                eprintln!("[bench] scenario fanout had errors: {e}");
                 all_ok = false;
             }
             println!("{}", serde_json::to_string(&report)?);

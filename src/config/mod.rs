@@ -143,6 +143,7 @@ struct RawWorker {
     poll_interval: String,
     shutdown_grace: String,
     schedule_tick: String,
+    fanout_batch: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -552,6 +553,8 @@ pub struct WorkerConfig {
     /// How often recurring schedules are looked at (a whole number of
     /// seconds that divides a minute).
     pub schedule_tick: Duration,
+    /// Subscribers a topic's fan-out admits and writes in one transaction.
+    pub fanout_batch: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -757,6 +760,13 @@ impl Config {
                 "1 to 1000",
             ));
         }
+        if raw.worker.fanout_batch == 0 || raw.worker.fanout_batch > 10_000 {
+            return Err(invalid(
+                "worker.fanout_batch",
+                raw.worker.fanout_batch,
+                "1 to 10000",
+            ));
+        }
         if raw.worker.max_in_flight_per_destination > 10_000 {
             return Err(invalid(
                 "worker.max_in_flight_per_destination",
@@ -767,6 +777,7 @@ impl Config {
         let worker = WorkerConfig {
             concurrency: raw.worker.concurrency as usize,
             batch_size: raw.worker.batch_size as usize,
+            fanout_batch: raw.worker.fanout_batch as usize,
             max_in_flight_per_destination: match raw.worker.max_in_flight_per_destination {
                 0 => (raw.worker.concurrency as usize / 2).max(1),
                 n => n as usize,

@@ -16,6 +16,7 @@ use super::page::{self, layout, render, Nav, PageResult};
 use super::session::{urlencode as enc, Session};
 use crate::domain::workflow::RUN_CHANNEL;
 use crate::service::auth::Permission;
+use crate::service::topics::{Fanout, FANOUT_CHANNEL};
 use crate::service::workflows::{run_status, RunState, StepState, MAX_RUNS_SHOWN};
 use crate::service::AppState;
 use crate::store::{DeliveryRow, NotificationRow};
@@ -98,14 +99,30 @@ async fn notification_page(
         .await
         .map_err(page::db)?
         .ok_or_else(|| page::not_found(session, &format!("There is no notification {id}.")))?;
-    let rows = state.store.deliveries_of(id).await.map_err(page::db)?;
+    // A send to a topic may have a million deliveries: the page shows
+    // 1,000 of them and links to the log for the rest.
+    let fanout = state
+        .store
+        .get_delivery(id)
+        .await
+        .map_err(page::db)?
+        .filter(|d| d.channel == FANOUT_CHANNEL);
+    let rows = match &fanout {
+        Some(_) => state.store.first_deliveries(id, 1_000).await,
+        None => state.store.deliveries_of(id).await,
+    }
+    .map_err(page::db)?;
+    let fanout = fanout.as_ref().map(Fanout::of);
     let runs = state.runs_of(&n, &rows).await.map_err(page::failed)?;
     let parent = match &n.parent_run {
         Some(run) => Some(parent_of(state, run, id).await?),
         None => None,
     };
     let run_count = rows.iter().filter(|d| d.channel == RUN_CHANNEL).count();
-    let deliveries: Vec<&DeliveryRow> = rows.iter().filter(|d| d.channel != RUN_CHANNEL).collect();
+    let deliveries: Vec<&DeliveryRow> = rows
+        .iter()
+        .filter(|d| d.channel != RUN_CHANNEL && d.channel != FANOUT_CHANNEL)
+        .collect();
     let now = now_ms();
     let log = format!("/console/deliveries?notification={}", enc(id));
     Ok(render(layout(
@@ -118,6 +135,14 @@ async fn notification_page(
             (page::flash(notice))
             @if let Some(p) = &parent { (parent_note(p)) }
             (facts(session, &n))
+            @if let Some(f) = &fanout {
+                h2 { "Fan-out to topic " code { (f.topic) } }
+                dl.facts {
+                    dt { "Status" } dd { (f.status) }
+                    dt { "Subscribers reached" } dd { (f.fanned_out) " of " (f.total) }
+                    @if let Some(e) = &f.error { dt { "Error" } dd { (e) } }
+                }
+            }
             h2 { "Data" }
             pre.data { (page::pretty_json(&n.data)) }
             h2 id="deliveries" { "Deliveries" }

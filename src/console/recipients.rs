@@ -16,7 +16,82 @@ use crate::store::DeliveryFilter;
 use crate::util::now_ms;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/console/recipients", get(lookup))
+    Router::new()
+        .route("/console/recipients", get(lookup))
+        .route("/console/topics", get(topics))
+}
+
+#[derive(Deserialize, Default)]
+struct TopicsQuery {
+    #[serde(default)]
+    after: Option<String>,
+}
+
+/// Topics on a page.
+const TOPICS_PAGE: i64 = 100;
+
+async fn topics(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<TopicsQuery>,
+) -> Response {
+    match topics_page(&state, &session, q).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// The topics by key, a page at a time, with who is subscribed reachable
+/// through the API (`GET /v1/topics/{key}/subscribers`).
+async fn topics_page(state: &AppState, session: &Session, q: TopicsQuery) -> PageResult {
+    session.require(page::RECIPIENTS)?;
+    let after = q
+        .after
+        .as_deref()
+        .filter(|a| !a.is_empty() && a.len() <= 100);
+    let mut rows = state
+        .store
+        .list_topics(after, TOPICS_PAGE + 1)
+        .await
+        .map_err(page::db)?;
+    let more = rows.len() as i64 > TOPICS_PAGE;
+    rows.truncate(TOPICS_PAGE as usize);
+    let next = if more {
+        rows.last().map(|t| t.key.clone())
+    } else {
+        None
+    };
+    Ok(render(layout(
+        "Topics",
+        Some(session),
+        Nav::Recipients,
+        html! {
+            h1 { "Topics" }
+            @if rows.is_empty() {
+                p.sub { "No topics." }
+            } @else {
+                table.grid {
+                    thead { tr { th { "Key" } th { "Name" } th { "Description" } th { "Updated" } } }
+                    tbody {
+                        @for t in &rows {
+                            tr {
+                                td { code { (t.key) } }
+                                td { (t.name) }
+                                td { (t.description.as_deref().unwrap_or("")) }
+                                td { (page::time(t.updated_at)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(n) = &next {
+                p { a href={"/console/topics?after=" (url_enc(n))} { "Next →" } }
+            }
+        },
+    )))
+}
+
+fn url_enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -40,21 +115,22 @@ async fn lookup(
 async fn lookup_page(state: &AppState, session: &Session, q: Lookup) -> PageResult {
     session.require(page::RECIPIENTS)?;
     let id = q.id.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let (profile, recent) = match id {
+    let (profile, recent, topics) = match id {
         Some(id) => {
             let filter = DeliveryFilter {
                 recipient: Some(id.to_string()),
                 ..DeliveryFilter::default()
             };
             let ids = [id.to_string()];
-            let (profiles, recent) = tokio::try_join!(
+            let (profiles, recent, topics) = tokio::try_join!(
                 state.store.get_recipients(&ids),
                 state.store.list_deliveries(&filter, None, RECENT),
+                state.store.topics_of(id),
             )
             .map_err(page::db)?;
-            (profiles.into_iter().next(), recent)
+            (profiles.into_iter().next(), recent, topics)
         }
-        None => (None, Vec::new()),
+        None => (None, Vec::new(), Vec::new()),
     };
     let devices = match &profile {
         Some(r) => state.store.list_devices(&r.id).await.map_err(page::db)?,
@@ -67,6 +143,7 @@ async fn lookup_page(state: &AppState, session: &Session, q: Lookup) -> PageResu
         Nav::Recipients,
         html! {
             h1 { "Recipients" }
+            p.sub { a href="/console/topics" { "Topics" } }
             form.inline method="get" action="/console/recipients" {
                 label { "Recipient id or address" input name="id" value=(id.unwrap_or("")) required autofocus; }
                 button type="submit" { "Look up" }
@@ -90,6 +167,12 @@ async fn lookup_page(state: &AppState, session: &Session, q: Lookup) -> PageResu
                         (preferences(&r.preferences))
                         h3 { "Push devices" }
                         (device_table(&devices))
+                        h3 { "Topics" }
+                        @if topics.is_empty() {
+                            p.sub { "Subscribed to none." }
+                        } @else {
+                            ul { @for t in &topics { li { code { (t) } } } }
+                        }
                     }
                     None => p.sub { "No stored profile for " code { (id) } ". Deliveries to it as an inline address are below." }
                 }

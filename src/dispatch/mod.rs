@@ -4,6 +4,7 @@
 //! nothing: the rows are claimed again when the lease ends.
 
 pub mod events;
+pub mod fanout;
 pub mod maintenance;
 pub mod retry;
 pub mod runs;
@@ -304,7 +305,9 @@ impl Dispatcher {
                     }
                 }
             }
-            let rows = this.spawn_runs(rows, &permits, &mut inflight).await;
+            let rows = this
+                .spawn_runs(rows, &permits, &mut inflight, &shutdown)
+                .await;
             let rows = this.throttle(rows).await;
             let rows = this.hold_busy(rows).await;
             this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
@@ -351,26 +354,27 @@ impl Dispatcher {
         }
     }
 
-    /// Starts moving on the workflow runs among `rows` (each holding a
-    /// worker); returns the deliveries.
+    /// Starts moving on the workflow runs and fanning out the sends to
+    /// topics among `rows` (each holding a worker); returns the
+    /// deliveries.
     async fn spawn_runs(
         self: &Arc<Self>,
         rows: Vec<Claimed>,
         permits: &Arc<Semaphore>,
         inflight: &mut JoinSet<()>,
+        shutdown: &CancellationToken,
     ) -> Vec<Claimed> {
         let Some(state) = &self.runs else {
             return rows;
         };
-        if !rows
-            .iter()
-            .any(|r| r.channel == crate::domain::workflow::RUN_CHANNEL)
-        {
+        let background = |r: &Claimed| {
+            r.channel == crate::domain::workflow::RUN_CHANNEL
+                || r.channel == crate::service::topics::FANOUT_CHANNEL
+        };
+        if !rows.iter().any(background) {
             return rows;
         }
-        let (runs, rows): (Vec<Claimed>, Vec<Claimed>) = rows
-            .into_iter()
-            .partition(|r| r.channel == crate::domain::workflow::RUN_CHANNEL);
+        let (runs, rows): (Vec<Claimed>, Vec<Claimed>) = rows.into_iter().partition(background);
         for row in runs {
             let permit = permits
                 .clone()
@@ -378,8 +382,13 @@ impl Dispatcher {
                 .await
                 .expect("semaphore is never closed");
             let state = state.clone();
+            let stop = shutdown.clone();
             inflight.spawn(async move {
-                runs::advance(&state, &row).await;
+                if row.channel == crate::service::topics::FANOUT_CHANNEL {
+                    fanout::fan_out(&state, &row, &stop).await;
+                } else {
+                    runs::advance(&state, &row).await;
+                }
                 drop(permit);
             });
         }

@@ -21,6 +21,7 @@ pub mod schedules;
 pub mod server;
 pub mod suppressions;
 pub mod templates;
+pub mod topics;
 pub mod versions;
 pub mod workflows;
 
@@ -45,6 +46,7 @@ pub fn routes(inbox_cors: &[String]) -> OpenApiRouter<AppState> {
         .merge(workflows::router())
         .merge(schedules::router())
         .merge(recipients::router())
+        .merge(topics::router())
         .merge(suppressions::router())
         .merge(receipts::router())
         .merge(devices::router())

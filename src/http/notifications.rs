@@ -18,6 +18,7 @@ use super::json::JsonBody;
 use super::openapi::{AuthErrors, BodyErrors, Conflict, NotFound};
 use super::AppState;
 use crate::service::send::{Accepted, SendRequest};
+use crate::service::topics::{Fanout, FANOUT_CHANNEL};
 use crate::util::{opt_rfc3339, rfc3339};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -55,7 +56,12 @@ pub struct Notification {
     /// The workflow run whose step sent it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_run: Option<String>,
+    /// Its deliveries; for a send to a topic, 1,000 of them (the
+    /// delivery log's `notification=` filter pages through them all).
     pub deliveries: Vec<Delivery>,
+    /// For a send to a topic: how far its fan-out has come.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<Fanout>,
     /// For a workflow: each recipient's run (the first 100) with its
     /// steps.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -190,7 +196,8 @@ async fn send(
 ///
 /// Scope `send`. Cancels every delivery of the notification that has not
 /// started sending; for a workflow, its runs' pending steps too, and what
-/// their steps sent that has not started sending.
+/// their steps sent that has not started sending; for a send to a topic,
+/// its fan-out too (no subscriber not yet reached gets anything).
 #[utoipa::path(
     post,
     path = "/v1/notifications/{id}/cancel",
@@ -239,7 +246,17 @@ async fn show(
         .get_notification(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no notification {id}")))?;
-    let rows = state.store.deliveries_of(&id).await?;
+    // A send to a topic has a fan-out row whose id is the notification's,
+    // and may have a million deliveries: 1,000 of them are shown.
+    let fanout = state
+        .store
+        .get_delivery(&id)
+        .await?
+        .filter(|d| d.channel == FANOUT_CHANNEL);
+    let rows = match &fanout {
+        Some(_) => state.store.first_deliveries(&id, 1_001).await?,
+        None => state.store.deliveries_of(&id).await?,
+    };
     let runs = state
         .runs_of(&n, &rows)
         .await?
@@ -267,7 +284,10 @@ async fn show(
         .collect();
     let deliveries = rows
         .iter()
-        .filter(|d| d.channel != crate::domain::workflow::RUN_CHANNEL)
+        .filter(|d| {
+            d.channel != crate::domain::workflow::RUN_CHANNEL && d.channel != FANOUT_CHANNEL
+        })
+        .take(1_000)
         .map(Delivery::from)
         .collect();
     Ok(Json(Notification {
@@ -286,6 +306,7 @@ async fn show(
         cancel_key: n.cancel_key,
         parent_run: n.parent_run,
         deliveries,
+        fanout: fanout.as_ref().map(Fanout::of),
         runs,
     }))
 }

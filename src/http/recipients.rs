@@ -43,6 +43,8 @@ pub struct Recipient {
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
+    /// The keys of the topics it is subscribed to.
+    pub topics: Vec<String>,
 }
 
 /// `{id}` in a recipient's path.
@@ -76,6 +78,7 @@ impl From<RecipientRow> for Recipient {
             chat: r.chat,
             locale: r.locale,
             timezone: r.timezone,
+            topics: Vec::new(),
         }
     }
 }
@@ -105,7 +108,9 @@ async fn upsert(
 ) -> ApiResult<(StatusCode, Json<Recipient>)> {
     caller.require(Permission::WriteRecipients)?;
     let (row, created) = state.put_recipient(&id, body.value).await?;
-    Ok(put_answer(created, row.into()))
+    let mut r = Recipient::from(row);
+    r.topics = state.store.topics_of(&id).await?;
+    Ok(put_answer(created, r))
 }
 
 /// Show a recipient profile.
@@ -130,7 +135,9 @@ async fn show(
 ) -> ApiResult<Json<Recipient>> {
     caller.require(Permission::ReadRecipients)?;
     valid_id(&id)?;
-    Ok(Json(state.recipient(&id).await?.into()))
+    let mut r = Recipient::from(state.recipient(&id).await?);
+    r.topics = state.store.topics_of(&id).await?;
+    Ok(Json(r))
 }
 
 /// Delete a recipient.

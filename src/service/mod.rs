@@ -4,7 +4,8 @@
 //! activate and archive any versioned resource (`versions`), save and
 //! dry-run workflows (`workflows`), keep recurring schedules and fire them
 //! (`schedules`),
-//! upsert and erase recipients (`recipients`), create, revoke and verify
+//! upsert and erase recipients (`recipients`), keep topics and fan out
+//! a send to one (`topics`), create, revoke and verify
 //! keys and open console sessions (`auth`). The API (`http`), the console
 //! and the CLI parse their input, call these, and map [`Error`] to their
 //! own answer. Nothing here knows about HTTP.
@@ -21,6 +22,7 @@ pub mod schedules;
 pub mod send;
 pub mod stats;
 pub mod templates;
+pub mod topics;
 pub mod versions;
 pub mod workflows;
 

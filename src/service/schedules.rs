@@ -96,9 +96,22 @@ impl AppState {
                 format!("give 1 to {MAX_SCHEDULE_RECIPIENTS} recipients"),
             ));
         }
+        let to_topic = req.to.iter().any(|r| r.topic.is_some());
+        if to_topic && req.to.len() > 1 {
+            errors.push(FieldError::new(
+                "to",
+                "a schedule for a topic has that topic as its only `to` entry",
+            ));
+        }
+        if to_topic && req.timezone.as_deref() == Some(RECIPIENT_TZ) {
+            errors.push(FieldError::new(
+                "timezone",
+                "`recipient` needs each recipient named in `to`; a topic's firings use one timezone",
+            ));
+        }
         for (i, r) in req.to.iter().enumerate() {
             check_recipient(i, r, &mut errors);
-            if !r.names_someone() {
+            if !r.names_someone() && r.topic.is_none() {
                 errors.push(FieldError::new(
                     format!("to[{i}]"),
                     "give an id or an address",

@@ -3,7 +3,7 @@
 //!
 //! [`Store`] is the sum of one trait per aggregate ([`Queue`],
 //! [`Attempts`], [`Receipts`] (and the suppression list), [`Versions`] (templates, workflows), [`Runs`],
-//! [`Schedules`], [`Recipients`], [`Keys`], [`Inbox`],
+//! [`Schedules`], [`Recipients`], [`Topics`], [`Keys`], [`Inbox`],
 //! [`Flow`], [`Upkeep`]), each in its own file with its statements, so a
 //! reader finds an aggregate's SQL next to its methods. `Arc<dyn Store>` is
 //! what the rest of missive holds; `use crate::store::prelude::*;` brings
@@ -33,6 +33,7 @@ mod rows;
 pub mod runs;
 pub mod schedules;
 pub mod sqlite;
+pub mod topics;
 pub mod upkeep;
 pub mod versions;
 pub mod writer;
@@ -51,6 +52,7 @@ pub use recipients::Recipients;
 pub use rows::*;
 pub use runs::Runs;
 pub use schedules::Schedules;
+pub use topics::Topics;
 pub use upkeep::Upkeep;
 pub use versions::{Kind, Versions};
 
@@ -62,7 +64,7 @@ use crate::flow::provider_state::SharedState;
 pub mod prelude {
     pub use super::{
         Attempts, Endpoints, Flow, Inbox, Keys, Queue, Receipts, Recipients, Runs, Schedules,
-        Store, Upkeep, Versions,
+        Store, Topics, Upkeep, Versions,
     };
 }
 
@@ -188,6 +190,7 @@ pub trait Store:
     + Runs
     + Schedules
     + Recipients
+    + Topics
     + Keys
     + Inbox
     + Flow
@@ -206,6 +209,7 @@ impl<S> Store for S where
         + Runs
         + Schedules
         + Recipients
+        + Topics
         + Keys
         + Inbox
         + Flow

@@ -269,16 +269,31 @@ where
         notification_id: &str,
         now: i64,
     ) -> StoreResult<Vec<String>> {
-        const SQL: &str = "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by \
-             request', due_at = NULL, updated_at = $2 WHERE status IN ('queued', 'scheduled', \
-             'retrying') AND (notification_id = $1 OR notification_id IN (SELECT n.id FROM \
-             notifications n JOIN deliveries r ON n.parent_run = r.id WHERE r.notification_id \
-             = $1)) RETURNING id, channel";
         let events = self
             .subscribed()
             .mask()
             .has(EventType::NotificationCompleted);
         let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        // A send to a topic first stops its fan-out (its row's id is the
+        // notification's), even mid-way: a batch being written either
+        // committed before this (and its deliveries are cancelled below,
+        // in a statement that sees them) or finds the row cancelled and
+        // writes nothing.
+        let mut channels = sqlx::query_scalar::<_, String>(
+            "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', \
+             due_at = NULL, claim_token = NULL, updated_at = $2 WHERE id = $1 AND channel = \
+             'fanout' AND status IN ('queued', 'scheduled', 'retrying', 'sending') RETURNING \
+             channel",
+        )
+        .bind(notification_id)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        const SQL: &str = "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by \
+             request', due_at = NULL, updated_at = $2 WHERE status IN ('queued', 'scheduled', \
+             'retrying') AND (notification_id = $1 OR notification_id IN (SELECT n.id FROM \
+             notifications n JOIN deliveries r ON n.parent_run = r.id WHERE r.notification_id \
+             = $1)) RETURNING id, channel";
         let cancelled: Vec<(String, String)> = sqlx::query_as(SQL)
             .bind(notification_id)
             .bind(now)
@@ -296,7 +311,8 @@ where
         if wrote {
             self.subscribed().written();
         }
-        Ok(cancelled.into_iter().map(|(_, c)| c).collect())
+        channels.extend(cancelled.into_iter().map(|(_, c)| c));
+        Ok(channels)
     }
 
     async fn retry_failed(&self, f: &DeliveryFilter, note: &str, now: i64) -> StoreResult<u64> {

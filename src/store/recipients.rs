@@ -113,6 +113,10 @@ where
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM topic_subscriptions WHERE recipient = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let token_generation: i64 = sqlx::query_scalar(INBOX_TOKEN_REVOKE)
             .bind(id)
             .fetch_one(&mut *tx)

@@ -193,6 +193,27 @@ pub struct Accept {
     /// its JSON (re-made only if deduplication changes it).
     pub answer: Accepted,
     pub answer_json: String,
+    /// For a batch of a topic's fan-out: the notification exists already,
+    /// and the batch is written only if the fan-out's row is still this
+    /// worker's and still at the place the batch starts from; its row
+    /// moves on in the same transaction.
+    pub fence: Option<Fence>,
+}
+
+/// The fan-out row's move that a batch is written with (see
+/// [`Accept::fence`]).
+#[derive(Clone, Debug)]
+pub struct Fence {
+    /// The fan-out's row in `deliveries` (its id is the notification's).
+    pub row_id: String,
+    pub token: String,
+    /// Its `content` (the place) as read before the batch.
+    pub from: String,
+    /// Its `content` after the batch.
+    pub to: String,
+    /// The end of the renewed lease; `None` when this batch is the last
+    /// (the row becomes `sent`).
+    pub lease_until: Option<i64>,
 }
 
 /// One delivery a send made (or suppressed).
@@ -210,10 +231,21 @@ pub struct DeliverySummary {
 }
 
 /// The answer to an accepted send.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Accepted {
     pub id: String,
     pub deliveries: Vec<DeliverySummary>,
+    /// For a send to a topic: `pending` (the deliveries are made in the
+    /// background; `GET /v1/notifications/{id}` shows how far). Absent
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipients: Option<String>,
+    /// For a send to a topic: the topic, and how many were subscribed when
+    /// it was accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
     /// `true` when this answers a repeated `Idempotency-Key`: nothing new
     /// was queued, and each delivery's `status` is its status now (see
     /// `GET /v1/notifications/{id}` for more). Absent otherwise.
@@ -227,6 +259,9 @@ pub enum AcceptOutcome {
     Created(String),
     /// The Idempotency-Key was already used; this is its record.
     Existing(IdempotencyRecord),
+    /// A fan-out batch whose row is no longer held (cancelled, or its
+    /// lease ended and another worker took it): nothing written.
+    Lost,
 }
 
 /// A delivery handed to a worker.

@@ -389,6 +389,7 @@ async fn accept_tx<D: Dialect>(
         && completing.is_empty()
         && accepts.iter().all(|a| {
             a.idempotency.is_none()
+                && a.fence.is_none()
                 && a.deliveries
                     .iter()
                     .all(|d| d.dedup.is_none() && d.cap.is_none())
@@ -413,6 +414,31 @@ async fn accept_tx<D: Dialect>(
     let mut outcomes = Vec::with_capacity(accepts.len());
     let mut fresh: Vec<&Accept> = Vec::with_capacity(accepts.len());
     for a in accepts {
+        if let Some(f) = &a.fence {
+            let moved = sqlx::query(
+                "UPDATE deliveries SET content = $3, status = $4, due_at = $5, claim_token = \
+                 $6, updated_at = $7 WHERE id = $1 AND claim_token = $2 AND status = 'sending' \
+                 AND content = $8",
+            )
+            .bind(&f.row_id)
+            .bind(&f.token)
+            .bind(&f.to)
+            .bind(match f.lease_until {
+                Some(_) => Status::Sending.as_str(),
+                None => Status::Sent.as_str(),
+            })
+            .bind(f.lease_until)
+            .bind(f.lease_until.map(|_| f.token.clone()))
+            .bind(crate::util::now_ms())
+            .bind(&f.from)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if moved == 0 {
+                outcomes.push(AcceptOutcome::Lost);
+                continue;
+            }
+        }
         if let Some((key_id, key, rec, expires_at)) = &a.idempotency {
             let n = a.notification.created_at;
             let r = sqlx::query(
@@ -539,7 +565,9 @@ impl Written {
         completions: &[(&[Completion], i64)],
     ) -> Written {
         let mut writes = Vec::new();
-        for chunk in fresh.chunks(INSERT_CHUNK) {
+        // A fan-out's batch belongs to a notification written before.
+        let new: Vec<&&Accept> = fresh.iter().filter(|a| a.fence.is_none()).collect();
+        for chunk in new.chunks(INSERT_CHUNK) {
             let mut rows = Rows::default();
             for a in chunk {
                 let n = &a.notification;

@@ -34,6 +34,7 @@ mod sms;
 mod startup;
 mod store_faults;
 mod templates;
+mod topics;
 mod webhook;
 mod workflow_runs;
 mod workflows;

@@ -482,6 +482,7 @@ mod tests {
                 reason: None,
             }],
             replayed: false,
+            ..Default::default()
         };
         Accept {
             notification: NotificationRow {
@@ -516,13 +517,16 @@ mod tests {
             idempotency: None,
             answer_json: serde_json::to_string(&answer).unwrap(),
             answer,
+            fence: None,
         }
     }
 
     fn won(outcome: AcceptOutcome) -> bool {
         match outcome {
             AcceptOutcome::Created(body) => !body.contains("duplicate"),
-            AcceptOutcome::Existing(_) => panic!("no Idempotency-Key was given"),
+            AcceptOutcome::Existing(_) | AcceptOutcome::Lost => {
+                panic!("no Idempotency-Key or fan-out was given")
+            }
         }
     }
 
