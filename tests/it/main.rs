@@ -19,6 +19,7 @@ mod inbox;
 mod metrics;
 mod multi_process;
 mod openapi;
+mod ops;
 mod outbound;
 mod push;
 mod receipts;
