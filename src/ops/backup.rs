@@ -37,6 +37,18 @@ pub fn postgres_advice(db: &DatabaseConfig) -> String {
     )
 }
 
+/// The owner of `path` when it is not the user running this command: a
+/// SQLite connection opened by another user (root, typically) may create
+/// the database's -wal and -shm files as that user, which the service then
+/// can't open. `None` when the file is missing or is this user's.
+pub fn foreign_owner(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(path).ok()?.uid();
+    // SAFETY: geteuid has no preconditions and can't fail.
+    let me = unsafe { libc::geteuid() };
+    (owner != me).then_some(owner)
+}
+
 /// Copies the SQLite database of `db` to `dest`.
 pub async fn sqlite(db: &DatabaseConfig, dest: &Path, force: bool) -> anyhow::Result<Backup> {
     if db.backend != Backend::Sqlite {
@@ -49,6 +61,12 @@ pub async fn sqlite(db: &DatabaseConfig, dest: &Path, force: bool) -> anyhow::Re
     if !source.exists() {
         bail!(
             "there is no database at {} (database.url); nothing to back up",
+            source.display()
+        );
+    }
+    if let Some(owner) = foreign_owner(&source) {
+        bail!(
+            "{} belongs to uid {owner}: run the backup as that user (e.g. `sudo -u missive missive backup ...`), so no file of the database is made by another",
             source.display()
         );
     }

@@ -226,6 +226,7 @@ fn data_dir(r: &mut Report, cfg: &Config) {
             )
         }
     };
+    // SAFETY: geteuid has no preconditions and can't fail.
     let me = unsafe { libc::geteuid() };
     if meta.uid() != me {
         r.warn(
@@ -486,6 +487,17 @@ async fn database(r: &mut Report, cfg: &Config) -> Option<Conn> {
                     "database",
                     format!("there is no database at {}", path.display()),
                     "run `missive migrate` as the service's user (or start missive once), or correct database.url",
+                );
+                return None;
+            }
+            if let Some(owner) = crate::ops::backup::foreign_owner(&path) {
+                r.fail(
+                    "database",
+                    format!(
+                        "{} belongs to uid {owner}, not to the user running the doctor; not opened (its -wal and -shm files could be made by the wrong user)",
+                        path.display()
+                    ),
+                    "run the doctor as the service's user, e.g. `sudo -u missive missive doctor`",
                 );
                 return None;
             }

@@ -615,3 +615,36 @@ async fn serve_tells_systemd_it_is_ready() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_users_database_is_left_unopened() {
+    // Only root can give a file away.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let db = TestDb::new(&Backend::Sqlite);
+    missive(&db, &[], &["migrate"]).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let p = db.dir.path().join(format!("missive.db{suffix}"));
+        if p.exists() {
+            std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+        }
+    }
+    let (r, checks) = doctor(&db, &[]).await;
+    assert_eq!(r.status.code(), Some(1), "{r}");
+    let c = check(&checks, "database");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("uid 65534"), "{c}");
+    let out = db.dir.path().join("copy.db");
+    let r = missive(&db, &[], &["backup", out.to_str().unwrap()]).await;
+    assert_eq!(r.status.code(), Some(1), "{r}");
+    assert!(r.stderr.contains("uid 65534"), "{r}");
+    assert!(!out.exists());
+    for suffix in ["-wal", "-shm"] {
+        let p = db.dir.path().join(format!("missive.db{suffix}"));
+        if let Ok(m) = std::fs::metadata(&p) {
+            use std::os::unix::fs::MetadataExt;
+            assert_ne!(m.uid(), 0, "{} was made by root", p.display());
+        }
+    }
+}
