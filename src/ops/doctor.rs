@@ -909,3 +909,42 @@ fn push(r: &mut Report, cfg: &Config, push: &ChannelConfig) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checklist_reads_as_text_and_json() {
+        let mut r = Report::default();
+        r.ok("config", "parsed");
+        r.warn("disk.data_dir", "900.0 MiB free", "free space");
+        assert!(!r.failed());
+        assert_eq!(r.worst(), Status::Warn);
+        r.fail("channels.email.smtp", "AUTH: 535", "check the password");
+        assert!(r.failed());
+        let text = r.text(false);
+        assert!(text.contains("ok    config"), "{text}");
+        assert!(
+            text.contains("FAIL  channels.email.smtp  AUTH: 535"),
+            "{text}"
+        );
+        assert!(text.contains("fix: check the password"), "{text}");
+        assert!(text.contains("1 ok, 1 warn, 1 failed"), "{text}");
+        let quiet = r.text(true);
+        assert!(!quiet.contains("parsed"), "{quiet}");
+        assert!(quiet.contains("AUTH: 535"), "{quiet}");
+        let j = r.json();
+        assert_eq!(j["status"], "fail");
+        assert_eq!(j["checks"][1]["status"], "warn");
+        assert!(j["checks"][0].get("fix").is_none());
+    }
+
+    #[test]
+    fn sizes_are_readable() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(3 << 30), "3.0 GiB");
+        let (free, total, _) = statvfs(Path::new("/")).unwrap();
+        assert!(free <= total && total > 0);
+    }
+}
