@@ -843,7 +843,7 @@ async fn providers(r: &mut Report, cfg: &Config) {
             "the provider's settings and credentials",
         );
     }
-    chat(r, cfg);
+    chat(r, cfg).await;
     push(r, cfg, &cfg.push);
 }
 
@@ -854,24 +854,10 @@ fn report(r: &mut Report, name: &str, res: Result<String, String>, what: &str) {
     }
 }
 
-fn chat(r: &mut Report, cfg: &Config) {
-    match crate::channels::chat::build(&cfg.chat, cfg) {
-        Ok(_) => {
-            for p in &cfg.chat.providers {
-                r.ok(
-                    &p.key,
-                    format!(
-                        "{} settings valid (not contacted: a check would post)",
-                        p.kind
-                    ),
-                );
-            }
-        }
-        Err(e) => r.fail(
-            "channels.chat",
-            format!("{e:#}"),
-            "correct the setting named",
-        ),
+async fn chat(r: &mut Report, cfg: &Config) {
+    for p in &cfg.chat.providers {
+        let res = crate::channels::chat::check(p, &cfg.chat, cfg).await;
+        report(r, &p.key, res, "the bot's token and settings");
     }
 }
 

@@ -648,3 +648,117 @@ async fn another_users_database_is_left_unopened() {
         }
     }
 }
+
+/// A stand-in for Slack's Web API and Telegram's Bot API answering only
+/// their read-only identity calls: right tokens are accepted, others not.
+/// Keeps each request's method and path (Telegram's holds the token).
+async fn fake_chat_apis() -> (String, Arc<Mutex<Vec<String>>>) {
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap| {
+        let log = log.clone();
+        async move {
+            log.lock().unwrap().push(format!("{method} {}", uri.path()));
+            let bearer = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            match (method.as_str(), uri.path()) {
+                ("POST", "/api/auth.test") if bearer == "Bearer xoxb-good" => (
+                    StatusCode::OK,
+                    json!({"ok": true, "team": "Example", "user": "missive"}).to_string(),
+                ),
+                ("POST", "/api/auth.test") => (
+                    StatusCode::OK,
+                    json!({"ok": false, "error": "invalid_auth"}).to_string(),
+                ),
+                ("GET", "/bot123:good/getMe") => (
+                    StatusCode::OK,
+                    json!({"ok": true, "result": {"username": "missive_bot"}}).to_string(),
+                ),
+                ("GET", p) if p.ends_with("/getMe") => (
+                    StatusCode::UNAUTHORIZED,
+                    json!({"ok": false, "error_code": 401, "description": "Unauthorized"})
+                        .to_string(),
+                ),
+                _ => (StatusCode::NOT_FOUND, "{}".to_string()),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_chat_bot_tokens_without_posting() {
+    let db = TestDb::new(&Backend::Sqlite);
+    missive(&db, &[], &["migrate"]).await;
+    let (base, seen) = fake_chat_apis().await;
+    let with = |slack: &str, telegram: &str| {
+        vec![
+            (
+                "MISSIVE__CHANNELS__CHAT__PROVIDERS",
+                "slack,telegram,wecom".to_string(),
+            ),
+            ("MISSIVE__CHANNELS__CHAT__SLACK__TOKEN", slack.to_string()),
+            ("MISSIVE__CHANNELS__CHAT__SLACK__BASE_URL", base.clone()),
+            (
+                "MISSIVE__CHANNELS__CHAT__SLACK__ALLOW_PRIVATE",
+                "true".into(),
+            ),
+            (
+                "MISSIVE__CHANNELS__CHAT__TELEGRAM__TOKEN",
+                telegram.to_string(),
+            ),
+            ("MISSIVE__CHANNELS__CHAT__TELEGRAM__BASE_URL", base.clone()),
+            (
+                "MISSIVE__CHANNELS__CHAT__TELEGRAM__ALLOW_PRIVATE",
+                "true".into(),
+            ),
+            (
+                "MISSIVE__CHANNELS__CHAT__WECOM__URL",
+                "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k".into(),
+            ),
+        ]
+    };
+    let bad = with("xoxb-bad", "123:bad");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (r, checks) = doctor(&db, &bad).await;
+    assert_eq!(r.status.code(), Some(1), "{r}");
+    let c = check(&checks, "channels.chat.slack");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("invalid_auth"),
+        "{c}"
+    );
+    let c = check(&checks, "channels.chat.telegram");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("401"), "{c}");
+    assert!(
+        !r.stdout.contains("123:bad") && !r.stdout.contains("xoxb-bad"),
+        "no token in the output: {r}"
+    );
+    // A robot's webhook is not called: its settings are checked only.
+    assert_eq!(check(&checks, "channels.chat.wecom")["status"], "ok");
+
+    let good = with("xoxb-good", "123:good");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (r, checks) = doctor(&db, &good).await;
+    assert!(r.status.success(), "{r}");
+    assert!(check(&checks, "channels.chat.telegram")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("@missive_bot"));
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .all(|s| s == "POST /api/auth.test" || s.ends_with("/getMe")),
+        "only identity calls: {seen:?}"
+    );
+    assert_eq!(seen.len(), 4, "{seen:?}");
+}
