@@ -427,8 +427,24 @@ impl Client {
         naming: Naming,
         idle_per_host: usize,
     ) -> reqwest::Result<Client> {
-        let http = guard
-            .client_builder()
+        Client::build(guard, timeout, naming, idle_per_host, false)
+    }
+
+    /// [`Client::new`], speaking HTTP/2 only when `http2` is set (APNs:
+    /// h2 negotiated over TLS, or with prior knowledge on a plain-http
+    /// base URL).
+    fn build(
+        guard: Guard,
+        timeout: Duration,
+        naming: Naming,
+        idle_per_host: usize,
+        http2: bool,
+    ) -> reqwest::Result<Client> {
+        let mut builder = guard.client_builder();
+        if http2 {
+            builder = builder.http2_prior_knowledge();
+        }
+        let http = builder
             .timeout(timeout)
             .connect_timeout(timeout)
             .pool_max_idle_per_host(idle_per_host)
@@ -450,6 +466,17 @@ impl Client {
     ) -> Result<Client, ConfigError> {
         let guard = Guard::new(allow_private, format!("{}.allow_private", p.key));
         Client::new(guard, timeout, Naming::Host, usize::MAX)
+            .map_err(|e| ConfigError::Read(format!("`{}`: its HTTP client: {e}", p.key)))
+    }
+
+    /// [`Client::for_provider`] over HTTP/2 only (APNs takes nothing else).
+    pub fn for_provider_http2(
+        p: &ProviderConfig,
+        allow_private: bool,
+        timeout: Duration,
+    ) -> Result<Client, ConfigError> {
+        let guard = Guard::new(allow_private, format!("{}.allow_private", p.key));
+        Client::build(guard, timeout, Naming::Host, usize::MAX, true)
             .map_err(|e| ConfigError::Read(format!("`{}`: its HTTP client: {e}", p.key)))
     }
 

@@ -862,7 +862,7 @@ impl Config {
         let push = provider_channel(
             Channel::Push.as_str(),
             raw.channels.push,
-            &["file", "webpush"],
+            &["file", "webpush", "fcm", "apns"],
         )?;
         let (longest_key, longest) = [
             ("channels.webhook.timeout", webhook.timeout),

@@ -1,5 +1,5 @@
 //! Recipients: look one up by id and see their profile, preferences, quiet
-//! hours and recent deliveries. (Deliveries to inline addresses are listed
+//! hours, push devices and recent deliveries. (Deliveries to inline addresses are listed
 //! under the address.)
 
 use axum::extract::{Query, State};
@@ -56,6 +56,10 @@ async fn lookup_page(state: &AppState, session: &Session, q: Lookup) -> PageResu
         }
         None => (None, Vec::new()),
     };
+    let devices = match &profile {
+        Some(r) => state.store.list_devices(&r.id).await.map_err(page::db)?,
+        None => Vec::new(),
+    };
     let now = now_ms();
     Ok(render(layout(
         "Recipients",
@@ -84,6 +88,8 @@ async fn lookup_page(state: &AppState, session: &Session, q: Lookup) -> PageResu
                         }
                         h3 { "Preferences" }
                         (preferences(&r.preferences))
+                        h3 { "Push devices" }
+                        (device_table(&devices))
                     }
                     None => p.sub { "No stored profile for " code { (id) } ". Deliveries to it as an inline address are below." }
                 }
@@ -141,6 +147,47 @@ fn preferences(json: &str) -> maud::Markup {
                 tbody {
                     @for (kind, name, on) in &rows {
                         tr { td { (kind) } td { (name) } td { @if *on { "yes" } @else { strong { "opted out" } } } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where a device is reached, shortened: a Web Push endpoint's host (the
+/// rest of it is a capability), the start of an FCM or APNs token.
+fn reached_at(d: &crate::store::DeviceRow) -> String {
+    if let Some(e) = &d.endpoint {
+        return url::Url::parse(e)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+    }
+    let t = d.token.as_deref().unwrap_or_default();
+    match t.char_indices().nth(12) {
+        Some((at, _)) => format!("{}…", &t[..at]),
+        None => t.to_string(),
+    }
+}
+
+/// A recipient's devices: kind, platform, app, where it is reached.
+fn device_table(devices: &[crate::store::DeviceRow]) -> maud::Markup {
+    html! {
+        @if devices.is_empty() {
+            p.sub { "None: push deliveries to this recipient reach no device." }
+        } @else {
+            table.grid.devices {
+                thead { tr { th { "Device" } th { "Kind" } th { "Platform" } th { "App" } th { "Reached at" } th { "Updated" } } }
+                tbody {
+                    @for d in devices {
+                        tr {
+                            td { code { (d.id) } }
+                            td { (d.kind) }
+                            td { (d.platform.as_deref().unwrap_or("—")) }
+                            td { (d.app.as_deref().unwrap_or("—")) }
+                            td { code { (reached_at(d)) } }
+                            td { (page::time(d.updated_at)) }
+                        }
                     }
                 }
             }

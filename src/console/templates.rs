@@ -318,6 +318,13 @@ fn editor(
                         }
                     }
                     fieldset.settings {
+                        legend { "Shared layout" }
+                        label { "Email layout" input name="layout" value=(draft.content.layout.as_deref().unwrap_or("")) placeholder="none (PUT /v1/layouts/{key} stores one)" disabled[!editable]; }
+                        @for f in ["layout", "channels"] {
+                            @if let Some(m) = draft.errors.get(f) { p.field-error { (f) ": " (m) } }
+                        }
+                    }
+                    fieldset.settings {
                         legend { "Flow control" }
                         label { "Dedup window" input name="dedup_window" value=(settings.dedup_window.as_deref().unwrap_or("")) placeholder="the configured default (24h)" disabled[!editable]; }
                         label.check { input type="checkbox" name="content_dedup" value="true" checked[settings.content_dedup] disabled[!editable]; " Deduplicate by rendered content" }
@@ -361,6 +368,7 @@ fn content_from_form(
                 settings.frequency_cap = Some(v.trim().to_string())
             }
             "content_dedup" => settings.content_dedup = v == "true",
+            "layout" if !v.trim().is_empty() => content.layout = Some(v.trim().to_string()),
             _ => {
                 let mut it = k.splitn(4, '|');
                 if let (Some("part"), Some(locale), Some(channel), Some(part)) =
@@ -601,8 +609,10 @@ mod tests {
             f("part|de|email|subject", "Hallo\r\n{{name}}"),
             f("frequency_cap", "5/1d"),
             f("content_dedup", "true"),
+            f("layout", " brand "),
         ]);
         assert!(errors.is_empty());
+        assert_eq!(c.layout.as_deref(), Some("brand"));
         assert_eq!(name, "Order shipped");
         assert_eq!(c.channels["email"].len(), 1);
         assert_eq!(c.locales["de"]["email"]["subject"], "Hallo\n{{name}}");

@@ -90,9 +90,11 @@ pub struct DeviceParams {
 ///
 /// Scope `send`. A `webpush` device is a browser's subscription as
 /// `PushSubscription.toJSON()` gives it (`endpoint`, `keys.p256dh`,
-/// `keys.auth`), with `"kind": "webpush"`; `fcm` and `apns` devices give a
-/// `token`. The same endpoint or token again replaces the device (its keys,
-/// platform, app). A recipient has at most 20 devices; the recipient must
+/// `keys.auth`), with `"kind": "webpush"`; `fcm` devices give the app's
+/// registration `token`, `apns` devices its device token (hex digits).
+/// `app` picks the push provider (the first of the device's kind whose
+/// `apps` list it). The same endpoint or token again replaces the device
+/// (its keys, platform, app). A recipient has at most 20 devices; the recipient must
 /// be stored first (404 otherwise).
 #[utoipa::path(
     put,

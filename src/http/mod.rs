@@ -9,6 +9,7 @@ pub mod error;
 pub mod health;
 pub mod inbox;
 pub mod json;
+pub mod layouts;
 pub mod metrics;
 pub mod notifications;
 pub mod openapi;
@@ -39,6 +40,7 @@ pub fn routes(inbox_cors: &[String]) -> OpenApiRouter<AppState> {
         .merge(deliveries::router())
         .merge(providers::router())
         .merge(templates::router())
+        .merge(layouts::router())
         .merge(workflows::router())
         .merge(schedules::router())
         .merge(recipients::router())

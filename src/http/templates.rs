@@ -51,6 +51,10 @@ pub struct PutTemplate {
     locales: BTreeMap<String, BTreeMap<String, Parts>>,
     #[serde(default)]
     settings: TemplateSettings,
+    /// A stored layout (`PUT /v1/layouts/{key}`) that wraps the email
+    /// `html` and `text` parts.
+    #[serde(default)]
+    layout: Option<String>,
 }
 
 /// The version a `PUT` made (or kept, when nothing changed).
@@ -78,6 +82,8 @@ pub struct Template {
     pub locales: Value,
     #[schema(value_type = TemplateSettings)]
     pub settings: Value,
+    /// The stored layout this template's email is wrapped in.
+    pub layout: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.
@@ -135,6 +141,7 @@ async fn put(
         channels: b.channels,
         locales: b.locales,
         settings: b.settings,
+        layout: b.layout,
     };
     let (version, created) =
         save(state.store.as_ref(), &state.renderer, &key, &name, &content).await?;
@@ -171,6 +178,10 @@ fn template_view(t: &Versioned, current: i64) -> Template {
             .get("settings")
             .cloned()
             .unwrap_or_else(|| json!({})),
+        layout: content
+            .get("layout")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         created_at: rfc3339(t.created_at),
         updated_at: rfc3339(t.updated_at),
         archived_at: opt_rfc3339(t.archived_at),

@@ -34,6 +34,7 @@ pub mod files;
 mod fuzz;
 pub mod helpers;
 mod pool;
+pub mod shared;
 
 /// The parts of the channel named `channel` ([`Channel::parts`]), if it
 /// is one.
@@ -59,6 +60,10 @@ pub struct TemplateContent {
     /// Flow-control settings of this template.
     #[serde(default, skip_serializing_if = "TemplateSettings::is_empty")]
     pub settings: TemplateSettings,
+    /// A stored layout (`PUT /v1/layouts/{key}`) that wraps this
+    /// template's email `html` and `text` parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
 }
 
 /// Per-template flow control: a dedup window instead of the configured
@@ -166,7 +171,7 @@ struct Inner {
     text: Handlebars<'static>,
     html: Handlebars<'static>,
     limits: RenderConfig,
-    cache: Mutex<ByteCache<(String, i64), Arc<Compiled>>>,
+    cache: Mutex<ByteCache<(String, i64, String), Arc<Compiled>>>,
     inline_cache: Mutex<ByteCache<String, Arc<Compiled>>>,
 }
 
@@ -224,9 +229,19 @@ fn step_element() -> &'static handlebars::template::TemplateElement {
     })
 }
 
-/// Compiles one part's source, refusing what could not be rendered within
-/// bounds (see [`check`]).
-fn compile_part(source: &str, max_source: usize) -> Result<Template, String> {
+/// A stored template's content, or why it can't be read.
+pub fn parse_stored(content: &str) -> Result<TemplateContent, Vec<TemplateError>> {
+    serde_json::from_str(content).map_err(|e| {
+        vec![TemplateError {
+            field: "template".into(),
+            message: format!("stored template is unreadable: {e}"),
+        }]
+    })
+}
+
+/// Parses a source within the size and nesting bounds, without the checks
+/// that need every partial it includes to be there.
+fn parse_only(source: &str, max_source: usize) -> Result<Template, String> {
     if source.len() > max_source {
         return Err(format!(
             "is {} long; a part may be at most {} (render.max_source_bytes)",
@@ -247,8 +262,13 @@ fn compile_part(source: &str, max_source: usize) -> Result<Template, String> {
             check::MAX_NESTING / 4
         ));
     }
-    let mut t =
-        Template::compile(source).map_err(|e| check::describe_compile_error(source, &scan, &e))?;
+    Template::compile(source).map_err(|e| check::describe_compile_error(source, &scan, &e))
+}
+
+/// Compiles one part's source, refusing what could not be rendered within
+/// bounds (see [`check`]).
+fn compile_part(source: &str, max_source: usize) -> Result<Template, String> {
+    let mut t = parse_only(source, max_source)?;
     check::analyse(&mut t, step_element())?;
     Ok(t)
 }
@@ -395,16 +415,11 @@ impl Renderer {
         version: i64,
         content: &str,
     ) -> Result<Arc<Compiled>, Vec<TemplateError>> {
-        let cache_key = (key.to_string(), version);
+        let cache_key = (key.to_string(), version, String::new());
         if let Some(c) = self.inner.cache.lock().unwrap().get(&cache_key) {
             return Ok(c);
         }
-        let parsed: TemplateContent = serde_json::from_str(content).map_err(|e| {
-            vec![TemplateError {
-                field: "template".into(),
-                message: format!("stored template is unreadable: {e}"),
-            }]
-        })?;
+        let parsed = parse_stored(content)?;
         let compiled = self.compile(&parsed, "channels").await?;
         let charge = cost(key.len() + content.len());
         self.inner
@@ -413,6 +428,103 @@ impl Renderer {
             .unwrap()
             .insert(cache_key, compiled.clone(), charge);
         Ok(compiled)
+    }
+
+    /// The compiled form of a stored template version with the layout and
+    /// partials it names (see [`shared`]), cached under their versions too.
+    pub async fn stored_shared(
+        &self,
+        key: &str,
+        version: i64,
+        content: &TemplateContent,
+        shared: &shared::Shared,
+    ) -> Result<Arc<Compiled>, Vec<TemplateError>> {
+        let cache_key = (key.to_string(), version, shared.fingerprint());
+        if let Some(c) = self.inner.cache.lock().unwrap().get(&cache_key) {
+            return Ok(c);
+        }
+        let composed = shared::compose(content, shared);
+        let size = serde_json::to_string(&composed).map_or(0, |t| t.len());
+        let compiled = self.compile(&composed, "channels").await?;
+        let charge = cost(key.len() + cache_key.2.len() + size);
+        self.inner
+            .cache
+            .lock()
+            .unwrap()
+            .insert(cache_key, compiled.clone(), charge);
+        Ok(compiled)
+    }
+
+    /// Checks that every part of `content` parses, on its own (before any
+    /// layout or partial is composed in, so errors point into the
+    /// template's own lines).
+    pub async fn check_syntax(
+        &self,
+        content: &TemplateContent,
+        label: &str,
+    ) -> Result<(), Vec<TemplateError>> {
+        let content = content.clone();
+        let label = label.to_string();
+        let max = self.inner.limits.max_source_bytes;
+        pool::run(move || {
+            let mut errors = Vec::new();
+            for (channel, parts) in &content.channels {
+                for (part, source) in parts {
+                    if let Err(message) = parse_only(source, max) {
+                        errors.push(TemplateError {
+                            field: format!("{label}.{channel}.{part}"),
+                            message,
+                        });
+                    }
+                }
+            }
+            for (locale, chs) in &content.locales {
+                for (channel, parts) in chs {
+                    for (part, source) in parts {
+                        if let Err(message) = parse_only(source, max) {
+                            errors.push(TemplateError {
+                                field: format!("locales.{locale}.{channel}.{part}"),
+                                message,
+                            });
+                        }
+                    }
+                }
+            }
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(errors)
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err(crashed("channels")))
+    }
+
+    /// Checks that each named source (of a layout or partial) parses on
+    /// its own.
+    pub async fn check_sources(
+        &self,
+        sources: Vec<(String, String)>,
+    ) -> Result<(), Vec<TemplateError>> {
+        let max = self.inner.limits.max_source_bytes;
+        pool::run(move || {
+            let errors: Vec<TemplateError> = sources
+                .iter()
+                .filter_map(|(field, source)| {
+                    parse_only(source, max).err().map(|message| TemplateError {
+                        field: field.clone(),
+                        message,
+                    })
+                })
+                .collect();
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(errors)
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err(crashed("source")))
     }
 
     /// The compiled form of inline content (`content` in a send request),

@@ -23,6 +23,8 @@ pub const MAX_DEVICES: usize = 20;
 pub const MAX_ENDPOINT_BYTES: usize = 2048;
 /// The longest FCM or APNs token taken.
 pub const MAX_TOKEN_BYTES: usize = 4096;
+/// The longest APNs device token taken (Apple's are 64 hex digits).
+pub const MAX_APNS_TOKEN: usize = 200;
 /// The longest `platform` or `app`.
 pub const MAX_LABEL_BYTES: usize = 255;
 
@@ -54,7 +56,9 @@ pub struct PutDeviceBody {
     /// Free text, e.g. `android`, `ios`, `chrome`.
     #[serde(default)]
     pub platform: Option<String>,
-    /// The app (APNs topic / bundle id, FCM app), if it matters.
+    /// The app (its bundle id or package name). A device goes to the
+    /// first push provider of its kind whose `apps` list this app (or
+    /// that lists none).
     #[serde(default)]
     pub app: Option<String>,
     /// Ignored: `PushSubscription.toJSON()` has it (usually null).
@@ -180,6 +184,18 @@ fn validate(recipient: &str, b: PutDeviceBody, now: i64) -> Result<DeviceRow> {
                     errors.push(FieldError::new(
                         "token",
                         format!("1 to {MAX_TOKEN_BYTES} printable ASCII characters"),
+                    ))
+                }
+                // APNs device tokens are hex (64 digits today); they go
+                // into the request's path.
+                Some(t)
+                    if b.kind == "apns"
+                        && (t.len() > MAX_APNS_TOKEN
+                            || !t.bytes().all(|c| c.is_ascii_hexdigit())) =>
+                {
+                    errors.push(FieldError::new(
+                        "token",
+                        format!("an APNs device token: 1 to {MAX_APNS_TOKEN} hex digits"),
                     ))
                 }
                 Some(_) => {}

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod deliveries;
 pub mod devices;
 mod error;
+pub mod layouts;
 pub mod receipts;
 pub mod recipients;
 pub mod schedules;

@@ -456,6 +456,7 @@ impl Sender<'_> {
                     channels: channels.clone(),
                     locales: BTreeMap::new(),
                     settings: Default::default(),
+                    layout: None,
                 };
                 let compiled = self.renderer.inline(&content).await.map_err(|errs| {
                     Error::Invalid(errs.into_iter().map(FieldError::from).collect())
@@ -476,13 +477,14 @@ impl Sender<'_> {
                         format!("template `{key}` is archived"),
                     ));
                 }
-                let compiled = self
-                    .renderer
-                    .stored(&row.key, row.version, &row.content)
-                    .await
-                    .map_err(|errs| {
-                        Error::Invalid(errs.into_iter().map(FieldError::from).collect())
-                    })?;
+                let compiled = super::layouts::stored_template(
+                    self.store,
+                    &self.renderer,
+                    &row.key,
+                    row.version,
+                    &row.content,
+                )
+                .await?;
                 Ok((compiled, Some(row.key), Some(row.version)))
             }
         }

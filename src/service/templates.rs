@@ -13,13 +13,9 @@ use super::{AppState, Error, Result};
 use crate::domain::check::check_timezone;
 pub use crate::domain::check::valid_key;
 use crate::domain::FieldError;
-use crate::render::{Parts, Renderer, TemplateContent, TemplateError};
+use crate::render::{Parts, Renderer, TemplateContent};
 use crate::store::{Kind, Store};
 use crate::util::now_ms;
-
-fn invalid(errs: Vec<TemplateError>) -> Error {
-    Error::Invalid(errs.into_iter().map(FieldError::from).collect())
-}
 
 /// Saves a new version of `key` if `content` compiles and differs from the
 /// current one. Returns (version, whether it is new).
@@ -42,10 +38,7 @@ pub async fn save(
             "give content for at least one channel",
         ));
     }
-    renderer
-        .compile(content, "channels")
-        .await
-        .map_err(invalid)?;
+    super::layouts::compile_template(store, renderer, content, "channels").await?;
     let text = serde_json::to_string(content).expect("template content serialises");
     Ok(store
         .put_version(Kind::Template, key, name, &text, now_ms())
@@ -98,20 +91,25 @@ impl AppState {
                         "give either a version or a draft, not both",
                     ));
                 }
-                let c = self
-                    .renderer
-                    .compile(&draft, "channels")
-                    .await
-                    .map_err(invalid)?;
+                let c = super::layouts::compile_template(
+                    self.store.as_ref(),
+                    &self.renderer,
+                    &draft,
+                    "channels",
+                )
+                .await?;
                 (None, c)
             }
             None => {
                 let t = self.versioned(Kind::Template, key, req.version).await?;
-                let c = self
-                    .renderer
-                    .stored(&t.key, t.version, &t.content)
-                    .await
-                    .map_err(invalid)?;
+                let c = super::layouts::stored_template(
+                    self.store.as_ref(),
+                    &self.renderer,
+                    &t.key,
+                    t.version,
+                    &t.content,
+                )
+                .await?;
                 (Some(t.version), c)
             }
         };

@@ -65,13 +65,20 @@ pub async fn check(store: &dyn Store, renderer: &Renderer, def: &Value) -> Resul
                     ));
                     continue;
                 }
-                Some(t) => match renderer.stored(&t.key, t.version, &t.content).await {
-                    Ok(c) => c.channels().to_vec(),
-                    Err(e) => {
-                        errors.extend(e.into_iter().map(FieldError::from));
-                        continue;
+                Some(t) => {
+                    match super::layouts::stored_template(
+                        store, renderer, &t.key, t.version, &t.content,
+                    )
+                    .await
+                    {
+                        Ok(c) => c.channels().to_vec(),
+                        Err(Error::Invalid(e)) => {
+                            errors.extend(e);
+                            continue;
+                        }
+                        Err(e) => return Err(e),
                     }
-                },
+                }
             },
             (None, Some(parts)) => {
                 let label = format!("{at}.content");
@@ -90,6 +97,7 @@ pub async fn check(store: &dyn Store, renderer: &Renderer, def: &Value) -> Resul
                     channels,
                     locales: BTreeMap::new(),
                     settings: Default::default(),
+                    layout: None,
                 };
                 match renderer.compile(&content, &label).await {
                     Ok(c) => c.channels().to_vec(),

@@ -1,4 +1,4 @@
-//! Versioned resources (templates, workflows): every change adds an
+//! Versioned resources (templates, workflows, layouts, partials): every change adds an
 //! immutable version, one of which is current; a resource can be rolled
 //! back to any version and archived. One set of statements serves every
 //! kind, each kind with its own pair of tables.
@@ -13,6 +13,8 @@ use super::{StoreResult, VersionRow, Versioned, VersionedSummary};
 pub enum Kind {
     Template,
     Workflow,
+    Layout,
+    Partial,
 }
 
 /// The statements of one kind, written once for every kind.
@@ -119,12 +121,16 @@ macro_rules! sql {
 
 static TEMPLATES: Sql = sql!("templates", "template_versions", "template_key");
 static WORKFLOWS: Sql = sql!("workflows", "workflow_versions", "workflow_key");
+static LAYOUTS: Sql = sql!("layouts", "layout_versions", "layout_key");
+static PARTIALS: Sql = sql!("partials", "partial_versions", "partial_key");
 
 impl Kind {
     fn sql(self) -> &'static Sql {
         match self {
             Kind::Template => &TEMPLATES,
             Kind::Workflow => &WORKFLOWS,
+            Kind::Layout => &LAYOUTS,
+            Kind::Partial => &PARTIALS,
         }
     }
 
@@ -133,6 +139,8 @@ impl Kind {
         match self {
             Kind::Template => "template",
             Kind::Workflow => "workflow",
+            Kind::Layout => "layout",
+            Kind::Partial => "partial",
         }
     }
 }

@@ -91,9 +91,15 @@ async fn devices_are_added_replaced_listed_bounded_and_deleted() {
         let r = app.put("/v1/recipients/u_p/devices", &subscription(&long)).await;
         assert_eq!(fields(r).await, ["endpoint"]);
         let r = app
-            .put("/v1/recipients/u_p/devices", &json!({"kind": "apns", "token": "t", "platform": ""}))
+            .put("/v1/recipients/u_p/devices", &json!({"kind": "apns", "token": "a1b2", "platform": ""}))
             .await;
         assert_eq!(fields(r).await, ["platform"]);
+        // An APNs token is hex: it goes into the request's path.
+        let r = app
+            .put("/v1/recipients/u_p/devices", &json!({"kind": "apns", "token": "../x?y"}))
+            .await;
+        assert_eq!(r.status(), 422);
+        assert_eq!(fields(r).await, ["token"]);
 
         // At most 20 devices; replacing one is still allowed at the bound.
         for i in 0..18 {

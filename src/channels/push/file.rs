@@ -29,4 +29,8 @@ impl PushProvider for Outbox {
         out.add_whole(r);
         out
     }
+
+    fn device_kind(&self) -> Option<&str> {
+        None
+    }
 }

@@ -410,6 +410,10 @@ impl PushProvider for WebPush {
         out
     }
 
+    fn device_kind(&self) -> Option<&str> {
+        Some("webpush")
+    }
+
     fn vapid_public_key(&self) -> Option<String> {
         Some(self.vapid.public_key())
     }

@@ -105,6 +105,7 @@ function draftOf(form) {
   if (v("dedup_window")?.value) draft.settings.dedup_window = v("dedup_window").value.trim();
   if (v("frequency_cap")?.value) draft.settings.frequency_cap = v("frequency_cap").value.trim();
   if (v("content_dedup")?.checked) draft.settings.content_dedup = true;
+  if (v("layout")?.value.trim()) draft.layout = v("layout").value.trim();
   return draft;
 }
 
