@@ -380,7 +380,7 @@ fn disk(r: &mut Report, cfg: &Config) {
                 detail,
                 "free space now: at a full disk sends are refused (503 store-full); lower maintenance.retention or grow the filesystem",
             );
-        } else if free < DISK_WARN_BYTES || pct < 5.0 {
+        } else if free < DISK_WARN_BYTES || (pct < 5.0 && free < 10 * DISK_WARN_BYTES) {
             r.warn(
                 name,
                 detail,

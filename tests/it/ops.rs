@@ -208,7 +208,9 @@ async fn doctor_fails_an_unmigrated_or_unreachable_database() {
             assert_eq!(c["status"], "ok", "{c}");
             assert!(c["detail"].as_str().unwrap().contains("PostgreSQL"), "{c}");
         } else {
-            assert_eq!(check(&checks, "disk.data_dir")["status"], "ok");
+            // Its status depends on this machine's disk; it is there.
+            let c = check(&checks, "disk.data_dir");
+            assert!(c["detail"].as_str().unwrap().contains("free of"), "{c}");
         }
         // Text output: one line per check, and the summary.
         let r = missive(&db, &[], &["doctor"]).await;
@@ -761,4 +763,88 @@ async fn doctor_checks_chat_bot_tokens_without_posting() {
         "only identity calls: {seen:?}"
     );
     assert_eq!(seen.len(), 4, "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reads_the_push_providers_key_files() {
+    use base64::Engine as _;
+    use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    let db = TestDb::new(&Backend::Sqlite);
+    missive(&db, &[], &["migrate"]).await;
+    let keys = tempfile::tempdir().unwrap();
+    let der = EcdsaKeyPair::generate_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        &ring::rand::SystemRandom::new(),
+    )
+    .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let lines: Vec<String> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    let p8 = keys.path().join("AuthKey_ABC123DEFG.p8");
+    std::fs::write(
+        &p8,
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        ),
+    )
+    .unwrap();
+    let bad = keys.path().join("bad.p8");
+    std::fs::write(
+        &bad,
+        "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LW5vdC1hLWtleQ==\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let missing = keys.path().join("service-account.json");
+    let with = |key_file: &std::path::Path| {
+        vec![
+            ("MISSIVE__CHANNELS__PUSH__PROVIDERS", "apns,fcm".to_string()),
+            (
+                "MISSIVE__CHANNELS__PUSH__APNS__KEY_FILE",
+                key_file.display().to_string(),
+            ),
+            ("MISSIVE__CHANNELS__PUSH__APNS__KEY_ID", "ABC123DEFG".into()),
+            (
+                "MISSIVE__CHANNELS__PUSH__APNS__TEAM_ID",
+                "TEAM123456".into(),
+            ),
+            (
+                "MISSIVE__CHANNELS__PUSH__APNS__TOPIC",
+                "com.example.app".into(),
+            ),
+            (
+                "MISSIVE__CHANNELS__PUSH__FCM__CREDENTIALS_FILE",
+                missing.display().to_string(),
+            ),
+        ]
+    };
+    let good = with(&p8);
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (r, checks) = doctor(&db, &good).await;
+    assert_eq!(r.status.code(), Some(1), "{r}");
+    assert_eq!(
+        check(&checks, "channels.push.apns")["status"],
+        "ok",
+        "{checks:#?}"
+    );
+    let c = check(&checks, "channels.push.fcm");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("credentials_file"),
+        "{c}"
+    );
+
+    let broken = with(&bad);
+    let broken: Vec<(&str, &str)> = broken.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (r, checks) = doctor(&db, &broken).await;
+    let c = check(&checks, "channels.push.apns");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("key_file"), "{c}");
+    assert!(
+        !r.stdout.contains("c2VjcmV0"),
+        "the key is never shown: {r}"
+    );
 }

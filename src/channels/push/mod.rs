@@ -452,7 +452,9 @@ pub fn needs_generated_key(cfg: &ChannelConfig) -> bool {
 
 /// Checks one `channels.push` provider without sending (`missive
 /// doctor`): a `webpush` table's subject and VAPID keys parse (its own,
-/// or `generated`, the one kept in the database and the data dir).
+/// or `generated`, the one kept in the database and the data dir); an
+/// `fcm` table's service account file and an `apns` table's signing key
+/// file are readable and parse.
 pub fn check(
     p: &crate::config::ProviderConfig,
     cfg: &ChannelConfig,
@@ -468,6 +470,17 @@ pub fn check(
                 key.chars().take(12).collect::<String>()
             ))
         }
+        "fcm" => fcm::Fcm::new(p, cfg.timeout)
+            .map(|_| {
+                "service account credentials file readable and valid (not contacted: a request would send)"
+                    .into()
+            })
+            .map_err(|e| format!("{e:#}")),
+        "apns" => apns::Apns::new(p, cfg.timeout)
+            .map(|_| {
+                "signing key file readable and valid (not contacted: a request would send)".into()
+            })
+            .map_err(|e| format!("{e:#}")),
         "file" => Ok("writes JSON files to the outbox (nothing to contact)".into()),
         other => Err(format!(
             "`{}.type`: unknown push provider type `{other}`",
