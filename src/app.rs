@@ -241,6 +241,11 @@ impl App {
         let mut tasks = tokio::task::JoinSet::new();
         let cfg = state.config.clone();
         tasks.spawn(state.providers.clone().run(stop_work.clone()));
+        tasks.spawn(dispatch::events::refresh_subscriptions(
+            state.store.clone(),
+            cfg.events.refresh,
+            stop_work.clone(),
+        ));
         if let Some(d) = self.dispatcher {
             tasks.spawn(d.run(stop_work.clone()));
             tasks.spawn(dispatch::maintenance::run(
@@ -253,6 +258,12 @@ impl App {
                 cfg.worker.schedule_tick,
                 stop_work.clone(),
             ));
+            let events = dispatch::events::EventSender::new(
+                state.store.clone(),
+                &cfg,
+                state.metrics.clone(),
+            )?;
+            tasks.spawn(events.run(stop_work.clone()));
         }
         let has_listener = self.listener.is_some();
         if has_listener {

@@ -214,6 +214,8 @@ pub struct Metrics {
     steps: Family<StepLabels, Counter>,
     digest_size: Histogram,
     firings: Family<OutcomeLabels, Counter>,
+    event_attempts: Family<OutcomeLabels, Counter>,
+    endpoints_disabled: Counter,
 }
 
 impl Default for Metrics {
@@ -245,6 +247,8 @@ impl Metrics {
                 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
             ]),
             firings: Family::default(),
+            event_attempts: Family::default(),
+            endpoints_disabled: Counter::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -333,7 +337,31 @@ impl Metrics {
             "Recurring schedules' due firings, by outcome (fired, duplicate: another process or pass fired it, failed)",
             m.firings.clone(),
         );
+        r.register(
+            "event_attempts",
+            "Attempts to send a status event to a registered endpoint, by outcome (ok, failed)",
+            m.event_attempts.clone(),
+        );
+        r.register(
+            "endpoints_disabled",
+            "Endpoints disabled because every attempt failed for events.disable_after",
+            m.endpoints_disabled.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// One attempt to send a status event: `ok` or `failed`.
+    pub fn event_attempt(&self, ok: bool) {
+        self.event_attempts
+            .get_or_create(&OutcomeLabels {
+                outcome: if ok { "ok" } else { "failed" },
+            })
+            .inc();
+    }
+
+    /// An endpoint was disabled for failing.
+    pub fn endpoint_disabled(&self) {
+        self.endpoints_disabled.inc();
     }
 
     /// `n` workflow runs did `event`.

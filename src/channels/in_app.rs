@@ -122,6 +122,7 @@ mod tests {
             attempt: 1,
             address: "u_1",
             content,
+            list_unsubscribe: None,
         };
         let m = new_message(&msg, "m1".into(), 42);
         assert_eq!(
@@ -144,6 +145,7 @@ mod tests {
         let m = new_message(
             &Message {
                 content: &empty,
+                list_unsubscribe: None,
                 ..msg
             },
             "m2".into(),
@@ -164,6 +166,7 @@ mod tests {
                 attempt: 1,
                 address: "u_1",
                 content: content.as_object().unwrap(),
+                list_unsubscribe: None,
             };
             new_message(&m, "m1".into(), 1)
         };

@@ -106,6 +106,9 @@ pub struct Message<'a> {
     pub address: &'a str,
     /// Rendered parts, as stored on the delivery.
     pub content: &'a serde_json::Map<String, serde_json::Value>,
+    /// Email: the recipient's signed one-click unsubscribe URL (marketing
+    /// mail to a stored recipient, with `server.public_url` set).
+    pub list_unsubscribe: Option<&'a str>,
 }
 
 #[async_trait]

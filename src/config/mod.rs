@@ -51,11 +51,20 @@ struct Raw {
     render: RawRender,
     receipts: RawReceipts,
     log: RawLog,
+    events: RawEvents,
 }
 
 #[derive(Debug, Deserialize)]
 struct RawLog {
     format: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawEvents {
+    secret_grace: String,
+    disable_after: String,
+    refresh: String,
+    concurrency: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +106,7 @@ struct RawConsole {
 #[derive(Debug, Deserialize)]
 struct RawInbox {
     token_ttl: String,
+    preference_link_ttl: String,
     heartbeat: String,
     max_connections: u64,
     max_connections_per_recipient: u64,
@@ -241,6 +251,7 @@ pub struct Config {
     pub render: RenderConfig,
     pub receipts: ReceiptsConfig,
     pub log: LogConfig,
+    pub events: EventsConfig,
 }
 
 /// How log lines are written to stderr.
@@ -255,6 +266,22 @@ pub enum LogFormat {
 #[derive(Clone, Debug)]
 pub struct LogConfig {
     pub format: LogFormat,
+}
+
+/// Status events to registered endpoints. They are sent with the webhook
+/// channel's client settings (`allow_private`, `timeout`) and retry
+/// schedule.
+#[derive(Clone, Debug)]
+pub struct EventsConfig {
+    /// How long an endpoint's previous secret still signs after a rotation.
+    pub secret_grace: Duration,
+    /// An endpoint whose attempts have all failed for this long is disabled.
+    pub disable_after: Duration,
+    /// How often each process reads which event types enabled endpoints
+    /// want (a change made through this process applies at once).
+    pub refresh: Duration,
+    /// Events sent at once.
+    pub concurrency: usize,
 }
 
 /// Receipts from providers: how each source's calls are authenticated.
@@ -284,6 +311,8 @@ pub struct ConsoleConfig {
 #[derive(Clone, Debug)]
 pub struct InboxConfig {
     pub token_ttl: Duration,
+    /// How long a preference or unsubscribe link stays valid.
+    pub preference_link_ttl: Duration,
     /// SSE comment / WebSocket ping interval on idle streams.
     pub heartbeat: Duration,
     /// Open streams (SSE and WebSocket) in this process.
@@ -977,6 +1006,18 @@ impl Config {
             console,
             render: render(raw.render)?,
             receipts,
+            events: EventsConfig {
+                secret_grace: duration("events.secret_grace", &raw.events.secret_grace)?,
+                disable_after: positive_duration(
+                    "events.disable_after",
+                    &raw.events.disable_after,
+                )?,
+                refresh: positive_duration("events.refresh", &raw.events.refresh)?,
+                concurrency: match raw.events.concurrency {
+                    n @ 1..=256 => n,
+                    n => return Err(invalid("events.concurrency", n, "a number from 1 to 256")),
+                },
+            },
         })
     }
 }
@@ -1071,6 +1112,17 @@ fn inbox(raw: RawInbox) -> Result<InboxConfig, ConfigError> {
     Ok(InboxConfig {
         token_secret: Hidden(token_secret),
         token_ttl,
+        preference_link_ttl: {
+            let ttl = positive_duration("inbox.preference_link_ttl", &raw.preference_link_ttl)?;
+            if ttl > Duration::from_secs(400 * 86_400) {
+                return Err(invalid(
+                    "inbox.preference_link_ttl",
+                    &raw.preference_link_ttl,
+                    "at most 400d",
+                ));
+            }
+            ttl
+        },
         heartbeat: positive_duration("inbox.heartbeat", &raw.heartbeat)?,
         max_connections: raw.max_connections as usize,
         max_connections_per_recipient: raw.max_connections_per_recipient as usize,

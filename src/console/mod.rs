@@ -10,10 +10,12 @@
 //! API. Every response carries the headers in [`security_headers`].
 
 mod deliveries;
+mod endpoints;
 mod keys;
 mod notifications;
 pub mod overview;
 pub mod page;
+mod preferences;
 mod recipients;
 mod schedules;
 pub mod session;
@@ -54,7 +56,9 @@ pub fn router() -> Router<AppState> {
         .merge(schedules::router())
         .merge(recipients::router())
         .merge(suppressions::router())
+        .merge(endpoints::router())
         .merge(keys::router())
+        .merge(preferences::router())
 }
 
 /// The console's Content-Security-Policy. Scripts and stylesheets come
@@ -76,7 +80,9 @@ pub async fn security_headers(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let console = req.uri().path().starts_with("/console");
+    let path = req.uri().path();
+    let console =
+        path.starts_with("/console") || path.starts_with("/p/") || path.starts_with("/u/");
     let mut resp = next.run(req).await;
     if !console {
         return resp;

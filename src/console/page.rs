@@ -17,6 +17,7 @@ pub enum Nav {
     Schedules,
     Recipients,
     Suppressions,
+    Endpoints,
     Keys,
     None,
 }
@@ -47,6 +48,7 @@ pub const NAV: &[(Nav, &str, &str, &[Permission])] = &[
         "Suppressions",
         SUPPRESSIONS,
     ),
+    (Nav::Endpoints, "/console/endpoints", "Endpoints", ENDPOINTS),
     (Nav::Keys, "/console/keys", "API keys", KEYS),
 ];
 
@@ -69,6 +71,8 @@ pub const RECIPIENTS: &[Permission] = &[Permission::ReadRecipients, Permission::
 pub const SUPPRESSIONS: &[Permission] = &[Permission::ReadSuppressions];
 /// Adding and removing suppressions.
 pub const MANAGE_SUPPRESSIONS: &[Permission] = &[Permission::ManageSuppressions];
+/// Endpoints and their attempt logs: `GET /v1/endpoints`.
+pub const ENDPOINTS: &[Permission] = &[Permission::ReadEndpoints];
 /// API keys: admin only (there is no API for them; the CLI makes them).
 pub const KEYS: &[Permission] = &[Permission::ManageKeys];
 

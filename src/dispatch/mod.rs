@@ -3,6 +3,7 @@
 //! and the delivery's next state. A process that dies holding a lease loses
 //! nothing: the rows are claimed again when the lease ends.
 
+pub mod events;
 pub mod maintenance;
 pub mod retry;
 pub mod runs;
@@ -494,6 +495,12 @@ impl Dispatcher {
                     SendResult::failed(&row.channel, format!("stored content is unreadable: {e}"))
                 }
                 (Some(ch), Ok(content)) => {
+                    let unsubscribe = match &self.runs {
+                        Some(state) if row.channel == "email" && row.category == "marketing" => {
+                            state.unsubscribe_url(&row.recipient, &row.category).await
+                        }
+                        _ => None,
+                    };
                     ch.send(&Message {
                         delivery_id: &row.id,
                         notification_id: &row.notification_id,
@@ -502,6 +509,7 @@ impl Dispatcher {
                         attempt: (number - row.retry_base).max(1),
                         address: &row.address,
                         content: &content,
+                        list_unsubscribe: unsubscribe.as_deref(),
                     })
                     .await
                 }

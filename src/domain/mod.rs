@@ -8,6 +8,7 @@ mod word;
 pub mod channel;
 pub mod chat;
 pub mod check;
+pub mod event;
 pub mod field;
 pub mod locale;
 pub mod outcome;

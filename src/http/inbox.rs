@@ -31,7 +31,8 @@ use utoipa_axum::routes;
 
 use super::auth::{bearer, Caller, Permission};
 use super::error::{ApiError, ApiResult, FieldError};
-use super::openapi::{AuthErrors, Invalid, NotFound};
+use super::json::JsonBody;
+use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
 use super::recipients::{valid_id, IdParam};
 use super::AppState;
 use crate::inbox::feed::{feed, End, Guard, Item};
@@ -54,6 +55,7 @@ pub fn router(cors_origins: &[String]) -> OpenApiRouter<AppState> {
     };
     OpenApiRouter::new()
         .routes(routes!(issue_token, revoke_tokens))
+        .routes(routes!(preference_link))
         .merge(inbox)
 }
 
@@ -262,6 +264,93 @@ async fn issue_token(
             recipient: id,
             expires_at: rfc3339(expires_at),
             expires_in: ttl.as_secs_f64().ceil() as u64,
+        }),
+    ))
+}
+
+/// What a preference link is made for.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceLinkRequest {
+    /// A category (`transactional` or `marketing`): the link's one-click
+    /// unsubscribe (`POST /u/{token}`) turns it off. Without one, the link
+    /// opens the preference page only.
+    #[serde(default)]
+    category: Option<String>,
+}
+
+/// A recipient's preference link.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreferenceLink {
+    pub recipient: String,
+    /// `/p/{token}`: the preference page, no login needed. Absolute when
+    /// `server.public_url` is set.
+    pub url: String,
+    /// `/u/{token}`: RFC 8058 one-click unsubscribe (POST) from the
+    /// category; a GET shows the preference page. Only with a category.
+    pub unsubscribe_url: Option<String>,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// Make a preference link.
+///
+/// Scope `send`. A link for the recipient's own preference page (channels
+/// and categories on or off, its topics), valid for
+/// `inbox.preference_link_ttl` without a login, for this recipient only.
+/// Revoked with the recipient's tokens (`DELETE .../token`).
+#[utoipa::path(
+    post,
+    path = "/v1/recipients/{id}/preference-link",
+    operation_id = "make_preference_link",
+    tag = "recipients",
+    security(("api_key" = [])),
+    params(IdParam),
+    request_body = PreferenceLinkRequest,
+    responses(
+        (status = 201, description = "The link", body = PreferenceLink),
+        AuthErrors, BodyErrors, NotFound
+    )
+)]
+async fn preference_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody<PreferenceLinkRequest>,
+) -> ApiResult<(
+    StatusCode,
+    [(HeaderName, &'static str); 1],
+    Json<PreferenceLink>,
+)> {
+    caller.require(Permission::Send)?;
+    valid_id(&id)?;
+    let category = body.value.category;
+    if let Some(c) = &category {
+        match crate::domain::Category::parse(c) {
+            Ok(crate::domain::Category::Auth) => {
+                return Err(ApiError::invalid(
+                    "category",
+                    "auth messages can't be turned off",
+                ))
+            }
+            Ok(_) => {}
+            Err(m) => return Err(ApiError::invalid("category", m)),
+        }
+    }
+    state.recipient(&id).await?;
+    let (token, expires_at) = state
+        .inbox
+        .preference_token(&id, category.as_deref())
+        .await?;
+    let base = state.config.server.public_url.clone().unwrap_or_default();
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(PreferenceLink {
+            recipient: id,
+            url: format!("{base}/p/{token}"),
+            unsubscribe_url: category.map(|_| format!("{base}/u/{token}")),
+            expires_at: rfc3339(expires_at),
         }),
     ))
 }

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod deliveries;
 pub mod devices;
+pub mod endpoints;
 pub mod error;
 pub mod health;
 pub mod inbox;
@@ -47,6 +48,7 @@ pub fn routes(inbox_cors: &[String]) -> OpenApiRouter<AppState> {
         .merge(suppressions::router())
         .merge(receipts::router())
         .merge(devices::router())
+        .merge(endpoints::router())
         .merge(inbox::router(inbox_cors))
         .merge(health::router())
         .merge(openapi::router())

@@ -290,6 +290,39 @@ impl Inbox {
         g.insert(recipient.to_string(), (generation, Instant::now()));
     }
 
+    /// A preference link's token for `recipient` (with `category`: an
+    /// unsubscribe link that turns that category off) and its expiry,
+    /// signed with the recipient's current token generation.
+    pub async fn preference_token(
+        &self,
+        recipient: &str,
+        category: Option<&str>,
+    ) -> StoreResult<(String, i64)> {
+        let generation = self.store.inbox_token_generation(recipient).await?;
+        self.remember_generation(recipient, generation);
+        let expires_at = now_ms() + self.cfg.preference_link_ttl.as_millis() as i64;
+        Ok((
+            token::sign_preferences(&self.key, recipient, category, expires_at, generation),
+            expires_at,
+        ))
+    }
+
+    /// Checks a preference link: signature, expiry, and that its
+    /// recipient's tokens were not revoked since it was made.
+    pub async fn verify_preference_token(
+        &self,
+        token: &str,
+    ) -> Result<token::PreferenceClaims, VerifyError> {
+        let claims = token::verify_preferences(&self.key, token, now_ms())?;
+        self.check_claims(&Claims {
+            recipient: claims.recipient.clone(),
+            expires_at: claims.expires_at,
+            generation: claims.generation,
+        })
+        .await?;
+        Ok(claims)
+    }
+
     /// Revokes every token issued for `recipient` so far.
     pub async fn revoke_tokens(&self, recipient: &str) -> StoreResult<()> {
         let generation = self.store.revoke_inbox_tokens(recipient).await?;

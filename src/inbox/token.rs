@@ -110,12 +110,136 @@ pub fn verify(key: &TokenKey, token: &str, now_ms: i64) -> Result<Claims, TokenE
     })
 }
 
+/// How every preference link's token starts.
+pub const PREFERENCES_PREFIX: &str = "mpt1.";
+
+/// Signed along with a preference link's claims: an inbox token is not a
+/// preference link, nor the other way round.
+const PREFERENCES_PURPOSE: &[u8] = b"missive preference link v1\n";
+
+/// What a valid preference link says: whose preferences it opens, and
+/// (for an unsubscribe link) which category it turns off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreferenceClaims {
+    pub recipient: String,
+    pub category: Option<String>,
+    /// Unix ms.
+    pub expires_at: i64,
+    pub generation: i64,
+}
+
+fn preferences_mac(key: &TokenKey, body: &str) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes any key length");
+    mac.update(PREFERENCES_PURPOSE);
+    mac.update(body.as_bytes());
+    mac
+}
+
+/// `mpt1.<base64url(recipient)>.<base64url(category)>.<expiry>.<generation>.<MAC>`.
+pub fn sign_preferences(
+    key: &TokenKey,
+    recipient: &str,
+    category: Option<&str>,
+    expires_at: i64,
+    generation: i64,
+) -> String {
+    let body = format!(
+        "{}.{}.{expires_at}.{generation}",
+        B64.encode(recipient.as_bytes()),
+        B64.encode(category.unwrap_or("").as_bytes())
+    );
+    let sig = preferences_mac(key, &body).finalize().into_bytes();
+    format!("{PREFERENCES_PREFIX}{body}.{}", B64.encode(sig))
+}
+
+/// Checks a preference link's signature (in constant time), then its
+/// expiry; the generation is the caller's to check.
+pub fn verify_preferences(
+    key: &TokenKey,
+    token: &str,
+    now_ms: i64,
+) -> Result<PreferenceClaims, TokenError> {
+    let rest = token
+        .strip_prefix(PREFERENCES_PREFIX)
+        .ok_or(TokenError::Malformed)?;
+    let (body, sig) = rest.rsplit_once('.').ok_or(TokenError::Malformed)?;
+    let sig = B64.decode(sig).map_err(|_| TokenError::Malformed)?;
+    preferences_mac(key, body)
+        .verify_slice(&sig)
+        .map_err(|_| TokenError::BadSignature)?;
+    let mut it = body.split('.');
+    let (Some(recipient), Some(category), Some(expiry), Some(generation), None) =
+        (it.next(), it.next(), it.next(), it.next(), it.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
+    let text = |s: &str| {
+        B64.decode(s)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(TokenError::Malformed)
+    };
+    let recipient = text(recipient)?;
+    let category = Some(text(category)?).filter(|c| !c.is_empty());
+    let expires_at: i64 = expiry.parse().map_err(|_| TokenError::Malformed)?;
+    let generation: i64 = generation.parse().map_err(|_| TokenError::Malformed)?;
+    if now_ms >= expires_at {
+        return Err(TokenError::Expired);
+    }
+    Ok(PreferenceClaims {
+        recipient,
+        category,
+        expires_at,
+        generation,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn key() -> TokenKey {
         TokenKey::from_secret(&generate_secret()).unwrap()
+    }
+
+    #[test]
+    fn preference_links_verify_and_are_not_inbox_tokens() {
+        let k = key();
+        let t = sign_preferences(&k, "u.1 ü", Some("marketing"), 2_000, 4);
+        assert_eq!(
+            verify_preferences(&k, &t, 1_000),
+            Ok(PreferenceClaims {
+                recipient: "u.1 ü".into(),
+                category: Some("marketing".into()),
+                expires_at: 2_000,
+                generation: 4,
+            })
+        );
+        assert_eq!(verify_preferences(&k, &t, 2_000), Err(TokenError::Expired));
+        let plain = sign_preferences(&k, "u", None, 2_000, 0);
+        assert_eq!(verify_preferences(&k, &plain, 0).unwrap().category, None);
+        // Another key, an altered claim, or an inbox token: refused.
+        assert_eq!(
+            verify_preferences(&key(), &t, 1_000),
+            Err(TokenError::BadSignature)
+        );
+        let altered = t.replacen("bWFya2V0aW5n", "dHJhbnNhY3Rpb25hbA", 1);
+        assert_ne!(altered, t);
+        assert_eq!(
+            verify_preferences(&k, &altered, 1_000),
+            Err(TokenError::BadSignature)
+        );
+        let inbox = sign(&k, "u", 2_000, 0);
+        assert_eq!(
+            verify_preferences(&k, &inbox, 0),
+            Err(TokenError::Malformed)
+        );
+        let forged = format!(
+            "{PREFERENCES_PREFIX}{}",
+            inbox.strip_prefix(PREFIX).unwrap()
+        );
+        assert!(verify_preferences(&k, &forged, 0).is_err());
+        assert!(verify(&k, &t, 0).is_err());
     }
 
     #[test]

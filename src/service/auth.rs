@@ -208,6 +208,10 @@ pub enum Permission {
     ReadSuppressions,
     /// Add addresses to the suppression list by hand, take them off.
     ManageSuppressions,
+    /// Registered endpoints, their messages and attempt logs.
+    ReadEndpoints,
+    /// Register, change, delete endpoints, rotate their secrets, replay.
+    ManageEndpoints,
 }
 
 impl Permission {
@@ -216,11 +220,11 @@ impl Permission {
         use Permission::*;
         match self {
             Send | WriteRecipients | ChangeInbox => &["send"],
-            ReadDeliveries | ReadSuppressions => &["read"],
+            ReadDeliveries | ReadSuppressions | ReadEndpoints => &["read"],
             ReadRecipients | ReadInbox | ReadSchedules => &["read", "send"],
             ReadTemplates => &["read", "templates"],
             WriteTemplates => &["templates"],
-            Operate | ManageKeys | ManageSuppressions => &["admin"],
+            Operate | ManageKeys | ManageSuppressions | ManageEndpoints => &["admin"],
         }
     }
 
@@ -461,7 +465,7 @@ mod tests {
     use super::*;
 
     /// Every permission, for checking each scope against all of them.
-    const ALL: [Permission; 13] = [
+    const ALL: [Permission; 15] = [
         Permission::Send,
         Permission::ReadSchedules,
         Permission::ReadDeliveries,
@@ -475,6 +479,8 @@ mod tests {
         Permission::ManageKeys,
         Permission::ReadSuppressions,
         Permission::ManageSuppressions,
+        Permission::ReadEndpoints,
+        Permission::ManageEndpoints,
     ];
 
     fn caller(scopes: &str) -> Caller {
@@ -509,6 +515,7 @@ mod tests {
                     ReadTemplates,
                     ReadSchedules,
                     ReadSuppressions,
+                    ReadEndpoints,
                 ],
             ),
             ("admin", &ALL),

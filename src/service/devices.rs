@@ -24,7 +24,7 @@ pub const MAX_ENDPOINT_BYTES: usize = 2048;
 /// The longest FCM or APNs token taken.
 pub const MAX_TOKEN_BYTES: usize = 4096;
 /// The longest APNs device token taken (Apple's are 64 hex digits).
-pub const MAX_APNS_TOKEN: usize = 200;
+pub const MAX_APNS_TOKEN: usize = crate::channels::push::apns::MAX_DEVICE_TOKEN;
 /// The longest `platform` or `app`.
 pub const MAX_LABEL_BYTES: usize = 255;
 

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod deliveries;
 pub mod devices;
+pub mod endpoints;
 mod error;
 pub mod layouts;
 pub mod receipts;

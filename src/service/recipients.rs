@@ -147,6 +147,24 @@ impl AppState {
         Ok((stored, created))
     }
 
+    /// The signed one-click unsubscribe URL (`{server.public_url}/u/{token}`)
+    /// for mail of `category` to a stored recipient; none without a public
+    /// URL or a stored profile (an inline address has no preferences to
+    /// change), or when the database can't say.
+    pub async fn unsubscribe_url(&self, recipient: &str, category: &str) -> Option<String> {
+        let base = self.config.server.public_url.as_deref()?;
+        match self.store.get_recipients(&[recipient.to_string()]).await {
+            Ok(rows) if !rows.is_empty() => {}
+            _ => return None,
+        }
+        let (token, _) = self
+            .inbox
+            .preference_token(recipient, Some(category))
+            .await
+            .ok()?;
+        Some(format!("{base}/u/{token}"))
+    }
+
     /// A stored profile.
     pub async fn recipient(&self, id: &str) -> Result<RecipientRow> {
         self.store

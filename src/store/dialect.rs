@@ -293,6 +293,10 @@ pub trait Dialect:
     const BEGIN_WRITE: &'static str;
     /// Appended to a SELECT that reads a row to update it.
     const LOCK_ROW: &'static str;
+    /// Whether writers run side by side (PostgreSQL), so a read that
+    /// decides a write must lock what it decides on; SQLite's one writer
+    /// needs no lock.
+    const CONCURRENT_WRITERS: bool = false;
     /// Deletes deduplication claims that expired by `$1`.
     const PURGE_SCOPES: &'static str;
 
@@ -397,6 +401,8 @@ pub trait Engine: Send + Sync + 'static {
     fn write_queue(&self) -> &WriteQueue;
     /// What the writer hands this process's workers.
     fn handoff(&self) -> &Arc<Handoff>;
+    /// The event types enabled endpoints want, kept in memory.
+    fn subscribed(&self) -> &super::events::Subscribed;
     /// The NOTIFY channel a new inbox message is announced on, in the
     /// transaction that stores it; `None` where there is none.
     fn inbox_channel(&self) -> Option<&str>;

@@ -8,7 +8,9 @@ use futures::stream::BoxStream;
 use sqlx::QueryBuilder;
 
 use super::dialect::{Dialect, Engine, RowsAffected};
+use super::events::delivery_events;
 use super::{InboxMessage, NewInboxMessage, StoreResult};
+use crate::domain::event::EventType;
 
 /// Raises a recipient's inbox token generation; returns the new one.
 pub(super) const INBOX_TOKEN_REVOKE: &str =
@@ -216,6 +218,8 @@ where
         id: &str,
         now: i64,
     ) -> StoreResult<Option<(InboxMessage, bool)>> {
+        let events = self.subscribed().mask().has(EventType::DeliveryRead);
+        let mut tx = self.writer().begin().await?;
         let changed = sqlx::query_as::<_, InboxMessage>(
             "UPDATE inbox_messages SET read_at = $3 WHERE recipient = $1 AND id = $2 \
              AND archived_at IS NULL AND read_at IS NULL RETURNING *",
@@ -223,11 +227,25 @@ where
         .bind(recipient)
         .bind(id)
         .bind(now)
-        .fetch_optional(self.writer())
+        .fetch_optional(&mut *tx)
         .await?;
         if let Some(m) = changed {
+            // The read's status event, in the read's transaction.
+            let wrote = events
+                && delivery_events(
+                    &mut tx,
+                    EventType::DeliveryRead,
+                    &[(m.delivery_id.clone(), Some("read".into()), None)],
+                    now,
+                )
+                .await?;
+            tx.commit().await?;
+            if wrote {
+                self.subscribed().written();
+            }
             return Ok(Some((m, true)));
         }
+        tx.commit().await?;
         Ok(sqlx::query_as::<_, InboxMessage>(
             "SELECT * FROM inbox_messages WHERE recipient = $1 AND id = $2 AND archived_at IS NULL",
         )
@@ -239,14 +257,36 @@ where
     }
 
     async fn inbox_mark_all_read(&self, recipient: &str, now: i64) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar::<_, String>(
+        if !self.subscribed().mask().has(EventType::DeliveryRead) {
+            return Ok(sqlx::query_scalar::<_, String>(
+                "UPDATE inbox_messages SET read_at = $2 WHERE recipient = $1 AND archived_at IS \
+                 NULL AND read_at IS NULL RETURNING id",
+            )
+            .bind(recipient)
+            .bind(now)
+            .fetch_all(self.writer())
+            .await?);
+        }
+        // The reads' status events, in the reads' transaction.
+        let mut tx = self.writer().begin().await?;
+        let read: Vec<(String, String)> = sqlx::query_as(
             "UPDATE inbox_messages SET read_at = $2 WHERE recipient = $1 AND archived_at IS \
-             NULL AND read_at IS NULL RETURNING id",
+             NULL AND read_at IS NULL RETURNING id, delivery_id",
         )
         .bind(recipient)
         .bind(now)
-        .fetch_all(self.writer())
-        .await?)
+        .fetch_all(&mut *tx)
+        .await?;
+        let deliveries: Vec<_> = read
+            .iter()
+            .map(|(_, d)| (d.clone(), Some("read".to_string()), None))
+            .collect();
+        let wrote = delivery_events(&mut tx, EventType::DeliveryRead, &deliveries, now).await?;
+        tx.commit().await?;
+        if wrote {
+            self.subscribed().written();
+        }
+        Ok(read.into_iter().map(|(id, _)| id).collect())
     }
 
     async fn inbox_archive(&self, recipient: &str, id: &str, now: i64) -> StoreResult<bool> {

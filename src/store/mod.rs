@@ -20,6 +20,7 @@
 
 pub mod attempts;
 pub mod dialect;
+pub mod events;
 pub mod flow;
 pub mod handoff;
 pub mod inbox;
@@ -39,6 +40,7 @@ pub mod writer;
 use std::sync::Arc;
 
 pub use attempts::Attempts;
+pub use events::Endpoints;
 pub use flow::Flow;
 pub use handoff::Handoff;
 pub use inbox::Inbox;
@@ -59,8 +61,8 @@ use crate::flow::provider_state::SharedState;
 /// Every aggregate's trait in one import: `use crate::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        Attempts, Flow, Inbox, Keys, Queue, Receipts, Recipients, Runs, Schedules, Store, Upkeep,
-        Versions,
+        Attempts, Endpoints, Flow, Inbox, Keys, Queue, Receipts, Recipients, Runs, Schedules,
+        Store, Upkeep, Versions,
     };
 }
 
@@ -180,6 +182,7 @@ pub mod status {
 pub trait Store:
     Queue
     + Attempts
+    + Endpoints
     + Receipts
     + Versions
     + Runs
@@ -197,6 +200,7 @@ pub trait Store:
 impl<S> Store for S where
     S: Queue
         + Attempts
+        + Endpoints
         + Receipts
         + Versions
         + Runs
@@ -213,8 +217,10 @@ impl<S> Store for S where
 
 /// Opens the database named by the config, creating and migrating it.
 pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Arc<dyn Store>> {
-    Ok(match cfg.backend {
+    let store: Arc<dyn Store> = match cfg.backend {
         Backend::Sqlite => Arc::new(sqlite::SqliteStore::open(cfg).await?),
         Backend::Postgres => Arc::new(postgres::PgStore::open(cfg).await?),
-    })
+    };
+    store.refresh_subscribed().await?;
+    Ok(store)
 }

@@ -12,11 +12,13 @@ use std::sync::{Arc, LazyLock};
 
 use super::attempts::audit_requeued;
 use super::dialect::{Dialect, Engine, RowsAffected, DELIVERY_COLUMNS, INSERT_CHUNK, WAITING};
+use super::events::notifications_completed;
 use super::handoff::Handoff;
 use super::{
     Accept, AcceptOutcome, Claimed, Completion, DeliveryFilter, DeliveryRow, IdempotencyRecord,
     MinuteCount, NotificationRow, QueueDepth, StatusCount, StoreResult, Transition,
 };
+use crate::domain::event::EventType;
 
 /// Notifications and their deliveries.
 #[async_trait]
@@ -225,16 +227,40 @@ where
     }
 
     async fn cancel_delivery(&self, id: &str, now: i64) -> StoreResult<Transition> {
-        let row = sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
+        const SQL: &str = const_format::concatcp!(
             "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', \
              due_at = NULL, updated_at = $2 WHERE id = $1 AND status IN ('queued', \
              'scheduled', 'retrying') RETURNING ",
             DELIVERY_COLUMNS
-        ))
-        .bind(id)
-        .bind(now)
-        .fetch_optional(self.writer())
-        .await?;
+        );
+        if !self
+            .subscribed()
+            .mask()
+            .has(EventType::NotificationCompleted)
+        {
+            let row = sqlx::query_as::<_, DeliveryRow>(SQL)
+                .bind(id)
+                .bind(now)
+                .fetch_optional(self.writer())
+                .await?;
+            return transition(self, id, row).await;
+        }
+        // The cancel may complete its notification: its event is written
+        // in the cancel's transaction.
+        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let row = sqlx::query_as::<_, DeliveryRow>(SQL)
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let wrote = match &row {
+            Some(r) => notifications_completed(&mut tx, &[r.id.as_str()], now).await?,
+            None => false,
+        };
+        tx.commit().await?;
+        if wrote {
+            self.subscribed().written();
+        }
         transition(self, id, row).await
     }
 
@@ -243,17 +269,34 @@ where
         notification_id: &str,
         now: i64,
     ) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar::<_, String>(
-            "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by request', \
-             due_at = NULL, updated_at = $2 WHERE status IN ('queued', 'scheduled', 'retrying') \
-             AND (notification_id = $1 OR notification_id IN (SELECT n.id FROM notifications n \
-             JOIN deliveries r ON n.parent_run = r.id WHERE r.notification_id = $1)) \
-             RETURNING channel",
-        )
-        .bind(notification_id)
-        .bind(now)
-        .fetch_all(self.writer())
-        .await?)
+        const SQL: &str = "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by \
+             request', due_at = NULL, updated_at = $2 WHERE status IN ('queued', 'scheduled', \
+             'retrying') AND (notification_id = $1 OR notification_id IN (SELECT n.id FROM \
+             notifications n JOIN deliveries r ON n.parent_run = r.id WHERE r.notification_id \
+             = $1)) RETURNING id, channel";
+        let events = self
+            .subscribed()
+            .mask()
+            .has(EventType::NotificationCompleted);
+        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let cancelled: Vec<(String, String)> = sqlx::query_as(SQL)
+            .bind(notification_id)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        // Cancelling may complete notifications: their events are written
+        // in the cancel's transaction.
+        let wrote = if events && !cancelled.is_empty() {
+            let ids: Vec<&str> = cancelled.iter().map(|(id, _)| id.as_str()).collect();
+            notifications_completed(&mut tx, &ids, now).await?
+        } else {
+            false
+        };
+        tx.commit().await?;
+        if wrote {
+            self.subscribed().written();
+        }
+        Ok(cancelled.into_iter().map(|(_, c)| c).collect())
     }
 
     async fn retry_failed(&self, f: &DeliveryFilter, note: &str, now: i64) -> StoreResult<u64> {

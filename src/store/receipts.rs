@@ -11,7 +11,9 @@ use serde::Serialize;
 use sqlx::QueryBuilder;
 
 use super::dialect::{Dialect, Engine, RowsAffected, INSERT_CHUNK};
+use super::events::delivery_events;
 use super::StoreResult;
+use crate::domain::event::EventType;
 use crate::domain::Status;
 
 /// One receipt as the delivery's log shows it.
@@ -231,7 +233,22 @@ where
             }
             _ => false,
         };
+        // The move's status event, in the move's transaction.
+        let event = match (&moved, r.status.and_then(EventType::of_status)) {
+            (Some(_), Some(t)) if self.subscribed().mask().has(t) => {
+                let one = [(
+                    r.delivery_id.clone(),
+                    r.status.map(|s| s.as_str().to_string()),
+                    Some(r.detail.clone()),
+                )];
+                delivery_events(&mut tx, t, &one, now).await?
+            }
+            _ => false,
+        };
         tx.commit().await?;
+        if event {
+            self.subscribed().written();
+        }
         let early = moved.is_none() && r.status.is_some() && status == Status::Sending.as_str();
         Ok(Applied::Recorded {
             channel,

@@ -16,6 +16,10 @@ pub trait Recipients: Send + Sync + 'static {
 
     async fn get_recipients(&self, ids: &[String]) -> StoreResult<Vec<RecipientRow>>;
 
+    /// Replaces a profile's preferences (JSON) alone; false when there is
+    /// no such profile.
+    async fn set_preferences(&self, id: &str, preferences: &str, now: i64) -> StoreResult<bool>;
+
     /// Erases a recipient: its profile, its inbox messages, and (by
     /// raising its token generation) every inbox token issued for it.
     async fn delete_recipient(&self, id: &str) -> StoreResult<ErasedRecipient>;
@@ -82,6 +86,17 @@ where
             );
         }
         Ok(out)
+    }
+
+    async fn set_preferences(&self, id: &str, preferences: &str, now: i64) -> StoreResult<bool> {
+        let r =
+            sqlx::query("UPDATE recipients SET preferences = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(preferences)
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+        Ok(r.rows_affected() > 0)
     }
 
     async fn delete_recipient(&self, id: &str) -> StoreResult<ErasedRecipient> {

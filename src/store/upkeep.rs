@@ -77,6 +77,19 @@ where
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        // Status events sent or given up on, and endpoints' attempt logs
+        // (their ids are time-ordered, so the primary key finds the old).
+        sqlx::query(
+            "DELETE FROM endpoint_messages WHERE created_at < $1 AND state IN ('succeeded', \
+             'failed')",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM endpoint_attempts WHERE id < $1")
+            .bind(crate::util::id_floor(before))
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "DELETE FROM notifications WHERE created_at < $1 AND NOT EXISTS \
              (SELECT 1 FROM deliveries d WHERE d.notification_id = notifications.id)",

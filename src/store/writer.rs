@@ -14,11 +14,13 @@ use sqlx::{Pool, Transaction};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::dialect::{Dialect, Rows, RowsAffected, Write, INSERT_CHUNK};
+use super::events::{self, Subscribed};
 use super::handoff::{Grant, Handoff};
 use super::{
     Accept, AcceptOutcome, Claimed, Completion, IdempotencyRecord, NewDelivery, NotificationRow,
     StoreError, StoreResult, Unavailable,
 };
+use crate::domain::event::Mask;
 use crate::domain::{Reason, Status};
 
 /// What the writer tasks commit: accepted requests, and the outcomes of
@@ -118,10 +120,11 @@ pub async fn write_batch<D: Dialect>(
     pool: &Pool<D>,
     held: &mut D::Held,
     handoff: &Arc<Handoff>,
+    subs: &Subscribed,
     mut batch: Vec<WriteJob>,
 ) -> Result<(), Unavailable> {
     let all: Vec<&WriteJob> = batch.iter().collect();
-    match write_jobs(pool, held, handoff, &all).await {
+    match write_jobs(pool, held, handoff, subs, &all).await {
         Ok(outcomes) => {
             let mut outcomes = outcomes.into_iter();
             for job in batch {
@@ -149,7 +152,7 @@ pub async fn write_batch<D: Dialect>(
             tracing::warn!(error = %e, size = batch.len(), "batched write failed; retrying one by one");
             let mut failing = Ok(());
             for job in batch {
-                let r = write_jobs(pool, held, handoff, &[&job])
+                let r = write_jobs(pool, held, handoff, subs, &[&job])
                     .await
                     .map(|mut v| v.pop());
                 match r.as_ref().map_err(|e| e.unavailable()) {
@@ -170,6 +173,7 @@ async fn write_jobs<D: Dialect>(
     pool: &Pool<D>,
     held: &mut D::Held,
     handoff: &Arc<Handoff>,
+    subs: &Subscribed,
     jobs: &[&WriteJob],
 ) -> StoreResult<Vec<AcceptOutcome>> {
     let mut accepts = Vec::with_capacity(jobs.len());
@@ -180,7 +184,7 @@ async fn write_jobs<D: Dialect>(
             WriteJob::Complete(c, now, _) => completions.push((c.as_slice(), *now)),
         }
     }
-    accept_tx(pool, held, handoff, &accepts, &completions).await
+    accept_tx(pool, held, handoff, subs, &accepts, &completions).await
 }
 
 /// Claims each delivery's deduplication scope for its window
@@ -306,8 +310,12 @@ async fn caps_tx<D: Dialect>(
 /// Records attempts and the next state of each delivery: one UPDATE and
 /// one INSERT per chunk. A delivery whose claim was lost (its lease ended
 /// and another worker claimed it) is left as the new claim has it; its
-/// attempt is recorded all the same.
-fn complete_rows(writes: &mut Vec<Write>, completions: &[Completion], now: i64) {
+/// attempt is recorded all the same. The status events the outcomes make
+/// (for the types in `mask`) come first: they read the claims as they were.
+fn complete_rows(writes: &mut Vec<Write>, mask: Mask, completions: &[Completion], now: i64) {
+    if !mask.is_empty() {
+        events::completion_events(writes, mask, completions, now);
+    }
     for chunk in completions.chunks(INSERT_CHUNK) {
         let mut rows = Rows::default();
         for c in chunk {
@@ -361,14 +369,24 @@ async fn accept_tx<D: Dialect>(
     pool: &Pool<D>,
     held: &mut D::Held,
     handoff: &Arc<Handoff>,
+    subs: &Subscribed,
     accepts: &[&Accept],
     completions: &[(&[Completion], i64)],
 ) -> StoreResult<Vec<AcceptOutcome>> {
     D::discard_pending(held);
+    let mask = subs.mask();
+    // Outcomes that may complete a notification someone wants to hear of:
+    // read after they are written, in their transaction.
+    let completing: Vec<&str> = completions
+        .iter()
+        .filter(|(c, _)| events::may_complete(mask, c))
+        .flat_map(|(c, _)| c.iter().map(|c| c.delivery_id.as_str()))
+        .collect();
     // Nothing to read before writing (no Idempotency-Key, deduplication
     // or cap): where the backend writes everything in one statement, that
     // statement is the transaction.
     let plain = D::ONE_STATEMENT
+        && completing.is_empty()
         && accepts.iter().all(|a| {
             a.idempotency.is_none()
                 && a.deliveries
@@ -380,12 +398,15 @@ async fn accept_tx<D: Dialect>(
             .iter()
             .map(|a| AcceptOutcome::Created(a.answer_json.clone()))
             .collect();
-        let written = Written::new(handoff, accepts, completions);
+        let written = Written::new(handoff, mask, accepts, completions);
         let mut conn = pool.acquire().await?;
         D::run_writes(&mut conn, written.writes, written.waiting).await?;
         drop(conn);
         D::commit_pending(held, crate::util::now_ms());
         written.after.hand_over(handoff);
+        if written.events {
+            subs.written();
+        }
         return Ok(outcomes);
     }
     let mut tx = pool.begin_with(D::BEGIN_WRITE).await?;
@@ -461,11 +482,19 @@ async fn accept_tx<D: Dialect>(
         .zip(&deduped)
         .map(|(a, d)| d.as_ref().unwrap_or(*a))
         .collect();
-    let written = Written::new(handoff, &fresh, completions);
+    let written = Written::new(handoff, mask, &fresh, completions);
     D::run_writes(&mut tx, written.writes, written.waiting).await?;
+    let mut events = written.events;
+    if !completing.is_empty() {
+        let now = crate::util::now_ms();
+        events |= events::notifications_completed(&mut tx, &completing, now).await?;
+    }
     tx.commit().await?;
     D::commit_pending(held, crate::util::now_ms());
     written.after.hand_over(handoff);
+    if events {
+        subs.written();
+    }
     Ok(outcomes)
 }
 
@@ -476,6 +505,8 @@ struct Written {
     /// of work only this one's can't take.
     waiting: bool,
     after: AfterCommit,
+    /// Whether it may write status events.
+    events: bool,
 }
 
 /// The deliveries written claimed, handed to the workers once committed.
@@ -503,6 +534,7 @@ impl Written {
     /// limits allow.
     fn new(
         handoff: &Arc<Handoff>,
+        mask: Mask,
         fresh: &[&Accept],
         completions: &[(&[Completion], i64)],
     ) -> Written {
@@ -596,10 +628,13 @@ impl Written {
                 "",
             ));
         }
+        let before = writes.len();
         for (c, now) in completions {
-            complete_rows(&mut writes, c, *now);
+            complete_rows(&mut writes, mask, c, *now);
         }
+        let events = !mask.is_empty() && writes.len() > before;
         Written {
+            events,
             writes,
             waiting,
             after: AfterCommit {

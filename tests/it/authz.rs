@@ -100,6 +100,7 @@ async fn every_console_page_allows_what_the_api_allows_and_no_more() {
                 vec![s("/v1/schedules/weekly")],
             ),
             (s("/console/suppressions"), vec![s("/v1/suppressions")]),
+            (s("/console/endpoints"), vec![s("/v1/endpoints")]),
         ];
         for scopes in ["templates", "read", "admin", "send,templates"] {
             let key = make_key(&app, scopes).await;

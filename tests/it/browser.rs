@@ -690,3 +690,82 @@ async fn an_operator_sees_a_bounce_and_takes_the_address_off_the_suppression_lis
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipient_changes_their_preferences_from_a_link_in_their_language() {
+    each_backend(|b| async move {
+        let Some((_driver, c)) = browser().await else {
+            return;
+        };
+        let app = spawn_app(&b).await;
+        for (id, locale) in [("li", "zh-CN"), ("bo", "en")] {
+            let r = app
+                .put(
+                    &format!("/v1/recipients/{id}"),
+                    &json!({"email": format!("{id}@example.com"), "phone": "+15550100", "locale": locale}),
+                )
+                .await;
+            assert_eq!(r.status(), 201);
+        }
+        let link: serde_json::Value = app
+            .post("/v1/recipients/li/preference-link", &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        // No public URL configured: the link is a path on this server.
+        let path = link["url"].as_str().unwrap();
+        assert!(path.starts_with("/p/mpt1."), "{link:#}");
+
+        // No cookie, no key: the link alone opens the page, in Chinese.
+        c.goto(&app.url(path)).await.unwrap();
+        let h1 = css(&c, "h1").await.text().await.unwrap();
+        assert_eq!(h1, "通知偏好设置");
+        let lang = css(&c, "html").await.attr("lang").await.unwrap();
+        assert_eq!(lang.as_deref(), Some("zh-CN"));
+        // Every checkbox has a label naming it (what a screen reader reads).
+        let boxes = c
+            .find_all(Locator::Css("input[type=checkbox]"))
+            .await
+            .unwrap();
+        assert!(boxes.len() >= 4, "channels and categories");
+        for b in &boxes {
+            let id = b.attr("id").await.unwrap().unwrap();
+            let label = css(&c, &format!("label[for='{id}']")).await;
+            assert!(!label.text().await.unwrap().trim().is_empty(), "{id}");
+        }
+        screenshot(&c, "preferences-zh").await;
+
+        // Turn SMS and marketing off with the keyboard and the mouse, save.
+        let sms = css(&c, "#channel-sms").await;
+        assert!(sms.is_selected().await.unwrap());
+        sms.send_keys(" ").await.unwrap();
+        css(&c, "label[for='category-marketing']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        css(&c, "button[type=submit]").await.click().await.unwrap();
+        let status = wait_text(&c, "p.status", |t| !t.is_empty()).await;
+        assert_eq!(status, "您的偏好设置已保存。");
+        assert!(!css(&c, "#channel-sms").await.is_selected().await.unwrap());
+        assert!(css(&c, "#channel-email").await.is_selected().await.unwrap());
+
+        let li = app.get_json("/v1/recipients/li").await;
+        assert_eq!(li["preferences"]["channels"]["sms"], false, "{li:#}");
+        assert_eq!(li["preferences"]["channels"]["email"], true, "{li:#}");
+        assert_eq!(li["preferences"]["categories"]["marketing"], false, "{li:#}");
+        // Only the recipient the link was made for.
+        let bo = app.get_json("/v1/recipients/bo").await;
+        assert_ne!(bo["preferences"]["channels"]["sms"], false, "{bo:#}");
+
+        // The English page, by asking for it.
+        c.goto(&app.url(&format!("{path}?lang=en"))).await.unwrap();
+        assert_eq!(
+            css(&c, "h1").await.text().await.unwrap(),
+            "Notification preferences"
+        );
+        app.stop().await;
+    })
+    .await;
+}

@@ -314,6 +314,7 @@ async fn a_retried_delivery_stores_one_message() {
             attempt: 2,
             address: "u_1",
             content: content.as_object().unwrap(),
+            list_unsubscribe: None,
         };
         let r = channel.send(&msg).await;
         assert_eq!(r.outcome, Outcome::Ok);

@@ -534,6 +534,7 @@ mod tests {
             attempt: 1,
             address,
             content,
+            list_unsubscribe: None,
         }
     }
 

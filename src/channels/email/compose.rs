@@ -116,8 +116,14 @@ impl Composer {
             ));
         }
         if msg.category == "marketing" {
-            if let Some(template) = &self.unsubscribe {
-                let target = template.replace("{recipient}", &percent_encode(msg.recipient));
+            let target = match (msg.list_unsubscribe, &self.unsubscribe) {
+                (Some(url), _) => Some(url.to_string()),
+                (None, Some(template)) => {
+                    Some(template.replace("{recipient}", &percent_encode(msg.recipient)))
+                }
+                (None, None) => None,
+            };
+            if let Some(target) = target {
                 b = b.raw_header(HeaderValue::new(
                     HeaderName::new_from_ascii_str("List-Unsubscribe"),
                     format!("<{target}>"),
@@ -238,6 +244,7 @@ mod tests {
             attempt: 1,
             address: "ana@example.com",
             content: c,
+            list_unsubscribe: None,
         };
         String::from_utf8(ch.compose(&msg).unwrap().raw).unwrap()
     }
@@ -377,6 +384,7 @@ mod tests {
             attempt: 1,
             address: "not an address",
             content: &c,
+            list_unsubscribe: None,
         };
         assert!(ch.compose(&msg).is_err());
     }

@@ -37,8 +37,9 @@ const SANDBOX: &str = "https://api.sandbox.push.apple.com";
 const JWT_REUSE: Duration = Duration::from_secs(50 * 60);
 /// The largest payload APNs takes for a notification.
 pub const MAX_PAYLOAD: usize = 4096;
-/// The longest device token taken (as the API takes them).
-const MAX_DEVICE_TOKEN: usize = crate::service::devices::MAX_APNS_TOKEN;
+/// The longest APNs device token taken (Apple's are 64 hex digits); the
+/// devices API refuses longer ones.
+pub const MAX_DEVICE_TOKEN: usize = 200;
 /// Enough of an APNs answer: `{"reason": ..., "timestamp": ...}`.
 const READ_LIMIT: usize = 4096;
 

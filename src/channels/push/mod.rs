@@ -22,7 +22,7 @@
 //! (docs/decisions/0028-fcm-and-apns.md). Each provider keeps its own
 //! breaker and pause.
 
-mod apns;
+pub mod apns;
 mod fcm;
 mod file;
 mod keys;

@@ -223,6 +223,7 @@ mod tests {
             attempt: 1,
             address: "+8613800000000",
             content: &content,
+            list_unsubscribe: None,
         };
         let r = ch.send(&msg).await;
         assert_eq!(r.outcome, Outcome::Permanent);

@@ -18,6 +18,7 @@ use std::collections::HashSet;
 use super::dialect::{
     due_in_priority, next_due_sql, push_unnest, Dialect, Engine, Rows, Write, INSERT_CHUNK,
 };
+use super::events::Subscribed;
 use super::handoff::Handoff;
 use super::writer::{next_batch, write_batch, WriteQueue};
 use super::StoreResult;
@@ -63,6 +64,7 @@ pub struct PgStore {
     pool: PgPool,
     write_queue: WriteQueue,
     handoff: Arc<Handoff>,
+    subscribed: Arc<Subscribed>,
     inbox_channel: String,
 }
 
@@ -96,13 +98,15 @@ impl PgStore {
         MIGRATOR.run(&pool).await?;
         let (write_queue, rx) = WriteQueue::new(4096);
         let handoff = Arc::new(Handoff::default());
+        let subscribed = Arc::new(Subscribed::default());
         for _ in 0..ACCEPT_WRITERS {
             let rx = rx.clone();
             let pool = pool.clone();
             let handoff = handoff.clone();
+            let subs = subscribed.clone();
             tokio::spawn(async move {
                 while let Some(batch) = next_batch(&rx).await {
-                    let _ = write_batch::<Postgres>(&pool, &mut (), &handoff, batch).await;
+                    let _ = write_batch::<Postgres>(&pool, &mut (), &handoff, &subs, batch).await;
                 }
             });
         }
@@ -110,6 +114,7 @@ impl PgStore {
             pool,
             write_queue,
             handoff,
+            subscribed,
             inbox_channel: inbox_channel(cfg.schema.as_deref()),
         })
     }
@@ -204,6 +209,7 @@ impl Dialect for Postgres {
     /// query) and the NOTIFY: one round trip to the database, however far
     /// away it is, and alone it needs no BEGIN and COMMIT.
     const ONE_STATEMENT: bool = true;
+    const CONCURRENT_WRITERS: bool = true;
 
     async fn run_writes(
         conn: &mut sqlx::PgConnection,
@@ -288,6 +294,10 @@ impl Engine for PgStore {
 
     fn handoff(&self) -> &Arc<Handoff> {
         &self.handoff
+    }
+
+    fn subscribed(&self) -> &Subscribed {
+        &self.subscribed
     }
 
     async fn listen_wakeups(&self) -> StoreResult<Option<BoxStream<'static, ()>>> {

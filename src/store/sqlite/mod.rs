@@ -25,6 +25,7 @@ use sqlx::Sqlite;
 
 use self::held::HeldScopes;
 use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, INSERT_CHUNK};
+use super::events::Subscribed;
 use super::handoff::Handoff;
 use super::writer::{next_batch, write_batch, WriteQueue};
 use super::{StoreResult, Unavailable};
@@ -42,6 +43,8 @@ pub struct SqliteStore {
     write: SqlitePool,
     write_queue: WriteQueue,
     handoff: Arc<Handoff>,
+    /// The event types enabled endpoints want (store::events).
+    subscribed: Arc<Subscribed>,
     /// Wakes the checkpointer after writes (when there is one).
     wrote: Option<Arc<Notify>>,
     /// Stops the checkpointer when the store goes.
@@ -162,9 +165,11 @@ impl SqliteStore {
         let writes = full.clone();
         let handoff = Arc::new(Handoff::default());
         let workers = handoff.clone();
+        let subscribed = Arc::new(Subscribed::default());
+        let subs = subscribed.clone();
         tokio::spawn(async move {
             while let Some(batch) = next_batch(&rx).await {
-                match write_batch::<Sqlite>(&pool, &mut held, &workers, batch).await {
+                match write_batch::<Sqlite>(&pool, &mut held, &workers, &subs, batch).await {
                     Ok(()) => writes.store(false, Ordering::Relaxed),
                     Err(Unavailable::Full) => writes.store(true, Ordering::Relaxed),
                     Err(Unavailable::Down) => {}
@@ -179,6 +184,7 @@ impl SqliteStore {
             write,
             write_queue,
             handoff,
+            subscribed,
             wrote,
             _checkpointer: checkpointer,
             full,
@@ -385,6 +391,10 @@ impl Engine for SqliteStore {
 
     fn handoff(&self) -> &Arc<Handoff> {
         &self.handoff
+    }
+
+    fn subscribed(&self) -> &Subscribed {
+        &self.subscribed
     }
 
     /// Ready for accepts unless the last ones failed for lack of space;
@@ -732,7 +742,7 @@ mod tests {
             WriteJob::Accept(bad, b_tx),
         ];
         let mut held = HeldScopes::default();
-        write_batch::<Sqlite>(&store.write, &mut held, &h, batch)
+        write_batch::<Sqlite>(&store.write, &mut held, &h, &Subscribed::default(), batch)
             .await
             .unwrap();
         c_rx.await.unwrap().unwrap();
