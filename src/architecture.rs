@@ -4,7 +4,7 @@
 //! keeps the tree honest when code moves.
 
 /// Every top-level module, lowest first.
-pub const LAYERS: [&str; 15] = [
+pub const LAYERS: [&str; 16] = [
     "util",
     "private_files",
     "domain",
@@ -20,6 +20,7 @@ pub const LAYERS: [&str; 15] = [
     "http",
     "console",
     "app",
+    "ops",
 ];
 
 /// The top-level modules a source text refers to as `crate::<module>`,

@@ -12,7 +12,9 @@
 //! - `service` (with `inbox`, `channels`, `metrics`): what the front ends do;
 //! - `dispatch`: the workers (claim, send, record);
 //! - `http` (the API) and `console`: thin adapters over `service`;
-//! - `app`: wiring and running it all; `main.rs` is the CLI.
+//! - `app`: wiring and running it all; `main.rs` is the CLI;
+//! - `ops`: the operators' tools (`doctor`, `backup`, logging, readiness
+//!   for systemd).
 
 pub mod private_files;
 pub mod util;
@@ -37,6 +39,8 @@ pub mod console;
 pub mod http;
 
 pub mod app;
+
+pub mod ops;
 
 #[cfg(test)]
 mod architecture;

@@ -23,6 +23,11 @@ struct Cli {
     /// A TOML file overriding config/default.toml (env MISSIVE__* overrides both).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Print only what a script needs: no informational output, log lines
+    /// of level warn and above only. Errors still go to stderr; exit codes
+    /// are unchanged.
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -48,6 +53,20 @@ enum Command {
     Templates {
         #[command(subcommand)]
         command: TemplatesCommand,
+    },
+    /// Check the configuration, the database, the data dir, the clock and
+    /// every provider, without sending anything; exits 1 if a check fails.
+    Doctor {
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy the SQLite database to PATH (consistent, while missive runs).
+    Backup {
+        path: PathBuf,
+        /// Replace PATH if it exists.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -102,14 +121,15 @@ struct SendArgs {
     idempotency_key: Option<String>,
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+/// Informational output, left out with `--quiet`.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+macro_rules! say {
+    ($($t:tt)*) => {
+        if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+            println!($($t)*);
+        }
+    };
 }
 
 async fn open_store(cfg: &Config) -> anyhow::Result<std::sync::Arc<dyn missive::store::Store>> {
@@ -133,6 +153,8 @@ async fn serve(cfg: Config, role: Role) -> anyhow::Result<()> {
     } else {
         tracing::info!(?role, "missive worker started");
     }
+    // Built, migrated and listening: ready for systemd (Type=notify).
+    missive::ops::notify::ready();
     let token = app.shutdown_token();
     let skip_drain = app.skip_drain_token();
     tokio::spawn(async move {
@@ -147,6 +169,7 @@ async fn serve(cfg: Config, role: Role) -> anyhow::Result<()> {
         tracing::info!(
             "shutting down: not ready from now on; open requests and in-flight deliveries finish"
         );
+        missive::ops::notify::stopping();
         token.cancel();
         // A second signal: no more waiting for the drain.
         tokio::select! {
@@ -231,15 +254,14 @@ async fn send(cfg: Config, args: SendArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let cfg = Config::load(cli.config.as_deref())?;
+async fn run(cli: Cli, cfg: Config) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cfg, Role::Serve).await,
         Command::Api => serve(cfg, Role::Api).await,
         Command::Worker => serve(cfg, Role::Worker).await,
         Command::Migrate => {
             open_store(&cfg).await?;
-            println!("database is up to date");
+            say!("database is up to date");
             Ok(())
         }
         Command::Keys { command } => {
@@ -277,7 +299,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     if !missive::service::auth::revoke_key(store.as_ref(), &id).await? {
                         anyhow::bail!("no active key with id {id}");
                     }
-                    println!("revoked {id}");
+                    say!("revoked {id}");
                 }
             }
             Ok(())
@@ -298,8 +320,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
                 .await
                 {
-                    Ok((v, true)) => println!("{key}: version {v} (new)"),
-                    Ok((v, false)) => println!("{key}: version {v} (unchanged)"),
+                    Ok((v, true)) => say!("{key}: version {v} (new)"),
+                    Ok((v, false)) => say!("{key}: version {v} (unchanged)"),
                     Err(missive::service::Error::Invalid(errs)) => {
                         for e in errs {
                             eprintln!("{key}: {}: {}", e.field, e.message);
@@ -311,7 +333,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Doctor { json } => {
+            let source = match &cli.config {
+                Some(f) => format!("defaults, {}, environment", f.display()),
+                None => "defaults and environment".to_string(),
+            };
+            let report = missive::ops::doctor::run(&cfg, &source).await;
+            doctor_print(&report, json, cli.quiet)
+        }
+        Command::Backup { path, force } => {
+            if cfg.database.backend == missive::config::Backend::Postgres {
+                anyhow::bail!("{}", missive::ops::backup::postgres_advice(&cfg.database));
+            }
+            let b = missive::ops::backup::sqlite(&cfg.database, &path, force).await?;
+            say!(
+                "backed up the database to {} ({} bytes, mode 0600)",
+                b.path.display(),
+                b.bytes
+            );
+            Ok(())
+        }
     }
+}
+
+/// Prints the doctor's checklist; an error (exit 1) if a check failed.
+fn doctor_print(
+    report: &missive::ops::doctor::Report,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let text = if json {
+        format!("{}\n", serde_json::to_string_pretty(&report.json())?)
+    } else {
+        report.text(quiet)
+    };
+    // A closed pipe (`missive doctor | head`) is not an error of the checks.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if report.failed() {
+        anyhow::bail!("some checks failed");
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -319,8 +381,21 @@ async fn main() {
     // Everything missive writes (the database and its journal files, the
     // outboxes, keys) is for its own user only.
     missive::private_files::restrict_umask();
-    init_tracing();
-    if let Err(e) = run(Cli::parse()).await {
+    let cli = Cli::parse();
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
+    let cfg = match Config::load(cli.config.as_deref()) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            if let Some(Command::Doctor { json }) = &cli.command {
+                let report = missive::ops::doctor::config_failed(&e.to_string());
+                let _ = doctor_print(&report, *json, cli.quiet);
+            }
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    };
+    missive::ops::logging::init(cfg.log.format, cli.quiet);
+    if let Err(e) = run(cli, cfg).await {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

@@ -50,7 +50,13 @@ struct Raw {
     console: RawConsole,
     render: RawRender,
     receipts: RawReceipts,
+    log: RawLog,
     events: RawEvents,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawLog {
+    format: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -245,7 +251,22 @@ pub struct Config {
     pub console: ConsoleConfig,
     pub render: RenderConfig,
     pub receipts: ReceiptsConfig,
+    pub log: LogConfig,
     pub events: EventsConfig,
+}
+
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event; coloured only on a terminal.
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    pub format: LogFormat,
 }
 
 /// Status events to registered endpoints. They are sent with the webhook
@@ -935,7 +956,21 @@ impl Config {
             )?,
         };
 
+        let log = LogConfig {
+            format: match raw.log.format.trim().to_ascii_lowercase().as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => {
+                    return Err(invalid(
+                        "log.format",
+                        &raw.log.format,
+                        "\"text\" or \"json\"",
+                    ))
+                }
+            },
+        };
         Ok(Config {
+            log,
             data_dir: PathBuf::from(raw.data_dir),
             server: ServerConfig {
                 bind,
@@ -1708,6 +1743,15 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn the_log_format_is_text_or_json() {
+        assert_eq!(Config::from_toml("").unwrap().log.format, LogFormat::Text);
+        let c = Config::from_toml("[log]\nformat = \"JSON\"").unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        let e = Config::from_toml("[log]\nformat = \"xml\"").unwrap_err();
+        assert!(e.to_string().contains("log.format"), "{e}");
     }
 
     #[test]

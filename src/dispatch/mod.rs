@@ -483,7 +483,10 @@ impl Dispatcher {
     /// One attempt of one delivery, and its outcome as a completion.
     async fn attempt(&self, row: Claimed) -> Completion {
         let number = row.attempts + 1;
-        let span = tracing::debug_span!("deliver", delivery_id = %row.id, notification_id = %row.notification_id,
+        // At info level, so every line logged while sending (by the
+        // dispatcher or a channel) carries the delivery's and its
+        // notification's ids.
+        let span = tracing::info_span!("deliver", delivery_id = %row.id, notification_id = %row.notification_id,
             channel = %row.channel, attempt = number);
         async {
             let started_at = now_ms();

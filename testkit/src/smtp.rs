@@ -42,6 +42,8 @@ struct State {
     connections: usize,
     credentials: Vec<(String, String)>,
     commands: Vec<String>,
+    /// When set, AUTH with other credentials is refused (535).
+    required: Option<(String, String)>,
 }
 
 pub struct SmtpServer {
@@ -140,6 +142,11 @@ impl SmtpServer {
             .unwrap()
             .rcpt_refused
             .push((address.to_ascii_lowercase(), code));
+    }
+
+    /// Accepts AUTH with these credentials only; others get 535.
+    pub fn require_credentials(&self, username: &str, password: &str) {
+        self.state.lock().unwrap().required = Some((username.to_string(), password.to_string()));
     }
 
     pub fn messages(&self) -> Vec<ReceivedMail> {
@@ -296,7 +303,15 @@ async fn session(
                     }
                     _ => None,
                 };
+                let refused = {
+                    let st = state.lock().unwrap();
+                    matches!((&st.required, &creds), (Some(want), Some(got)) if want != got)
+                };
                 match creds {
+                    Some(_) if refused => {
+                        w.write_all(b"535 5.7.8 authentication credentials invalid\r\n")
+                            .await?
+                    }
                     Some(c) => {
                         state.lock().unwrap().credentials.push(c);
                         w.write_all(b"235 2.7.0 Authentication successful\r\n").await?

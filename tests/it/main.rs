@@ -22,6 +22,7 @@ mod metrics;
 mod mobile_push;
 mod multi_process;
 mod openapi;
+mod ops;
 mod outbound;
 mod preferences;
 mod push;

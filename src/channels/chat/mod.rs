@@ -295,6 +295,55 @@ pub(crate) fn robot_answer(
     }
 }
 
+/// Checks one `channels.chat` provider without posting (`missive
+/// doctor`): a Slack bot's token with `auth.test`, a Telegram bot's with
+/// `getMe`; the robots' webhooks have no call that does not post, so only
+/// their settings are checked.
+pub async fn check(
+    p: &ProviderConfig,
+    cfg: &ChannelConfig,
+    root: &Config,
+) -> Result<String, String> {
+    let not_contacted =
+        |kind: &str| format!("{kind} settings valid; not contacted (any request would post)");
+    match p.kind.as_str() {
+        "file" => Outbox::new(p, root, NAME)
+            .map(|_| "writes JSON files to the outbox (nothing to contact)".into())
+            .map_err(|e| e.to_string()),
+        "slack" => {
+            slack::SlackBot::new(p, cfg.timeout)
+                .map_err(|e| e.to_string())?
+                .check()
+                .await
+        }
+        "telegram" => {
+            telegram::Telegram::new(p, cfg.timeout)
+                .map_err(|e| e.to_string())?
+                .check()
+                .await
+        }
+        "slack_webhook" => slack::SlackWebhook::new(p, cfg.timeout)
+            .map(|_| not_contacted("Slack webhook"))
+            .map_err(|e| e.to_string()),
+        "teams" => teams::Teams::new(p, cfg.timeout)
+            .map(|_| not_contacted("Teams"))
+            .map_err(|e| e.to_string()),
+        "feishu" => feishu::Feishu::new(p, cfg.timeout)
+            .map(|_| not_contacted("Feishu"))
+            .map_err(|e| e.to_string()),
+        "dingtalk" => dingtalk::DingTalk::new(p, cfg.timeout)
+            .map(|_| not_contacted("DingTalk"))
+            .map_err(|e| e.to_string()),
+        "wecom" => wecom::WeCom::new(p, cfg.timeout)
+            .map(|_| not_contacted("WeCom"))
+            .map_err(|e| e.to_string()),
+        other => Err(format!(
+            "`{}.type`: unknown chat provider type `{other}`",
+            p.key
+        )),
+    }
+}
+
 /// Builds the chat channel from `channels.chat`.
 pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dyn Channel>>> {
     let mut providers: Vec<Box<dyn ChatProvider>> = Vec::new();

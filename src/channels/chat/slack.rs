@@ -106,6 +106,41 @@ impl SlackBot {
     }
 }
 
+impl SlackBot {
+    /// Checks the token without posting (`missive doctor`): the Web API's
+    /// `auth.test`, which only says whose token it is.
+    pub async fn check(&self) -> Result<String, String> {
+        let url = reqwest::Url::parse(
+            &self
+                .url
+                .as_str()
+                .replace("/api/chat.postMessage", "/api/auth.test"),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut r = SendResult::new(&self.name, Outcome::Permanent);
+        let request = self.client.http.post(url.clone()).bearer_auth(&self.token);
+        let Some(resp) = self.client.send(&mut r, request, &url).await else {
+            return Err(r.error.unwrap_or_else(|| "no answer".into()));
+        };
+        let code = resp.status().as_u16();
+        let body = self
+            .client
+            .answer(&mut r, resp, 64 * 1024)
+            .await
+            .unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        match (code, v["ok"].as_bool(), v["error"].as_str()) {
+            (200, Some(true), _) => Ok(format!(
+                "token accepted (auth.test: team {}, bot user {})",
+                v["team"].as_str().unwrap_or("?"),
+                v["user"].as_str().unwrap_or("?")
+            )),
+            (_, _, Some(e)) => Err(format!("Slack refused the token (auth.test: {e})")),
+            _ => Err(format!("Slack's auth.test answered HTTP {code}")),
+        }
+    }
+}
+
 impl Provider for SlackBot {
     fn name(&self) -> &str {
         &self.name

@@ -142,6 +142,40 @@ impl Telegram {
     }
 }
 
+impl Telegram {
+    /// Checks the token without posting (`missive doctor`): the Bot API's
+    /// `getMe`. Errors name no URL (it holds the token).
+    pub async fn check(&self) -> Result<String, String> {
+        let url = reqwest::Url::parse(&self.url.as_str().replace("/sendMessage", "/getMe"))
+            .map_err(|_| "the base URL is not valid".to_string())?;
+        let mut r = SendResult::new(&self.name, Outcome::Permanent);
+        let request = self.client.http.get(url.clone());
+        let Some(resp) = self.client.send(&mut r, request, &url).await else {
+            return Err(r.error.unwrap_or_else(|| "no answer".into()));
+        };
+        let code = resp.status().as_u16();
+        let body = self
+            .client
+            .answer(&mut r, resp, 64 * 1024)
+            .await
+            .unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        match (code, v["ok"].as_bool()) {
+            (200, Some(true)) => Ok(format!(
+                "token accepted (getMe: @{})",
+                v["result"]["username"].as_str().unwrap_or("?")
+            )),
+            _ => Err(format!(
+                "Telegram refused the token (getMe: HTTP {code}{})",
+                v["description"]
+                    .as_str()
+                    .map(|d| format!(", {d}"))
+                    .unwrap_or_default()
+            )),
+        }
+    }
+}
+
 impl Provider for Telegram {
     fn name(&self) -> &str {
         &self.name

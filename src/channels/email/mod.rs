@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use super::outbox::Outbox;
 use super::providers::{Kind, Provider, ProviderChannel};
 use super::{Channel, Message, SendResult};
-use crate::config::{ChannelConfig, Config};
+use crate::config::{ChannelConfig, Config, ProviderConfig};
 pub use compose::{Composer, Outgoing};
 use smtp::SmtpProvider;
 
@@ -72,6 +72,23 @@ pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dy
         anyhow::bail!("`channels.email.providers` is empty");
     }
     Ok(Some(Arc::new(EmailChannel::new(composer, providers, cfg))))
+}
+
+/// Checks one `channels.email` provider without sending (`missive
+/// doctor`): SMTP connects, greets, upgrades to TLS and authenticates;
+/// a file outbox needs nothing.
+pub async fn check(p: &ProviderConfig, cfg: &ChannelConfig) -> Result<String, String> {
+    match p.kind.as_str() {
+        "smtp" => {
+            let smtp = SmtpProvider::new(p, cfg.timeout).map_err(|e| format!("{e:#}"))?;
+            smtp.check().await
+        }
+        "file" => Ok("writes .eml files to the outbox (nothing to contact)".into()),
+        other => Err(format!(
+            "`{}.type` = {other:?} is not an email provider type",
+            p.key
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -381,6 +381,37 @@ impl SmtpProvider {
         Ok(conn)
     }
 
+    /// Checks the server without sending: connect, EHLO, STARTTLS (when
+    /// configured) and AUTH (when credentials are set), then QUIT. The
+    /// answer says what was done, or which step failed and how.
+    pub async fn check(&self) -> Result<String, String> {
+        let steps = match (&self.tls, self.credentials.is_some()) {
+            (TlsMode::StartTls(_), true) => "EHLO, STARTTLS and AUTH",
+            (TlsMode::StartTls(_), false) => "EHLO and STARTTLS (no AUTH: no username set)",
+            (TlsMode::Wrapper(_), true) => "TLS, EHLO and AUTH",
+            (TlsMode::Wrapper(_), false) => "TLS and EHLO (no AUTH: no username set)",
+            (TlsMode::None, true) => "EHLO and AUTH (no TLS: tls = \"none\")",
+            (TlsMode::None, false) => "EHLO (no TLS, no AUTH)",
+        };
+        let connected = tokio::time::timeout(self.timeout, self.connect())
+            .await
+            .map_err(|_| {
+                format!(
+                    "{}:{}: no answer within {}",
+                    self.host,
+                    self.port,
+                    humantime::format_duration(self.timeout)
+                )
+            })?;
+        match connected {
+            Ok(mut conn) => {
+                let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
+                Ok(format!("{}:{}: {steps} succeeded", self.host, self.port))
+            }
+            Err(f) => Err(f.error),
+        }
+    }
+
     /// An idle pooled connection that still answers, if there is one.
     async fn reuse(&self) -> Option<AsyncSmtpConnection> {
         loop {

@@ -450,6 +450,45 @@ pub fn needs_generated_key(cfg: &ChannelConfig) -> bool {
     })
 }
 
+/// Checks one `channels.push` provider without sending (`missive
+/// doctor`): a `webpush` table's subject and VAPID keys parse (its own,
+/// or `generated`, the one kept in the database and the data dir); an
+/// `fcm` table's service account file and an `apns` table's signing key
+/// file are readable and parse.
+pub fn check(
+    p: &crate::config::ProviderConfig,
+    cfg: &ChannelConfig,
+    generated: Option<&str>,
+) -> Result<String, String> {
+    match p.kind.as_str() {
+        "webpush" => {
+            let w =
+                webpush::WebPush::new(p, cfg.timeout, generated).map_err(|e| format!("{e:#}"))?;
+            let key = w.vapid_public_key().unwrap_or_default();
+            Ok(format!(
+                "subject and VAPID key pair valid (public key {}...)",
+                key.chars().take(12).collect::<String>()
+            ))
+        }
+        "fcm" => fcm::Fcm::new(p, cfg.timeout)
+            .map(|_| {
+                "service account credentials file readable and valid (not contacted: a request would send)"
+                    .into()
+            })
+            .map_err(|e| format!("{e:#}")),
+        "apns" => apns::Apns::new(p, cfg.timeout)
+            .map(|_| {
+                "signing key file readable and valid (not contacted: a request would send)".into()
+            })
+            .map_err(|e| format!("{e:#}")),
+        "file" => Ok("writes JSON files to the outbox (nothing to contact)".into()),
+        other => Err(format!(
+            "`{}.type`: unknown push provider type `{other}`",
+            p.key
+        )),
+    }
+}
+
 /// A new VAPID key as base64 PKCS#8, as the database keeps it.
 pub fn new_key() -> anyhow::Result<String> {
     use base64::engine::general_purpose::STANDARD;

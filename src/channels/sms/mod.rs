@@ -49,6 +49,31 @@ pub fn build(cfg: &ChannelConfig, root: &Config) -> anyhow::Result<Option<Arc<dy
     Ok(Some(Arc::new(SmsChannel::new(Sms, providers, cfg))))
 }
 
+/// Checks one `channels.sms` provider without sending (`missive
+/// doctor`): Twilio's credentials with a read-only call; an HTTP gateway
+/// and a file outbox only have their settings checked, since any request
+/// to a gateway would send.
+pub async fn check(
+    p: &crate::config::ProviderConfig,
+    cfg: &ChannelConfig,
+) -> Result<String, String> {
+    match p.kind.as_str() {
+        "twilio" => {
+            let t = TwilioProvider::new(p, cfg.timeout, None).map_err(|e| e.to_string())?;
+            t.check().await
+        }
+        "http" => {
+            HttpProvider::new(p, cfg.timeout).map_err(|e| format!("{e:#}"))?;
+            Ok("settings valid; not contacted (a request to the gateway would send)".into())
+        }
+        "file" => Ok("writes JSON files to the outbox (nothing to contact)".into()),
+        other => Err(format!(
+            "`{}.type`: unknown SMS provider type `{other}`",
+            p.key
+        )),
+    }
+}
+
 /// The SMS channel: its providers, each sent the message's text.
 pub type SmsChannel = ProviderChannel<Sms>;
 

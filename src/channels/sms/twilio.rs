@@ -41,6 +41,8 @@ pub struct TwilioProvider {
     name: String,
     client: Client,
     url: reqwest::Url,
+    /// The account resource, `GET` by [`TwilioProvider::check`].
+    account_url: reqwest::Url,
     account_sid: String,
     /// Sent as the basic-auth password only; never logged or recorded.
     auth_token: String,
@@ -125,7 +127,13 @@ impl TwilioProvider {
             base.as_str().trim_end_matches('/')
         );
         let url = reqwest::Url::parse(&url).map_err(|e| p.invalid("base_url", e))?;
+        let account_url = reqwest::Url::parse(&format!(
+            "{}/2010-04-01/Accounts/{account_sid}.json",
+            base.as_str().trim_end_matches('/')
+        ))
+        .map_err(|e| p.invalid("base_url", e))?;
         Ok(TwilioProvider {
+            account_url,
             name: p.name.clone(),
             client: Client::for_provider(p, s.allow_private, timeout)?,
             url,
@@ -135,6 +143,59 @@ impl TwilioProvider {
             messaging_service_sid,
             status_callback: public_url.map(|u| format!("{u}/v1/receipts/twilio?d=")),
         })
+    }
+}
+
+impl TwilioProvider {
+    /// Checks the credentials without sending: `GET` the account resource
+    /// (read-only) at the configured base URL, under the same address
+    /// rule as sends. The answer says what Twilio said.
+    pub async fn check(&self) -> Result<String, String> {
+        let mut r = SendResult::new(&self.name, Outcome::Permanent);
+        let request = self
+            .client
+            .http
+            .get(self.account_url.clone())
+            .basic_auth(&self.account_sid, Some(&self.auth_token))
+            .header("accept", "application/json");
+        let Some(resp) = self.client.send(&mut r, request, &self.account_url).await else {
+            return Err(r.error.unwrap_or_else(|| "no answer".into()));
+        };
+        let code = resp.status().as_u16();
+        let body = self
+            .client
+            .answer(&mut r, resp, PROVIDER_READ_LIMIT)
+            .await
+            .unwrap_or_default();
+        match code {
+            200..=299 => {
+                let status = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("status").and_then(|s| s.as_str()).map(str::to_string));
+                match status.as_deref() {
+                    Some("active") | None => Ok(format!(
+                        "credentials accepted for account {}",
+                        self.account_sid
+                    )),
+                    Some(other) => Err(format!(
+                        "the credentials work, but account {} is {other}",
+                        self.account_sid
+                    )),
+                }
+            }
+            401 | 403 => Err(format!(
+                "Twilio refused the credentials (HTTP {code}): check account_sid and auth_token"
+            )),
+            _ => {
+                let detail = match serde_json::from_str::<TwilioError>(&body) {
+                    Ok(TwilioError {
+                        message: Some(m), ..
+                    }) => format!(": {m}"),
+                    _ => String::new(),
+                };
+                Err(format!("Twilio answered HTTP {code}{detail}"))
+            }
+        }
     }
 }
 
