@@ -109,6 +109,9 @@ fn channels(state: &AppState) -> Vec<Channel> {
         .collect()
 }
 
+/// The most topics the page lists.
+const MAX_TOPICS: usize = 50;
+
 const CATEGORIES: [Category; 2] = [Category::Transactional, Category::Marketing];
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;color:#111;background:#fff;max-width:36rem;margin:2rem auto;padding:0 1rem}\
@@ -221,6 +224,21 @@ async fn show(
         Err(r) => return r,
     };
     let prefs = Preferences::from_json(&row.preferences);
+    let mut topics = Vec::new();
+    for key in state
+        .store
+        .topics_of(&row.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .take(MAX_TOPICS)
+    {
+        let name = match state.store.get_topic(&key).await {
+            Ok(Some(t)) if !t.name.is_empty() => t.name,
+            _ => key.clone(),
+        };
+        topics.push((key, name));
+    }
     let title = lang.t("Notification preferences", "通知偏好设置");
     let unsubscribe_from = claims
         .category
@@ -261,7 +279,20 @@ async fn show(
                 }
                 p.note { (lang.category(Category::Auth)) (lang.t(" are always sent.", "始终会发送。")) }
             }
-            button type="submit" { (lang.t("Save", "保存")) }
+            @if !topics.is_empty() {
+                fieldset {
+                    legend { (lang.t("Topics you follow", "您关注的主题")) }
+                    @for (i, (key, name)) in topics.iter().enumerate() {
+                        @let id = format!("topic-{i}");
+                        input type="hidden" name="shown" value={ "topic." (key) };
+                        label for=(id) {
+                            input type="checkbox" id=(id) name={ "topic." (key) } value="on" checked;
+                            (name)
+                        }
+                    }
+                }
+            }
+                        button type="submit" { (lang.t("Save", "保存")) }
         }
         p.note {
             @if lang == Lang::Zh { a href={ "/p/" (token) "?lang=en" } lang="en" { "English" } }
@@ -282,7 +313,7 @@ async fn save(
         Ok(x) => x,
         Err(r) => return r,
     };
-    if fields.len() > 64 {
+    if fields.len() > 256 {
         return (StatusCode::BAD_REQUEST, "too many fields").into_response();
     }
     let mut prefs = Preferences::from_json(&row.preferences);
@@ -302,6 +333,18 @@ async fn save(
     }
     if let Err(r) = store_preferences(&state, &claims.recipient, &prefs, lang).await {
         return r;
+    }
+    // Topics left: each one shown and cleared (only this recipient's own
+    // subscription can be touched).
+    let me = [claims.recipient.clone()];
+    for (_, v) in fields.iter().filter(|(k, _)| k == "shown") {
+        if let Some(topic) = v.strip_prefix("topic.") {
+            if !on(v) {
+                if let Err(e) = state.store.unsubscribe(topic, &me).await {
+                    return refused(lang, &VerifyError::Store(e));
+                }
+            }
+        }
     }
     tracing::info!(recipient = %claims.recipient, "preferences changed from a preference link");
     Redirect::to(&format!("/p/{token}?lang={}&saved=1", lang.code())).into_response()

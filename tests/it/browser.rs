@@ -707,6 +707,21 @@ async fn a_recipient_changes_their_preferences_from_a_link_in_their_language() {
                 .await;
             assert_eq!(r.status(), 201);
         }
+        for t in ["news", "jobs"] {
+            assert_eq!(
+                app.put(&format!("/v1/topics/{t}"), &json!({"name": format!("{t} letter")}))
+                    .await
+                    .status(),
+                201
+            );
+            let r = app
+                .post(
+                    &format!("/v1/topics/{t}/subscribers"),
+                    &json!({"recipients": ["li", "bo"]}),
+                )
+                .await;
+            assert_eq!(r.status(), 200);
+        }
         let link: serde_json::Value = app
             .post("/v1/recipients/li/preference-link", &json!({}))
             .await
@@ -745,6 +760,12 @@ async fn a_recipient_changes_their_preferences_from_a_link_in_their_language() {
             .click()
             .await
             .unwrap();
+        // Leave one topic: its label is its name.
+        assert_eq!(
+            css(&c, "label[for='topic-1']").await.text().await.unwrap().trim(),
+            "news letter"
+        );
+        css(&c, "#topic-1").await.click().await.unwrap();
         css(&c, "button[type=submit]").await.click().await.unwrap();
         let status = wait_text(&c, "p.status", |t| !t.is_empty()).await;
         assert_eq!(status, "您的偏好设置已保存。");
@@ -755,9 +776,11 @@ async fn a_recipient_changes_their_preferences_from_a_link_in_their_language() {
         assert_eq!(li["preferences"]["channels"]["sms"], false, "{li:#}");
         assert_eq!(li["preferences"]["channels"]["email"], true, "{li:#}");
         assert_eq!(li["preferences"]["categories"]["marketing"], false, "{li:#}");
+        assert_eq!(li["topics"], json!(["jobs"]), "{li:#}");
         // Only the recipient the link was made for.
         let bo = app.get_json("/v1/recipients/bo").await;
         assert_ne!(bo["preferences"]["channels"]["sms"], false, "{bo:#}");
+        assert_eq!(bo["topics"], json!(["jobs", "news"]), "{bo:#}");
 
         // The English page, by asking for it.
         c.goto(&app.url(&format!("{path}?lang=en"))).await.unwrap();
