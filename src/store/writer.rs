@@ -20,7 +20,7 @@ use super::{
     Accept, AcceptOutcome, Claimed, Completion, IdempotencyRecord, NewDelivery, NotificationRow,
     StoreError, StoreResult, Unavailable,
 };
-use crate::domain::event::Mask;
+use crate::domain::event::{EventType, Mask};
 use crate::domain::{Reason, Status};
 
 /// What the writer tasks commit: accepted requests, and the outcomes of
@@ -382,11 +382,16 @@ async fn accept_tx<D: Dialect>(
         .filter(|(c, _)| events::may_complete(mask, c))
         .flat_map(|(c, _)| c.iter().map(|c| c.delivery_id.as_str()))
         .collect();
+    // Requests that may be finished as they are written (a delivery
+    // suppressed at once, or one a dedup scope or a cap may suppress),
+    // where someone wants to hear of finished notifications.
+    let completes_at_accept = mask.has(EventType::NotificationCompleted);
     // Nothing to read before writing (no Idempotency-Key, deduplication
     // or cap): where the backend writes everything in one statement, that
     // statement is the transaction.
     let plain = D::ONE_STATEMENT
         && completing.is_empty()
+        && !(completes_at_accept && accepts.iter().any(|a| may_finish_at_accept(a)))
         && accepts.iter().all(|a| {
             a.idempotency.is_none()
                 && a.fence.is_none()
@@ -515,6 +520,17 @@ async fn accept_tx<D: Dialect>(
         let now = crate::util::now_ms();
         events |= events::notifications_completed(&mut tx, &completing, now).await?;
     }
+    if completes_at_accept {
+        let finished: Vec<&str> = fresh
+            .iter()
+            .filter(|a| may_finish_at_accept(a))
+            .flat_map(|a| a.deliveries.iter().map(|d| d.id.as_str()))
+            .collect();
+        if !finished.is_empty() {
+            let now = crate::util::now_ms();
+            events |= events::notifications_completed(&mut tx, &finished, now).await?;
+        }
+    }
     tx.commit().await?;
     D::commit_pending(held, crate::util::now_ms());
     written.after.hand_over(handoff);
@@ -522,6 +538,15 @@ async fn accept_tx<D: Dialect>(
         subs.written();
     }
     Ok(outcomes)
+}
+
+/// Whether an accepted request may leave its notification finished as it
+/// is written: a delivery suppressed at once, or one that deduplication or
+/// a cap may suppress in the transaction.
+fn may_finish_at_accept(a: &Accept) -> bool {
+    a.deliveries.iter().any(|d| {
+        d.dedup.is_some() || d.cap.is_some() || Status::parse(d.status).is_ok_and(|s| s.is_final())
+    })
 }
 
 /// What an accepting transaction writes, and what follows its commit.

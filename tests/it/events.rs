@@ -813,3 +813,43 @@ async fn cancelling_the_last_waiting_delivery_completes_its_notification() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_notification_finished_as_it_is_accepted_completes_at_once() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let hooks = Receiver::start().await;
+        let (_, secret) = register(&app, &hooks.url, json!(["notification.completed"])).await;
+        // A recipient opted out of webhooks: the one delivery is suppressed
+        // when the send is accepted, so no worker will ever finish it.
+        let r = app
+            .put(
+                "/v1/recipients/quiet",
+                &json!({"webhook_url": "https://erp.example.com/h",
+                        "preferences": {"channels": {"webhook": false}}}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let r = app
+            .post(
+                "/v1/notifications",
+                &json!({"content": {"webhook": {"body": "{\"n\": 1}"}}, "to": [{"id": "quiet"}]}),
+            )
+            .await;
+        let accepted: Value = r.json().await.unwrap();
+        assert_eq!(
+            accepted["deliveries"][0]["status"], "suppressed",
+            "{accepted:#}"
+        );
+        let got = hooks.wait_for(1, Duration::from_secs(20)).await;
+        assert!(verify_signature(&secret, &got[0]));
+        let b = body(&got[0]);
+        assert_eq!(b["type"], "notification.completed");
+        assert_eq!(b["data"]["notification_id"], accepted["id"]);
+        // Once.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(hooks.count(), 1);
+        app.stop().await;
+    })
+    .await;
+}
