@@ -11,8 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{Caller, Permission};
+use super::auth::Permission;
 use super::error::{ApiError, ApiResult};
+use super::inbox::InboxAuth;
 use super::json::{put_answer, JsonBody};
 use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
 use super::recipients::{valid_id, IdParam};
@@ -21,11 +22,17 @@ use crate::service::devices::PutDeviceBody;
 use crate::store::DeviceRow;
 use crate::util::rfc3339;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+/// The routes; with `inbox.cors_origins`, a page on those origins may
+/// register its browser with the recipient's token, as it reads the inbox.
+pub fn router(cors_origins: &[String]) -> OpenApiRouter<AppState> {
+    let r = OpenApiRouter::new()
         .routes(routes!(put_device, list))
         .routes(routes!(remove))
-        .routes(routes!(vapid_public_key))
+        .routes(routes!(vapid_public_key));
+    match super::inbox::cors(cors_origins) {
+        Some(layer) => r.layer(layer),
+        None => r,
+    }
 }
 
 /// A stored device. A subscription's `auth` secret is never shown.
@@ -88,7 +95,8 @@ pub struct DeviceParams {
 
 /// Add a device to a recipient, or replace it.
 ///
-/// Scope `send`. A `webpush` device is a browser's subscription as
+/// Scope `send`, or the recipient's own token (`POST
+/// /v1/recipients/{id}/token`), so a browser or an app registers itself. A `webpush` device is a browser's subscription as
 /// `PushSubscription.toJSON()` gives it (`endpoint`, `keys.p256dh`,
 /// `keys.auth`), with `"kind": "webpush"`; `fcm` devices give the app's
 /// registration `token`, `apns` devices its device token (hex digits).
@@ -101,7 +109,7 @@ pub struct DeviceParams {
     path = "/v1/recipients/{id}/devices",
     operation_id = "put_device",
     tag = "push",
-    security(("api_key" = [])),
+    security(("api_key" = []), ("inbox_token" = [])),
     params(IdParam),
     request_body = PutDeviceBody,
     responses(
@@ -112,25 +120,25 @@ pub struct DeviceParams {
 )]
 async fn put_device(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: InboxAuth,
     Path(id): Path<String>,
     body: JsonBody<PutDeviceBody>,
 ) -> ApiResult<(StatusCode, Json<Device>)> {
-    caller.require(Permission::WriteRecipients)?;
+    caller.allow_for(&id, Permission::WriteRecipients)?;
     let (row, created) = state.put_device(&id, body.value).await?;
     Ok(put_answer(created, row.into()))
 }
 
 /// List a recipient's devices.
 ///
-/// Scope `send` or `read`. Oldest first; empty for a recipient with none,
+/// Scope `send` or `read`, or the recipient's own token. Oldest first; empty for a recipient with none,
 /// 404 when there is no such recipient.
 #[utoipa::path(
     get,
     path = "/v1/recipients/{id}/devices",
     operation_id = "list_devices",
     tag = "push",
-    security(("api_key" = [])),
+    security(("api_key" = []), ("inbox_token" = [])),
     params(IdParam),
     responses(
         (status = 200, description = "The devices", body = DeviceList),
@@ -139,10 +147,10 @@ async fn put_device(
 )]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: InboxAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeviceList>> {
-    caller.require(Permission::ReadRecipients)?;
+    caller.allow_for(&id, Permission::ReadRecipients)?;
     valid_id(&id)?;
     let devices = state.devices(&id).await?;
     Ok(Json(DeviceList {
@@ -152,13 +160,13 @@ async fn list(
 
 /// Remove a device.
 ///
-/// Scope `send`.
+/// Scope `send`, or the recipient's own token.
 #[utoipa::path(
     delete,
     path = "/v1/recipients/{id}/devices/{device_id}",
     operation_id = "delete_device",
     tag = "push",
-    security(("api_key" = [])),
+    security(("api_key" = []), ("inbox_token" = [])),
     params(DeviceParams),
     responses(
         (status = 204, description = "Removed"),
@@ -167,10 +175,10 @@ async fn list(
 )]
 async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: InboxAuth,
     Path((id, device_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Permission::WriteRecipients)?;
+    caller.allow_for(&id, Permission::WriteRecipients)?;
     valid_id(&id)?;
     state.delete_device(&id, &device_id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -110,7 +110,7 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
     Some(
         CorsLayer::new()
             .allow_origin(allow)
-            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
             .allow_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
@@ -171,6 +171,18 @@ impl InboxAuth {
             )),
             InboxAuth::Key(k) if change => Ok(k.require(Permission::ChangeInbox)?),
             InboxAuth::Key(k) => Ok(k.require(Permission::ReadInbox)?),
+        }
+    }
+
+    /// May this caller act on `recipient` where an API key needs
+    /// `permission`? A recipient token may, for its own recipient only.
+    pub fn allow_for(&self, recipient: &str, permission: Permission) -> Result<(), ApiError> {
+        match self {
+            InboxAuth::Token(c) if c.recipient == recipient => Ok(()),
+            InboxAuth::Token(_) => Err(ApiError::Forbidden(
+                "this recipient token is for another recipient".into(),
+            )),
+            InboxAuth::Key(k) => Ok(k.require(permission)?),
         }
     }
 

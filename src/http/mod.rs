@@ -49,7 +49,7 @@ pub fn routes(inbox_cors: &[String]) -> OpenApiRouter<AppState> {
         .merge(topics::router())
         .merge(suppressions::router())
         .merge(receipts::router())
-        .merge(devices::router())
+        .merge(devices::router(inbox_cors))
         .merge(endpoints::router())
         .merge(inbox::router(inbox_cors))
         .merge(health::router())

@@ -168,6 +168,86 @@ async fn devices_take_the_scopes_of_recipient_profiles() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_registers_itself_with_its_recipient_token() {
+    each_backend(|b| async move {
+        let app = spawn_app_with(&b, "[inbox]\ncors_origins = [\"https://shop.example\"]\n").await;
+        for id in ["u_b", "u_other"] {
+            app.put(&format!("/v1/recipients/{id}"), &json!({})).await;
+        }
+        let t: Value = app
+            .post("/v1/recipients/u_b/token", &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let token = t["token"].as_str().unwrap().to_string();
+        // The page's preflight, from the configured origin.
+        let r = app
+            .client
+            .request(
+                reqwest::Method::OPTIONS,
+                app.url("/v1/recipients/u_b/devices"),
+            )
+            .header("Origin", "https://shop.example")
+            .header("Access-Control-Request-Method", "PUT")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.headers()["access-control-allow-origin"],
+            "https://shop.example"
+        );
+        assert!(r.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("PUT"));
+        let put = |id: &str| {
+            app.client
+                .put(app.url(&format!("/v1/recipients/{id}/devices")))
+                .bearer_auth(&token)
+                .header("Origin", "https://shop.example")
+                .json(&subscription("https://push.example/browser"))
+                .send()
+        };
+        let r = put("u_b").await.unwrap();
+        assert_eq!(r.status(), 201);
+        let device: Value = r.json().await.unwrap();
+        // Its own recipient only.
+        assert_eq!(put("u_other").await.unwrap().status(), 403);
+        let list = |id: &str| {
+            app.client
+                .get(app.url(&format!("/v1/recipients/{id}/devices")))
+                .bearer_auth(&token)
+                .send()
+        };
+        let mine: Value = list("u_b").await.unwrap().json().await.unwrap();
+        assert_eq!(mine["devices"][0]["id"], device["id"]);
+        assert_eq!(list("u_other").await.unwrap().status(), 403);
+        let path = format!(
+            "/v1/recipients/u_b/devices/{}",
+            device["id"].as_str().unwrap()
+        );
+        assert_eq!(delete(&app, &path, &token).await, 204);
+        // A revoked token registers nothing.
+        let r = app
+            .client
+            .delete(app.url("/v1/recipients/u_b/token"))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        assert_eq!(put("u_b").await.unwrap().status(), 401);
+        app.stop().await;
+    })
+    .await;
+}
+
 // ---- Web Push against a local push service --------------------------------
 
 mod webpush {
