@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{locale_chain, Parts, TemplateContent, TemplateError};
+use super::{locale_chain, TemplateContent, TemplateError};
 
 /// Where a layout puts the template's part.
 pub const CONTENT_MARK: &str = "{{{content}}}";
@@ -384,7 +384,7 @@ pub fn compose(content: &TemplateContent, shared: &Shared) -> TemplateContent {
                 .entry(locale.to_string())
                 .or_default()
                 .entry(c.to_string())
-                .or_insert_with(Parts::new)
+                .or_default()
                 .insert(p.to_string(), composed);
         }
     }

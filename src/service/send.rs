@@ -505,7 +505,7 @@ impl Sender<'_> {
                 }
                 let compiled = super::layouts::stored_template(
                     self.store,
-                    &self.renderer,
+                    self.renderer,
                     &row.key,
                     row.version,
                     &row.content,
