@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use super::auth::{Caller, Permission};
 use super::error::ApiResult;
-use super::json::JsonBody;
+use super::json::{put_answer, JsonBody};
 use super::openapi::{AuthErrors, BodyErrors, Invalid, NotFound};
 use super::versions::{self, version_param, VersionList, VersionedItem};
 use super::AppState;
@@ -182,19 +182,15 @@ fn saved(
     name: String,
     (version, changed): (i64, bool),
 ) -> (StatusCode, Json<SavedShared>) {
-    let status = if changed && version == 1 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    (
-        status,
-        Json(SavedShared {
+    // Created: this put made the first version.
+    put_answer(
+        changed && version == 1,
+        SavedShared {
             key,
             name,
             version,
             changed,
-        }),
+        },
     )
 }
 
