@@ -139,24 +139,47 @@ fn page(lang: Lang, title: &str, body: Markup) -> Markup {
 }
 
 /// The answer to a link that is not (or no longer) valid.
-fn refused(lang: Lang, e: &VerifyError) -> Response {
-    let (status, en, zh) = match e {
-        VerifyError::Token(crate::inbox::token::TokenError::Expired) => (
+/// Why a link opens nothing.
+enum Refusal {
+    /// Altered, cut short, or not a preference link.
+    Invalid,
+    Expired,
+    /// Revoked, or its recipient is gone.
+    Revoked,
+    /// The database can't answer.
+    Unavailable,
+}
+
+impl From<VerifyError> for Refusal {
+    fn from(e: VerifyError) -> Refusal {
+        use crate::inbox::token::TokenError;
+        match e {
+            VerifyError::Token(TokenError::Expired) => Refusal::Expired,
+            VerifyError::Token(TokenError::Revoked) => Refusal::Revoked,
+            VerifyError::Token(_) => Refusal::Invalid,
+            VerifyError::Store(_) => Refusal::Unavailable,
+        }
+    }
+}
+
+fn refused(lang: Lang, why: Refusal) -> Response {
+    let (status, en, zh) = match why {
+        Refusal::Expired => (
             StatusCode::GONE,
             "This link has expired. Use the link in a newer message.",
             "此链接已过期，请使用较新消息中的链接。",
         ),
-        VerifyError::Token(crate::inbox::token::TokenError::Revoked) => (
+        Refusal::Revoked => (
             StatusCode::GONE,
             "This link is no longer valid. Use the link in a newer message.",
             "此链接已失效，请使用较新消息中的链接。",
         ),
-        VerifyError::Store(_) => (
+        Refusal::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
             "Your preferences can't be shown right now. Please try again in a minute.",
             "暂时无法显示您的偏好设置，请稍后再试。",
         ),
-        _ => (
+        Refusal::Invalid => (
             StatusCode::NOT_FOUND,
             "This link is not valid. Check that it was copied whole.",
             "此链接无效，请确认已完整复制。",
@@ -193,21 +216,11 @@ async fn open(
         .inbox
         .verify_preference_token(token)
         .await
-        .map_err(|e| refused(fallback, &e))?;
+        .map_err(|e| refused(fallback, e.into()))?;
     let row = match state.recipient(&claims.recipient).await {
         Ok(r) => r,
-        Err(crate::service::Error::NotFound(_)) => {
-            return Err(refused(
-                fallback,
-                &VerifyError::Token(crate::inbox::token::TokenError::Revoked),
-            ))
-        }
-        Err(_) => {
-            return Err(refused(
-                fallback,
-                &VerifyError::Store(crate::store::StoreError::WriterGone),
-            ))
-        }
+        Err(crate::service::Error::NotFound(_)) => return Err(refused(fallback, Refusal::Revoked)),
+        Err(_) => return Err(refused(fallback, Refusal::Unavailable)),
     };
     let lang = Lang::pick(lang_query, row.locale.as_deref(), headers);
     Ok((claims, row, lang))
@@ -341,7 +354,8 @@ async fn save(
         if let Some(topic) = v.strip_prefix("topic.") {
             if !on(v) {
                 if let Err(e) = state.store.unsubscribe(topic, &me).await {
-                    return refused(lang, &VerifyError::Store(e));
+                    tracing::warn!(error = %e, "a preference page could not leave a topic");
+                    return refused(lang, Refusal::Unavailable);
                 }
             }
         }
@@ -363,11 +377,11 @@ async fn store_preferences(
         .await
     {
         Ok(true) => Ok(()),
-        Ok(false) => Err(refused(
-            lang,
-            &VerifyError::Token(crate::inbox::token::TokenError::Revoked),
-        )),
-        Err(e) => Err(refused(lang, &VerifyError::Store(e))),
+        Ok(false) => Err(refused(lang, Refusal::Revoked)),
+        Err(e) => {
+            tracing::warn!(error = %e, "a preference page could not save");
+            Err(refused(lang, Refusal::Unavailable))
+        }
     }
 }
 
