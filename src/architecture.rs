@@ -4,9 +4,10 @@
 //! keeps the tree honest when code moves.
 
 /// Every top-level module, lowest first.
-pub const LAYERS: [&str; 16] = [
+pub const LAYERS: [&str; 17] = [
     "util",
     "private_files",
+    "telemetry",
     "domain",
     "config",
     "flow",

@@ -5,6 +5,7 @@
 //! of one notification):
 //!
 //! - `util`, `private_files`: small helpers on the standard library;
+//! - `telemetry`: W3C trace context (inert unless tracing is exported);
 //! - `domain`: the shared words (types, their parsing, input checks);
 //! - `config`: loading and checking the configuration;
 //! - `render`, `flow`: templates to content; admission and pacing rules;
@@ -18,6 +19,8 @@
 
 pub mod private_files;
 pub mod util;
+
+pub mod telemetry;
 
 pub mod domain;
 

@@ -68,6 +68,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the API's OpenAPI document (the one served at /openapi.json)
+    /// as JSON, without a server, a database or a configuration.
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -341,6 +344,8 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<()> {
             let report = missive::ops::doctor::run(&cfg, &source).await;
             doctor_print(&report, json, cli.quiet)
         }
+        // Answered in `main`, before the configuration is loaded.
+        Command::Openapi => print_openapi(),
         Command::Backup { path, force } => {
             if cfg.database.backend == missive::config::Backend::Postgres {
                 anyhow::bail!("{}", missive::ops::backup::postgres_advice(&cfg.database));
@@ -376,6 +381,25 @@ fn doctor_print(
     Ok(())
 }
 
+/// Writes the OpenAPI document to stdout (pretty-printed, ending in a
+/// newline), for client generators and diffs.
+fn print_openapi() -> anyhow::Result<()> {
+    use std::io::Write;
+    let json = missive::http::openapi::document()
+        .to_pretty_json()
+        .context("serializing the OpenAPI document")?;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_all(json.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        // A closed pipe (`missive openapi | head`) is the reader's choice.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     // Everything missive writes (the database and its journal files, the
@@ -383,6 +407,13 @@ async fn main() {
     missive::private_files::restrict_umask();
     let cli = Cli::parse();
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
+    if let Some(Command::Openapi) = &cli.command {
+        if let Err(e) = print_openapi() {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let cfg = match Config::load(cli.config.as_deref()) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -394,8 +425,18 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    missive::ops::logging::init(cfg.log.format, cli.quiet);
-    if let Err(e) = run(cli, cfg).await {
+    let tracing =
+        match missive::ops::logging::init_with_telemetry(cfg.log.format, cli.quiet, &cfg.telemetry)
+        {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::exit(1);
+            }
+        };
+    let result = run(cli, cfg).await;
+    tracing.shutdown().await;
+    if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

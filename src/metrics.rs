@@ -79,6 +79,9 @@ struct OutcomeLabels {
 struct DeliveryLabels {
     channel: &'static str,
     status: &'static str,
+    /// The template key, or `inline`: bounded by the templates an operator
+    /// makes, not by what senders send.
+    template: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -401,7 +404,12 @@ impl Metrics {
 
     /// A send request answered: a new notification or a replay, and the
     /// deliveries it suppressed (channel, reason).
-    pub fn accepted(&self, replayed: bool, suppressed: &[(Channel, Option<Reason>)]) {
+    pub fn accepted(
+        &self,
+        replayed: bool,
+        template: Option<&str>,
+        suppressed: &[(Channel, Option<Reason>)],
+    ) {
         let outcome = if replayed {
             "idempotent_replay"
         } else {
@@ -411,7 +419,7 @@ impl Metrics {
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
         for &(channel, reason) in suppressed {
-            self.finished(channel, Status::Suppressed);
+            self.finished(channel, template, Status::Suppressed);
             self.suppressions
                 .get_or_create(&SuppressionLabels {
                     channel: channel.as_str(),
@@ -421,21 +429,23 @@ impl Metrics {
         }
     }
 
-    /// A delivery reached a final status.
-    pub fn finished(&self, channel: Channel, status: Status) {
-        self.finished_n(channel, status, 1);
+    /// A delivery of `template` (`None`: inline content) reached a final
+    /// status.
+    pub fn finished(&self, channel: Channel, template: Option<&str>, status: Status) {
+        self.finished_n(channel, template, status, 1);
     }
 
     /// `n` deliveries on `channel` cancelled.
-    pub fn cancelled(&self, channel: Channel, n: u64) {
-        self.finished_n(channel, Status::Cancelled, n);
+    pub fn cancelled(&self, channel: Channel, template: Option<&str>, n: u64) {
+        self.finished_n(channel, template, Status::Cancelled, n);
     }
 
-    fn finished_n(&self, channel: Channel, status: Status, n: u64) {
+    fn finished_n(&self, channel: Channel, template: Option<&str>, status: Status, n: u64) {
         self.deliveries
             .get_or_create(&DeliveryLabels {
                 channel: channel.as_str(),
                 status: status.as_str(),
+                template: template.unwrap_or("inline").to_string(),
             })
             .inc_by(n);
     }
@@ -628,8 +638,8 @@ mod tests {
     #[test]
     fn counters_render_with_the_prefix_and_total_suffix() {
         let m = Metrics::new();
-        m.accepted(false, &[(Channel::Webhook, Some(Reason::Duplicate))]);
-        m.accepted(true, &[]);
+        m.accepted(false, None, &[(Channel::Webhook, Some(Reason::Duplicate))]);
+        m.accepted(true, None, &[]);
         m.attempt(
             Channel::Webhook,
             "webhook",
@@ -647,7 +657,7 @@ mod tests {
         for line in [
             "missive_notifications_accepted_total{outcome=\"created\"} 1",
             "missive_notifications_accepted_total{outcome=\"idempotent_replay\"} 1",
-            "missive_deliveries_total{channel=\"webhook\",status=\"suppressed\"} 1",
+            "missive_deliveries_total{channel=\"webhook\",status=\"suppressed\",template=\"inline\"} 1",
             "missive_suppressions_total{channel=\"webhook\",reason=\"duplicate\"} 1",
             "missive_attempts_total{channel=\"webhook\",provider=\"webhook\",outcome=\"ok\"} 1",
             "missive_attempt_duration_seconds_count{channel=\"webhook\",provider=\"webhook\"} 1",

@@ -1738,6 +1738,40 @@ fn console_fill_sql(pg: bool, n: i64, now: i64) -> Vec<String> {
                CASE status WHEN 'failed' THEN '550 mailbox unavailable' END \
              FROM g WHERE status = 'failed' OR (status = 'sent' AND i % 10 = 0)"
         ),
+        // The per-minute statistics the writer would have kept for them:
+        // each finished delivery counted at its `updated_at`, the sent ones'
+        // 1.5 s from accepted to sent in the ≤ 2048 ms bucket (h11).
+        format!(
+            "INSERT INTO delivery_stats (minute, template, channel, provider, status, reason, shard, \
+               n, {hs}) \
+             SELECT updated_at - updated_at % 60000, COALESCE(template_key, ''), channel, \
+               COALESCE(provider, ''), status, COALESCE(reason, ''), 0, COUNT(*), {vals} \
+             FROM deliveries WHERE status IN ('sent', 'failed', 'suppressed') \
+             GROUP BY 1, 2, 3, 4, 5, 6",
+            hs = (0..20).map(|i| format!("h{i}")).collect::<Vec<_>>().join(", "),
+            vals = (0..20)
+                .map(|i| if i == 11 {
+                    "SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END)".to_string()
+                } else {
+                    "0".to_string()
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        // And the same per hour, as the writer upserts them beside the
+        // minutes.
+        format!(
+            "INSERT INTO delivery_stats_hourly (hour, template, channel, provider, status, reason, \
+               shard, n, {hs}) \
+             SELECT minute - minute % 3600000, template, channel, provider, status, reason, shard, \
+               SUM(n), {sums} \
+             FROM delivery_stats GROUP BY 1, 2, 3, 4, 5, 6, 7",
+            hs = (0..20).map(|i| format!("h{i}")).collect::<Vec<_>>().join(", "),
+            sums = (0..20)
+                .map(|i| format!("SUM(h{i})"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
     ]
 }
 
@@ -1920,6 +1954,15 @@ async fn run_console_pages(opts: &Options, client: &reqwest::Client) -> Result<P
         (
             "API /v1/deliveries?status=failed",
             "/v1/deliveries?status=failed".into(),
+        ),
+        ("stats page (7 days)", "/console/stats?window=7d".into()),
+        (
+            "API /v1/stats?group_by=template&window=7d",
+            "/v1/stats?group_by=template&window=7d".into(),
+        ),
+        (
+            "API /v1/stats?group_by=provider&window=1h",
+            "/v1/stats?group_by=provider&window=1h".into(),
         ),
     ];
     let mut times = Vec::new();

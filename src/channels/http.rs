@@ -492,7 +492,7 @@ impl Client {
         url: &reqwest::Url,
     ) -> Option<reqwest::Response> {
         let sent = match self.guard.check_url(url) {
-            Ok(()) => request.send().await,
+            Ok(()) => crate::telemetry::inject(request).send().await,
             Err(refused) => return fail(r, Outcome::Permanent, refused.to_string()),
         };
         match sent {

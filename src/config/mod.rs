@@ -52,6 +52,13 @@ struct Raw {
     receipts: RawReceipts,
     log: RawLog,
     events: RawEvents,
+    telemetry: RawTelemetry,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawTelemetry {
+    otlp_endpoint: String,
+    otlp_protocol: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +164,7 @@ struct RawMaintenance {
     interval: String,
     idempotency_ttl: String,
     retention: String,
+    stats_retention: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -253,6 +261,37 @@ pub struct Config {
     pub receipts: ReceiptsConfig,
     pub log: LogConfig,
     pub events: EventsConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+/// How OTLP traces are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// Protobuf over HTTP (`POST {endpoint}/v1/traces`).
+    HttpProtobuf,
+    /// gRPC.
+    Grpc,
+}
+
+impl OtlpProtocol {
+    /// The protocol an `OTEL_EXPORTER_OTLP_PROTOCOL` value or
+    /// `telemetry.otlp_protocol` names.
+    pub fn parse(s: &str) -> Option<OtlpProtocol> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "http/protobuf" => Some(OtlpProtocol::HttpProtobuf),
+            "grpc" => Some(OtlpProtocol::Grpc),
+            _ => None,
+        }
+    }
+}
+
+/// OpenTelemetry tracing. Both unset: the standard `OTEL_*` variables
+/// decide (no endpoint there either: off).
+#[derive(Clone, Debug, Default)]
+pub struct TelemetryConfig {
+    /// The collector's base URL (`http(s)://host:port`).
+    pub otlp_endpoint: Option<String>,
+    pub otlp_protocol: Option<OtlpProtocol>,
 }
 
 /// How log lines are written to stderr.
@@ -620,6 +659,8 @@ pub struct MaintenanceConfig {
     pub idempotency_ttl: Duration,
     /// `None`: keep finished deliveries for ever.
     pub retention: Option<Duration>,
+    /// `None`: keep per-minute delivery statistics for ever.
+    pub stats_retention: Option<Duration>,
 }
 
 #[derive(Clone)]
@@ -821,6 +862,10 @@ impl Config {
         };
 
         let retention = duration("maintenance.retention", &raw.maintenance.retention)?;
+        let stats_retention = duration(
+            "maintenance.stats_retention",
+            &raw.maintenance.stats_retention,
+        )?;
         let maintenance = MaintenanceConfig {
             interval: positive_duration("maintenance.interval", &raw.maintenance.interval)?,
             idempotency_ttl: positive_duration(
@@ -828,6 +873,7 @@ impl Config {
                 &raw.maintenance.idempotency_ttl,
             )?,
             retention: (!retention.is_zero()).then_some(retention),
+            stats_retention: (!stats_retention.is_zero()).then_some(stats_retention),
         };
 
         let w = raw.channels.webhook;
@@ -969,8 +1015,36 @@ impl Config {
                 }
             },
         };
+        let telemetry = TelemetryConfig {
+            otlp_endpoint: match raw.telemetry.otlp_endpoint.trim() {
+                "" => None,
+                e => match url::Url::parse(e) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {
+                        Some(e.to_string())
+                    }
+                    _ => {
+                        return Err(invalid(
+                            "telemetry.otlp_endpoint",
+                            e,
+                            "an http(s):// URL, or empty for off",
+                        ))
+                    }
+                },
+            },
+            otlp_protocol: match raw.telemetry.otlp_protocol.trim() {
+                "" => None,
+                p => Some(OtlpProtocol::parse(p).ok_or_else(|| {
+                    invalid(
+                        "telemetry.otlp_protocol",
+                        p,
+                        "\"http/protobuf\" or \"grpc\" (or empty: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)",
+                    )
+                })?),
+            },
+        };
         Ok(Config {
             log,
+            telemetry,
             data_dir: PathBuf::from(raw.data_dir),
             server: ServerConfig {
                 bind,
@@ -1743,6 +1817,28 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn telemetry_keys_are_checked() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.telemetry.otlp_endpoint, None);
+        assert_eq!(c.telemetry.otlp_protocol, None);
+        let c = Config::from_toml(
+            "[telemetry]\notlp_endpoint = \"http://127.0.0.1:4317\"\notlp_protocol = \"GRPC\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.telemetry.otlp_endpoint.as_deref(),
+            Some("http://127.0.0.1:4317")
+        );
+        assert_eq!(c.telemetry.otlp_protocol, Some(OtlpProtocol::Grpc));
+        let c = Config::from_toml("[telemetry]\notlp_protocol = \"http/protobuf\"").unwrap();
+        assert_eq!(c.telemetry.otlp_protocol, Some(OtlpProtocol::HttpProtobuf));
+        let e = Config::from_toml("[telemetry]\notlp_protocol = \"http/json\"").unwrap_err();
+        assert!(e.to_string().contains("telemetry.otlp_protocol"), "{e}");
+        let e = Config::from_toml("[telemetry]\notlp_endpoint = \"collector:4318\"").unwrap_err();
+        assert!(e.to_string().contains("telemetry.otlp_endpoint"), "{e}");
     }
 
     #[test]

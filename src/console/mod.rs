@@ -19,6 +19,7 @@ mod preferences;
 mod recipients;
 mod schedules;
 pub mod session;
+mod stats;
 mod suppressions;
 mod templates;
 mod workflows;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/assets/console.js", get(js))
         .merge(overview::router())
         .merge(deliveries::router())
+        .merge(stats::router())
         .merge(notifications::router())
         .merge(templates::router())
         .merge(workflows::router())

@@ -12,6 +12,7 @@ use crate::service::auth::Permission;
 pub enum Nav {
     Overview,
     Deliveries,
+    Stats,
     Templates,
     Workflows,
     Schedules,
@@ -33,6 +34,7 @@ pub const NAV: &[(Nav, &str, &str, &[Permission])] = &[
         "Deliveries",
         DELIVERIES,
     ),
+    (Nav::Stats, "/console/stats", "Stats", STATS),
     (Nav::Templates, "/console/templates", "Templates", TEMPLATES),
     (Nav::Workflows, "/console/workflows", "Workflows", WORKFLOWS),
     (Nav::Schedules, "/console/schedules", "Schedules", SCHEDULES),
@@ -57,6 +59,8 @@ pub const NAV: &[(Nav, &str, &str, &[Permission])] = &[
 pub const OVERVIEW: &[Permission] = &[Permission::ReadDeliveries];
 /// Deliveries with their content and addresses: `/v1/deliveries`.
 pub const DELIVERIES: &[Permission] = &[Permission::ReadDeliveries];
+/// Delivery statistics: `GET /v1/stats`.
+pub const STATS: &[Permission] = &[Permission::ReadDeliveries];
 /// `GET /v1/templates`.
 pub const TEMPLATES: &[Permission] = &[Permission::ReadTemplates];
 /// `GET /v1/workflows`: workflows are read (and written) with templates.

@@ -18,6 +18,9 @@ pub async fn run_once(store: &dyn Store, cfg: &MaintenanceConfig) -> anyhow::Res
         Some(r) => store.purge_finished(now - r.as_millis() as i64).await?,
         None => 0,
     };
+    if let Some(r) = cfg.stats_retention {
+        store.purge_stats(now - r.as_millis() as i64).await?;
+    }
     Ok((keys, deliveries))
 }
 

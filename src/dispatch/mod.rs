@@ -488,6 +488,9 @@ impl Dispatcher {
         // notification's ids.
         let span = tracing::info_span!("deliver", delivery_id = %row.id, notification_id = %row.notification_id,
             channel = %row.channel, attempt = number);
+        // The attempt continues the trace its notification was accepted
+        // in, whichever process accepted it and however long ago.
+        crate::telemetry::set_parent(&span, row.traceparent.as_deref());
         async {
             let started_at = now_ms();
             let t0 = Instant::now();
@@ -520,6 +523,7 @@ impl Dispatcher {
                         content: &content,
                         list_unsubscribe: unsubscribe.as_deref(),
                     })
+                    .instrument(provider_span(&row))
                     .await
                 }
             };
@@ -544,7 +548,8 @@ impl Dispatcher {
                 self.metrics
                     .attempt(c, &result.provider, result.outcome, took);
                 if next.status.is_final() {
-                    self.metrics.finished(c, next.status);
+                    self.metrics
+                        .finished(c, row.template_key.as_deref(), next.status);
                 }
             }
             if result.outcome == Outcome::Transient && result.retry_after.is_some() {
@@ -577,11 +582,25 @@ impl Dispatcher {
                     response: result.response,
                     error: result.error,
                 },
+                template: row.template_key.clone(),
+                channel: row.channel.clone(),
+                accepted_at: row.created_at,
             }
         }
         .instrument(span)
         .await
     }
+}
+
+/// The span of a provider call inside an attempt, when tracing is
+/// exported (none otherwise, so log lines stay as they were); it carries
+/// the delivery's ids too, as the lines logged inside it do.
+fn provider_span(row: &Claimed) -> tracing::Span {
+    if !crate::telemetry::enabled() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!("send", otel.kind = "client", delivery_id = %row.id,
+        notification_id = %row.notification_id, channel = %row.channel)
 }
 
 /// Writes completions in batches: one transaction for everything that

@@ -234,7 +234,11 @@ impl Run<'_> {
         let key = format!("{}:{step}:{attempt}", self.row.id);
         match sender.send(req, None, Some((RUN_SENDS, &key, "run"))).await {
             Ok(answer) => {
-                state.metrics.accepted(answer.replayed, &answer.suppressed);
+                state.metrics.accepted(
+                    answer.replayed,
+                    answer.template.as_deref(),
+                    &answer.suppressed,
+                );
                 Ok(Ok(serde_json::from_str(&answer.body)?))
             }
             // What the send refuses is the step's outcome; a database

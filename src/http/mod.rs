@@ -19,6 +19,7 @@ pub mod receipts;
 pub mod recipients;
 pub mod schedules;
 pub mod server;
+pub mod stats;
 pub mod suppressions;
 pub mod templates;
 pub mod topics;
@@ -41,6 +42,7 @@ pub fn routes(inbox_cors: &[String]) -> OpenApiRouter<AppState> {
         .merge(notifications::router())
         .merge(deliveries::router())
         .merge(providers::router())
+        .merge(stats::router())
         .merge(templates::router())
         .merge(layouts::router())
         .merge(workflows::router())

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
+use tracing::Instrument;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -141,7 +142,8 @@ pub struct Cancelled {
     tag = "notifications",
     security(("api_key" = [])),
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters; a retry with the same key and body is answered once")
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters; a retry with the same key and body is answered once"),
+        ("traceparent" = Option<String>, Header, description = "W3C trace context: when tracing is exported, the accepting span and every delivery attempt join this trace (an invalid value is ignored)")
     ),
     request_body = SendRequest,
     responses(
@@ -175,7 +177,10 @@ async fn send(
     let idem = idem_key
         .as_deref()
         .map(|k| (caller.key_id.as_str(), k, body.hash.as_str()));
-    let answer = state.send(body.value, Some(&caller.key_id), idem).await?;
+    let answer = state
+        .send(body.value, Some(&caller.key_id), idem)
+        .instrument(accept_span(&headers))
+        .await?;
     let mut resp = (
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::ACCEPTED),
         [(
@@ -190,6 +195,25 @@ async fn send(
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
+}
+
+/// The span a send is accepted in, a child of the request's
+/// `traceparent` when there is a valid one; none unless tracing is
+/// exported (so log lines are unchanged without it).
+fn accept_span(headers: &HeaderMap) -> tracing::Span {
+    if !crate::telemetry::enabled() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        "accept",
+        otel.kind = "server",
+        notification_id = tracing::field::Empty
+    );
+    let parent = headers
+        .get(crate::telemetry::TRACEPARENT)
+        .and_then(|v| v.to_str().ok());
+    crate::telemetry::set_parent(&span, parent);
+    span
 }
 
 /// Cancel a notification.

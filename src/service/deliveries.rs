@@ -103,7 +103,7 @@ impl AppState {
         let t = self.store.cancel_delivery(id, now_ms()).await?;
         if let Transition::Done(d) = &t {
             if let Ok(c) = Channel::parse(&d.channel) {
-                self.metrics.cancelled(c, 1);
+                self.metrics.cancelled(c, d.template_key.as_deref(), 1);
             }
         }
         Ok(t)
@@ -122,15 +122,15 @@ impl AppState {
     /// Cancels every delivery of a notification that has not started
     /// sending; returns how many.
     pub async fn cancel_notification(&self, id: &str) -> Result<u64> {
-        if self.store.get_notification(id).await?.is_none() {
+        let Some(n) = self.store.get_notification(id).await? else {
             return Err(Error::NotFound(format!("there is no notification {id}")));
-        }
+        };
         let channels = self
             .store
             .cancel_notification_channels(id, now_ms())
             .await?;
         for c in channels.iter().filter_map(|c| Channel::parse(c).ok()) {
-            self.metrics.cancelled(c, 1);
+            self.metrics.cancelled(c, n.template_key.as_deref(), 1);
         }
         let runs = channels
             .iter()

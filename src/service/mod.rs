@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod deliveries;
+pub mod delivery_stats;
 pub mod devices;
 pub mod endpoints;
 mod error;

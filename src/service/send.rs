@@ -147,6 +147,9 @@ pub struct SendAnswer {
     /// (channel, reason) of each delivery this request suppressed, for
     /// the metrics; empty for a replay.
     pub suppressed: Vec<(Channel, Option<Reason>)>,
+    /// The template the deliveries were rendered from (`None` for inline
+    /// content or a replay), for the metrics.
+    pub template: Option<String>,
 }
 
 pub struct Sender<'a> {
@@ -326,7 +329,11 @@ impl AppState {
 
     /// Counts an accepted send, and the `runs` a workflow trigger started.
     pub fn counted(&self, answer: &SendAnswer, runs: usize) {
-        self.metrics.accepted(answer.replayed, &answer.suppressed);
+        self.metrics.accepted(
+            answer.replayed,
+            answer.template.as_deref(),
+            &answer.suppressed,
+        );
         if runs > 0 && !answer.replayed {
             self.metrics
                 .runs(crate::metrics::RunEvent::Started, runs as u64);
@@ -371,10 +378,16 @@ impl Sender<'_> {
             }
         };
         let Plan {
-            notification,
+            mut notification,
             deliveries,
             answer,
         } = plan;
+        // Its deliveries' attempts continue the accepting span's trace
+        // (None unless tracing is exported).
+        notification.traceparent = crate::telemetry::current();
+        if notification.traceparent.is_some() {
+            tracing::Span::current().record("notification_id", notification.id.as_str());
+        }
         // The answer before deduplication; the store settles the final one.
         let body = serde_json::to_string(&answer).map_err(anyhow::Error::from)?;
         let planned_len = body.len();
@@ -393,6 +406,7 @@ impl Sender<'_> {
         });
         let mut notification = notification;
         notification.api_key_id = api_key_id.map(str::to_string);
+        let template = notification.template_key.clone();
         match self
             .store
             .accept(Accept {
@@ -419,6 +433,7 @@ impl Sender<'_> {
                 },
                 body,
                 replayed: false,
+                template,
             }),
             AcceptOutcome::Existing(rec) => {
                 self.replay(rec, idempotency.map(|(_, _, h)| h).unwrap_or_default())
@@ -1345,6 +1360,7 @@ impl Sender<'_> {
             body,
             replayed: true,
             suppressed: Vec::new(),
+            template: None,
         })
     }
 }

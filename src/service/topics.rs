@@ -2,7 +2,8 @@
 //! subscribe and unsubscribe up to 10,000 at a call), and the fan-out of a
 //! send to a topic. The send is accepted at once as one row in the queue
 //! (channel `fanout`, see `send::plan_topic`); a worker that claims it
-//! calls [`AppState::fan_out_batch`] over and over: one keyset page of
+//! calls [`AppState::prepare_fanout_batch`] and [`AppState::write_fanout_batch`]
+//! over and over: one keyset page of
 //! subscribers admitted, rendered and committed by the same code as a
 //! direct send, in the transaction that moves the fan-out's place on, and
 //! only while the worker's claim holds. A crash repeats no batch and skips
@@ -59,6 +60,15 @@ impl FanoutPlace {
     pub fn parse(s: &str) -> FanoutPlace {
         serde_json::from_str(s).unwrap_or_default()
     }
+}
+
+/// One batch of a fan-out, read and built, not yet written.
+pub struct FanoutBatch {
+    accept: Accept,
+    /// The last batch: writing it marks the fan-out `sent`.
+    pub last: bool,
+    /// The place the fan-out moves to when it is written.
+    pub to: String,
 }
 
 /// What one batch did.
@@ -266,15 +276,18 @@ impl AppState {
     /// One batch of a claimed fan-out (`row`), from its place `from` (the
     /// row's content as this worker last wrote it): the next subscribers
     /// after `from`'s id, admitted and rendered as a direct send's
-    /// recipients are, committed with the row's move to the new place
-    /// (or to `sent` after the last), only while the claim holds.
-    pub async fn fan_out_batch(
+    /// recipients are, ready to be committed by [`AppState::write_fanout_batch`]
+    /// with the row's move to the new place (or to `sent` after the last).
+    /// Nothing is written here, so the next batch can be read and built
+    /// while the one before it commits: its fence starts from the place the
+    /// one before moves to, so it writes nothing unless that one committed.
+    pub async fn prepare_fanout_batch(
         &self,
         row: &Claimed,
         n: &NotificationRow,
         spec: &FanoutSpec,
         from: &str,
-    ) -> Result<Batch> {
+    ) -> Result<FanoutBatch> {
         let limit = self.config.worker.fanout_batch;
         let lease = self.config.worker.lease;
         let place = FanoutPlace::parse(from);
@@ -328,6 +341,13 @@ impl AppState {
                 lease_until: (!last).then(|| now + lease.as_millis() as i64),
             }),
         };
+        Ok(FanoutBatch { accept, last, to })
+    }
+
+    /// Commits a batch from [`AppState::prepare_fanout_batch`], only while
+    /// the claim holds and the row is still at the batch's starting place.
+    pub async fn write_fanout_batch(&self, batch: FanoutBatch) -> Result<Batch> {
+        let FanoutBatch { accept, last, to } = batch;
         Ok(match self.store.accept(accept).await? {
             AcceptOutcome::Created(_) if last => Batch::Done,
             AcceptOutcome::Created(_) => Batch::Moved(to),

@@ -297,6 +297,9 @@ pub trait Dialect:
     /// decides a write must lock what it decides on; SQLite's one writer
     /// needs no lock.
     const CONCURRENT_WRITERS: bool = false;
+    /// Rows each key of the delivery statistics is spread over, so
+    /// writers that run side by side seldom wait for each other's.
+    const STATS_SHARDS: i64 = 1;
     /// Deletes deduplication claims that expired by `$1`.
     const PURGE_SCOPES: &'static str;
 

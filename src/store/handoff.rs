@@ -182,6 +182,9 @@ mod tests {
             attempts: 0,
             retry_base: 0,
             claim_token: "t".into(),
+            traceparent: None,
+            template_key: None,
+            created_at: 0,
         }
     }
 

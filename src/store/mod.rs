@@ -33,6 +33,7 @@ mod rows;
 pub mod runs;
 pub mod schedules;
 pub mod sqlite;
+pub mod stats;
 pub mod topics;
 pub mod upkeep;
 pub mod versions;
@@ -52,6 +53,7 @@ pub use recipients::Recipients;
 pub use rows::*;
 pub use runs::Runs;
 pub use schedules::Schedules;
+pub use stats::Stats;
 pub use topics::Topics;
 pub use upkeep::Upkeep;
 pub use versions::{Kind, Versions};
@@ -64,7 +66,7 @@ use crate::flow::provider_state::SharedState;
 pub mod prelude {
     pub use super::{
         Attempts, Endpoints, Flow, Inbox, Keys, Queue, Receipts, Recipients, Runs, Schedules,
-        Store, Topics, Upkeep, Versions,
+        Stats, Store, Topics, Upkeep, Versions,
     };
 }
 
@@ -189,6 +191,7 @@ pub trait Store:
     + Versions
     + Runs
     + Schedules
+    + Stats
     + Recipients
     + Topics
     + Keys
@@ -208,6 +211,7 @@ impl<S> Store for S where
         + Versions
         + Runs
         + Schedules
+        + Stats
         + Recipients
         + Topics
         + Keys

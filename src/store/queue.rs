@@ -14,6 +14,7 @@ use super::attempts::audit_requeued;
 use super::dialect::{Dialect, Engine, RowsAffected, DELIVERY_COLUMNS, INSERT_CHUNK, WAITING};
 use super::events::notifications_completed;
 use super::handoff::Handoff;
+use super::stats::Tally;
 use super::{
     Accept, AcceptOutcome, Claimed, Completion, DeliveryFilter, DeliveryRow, IdempotencyRecord,
     MinuteCount, NotificationRow, QueueDepth, StatusCount, StoreResult, Transition,
@@ -233,20 +234,12 @@ where
              'scheduled', 'retrying') RETURNING ",
             DELIVERY_COLUMNS
         );
-        if !self
+        let events = self
             .subscribed()
             .mask()
-            .has(EventType::NotificationCompleted)
-        {
-            let row = sqlx::query_as::<_, DeliveryRow>(SQL)
-                .bind(id)
-                .bind(now)
-                .fetch_optional(self.writer())
-                .await?;
-            return transition(self, id, row).await;
-        }
-        // The cancel may complete its notification: its event is written
-        // in the cancel's transaction.
+            .has(EventType::NotificationCompleted);
+        // The cancel is counted in the delivery statistics, and may
+        // complete its notification (its event): both in its transaction.
         let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
         let row = sqlx::query_as::<_, DeliveryRow>(SQL)
             .bind(id)
@@ -254,7 +247,12 @@ where
             .fetch_optional(&mut *tx)
             .await?;
         let wrote = match &row {
-            Some(r) => notifications_completed(&mut tx, &[r.id.as_str()], now).await?,
+            Some(r) => {
+                let mut tally = Tally::default();
+                tally.cancelled(&[(r.template_key.clone(), r.channel.clone())], now);
+                tally.apply(&mut tx).await?;
+                events && notifications_completed(&mut tx, &[r.id.as_str()], now).await?
+            }
             None => false,
         };
         tx.commit().await?;
@@ -293,16 +291,23 @@ where
              request', due_at = NULL, updated_at = $2 WHERE status IN ('queued', 'scheduled', \
              'retrying') AND (notification_id = $1 OR notification_id IN (SELECT n.id FROM \
              notifications n JOIN deliveries r ON n.parent_run = r.id WHERE r.notification_id \
-             = $1)) RETURNING id, channel";
-        let cancelled: Vec<(String, String)> = sqlx::query_as(SQL)
+             = $1)) RETURNING id, channel, template_key";
+        let cancelled: Vec<(String, String, Option<String>)> = sqlx::query_as(SQL)
             .bind(notification_id)
             .bind(now)
             .fetch_all(&mut *tx)
             .await?;
+        let mut tally = Tally::default();
+        let counted: Vec<(Option<String>, String)> = cancelled
+            .iter()
+            .map(|(_, c, t)| (t.clone(), c.clone()))
+            .collect();
+        tally.cancelled(&counted, now);
+        tally.apply(&mut tx).await?;
         // Cancelling may complete notifications: their events are written
         // in the cancel's transaction.
         let wrote = if events && !cancelled.is_empty() {
-            let ids: Vec<&str> = cancelled.iter().map(|(id, _)| id.as_str()).collect();
+            let ids: Vec<&str> = cancelled.iter().map(|(id, _, _)| id.as_str()).collect();
             notifications_completed(&mut tx, &ids, now).await?
         } else {
             false
@@ -311,7 +316,7 @@ where
         if wrote {
             self.subscribed().written();
         }
-        channels.extend(cancelled.into_iter().map(|(_, c)| c));
+        channels.extend(cancelled.into_iter().map(|(_, c, _)| c));
         Ok(channels)
     }
 

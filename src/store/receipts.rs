@@ -12,6 +12,7 @@ use sqlx::QueryBuilder;
 
 use super::dialect::{Dialect, Engine, RowsAffected, INSERT_CHUNK};
 use super::events::delivery_events;
+use super::stats::Tally;
 use super::StoreResult;
 use crate::domain::event::EventType;
 use crate::domain::Status;
@@ -157,15 +158,15 @@ where
                 for s in from {
                     sep.push_bind(s);
                 }
-                q.push(") RETURNING channel, address");
+                q.push(") RETURNING channel, address, template_key, provider");
                 moved = q
-                    .build_query_as::<(String, String)>()
+                    .build_query_as::<(String, String, Option<String>, Option<String>)>()
                     .fetch_optional(&mut *tx)
                     .await?;
             }
         }
         let (channel, address, status) = match moved.clone() {
-            Some((c, a)) => (c, a, to_str(r.status)),
+            Some((c, a, _, _)) => (c, a, to_str(r.status)),
             None => {
                 let row: Option<(String, String, String)> =
                     sqlx::query_as("SELECT channel, address, status FROM deliveries WHERE id = $1")
@@ -233,6 +234,12 @@ where
             }
             _ => false,
         };
+        // The move counted in the delivery statistics, in its transaction.
+        if let (Some((channel, _, template, provider)), Some(to)) = (&moved, r.status) {
+            let mut tally = Tally::default();
+            tally.moved(template.clone(), channel.clone(), provider.clone(), to, now);
+            tally.apply(&mut tx).await?;
+        }
         // The move's status event, in the move's transaction.
         let event = match (&moved, r.status.and_then(EventType::of_status)) {
             (Some(_), Some(t)) if self.subscribed().mask().has(t) => {

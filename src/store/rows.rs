@@ -115,6 +115,11 @@ pub struct NotificationRow {
     pub cancel_key: Option<String>,
     /// The run whose send step made it.
     pub parent_run: Option<String>,
+    /// The W3C `traceparent` of the span that accepted it, when tracing is
+    /// exported; stored with each of its deliveries (not a notifications
+    /// column).
+    #[sqlx(default)]
+    pub traceparent: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -277,6 +282,12 @@ pub struct Claimed {
     pub attempts: i64,
     pub retry_base: i64,
     pub claim_token: String,
+    /// The trace context its attempts continue (see `crate::telemetry`).
+    pub traceparent: Option<String>,
+    /// The template it was rendered from (`None` for inline content).
+    pub template_key: Option<String>,
+    /// When its notification was accepted.
+    pub created_at: i64,
 }
 
 impl Claimed {
@@ -293,6 +304,9 @@ impl Claimed {
             attempts: 0,
             retry_base: 0,
             claim_token: token.to_string(),
+            traceparent: n.traceparent.clone(),
+            template_key: d.template_key.clone(),
+            created_at: n.created_at,
         }
     }
 }
@@ -366,6 +380,11 @@ pub struct Completion {
     pub reason: Option<String>,
     pub due_at: Option<i64>,
     pub attempt: AttemptRow,
+    /// What the delivery statistics count it under: its template (`None`
+    /// for inline content), channel, and when it was accepted.
+    pub template: Option<String>,
+    pub channel: String,
+    pub accepted_at: i64,
 }
 
 impl Completion {

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use sqlx::QueryBuilder;
 
 use super::dialect::{Dialect, Engine, RowsAffected};
+use super::stats::Tally;
 use super::StoreResult;
 
 /// What one step of a run did (or is waiting for).
@@ -308,8 +309,12 @@ where
             for r in &runs {
                 list.push_bind(r.clone());
             }
-            q.push("))");
-            q.build().execute(&mut *tx).await?;
+            q.push(")) RETURNING template_key, channel");
+            let cancelled: Vec<(Option<String>, String)> =
+                q.build_query_as().fetch_all(&mut *tx).await?;
+            let mut tally = Tally::default();
+            tally.cancelled(&cancelled, now);
+            tally.apply(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(runs.len() as u64)

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::dialect::{Dialect, Rows, RowsAffected, Write, INSERT_CHUNK};
 use super::events::{self, Subscribed};
 use super::handoff::{Grant, Handoff};
+use super::stats::Tally;
 use super::{
     Accept, AcceptOutcome, Claimed, Completion, IdempotencyRecord, NewDelivery, NotificationRow,
     StoreError, StoreResult, Unavailable,
@@ -404,7 +405,7 @@ async fn accept_tx<D: Dialect>(
             .iter()
             .map(|a| AcceptOutcome::Created(a.answer_json.clone()))
             .collect();
-        let written = Written::new(handoff, mask, accepts, completions);
+        let written = Written::new::<D>(handoff, mask, accepts, completions);
         let mut conn = pool.acquire().await?;
         D::run_writes(&mut conn, written.writes, written.waiting).await?;
         drop(conn);
@@ -513,7 +514,7 @@ async fn accept_tx<D: Dialect>(
         .zip(&deduped)
         .map(|(a, d)| d.as_ref().unwrap_or(*a))
         .collect();
-    let written = Written::new(handoff, mask, &fresh, completions);
+    let written = Written::new::<D>(handoff, mask, &fresh, completions);
     D::run_writes(&mut tx, written.writes, written.waiting).await?;
     let mut events = written.events;
     if !completing.is_empty() {
@@ -583,7 +584,7 @@ impl Written {
     /// deliveries due now written claimed for the workers) and the
     /// outcomes of `completions`, in as few statements as the parameter
     /// limits allow.
-    fn new(
+    fn new<D: Dialect>(
         handoff: &Arc<Handoff>,
         mask: Mask,
         fresh: &[&Accept],
@@ -671,12 +672,14 @@ impl Written {
                     .text(token)
                     .int(n.created_at)
                     .int(n.created_at)
-                    .int(0);
+                    .int(0)
+                    .text(n.traceparent.clone());
             }
             writes.push(Write::insert(
                 "INSERT INTO deliveries (id, notification_id, template_key, recipient, \
                  recipient_data, channel, category, address, content, status, reason, \
-                 priority, due_at, claim_token, created_at, updated_at, attempts) ",
+                 priority, due_at, claim_token, created_at, updated_at, attempts, \
+                 traceparent) ",
                 rows,
                 "",
             ));
@@ -686,6 +689,19 @@ impl Written {
             complete_rows(&mut writes, mask, c, *now);
         }
         let events = !mask.is_empty() && writes.len() > before;
+        // The statistics of what this transaction finishes: one row per key.
+        let mut tally = Tally::default();
+        for (_, d) in &rows {
+            if d.status == Status::Suppressed.as_str() {
+                tally.accepted(d, now);
+            }
+        }
+        for (cs, at) in completions {
+            for c in cs.iter() {
+                tally.outcome(c, *at);
+            }
+        }
+        writes.extend(tally.write(D::STATS_SHARDS));
         Written {
             events,
             writes,

@@ -792,3 +792,81 @@ async fn a_recipient_changes_their_preferences_from_a_link_in_their_language() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_ranks_templates_on_the_stats_page() {
+    each_backend(|b| async move {
+        let Some((_driver, c)) = browser().await else {
+            return;
+        };
+        let app = spawn_app(&b).await;
+        let ok = Receiver::start().await;
+        let refusing = Receiver::start_with(vec![], Answer::status(400)).await;
+        for (key, url, n) in [("busy", &ok.url, 3), ("flaky", &refusing.url, 1)] {
+            let t = json!({"name": key, "channels": {"webhook": {"body": "{}"}}});
+            assert_eq!(
+                app.put(&format!("/v1/templates/{key}"), &t).await.status(),
+                201
+            );
+            for _ in 0..n {
+                let r = app
+                    .post(
+                        "/v1/notifications",
+                        &json!({"template": key, "to": [{"webhook_url": url}]}),
+                    )
+                    .await;
+                assert_eq!(r.status(), 202);
+                let a: serde_json::Value = r.json().await.unwrap();
+                let want = if key == "busy" { "sent" } else { "failed" };
+                app.wait_for_status(a["deliveries"][0]["id"].as_str().unwrap(), want)
+                    .await;
+            }
+        }
+        sign_in(&c, &app, "/console").await;
+        css(&c, "header.top nav a[href='/console/stats']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let first = wait_text(
+            &c,
+            "#templates-by-volume tbody tr:first-child td.key",
+            |t| !t.is_empty(),
+        )
+        .await;
+        assert_eq!(first, "busy");
+        let worst = wait_text(
+            &c,
+            "#templates-by-failure tbody tr:first-child td.key",
+            |t| !t.is_empty(),
+        )
+        .await;
+        assert_eq!(worst, "flaky");
+        let rate = wait_text(
+            &c,
+            "#templates-by-failure tbody tr:first-child td.rate",
+            |t| !t.is_empty(),
+        )
+        .await;
+        assert_eq!(rate, "100.0 %");
+        css(
+            &c,
+            "#templates-by-volume tbody tr:first-child svg.spark polyline",
+        )
+        .await;
+        css(&c, "nav.windows a[href='/console/stats?window=1h']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_text(
+            &c,
+            "#templates-by-volume tbody tr:first-child td.total",
+            |t| t == "3",
+        )
+        .await;
+        screenshot(&c, "stats").await;
+        app.stop().await;
+    })
+    .await;
+}

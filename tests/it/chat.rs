@@ -983,7 +983,7 @@ async fn chat_opt_outs_hold_and_metrics_count_the_channel() {
         app.wait_for_status(d[1]["id"].as_str().unwrap(), "sent").await;
         let m = crate::metrics::scrape(&app).await;
         let chat = ("channel", "chat");
-        assert_eq!(m.value("missive_deliveries_total", &[chat, ("status", "suppressed")]), 1.0);
+        assert_eq!(m.value("missive_deliveries_total", &[chat, ("status", "suppressed"), ("template", "inline")]), 1.0);
         assert_eq!(
             m.value("missive_attempts_total", &[chat, ("provider", "file"), ("outcome", "ok")]),
             1.0

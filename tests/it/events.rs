@@ -442,6 +442,9 @@ async fn a_lost_claim_writes_no_event() {
                         response: None,
                         error: None,
                     },
+                    template: None,
+                    channel: "webhook".into(),
+                    accepted_at: now,
                 }],
                 now,
             )
@@ -671,30 +674,7 @@ async fn an_outcome_rolled_back_sends_no_event_until_it_is_written() {
         let hooks = Receiver::start().await;
         let target = Receiver::start().await;
         let (_, secret) = register(&app, &hooks.url, json!(["delivery.sent"])).await;
-        match &app.db.backend {
-            Backend::Sqlite => {
-                app.db
-                    .execute(
-                        "CREATE TRIGGER refuse_attempts BEFORE INSERT ON delivery_attempts \
-                         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-                    )
-                    .await
-            }
-            Backend::Postgres(_) => {
-                app.db
-                    .execute(
-                        "CREATE FUNCTION refuse_attempts() RETURNS trigger LANGUAGE plpgsql AS \
-                         $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
-                    )
-                    .await;
-                app.db
-                    .execute(
-                        "CREATE TRIGGER refuse_attempts BEFORE INSERT ON delivery_attempts FOR \
-                         EACH ROW EXECUTE FUNCTION refuse_attempts()",
-                    )
-                    .await
-            }
-        }
+        app.db.refuse_attempt_rows().await;
         let (_, d) = send_one(&app, &target).await;
         target.wait_for(1, Duration::from_secs(20)).await;
         tokio::time::sleep(Duration::from_millis(700)).await;
@@ -703,12 +683,7 @@ async fn an_outcome_rolled_back_sends_no_event_until_it_is_written() {
         assert_eq!(message_rows(&app).await, 0);
         assert_eq!(hooks.count(), 0);
 
-        app.db
-            .execute(match &app.db.backend {
-                Backend::Sqlite => "DROP TRIGGER refuse_attempts",
-                Backend::Postgres(_) => "DROP TRIGGER refuse_attempts ON delivery_attempts",
-            })
-            .await;
+        app.db.allow_attempt_rows().await;
         app.wait_for_status(&d, "sent").await;
         let got = hooks.wait_for(1, Duration::from_secs(20)).await;
         assert!(verify_signature(&secret, &got[0]));

@@ -65,6 +65,43 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// Makes every write of an attempt row fail (a trigger that refuses
+    /// it), so the transaction that records an outcome rolls back.
+    pub async fn refuse_attempt_rows(&self) {
+        match &self.backend {
+            Backend::Sqlite => {
+                self.execute(
+                    "CREATE TRIGGER refuse_attempts BEFORE INSERT ON delivery_attempts \
+                     BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                )
+                .await
+            }
+            Backend::Postgres(_) => {
+                self.execute(
+                    "CREATE FUNCTION refuse_attempts() RETURNS trigger LANGUAGE plpgsql AS \
+                     $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+                )
+                .await;
+                self.execute(
+                    "CREATE TRIGGER refuse_attempts BEFORE INSERT ON delivery_attempts FOR \
+                     EACH ROW EXECUTE FUNCTION refuse_attempts()",
+                )
+                .await
+            }
+        }
+    }
+
+    /// Undoes [`TestDb::refuse_attempt_rows`].
+    pub async fn allow_attempt_rows(&self) {
+        self.execute(match &self.backend {
+            Backend::Sqlite => "DROP TRIGGER refuse_attempts",
+            Backend::Postgres(_) => "DROP TRIGGER refuse_attempts ON delivery_attempts",
+        })
+        .await;
+    }
+}
+
+impl TestDb {
     /// Runs one statement on the test's database, as a process that
     /// stopped long ago would have left it (e.g. a time in the past).
     pub async fn execute(&self, sql: &str) {

@@ -224,7 +224,12 @@ async fn counters_match_the_traffic_the_app_saw() {
             ),
             1.0
         );
-        let delivered = |status| m.value("missive_deliveries_total", &[wh, ("status", status)]);
+        let delivered = |status| {
+            m.value(
+                "missive_deliveries_total",
+                &[wh, ("status", status), ("template", "inline")],
+            )
+        };
         assert_eq!(delivered("sent"), 5.0);
         assert_eq!(delivered("failed"), 1.0);
         assert_eq!(delivered("suppressed"), 1.0);

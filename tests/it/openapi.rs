@@ -530,3 +530,32 @@ async fn real_answers_match_the_documented_schemas() {
     })
     .await;
 }
+
+/// `missive openapi` prints the served document, without a server, a
+/// database or even a configuration that loads (client generators run it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_command_prints_the_served_document() {
+    let env = [
+        // Neither is looked at: a bad setting would stop any other command.
+        (
+            "MISSIVE__SERVER__BIND".to_string(),
+            "not an address".to_string(),
+        ),
+        (
+            "MISSIVE__DATABASE__URL".to_string(),
+            "postgres://nobody@127.0.0.1:1/none".to_string(),
+        ),
+    ];
+    let run = crate::crash::run_cmd(&env, &["openapi"]).await;
+    assert!(run.status.success(), "`missive openapi` failed: {run}");
+    assert!(run.stdout.ends_with("}\n"), "one document and a newline");
+    let printed: Value = serde_json::from_str(&run.stdout).expect("the output is JSON");
+    let app = spawn_app(&Backend::Sqlite).await;
+    let served = fetch_document(&app).await;
+    assert_eq!(printed, served, "the printed document is the served one");
+    assert!(printed["paths"]["/v1/notifications"]["post"].is_object());
+
+    // The same bad setting does stop a command that reads the configuration.
+    let run = crate::crash::run_cmd(&env, &["migrate"]).await;
+    assert!(!run.status.success(), "{run}");
+}

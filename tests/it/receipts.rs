@@ -391,6 +391,21 @@ async fn sendgrid_events_move_deliveries_and_list_bounced_addresses() {
         }
         let d = delivery(&app, next[0]["id"].as_str().unwrap()).await;
         assert_eq!((d["status"].as_str(), d["attempts"].as_array().map(Vec::len)), (Some("suppressed"), Some(0)));
+        // And in the delivery statistics: each move beside the sends it
+        // follows, which alone make the total.
+        let report = app.get_json("/v1/stats?group_by=channel&window=1h").await;
+        let email = report["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["key"] == "email")
+            .unwrap_or_else(|| panic!("{report:#}"));
+        assert_eq!(
+            email["counts"],
+            json!({"sent": 3, "delivered": 1, "bounced": 1, "complained": 1, "suppressed": 1}),
+            "{report:#}"
+        );
+        assert_eq!(email["total"], 4, "{report:#}");
         app.stop().await;
     })
     .await;

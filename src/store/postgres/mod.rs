@@ -210,6 +210,7 @@ impl Dialect for Postgres {
     /// away it is, and alone it needs no BEGIN and COMMIT.
     const ONE_STATEMENT: bool = true;
     const CONCURRENT_WRITERS: bool = true;
+    const STATS_SHARDS: i64 = 8;
 
     async fn run_writes(
         conn: &mut sqlx::PgConnection,
@@ -250,7 +251,7 @@ impl Dialect for Postgres {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "UPDATE deliveries d SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
-                 WHERE d.id IN ({}) RETURNING d.id, d.notification_id, d.recipient, d.channel, d.category, d.address, d.content, d.attempts, d.retry_base, d.claim_token",
+                 WHERE d.id IN ({}) RETURNING d.id, d.notification_id, d.recipient, d.channel, d.category, d.address, d.content, d.attempts, d.retry_base, d.claim_token, d.traceparent, d.template_key, d.created_at",
                 due_in_priority("", " FOR UPDATE SKIP LOCKED")
             )
         });

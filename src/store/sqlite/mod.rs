@@ -340,7 +340,7 @@ impl Dialect for Sqlite {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "UPDATE deliveries SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
-                 WHERE id IN ({}) RETURNING id, notification_id, recipient, channel, category, address, content, attempts, retry_base, claim_token",
+                 WHERE id IN ({}) RETURNING id, notification_id, recipient, channel, category, address, content, attempts, retry_base, claim_token, traceparent, template_key, created_at",
                 due_in_priority(" INDEXED BY deliveries_due", "")
             )
         });
@@ -730,6 +730,9 @@ mod tests {
                 response: Some("ok".into()),
                 error: None,
             },
+            template: None,
+            channel: "webhook".into(),
+            accepted_at: 0,
         };
         // One batch: the outcome, a request, and a second request reusing
         // the first one's delivery id, which fails the transaction.

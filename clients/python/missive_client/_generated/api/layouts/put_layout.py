@@ -1,0 +1,245 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.put_layout import PutLayout
+from ...models.saved_shared import SavedShared
+from ...types import Response
+
+
+def _get_kwargs(
+    key: str,
+    *,
+    body: PutLayout,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/v1/layouts/{key}".format(
+            key=quote(str(key), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | SavedShared | None:
+    if response.status_code == 200:
+        response_200 = SavedShared.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 201:
+        response_201 = SavedShared.from_dict(response.json())
+
+        return response_201
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | SavedShared]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    key: str,
+    *,
+    client: AuthenticatedClient,
+    body: PutLayout,
+) -> Response[Problem | SavedShared]:
+    """Create or change a layout.
+
+     Scope `templates`. A new immutable version is made when the content
+    changes, and is used by every template naming it from the next send
+    on. Each source must contain `{{{content}}}` exactly once, and every
+    partial it includes must be stored.
+
+    Args:
+        key (str):
+        body (PutLayout): A layout: `html` and `text` wrappers of a template's email, each with
+            `{{{content}}}` once where the template's part goes, and per-locale
+            overrides.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | SavedShared]
+    """
+
+    kwargs = _get_kwargs(
+        key=key,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    key: str,
+    *,
+    client: AuthenticatedClient,
+    body: PutLayout,
+) -> Problem | SavedShared | None:
+    """Create or change a layout.
+
+     Scope `templates`. A new immutable version is made when the content
+    changes, and is used by every template naming it from the next send
+    on. Each source must contain `{{{content}}}` exactly once, and every
+    partial it includes must be stored.
+
+    Args:
+        key (str):
+        body (PutLayout): A layout: `html` and `text` wrappers of a template's email, each with
+            `{{{content}}}` once where the template's part goes, and per-locale
+            overrides.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | SavedShared
+    """
+
+    return sync_detailed(
+        key=key,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    key: str,
+    *,
+    client: AuthenticatedClient,
+    body: PutLayout,
+) -> Response[Problem | SavedShared]:
+    """Create or change a layout.
+
+     Scope `templates`. A new immutable version is made when the content
+    changes, and is used by every template naming it from the next send
+    on. Each source must contain `{{{content}}}` exactly once, and every
+    partial it includes must be stored.
+
+    Args:
+        key (str):
+        body (PutLayout): A layout: `html` and `text` wrappers of a template's email, each with
+            `{{{content}}}` once where the template's part goes, and per-locale
+            overrides.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | SavedShared]
+    """
+
+    kwargs = _get_kwargs(
+        key=key,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    key: str,
+    *,
+    client: AuthenticatedClient,
+    body: PutLayout,
+) -> Problem | SavedShared | None:
+    """Create or change a layout.
+
+     Scope `templates`. A new immutable version is made when the content
+    changes, and is used by every template naming it from the next send
+    on. Each source must contain `{{{content}}}` exactly once, and every
+    partial it includes must be stored.
+
+    Args:
+        key (str):
+        body (PutLayout): A layout: `html` and `text` wrappers of a template's email, each with
+            `{{{content}}}` once where the template's part goes, and per-locale
+            overrides.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | SavedShared
+    """
+
+    return (
+        await asyncio_detailed(
+            key=key,
+            client=client,
+            body=body,
+        )
+    ).parsed

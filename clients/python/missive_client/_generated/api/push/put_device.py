@@ -1,0 +1,266 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.device import Device
+from ...models.problem import Problem
+from ...models.put_device_body import PutDeviceBody
+from ...types import Response
+
+
+def _get_kwargs(
+    id: str,
+    *,
+    body: PutDeviceBody,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/v1/recipients/{id}/devices".format(
+            id=quote(str(id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Device | Problem | None:
+    if response.status_code == 200:
+        response_200 = Device.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 201:
+        response_201 = Device.from_dict(response.json())
+
+        return response_201
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Device | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: PutDeviceBody,
+) -> Response[Device | Problem]:
+    """Add a device to a recipient, or replace it.
+
+     Scope `send`, or the recipient's own token (`POST
+    /v1/recipients/{id}/token`), so a browser or an app registers itself. A `webpush` device is a
+    browser's subscription as
+    `PushSubscription.toJSON()` gives it (`endpoint`, `keys.p256dh`,
+    `keys.auth`), with `"kind": "webpush"`; `fcm` devices give the app's
+    registration `token`, `apns` devices its device token (hex digits).
+    `app` picks the push provider (the first of the device's kind whose
+    `apps` list it). The same endpoint or token again replaces the device
+    (its keys, platform, app). A recipient has at most 20 devices; the recipient must
+    be stored first (404 otherwise).
+
+    Args:
+        id (str):
+        body (PutDeviceBody): A device to add (or replace: the same endpoint or token again).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Device | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: PutDeviceBody,
+) -> Device | Problem | None:
+    """Add a device to a recipient, or replace it.
+
+     Scope `send`, or the recipient's own token (`POST
+    /v1/recipients/{id}/token`), so a browser or an app registers itself. A `webpush` device is a
+    browser's subscription as
+    `PushSubscription.toJSON()` gives it (`endpoint`, `keys.p256dh`,
+    `keys.auth`), with `"kind": "webpush"`; `fcm` devices give the app's
+    registration `token`, `apns` devices its device token (hex digits).
+    `app` picks the push provider (the first of the device's kind whose
+    `apps` list it). The same endpoint or token again replaces the device
+    (its keys, platform, app). A recipient has at most 20 devices; the recipient must
+    be stored first (404 otherwise).
+
+    Args:
+        id (str):
+        body (PutDeviceBody): A device to add (or replace: the same endpoint or token again).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Device | Problem
+    """
+
+    return sync_detailed(
+        id=id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: PutDeviceBody,
+) -> Response[Device | Problem]:
+    """Add a device to a recipient, or replace it.
+
+     Scope `send`, or the recipient's own token (`POST
+    /v1/recipients/{id}/token`), so a browser or an app registers itself. A `webpush` device is a
+    browser's subscription as
+    `PushSubscription.toJSON()` gives it (`endpoint`, `keys.p256dh`,
+    `keys.auth`), with `"kind": "webpush"`; `fcm` devices give the app's
+    registration `token`, `apns` devices its device token (hex digits).
+    `app` picks the push provider (the first of the device's kind whose
+    `apps` list it). The same endpoint or token again replaces the device
+    (its keys, platform, app). A recipient has at most 20 devices; the recipient must
+    be stored first (404 otherwise).
+
+    Args:
+        id (str):
+        body (PutDeviceBody): A device to add (or replace: the same endpoint or token again).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Device | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: PutDeviceBody,
+) -> Device | Problem | None:
+    """Add a device to a recipient, or replace it.
+
+     Scope `send`, or the recipient's own token (`POST
+    /v1/recipients/{id}/token`), so a browser or an app registers itself. A `webpush` device is a
+    browser's subscription as
+    `PushSubscription.toJSON()` gives it (`endpoint`, `keys.p256dh`,
+    `keys.auth`), with `"kind": "webpush"`; `fcm` devices give the app's
+    registration `token`, `apns` devices its device token (hex digits).
+    `app` picks the push provider (the first of the device's kind whose
+    `apps` list it). The same endpoint or token again replaces the device
+    (its keys, platform, app). A recipient has at most 20 devices; the recipient must
+    be stored first (404 otherwise).
+
+    Args:
+        id (str):
+        body (PutDeviceBody): A device to add (or replace: the same endpoint or token again).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Device | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            client=client,
+            body=body,
+        )
+    ).parsed

@@ -1,0 +1,237 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.preference_link import PreferenceLink
+from ...models.preference_link_request import PreferenceLinkRequest
+from ...models.problem import Problem
+from ...types import Response
+
+
+def _get_kwargs(
+    id: str,
+    *,
+    body: PreferenceLinkRequest,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/recipients/{id}/preference-link".format(
+            id=quote(str(id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> PreferenceLink | Problem | None:
+    if response.status_code == 201:
+        response_201 = PreferenceLink.from_dict(response.json())
+
+        return response_201
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[PreferenceLink | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: PreferenceLinkRequest,
+) -> Response[PreferenceLink | Problem]:
+    """Make a preference link.
+
+     Scope `send`. A link for the recipient's own preference page (channels
+    and categories on or off, its topics), valid for
+    `inbox.preference_link_ttl` without a login, for this recipient only.
+    Revoked with the recipient's tokens (`DELETE .../token`).
+
+    Args:
+        id (str):
+        body (PreferenceLinkRequest): What a preference link is made for.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[PreferenceLink | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: PreferenceLinkRequest,
+) -> PreferenceLink | Problem | None:
+    """Make a preference link.
+
+     Scope `send`. A link for the recipient's own preference page (channels
+    and categories on or off, its topics), valid for
+    `inbox.preference_link_ttl` without a login, for this recipient only.
+    Revoked with the recipient's tokens (`DELETE .../token`).
+
+    Args:
+        id (str):
+        body (PreferenceLinkRequest): What a preference link is made for.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        PreferenceLink | Problem
+    """
+
+    return sync_detailed(
+        id=id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: PreferenceLinkRequest,
+) -> Response[PreferenceLink | Problem]:
+    """Make a preference link.
+
+     Scope `send`. A link for the recipient's own preference page (channels
+    and categories on or off, its topics), valid for
+    `inbox.preference_link_ttl` without a login, for this recipient only.
+    Revoked with the recipient's tokens (`DELETE .../token`).
+
+    Args:
+        id (str):
+        body (PreferenceLinkRequest): What a preference link is made for.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[PreferenceLink | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: PreferenceLinkRequest,
+) -> PreferenceLink | Problem | None:
+    """Make a preference link.
+
+     Scope `send`. A link for the recipient's own preference page (channels
+    and categories on or off, its topics), valid for
+    `inbox.preference_link_ttl` without a login, for this recipient only.
+    Revoked with the recipient's tokens (`DELETE .../token`).
+
+    Args:
+        id (str):
+        body (PreferenceLinkRequest): What a preference link is made for.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        PreferenceLink | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            client=client,
+            body=body,
+        )
+    ).parsed

@@ -1,0 +1,243 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.put_suppression import PutSuppression
+from ...models.suppression import Suppression
+from ...types import Response
+
+
+def _get_kwargs(
+    channel: str,
+    address: str,
+    *,
+    body: PutSuppression,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/v1/suppressions/{channel}/{address}".format(
+            channel=quote(str(channel), safe=""),
+            address=quote(str(address), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | Suppression | None:
+    if response.status_code == 200:
+        response_200 = Suppression.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 201:
+        response_201 = Suppression.from_dict(response.json())
+
+        return response_201
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | Suppression]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    channel: str,
+    address: str,
+    *,
+    client: AuthenticatedClient,
+    body: PutSuppression,
+) -> Response[Problem | Suppression]:
+    """Suppress an address by hand.
+
+     Scope `admin`. Later sends to it are `suppressed` with this reason,
+    without calling a provider. Replaces the entry if there is one.
+
+    Args:
+        channel (str):
+        address (str):
+        body (PutSuppression): A suppression as a caller gives it.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | Suppression]
+    """
+
+    kwargs = _get_kwargs(
+        channel=channel,
+        address=address,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    channel: str,
+    address: str,
+    *,
+    client: AuthenticatedClient,
+    body: PutSuppression,
+) -> Problem | Suppression | None:
+    """Suppress an address by hand.
+
+     Scope `admin`. Later sends to it are `suppressed` with this reason,
+    without calling a provider. Replaces the entry if there is one.
+
+    Args:
+        channel (str):
+        address (str):
+        body (PutSuppression): A suppression as a caller gives it.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | Suppression
+    """
+
+    return sync_detailed(
+        channel=channel,
+        address=address,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    channel: str,
+    address: str,
+    *,
+    client: AuthenticatedClient,
+    body: PutSuppression,
+) -> Response[Problem | Suppression]:
+    """Suppress an address by hand.
+
+     Scope `admin`. Later sends to it are `suppressed` with this reason,
+    without calling a provider. Replaces the entry if there is one.
+
+    Args:
+        channel (str):
+        address (str):
+        body (PutSuppression): A suppression as a caller gives it.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | Suppression]
+    """
+
+    kwargs = _get_kwargs(
+        channel=channel,
+        address=address,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    channel: str,
+    address: str,
+    *,
+    client: AuthenticatedClient,
+    body: PutSuppression,
+) -> Problem | Suppression | None:
+    """Suppress an address by hand.
+
+     Scope `admin`. Later sends to it are `suppressed` with this reason,
+    without calling a provider. Replaces the entry if there is one.
+
+    Args:
+        channel (str):
+        address (str):
+        body (PutSuppression): A suppression as a caller gives it.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | Suppression
+    """
+
+    return (
+        await asyncio_detailed(
+            channel=channel,
+            address=address,
+            client=client,
+            body=body,
+        )
+    ).parsed
