@@ -9,10 +9,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::time::SystemTime;
 
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{Link, Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
+use opentelemetry::KeyValue;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracer;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The header's name (lower case, as HTTP/2 wants it).
@@ -22,10 +26,16 @@ pub const TRACEPARENT: &str = "traceparent";
 /// versions may append fields, which are ignored.
 pub const MAX_TRACEPARENT: usize = 256;
 
-static ON: AtomicBool = AtomicBool::new(false);
+/// The most links a batch span keeps (the SDK's default limit).
+pub const MAX_LINKS: usize = 128;
 
-/// Spans are exported from now on (called once the exporter is installed).
-pub fn enable() {
+static ON: AtomicBool = AtomicBool::new(false);
+static TRACER: OnceLock<SdkTracer> = OnceLock::new();
+
+/// Spans are exported from now on through `tracer` (called once the
+/// exporter is installed).
+pub fn enable(tracer: SdkTracer) {
+    let _ = TRACER.set(tracer);
     ON.store(true, Ordering::Release);
 }
 
@@ -74,6 +84,55 @@ pub fn current() -> Option<String> {
     })
 }
 
+/// A span for a step `span` runs in when tracing is exported, so the step
+/// shows in the trace (`Span::none()` otherwise: log lines stay as they
+/// were). Its parent is `traceparent` when given (a stored context: the
+/// step runs in another task or process than the one that stored it).
+pub fn step(span: impl FnOnce() -> tracing::Span, traceparent: Option<&str>) -> tracing::Span {
+    if !enabled() {
+        return tracing::Span::none();
+    }
+    let span = span();
+    set_parent(&span, traceparent);
+    span
+}
+
+/// Exports one span for a batch operation on many deliveries (claiming
+/// them, recording their attempts), from `started` to now: in a trace of
+/// its own, since it belongs to no single delivery, linked to each
+/// member's span (`traceparent`s; the first [`MAX_LINKS`] valid ones),
+/// with the batch's size and, when it failed, its error. Nothing when
+/// tracing is off or the batch was empty.
+pub fn batch_span<'a>(
+    name: &'static str,
+    started: SystemTime,
+    members: impl IntoIterator<Item = Option<&'a str>>,
+    count: usize,
+    error: Option<&str>,
+) {
+    let Some(tracer) = TRACER.get().filter(|_| enabled() && count > 0) else {
+        return;
+    };
+    let links: Vec<Link> = members
+        .into_iter()
+        .flatten()
+        .filter_map(parse)
+        .take(MAX_LINKS)
+        .map(|cx| Link::with_context(cx.span().span_context().clone()))
+        .collect();
+    let mut span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Internal)
+        .with_start_time(started)
+        .with_links(links)
+        .with_attributes([KeyValue::new("deliveries", count as i64)])
+        .start_with_context(tracer, &opentelemetry::Context::new());
+    if let Some(e) = error {
+        span.set_status(Status::error(e.to_string()));
+    }
+    span.end();
+}
+
 /// `request` with the current span's `traceparent` when telemetry is on;
 /// unchanged otherwise.
 pub fn inject(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -114,6 +173,7 @@ mod tests {
         // Nothing in the unit tests enables telemetry.
         assert!(!enabled());
         assert_eq!(current(), None);
+        assert!(step(|| tracing::info_span!("x"), None).is_none());
         let req = inject(reqwest::Client::new().get("http://127.0.0.1:9/"))
             .build()
             .unwrap();

@@ -20,7 +20,7 @@ use crate::util::now_ms;
 /// Fans a claimed row out until it is done, lost, or `stop` (shutdown)
 /// asks for it back between batches.
 pub async fn fan_out(state: &AppState, row: &Claimed, stop: &CancellationToken) {
-    let n = match state.store.get_notification(&row.notification_id).await {
+    let mut n = match state.store.get_notification(&row.notification_id).await {
         Ok(Some(n)) => n,
         Ok(None) => return fail(state, row, &row.content, "its notification is gone").await,
         Err(e) => {
@@ -36,6 +36,9 @@ pub async fn fan_out(state: &AppState, row: &Claimed, stop: &CancellationToken) 
             return;
         }
     };
+    // Its deliveries' attempts continue the fan-out's span (none unless
+    // tracing is exported).
+    n.traceparent = crate::telemetry::current();
     // Batch after batch; each is read and built while the one before it
     // commits (its fence starts where that one ends, so it writes nothing
     // unless that one committed).

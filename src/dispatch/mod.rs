@@ -280,7 +280,17 @@ impl Dispatcher {
                 let now = now_ms();
                 let lease_until = now + this.cfg.lease.as_millis() as i64;
                 let t0 = Instant::now();
+                let started = std::time::SystemTime::now();
                 let claimed = this.store.claim(now, lease_until, want, &this.token).await;
+                if let Ok(c) = &claimed {
+                    crate::telemetry::batch_span(
+                        "claim",
+                        started,
+                        c.iter().map(|r| r.traceparent.as_deref()),
+                        c.len(),
+                        None,
+                    );
+                }
                 if t0.elapsed() > SLOW {
                     tracing::warn!(
                         ms = t0.elapsed().as_millis() as u64,
@@ -384,10 +394,23 @@ impl Dispatcher {
             let state = state.clone();
             let stop = shutdown.clone();
             inflight.spawn(async move {
+                // Exported, the step continues its notification's trace,
+                // and what it creates (the fan-out's deliveries, the run's
+                // sends) continues this span.
+                let step = |name: &'static str| {
+                    crate::telemetry::step(
+                        || tracing::info_span!("step", otel.name = name, run = %row.id, notification_id = %row.notification_id),
+                        row.traceparent.as_deref(),
+                    )
+                };
                 if row.channel == crate::service::topics::FANOUT_CHANNEL {
-                    fanout::fan_out(&state, &row, &stop).await;
+                    fanout::fan_out(&state, &row, &stop)
+                        .instrument(step("fanout"))
+                        .await;
                 } else {
-                    runs::advance(&state, &row).await;
+                    runs::advance(&state, &row)
+                        .instrument(step("workflow_run"))
+                        .await;
                 }
                 drop(permit);
             });
@@ -585,6 +608,7 @@ impl Dispatcher {
                 template: row.template_key.clone(),
                 channel: row.channel.clone(),
                 accepted_at: row.created_at,
+                trace: crate::telemetry::current(),
             }
         }
         .instrument(span)
@@ -617,10 +641,21 @@ async fn record(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Completion>) {
             }
         }
         let mut tries = 0;
+        let started = std::time::SystemTime::now();
+        let traced = |error: Option<&str>, batch: &[Completion]| {
+            crate::telemetry::batch_span(
+                "record",
+                started,
+                batch.iter().map(|c| c.trace.as_deref()),
+                batch.len(),
+                error,
+            )
+        };
         loop {
             let t0 = Instant::now();
             match store.complete(&batch, now_ms()).await {
                 Ok(()) => {
+                    traced(None, &batch);
                     if t0.elapsed() > SLOW {
                         tracing::warn!(
                             ms = t0.elapsed().as_millis() as u64,
@@ -636,6 +671,7 @@ async fn record(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Completion>) {
                     tokio::time::sleep(Duration::from_millis(250 * tries)).await;
                 }
                 Err(e) => {
+                    traced(Some(&e.to_string()), &batch);
                     tracing::error!(error = %e, lost = batch.len(),
                         "recording attempts keeps failing; these deliveries will be sent again after their lease");
                     break;

@@ -92,7 +92,7 @@ pub fn init_with_telemetry(
         .with(spans)
         .try_init();
     if installed.is_ok() {
-        crate::telemetry::enable();
+        crate::telemetry::enable(provider.tracer("missive"));
     }
     tracing::info!(protocol = ?export.protocol, "exporting traces over OTLP");
     Ok(Tracing(Some(provider)))

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::{AppState, Error};
 use crate::domain::check::{
@@ -364,16 +365,23 @@ impl Sender<'_> {
             }
             Some(key) => self.plan_runs(&req, key, now).await?,
             None => {
-                let (tpl, template_key, template_version) = self.resolve_template(&req).await?;
-                let to = self.with_profiles(&req.to).await?;
-                self.plan(
-                    &req,
-                    &to,
-                    &tpl,
-                    template_key.as_deref(),
-                    template_version,
-                    now,
-                )
+                // Resolving, admitting and rendering: a step of the accept
+                // in an exported trace.
+                let render = crate::telemetry::step(|| tracing::info_span!("render"), None);
+                async {
+                    let (tpl, template_key, template_version) = self.resolve_template(&req).await?;
+                    let to = self.with_profiles(&req.to).await?;
+                    self.plan(
+                        &req,
+                        &to,
+                        &tpl,
+                        template_key.as_deref(),
+                        template_version,
+                        now,
+                    )
+                    .await
+                }
+                .instrument(render)
                 .await?
             }
         };

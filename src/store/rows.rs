@@ -385,6 +385,9 @@ pub struct Completion {
     pub template: Option<String>,
     pub channel: String,
     pub accepted_at: i64,
+    /// The `traceparent` of the attempt's span when tracing is exported
+    /// (the span recording the batch links to it).
+    pub trace: Option<String>,
 }
 
 impl Completion {

@@ -445,6 +445,7 @@ async fn a_lost_claim_writes_no_event() {
                     template: None,
                     channel: "webhook".into(),
                     accepted_at: now,
+                    trace: None,
                 }],
                 now,
             )

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::routing::post;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -30,10 +33,12 @@ struct Span {
     parent: String,
     attrs: HashMap<String, String>,
     service: String,
+    /// (trace id, span id) of each span it links to.
+    links: Vec<(String, String)>,
 }
 
-/// An OTLP/HTTP collector on 127.0.0.1:0: every span it was sent, and how
-/// many export requests came.
+/// An OTLP collector on 127.0.0.1:0 (HTTP/protobuf or gRPC): every span
+/// it was sent, and how many export requests came.
 struct Collector {
     url: String,
     spans: Arc<Mutex<Vec<Span>>>,
@@ -55,34 +60,70 @@ fn text(attrs: &[KeyValue]) -> HashMap<String, String> {
         .collect()
 }
 
+/// What a collector keeps of one export request.
+#[derive(Clone, Default)]
+struct Sink {
+    spans: Arc<Mutex<Vec<Span>>>,
+    requests: Arc<Mutex<usize>>,
+}
+
+impl Sink {
+    fn take(&self, req: ExportTraceServiceRequest) {
+        *self.requests.lock().unwrap() += 1;
+        for rs in req.resource_spans {
+            let resource = text(&rs.resource.map(|r| r.attributes).unwrap_or_default());
+            let service = resource.get("service.name").cloned().unwrap_or_default();
+            for ss in rs.scope_spans {
+                for sp in ss.spans {
+                    self.spans.lock().unwrap().push(Span {
+                        name: sp.name,
+                        trace_id: hex::encode(sp.trace_id),
+                        span_id: hex::encode(sp.span_id),
+                        parent: hex::encode(sp.parent_span_id),
+                        attrs: text(&sp.attributes),
+                        service: service.clone(),
+                        links: sp
+                            .links
+                            .iter()
+                            .map(|l| (hex::encode(&l.trace_id), hex::encode(&l.span_id)))
+                            .collect(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn collector(self, url: String) -> Collector {
+        Collector {
+            url,
+            spans: self.spans,
+            requests: self.requests,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for Sink {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.take(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
 impl Collector {
+    /// OTLP over HTTP with protobuf bodies.
     async fn start() -> Collector {
-        let spans = Arc::new(Mutex::new(Vec::new()));
-        let requests = Arc::new(Mutex::new(0));
-        let (s, r) = (spans.clone(), requests.clone());
+        let sink = Sink::default();
+        let s = sink.clone();
         let app = axum::Router::new().route(
             "/v1/traces",
             post(move |body: Bytes| {
-                let (s, r) = (s.clone(), r.clone());
+                let s = s.clone();
                 async move {
-                    *r.lock().unwrap() += 1;
-                    let req = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
-                    for rs in req.resource_spans {
-                        let resource = text(&rs.resource.map(|r| r.attributes).unwrap_or_default());
-                        let service = resource.get("service.name").cloned().unwrap_or_default();
-                        for ss in rs.scope_spans {
-                            for sp in ss.spans {
-                                s.lock().unwrap().push(Span {
-                                    name: sp.name,
-                                    trace_id: hex::encode(sp.trace_id),
-                                    span_id: hex::encode(sp.span_id),
-                                    parent: hex::encode(sp.parent_span_id),
-                                    attrs: text(&sp.attributes),
-                                    service: service.clone(),
-                                });
-                            }
-                        }
-                    }
+                    s.take(ExportTraceServiceRequest::decode(body).expect("OTLP protobuf"));
                     (
                         [("content-type", "application/x-protobuf")],
                         ExportTraceServiceResponse::default().encode_to_vec(),
@@ -93,11 +134,23 @@ impl Collector {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Collector {
-            url: format!("http://{addr}"),
-            spans,
-            requests,
-        }
+        sink.collector(format!("http://{addr}"))
+    }
+
+    /// OTLP over gRPC.
+    async fn start_grpc() -> Collector {
+        let sink = Sink::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let service = TraceServiceServer::new(sink.clone());
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                .await
+                .unwrap()
+        });
+        sink.collector(format!("http://{addr}"))
     }
 
     fn spans(&self) -> Vec<Span> {
@@ -220,10 +273,134 @@ async fn one_trace_from_the_caller_to_the_webhook_across_processes() {
             parts[2], provider.span_id,
             "the webhook request's parent is the provider call's span"
         );
-        assert!(
-            spans.iter().all(|s| s.trace_id == trace_id),
-            "only this trace: {spans:#?}"
+        // Claiming and recording are batch steps in traces of their own,
+        // each linked to the spans of the deliveries it touched.
+        let claim = one("claim");
+        assert_ne!(claim.trace_id, trace_id);
+        assert_eq!(claim.attrs["deliveries"], "1");
+        assert_eq!(
+            claim.links,
+            vec![(trace_id.clone(), accept.span_id.clone())],
+            "the claim links to the span that accepted the delivery"
         );
+        let record = one("record");
+        assert_ne!(record.trace_id, trace_id);
+        assert_eq!(record.attrs["deliveries"], "1");
+        assert_eq!(
+            record.links,
+            vec![(trace_id.clone(), deliver.span_id.clone())],
+            "the record links to the attempt it wrote"
+        );
+        let render = one("render");
+        assert_eq!(render.trace_id, trace_id);
+        assert_eq!(render.parent, accept.span_id);
+        let in_trace: Vec<&str> = spans
+            .iter()
+            .filter(|s| s.trace_id == trace_id)
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            in_trace.len(),
+            4,
+            "accept, render, deliver and send in the caller's trace: {spans:#?}"
+        );
+    })
+    .await;
+}
+
+/// Over gRPC, a send to a topic: the fan-out continues the accept span in
+/// the background, and each subscriber's delivery continues the fan-out,
+/// so one trace holds the request, the fan-out and every attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_export_and_a_fan_out_in_the_callers_trace() {
+    each_backend(|b| async move {
+        let db = TestDb::new(&b);
+        let rx = Receiver::start().await;
+        let collector = Collector::start_grpc().await;
+        let port = free_port();
+        let mut env = child_env(&db, port);
+        env.push((
+            "MISSIVE__TELEMETRY__OTLP_ENDPOINT".into(),
+            collector.url.clone(),
+        ));
+        env.push(("MISSIVE__TELEMETRY__OTLP_PROTOCOL".into(), "grpc".into()));
+        env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "600000".into()));
+        let mut child = spawn_child(&db, &env, port, &["serve"], "grpc");
+        child.wait_ready(Duration::from_secs(30)).await;
+        let key = admin_key(&db);
+        let http = reqwest::Client::new();
+        for id in ["a", "b"] {
+            let r = http
+                .put(format!("{}/v1/recipients/{id}", child.base))
+                .bearer_auth(&key)
+                .json(&json!({"webhook_url": rx.url}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+        }
+        let r = http
+            .put(format!("{}/v1/topics/team", child.base))
+            .bearer_auth(&key)
+            .json(&json!({"name": "Team"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+        let r = http
+            .post(format!("{}/v1/topics/team/subscribers", child.base))
+            .bearer_auth(&key)
+            .json(&json!({"recipients": ["a", "b"]}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+
+        let (trace_id, caller_span) = ids();
+        let r = http
+            .post(format!("{}/v1/notifications", child.base))
+            .bearer_auth(&key)
+            .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+            .json(&json!({"content": {"webhook": {"body": "{}"}}, "to": [{"topic": "team"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        let got = rx.wait_for(2, Duration::from_secs(15)).await;
+        for g in &got {
+            let tp = g.headers["traceparent"].to_str().unwrap();
+            assert_eq!(tp.split('-').nth(1), Some(trace_id.as_str()), "{tp}");
+        }
+        child.stop_gracefully(Duration::from_secs(30)).await;
+
+        let spans = collector.spans();
+        assert!(*collector.requests.lock().unwrap() > 0);
+        let named = |name: &str| -> Vec<Span> {
+            spans
+                .iter()
+                .filter(|s| s.name == name && s.trace_id == trace_id)
+                .cloned()
+                .collect()
+        };
+        let accept = named("accept");
+        assert_eq!(accept.len(), 1, "{spans:#?}");
+        assert_eq!(accept[0].parent, caller_span);
+        let fanout = named("fanout");
+        assert_eq!(fanout.len(), 1, "{spans:#?}");
+        assert_eq!(
+            fanout[0].parent, accept[0].span_id,
+            "the fan-out continues the accept"
+        );
+        let deliver = named("deliver");
+        assert_eq!(deliver.len(), 2, "{spans:#?}");
+        for d in &deliver {
+            assert_eq!(
+                d.parent, fanout[0].span_id,
+                "each subscriber's attempt continues the fan-out"
+            );
+            assert_eq!(d.attrs["channel"], "webhook");
+        }
+        assert_eq!(named("send").len(), 2, "{spans:#?}");
     })
     .await;
 }

@@ -733,6 +733,7 @@ mod tests {
             template: None,
             channel: "webhook".into(),
             accepted_at: 0,
+            trace: None,
         };
         // One batch: the outcome, a request, and a second request reusing
         // the first one's delivery id, which fails the transaction.
