@@ -88,6 +88,11 @@ struct Args {
     #[arg(long, default_value_t = 1.0)]
     n: f64,
 
+    /// Give every request its own Idempotency-Key (what most production
+    /// callers do), so the keys' writes are measured too.
+    #[arg(long)]
+    idempotency_keys: bool,
+
     /// PostgreSQL only: run this many `missive serve` processes on the one
     /// database, the load spread over them in turn (CPU is their sum).
     #[arg(long, default_value_t = 1)]
@@ -167,6 +172,7 @@ struct Options {
     database_url: Option<String>,
     scale: f64,
     instances: usize,
+    idempotency_keys: bool,
 }
 
 impl Options {
@@ -538,6 +544,8 @@ struct Sender {
     target: Target,
     accepted: AtomicUsize,
     failures: AtomicUsize,
+    /// Each request gets the next `Idempotency-Key` (`--idempotency-keys`).
+    keys: Option<AtomicUsize>,
 }
 
 #[derive(Deserialize)]
@@ -685,13 +693,22 @@ impl Sender {
     /// 429 answers are retried after `Retry-After` (bounded).
     async fn post(&self, body: Vec<u8>) -> Result<(Accepted, Instant)> {
         let body = Bytes::from(body);
+        // A retry after a 429 keeps the request's key.
+        let key = self
+            .keys
+            .as_ref()
+            .map(|k| format!("bench-{}", k.fetch_add(1, Ordering::Relaxed)));
         for _ in 0..=MAX_429_RETRIES {
             let i = self.next_url.fetch_add(1, Ordering::Relaxed) % self.notifications_urls.len();
-            let resp = self
+            let mut req = self
                 .client
                 .post(&self.notifications_urls[i])
                 .header("authorization", &self.auth)
-                .header("content-type", "application/json")
+                .header("content-type", "application/json");
+            if let Some(k) = &key {
+                req = req.header("idempotency-key", k);
+            }
+            let resp = req
                 .body(body.clone())
                 .send()
                 .await
@@ -950,6 +967,7 @@ async fn run_scenario(
         target,
         accepted: AtomicUsize::new(0),
         failures: AtomicUsize::new(0),
+        keys: opts.idempotency_keys.then(|| AtomicUsize::new(0)),
     });
 
     let idle_rss = status_mb(servers[0].pid, "VmRSS");
@@ -1294,6 +1312,7 @@ async fn run_inbox_fanout(
         },
         accepted: AtomicUsize::new(0),
         failures: AtomicUsize::new(0),
+        keys: opts.idempotency_keys.then(|| AtomicUsize::new(0)),
     });
     let idle_rss = status_mb(server.pid, "VmRSS");
     let cpu_before = cpu_ticks(server.pid);
@@ -1488,6 +1507,7 @@ async fn run(args: Args) -> Result<bool> {
         database_url: args.database_url,
         scale: args.n,
         instances: args.instances.max(1),
+        idempotency_keys: args.idempotency_keys,
     };
     if opts.instances > 1 && opts.database_url.is_none() {
         bail!("--instances needs --database-url: SQLite serves one process");

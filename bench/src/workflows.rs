@@ -148,6 +148,7 @@ fn sender_for(
         target,
         accepted: AtomicUsize::new(0),
         failures: AtomicUsize::new(0),
+        keys: None,
     })
 }
 

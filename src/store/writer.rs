@@ -361,6 +361,140 @@ fn complete_rows(writes: &mut Vec<Write>, mask: Mask, completions: &[Completion]
     }
 }
 
+/// Takes the Idempotency-Keys of `accepts` (all but the `lost` ones) in
+/// two statements whatever their number: one upsert of every key (a key
+/// whose earlier use has expired is taken over) and one read of the
+/// records of the keys it could not take. Returns, per accept, the record
+/// that answers it instead when its key was in use: by an earlier request,
+/// or by an earlier accept of this batch (which sees that accept's
+/// record as it was written, as a later transaction would).
+async fn idempotency_tx<D: Dialect>(
+    tx: &mut Transaction<'_, D>,
+    accepts: &[&Accept],
+    lost: &[bool],
+) -> StoreResult<Vec<Option<IdempotencyRecord>>> {
+    let mut answers: Vec<Option<IdempotencyRecord>> = vec![None; accepts.len()];
+    let keyed: Vec<(usize, &(String, String, IdempotencyRecord, i64))> = accepts
+        .iter()
+        .zip(lost)
+        .enumerate()
+        .filter(|(_, (_, lost))| !**lost)
+        .filter_map(|(i, (a, _))| a.idempotency.as_ref().map(|k| (i, k)))
+        .collect();
+    if keyed.is_empty() {
+        return Ok(answers);
+    }
+    // The first use of each key in the batch tries to take it; a later
+    // one answers from the record the first left.
+    let mut first: HashSet<(&str, &str)> = HashSet::with_capacity(keyed.len());
+    let tries: Vec<(usize, &(String, String, IdempotencyRecord, i64))> = keyed
+        .iter()
+        .filter(|(_, (key_id, key, _, _))| first.insert((key_id.as_str(), key.as_str())))
+        .copied()
+        .collect();
+    let mut took: HashSet<(String, String)> = HashSet::with_capacity(tries.len());
+    for chunk in tries.chunks(INSERT_CHUNK) {
+        let mut rows = Rows::default();
+        for (i, (key_id, key, rec, expires_at)) in chunk {
+            rows.row()
+                .text(key_id.clone())
+                .text(key.clone())
+                .text(rec.request_hash.clone())
+                .int(rec.response_status)
+                .text(rec.response_body.clone())
+                .int(accepts[*i].notification.created_at)
+                .int(*expires_at);
+        }
+        let mut q = sqlx::QueryBuilder::<D>::new(
+            "INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, \
+             response_status, response_body, created_at, expires_at) ",
+        );
+        D::push_rows(&mut q, rows);
+        q.push(
+            " ON CONFLICT (api_key_id, idem_key) DO UPDATE SET request_hash = \
+             excluded.request_hash, response_status = excluded.response_status, \
+             response_body = excluded.response_body, created_at = excluded.created_at, \
+             expires_at = excluded.expires_at WHERE idempotency_keys.expires_at <= \
+             excluded.created_at RETURNING api_key_id, idem_key",
+        );
+        let rows: Vec<KeyRow> = q.build_query_as().fetch_all(&mut **tx).await?;
+        took.extend(rows.into_iter().map(|r| (r.api_key_id, r.idem_key)));
+    }
+    let taken_by_another: Vec<usize> = keyed
+        .iter()
+        .filter(|(i, (key_id, key, _, _))| {
+            let mine = tries.iter().any(|(t, _)| t == i);
+            !(mine && took.contains(&(key_id.clone(), key.clone())))
+        })
+        .map(|(i, _)| *i)
+        .collect();
+    if taken_by_another.is_empty() {
+        return Ok(answers);
+    }
+    let mut records: HashMap<(String, String), IdempotencyRecord> = HashMap::new();
+    let mut wanted: Vec<(&str, &str)> = taken_by_another
+        .iter()
+        .filter_map(|i| accepts[*i].idempotency.as_ref())
+        .map(|(key_id, key, _, _)| (key_id.as_str(), key.as_str()))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    for chunk in wanted.chunks(INSERT_CHUNK) {
+        let mut q = sqlx::QueryBuilder::<D>::new(
+            "SELECT api_key_id, idem_key, request_hash, response_status, response_body FROM \
+             idempotency_keys WHERE ",
+        );
+        for (n, (key_id, key)) in chunk.iter().enumerate() {
+            if n > 0 {
+                q.push(" OR ");
+            }
+            q.push("(api_key_id = ")
+                .push_bind(key_id.to_string())
+                .push(" AND idem_key = ")
+                .push_bind(key.to_string())
+                .push(")");
+        }
+        let rows: Vec<KeyedRecord> = q.build_query_as().fetch_all(&mut **tx).await?;
+        records.extend(rows.into_iter().map(|r| {
+            (
+                (r.api_key_id, r.idem_key),
+                IdempotencyRecord {
+                    request_hash: r.request_hash,
+                    response_status: r.response_status,
+                    response_body: r.response_body,
+                },
+            )
+        }));
+    }
+    for i in taken_by_another {
+        let (key_id, key, _, _) = accepts[i].idempotency.as_ref().expect("keyed");
+        answers[i] = Some(
+            records
+                .get(&(key_id.clone(), key.clone()))
+                .cloned()
+                .ok_or(StoreError::Db(sqlx::Error::RowNotFound))?,
+        );
+    }
+    Ok(answers)
+}
+
+/// A key the upsert took.
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    api_key_id: String,
+    idem_key: String,
+}
+
+/// A key in use, with its record.
+#[derive(sqlx::FromRow)]
+struct KeyedRecord {
+    api_key_id: String,
+    idem_key: String,
+    request_hash: String,
+    response_status: i64,
+    response_body: String,
+}
+
 /// Writes accepted requests and attempts' outcomes in one transaction.
 /// `held` is the writer task's own: what it claims enters it only
 /// once the transaction has committed. Deliveries due now are written
@@ -417,9 +551,9 @@ async fn accept_tx<D: Dialect>(
         return Ok(outcomes);
     }
     let mut tx = pool.begin_with(D::BEGIN_WRITE).await?;
-    let mut outcomes = Vec::with_capacity(accepts.len());
-    let mut fresh: Vec<&Accept> = Vec::with_capacity(accepts.len());
-    for a in accepts {
+    // A fan-out's batch goes on only while its row is where it started.
+    let mut lost = vec![false; accepts.len()];
+    for (a, lost) in accepts.iter().zip(lost.iter_mut()) {
         if let Some(f) = &a.fence {
             let moved = sqlx::query(
                 "UPDATE deliveries SET content = $3, status = $4, due_at = $5, claim_token = \
@@ -440,46 +574,21 @@ async fn accept_tx<D: Dialect>(
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if moved == 0 {
-                outcomes.push(AcceptOutcome::Lost);
-                continue;
-            }
+            *lost = moved == 0;
         }
-        if let Some((key_id, key, rec, expires_at)) = &a.idempotency {
-            let n = a.notification.created_at;
-            let r = sqlx::query(
-                "INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, \
-                 response_status, response_body, created_at, expires_at) VALUES ($1, $2, $3, \
-                 $4, $5, $6, $7) ON CONFLICT (api_key_id, idem_key) DO UPDATE SET \
-                 request_hash = excluded.request_hash, response_status = \
-                 excluded.response_status, response_body = excluded.response_body, created_at \
-                 = excluded.created_at, expires_at = excluded.expires_at WHERE \
-                 idempotency_keys.expires_at <= $6",
-            )
-            .bind(key_id)
-            .bind(key)
-            .bind(&rec.request_hash)
-            .bind(rec.response_status)
-            .bind(&rec.response_body)
-            .bind(n)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-            if r.rows_affected() == 0 {
-                let existing = sqlx::query_as::<_, IdempotencyRecord>(
-                    "SELECT request_hash, response_status, response_body FROM \
-                     idempotency_keys WHERE api_key_id = $1 AND idem_key = $2",
-                )
-                .bind(key_id)
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await?;
-                outcomes.push(AcceptOutcome::Existing(existing));
-                continue;
-            }
+    }
+    let taken = idempotency_tx(&mut tx, accepts, &lost).await?;
+    let mut outcomes = Vec::with_capacity(accepts.len());
+    let mut fresh: Vec<&Accept> = Vec::with_capacity(accepts.len());
+    for ((a, lost), taken) in accepts.iter().zip(lost).zip(taken) {
+        if lost {
+            outcomes.push(AcceptOutcome::Lost);
+        } else if let Some(existing) = taken {
+            outcomes.push(AcceptOutcome::Existing(existing));
+        } else {
+            outcomes.push(AcceptOutcome::Created(String::new()));
+            fresh.push(a);
         }
-        outcomes.push(AcceptOutcome::Created(String::new()));
-        fresh.push(a);
     }
     let deduped = dedup_tx(&mut tx, held, &fresh).await?;
     // Final answers: after deduplication, and stored with the

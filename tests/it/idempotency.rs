@@ -171,3 +171,61 @@ async fn a_replay_says_so_and_shows_each_deliverys_status_now() {
     })
     .await;
 }
+
+/// A burst of keyed requests, written together in batches: new keys each
+/// used twice at once, keys used before (replayed), and keys used before
+/// with another body (409). Each new key makes one notification, and its
+/// second request replays it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_keys_written_together_keeps_each_keys_answer() {
+    each_backend(|b| async move {
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        let body = |n: usize| json!({"content": {"webhook": {"body": format!("{{\"n\": {n}}}")}}, "to": [{"webhook_url": rx.url}]});
+        let mut earlier = Vec::new();
+        for i in 0..10 {
+            let r = send_with_key(&app, &format!("old-{i}"), &body(i)).await;
+            assert_eq!(r.status(), 202);
+            earlier.push(r.json::<Value>().await.unwrap()["id"].clone());
+        }
+        let mut burst: Vec<(String, Value)> = Vec::new();
+        for i in 0..20 {
+            burst.push((format!("new-{i}"), body(100 + i)));
+            burst.push((format!("new-{i}"), body(100 + i)));
+        }
+        for i in 0..10 {
+            burst.push((format!("old-{i}"), body(i)));
+            burst.push((format!("old-{i}"), body(1000 + i)));
+        }
+        let answers = futures::future::join_all(
+            burst
+                .iter()
+                .map(|(key, body)| send_with_key(&app, key, body)),
+        )
+        .await;
+        let mut got = Vec::new();
+        for a in answers {
+            let status = a.status().as_u16();
+            let replayed = a.headers().get("idempotent-replayed").is_some();
+            got.push((status, replayed, a.json::<Value>().await.unwrap()));
+        }
+        for i in 0..20 {
+            let (a, b) = (&got[2 * i], &got[2 * i + 1]);
+            assert_eq!((a.0, b.0), (202, 202), "new-{i}: {a:?} {b:?}");
+            assert_eq!(a.2["id"], b.2["id"], "new-{i}: one notification");
+            assert!(a.1 ^ b.1, "new-{i}: one first answer, one replay");
+        }
+        for i in 0..10 {
+            let (same, other) = (&got[40 + 2 * i], &got[41 + 2 * i]);
+            assert_eq!(same.0, 202, "old-{i}: {same:?}");
+            assert!(same.1, "old-{i} is replayed");
+            assert_eq!(same.2["id"], earlier[i]);
+            assert_eq!(other.0, 409, "old-{i} with another body: {other:?}");
+        }
+        rx.wait_for(30, Duration::from_secs(20)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.count(), 30, "10 earlier and 20 new notifications");
+        app.stop().await;
+    })
+    .await;
+}
