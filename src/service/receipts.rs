@@ -145,6 +145,7 @@ impl AppState {
                     moved,
                     listed,
                     channel,
+                    notification_id,
                     early,
                 } => {
                     tally.recorded += 1;
@@ -159,6 +160,7 @@ impl AppState {
                     tracing::debug!(
                         source = source.as_str(),
                         delivery_id = %new.delivery_id,
+                        notification_id = %notification_id,
                         event = %new.event,
                         moved,
                         listed,

@@ -69,6 +69,8 @@ pub enum Applied {
     /// being written (`sending`): the same receipt again later moves it.
     Recorded {
         channel: String,
+        /// The delivery's notification (for the lines logged about it).
+        notification_id: String,
         moved: bool,
         listed: bool,
         early: bool,
@@ -158,21 +160,22 @@ where
                 for s in from {
                     sep.push_bind(s);
                 }
-                q.push(") RETURNING channel, address, template_key, provider");
+                q.push(") RETURNING channel, address, template_key, provider, notification_id");
                 moved = q
-                    .build_query_as::<(String, String, Option<String>, Option<String>)>()
+                    .build_query_as::<(String, String, Option<String>, Option<String>, String)>()
                     .fetch_optional(&mut *tx)
                     .await?;
             }
         }
-        let (channel, address, status) = match moved.clone() {
-            Some((c, a, _, _)) => (c, a, to_str(r.status)),
+        let (channel, address, status, notification_id) = match moved.clone() {
+            Some((c, a, _, _, n)) => (c, a, to_str(r.status), n),
             None => {
-                let row: Option<(String, String, String)> =
-                    sqlx::query_as("SELECT channel, address, status FROM deliveries WHERE id = $1")
-                        .bind(&r.delivery_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let row: Option<(String, String, String, String)> = sqlx::query_as(
+                    "SELECT channel, address, status, notification_id FROM deliveries WHERE id = $1",
+                )
+                .bind(&r.delivery_id)
+                .fetch_optional(&mut *tx)
+                .await?;
                 match row {
                     Some(row) => row,
                     None => return Ok(Applied::Unknown),
@@ -235,7 +238,7 @@ where
             _ => false,
         };
         // The move counted in the delivery statistics, in its transaction.
-        if let (Some((channel, _, template, provider)), Some(to)) = (&moved, r.status) {
+        if let (Some((channel, _, template, provider, _)), Some(to)) = (&moved, r.status) {
             let mut tally = Tally::default();
             tally.moved(template.clone(), channel.clone(), provider.clone(), to, now);
             tally.apply(&mut tx).await?;
@@ -259,6 +262,7 @@ where
         let early = moved.is_none() && r.status.is_some() && status == Status::Sending.as_str();
         Ok(Applied::Recorded {
             channel,
+            notification_id,
             moved: moved.is_some(),
             listed,
             early,

@@ -49,8 +49,9 @@ async fn log_lines_are_plain_and_carry_the_delivery_ids() {
             // Every attempt fails, so each is logged (at info).
             let rx = Receiver::start_with(vec![], Answer::status(500)).await;
             let extra = [
-                ("RUST_LOG", "info,sqlx=warn"),
+                ("RUST_LOG", "info,sqlx=warn,missive=debug"),
                 ("MISSIVE__LOG__FORMAT", format),
+                ("MISSIVE__RECEIPTS__POSTMARK_SECRET", "pm-log-secret"),
             ];
             let mut server = start_serve(&db, &extra, &format!("serve-{format}")).await;
             let key = admin_key(&db);
@@ -70,6 +71,15 @@ async fn log_lines_are_plain_and_carry_the_delivery_ids() {
             let nid = answer["id"].as_str().unwrap().to_string();
             let did = answer["deliveries"][0]["id"].as_str().unwrap().to_string();
             rx.wait_for(2, Duration::from_secs(20)).await;
+            // A provider's receipt for the delivery is logged with its ids too.
+            let r = reqwest::Client::new()
+                .post(server.url("/v1/receipts/postmark"))
+                .basic_auth("missive", Some("pm-log-secret"))
+                .json(&json!({"RecordType": "Delivery", "Metadata": {"missive_delivery": did}}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
             server.stop_gracefully(Duration::from_secs(30)).await;
             let err = server.stderr();
             assert!(
@@ -92,6 +102,17 @@ async fn log_lines_are_plain_and_carry_the_delivery_ids() {
                 !failed.is_empty(),
                 "{b:?} {format}: no `attempt failed` line:\n{err}"
             );
+            let receipt: Vec<&str> = err
+                .lines()
+                .filter(|l| l.contains("postmark") && l.contains("Delivery"))
+                .collect();
+            assert_eq!(receipt.len(), 1, "{b:?} {format}: one receipt line:\n{err}");
+            for l in failed.iter().chain(&receipt) {
+                assert!(
+                    l.contains(&did) && l.contains(&nid),
+                    "{b:?} {format}: a line without the ids: {l}"
+                );
+            }
             match format {
                 "text" => {
                     for l in &failed {
