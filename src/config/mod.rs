@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
 
@@ -697,6 +697,77 @@ fn positive_duration(key: &'static str, value: &str) -> Result<Duration, ConfigE
     Ok(d)
 }
 
+/// The `MISSIVE__SECTION__KEY` variables as settings (`section.key`).
+/// A value is read as TOML would read it (`true`, `42`, `[1, 2]`), except
+/// that text a number would lose something of stays text: `+15005550006`
+/// (a phone number's `+`) and `0123` (its leading zero).
+struct EnvVars(figment::value::Dict);
+
+impl<I: IntoIterator<Item = (String, String)>> From<I> for EnvVars {
+    fn from(vars: I) -> EnvVars {
+        use figment::value::{Dict, Value};
+        fn insert(dict: &mut Dict, path: &[String], value: Value) {
+            match path {
+                [] => {}
+                [last] => {
+                    dict.insert(last.clone(), value);
+                }
+                [first, rest @ ..] => {
+                    let entry = dict
+                        .entry(first.clone())
+                        .or_insert_with(|| Value::from(Dict::new()));
+                    if !matches!(entry, Value::Dict(..)) {
+                        *entry = Value::from(Dict::new());
+                    }
+                    if let Value::Dict(_, d) = entry {
+                        insert(d, rest, value);
+                    }
+                }
+            }
+        }
+        let mut dict = Dict::new();
+        for (name, raw) in vars {
+            let Some(rest) = name.strip_prefix("MISSIVE__") else {
+                continue;
+            };
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            if path.iter().any(String::is_empty) {
+                continue;
+            }
+            insert(&mut dict, &path, env_value(&raw));
+        }
+        EnvVars(dict)
+    }
+}
+
+impl figment::Provider for EnvVars {
+    fn metadata(&self) -> figment::Metadata {
+        // `keys` names a variable's source from this name.
+        figment::Metadata::named("`MISSIVE__` environment variable(s)")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        Ok(figment::Profile::Default.collect(self.0.clone()))
+    }
+}
+
+/// One variable's value: parsed, unless as a number it would lose its
+/// leading `+` or zero.
+fn env_value(raw: &str) -> figment::value::Value {
+    let parsed: figment::value::Value = raw.parse().expect("parsing a value never fails");
+    let t = raw.trim();
+    let lossy = matches!(parsed, figment::value::Value::Num(..))
+        && (t.starts_with('+')
+            || (t.len() > 1 && t.starts_with('0') && t.as_bytes()[1].is_ascii_digit()));
+    if lossy {
+        figment::value::Value::from(raw.to_string())
+    } else {
+        parsed
+    }
+}
+
 impl Config {
     /// Defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -710,7 +781,7 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        fig = fig.merge(Env::prefixed("MISSIVE__").split("__"));
+        fig = fig.merge(EnvVars::from(std::env::vars()));
         Self::from_figment(fig)
     }
 
@@ -1508,6 +1579,34 @@ mod tests {
         assert_eq!(c.webhook.retry_schedule.len(), 7);
         assert_eq!(c.webhook.retry_schedule[0], Duration::from_secs(5));
         assert!(!c.webhook.allow_private);
+    }
+
+    #[test]
+    fn environment_variables_keep_a_phone_numbers_plus() {
+        let vars = [
+            ("MISSIVE__CHANNELS__SMS__PROVIDERS", "[\"twilio\"]"),
+            ("MISSIVE__CHANNELS__SMS__TWILIO__ACCOUNT_SID", "AC1"),
+            ("MISSIVE__CHANNELS__SMS__TWILIO__AUTH_TOKEN", "t"),
+            ("MISSIVE__CHANNELS__SMS__TWILIO__FROM", "+15005550006"),
+            ("MISSIVE__WORKER__CONCURRENCY", "7"),
+            ("MISSIVE__CHANNELS__WEBHOOK__ALLOW_PRIVATE", "true"),
+            ("OTHER__WORKER__CONCURRENCY", "9"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let c = Config::from_figment(
+            Figment::from(Toml::string(DEFAULT_TOML)).merge(EnvVars::from(vars)),
+        )
+        .unwrap();
+        let twilio = &c.sms.providers[0];
+        assert_eq!(twilio.settings["from"], "+15005550006");
+        assert_eq!(c.worker.concurrency, 7);
+        assert!(c.webhook.allow_private);
+        assert_eq!(
+            env_value("0123"),
+            figment::value::Value::from("0123".to_string())
+        );
+        assert_eq!(env_value("0"), figment::value::Value::from(0u8));
+        assert!(matches!(env_value("-5"), figment::value::Value::Num(..)));
     }
 
     #[test]
