@@ -387,11 +387,14 @@ async fn idempotency_tx<D: Dialect>(
     // The first use of each key in the batch tries to take it; a later
     // one answers from the record the first left.
     let mut first: HashSet<(&str, &str)> = HashSet::with_capacity(keyed.len());
-    let tries: Vec<(usize, &(String, String, IdempotencyRecord, i64))> = keyed
+    let mut tries: Vec<(usize, &(String, String, IdempotencyRecord, i64))> = keyed
         .iter()
         .filter(|(_, (key_id, key, _, _))| first.insert((key_id.as_str(), key.as_str())))
         .copied()
         .collect();
+    // In key order, so writers taking overlapping keys side by side lock
+    // them in the same order (no deadlock).
+    tries.sort_unstable_by(|(_, a), (_, b)| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     let mut took: HashSet<(String, String)> = HashSet::with_capacity(tries.len());
     for chunk in tries.chunks(INSERT_CHUNK) {
         let mut rows = Rows::default();
@@ -420,11 +423,11 @@ async fn idempotency_tx<D: Dialect>(
         let rows: Vec<KeyRow> = q.build_query_as().fetch_all(&mut **tx).await?;
         took.extend(rows.into_iter().map(|r| (r.api_key_id, r.idem_key)));
     }
+    let tried: HashSet<usize> = tries.iter().map(|(i, _)| *i).collect();
     let taken_by_another: Vec<usize> = keyed
         .iter()
         .filter(|(i, (key_id, key, _, _))| {
-            let mine = tries.iter().any(|(t, _)| t == i);
-            !(mine && took.contains(&(key_id.clone(), key.clone())))
+            !(tried.contains(i) && took.contains(&(key_id.clone(), key.clone())))
         })
         .map(|(i, _)| *i)
         .collect();
