@@ -397,20 +397,19 @@ impl Dispatcher {
                 // Exported, the step continues its notification's trace,
                 // and what it creates (the fan-out's deliveries, the run's
                 // sends) continues this span.
-                let step = |name: &'static str| {
-                    crate::telemetry::step(
-                        || tracing::info_span!("step", otel.name = name, run = %row.id, notification_id = %row.notification_id),
-                        row.traceparent.as_deref(),
-                    )
-                };
+                let parent = row.traceparent.as_deref();
                 if row.channel == crate::service::topics::FANOUT_CHANNEL {
-                    fanout::fan_out(&state, &row, &stop)
-                        .instrument(step("fanout"))
-                        .await;
+                    let span = crate::telemetry::step(
+                        || tracing::info_span!("fanout", notification_id = %row.notification_id),
+                        parent,
+                    );
+                    fanout::fan_out(&state, &row, &stop).instrument(span).await;
                 } else {
-                    runs::advance(&state, &row)
-                        .instrument(step("workflow_run"))
-                        .await;
+                    let span = crate::telemetry::step(
+                        || tracing::info_span!("workflow_run", run = %row.id, notification_id = %row.notification_id),
+                        parent,
+                    );
+                    runs::advance(&state, &row).instrument(span).await;
                 }
                 drop(permit);
             });

@@ -310,9 +310,11 @@ async fn one_trace_from_the_caller_to_the_webhook_across_processes() {
 
 /// Over gRPC, a send to a topic: the fan-out continues the accept span in
 /// the background, and each subscriber's delivery continues the fan-out,
-/// so one trace holds the request, the fan-out and every attempt.
+/// so one trace holds the request, the fan-out and every attempt. Then a
+/// workflow trigger: the run's step continues the accept, and what the
+/// step sends continues the step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn grpc_export_and_a_fan_out_in_the_callers_trace() {
+async fn grpc_export_with_a_fan_out_and_a_workflow_run_in_the_callers_traces() {
     each_backend(|b| async move {
         let db = TestDb::new(&b);
         let rx = Receiver::start().await;
@@ -371,6 +373,40 @@ async fn grpc_export_and_a_fan_out_in_the_callers_trace() {
             let tp = g.headers["traceparent"].to_str().unwrap();
             assert_eq!(tp.split('-').nth(1), Some(trace_id.as_str()), "{tp}");
         }
+
+        // A workflow trigger: its run's step sends in the caller's trace.
+        for (path, body) in [
+            (
+                "/v1/templates/note",
+                json!({"channels": {"webhook": {"body": "{}"}}}),
+            ),
+            (
+                "/v1/workflows/notify",
+                json!({"steps": [{"id": "hook", "type": "send", "channel": "webhook", "template": "note"}]}),
+            ),
+        ] {
+            let r = http
+                .put(format!("{}{path}", child.base))
+                .bearer_auth(&key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{path}: {}", r.status());
+        }
+        let (run_trace, run_caller) = ids();
+        let r = http
+            .post(format!("{}/v1/notifications", child.base))
+            .bearer_auth(&key)
+            .header("traceparent", format!("00-{run_trace}-{run_caller}-01"))
+            .json(&json!({"workflow": "notify", "to": [{"webhook_url": rx.url}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        let got = rx.wait_for(3, Duration::from_secs(15)).await;
+        let tp = got[2].headers["traceparent"].to_str().unwrap();
+        assert_eq!(tp.split('-').nth(1), Some(run_trace.as_str()), "{tp}");
         child.stop_gracefully(Duration::from_secs(30)).await;
 
         let spans = collector.spans();
@@ -401,6 +437,26 @@ async fn grpc_export_and_a_fan_out_in_the_callers_trace() {
             assert_eq!(d.attrs["channel"], "webhook");
         }
         assert_eq!(named("send").len(), 2, "{spans:#?}");
+
+        let in_run = |name: &str| -> Vec<Span> {
+            spans
+                .iter()
+                .filter(|s| s.name == name && s.trace_id == run_trace)
+                .cloned()
+                .collect()
+        };
+        let accept = in_run("accept");
+        assert_eq!(accept.len(), 1, "{spans:#?}");
+        assert_eq!(accept[0].parent, run_caller);
+        let run = in_run("workflow_run");
+        assert!(!run.is_empty(), "{spans:#?}");
+        assert!(run.iter().all(|r| r.parent == accept[0].span_id));
+        let deliver = in_run("deliver");
+        assert_eq!(deliver.len(), 1, "{spans:#?}");
+        assert!(
+            run.iter().any(|r| r.span_id == deliver[0].parent),
+            "the step's delivery continues the run's step: {spans:#?}"
+        );
     })
     .await;
 }
