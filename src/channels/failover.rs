@@ -360,6 +360,7 @@ mod tests {
             sqlite_checkpoint_interval: None,
             sqlite_max_bytes: None,
             acquire_timeout: std::time::Duration::from_secs(30),
+            writers: 2,
         })
         .await
         .unwrap();

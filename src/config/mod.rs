@@ -145,6 +145,7 @@ struct RawDatabase {
     sqlite_checkpoint_interval: String,
     sqlite_max_bytes: u64,
     acquire_timeout: String,
+    writers: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -565,6 +566,8 @@ pub struct DatabaseConfig {
     /// How long a request waits for a database connection before it is
     /// answered 503 (PostgreSQL, and SQLite's readers).
     pub acquire_timeout: Duration,
+    /// PostgreSQL only: group-commit writer tasks in this process.
+    pub writers: usize,
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -582,6 +585,7 @@ impl std::fmt::Debug for DatabaseConfig {
             )
             .field("sqlite_max_bytes", &self.sqlite_max_bytes)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("writers", &self.writers)
             .finish()
     }
 }
@@ -832,6 +836,9 @@ impl Config {
         };
         if raw.database.max_connections == 0 {
             return Err(invalid("database.max_connections", 0, "at least 1"));
+        }
+        if !(1..=8).contains(&raw.database.writers) {
+            return Err(invalid("database.writers", raw.database.writers, "1 to 8"));
         }
         let schema = raw.database.schema.trim().to_string();
         if !schema
@@ -1146,6 +1153,7 @@ impl Config {
                 sqlite_checkpoint_interval,
                 sqlite_max_bytes,
                 acquire_timeout,
+                writers: raw.database.writers,
             },
             worker,
             maintenance,
@@ -1647,6 +1655,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.database.sqlite_max_bytes, Some(1 << 20));
         assert_eq!(c.database.acquire_timeout, Duration::from_millis(500));
+        assert_eq!(c.database.writers, 2);
+        let c = Config::from_toml("[database]\nwriters = 1").unwrap();
+        assert_eq!(c.database.writers, 1);
         for (toml, key) in [
             (
                 "[database]\nacquire_timeout = \"0s\"",
@@ -1656,6 +1667,8 @@ mod tests {
                 "[database]\nsqlite_max_bytes = 4096",
                 "database.sqlite_max_bytes",
             ),
+            ("[database]\nwriters = 0", "database.writers"),
+            ("[database]\nwriters = 9", "database.writers"),
         ] {
             let e = Config::from_toml(toml).unwrap_err().to_string();
             assert!(e.contains(key), "{e}");

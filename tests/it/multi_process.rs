@@ -90,6 +90,8 @@ async fn two_processes_share_one_rate_limit() {
                 "20/s".into(),
             ));
             env.push(("MISSIVE__CHANNELS__WEBHOOK__RATE_BURST".into(), "5".into()));
+            // As several instances on one database are advised to run.
+            env.push(("MISSIVE__DATABASE__WRITERS".into(), "1".into()));
             let mut child = spawn_child(&db, &env, port, &["serve"], label);
             child.wait_ready(Duration::from_secs(30)).await;
             children.push(child);

@@ -55,11 +55,6 @@ pub fn inbox_channel(schema: Option<&str>) -> String {
     }
 }
 
-/// Transactions that write accepted requests and outcomes at once. Two
-/// keep one batch filling while the other commits; with four, batches
-/// were smaller and the database spent more per delivery (decision 0024).
-const ACCEPT_WRITERS: usize = 2;
-
 pub struct PgStore {
     pool: PgPool,
     write_queue: WriteQueue,
@@ -86,7 +81,12 @@ impl PgStore {
             admin.close().await;
             opts = opts.options([("search_path", schema.as_str())]);
         }
-        let size = cfg.max_connections.max(ACCEPT_WRITERS as u32 + 2);
+        // Transactions that write accepted requests and outcomes at once
+        // (`database.writers`): two keep one batch filling while the other
+        // commits; with four, batches were smaller and the database spent
+        // more per delivery (decision 0024).
+        let writers = cfg.writers.max(1);
+        let size = cfg.max_connections.max(writers as u32 + 2);
         // Open every connection up front: a new connection costs a TLS
         // handshake (tens of ms), which must not land on a request.
         let pool = PgPoolOptions::new()
@@ -99,7 +99,7 @@ impl PgStore {
         let (write_queue, rx) = WriteQueue::new(4096);
         let handoff = Arc::new(Handoff::default());
         let subscribed = Arc::new(Subscribed::default());
-        for _ in 0..ACCEPT_WRITERS {
+        for _ in 0..writers {
             let rx = rx.clone();
             let pool = pool.clone();
             let handoff = handoff.clone();

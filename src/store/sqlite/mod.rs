@@ -460,6 +460,7 @@ mod tests {
             sqlite_checkpoint_interval: every,
             sqlite_max_bytes: None,
             acquire_timeout: Duration::from_secs(30),
+            writers: 2,
         }
     }
 
