@@ -412,7 +412,6 @@ impl Sender<'_> {
                 now + self.idempotency_ttl_ms,
             )
         });
-        let mut notification = notification;
         notification.api_key_id = api_key_id.map(str::to_string);
         let template = notification.template_key.clone();
         match self

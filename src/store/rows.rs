@@ -187,13 +187,17 @@ pub struct IdempotencyRecord {
     pub response_body: String,
 }
 
+/// An Idempotency-Key as an accept writes it: (api key id, key, the
+/// record answering later uses, when it expires).
+pub type IdempotencyKey = (String, String, IdempotencyRecord, i64);
+
 /// Everything one accepted request writes, in one transaction.
 #[derive(Clone, Debug)]
 pub struct Accept {
     pub notification: NotificationRow,
     pub deliveries: Vec<NewDelivery>,
     /// (api key id, Idempotency-Key, record, expires_at)
-    pub idempotency: Option<(String, String, IdempotencyRecord, i64)>,
+    pub idempotency: Option<IdempotencyKey>,
     /// The 202 answer, with one entry per delivery in the same order, and
     /// its JSON (re-made only if deduplication changes it).
     pub answer: Accepted,

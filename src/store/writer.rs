@@ -18,8 +18,8 @@ use super::events::{self, Subscribed};
 use super::handoff::{Grant, Handoff};
 use super::stats::Tally;
 use super::{
-    Accept, AcceptOutcome, Claimed, Completion, IdempotencyRecord, NewDelivery, NotificationRow,
-    StoreError, StoreResult, Unavailable,
+    Accept, AcceptOutcome, Claimed, Completion, IdempotencyKey, IdempotencyRecord, NewDelivery,
+    NotificationRow, StoreError, StoreResult, Unavailable,
 };
 use crate::domain::event::{EventType, Mask};
 use crate::domain::{Reason, Status};
@@ -374,7 +374,7 @@ async fn idempotency_tx<D: Dialect>(
     lost: &[bool],
 ) -> StoreResult<Vec<Option<IdempotencyRecord>>> {
     let mut answers: Vec<Option<IdempotencyRecord>> = vec![None; accepts.len()];
-    let keyed: Vec<(usize, &(String, String, IdempotencyRecord, i64))> = accepts
+    let keyed: Vec<(usize, &IdempotencyKey)> = accepts
         .iter()
         .zip(lost)
         .enumerate()
@@ -387,7 +387,7 @@ async fn idempotency_tx<D: Dialect>(
     // The first use of each key in the batch tries to take it; a later
     // one answers from the record the first left.
     let mut first: HashSet<(&str, &str)> = HashSet::with_capacity(keyed.len());
-    let mut tries: Vec<(usize, &(String, String, IdempotencyRecord, i64))> = keyed
+    let mut tries: Vec<(usize, &IdempotencyKey)> = keyed
         .iter()
         .filter(|(_, (key_id, key, _, _))| first.insert((key_id.as_str(), key.as_str())))
         .copied()

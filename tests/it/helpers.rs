@@ -173,12 +173,9 @@ pub struct TestApp {
 /// retries and polls. `extra` is TOML appended after them.
 pub fn test_toml(db: &TestDb, extra: &str) -> String {
     format!(
-        "{}\n{}\n",
-        db.toml(),
-        format!(
-            "[server]\nbind = \"127.0.0.1:0\"\nshutdown_drain = \"0s\"\nmetrics_refresh = \"200ms\"\n[worker]\npoll_interval = \"50ms\"\nlease = \"30s\"\nschedule_tick = \"1s\"\n\
-             [channels.webhook]\nallow_private = true\ntimeout = \"2s\"\nretry_schedule = [\"10ms\", \"10ms\", \"10ms\"]\n{extra}"
-        )
+        "{}\n[server]\nbind = \"127.0.0.1:0\"\nshutdown_drain = \"0s\"\nmetrics_refresh = \"200ms\"\n[worker]\npoll_interval = \"50ms\"\nlease = \"30s\"\nschedule_tick = \"1s\"\n\
+         [channels.webhook]\nallow_private = true\ntimeout = \"2s\"\nretry_schedule = [\"10ms\", \"10ms\", \"10ms\"]\n{extra}\n",
+        db.toml()
     )
 }
 

@@ -317,8 +317,11 @@ mod webpush {
         r
     }
 
+    type Answers = Vec<(u16, Option<&'static str>)>;
+
     impl PushService {
-        async fn start(script: Vec<(&str, Vec<(u16, Option<&'static str>)>)>) -> PushService {
+        /// Per path, the answers in turn: (status, Retry-After).
+        async fn start(script: Vec<(&str, Answers)>) -> PushService {
             let state = Arc::new(Mutex::new(ServiceState {
                 script: script
                     .into_iter()
