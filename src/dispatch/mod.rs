@@ -619,11 +619,13 @@ impl Dispatcher {
 /// exported (none otherwise, so log lines stay as they were); it carries
 /// the delivery's ids too, as the lines logged inside it do.
 fn provider_span(row: &Claimed) -> tracing::Span {
-    if !crate::telemetry::enabled() {
-        return tracing::Span::none();
-    }
-    tracing::info_span!("send", otel.kind = "client", delivery_id = %row.id,
-        notification_id = %row.notification_id, channel = %row.channel)
+    crate::telemetry::step(
+        || {
+            tracing::info_span!("send", otel.kind = "client", delivery_id = %row.id,
+                notification_id = %row.notification_id, channel = %row.channel)
+        },
+        None,
+    )
 }
 
 /// Writes completions in batches: one transaction for everything that
