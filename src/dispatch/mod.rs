@@ -27,7 +27,7 @@ use crate::flow::pace::{Pace, Pacer};
 use crate::metrics::{Metrics, Wait};
 use crate::store::{AttemptRow, Claimed, Completion, Store};
 use crate::util::now_ms;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Where a claimed delivery stands with its destination's share.
 enum Place {
@@ -42,6 +42,15 @@ enum Place {
 
 /// Queue operations slower than this are logged.
 const SLOW: Duration = Duration::from_millis(20);
+
+/// A claim from the queue, made while the batch before it is sent.
+struct Claim {
+    rows: crate::store::StoreResult<Vec<Claimed>>,
+    want: usize,
+    lease_until: i64,
+    /// After a partial claim: how long until something may be due.
+    idle: Duration,
+}
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
@@ -259,78 +268,102 @@ impl Dispatcher {
         handoff.attach(&this.token, this.cfg.lease, this.cfg.batch_size);
         let mut look = true;
         let mut next_look = Instant::now();
+        // The next batch is claimed while the last one is sent: a claim is
+        // a write, which waits behind the outcomes' writes, and the
+        // workers would wait for it. Claimed rows wait here, with the end
+        // of their lease, until workers are free: at most twice as many as
+        // there are workers (128 of 64 claimed ahead sent 5-10 % more than
+        // 64), so a busy process doesn't hold much that another could send.
+        let ahead = this.cfg.batch_size.min(2 * this.cfg.concurrency);
+        let mut ready: VecDeque<(i64, Claimed)> = VecDeque::new();
+        let mut claiming: Option<tokio::task::JoinHandle<Claim>> = None;
 
         while !shutdown.is_cancelled() {
             while inflight.try_join_next().is_some() {}
+            if let Some(done) = claiming.as_mut().filter(|h| h.is_finished()) {
+                let done = done.await;
+                claiming = None;
+                this.claimed(done, &mut ready, &mut look, &mut next_look);
+            }
+            look |= handoff.take_queued() || Instant::now() >= next_look;
+            if look && claiming.is_none() && ready.len() < ahead.div_ceil(2) {
+                let want = ahead - ready.len();
+                claiming = Some(tokio::spawn(this.clone().claim(want)));
+                // The claim's answer says when to look again.
+                look = false;
+                next_look = Instant::now() + this.cfg.poll_interval;
+            }
             let free = permits.available_permits();
             if free == 0 {
                 tokio::select! {
                     _ = inflight.join_next() => {}
+                    done = async { claiming.as_mut().expect("guarded").await }, if claiming.is_some() => {
+                        claiming = None;
+                        this.claimed(done, &mut ready, &mut look, &mut next_look);
+                    }
                     _ = shutdown.cancelled() => break,
                 }
                 continue;
             }
+            // Rows claimed from the queue get at least half the workers
+            // free when the hand-off has rows too, so a steady hand-off
+            // can't hold up retries and scheduled sends.
             let limit = free.min(this.cfg.batch_size);
-            look |= handoff.take_queued() || Instant::now() >= next_look;
-            // When the queue is looked at too, it gets at least half the
-            // batch, so a steady hand-off can't hold up retries.
-            let mut rows = handoff.take(if look { limit / 2 } else { limit }, now_ms());
-            if look {
-                let want = (limit - rows.len()) as i64;
-                let now = now_ms();
-                let lease_until = now + this.cfg.lease.as_millis() as i64;
-                let t0 = Instant::now();
-                let started = std::time::SystemTime::now();
-                let claimed = this.store.claim(now, lease_until, want, &this.token).await;
-                if let Ok(c) = &claimed {
-                    crate::telemetry::batch_span(
-                        "claim",
-                        started,
-                        c.iter().map(|r| r.traceparent.as_deref()),
-                        c.len(),
-                        None,
-                    );
-                }
-                if t0.elapsed() > SLOW {
-                    tracing::warn!(
-                        ms = t0.elapsed().as_millis() as u64,
-                        "claiming deliveries was slow"
-                    );
-                }
-                match claimed {
-                    // A full batch: there may be more due now, look again.
-                    // A partial one took everything due: look again when
-                    // told or at the next due time.
-                    Ok(c) => {
-                        look = c.len() as i64 == want;
-                        if !look {
-                            next_look = Instant::now() + this.idle_wait().await;
+            let now = now_ms();
+            let half_lease = this.cfg.lease.as_millis() as i64 / 2;
+            let mut take_ready = |rows: &mut Vec<Claimed>, n: usize| {
+                while rows.len() < n {
+                    match ready.pop_front() {
+                        // A row that waited half its lease goes back to
+                        // the queue when the lease ends, not out now.
+                        Some((lease_until, row)) if lease_until - now > half_lease => {
+                            rows.push(row)
                         }
-                        rows.extend(c);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "claiming deliveries failed; trying again in 1 s");
-                        look = false;
-                        next_look = Instant::now() + Duration::from_secs(1);
+                        Some(_) => {}
+                        None => break,
                     }
                 }
+            };
+            let mut rows = Vec::new();
+            take_ready(
+                &mut rows,
+                if handoff.has_rows() {
+                    limit.div_ceil(2)
+                } else {
+                    limit
+                },
+            );
+            rows.extend(handoff.take(limit - rows.len(), now));
+            take_ready(&mut rows, limit);
+            if !rows.is_empty() {
+                let rows = this
+                    .spawn_runs(rows, &permits, &mut inflight, &shutdown)
+                    .await;
+                let rows = this.throttle(rows).await;
+                let rows = this.hold_busy(rows).await;
+                this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
+                    .await;
             }
-            let rows = this
-                .spawn_runs(rows, &permits, &mut inflight, &shutdown)
-                .await;
-            let rows = this.throttle(rows).await;
-            let rows = this.hold_busy(rows).await;
-            this.spawn_sends(rows, &permits, &done_tx, &mut inflight)
-                .await;
-            if look || handoff.has_rows() {
+            let startable = look && claiming.is_none();
+            if startable || handoff.has_rows() || !ready.is_empty() {
                 continue;
             }
             tokio::select! {
                 _ = handoff.notified() => {}
-                _ = tokio::time::sleep_until(next_look.into()) => {}
+                _ = tokio::time::sleep_until(next_look.into()), if claiming.is_none() => {}
+                done = async { claiming.as_mut().expect("guarded").await }, if claiming.is_some() => {
+                    claiming = None;
+                    this.claimed(done, &mut ready, &mut look, &mut next_look);
+                }
                 _ = shutdown.cancelled() => break,
             }
         }
+        // Rows still claimed (in `ready`, or by a claim under way) are
+        // released with the token below.
+        if let Some(c) = claiming.take() {
+            let _ = c.await;
+        }
+        drop(ready);
         handoff.detach();
 
         let grace = this.cfg.shutdown_grace;
@@ -459,6 +492,74 @@ impl Dispatcher {
                 let _ = done.send(completion).await;
             });
         }
+    }
+
+    /// Claims up to `want` due deliveries for this process's lease.
+    async fn claim(self: Arc<Self>, want: usize) -> Claim {
+        let now = now_ms();
+        let lease_until = now + self.cfg.lease.as_millis() as i64;
+        let t0 = Instant::now();
+        let started = std::time::SystemTime::now();
+        let rows = self
+            .store
+            .claim(now, lease_until, want as i64, &self.token)
+            .await;
+        if let Ok(c) = &rows {
+            crate::telemetry::batch_span(
+                "claim",
+                started,
+                c.iter().map(|r| r.traceparent.as_deref()),
+                c.len(),
+                None,
+            );
+        }
+        if t0.elapsed() > SLOW {
+            tracing::warn!(
+                ms = t0.elapsed().as_millis() as u64,
+                "claiming deliveries was slow"
+            );
+        }
+        let idle = match &rows {
+            Ok(c) if c.len() < want => self.idle_wait().await,
+            _ => Duration::ZERO,
+        };
+        Claim {
+            rows,
+            want,
+            lease_until,
+            idle,
+        }
+    }
+
+    /// Takes a finished claim's rows, and says when to look again.
+    fn claimed(
+        &self,
+        done: Result<Claim, tokio::task::JoinError>,
+        ready: &mut VecDeque<(i64, Claimed)>,
+        look: &mut bool,
+        next_look: &mut Instant,
+    ) {
+        let error = match done {
+            Ok(Claim {
+                rows: Ok(rows),
+                want,
+                lease_until,
+                idle,
+            }) => {
+                // A full batch: there may be more due now, look again. A
+                // partial one took everything due: look again when told
+                // or at the next due time.
+                *look |= rows.len() == want;
+                *next_look = Instant::now() + idle;
+                ready.extend(rows.into_iter().map(|r| (lease_until, r)));
+                return;
+            }
+            Ok(Claim { rows: Err(e), .. }) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::warn!(error = %error, "claiming deliveries failed; trying again in 1 s");
+        *look = false;
+        *next_look = Instant::now() + Duration::from_secs(1);
     }
 
     /// How long to sleep when nothing is due: until the next scheduled
