@@ -147,33 +147,6 @@ fn received_ids(rx: &Receiver) -> HashSet<String> {
         .collect()
 }
 
-/// Every delivery id the API lists as sent, following cursors.
-async fn sent_ids(client: &reqwest::Client, base: &str, key: &str) -> HashSet<String> {
-    let mut out = HashSet::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut url = format!("{base}/v1/deliveries?status=sent&limit=500");
-        if let Some(c) = &cursor {
-            url.push_str(&format!(
-                "&cursor={}",
-                url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
-            ));
-        }
-        let r = client.get(&url).bearer_auth(key).send().await.unwrap();
-        assert_eq!(r.status(), 200, "GET {url}");
-        let page: Value = r.json().await.unwrap();
-        for d in page["items"].as_array().unwrap() {
-            out.insert(d["id"].as_str().unwrap().to_string());
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) if !page["items"].as_array().unwrap().is_empty() => {
-                cursor = Some(c.to_string())
-            }
-            _ => return out,
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_mid_flight_loses_nothing() {
     const N: usize = 500;
@@ -276,7 +249,7 @@ async fn crash_mid_flight_loses_nothing() {
         // those the dead process had in flight (sent again once their lease
         // ran out).
         let sent = poll_until(Duration::from_secs(20), || async {
-            let s = sent_ids(&client, &second.base, &key).await;
+            let s = ids_with_status(&client, &second.base, &key, "sent").await;
             (s == accepted, s)
         })
         .await;
@@ -301,6 +274,135 @@ async fn crash_mid_flight_loses_nothing() {
             requests - N,
             t0.elapsed()
         );
+    })
+    .await;
+}
+
+/// Every delivery the API lists with `status`, following cursors.
+async fn ids_with_status(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    status: &str,
+) -> HashSet<String> {
+    let mut out = HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/v1/deliveries?status={status}&limit=500");
+        if let Some(c) = &cursor {
+            url.push_str(&format!(
+                "&cursor={}",
+                url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
+            ));
+        }
+        let r = client.get(&url).bearer_auth(key).send().await.unwrap();
+        assert_eq!(r.status(), 200, "GET {url}");
+        let page: Value = r.json().await.unwrap();
+        let items = page["items"].as_array().unwrap();
+        out.extend(items.iter().map(|d| d["id"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) if !items.is_empty() => cursor = Some(c.to_string()),
+            _ => return out,
+        }
+    }
+}
+
+/// Workers claim the next batch from the queue while the last one is sent.
+/// A graceful stop hands what they claimed ahead back to the queue at
+/// once (not when its lease ends), and sends nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_hands_back_what_was_claimed_ahead() {
+    const N: usize = 30;
+    each_backend(|b| async move {
+        let db = TestDb::new(&b);
+        let rx = Receiver::start_with(
+            vec![],
+            Answer::status(200).delay(Duration::from_millis(150)),
+        )
+        .await;
+        // Two workers, so four are claimed ahead; a lease far longer than
+        // the test, so a row not handed back would stay `sending`.
+        let extra = [
+            ("MISSIVE__WORKER__CONCURRENCY", "2"),
+            ("MISSIVE__WORKER__LEASE", "120s"),
+        ];
+        let mut first = start_serve(&db, &extra, "serve-1").await;
+        let key = admin_key(&db);
+        let client = reqwest::Client::new();
+        // Due in a second: written `scheduled`, so they are claimed from
+        // the queue rather than handed over by the accepting write.
+        let at = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+        let mut accepted = HashSet::new();
+        for n in 0..N {
+            let r = client
+                .post(first.url("/v1/notifications"))
+                .bearer_auth(&key)
+                .json(&json!({
+                    "content": {"webhook": {"body": "{\"n\": {{json n}} }"}},
+                    "to": [{"webhook_url": rx.url}],
+                    "data": {"n": n},
+                    "send_at": at,
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202, "{b:?}");
+            let v: Value = r.json().await.unwrap();
+            accepted.insert(v["deliveries"][0]["id"].as_str().unwrap().to_string());
+        }
+        if let Err(n) = poll_until(Duration::from_secs(20), || async {
+            (rx.count() >= 4, rx.count())
+        })
+        .await
+        {
+            panic!("{b:?}: the receiver saw only {n} requests in 20 s");
+        }
+        first.stop_gracefully(Duration::from_secs(20)).await;
+        let before = received_ids(&rx);
+        assert!(before.len() < N, "{b:?}: all were sent before the stop");
+
+        // Read the log with the API alone (no workers to claim anything).
+        let port = free_port();
+        let mut env = child_env(&db, port);
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut api = spawn_child(&db, &env, port, &["api"], "api");
+        api.wait_ready(Duration::from_secs(30)).await;
+        let sending = ids_with_status(&client, &api.base, &key, "sending").await;
+        assert!(
+            sending.is_empty(),
+            "{b:?}: {} deliveries still `sending` after a graceful stop",
+            sending.len()
+        );
+        let sent = ids_with_status(&client, &api.base, &key, "sent").await;
+        assert_eq!(
+            sent, before,
+            "{b:?}: what arrived is what the log calls sent"
+        );
+        let mut waiting = ids_with_status(&client, &api.base, &key, "queued").await;
+        waiting.extend(ids_with_status(&client, &api.base, &key, "scheduled").await);
+        assert_eq!(
+            waiting.len() + sent.len(),
+            N,
+            "{b:?}: every other delivery waits in the queue"
+        );
+        api.kill();
+
+        // Started again, it sends the rest at once, each exactly once.
+        let mut second = start_serve(&db, &extra, "serve-2").await;
+        if let Err(ids) = poll_until(Duration::from_secs(20), || async {
+            let ids = received_ids(&rx);
+            (ids.len() >= N, ids)
+        })
+        .await
+        {
+            panic!(
+                "{b:?}: after the restart the receiver saw {} of {N} in 20 s",
+                ids.len()
+            );
+        }
+        assert_eq!(received_ids(&rx), accepted, "{b:?}");
+        assert_eq!(rx.count(), N, "{b:?}: nothing was sent twice");
+        second.stop_gracefully(Duration::from_secs(20)).await;
     })
     .await;
 }
