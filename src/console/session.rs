@@ -40,6 +40,9 @@ impl Session {
     }
 
     /// The page's permissions, or the 403 page naming the scopes needed.
+    /// (The page is the error: handlers answer it with `?`, once per
+    /// request, so its size costs nothing worth a box.)
+    #[allow(clippy::result_large_err)]
     pub fn require(&self, perms: &[Permission]) -> Result<(), Response> {
         match perms.iter().find(|p| !self.may(**p)) {
             None => Ok(()),

@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+#[allow(clippy::result_large_err)] // as Session::require
 fn can_read(s: &Session) -> Result<(), Response> {
     s.require(page::TEMPLATES)
 }

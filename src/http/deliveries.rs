@@ -291,7 +291,7 @@ async fn show(
 
 fn transition(id: &str, t: Transition, action: &str, allowed: &str) -> ApiResult<Json<Delivery>> {
     match t {
-        Transition::Done(d) => Ok(Json(Delivery::from(&d))),
+        Transition::Done(d) => Ok(Json(Delivery::from(d.as_ref()))),
         Transition::NotFound => Err(ApiError::NotFound(format!("there is no delivery {id}"))),
         Transition::WrongStatus(s) => Err(ApiError::Conflict(format!(
             "delivery {id} is {s}; only {allowed} deliveries can be {action}"

@@ -511,7 +511,7 @@ async fn transition<Q: Queue + ?Sized>(
     changed: Option<DeliveryRow>,
 ) -> StoreResult<Transition> {
     Ok(match changed {
-        Some(row) => Transition::Done(row),
+        Some(row) => Transition::Done(Box::new(row)),
         None => match store.get_delivery(id).await? {
             Some(row) => Transition::WrongStatus(row.status),
             None => Transition::NotFound,

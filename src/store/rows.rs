@@ -471,7 +471,7 @@ pub struct NewInboxMessage {
 /// The result of asking for a state change (retry, cancel).
 #[derive(Clone, Debug)]
 pub enum Transition {
-    Done(DeliveryRow),
+    Done(Box<DeliveryRow>),
     NotFound,
     /// The delivery is in a status the change does not apply to.
     WrongStatus(String),

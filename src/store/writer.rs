@@ -27,7 +27,7 @@ use crate::domain::{Reason, Status};
 /// What the writer tasks commit: accepted requests, and the outcomes of
 /// attempts, both in the same transactions.
 pub enum WriteJob {
-    Accept(Accept, oneshot::Sender<StoreResult<AcceptOutcome>>),
+    Accept(Box<Accept>, oneshot::Sender<StoreResult<AcceptOutcome>>),
     Complete(Vec<Completion>, i64, oneshot::Sender<StoreResult<()>>),
 }
 
@@ -60,7 +60,7 @@ impl WriteQueue {
     pub async fn submit(&self, accept: Accept) -> StoreResult<AcceptOutcome> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(WriteJob::Accept(accept, tx))
+            .send(WriteJob::Accept(Box::new(accept), tx))
             .await
             .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
@@ -181,7 +181,7 @@ async fn write_jobs<D: Dialect>(
     let mut completions = Vec::new();
     for job in jobs {
         match job {
-            WriteJob::Accept(a, _) => accepts.push(a),
+            WriteJob::Accept(a, _) => accepts.push(a.as_ref()),
             WriteJob::Complete(c, now, _) => completions.push((c.as_slice(), *now)),
         }
     }

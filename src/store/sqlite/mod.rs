@@ -747,8 +747,8 @@ mod tests {
         let (b_tx, b_rx) = oneshot::channel();
         let batch = vec![
             WriteJob::Complete(vec![done(&sent_id)], crate::util::now_ms(), c_tx),
-            WriteJob::Accept(good, g_tx),
-            WriteJob::Accept(bad, b_tx),
+            WriteJob::Accept(Box::new(good), g_tx),
+            WriteJob::Accept(Box::new(bad), b_tx),
         ];
         let mut held = HeldScopes::default();
         write_batch::<Sqlite>(&store.write, &mut held, &h, &Subscribed::default(), batch)
