@@ -411,13 +411,14 @@ async fn grpc_export_with_a_fan_out_and_a_workflow_run_in_the_callers_traces() {
 
         let spans = collector.spans();
         assert!(*collector.requests.lock().unwrap() > 0);
-        let named = |name: &str| -> Vec<Span> {
+        let in_trace = |trace: &str, name: &str| -> Vec<Span> {
             spans
                 .iter()
-                .filter(|s| s.name == name && s.trace_id == trace_id)
+                .filter(|s| s.name == name && s.trace_id == trace)
                 .cloned()
                 .collect()
         };
+        let named = |name: &str| in_trace(&trace_id, name);
         let accept = named("accept");
         assert_eq!(accept.len(), 1, "{spans:#?}");
         assert_eq!(accept[0].parent, caller_span);
@@ -438,13 +439,7 @@ async fn grpc_export_with_a_fan_out_and_a_workflow_run_in_the_callers_traces() {
         }
         assert_eq!(named("send").len(), 2, "{spans:#?}");
 
-        let in_run = |name: &str| -> Vec<Span> {
-            spans
-                .iter()
-                .filter(|s| s.name == name && s.trace_id == run_trace)
-                .cloned()
-                .collect()
-        };
+        let in_run = |name: &str| in_trace(&run_trace, name);
         let accept = in_run("accept");
         assert_eq!(accept.len(), 1, "{spans:#?}");
         assert_eq!(accept[0].parent, run_caller);
