@@ -55,6 +55,10 @@ pub fn inbox_channel(schema: Option<&str>) -> String {
     }
 }
 
+/// How long a pooled connection may sit idle and still be handed out
+/// without a ping.
+const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct PgStore {
     pool: PgPool,
     write_queue: WriteQueue,
@@ -92,6 +96,21 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(size)
             .min_connections(size)
+            // A connection in steady use goes back to work without a
+            // ping: the ping is a round trip to the database before every
+            // statement, and a broken connection fails its statement just
+            // the same. One idle for a while is pinged first, so one that
+            // died meanwhile (a restarted database, a dropped idle link) is
+            // replaced before a request lands on it.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .acquire_timeout(cfg.acquire_timeout)
             .connect_with(opts)
             .await?;
@@ -326,8 +345,76 @@ impl Engine for PgStore {
 
 #[cfg(test)]
 mod tests {
-    use super::{inbox_channel, plain_on_loopback};
+    use super::{inbox_channel, plain_on_loopback, PgStore, PING_AFTER_IDLE};
+    use crate::config::{Backend, DatabaseConfig};
     use sqlx::postgres::{PgConnectOptions, PgSslMode};
+    use sqlx::Connection;
+    use std::time::Duration;
+
+    /// Connections are handed out without a ping while in steady use, so
+    /// one that sat idle must be pinged first: here the database drops
+    /// every pooled connection while the pool is idle (a restart, a
+    /// dropped idle link), and each query after still gets a live one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connections_dropped_while_idle_are_replaced_before_use() {
+        let Ok(url) = std::env::var("MISSIVE_TEST_DATABASE_URL") else {
+            return;
+        };
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let store = PgStore::open(&DatabaseConfig {
+            url: url.clone(),
+            backend: Backend::Postgres,
+            max_connections: 3,
+            schema: Some(schema.clone()),
+            sqlite_full_sync: false,
+            sqlite_checkpoint_interval: None,
+            sqlite_max_bytes: None,
+            acquire_timeout: Duration::from_secs(5),
+            writers: 1,
+        })
+        .await
+        .unwrap();
+        let pool = store.pool.clone();
+        let mut held = Vec::new();
+        let mut pids = Vec::new();
+        for _ in 0..pool.size() {
+            let mut c = pool.acquire().await.unwrap();
+            let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
+            pids.push(pid);
+            held.push(c);
+        }
+        assert_eq!(pids.len(), 3);
+        drop(held);
+        // Back in the pool (returning is a task of its own), then dropped.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        for pid in &pids {
+            sqlx::query("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(PING_AFTER_IDLE + Duration::from_millis(300)).await;
+        for i in 0..pids.len() {
+            let one: i32 = sqlx::query_scalar("SELECT 1")
+                .fetch_one(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("query {i} after the drop: {e}"));
+            assert_eq!(one, 1);
+        }
+        pool.close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA \"{schema}\" CASCADE"
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+    }
 
     fn mode(url: &str) -> PgSslMode {
         plain_on_loopback(url, url.parse::<PgConnectOptions>().unwrap()).get_ssl_mode()
