@@ -1,5 +1,7 @@
-//! Small shared helpers: time and ids.
+//! Small shared helpers: time, ids and URLs.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -15,6 +17,36 @@ pub fn now_ms() -> i64 {
 /// A new time-ordered id (UUIDv7), so "newest first" is "id descending".
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// Parses `s` as a URL, remembering the URLs it parsed lately. A webhook
+/// address is parsed when its send is accepted, when its destination's
+/// rate is looked up and when it is sent to, and most deliveries go to an
+/// address seen before: taken from here, it is a copy instead of a parse
+/// (which runs IDNA processing on every host). Only addresses that parse
+/// are kept, none over 512 bytes, and at most 4,096, forgotten all at
+/// once when full, so what callers send can't make it grow.
+pub fn parse_url(s: &str) -> Result<url::Url, url::ParseError> {
+    const LONGEST: usize = 512;
+    if let Some(u) = parsed_urls().get(s) {
+        return Ok(u.clone());
+    }
+    let u = url::Url::parse(s)?;
+    if s.len() <= LONGEST {
+        let mut seen = parsed_urls();
+        if seen.len() >= URLS_KEPT {
+            seen.clear();
+        }
+        seen.insert(s.into(), u.clone());
+    }
+    Ok(u)
+}
+
+const URLS_KEPT: usize = 4096;
+
+fn parsed_urls() -> std::sync::MutexGuard<'static, HashMap<Box<str>, url::Url>> {
+    static SEEN: LazyLock<Mutex<HashMap<Box<str>, url::Url>>> = LazyLock::new(Default::default);
+    SEEN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// How far a delivery's id time may be from its `created_at`: the id is made
@@ -77,5 +109,40 @@ mod id_tests {
             }
         }
         assert!(new_id() >= id_floor(now_ms() - ID_TIME_SLACK_MS));
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn a_remembered_url_is_the_url_a_parse_gives() {
+        let long = format!("http://example.com/{}", "a".repeat(600));
+        for s in [
+            "http://127.0.0.1:9999/hook",
+            "https://Bücher.example/pfad?q=1#x",
+            "HTTP://EXAMPLE.COM:80/a/../b",
+            long.as_str(),
+        ] {
+            for _ in 0..2 {
+                assert_eq!(parse_url(s).unwrap(), url::Url::parse(s).unwrap(), "{s}");
+            }
+        }
+        for bad in ["", "not a url", "http://[::1", "http://exa mple.com/"] {
+            for _ in 0..2 {
+                assert_eq!(parse_url(bad).err(), url::Url::parse(bad).err(), "{bad}");
+            }
+        }
+    }
+
+    #[test]
+    fn what_is_remembered_is_bounded() {
+        for i in 0..URLS_KEPT + 500 {
+            parse_url(&format!("http://h{i}.example/")).unwrap();
+            assert!(parsed_urls().len() <= URLS_KEPT);
+        }
+        parse_url(&format!("http://example.com/{}", "a".repeat(600))).unwrap();
+        assert!(parsed_urls().keys().all(|k| k.len() <= 512));
     }
 }

@@ -74,7 +74,7 @@ impl Channel for WebhookChannel {
 
     /// The receiver's host and port.
     fn destination(&self, address: &str, _attempt: i64) -> Option<String> {
-        let url = reqwest::Url::parse(address).ok()?;
+        let url = crate::util::parse_url(address).ok()?;
         Some(format!(
             "webhook:{}:{}",
             url.host_str()?.to_ascii_lowercase(),
@@ -84,7 +84,7 @@ impl Channel for WebhookChannel {
 
     async fn send(&self, msg: &Message<'_>) -> SendResult {
         let mut result = SendResult::new(self.name(), Outcome::Permanent);
-        let url = match reqwest::Url::parse(msg.address) {
+        let url = match crate::util::parse_url(msg.address) {
             Ok(u) if u.scheme() == "http" || u.scheme() == "https" => u,
             _ => {
                 result.error = Some(format!("{} is not an http(s) URL", msg.address));

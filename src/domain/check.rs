@@ -9,7 +9,7 @@ pub fn check_url(s: &str) -> Result<(), String> {
     if s.chars().any(is_forbidden_char) {
         return Err("must be an http:// or https:// URL without control characters".into());
     }
-    match url::Url::parse(s) {
+    match crate::util::parse_url(s) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
         Ok(_) => Err("must be an http:// or https:// URL with a host".into()),
         Err(e) => Err(format!("not a URL ({e})")),
@@ -75,7 +75,7 @@ pub fn check_link(s: &str) -> Result<(), String> {
             Ok(())
         };
     }
-    match url::Url::parse(s) {
+    match crate::util::parse_url(s) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
         _ => Err(MSG.into()),
     }
