@@ -12,8 +12,9 @@ use super::error::{ApiError, FieldError};
 pub struct JsonBody<T> {
     pub value: T,
     /// SHA-256 of the body's canonical JSON (keys sorted, no whitespace):
-    /// two bodies that mean the same thing hash the same.
-    pub hash: String,
+    /// two bodies that mean the same thing hash the same. Only a request
+    /// with an `Idempotency-Key` needs it, so only such a request has it.
+    pub hash: Option<String>,
 }
 
 /// The answer to a PUT: 201 with the stored thing when it was created,
@@ -63,6 +64,7 @@ where
                 "send the body as JSON with Content-Type: application/json".into(),
             ));
         }
+        let keyed = req.headers().contains_key("idempotency-key");
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::TooLarge("the body is larger than server.max_body_bytes allows".into())
@@ -81,7 +83,7 @@ where
                 format!("must be a JSON object, not {}", kind(&raw)),
             ));
         }
-        let hash = hex::encode(Sha256::digest(raw.to_string().as_bytes()));
+        let hash = keyed.then(|| hex::encode(Sha256::digest(raw.to_string().as_bytes())));
         let value = serde_path_to_error::deserialize(raw).map_err(|e| {
             let fe = field_error(e);
             ApiError::Invalid(vec![fe])

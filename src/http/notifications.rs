@@ -176,7 +176,7 @@ async fn send(
     };
     let idem = idem_key
         .as_deref()
-        .map(|k| (caller.key_id.as_str(), k, body.hash.as_str()));
+        .map(|k| (caller.key_id.as_str(), k, body.hash.as_deref().unwrap_or_default()));
     let answer = state
         .send(body.value, Some(&caller.key_id), idem)
         .instrument(accept_span(&headers))
