@@ -71,15 +71,25 @@ async fn log_lines_are_plain_and_carry_the_delivery_ids() {
             let nid = answer["id"].as_str().unwrap().to_string();
             let did = answer["deliveries"][0]["id"].as_str().unwrap().to_string();
             rx.wait_for(2, Duration::from_secs(20)).await;
-            // A provider's receipt for the delivery is logged with its ids too.
-            let r = reqwest::Client::new()
-                .post(server.url("/v1/receipts/postmark"))
-                .basic_auth("missive", Some("pm-log-secret"))
-                .json(&json!({"RecordType": "Delivery", "Metadata": {"missive_delivery": did}}))
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success(), "{}", r.status());
+            // A provider's receipt for the delivery is logged with its ids
+            // too. It may land while the last attempt's outcome is still
+            // being written: then it is answered 409 and sent again, as
+            // the provider would.
+            let receipt = poll_until(Duration::from_secs(10), || async {
+                let r = reqwest::Client::new()
+                    .post(server.url("/v1/receipts/postmark"))
+                    .basic_auth("missive", Some("pm-log-secret"))
+                    .json(&json!({"RecordType": "Delivery", "Metadata": {"missive_delivery": did}}))
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status() != 409, r.status())
+            })
+            .await;
+            match receipt {
+                Ok(s) => assert!(s.is_success(), "{s}"),
+                Err(s) => panic!("the receipt was answered {s} for 10 s"),
+            }
             server.stop_gracefully(Duration::from_secs(30)).await;
             let err = server.stderr();
             assert!(
