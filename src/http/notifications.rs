@@ -174,9 +174,13 @@ async fn send(
             Some(k.to_string())
         }
     };
-    let idem = idem_key
-        .as_deref()
-        .map(|k| (caller.key_id.as_str(), k, body.hash.as_deref().unwrap_or_default()));
+    let idem = idem_key.as_deref().map(|k| {
+        (
+            caller.key_id.as_str(),
+            k,
+            body.hash.as_deref().unwrap_or_default(),
+        )
+    });
     let answer = state
         .send(body.value, Some(&caller.key_id), idem)
         .instrument(accept_span(&headers))
