@@ -29,6 +29,7 @@ mod push;
 mod receipts;
 mod recipients;
 mod render_limits;
+mod retention;
 mod schedules;
 mod server;
 mod sms;
