@@ -8,9 +8,13 @@
 //! docs/decisions/0002-group-commit-and-one-sqlite-writer.md.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use sqlx::{Pool, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, Pool, Transaction};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::dialect::{Dialect, Rows, RowsAffected, Write, INSERT_CHUNK};
@@ -77,10 +81,100 @@ impl WriteQueue {
     }
 }
 
+/// A writer task's connection, kept from one batch to the next while jobs
+/// keep coming: giving a pooled connection back costs a task hand-off and
+/// a ping (a round trip to the database) before the next taker has it,
+/// per transaction. It goes back to the pool
+/// when the queue runs dry (an idle connection is checked before its next
+/// use) and when another task asks for the write connection (`wanted`:
+/// SQLite's only one); it is closed after a failed write.
+pub struct WriterConn<D: Dialect> {
+    pool: Pool<D>,
+    conn: Option<PoolConnection<D>>,
+    wanted: Option<Arc<AtomicBool>>,
+}
+
+impl<D: Dialect> WriterConn<D> {
+    pub fn new(pool: Pool<D>, wanted: Option<Arc<AtomicBool>>) -> Self {
+        WriterConn {
+            pool,
+            conn: None,
+            wanted,
+        }
+    }
+
+    async fn get(&mut self) -> StoreResult<&mut D::Connection> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.acquire().await?);
+        }
+        Ok(self.conn.as_mut().expect("taken above"))
+    }
+
+    fn give_back(&mut self) {
+        self.conn = None;
+    }
+
+    /// Closes the connection: a write failed on it, and may have left it
+    /// in a transaction or broken. The pool opens another.
+    fn discard(&mut self) {
+        if let Some(c) = &mut self.conn {
+            c.close_on_drop();
+        }
+        self.conn = None;
+    }
+}
+
+/// The writer task: commits batches of jobs until the queue closes.
+/// `after` hears how each batch went.
+pub async fn run_writer<D: Dialect>(
+    rx: Arc<Mutex<mpsc::Receiver<WriteJob>>>,
+    mut conn: WriterConn<D>,
+    mut held: D::Held,
+    handoff: Arc<Handoff>,
+    subs: Arc<Subscribed>,
+    mut after: impl FnMut(Result<(), Unavailable>),
+) {
+    loop {
+        let batch = match waiting_batch(&rx) {
+            Some(batch) => batch,
+            None => {
+                conn.give_back();
+                match next_batch(&rx).await {
+                    Some(batch) => batch,
+                    None => break,
+                }
+            }
+        };
+        if conn
+            .wanted
+            .as_ref()
+            .is_some_and(|w| w.swap(false, Ordering::Relaxed))
+        {
+            conn.give_back();
+        }
+        // Boxed as `Send` here, where the compiler can see it is.
+        let write: Pin<Box<dyn Future<Output = Result<(), Unavailable>> + Send + '_>> =
+            Box::pin(write_batch(&mut conn, &mut held, &handoff, &subs, batch));
+        after(write.await);
+    }
+}
+
+/// The jobs already waiting, without waiting for one (`None` if there are
+/// none, or another writer is taking them).
+fn waiting_batch(rx: &Mutex<mpsc::Receiver<WriteJob>>) -> Option<Vec<WriteJob>> {
+    let mut rx = rx.try_lock().ok()?;
+    let first = rx.try_recv().ok()?;
+    Some(fill_batch(&mut rx, first))
+}
+
 /// Takes one job, then whatever else is waiting, up to a bound on rows.
-pub async fn next_batch(rx: &Mutex<mpsc::Receiver<WriteJob>>) -> Option<Vec<WriteJob>> {
+async fn next_batch(rx: &Mutex<mpsc::Receiver<WriteJob>>) -> Option<Vec<WriteJob>> {
     let mut rx = rx.lock().await;
     let first = rx.recv().await?;
+    Some(fill_batch(&mut rx, first))
+}
+
+fn fill_batch(rx: &mut mpsc::Receiver<WriteJob>, first: WriteJob) -> Vec<WriteJob> {
     let mut rows = first.rows();
     let mut batch = vec![first];
     while batch.len() < 512 && rows < 20_000 {
@@ -92,7 +186,7 @@ pub async fn next_batch(rx: &Mutex<mpsc::Receiver<WriteJob>>) -> Option<Vec<Writ
             Err(_) => break,
         }
     }
-    Some(batch)
+    batch
 }
 
 impl WriteJob {
@@ -117,15 +211,15 @@ impl WriteJob {
 /// fails the whole group at once, without trying each job
 /// alone: each would wait for and fail the same way. It is
 /// returned, so the writer knows writes are failing.
-pub async fn write_batch<D: Dialect>(
-    pool: &Pool<D>,
+pub(crate) async fn write_batch<D: Dialect>(
+    conn: &mut WriterConn<D>,
     held: &mut D::Held,
     handoff: &Arc<Handoff>,
     subs: &Subscribed,
     mut batch: Vec<WriteJob>,
 ) -> Result<(), Unavailable> {
     let all: Vec<&WriteJob> = batch.iter().collect();
-    match write_jobs(pool, held, handoff, subs, &all).await {
+    match write_jobs(conn, held, handoff, subs, &all).await {
         Ok(outcomes) => {
             let mut outcomes = outcomes.into_iter();
             for job in batch {
@@ -153,7 +247,7 @@ pub async fn write_batch<D: Dialect>(
             tracing::warn!(error = %e, size = batch.len(), "batched write failed; retrying one by one");
             let mut failing = Ok(());
             for job in batch {
-                let r = write_jobs(pool, held, handoff, subs, &[&job])
+                let r = write_jobs(conn, held, handoff, subs, &[&job])
                     .await
                     .map(|mut v| v.pop());
                 match r.as_ref().map_err(|e| e.unavailable()) {
@@ -171,7 +265,7 @@ pub async fn write_batch<D: Dialect>(
 /// Writes `jobs` in one transaction ([`accept_tx`]); the accepted
 /// requests' outcomes, in order.
 async fn write_jobs<D: Dialect>(
-    pool: &Pool<D>,
+    conn: &mut WriterConn<D>,
     held: &mut D::Held,
     handoff: &Arc<Handoff>,
     subs: &Subscribed,
@@ -185,7 +279,11 @@ async fn write_jobs<D: Dialect>(
             WriteJob::Complete(c, now, _) => completions.push((c.as_slice(), *now)),
         }
     }
-    accept_tx(pool, held, handoff, subs, &accepts, &completions).await
+    let r = accept_tx(conn, held, handoff, subs, &accepts, &completions).await;
+    if r.is_err() {
+        conn.discard();
+    }
+    r
 }
 
 /// Claims each delivery's deduplication scope for its window
@@ -504,7 +602,7 @@ struct KeyedRecord {
 /// claimed for this process's workers, as many as they have room for, and
 /// handed to them after the commit (`handoff`).
 async fn accept_tx<D: Dialect>(
-    pool: &Pool<D>,
+    conn: &mut WriterConn<D>,
     held: &mut D::Held,
     handoff: &Arc<Handoff>,
     subs: &Subscribed,
@@ -543,9 +641,7 @@ async fn accept_tx<D: Dialect>(
             .map(|a| AcceptOutcome::Created(a.answer_json.clone()))
             .collect();
         let written = Written::new::<D>(handoff, mask, accepts, completions);
-        let mut conn = pool.acquire().await?;
-        D::run_writes(&mut conn, written.writes, written.waiting).await?;
-        drop(conn);
+        D::run_writes(conn.get().await?, written.writes, written.waiting).await?;
         D::commit_pending(held, crate::util::now_ms());
         written.after.hand_over(handoff);
         if written.events {
@@ -553,7 +649,7 @@ async fn accept_tx<D: Dialect>(
         }
         return Ok(outcomes);
     }
-    let mut tx = pool.begin_with(D::BEGIN_WRITE).await?;
+    let mut tx = conn.get().await?.begin_with(D::BEGIN_WRITE).await?;
     // A fan-out's batch goes on only while its row is where it started.
     let mut lost = vec![false; accepts.len()];
     for (a, lost) in accepts.iter().zip(lost.iter_mut()) {

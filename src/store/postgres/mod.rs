@@ -20,7 +20,7 @@ use super::dialect::{
 };
 use super::events::Subscribed;
 use super::handoff::Handoff;
-use super::writer::{next_batch, write_batch, WriteQueue};
+use super::writer::{run_writer, WriteQueue, WriterConn};
 use super::StoreResult;
 use crate::config::{Backend, DatabaseConfig};
 use sqlx::migrate::Migrator;
@@ -119,15 +119,16 @@ impl PgStore {
         let handoff = Arc::new(Handoff::default());
         let subscribed = Arc::new(Subscribed::default());
         for _ in 0..writers {
-            let rx = rx.clone();
-            let pool = pool.clone();
-            let handoff = handoff.clone();
-            let subs = subscribed.clone();
-            tokio::spawn(async move {
-                while let Some(batch) = next_batch(&rx).await {
-                    let _ = write_batch::<Postgres>(&pool, &mut (), &handoff, &subs, batch).await;
-                }
-            });
+            // The pool holds two connections more than the writers keep.
+            let conn = WriterConn::new(pool.clone(), None);
+            tokio::spawn(run_writer::<Postgres>(
+                rx.clone(),
+                conn,
+                (),
+                handoff.clone(),
+                subscribed.clone(),
+                |_| {},
+            ));
         }
         Ok(PgStore {
             pool,

@@ -27,7 +27,7 @@ use self::held::HeldScopes;
 use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, INSERT_CHUNK};
 use super::events::Subscribed;
 use super::handoff::Handoff;
-use super::writer::{next_batch, write_batch, WriteQueue};
+use super::writer::{run_writer, WriteQueue, WriterConn};
 use super::{StoreResult, Unavailable};
 use crate::config::{Backend, DatabaseConfig};
 use sqlx::migrate::Migrator;
@@ -49,6 +49,9 @@ pub struct SqliteStore {
     wrote: Option<Arc<Notify>>,
     /// Stops the checkpointer when the store goes.
     _checkpointer: Option<DropGuard>,
+    /// Asks the group-commit writer to give the write connection back to
+    /// the pool after its batch (it keeps it while jobs keep coming).
+    wanted: Arc<AtomicBool>,
     /// Set while accepted requests can't be written for lack of space
     /// (SQLITE_FULL or an I/O error); cleared by the next write that
     /// succeeds.
@@ -167,9 +170,16 @@ impl SqliteStore {
         let workers = handoff.clone();
         let subscribed = Arc::new(Subscribed::default());
         let subs = subscribed.clone();
-        tokio::spawn(async move {
-            while let Some(batch) = next_batch(&rx).await {
-                match write_batch::<Sqlite>(&pool, &mut held, &workers, &subs, batch).await {
+        let wanted = Arc::new(AtomicBool::new(false));
+        let conn = WriterConn::new(pool, Some(wanted.clone()));
+        tokio::spawn(run_writer::<Sqlite>(
+            rx,
+            conn,
+            held,
+            workers,
+            subs,
+            move |r| {
+                match r {
                     Ok(()) => writes.store(false, Ordering::Relaxed),
                     Err(Unavailable::Full) => writes.store(true, Ordering::Relaxed),
                     Err(Unavailable::Down) => {}
@@ -177,8 +187,8 @@ impl SqliteStore {
                 if let Some(w) = &accepted {
                     w.notify_one();
                 }
-            }
-        });
+            },
+        ));
         Ok(SqliteStore {
             read,
             write,
@@ -187,6 +197,7 @@ impl SqliteStore {
             subscribed,
             wrote,
             _checkpointer: checkpointer,
+            wanted,
             full,
         })
     }
@@ -377,6 +388,7 @@ impl Engine for SqliteStore {
         if let Some(w) = &self.wrote {
             w.notify_one();
         }
+        self.wanted.store(true, Ordering::Relaxed);
         &self.write
     }
 
@@ -411,10 +423,10 @@ impl Engine for SqliteStore {
             sqlx::query(
                 "INSERT OR REPLACE INTO settings (name, value) VALUES ('write_probe', hex(randomblob(65536)))",
             )
-            .execute(&self.write)
+            .execute(self.writer())
             .await?;
             sqlx::query("DELETE FROM settings WHERE name = 'write_probe'")
-                .execute(&self.write)
+                .execute(self.writer())
                 .await?;
             StoreResult::Ok(())
         };
@@ -696,9 +708,112 @@ mod tests {
         }
     }
 
+    /// The writer keeps its connection while jobs keep coming; a write
+    /// of another task's (through `writer()`) still gets its turn after
+    /// the batch under way, not after the whole queue.
+    #[tokio::test]
+    async fn another_write_gets_the_connection_while_the_queue_is_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&config(dir.path(), None)).await.unwrap());
+        const N: usize = 3_000;
+        let mut tasks = Vec::with_capacity(N);
+        for i in 0..N {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .accept(accept_with_scope(&format!("q{i}")))
+                    .await
+                    .unwrap();
+            }));
+        }
+        // Once the writer has committed its first batch, the rest wait in
+        // its queue.
+        let written = || async {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM notifications")
+                .fetch_one(&store.read)
+                .await
+                .unwrap()
+        };
+        while written().await == 0 {
+            tokio::task::yield_now().await;
+        }
+        // The other write records how many requests were written before it.
+        sqlx::query(
+            "INSERT INTO settings (name, value) SELECT 'other', COUNT(*) FROM notifications",
+        )
+        .execute(store.writer())
+        .await
+        .unwrap();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let before: String = sqlx::query_scalar("SELECT value FROM settings WHERE name = 'other'")
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        let before: usize = before.parse().unwrap();
+        assert!(
+            before < N / 2,
+            "the other write waited for {before} of {N} queued requests"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_leaves_nothing_behind_and_writes_go_on() {
+        use crate::store::writer::{write_batch, WriteJob, WriterConn};
+        use tokio::sync::oneshot;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        let plain = || {
+            let mut a = accept_with_scope("unused");
+            a.deliveries[0].dedup = None;
+            a
+        };
+        let good = plain();
+        let mut bad = plain();
+        bad.deliveries[0].id = good.deliveries[0].id.clone();
+        let (good_n, bad_n) = (good.notification.id.clone(), bad.notification.id.clone());
+        let (g_tx, g_rx) = oneshot::channel();
+        let (b_tx, b_rx) = oneshot::channel();
+        let batch = vec![
+            WriteJob::Accept(Box::new(good), g_tx),
+            WriteJob::Accept(Box::new(bad), b_tx),
+        ];
+        let mut conn = WriterConn::new(store.write.clone(), None);
+        let h = Queue::handoff(&store).clone();
+        let mut held = HeldScopes::default();
+        write_batch::<Sqlite>(&mut conn, &mut held, &h, &Subscribed::default(), batch)
+            .await
+            .unwrap();
+        assert!(matches!(g_rx.await.unwrap(), Ok(AcceptOutcome::Created(_))));
+        assert!(
+            b_rx.await.unwrap().is_err(),
+            "the conflicting request fails alone"
+        );
+        let count = |id: String| {
+            let store = &store;
+            async move {
+                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM notifications WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&store.read)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(count(good_n).await, 1);
+        assert_eq!(count(bad_n).await, 0, "the failed batch left a row");
+        // The writer and every other writer go on.
+        drop(conn);
+        assert!(won(store.accept(plain()).await.unwrap()));
+        sqlx::query("INSERT INTO settings (name, value) VALUES ('after', 'x')")
+            .execute(store.writer())
+            .await
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn outcomes_commit_with_accepted_requests_and_survive_a_request_that_fails() {
-        use crate::store::writer::{write_batch, WriteJob};
+        use crate::store::writer::{write_batch, WriteJob, WriterConn};
         use crate::store::{AttemptRow, Completion};
         use tokio::sync::oneshot;
         let dir = tempfile::tempdir().unwrap();
@@ -751,7 +866,8 @@ mod tests {
             WriteJob::Accept(Box::new(bad), b_tx),
         ];
         let mut held = HeldScopes::default();
-        write_batch::<Sqlite>(&store.write, &mut held, &h, &Subscribed::default(), batch)
+        let mut conn = WriterConn::new(store.write.clone(), None);
+        write_batch::<Sqlite>(&mut conn, &mut held, &h, &Subscribed::default(), batch)
             .await
             .unwrap();
         c_rx.await.unwrap().unwrap();
