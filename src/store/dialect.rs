@@ -332,10 +332,13 @@ pub trait Dialect:
         push_values(q, rows);
         q.push(") AS v");
     }
-    /// Whether [`Dialect::run_writes`] makes one statement of its
-    /// writes: then a batch with nothing to read first needs no
-    /// transaction around it.
-    const ONE_STATEMENT: bool = false;
+    /// Runs `writes` (then [`Dialect::NOTIFY`] if `notify`) as a
+    /// transaction of their own, for a batch with nothing to read first.
+    fn write_alone(
+        conn: &mut Self::Connection,
+        writes: Vec<Write>,
+        notify: bool,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Runs `writes` in order, then [`Dialect::NOTIFY`] if `notify`: here a
     /// statement each.
     fn run_writes(

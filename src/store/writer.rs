@@ -623,10 +623,9 @@ async fn accept_tx<D: Dialect>(
     // where someone wants to hear of finished notifications.
     let completes_at_accept = mask.has(EventType::NotificationCompleted);
     // Nothing to read before writing (no Idempotency-Key, deduplication
-    // or cap): where the backend writes everything in one statement, that
-    // statement is the transaction.
-    let plain = D::ONE_STATEMENT
-        && completing.is_empty()
+    // or cap): the writes go to the database at once, as a transaction of
+    // their own.
+    let plain = completing.is_empty()
         && !(completes_at_accept && accepts.iter().any(|a| may_finish_at_accept(a)))
         && accepts.iter().all(|a| {
             a.idempotency.is_none()
@@ -641,7 +640,7 @@ async fn accept_tx<D: Dialect>(
             .map(|a| AcceptOutcome::Created(a.answer_json.clone()))
             .collect();
         let written = Written::new::<D>(handoff, mask, accepts, completions);
-        D::run_writes(conn.get().await?, written.writes, written.waiting).await?;
+        D::write_alone(conn.get().await?, written.writes, written.waiting).await?;
         D::commit_pending(held, crate::util::now_ms());
         written.after.hand_over(handoff);
         if written.events {

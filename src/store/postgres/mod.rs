@@ -225,10 +225,19 @@ impl Dialect for Postgres {
         Ok(won)
     }
 
+    /// [`Dialect::run_writes`]' one statement: alone, it needs no BEGIN
+    /// and COMMIT.
+    async fn write_alone(
+        conn: &mut sqlx::PgConnection,
+        writes: Vec<Write>,
+        notify: bool,
+    ) -> StoreResult<()> {
+        Self::run_writes(conn, writes, notify).await
+    }
+
     /// One statement for every write (each a data-modifying `WITH`
     /// query) and the NOTIFY: one round trip to the database, however far
-    /// away it is, and alone it needs no BEGIN and COMMIT.
-    const ONE_STATEMENT: bool = true;
+    /// away it is.
     const CONCURRENT_WRITERS: bool = true;
     const STATS_SHARDS: i64 = 8;
 
