@@ -90,6 +90,36 @@ fn private_database_files(db: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Plans that don't depend on the values bound (SQLite's query planner
+/// stability guarantee). Without it, a statement whose `LIMIT` is a bound
+/// value is planned for that value and prepared again whenever the next
+/// run binds another (the claim's, every time the workers' room changes),
+/// and a cached statement costs as much as a new one. Nothing here needs
+/// a plan made for a value: no statement compares a bound value with a
+/// partial index's condition, and there are no statistics.
+async fn stable_plans(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    use libsqlite3_sys as ffi;
+    let mut h = conn.lock_handle().await?;
+    let db = h.as_raw_handle().as_ptr();
+    // SAFETY: the handle is locked (sqlx's connection thread is not using
+    // it) and the option takes an int and an int pointer, which may be null.
+    let rc = unsafe {
+        ffi::sqlite3_db_config(
+            db,
+            ffi::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as std::ffi::c_int,
+            std::ptr::null_mut::<std::ffi::c_int>(),
+        )
+    };
+    match rc {
+        ffi::SQLITE_OK => Ok(()),
+        _ => Err(match h.last_error() {
+            Some(e) => sqlx::Error::Database(Box::new(e)),
+            None => sqlx::Error::Protocol(format!("SQLite refused QPSG ({rc})")),
+        }),
+    }
+}
+
 impl SqliteStore {
     pub async fn open(cfg: &DatabaseConfig) -> StoreResult<Self> {
         let mut opts = SqliteConnectOptions::from_str(&cfg.url)?
@@ -129,6 +159,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
             .after_release(|conn, _| Box::pin(close_if_in_transaction(conn)))
+            .after_connect(|conn, _| Box::pin(stable_plans(conn)))
             .connect_with(write_opts)
             .await?;
         MIGRATOR.run(&write).await?;
@@ -154,6 +185,7 @@ impl SqliteStore {
         let read = SqlitePoolOptions::new()
             .max_connections(cfg.max_connections)
             .test_before_acquire(false)
+            .after_connect(|conn, _| Box::pin(stable_plans(conn)))
             .acquire_timeout(cfg.acquire_timeout)
             .connect_with(opts.read_only(true))
             .await?;
@@ -840,6 +872,31 @@ mod tests {
             .execute(store.writer())
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn every_connection_plans_without_looking_at_bound_values() {
+        use libsqlite3_sys as ffi;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        // Two read connections (a new one each), and the write connection.
+        let r1 = store.read.acquire().await.unwrap();
+        let r2 = store.read.acquire().await.unwrap();
+        let w = store.write.acquire().await.unwrap();
+        for mut c in [r1, r2, w] {
+            let mut h = c.lock_handle().await.unwrap();
+            let mut on: std::ffi::c_int = -1;
+            let rc = unsafe {
+                ffi::sqlite3_db_config(
+                    h.as_raw_handle().as_ptr(),
+                    ffi::SQLITE_DBCONFIG_ENABLE_QPSG,
+                    -1 as std::ffi::c_int,
+                    &mut on as *mut std::ffi::c_int,
+                )
+            };
+            assert_eq!(rc, ffi::SQLITE_OK);
+            assert_eq!(on, 1, "the query planner stability guarantee is on");
+        }
     }
 
     #[tokio::test]
