@@ -94,7 +94,7 @@ fn private_database_files(db: &std::path::Path) -> std::io::Result<()> {
 /// stability guarantee). Without it, a statement whose `LIMIT` is a bound
 /// value is planned for that value and prepared again whenever the next
 /// run binds another (the claim's, every time the workers' room changes),
-/// and a cached statement costs as much as a new one. Nothing here needs
+/// so keeping it prepared saved nothing. Nothing here needs
 /// a plan made for a value: no statement compares a bound value with a
 /// partial index's condition, and there are no statistics.
 async fn stable_plans(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
