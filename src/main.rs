@@ -405,6 +405,9 @@ async fn main() {
     // Everything missive writes (the database and its journal files, the
     // outboxes, keys) is for its own user only.
     missive::private_files::restrict_umask();
+    // Before anything opens a database (backup and doctor connect on
+    // their own).
+    missive::store::sqlite::configure_library();
     let cli = Cli::parse();
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     if let Some(Command::Openapi) = &cli.command {

@@ -122,6 +122,7 @@ async fn copy(opts: SqliteConnectOptions, tmp: &Path) -> anyhow::Result<()> {
     // Made empty and 0600 first: SQLite writes into it with that mode.
     crate::private_files::create_file(tmp)
         .with_context(|| format!("creating {}", tmp.display()))?;
+    crate::store::sqlite::configure_library();
     let mut conn = sqlx::SqliteConnection::connect_with(&opts)
         .await
         .context("opening the database")?;

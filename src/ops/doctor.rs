@@ -510,6 +510,7 @@ async fn database(r: &mut Report, cfg: &Config) -> Option<Conn> {
                     return None;
                 }
             };
+            crate::store::sqlite::configure_library();
             match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::SqliteConnection::connect_with(&opts))
                 .await
             {
