@@ -39,16 +39,50 @@ pub const DELIVERY_COLUMNS: &str =
 /// The statuses of a delivery waiting for a worker.
 pub(super) const WAITING: &str = "status IN ('queued', 'scheduled', 'retrying', 'sending')";
 
+/// The statuses of a waiting delivery, one by one.
+const WAITING_EACH: [&str; 4] = ["queued", "scheduled", "retrying", "sending"];
+
+/// How the waiting rows' index is laid out. PostgreSQL's is `(priority,
+/// due_at)`: one range per priority. SQLite's is `(status, priority,
+/// due_at)`, the one index the claim and the console's queue depth share
+/// (docs/decisions/0041-one-index-for-waiting-deliveries-on-sqlite.md):
+/// one range per status and priority.
+#[derive(Clone, Copy)]
+pub enum DueIndex {
+    ByPriority,
+    ByStatusAndPriority,
+}
+
 /// The ids of up to `$4` deliveries due at `$3`, high priority first: one
 /// index range per priority (0 high, 1 normal, 2 low), so rows scheduled for
-/// later never slow a claim. `hint` is SQLite's INDEXED BY, `lock` is
-/// PostgreSQL's FOR UPDATE SKIP LOCKED.
-pub fn due_in_priority(hint: &str, lock: &str) -> String {
-    let one = |p: u8| {
+/// later never slow a claim. With the status first in the index, each
+/// priority's earliest `$4` is the earliest `$4` of its statuses' earliest
+/// `$4` each. `hint` is SQLite's INDEXED BY, `lock` is PostgreSQL's FOR
+/// UPDATE SKIP LOCKED.
+pub fn due_in_priority(index: DueIndex, hint: &str, lock: &str) -> String {
+    let range = |p: u8, status: &str| {
         format!(
-            "SELECT id FROM (SELECT id FROM deliveries{hint} WHERE {WAITING} \
-             AND priority = {p} AND due_at <= $3 ORDER BY due_at LIMIT $4{lock}) p{p}"
+            "SELECT id, due_at FROM deliveries{hint} WHERE {status}{WAITING} \
+             AND priority = {p} AND due_at <= $3 ORDER BY due_at LIMIT $4{lock}"
         )
+    };
+    let one = |p: u8| match index {
+        DueIndex::ByPriority => format!("SELECT id FROM ({}) p{p}", range(p, "")),
+        DueIndex::ByStatusAndPriority => {
+            let each: Vec<String> = WAITING_EACH
+                .iter()
+                .map(|s| {
+                    format!(
+                        "SELECT id, due_at FROM ({})",
+                        range(p, &format!("status = '{s}' AND "))
+                    )
+                })
+                .collect();
+            format!(
+                "SELECT id FROM (SELECT id, due_at FROM ({}) ORDER BY due_at LIMIT $4) p{p}",
+                each.join(" UNION ALL ")
+            )
+        }
     };
     format!(
         "{} UNION ALL {} UNION ALL {} LIMIT $4",
@@ -58,13 +92,27 @@ pub fn due_in_priority(hint: &str, lock: &str) -> String {
     )
 }
 
-/// The earliest `due_at` of any waiting delivery: the smallest of each
-/// priority's first row.
-pub fn next_due_sql(hint: &str) -> String {
+/// The earliest `due_at` of any waiting delivery: the smallest of the first
+/// row of each range [`due_in_priority`] reads.
+pub fn next_due_sql(index: DueIndex, hint: &str) -> String {
+    let (status, statuses) = match index {
+        DueIndex::ByPriority => ("", String::new()),
+        DueIndex::ByStatusAndPriority => (
+            "status = s.s AND ",
+            format!(
+                ", ({}) s",
+                WAITING_EACH
+                    .iter()
+                    .map(|s| format!("SELECT '{s}' AS s"))
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ")
+            ),
+        ),
+    };
     format!(
-        "SELECT MIN(d) FROM (SELECT (SELECT due_at FROM deliveries{hint} WHERE {WAITING} AND \
-         priority = p.n ORDER BY due_at LIMIT 1) AS d FROM (SELECT 0 AS n UNION ALL SELECT 1 \
-         UNION ALL SELECT 2) p) m"
+        "SELECT MIN(d) FROM (SELECT (SELECT due_at FROM deliveries{hint} WHERE {status}{WAITING} \
+         AND priority = p.n ORDER BY due_at LIMIT 1) AS d FROM (SELECT 0 AS n UNION ALL SELECT 1 \
+         UNION ALL SELECT 2) p{statuses}) m"
     )
 }
 

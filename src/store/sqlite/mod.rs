@@ -24,7 +24,9 @@ use sqlx::sqlite::{
 use sqlx::Sqlite;
 
 use self::held::HeldScopes;
-use super::dialect::{due_in_priority, next_due_sql, Dialect, Engine, Write, INSERT_CHUNK};
+use super::dialect::{
+    due_in_priority, next_due_sql, Dialect, DueIndex, Engine, Write, INSERT_CHUNK,
+};
 use super::events::Subscribed;
 use super::handoff::Handoff;
 use super::writer::{run_writer, WriteQueue, WriterConn};
@@ -476,23 +478,25 @@ impl Dialect for Sqlite {
 
     /// One statement: SQLite runs it under the write lock, so two
     /// processes sharing the file can't claim the same row. Due rows in
-    /// priority order, each priority a range of the (priority, due_at)
-    /// index, so a backlog of low-priority work can't hold up an auth
-    /// code. INDEXED BY: without statistics the planner prefers the
-    /// status index and sorts every waiting row.
+    /// priority order, each status and priority a range of the (status,
+    /// priority, due_at) index, so a backlog of low-priority work can't
+    /// hold up an auth code. INDEXED BY: without statistics the planner
+    /// might read another index and sort every waiting row.
     fn claim_sql() -> &'static str {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "UPDATE deliveries SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
                  WHERE id IN ({}) RETURNING id, notification_id, recipient, channel, category, address, content, attempts, retry_base, claim_token, traceparent, template_key, created_at",
-                due_in_priority(" INDEXED BY deliveries_due", "")
+                due_in_priority(DueIndex::ByStatusAndPriority, " INDEXED BY deliveries_due", "")
             )
         });
         &SQL
     }
 
     fn next_due_sql() -> &'static str {
-        static SQL: LazyLock<String> = LazyLock::new(|| next_due_sql(" INDEXED BY deliveries_due"));
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            next_due_sql(DueIndex::ByStatusAndPriority, " INDEXED BY deliveries_due")
+        });
         &SQL
     }
 
@@ -709,6 +713,63 @@ mod tests {
         assert!(!claims(&c, "k-round-0").await);
         assert!(claims(&c, "k-new").await);
         assert!(!claims(&a, "k-new").await);
+    }
+
+    #[tokio::test]
+    async fn the_claim_takes_the_earliest_due_of_every_waiting_status_priority_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        // (status, priority, due_at), written queued and then set so.
+        let rows = [
+            ("queued", 1, 500),
+            ("retrying", 1, 100),
+            ("sending", 1, 300), // its lease ended
+            ("scheduled", 1, 200),
+            ("scheduled", 1, 5_000), // not due yet
+            ("queued", 0, 900),      // high priority
+            ("failed", 1, 50),       // not waiting
+            ("queued", 2, 10),       // low priority
+        ];
+        let mut ids = vec![];
+        for (i, (status, priority, due)) in rows.iter().enumerate() {
+            let a = accept_with_scope(&format!("k{i}"));
+            let id = a.deliveries[0].id.clone();
+            store.accept(a).await.unwrap();
+            sqlx::query(
+                "UPDATE deliveries SET status = $2, priority = $3, due_at = $4 WHERE id = $1",
+            )
+            .bind(&id)
+            .bind(status)
+            .bind(priority)
+            .bind(due)
+            .execute(store.writer())
+            .await
+            .unwrap();
+            ids.push(id);
+        }
+        let set = |v: &[usize]| -> HashSet<String> { v.iter().map(|&i| ids[i].clone()).collect() };
+        let claimed = |c: Vec<crate::store::Claimed>| -> HashSet<String> {
+            c.into_iter().map(|c| c.id).collect()
+        };
+        assert_eq!(store.next_due().await.unwrap(), Some(10));
+        let first = store.claim(1_000, 90_000, 3, "a").await.unwrap();
+        assert_eq!(
+            claimed(first),
+            set(&[5, 1, 3]),
+            "high priority, then the earliest due"
+        );
+        let second = store.claim(1_000, 90_000, 3, "b").await.unwrap();
+        assert_eq!(claimed(second), set(&[2, 0, 7]));
+        assert!(store.claim(1_000, 90_000, 3, "c").await.unwrap().is_empty());
+        // What is left waiting: the claimed rows' leases, and the one
+        // scheduled for later.
+        assert_eq!(store.next_due().await.unwrap(), Some(5_000));
+        let depth = store.queue_depth(1_000).await.unwrap();
+        let by_status: Vec<(String, i64)> = depth.into_iter().map(|d| (d.status, d.n)).collect();
+        assert_eq!(
+            by_status,
+            vec![("scheduled".to_string(), 1), ("sending".to_string(), 6)]
+        );
     }
 
     #[tokio::test]
