@@ -471,3 +471,14 @@ pub trait Engine: Send + Sync + 'static {
         &self,
     ) -> impl Future<Output = StoreResult<Option<BoxStream<'static, String>>>> + Send;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_waiting_statuses_one_by_one_are_the_waiting_statuses() {
+        let listed: Vec<String> = WAITING_EACH.iter().map(|s| format!("'{s}'")).collect();
+        assert_eq!(WAITING, format!("status IN ({})", listed.join(", ")));
+    }
+}
