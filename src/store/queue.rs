@@ -376,15 +376,11 @@ where
     }
 
     async fn release(&self, token: &str, now: i64) -> StoreResult<u64> {
-        let r = sqlx::query(
-            "UPDATE deliveries SET status = CASE WHEN attempts > retry_base THEN 'retrying' \
-             ELSE 'queued' END, due_at = $2, claim_token = NULL, updated_at = $2 WHERE \
-             claim_token = $1 AND status = 'sending'",
-        )
-        .bind(token)
-        .bind(now)
-        .execute(self.writer())
-        .await?;
+        let r = sqlx::query(RELEASE)
+            .bind(token)
+            .bind(now)
+            .execute(self.writer())
+            .await?;
         Ok(r.rows_affected())
     }
 
@@ -447,6 +443,17 @@ where
         .await?)
     }
 }
+
+/// A worker's claimed rows back to waiting. The waiting rows' predicate is
+/// repeated so that SQLite reads the `sending` range of their index instead
+/// of every delivery (it uses a partial index only where the query names
+/// its condition).
+pub(super) const RELEASE: &str = const_format::concatcp!(
+    "UPDATE deliveries SET status = CASE WHEN attempts > retry_base THEN 'retrying' ELSE \
+     'queued' END, due_at = $2, claim_token = NULL, updated_at = $2 WHERE claim_token = $1 \
+     AND status = 'sending' AND ",
+    WAITING
+);
 
 /// `columns` of the deliveries created since `$1`: every status but
 /// `sending` from the covering `(created_at, status, channel)` index, and

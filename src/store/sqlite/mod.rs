@@ -773,6 +773,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn handing_claims_back_reads_the_sending_rows_not_the_whole_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            crate::store::queue::RELEASE
+        )))
+        .bind("token")
+        .bind(0_i64)
+        .fetch_all(store.writer())
+        .await
+        .unwrap();
+        let detail: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+        assert_eq!(
+            detail,
+            ["SEARCH deliveries USING INDEX deliveries_due (status=?)"]
+        );
+    }
+
+    #[tokio::test]
     async fn due_deliveries_are_written_claimed_for_the_workers_with_room() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
