@@ -172,22 +172,8 @@ where
         before_id: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<DeliveryRow>> {
-        let mut q = QueryBuilder::<D>::new(const_format::concatcp!(
-            "SELECT ",
-            DELIVERY_COLUMNS,
-            " FROM deliveries WHERE 1 = 1"
-        ));
-        if let Some(v) = &f.status {
-            q.push(" AND status = ")
-                .push_bind(v.clone())
-                .push(status_scope(v));
-        }
-        push_filter(&mut q, f);
-        if let Some(v) = before_id {
-            q.push(" AND id < ").push_bind(v.to_string());
-        }
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
-        Ok(q.build_query_as::<DeliveryRow>()
+        Ok(list_query::<D>(f, before_id, limit)
+            .build_query_as::<DeliveryRow>()
             .fetch_all(self.reader())
             .await?)
     }
@@ -469,16 +455,63 @@ fn by_created<D: Dialect>(columns: &str) -> String {
 
 /// The partial index a filter on `status` is served by, as its predicate
 /// repeated (SQLite uses a partial index only where the query names the
-/// index's predicate). `sent` has none: most rows are sent, so the primary
-/// key read newest first finds a page of them at once.
-/// See docs/decisions/0022-status-indexes-leave-out-the-hot-path.md.
+/// index's predicate). `sent` has no index of its own: most rows are sent,
+/// so the primary key read newest first finds a page of them at once; its
+/// `status <> 'sending'` lets PostgreSQL read a recipient's or a channel's
+/// rows from their indexes, which leave out the rows in flight.
+/// See docs/decisions/0022-status-indexes-leave-out-the-hot-path.md and
+/// docs/decisions/0042-postgresql-filter-indexes-leave-out-rows-in-flight.md.
 fn status_scope(status: &str) -> &'static str {
     static SENDING: LazyLock<String> = LazyLock::new(|| format!(" AND {WAITING}"));
     match status {
-        "sent" => "",
+        "sent" => " AND status <> 'sending'",
         "sending" => &SENDING,
         _ => " AND status NOT IN ('sending', 'sent')",
     }
+}
+
+/// A page of the delivery log, newest first. Filtered by status, one
+/// range of that status's index. Otherwise every status but `sending`
+/// (on PostgreSQL the recipient, channel and cap indexes leave out the
+/// rows in flight, so the query names that), then the few `sending` rows
+/// from the waiting rows' index, merged.
+pub(super) fn list_query<D: Dialect>(
+    f: &DeliveryFilter,
+    before_id: Option<&str>,
+    limit: i64,
+) -> QueryBuilder<D> {
+    const SELECT: &str = const_format::concatcp!("SELECT ", DELIVERY_COLUMNS, " FROM deliveries");
+    let mut q = QueryBuilder::<D>::new("");
+    let page = |q: &mut QueryBuilder<D>| {
+        push_filter(q, f);
+        if let Some(v) = before_id {
+            q.push(" AND id < ").push_bind(v.to_string());
+        }
+    };
+    match &f.status {
+        Some(v) => {
+            q.push(SELECT)
+                .push(" WHERE status = ")
+                .push_bind(v.clone())
+                .push(status_scope(v));
+            page(&mut q);
+        }
+        None => {
+            q.push("SELECT * FROM (")
+                .push(SELECT)
+                .push(" WHERE status <> 'sending'");
+            page(&mut q);
+            q.push(" ORDER BY id DESC LIMIT ")
+                .push_bind(limit)
+                .push(") AS settled UNION ALL ")
+                .push(SELECT)
+                .push(" WHERE status = 'sending' AND ")
+                .push(WAITING);
+            page(&mut q);
+        }
+    }
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+    q
 }
 
 /// ` AND …` for each of the list filters except `status`.

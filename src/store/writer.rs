@@ -343,6 +343,21 @@ async fn dedup_tx<D: Dialect>(
         .collect())
 }
 
+/// A recipient's deliveries on a channel in a category (and template,
+/// `$5`, when the cap is the template's own) since `$4` that count
+/// against a cap: every status but `suppressed` and `cancelled`. The rows
+/// in flight are counted apart, from the waiting rows' index: PostgreSQL's
+/// cap index leaves them out (docs/decisions/0042-postgresql-filter-indexes-leave-out-rows-in-flight.md).
+pub(super) const CAP_COUNT: &str = const_format::concatcp!(
+    "SELECT (SELECT COUNT(*) FROM deliveries WHERE recipient = $1 AND channel = $2 AND \
+     category = $3 AND created_at > $4 AND status <> 'sending' AND status NOT IN \
+     ('suppressed', 'cancelled') AND ($5 IS NULL OR template_key = $5)) + (SELECT COUNT(*) \
+     FROM deliveries WHERE status = 'sending' AND ",
+    super::dialect::WAITING,
+    " AND recipient = $1 AND channel = $2 AND category = $3 AND created_at > $4 AND ($5 IS \
+     NULL OR template_key = $5))"
+);
+
 /// Applies frequency caps: counts each capped recipient, channel
 /// and category's deliveries inside the window (under a lock on
 /// PostgreSQL, under SQLite's single writer otherwise) and
@@ -381,18 +396,14 @@ async fn caps_tx<D: Dialect>(
                             .execute(&mut **tx)
                             .await?;
                     }
-                    sqlx::query_scalar::<_, i64>(
-                        "SELECT COUNT(*) FROM deliveries WHERE recipient = $1 AND channel = \
-                         $2 AND category = $3 AND created_at > $4 AND status NOT IN \
-                         ('suppressed', 'cancelled') AND ($5 IS NULL OR template_key = $5)",
-                    )
-                    .bind(&k.0)
-                    .bind(&k.1)
-                    .bind(category)
-                    .bind(now - window)
-                    .bind(template.clone())
-                    .fetch_one(&mut **tx)
-                    .await?
+                    sqlx::query_scalar::<_, i64>(CAP_COUNT)
+                        .bind(&k.0)
+                        .bind(&k.1)
+                        .bind(category)
+                        .bind(now - window)
+                        .bind(template.clone())
+                        .fetch_one(&mut **tx)
+                        .await?
                 }
             };
             if count >= limit {

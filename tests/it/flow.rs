@@ -266,6 +266,94 @@ async fn frequency_caps_hold_under_concurrency_and_spare_other_categories() {
     .await;
 }
 
+/// A delivery in flight (`sending`) is in its recipient's and channel's
+/// log, merged in id order with the finished ones and paged across, and
+/// counts against a frequency cap like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_in_flight_are_listed_with_the_rest_and_capped() {
+    each_backend(|b| async move {
+        let app = spawn_app_with(
+            &b,
+            "[flow]\nfrequency_caps = { marketing = \"1/1h\" }\n[channels.webhook]\ntimeout = \"20s\"",
+        )
+        .await;
+        let quick = Receiver::start().await;
+        let slow =
+            Receiver::start_with(vec![], Answer::status(200).delay(Duration::from_secs(6))).await;
+        let send = |url: &str, category: &str| {
+            let body = json!({"content": {"webhook": {"body": "{}"}}, "to": [{"id": "u_1", "webhook_url": url}], "category": category});
+            let app = &app;
+            async move {
+                let r = app.post("/v1/notifications", &body).await;
+                assert_eq!(r.status(), 202);
+                let v: Value = r.json().await.unwrap();
+                v["deliveries"][0].clone()
+            }
+        };
+        // Sent before and after the one in flight, so it sits between
+        // finished rows in id order.
+        let before = send(&quick.url, "transactional").await;
+        quick.wait_for(1, Duration::from_secs(10)).await;
+        app.wait_for_status(before["id"].as_str().unwrap(), "sent").await;
+        let flying = send(&slow.url, "marketing").await;
+        assert_eq!(flying["status"], "queued");
+        let flying = flying["id"].as_str().unwrap().to_string();
+        slow.wait_for(1, Duration::from_secs(10)).await;
+        let after = send(&quick.url, "transactional").await;
+        quick.wait_for(2, Duration::from_secs(10)).await;
+        app.wait_for_status(after["id"].as_str().unwrap(), "sent").await;
+        let row = app.get_json(&format!("/v1/deliveries/{flying}")).await;
+        assert_eq!(row["status"], "sending", "{row}");
+
+        let expected = vec![
+            after["id"].as_str().unwrap().to_string(),
+            flying.clone(),
+            before["id"].as_str().unwrap().to_string(),
+        ];
+        for filter in ["recipient=u_1", "channel=webhook", "recipient=u_1&channel=webhook", ""] {
+            let page = app.get_json(&format!("/v1/deliveries?{filter}")).await;
+            let ids: Vec<String> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["id"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(ids, expected, "?{filter}: {page}");
+            // One at a time, following the cursor through the row in flight.
+            let mut paged = Vec::new();
+            let mut url = format!("/v1/deliveries?{filter}&limit=1");
+            loop {
+                let page = app.get_json(&url).await;
+                let items = page["items"].as_array().unwrap();
+                paged.extend(items.iter().map(|d| d["id"].as_str().unwrap().to_string()));
+                match page["next_cursor"].as_str() {
+                    Some(c) if !items.is_empty() => {
+                        url = format!(
+                            "/v1/deliveries?{filter}&limit=1&cursor={}",
+                            url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
+                        )
+                    }
+                    _ => break,
+                }
+                assert!(paged.len() <= expected.len(), "?{filter}: {paged:?}");
+            }
+            assert_eq!(paged, expected, "?{filter}, a page at a time");
+        }
+        let sending = app.get_json("/v1/deliveries?status=sending&recipient=u_1").await;
+        assert_eq!(sending["items"][0]["id"], flying.as_str(), "{sending}");
+        let sent = app.get_json("/v1/deliveries?status=sent&recipient=u_1").await;
+        assert_eq!(sent["items"].as_array().unwrap().len(), 2, "{sent}");
+
+        // The cap (1 an hour) is taken by the delivery still in flight.
+        let capped = send(&quick.url, "marketing").await;
+        assert_eq!(capped["status"], "suppressed", "{capped}");
+        assert_eq!(capped["reason"], "frequency_cap", "{capped}");
+        app.wait_for_status(&flying, "sent").await;
+        app.stop().await;
+    })
+    .await;
+}
+
 /// The most requests a receiver saw in any one-second window.
 pub fn busiest_second(rx: &Receiver) -> usize {
     let mut at: Vec<Instant> = rx.received().iter().map(|r| r.at).collect();

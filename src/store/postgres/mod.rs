@@ -427,6 +427,98 @@ mod tests {
         admin.close().await.unwrap();
     }
 
+    /// The log filtered by recipient or channel, and a frequency cap's
+    /// count, read the indexes that leave out the rows in flight, and the
+    /// rows in flight from the waiting rows' index (as on a table too
+    /// large to scan: sequential scans off).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn filters_and_caps_read_the_indexes_without_the_rows_in_flight() {
+        let Ok(url) = std::env::var("MISSIVE_TEST_DATABASE_URL") else {
+            return;
+        };
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let store = PgStore::open(&DatabaseConfig {
+            url: url.clone(),
+            backend: Backend::Postgres,
+            max_connections: 3,
+            schema: Some(schema.clone()),
+            sqlite_full_sync: false,
+            sqlite_checkpoint_interval: None,
+            sqlite_max_bytes: None,
+            acquire_timeout: Duration::from_secs(5),
+            writers: 1,
+        })
+        .await
+        .unwrap();
+        let mut conn = store.pool.acquire().await.unwrap();
+        /// The plan of `sql` for `args`, prepared as the store prepares it
+        /// (a statement with parameters).
+        async fn explain(
+            conn: &mut sqlx::PgConnection,
+            sql: &str,
+            types: &str,
+            args: &str,
+        ) -> String {
+            use sqlx::Row;
+            let name = format!("q_{}", uuid::Uuid::new_v4().simple());
+            let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "SET enable_seqscan = off; PREPARE {name}({types}) AS {sql}; \
+                 EXPLAIN EXECUTE {name}({args})"
+            )))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+            rows.iter()
+                .map(|r| r.get::<String, _>(0))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        let by = |recipient: bool| crate::store::DeliveryFilter {
+            recipient: recipient.then(|| "u_1".to_string()),
+            channel: (!recipient).then(|| "sms".to_string()),
+            ..Default::default()
+        };
+        for (recipient, index) in [
+            (true, "deliveries_recipient"),
+            (false, "deliveries_channel"),
+        ] {
+            let q = crate::store::queue::list_query::<sqlx::Postgres>(&by(recipient), None, 50);
+            let p = explain(
+                &mut conn,
+                q.sql().as_str(),
+                "text, bigint, text, bigint",
+                "'x', 50, 'x', 50",
+            )
+            .await;
+            assert!(
+                p.contains(&format!("Index Scan Backward using {index}")),
+                "{p}"
+            );
+            assert!(p.contains("deliveries_waiting"), "{p}");
+            assert!(!p.contains("Seq Scan"), "{p}");
+        }
+        let p = explain(
+            &mut conn,
+            crate::store::writer::CAP_COUNT,
+            "text, text, text, bigint, text",
+            "'u_1', 'sms', 'marketing', 0, NULL",
+        )
+        .await;
+        assert!(p.contains("deliveries_cap"), "{p}");
+        assert!(p.contains("deliveries_waiting"), "{p}");
+        assert!(!p.contains("Seq Scan"), "{p}");
+        drop(conn);
+        store.pool.close().await;
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA \"{schema}\" CASCADE"
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+    }
+
     fn mode(url: &str) -> PgSslMode {
         plain_on_loopback(url, url.parse::<PgConnectOptions>().unwrap()).get_ssl_mode()
     }
