@@ -414,15 +414,40 @@ pub trait Dialect:
 }
 
 /// `VALUES (…), (…)`, bound value by value.
+/// `VALUES (…), (…)`, each value a bound parameter. The text is written
+/// straight into a `String` beside the arguments, and the builder rebuilt
+/// from the two: [`QueryBuilder`] formats every separator it is given
+/// (`write!`), which cost ~2 % of the server's instructions under the
+/// peers' load, for ~50 values a delivery.
 fn push_values<D: Dialect>(q: &mut QueryBuilder<D>, rows: Rows) {
-    q.push_values(rows.into_row_major(), |mut b, row| {
-        for v in row {
+    use sqlx::{Arguments, Execute};
+    let mut before = std::mem::replace(q, QueryBuilder::new(""));
+    let mut query = before.build();
+    let mut args = query
+        .take_arguments()
+        .expect("a builder's arguments are taken once")
+        .unwrap_or_default();
+    let mut sql = query.sql().as_str().to_owned();
+    let width = rows.cols.len();
+    sql.reserve(8 + rows.len * (width * 3 + 4));
+    sql.push_str("VALUES ");
+    for (i, row) in rows.into_row_major().enumerate() {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for (j, v) in row.into_iter().enumerate() {
+            if j > 0 {
+                sql.push_str(", ");
+            }
             match v {
-                Value::Text(t) => b.push_bind(t),
-                Value::Int(i) => b.push_bind(i),
-            };
+                Value::Text(t) => args.add(t),
+                Value::Int(i) => args.add(i),
+            }
+            .expect("text and integers always bind");
+            args.format_placeholder(&mut sql)
+                .expect("writing to a String can't fail");
         }
-    });
+        sql.push(')');
+    }
+    *q = QueryBuilder::with_arguments(sql, args);
 }
 
 /// `UNNEST($1::text[], $2::bigint[], …) AS v(column1, …)`: PostgreSQL's
