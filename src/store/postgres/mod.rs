@@ -362,18 +362,11 @@ mod tests {
     use sqlx::Connection;
     use std::time::Duration;
 
-    /// Connections are handed out without a ping while in steady use, so
-    /// one that sat idle must be pinged first: here the database drops
-    /// every pooled connection while the pool is idle (a restart, a
-    /// dropped idle link), and each query after still gets a live one.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn connections_dropped_while_idle_are_replaced_before_use() {
-        let Ok(url) = std::env::var("MISSIVE_TEST_DATABASE_URL") else {
-            return;
-        };
+    /// A store in a schema of its own (dropped by [`drop_schema`]).
+    async fn test_store(url: &str) -> (PgStore, String) {
         let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
         let store = PgStore::open(&DatabaseConfig {
-            url: url.clone(),
+            url: url.to_string(),
             backend: Backend::Postgres,
             max_connections: 3,
             schema: Some(schema.clone()),
@@ -385,6 +378,30 @@ mod tests {
         })
         .await
         .unwrap();
+        (store, schema)
+    }
+
+    async fn drop_schema(url: &str, schema: &str) {
+        let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA \"{schema}\" CASCADE"
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+    }
+
+    /// Connections are handed out without a ping while in steady use, so
+    /// one that sat idle must be pinged first: here the database drops
+    /// every pooled connection while the pool is idle (a restart, a
+    /// dropped idle link), and each query after still gets a live one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connections_dropped_while_idle_are_replaced_before_use() {
+        let Ok(url) = std::env::var("MISSIVE_TEST_DATABASE_URL") else {
+            return;
+        };
+        let (store, schema) = test_store(&url).await;
         let pool = store.pool.clone();
         let mut held = Vec::new();
         let mut pids = Vec::new();
@@ -418,13 +435,8 @@ mod tests {
             assert_eq!(one, 1);
         }
         pool.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA \"{schema}\" CASCADE"
-        )))
-        .execute(&mut admin)
-        .await
-        .unwrap();
         admin.close().await.unwrap();
+        drop_schema(&url, &schema).await;
     }
 
     /// The log filtered by recipient or channel, and a frequency cap's
@@ -436,20 +448,7 @@ mod tests {
         let Ok(url) = std::env::var("MISSIVE_TEST_DATABASE_URL") else {
             return;
         };
-        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let store = PgStore::open(&DatabaseConfig {
-            url: url.clone(),
-            backend: Backend::Postgres,
-            max_connections: 3,
-            schema: Some(schema.clone()),
-            sqlite_full_sync: false,
-            sqlite_checkpoint_interval: None,
-            sqlite_max_bytes: None,
-            acquire_timeout: Duration::from_secs(5),
-            writers: 1,
-        })
-        .await
-        .unwrap();
+        let (store, schema) = test_store(&url).await;
         let mut conn = store.pool.acquire().await.unwrap();
         /// The plan of `sql` for `args`, prepared as the store prepares it
         /// (a statement with parameters).
@@ -509,14 +508,7 @@ mod tests {
         assert!(!p.contains("Seq Scan"), "{p}");
         drop(conn);
         store.pool.close().await;
-        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA \"{schema}\" CASCADE"
-        )))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-        admin.close().await.unwrap();
+        drop_schema(&url, &schema).await;
     }
 
     fn mode(url: &str) -> PgSslMode {
