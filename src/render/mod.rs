@@ -565,10 +565,9 @@ impl Renderer {
         timezone: Option<&str>,
         data: &serde_json::Value,
     ) -> Result<Option<Parts>, TemplateError> {
-        let field = format!("{}.{channel}", tpl.label);
         let failed = |_| {
             Err(TemplateError {
-                field,
+                field: format!("{}.{channel}", tpl.label),
                 message: "could not be rendered (an internal error, logged)".into(),
             })
         };
@@ -654,10 +653,8 @@ impl Inner {
                 serde_json::json!({"locale": locale, "timezone": timezone}),
             );
         }
-        let ctx = Context::wraps(&data).map_err(|e| TemplateError {
-            field: "data".into(),
-            message: e.to_string(),
-        })?;
+        // The data is the caller's copy: the context takes it as it is.
+        let ctx = Context::from(data);
         let chain = locale_chain(locale);
         let mut out = Parts::new();
         for part in allowed {
@@ -680,17 +677,23 @@ impl Inner {
                 t.render(registry, &ctx, &mut rc, &mut output)
                     .map(|()| output.into_string())
             });
-            let where_ = if l.is_empty() {
-                format!("{channel}.{part}")
-            } else {
-                format!("{channel}.{part} ({l})")
+            // What an error names: built only when there is one.
+            let where_ = || {
+                if l.is_empty() {
+                    format!("{channel}.{part}")
+                } else {
+                    format!("{channel}.{part} ({l})")
+                }
             };
-            let part_field = if l.is_empty() {
-                format!("{}.{channel}.{part}", tpl.label)
-            } else {
-                format!("locales.{l}.{channel}.{part}")
+            let part_field = || {
+                if l.is_empty() {
+                    format!("{}.{channel}.{part}", tpl.label)
+                } else {
+                    format!("locales.{l}.{channel}.{part}")
+                }
             };
             if let Some(limit) = exceeded {
+                let where_ = where_();
                 let message = match limit {
                     budget::Exceeded::Output => format!(
                         "{where_} renders to more than {} ({max_key})",
@@ -706,18 +709,18 @@ impl Inner {
                     ),
                 };
                 return Err(TemplateError {
-                    field: part_field,
+                    field: part_field(),
                     message,
                 });
             }
             let rendered = rendered.map_err(|e| match e.reason() {
                 RenderErrorReason::MissingVariable(Some(name)) => TemplateError {
                     field: format!("data.{name}"),
-                    message: format!("`{name}` is used by {where_} but missing from data"),
+                    message: format!("`{name}` is used by {} but missing from data", where_()),
                 },
                 other => TemplateError {
                     field: "data".into(),
-                    message: format!("{where_}: {other}"),
+                    message: format!("{}: {other}", where_()),
                 },
             })?;
             out.insert(part.to_string(), rendered);
