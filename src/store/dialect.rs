@@ -413,7 +413,6 @@ pub trait Dialect:
     fn commit_pending(_held: &mut Self::Held, _now: i64) {}
 }
 
-/// `VALUES (…), (…)`, bound value by value.
 /// `VALUES (…), (…)`, each value a bound parameter. The text is written
 /// straight into a `String` beside the arguments, and the builder rebuilt
 /// from the two: [`QueryBuilder`] formats every separator it is given
