@@ -212,7 +212,10 @@ impl SqliteStore {
             }
         }
         private_database_files(opts.get_filename()).map_err(sqlx::Error::Io)?;
-        opts = opts.statement_cache_capacity(256);
+        // Room for every shape of the writer's statements: six multi-row
+        // writes, twelve sizes each, with and without the transaction's
+        // BEGIN and COMMIT folded in.
+        opts = opts.statement_cache_capacity(512);
         let mut write_opts = opts.clone();
         if cfg.sqlite_checkpoint_interval.is_some() {
             write_opts =
@@ -411,7 +414,8 @@ impl Dialect for Sqlite {
     /// The first write carries the `BEGIN IMMEDIATE` and the last the
     /// `COMMIT`: two hand-offs to the connection's thread and back fewer
     /// per batch. Each statement's text still depends only on its own
-    /// row count, so the statements stay prepared. A write that fails
+    /// row count, padded to one of twelve (`dialect::VALUES_SIZES`), so
+    /// the statements stay prepared. A write that fails
     /// leaves the transaction open: it is rolled back here, and the
     /// writer closes the connection.
     async fn write_alone(
@@ -419,8 +423,9 @@ impl Dialect for Sqlite {
         writes: Vec<Write>,
         _notify: bool,
     ) -> StoreResult<()> {
-        let last = writes.len().saturating_sub(1);
-        for (i, w) in writes.into_iter().enumerate() {
+        let pieces: Vec<Write> = writes.into_iter().flat_map(Write::pieces).collect();
+        let last = pieces.len().saturating_sub(1);
+        for (i, w) in pieces.into_iter().enumerate() {
             let mut q = sqlx::QueryBuilder::<Sqlite>::new("");
             if i == 0 {
                 q.push(Self::BEGIN_WRITE);
