@@ -508,10 +508,17 @@ fn push_values<D: Dialect>(q: &mut QueryBuilder<D>, rows: Rows) {
         .copied()
         .find(|&s| s >= len)
         .unwrap_or(len);
+    // Bound, not written as NULL: placeholders are numbered, so the text
+    // matches the size's only if every row has them.
     for i in len..size {
         sql.push_str(if i == 0 { "(" } else { ", (" });
         for j in 0..width {
-            sql.push_str(if j == 0 { "NULL" } else { ", NULL" });
+            if j > 0 {
+                sql.push_str(", ");
+            }
+            args.add(None::<i64>).expect("NULL always binds");
+            args.format_placeholder(&mut sql)
+                .expect("writing to a String can't fail");
         }
         sql.push(')');
     }
