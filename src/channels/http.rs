@@ -18,6 +18,10 @@
 //! services IANA marks global) is refused: none of it is a place to deliver
 //! a notification to.
 
+mod direct;
+
+pub use direct::Direct;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -197,31 +201,39 @@ impl Resolve for GlobalOnly {
     fn resolve(&self, name: Name) -> Resolving {
         let setting = self.setting.clone();
         Box::pin(async move {
-            let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let mut refused = None;
-            let mut kept = Vec::with_capacity(addrs.len());
-            for a in addrs {
-                match not_global(a.ip()) {
-                    None => kept.push(a),
-                    Some(rule) => {
-                        refused.get_or_insert((a.ip(), rule));
-                    }
-                }
-            }
-            if kept.is_empty() {
-                if let Some((ip, rule)) = refused {
-                    return Err(Box::new(Refused {
-                        target: format!("{host} ({ip})"),
-                        rule,
-                        setting,
-                    })
-                        as Box<dyn std::error::Error + Send + Sync>);
-                }
-            }
+            let host = name.as_str();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
+            let kept = global_only(host, addrs, &setting)?;
             Ok(Box::new(kept.into_iter()) as Addrs)
         })
+    }
+}
+
+/// The globally reachable ones of the addresses `host` resolved to, or
+/// the refusal of the first when there is none (an empty answer stays
+/// empty: the connector reports it).
+fn global_only(
+    host: &str,
+    addrs: Vec<SocketAddr>,
+    setting: &str,
+) -> Result<Vec<SocketAddr>, Refused> {
+    let mut refused = None;
+    let mut kept = Vec::with_capacity(addrs.len());
+    for a in addrs {
+        match not_global(a.ip()) {
+            None => kept.push(a),
+            Some(rule) => {
+                refused.get_or_insert((a.ip(), rule));
+            }
+        }
+    }
+    match refused {
+        Some((ip, rule)) if kept.is_empty() => Err(Refused {
+            target: format!("{host} ({ip})"),
+            rule,
+            setting: setting.to_string(),
+        }),
+        _ => Ok(kept),
     }
 }
 
@@ -281,20 +293,21 @@ impl Guard {
 
     /// Checks the peer of an answer, as a last line behind the resolver.
     pub fn check_peer(&self, resp: &reqwest::Response) -> Result<(), Refused> {
+        self.check_addr(
+            resp.url().host_str().unwrap_or_default(),
+            resp.remote_addr(),
+        )
+    }
+
+    /// Checks `peer`, the address connected to for `host`.
+    pub fn check_addr(&self, host: &str, peer: Option<SocketAddr>) -> Result<(), Refused> {
         if self.allow_private {
             return Ok(());
         }
-        match resp
-            .remote_addr()
-            .and_then(|a| Some((a, not_global(a.ip())?)))
-        {
+        match peer.and_then(|a| Some((a, not_global(a.ip())?))) {
             None => Ok(()),
             Some((addr, rule)) => Err(Refused {
-                target: format!(
-                    "{} ({})",
-                    resp.url().host_str().unwrap_or_default(),
-                    addr.ip()
-                ),
+                target: format!("{host} ({})", addr.ip()),
                 rule,
                 setting: self.setting.clone(),
             }),
@@ -317,29 +330,73 @@ impl Capped {
     }
 }
 
-/// Reads at most `max` bytes of an answer's body, chunk by chunk, and then
-/// stops: the rest is never read, and dropping the response closes the
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Reads at most `max` bytes of an answer's body, frame by frame, and
+/// then stops: the rest is never read, and dropping the body closes the
 /// connection. On an error, what was read so far comes with it.
-pub async fn read_capped(
-    resp: &mut reqwest::Response,
-    max: usize,
-) -> Result<Capped, (Capped, reqwest::Error)> {
+pub async fn read_capped<B>(body: &mut B, max: usize) -> Result<Capped, (Capped, BoxError)>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    use http_body_util::BodyExt;
     let mut out = Capped::default();
     while out.bytes.len() < max {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                let Ok(chunk) = frame.into_data() else {
+                    continue;
+                };
                 let room = max - out.bytes.len();
                 if chunk.len() > room {
                     out.truncated = true;
                 }
                 out.bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
-            Ok(None) => return Ok(out),
-            Err(e) => return Err((out, e)),
+            None => return Ok(out),
+            Some(Err(e)) => return Err((out, e.into())),
         }
     }
     out.truncated = true;
     Ok(out)
+}
+
+/// Classifies an answer into `r` (status code, outcome, Retry-After)
+/// and reads up to `limit` bytes of its body; the rest is never read,
+/// and dropping the response closes the connection on it. When reading
+/// fails, what was read is kept as `r.response` and the error returned.
+async fn answer<B>(
+    r: &mut SendResult,
+    resp: http::Response<B>,
+    limit: usize,
+    naming: Naming,
+) -> Result<String, String>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    let code = resp.status().as_u16();
+    r.status_code = Some(code);
+    r.outcome = classify_status(code);
+    r.retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let mut body = resp.into_body();
+    match read_capped(&mut body, limit).await {
+        Ok(body) => Ok(body.text(limit)),
+        Err((body, e)) => {
+            r.response = Some(body.text(MAX_RESPONSE));
+            let error = match (naming, e.downcast::<reqwest::Error>()) {
+                (Naming::Host, Ok(e)) => error_chain(&(*e).without_url()),
+                (_, Ok(e)) => error_chain(&*e),
+                (_, Err(e)) => error_chain(&*e),
+            };
+            Err(format!("reading the answer: {error}"))
+        }
+    }
 }
 
 /// Maps an HTTP status to an outcome (README, "Receiving webhooks"): 2xx sent; 408, 429 and
@@ -511,40 +568,19 @@ impl Client {
         }
     }
 
-    /// Classifies an answer into `r` (status code, outcome, Retry-After)
-    /// and reads up to `limit` bytes of its body; the rest is never read,
-    /// and dropping the response closes the connection on it. When reading
-    /// fails, what was read is kept as `r.response` and the error returned.
+    /// See [`answer`].
     pub async fn answer(
         &self,
         r: &mut SendResult,
-        mut resp: reqwest::Response,
+        resp: reqwest::Response,
         limit: usize,
     ) -> Result<String, String> {
-        let code = resp.status().as_u16();
-        r.status_code = Some(code);
-        r.outcome = classify_status(code);
-        r.retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        match read_capped(&mut resp, limit).await {
-            Ok(body) => Ok(body.text(limit)),
-            Err((body, e)) => {
-                r.response = Some(body.text(MAX_RESPONSE));
-                let error = match self.naming {
-                    Naming::Url => error_chain(&e),
-                    Naming::Host => error_chain(&e.without_url()),
-                };
-                Err(format!("reading the answer: {error}"))
-            }
-        }
+        answer(r, http::Response::from(resp), limit, self.naming).await
     }
 }
 
 /// Sets `r` to a failure and gives no answer.
-fn fail(r: &mut SendResult, outcome: Outcome, error: String) -> Option<reqwest::Response> {
+fn fail<T>(r: &mut SendResult, outcome: Outcome, error: String) -> Option<T> {
     r.outcome = outcome;
     r.error = Some(error);
     None
@@ -741,6 +777,44 @@ mod tests {
         assert!(open
             .check_url(&"http://127.0.0.1/".parse().unwrap())
             .is_ok());
+    }
+
+    #[test]
+    fn the_peer_connected_to_is_judged_too() {
+        let g = Guard::new(false, "channels.webhook.allow_private");
+        let e = g
+            .check_addr("hooks.example", Some("10.1.2.3:443".parse().unwrap()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("hooks.example (10.1.2.3)") && e.contains("10.0.0.0/8"),
+            "{e}"
+        );
+        assert!(g
+            .check_addr("hooks.example", Some("8.8.8.8:443".parse().unwrap()))
+            .is_ok());
+        let open = Guard::new(true, "x");
+        assert!(open
+            .check_addr("h", Some("127.0.0.1:1".parse().unwrap()))
+            .is_ok());
+    }
+
+    #[test]
+    fn a_name_with_only_non_global_answers_is_refused_and_mixed_ones_keep_the_global() {
+        let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let public: SocketAddr = "8.8.8.8:0".parse().unwrap();
+        let e = global_only("h.example", vec![local], "s")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("h.example (127.0.0.1)") && e.contains("s = true"),
+            "{e}"
+        );
+        assert_eq!(
+            global_only("h", vec![local, public], "s").unwrap(),
+            vec![public]
+        );
+        assert!(global_only("h", vec![], "s").unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -16,7 +16,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::http::{Client, Guard, Naming};
+use super::http::{Direct, Guard, Naming};
 use super::{Channel, Message, Outcome, SendResult, MAX_RESPONSE};
 use crate::config::WebhookConfig;
 
@@ -58,7 +58,7 @@ impl Signer {
 pub struct WebhookChannel {
     /// Recipients' URLs reach only global addresses unless
     /// `channels.webhook.allow_private` is set.
-    client: Client,
+    client: Direct,
     signer: Signer,
     cfg: WebhookConfig,
 }
@@ -69,7 +69,7 @@ impl WebhookChannel {
             anyhow::anyhow!("channels.webhook.signing_secret is not a valid whsec_ secret")
         })?;
         let guard = Guard::new(cfg.allow_private, "channels.webhook.allow_private");
-        let client = Client::new(guard, cfg.timeout, Naming::Url, 256)?;
+        let client = Direct::new(guard, cfg.timeout, Naming::Url, 256)?;
         Ok(WebhookChannel {
             client,
             signer: Signer::new(&key),
@@ -125,21 +125,17 @@ impl Channel for WebhookChannel {
             .as_secs()
             .to_string();
         let signature = self.signer.sign(msg.delivery_id, &ts, &body);
-        let request = self
+        let headers = [
+            ("content-type", "application/json"),
+            ("webhook-id", msg.delivery_id),
+            ("webhook-timestamp", ts.as_str()),
+            ("webhook-signature", signature.as_str()),
+        ];
+        let answer = self
             .client
-            .http
-            .post(url.clone())
-            .header("content-type", "application/json")
-            .header("webhook-id", msg.delivery_id)
-            .header("webhook-timestamp", ts)
-            .header("webhook-signature", signature)
-            .body(body);
-        let Some(resp) = self.client.send(&mut result, request, &url).await else {
-            return result;
-        };
-        match self.client.answer(&mut result, resp, MAX_RESPONSE).await {
-            Ok(answer) => result.response = Some(answer),
-            Err(e) => result.error = Some(e),
+            .post(&mut result, &url, &headers, body, MAX_RESPONSE);
+        if let Some(answer) = answer.await {
+            result.response = Some(answer);
         }
         if result.outcome != Outcome::Ok && result.error.is_none() {
             let code = result.status_code.unwrap_or_default();

@@ -189,6 +189,52 @@ async fn a_hanging_receiver_is_a_recorded_transient_timeout() {
     .await;
 }
 
+/// A receiver that answers `200` with a `Content-Length` of 100, sends
+/// seven bytes of it and then nothing, holding the connection open.
+async fn stalling_receiver() -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+                .await;
+            held.push(sock);
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_whose_body_stalls_keeps_its_status_and_records_the_timeout() {
+    each_backend(|b| async move {
+        let app = spawn_app_with(&b, "[channels.webhook]\ntimeout = \"300ms\"").await;
+        let (url, task) = stalling_receiver().await;
+        let id = delivery_id(&app.send_webhook(&url, json!({"n": 1})).await);
+        // The receiver said 200: the delivery is sent, not sent again.
+        let d = app.wait_for_status(&id, "sent").await;
+        let a = d["attempts"].as_array().unwrap();
+        assert_eq!(a.len(), 1, "{d:#}");
+        assert_eq!(a[0]["outcome"], "ok");
+        assert_eq!(a[0]["status_code"], 200);
+        let err = a[0]["error"].as_str().unwrap_or_default();
+        assert!(
+            err.contains("reading the answer") && err.contains("timed out"),
+            "{:#}",
+            a[0]
+        );
+        let ms = a[0]["duration_ms"].as_i64().unwrap();
+        assert!((250..2000).contains(&ms), "took {ms} ms");
+        task.abort();
+        app.stop().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_respected() {
     each_backend(|b| async move {
