@@ -1,7 +1,8 @@
 //! Sends status events to the endpoints registered for them: claims due
 //! messages with a lease (like deliveries: a process that dies holding
 //! some leaves them to be claimed again), POSTs each signed with Standard
-//! Webhooks through the guarded client, and records the attempt. Failures
+//! Webhooks through the guarded client (`channels::http::Direct`, as the
+//! webhook channel), and records the attempt. Failures
 //! are retried on the webhook channel's schedule; an endpoint whose every
 //! attempt has failed for `events.disable_after` is disabled.
 //! See docs/decisions/0027-status-events-to-endpoints.md.
@@ -14,7 +15,7 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::http::{Client, Guard, Naming};
+use crate::channels::http::{Direct, Guard, Naming};
 use crate::channels::webhook::{decode_secret, sign};
 use crate::channels::{SendResult, MAX_RESPONSE};
 use crate::config::Config;
@@ -31,7 +32,7 @@ const BATCH: i64 = 64;
 
 pub struct EventSender {
     store: Arc<dyn Store>,
-    client: Client,
+    client: Direct,
     schedule: Vec<Duration>,
     max_retry_after: Duration,
     lease: Duration,
@@ -98,7 +99,7 @@ pub fn signatures(e: &EndpointRow, id: &str, ts: i64, body: &str, now: i64) -> S
 impl EventSender {
     pub fn new(store: Arc<dyn Store>, cfg: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let guard = Guard::new(cfg.webhook.allow_private, "channels.webhook.allow_private");
-        let client = Client::new(guard, cfg.webhook.timeout, Naming::Url, 16)?;
+        let client = Direct::new(guard, cfg.webhook.timeout, Naming::Url, 16)?;
         Ok(EventSender {
             store,
             client,
@@ -239,29 +240,23 @@ impl EventSender {
         match reqwest::Url::parse(&e.url) {
             Err(_) => r.error = Some("the endpoint's URL does not parse".into()),
             Ok(url) => {
-                let request = self
-                    .client
-                    .http
-                    .post(url.clone())
-                    .header("content-type", "application/json")
-                    .header("webhook-id", &m.id)
-                    .header("webhook-timestamp", ts.to_string())
-                    .header(
-                        "webhook-signature",
-                        signatures(e, &m.id, ts, &body, started_at),
-                    )
-                    .body(body);
-                if let Some(resp) = self.client.send(&mut r, request, &url).await {
-                    match self.client.answer(&mut r, resp, MAX_RESPONSE).await {
-                        Ok(answer) => r.response = Some(answer),
-                        Err(err) => r.error = Some(err),
-                    }
-                    if r.outcome != Outcome::Ok && r.error.is_none() {
-                        r.error = Some(format!(
-                            "endpoint answered HTTP {}",
-                            r.status_code.unwrap_or_default()
-                        ));
-                    }
+                let signature = signatures(e, &m.id, ts, &body, started_at);
+                let ts = ts.to_string();
+                let headers = [
+                    ("content-type", "application/json"),
+                    ("webhook-id", m.id.as_str()),
+                    ("webhook-timestamp", ts.as_str()),
+                    ("webhook-signature", signature.as_str()),
+                ];
+                let answer = self.client.post(&mut r, &url, &headers, body, MAX_RESPONSE);
+                if let Some(answer) = answer.await {
+                    r.response = Some(answer);
+                }
+                if r.outcome != Outcome::Ok && r.error.is_none() {
+                    r.error = Some(format!(
+                        "endpoint answered HTTP {}",
+                        r.status_code.unwrap_or_default()
+                    ));
                 }
             }
         }
