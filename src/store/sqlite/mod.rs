@@ -212,9 +212,11 @@ impl SqliteStore {
             }
         }
         private_database_files(opts.get_filename()).map_err(sqlx::Error::Io)?;
-        // Room for every shape of the writer's statements: six multi-row
-        // writes, twelve sizes each, with and without the transaction's
-        // BEGIN and COMMIT folded in.
+        // Room for the shapes of the writer's statements: six multi-row
+        // writes, twelve sizes each, folded up to `FOLD` to an execution
+        // (a single-recipient load makes ~170 shapes: the accepted part
+        // and the outcomes' part, twelve sizes each, alone or together).
+        // A mix beyond the room re-prepares its least used shapes.
         opts = opts.statement_cache_capacity(512);
         let mut write_opts = opts.clone();
         if cfg.sqlite_checkpoint_interval.is_some() {
@@ -398,6 +400,13 @@ async fn checkpoint_after_writes(
     conn.close().await;
 }
 
+/// Statements of a batch sent to SQLite's connection thread in one
+/// execution ([`Dialect::write_alone`]). A batch under load holds six (the
+/// notifications, the deliveries, the outcomes, the attempts and the two
+/// statistics rows); the folded text is cached whole, so the bound also
+/// bounds how many shapes the statement cache holds.
+const FOLD: usize = 8;
+
 impl Dialect for Sqlite {
     type Held = HeldScopes;
     const NOTIFY: Option<&'static str> = None;
@@ -411,29 +420,35 @@ impl Dialect for Sqlite {
     const CAP_LOCK: Option<&'static str> = None;
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
 
-    /// The first write carries the `BEGIN IMMEDIATE` and the last the
-    /// `COMMIT`: two hand-offs to the connection's thread and back fewer
-    /// per batch. Each statement's text still depends only on its own
-    /// row count, padded to one of twelve (`dialect::VALUES_SIZES`), so
-    /// the statements stay prepared. A write that fails
-    /// leaves the transaction open: it is rolled back here, and the
-    /// writer closes the connection.
+    /// The writes go to the connection's thread together, up to
+    /// [`FOLD`] statements in one execution, the first carrying the
+    /// `BEGIN IMMEDIATE` and the last the `COMMIT`: each execution is a
+    /// hand-off to that thread and back (two thread wake-ups), and a batch
+    /// under load holds six statements. Each statement's row count is
+    /// padded to one of twelve (`dialect::VALUES_SIZES`), so the texts
+    /// stay few and prepared. A write that fails leaves the transaction
+    /// open: it is rolled back here, and the writer closes the connection.
     async fn write_alone(
         conn: &mut sqlx::SqliteConnection,
         writes: Vec<Write>,
         _notify: bool,
     ) -> StoreResult<()> {
         let pieces: Vec<Write> = writes.into_iter().flat_map(Write::pieces).collect();
-        let last = pieces.len().saturating_sub(1);
-        for (i, w) in pieces.into_iter().enumerate() {
+        let n = pieces.len();
+        let mut pieces = pieces.into_iter().enumerate().peekable();
+        while pieces.peek().is_some() {
             let mut q = sqlx::QueryBuilder::<Sqlite>::new("");
-            if i == 0 {
-                q.push(Self::BEGIN_WRITE);
-                q.push("; ");
-            }
-            w.push(&mut q);
-            if i == last {
-                q.push("; COMMIT");
+            for (i, w) in pieces.by_ref().take(FOLD) {
+                if i == 0 {
+                    q.push(Self::BEGIN_WRITE);
+                    q.push("; ");
+                } else if i % FOLD != 0 {
+                    q.push("; ");
+                }
+                w.push(&mut q);
+                if i + 1 == n {
+                    q.push("; COMMIT");
+                }
             }
             let r = q.build().execute(&mut *conn).await;
             if let Err(e) = r {
@@ -1238,5 +1253,93 @@ mod tests {
         // Give a checkpointer, were there one, many times its interval.
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(db_pages(dir.path()) <= 1, "{} pages", db_pages(dir.path()));
+    }
+
+    /// The number of rows of `table` (`t` or `u`) and the sum of their `b`.
+    async fn counted(conn: &mut sqlx::SqliteConnection, table: &str) -> (i64, i64) {
+        let sql = match table {
+            "t" => "SELECT COUNT(*), SUM(b) FROM t",
+            _ => "SELECT COUNT(*), SUM(b) FROM u",
+        };
+        sqlx::query_as(sql).fetch_one(conn).await.unwrap()
+    }
+
+    /// A batch of many statements goes to SQLite's thread folded, several
+    /// to an execution, and is still one transaction: written whole and in
+    /// order, or, when a statement in a later execution fails, not at all,
+    /// leaving the connection ready for the next batch.
+    #[tokio::test]
+    async fn a_folded_batch_is_one_transaction_across_its_executions() {
+        use crate::store::dialect::Rows;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/f.db", dir.path().display());
+        let opts = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE t (a TEXT PRIMARY KEY, b INTEGER); \
+             CREATE TABLE u (a TEXT PRIMARY KEY, b INTEGER)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let rows = |table: &str, ids: Vec<usize>| {
+            let mut rows = Rows::default();
+            for i in ids {
+                rows.row().text(format!("{table}{i}")).int(i as i64);
+            }
+            rows
+        };
+        let into = |table: &'static str| -> &'static str {
+            match table {
+                "t" => "INSERT INTO t (a, b) ",
+                _ => "INSERT INTO u (a, b) ",
+            }
+        };
+        // 300 rows in each table: 5 + 5 statements of at most 64 rows, more
+        // than one execution holds.
+        let batch = |u: Vec<usize>| {
+            vec![
+                Write::insert(into("t"), rows("t", (0..300).collect()), ""),
+                Write::insert(into("u"), rows("u", u), ""),
+            ]
+        };
+        assert!(
+            batch((0..300).collect())
+                .into_iter()
+                .flat_map(Write::pieces)
+                .count()
+                > FOLD
+        );
+        Sqlite::write_alone(&mut conn, batch((0..300).collect()), false)
+            .await
+            .unwrap();
+        assert!(!conn.is_in_transaction());
+        let sum = (0..300).sum::<i64>();
+        assert_eq!(counted(&mut conn, "t").await, (300, sum));
+        assert_eq!(counted(&mut conn, "u").await, (300, sum));
+
+        // The next batch's rows of t are new, and so are the first three
+        // statements' of u, but the fourth (in the second execution)
+        // repeats a key of u: everything the batch wrote is rolled back.
+        sqlx::raw_sql("DELETE FROM t")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let err =
+            Sqlite::write_alone(&mut conn, batch((300..492).chain(0..108).collect()), false).await;
+        assert!(err.is_err(), "a repeated key fails the batch");
+        assert!(!conn.is_in_transaction());
+        assert_eq!(counted(&mut conn, "t").await.0, 0);
+        assert_eq!(counted(&mut conn, "u").await, (300, sum));
+
+        // And the connection takes the next batch.
+        Sqlite::write_alone(&mut conn, batch((300..600).collect()), false)
+            .await
+            .unwrap();
+        assert_eq!(counted(&mut conn, "t").await, (300, sum));
+        assert_eq!(counted(&mut conn, "u").await.0, 600);
     }
 }
