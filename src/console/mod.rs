@@ -78,18 +78,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' '
 /// browsers send `Origin: null` on the console's own forms, which the
 /// CSRF check refuses); and no page (a new key, deliveries' content) is kept in
 /// a cache. The stylesheet and script say their own caching.
-pub async fn security_headers(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let path = req.uri().path();
-    let console =
-        path.starts_with("/console") || path.starts_with("/p/") || path.starts_with("/u/");
-    let mut resp = next.run(req).await;
-    if !console {
-        return resp;
-    }
-    let h = resp.headers_mut();
+pub fn security_headers(h: &mut axum::http::HeaderMap) {
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(
             header::CACHE_CONTROL,
@@ -112,7 +101,13 @@ pub async fn security_headers(
         header::REFERRER_POLICY,
         header::HeaderValue::from_static("same-origin"),
     );
-    resp
+}
+
+/// Whether `path` is the console's (its pages, and the preference and
+/// unsubscribe pages recipients open), whose answers carry
+/// [`security_headers`].
+pub fn serves(path: &str) -> bool {
+    path.starts_with("/console") || path.starts_with("/p/") || path.starts_with("/u/")
 }
 
 async fn css() -> impl IntoResponse {
