@@ -654,15 +654,15 @@ impl Dispatcher {
             let took = t0.elapsed();
             let duration_ms = took.as_millis() as i64;
             let (schedule, max_retry_after) = match &channel {
-                Some(c) => (c.retry_schedule().to_vec(), c.max_retry_after()),
-                None => (Vec::new(), Duration::ZERO),
+                Some(c) => (c.retry_schedule(), c.max_retry_after()),
+                None => (&[][..], Duration::ZERO),
             };
             let in_cycle = (number - row.retry_base).max(1) as usize;
             let jitter = rand::random::<f64>() * 2.0 - 1.0;
             let next = retry::next_after(
                 result.outcome,
                 in_cycle,
-                &schedule,
+                schedule,
                 result.retry_after,
                 max_retry_after,
                 now_ms(),
