@@ -401,11 +401,46 @@ async fn checkpoint_after_writes(
 }
 
 /// Statements of a batch sent to SQLite's connection thread in one
-/// execution ([`Dialect::write_alone`]). A batch under load holds six (the
+/// execution ([`Dialect::write_alone`], [`Dialect::run_writes`]). A batch under load holds six (the
 /// notifications, the deliveries, the outcomes, the attempts and the two
 /// statistics rows); the folded text is cached whole, so the bound also
 /// bounds how many shapes the statement cache holds.
 const FOLD: usize = 8;
+
+/// Runs `writes`' statements ([pieces](Write::pieces)) in order, up to
+/// [`FOLD`] to an execution, the first preceded by `around.0` and the last
+/// followed by `around.1` (a transaction's BEGIN and COMMIT).
+async fn run_folded(
+    conn: &mut sqlx::SqliteConnection,
+    writes: Vec<Write>,
+    around: Option<(&str, &str)>,
+) -> StoreResult<()> {
+    let pieces: Vec<Write> = writes.into_iter().flat_map(Write::pieces).collect();
+    let n = pieces.len();
+    let mut pieces = pieces.into_iter().enumerate().peekable();
+    while pieces.peek().is_some() {
+        let mut q = sqlx::QueryBuilder::<Sqlite>::new("");
+        for (i, w) in pieces.by_ref().take(FOLD) {
+            match around {
+                Some((begin, _)) if i == 0 => {
+                    q.push(begin);
+                    q.push("; ");
+                }
+                _ if i % FOLD != 0 => {
+                    q.push("; ");
+                }
+                _ => {}
+            }
+            w.push(&mut q);
+            if let (Some((_, commit)), true) = (around, i + 1 == n) {
+                q.push("; ");
+                q.push(commit);
+            }
+        }
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
 
 impl Dialect for Sqlite {
     type Held = HeldScopes;
@@ -433,30 +468,20 @@ impl Dialect for Sqlite {
         writes: Vec<Write>,
         _notify: bool,
     ) -> StoreResult<()> {
-        let pieces: Vec<Write> = writes.into_iter().flat_map(Write::pieces).collect();
-        let n = pieces.len();
-        let mut pieces = pieces.into_iter().enumerate().peekable();
-        while pieces.peek().is_some() {
-            let mut q = sqlx::QueryBuilder::<Sqlite>::new("");
-            for (i, w) in pieces.by_ref().take(FOLD) {
-                if i == 0 {
-                    q.push(Self::BEGIN_WRITE);
-                    q.push("; ");
-                } else if i % FOLD != 0 {
-                    q.push("; ");
-                }
-                w.push(&mut q);
-                if i + 1 == n {
-                    q.push("; COMMIT");
-                }
-            }
-            let r = q.build().execute(&mut *conn).await;
-            if let Err(e) = r {
-                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
-                return Err(e.into());
-            }
+        let r = run_folded(&mut *conn, writes, Some((Self::BEGIN_WRITE, "COMMIT"))).await;
+        if r.is_err() {
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
         }
-        Ok(())
+        r
+    }
+    /// Folded as in [`Dialect::write_alone`], inside the transaction the
+    /// caller began (a batch with Idempotency-Keys, deduplication or caps).
+    async fn run_writes(
+        conn: &mut sqlx::SqliteConnection,
+        writes: Vec<Write>,
+        _notify: bool,
+    ) -> StoreResult<()> {
+        run_folded(conn, writes, None).await
     }
     const LOCK_ROW: &'static str = "";
     const PURGE_SCOPES: &'static str = "DELETE FROM dedup_log WHERE expires_at <= $1";
