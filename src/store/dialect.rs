@@ -246,6 +246,8 @@ pub struct Write {
     rows: Rows,
     tail: &'static str,
     from: bool,
+    /// Begins a new group of statements (see [`Write::apart`]).
+    apart: bool,
 }
 
 impl Write {
@@ -256,6 +258,7 @@ impl Write {
             rows,
             tail,
             from: false,
+            apart: false,
         }
     }
 
@@ -266,7 +269,21 @@ impl Write {
             rows,
             tail,
             from: true,
+            apart: false,
         }
+    }
+
+    /// Marks this write as the first of another group: where a backend
+    /// sends several statements to the database together (SQLite's
+    /// folding), a group starts a new sending, so the text sent depends
+    /// on one group's row counts, not on every combination of them.
+    pub fn set_apart(&mut self) {
+        self.apart = true;
+    }
+
+    /// Whether this write (or piece) begins a group.
+    pub fn is_apart(&self) -> bool {
+        self.apart
     }
 
     /// This write as statements of at most [`VALUES_PIECE`] rows, in
@@ -279,6 +296,7 @@ impl Write {
                 rows: self.rows.take_front(VALUES_PIECE),
                 tail: self.tail,
                 from: self.from,
+                apart: std::mem::take(&mut self.apart),
             });
         }
         out.push(self);

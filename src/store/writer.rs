@@ -906,6 +906,11 @@ impl Written {
         for (c, now) in completions {
             complete_rows(&mut writes, mask, c, *now);
         }
+        // The outcomes (and the statistics after them) are a group of
+        // their own: its row counts vary apart from the accepted ones'.
+        if let Some(w) = writes.get_mut(before).filter(|_| before > 0) {
+            w.set_apart();
+        }
         let events = !mask.is_empty() && writes.len() > before;
         // The statistics of what this transaction finishes: one row per key.
         let mut tally = Tally::default();

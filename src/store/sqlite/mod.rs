@@ -213,10 +213,8 @@ impl SqliteStore {
         }
         private_database_files(opts.get_filename()).map_err(sqlx::Error::Io)?;
         // Room for the shapes of the writer's statements: six multi-row
-        // writes, twelve sizes each, folded up to `FOLD` to an execution
-        // (a single-recipient load makes ~170 shapes: the accepted part
-        // and the outcomes' part, twelve sizes each, alone or together).
-        // A mix beyond the room re-prepares its least used shapes.
+        // writes, twelve sizes each, folded by group (`FOLD`): the
+        // accepted part and the outcomes' part, a few dozen shapes each.
         opts = opts.statement_cache_capacity(512);
         let mut write_opts = opts.clone();
         if cfg.sqlite_checkpoint_interval.is_some() {
@@ -401,32 +399,50 @@ async fn checkpoint_after_writes(
 }
 
 /// Statements of a batch sent to SQLite's connection thread in one
-/// execution ([`Dialect::write_alone`], [`Dialect::run_writes`]). A batch under load holds six (the
-/// notifications, the deliveries, the outcomes, the attempts and the two
-/// statistics rows); the folded text is cached whole, so the bound also
-/// bounds how many shapes the statement cache holds.
+/// execution ([`Dialect::write_alone`], [`Dialect::run_writes`]). A batch
+/// under load holds six: the notifications and the deliveries accepted,
+/// then, as a group of their own ([`Write::is_apart`]), the outcomes, the
+/// attempts and two statistics rows. A folded text is prepared and cached
+/// whole, so a group starts a new execution: the texts follow one group's
+/// row counts (a few dozen shapes), not every combination of both (some
+/// hundreds, each prepared once more).
 const FOLD: usize = 8;
 
-/// Runs `writes`' statements ([pieces](Write::pieces)) in order, up to
-/// [`FOLD`] to an execution, the first preceded by `around.0` and the last
-/// followed by `around.1` (a transaction's BEGIN and COMMIT).
+/// Runs `writes`' statements ([pieces](Write::pieces)) in order, as
+/// [`folded`] groups them.
 async fn run_folded(
     conn: &mut sqlx::SqliteConnection,
     writes: Vec<Write>,
     around: Option<(&str, &str)>,
 ) -> StoreResult<()> {
+    for mut q in folded(writes, around) {
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// `writes`' statements ([pieces](Write::pieces)) in order, up to [`FOLD`]
+/// to an execution and a group ([`Write::is_apart`]) starting a new one,
+/// the first preceded by `around.0` and the last followed by `around.1`
+/// (a transaction's BEGIN and COMMIT).
+fn folded(writes: Vec<Write>, around: Option<(&str, &str)>) -> Vec<sqlx::QueryBuilder<Sqlite>> {
     let pieces: Vec<Write> = writes.into_iter().flat_map(Write::pieces).collect();
     let n = pieces.len();
     let mut pieces = pieces.into_iter().enumerate().peekable();
+    let mut out = Vec::new();
     while pieces.peek().is_some() {
         let mut q = sqlx::QueryBuilder::<Sqlite>::new("");
-        for (i, w) in pieces.by_ref().take(FOLD) {
+        let mut taken = 0;
+        while let Some((i, w)) =
+            pieces.next_if(|(_, w)| taken == 0 || (taken < FOLD && !w.is_apart()))
+        {
+            taken += 1;
             match around {
                 Some((begin, _)) if i == 0 => {
                     q.push(begin);
                     q.push("; ");
                 }
-                _ if i % FOLD != 0 => {
+                _ if taken > 1 => {
                     q.push("; ");
                 }
                 _ => {}
@@ -437,9 +453,9 @@ async fn run_folded(
                 q.push(commit);
             }
         }
-        q.build().execute(&mut *conn).await?;
+        out.push(q);
     }
-    Ok(())
+    out
 }
 
 impl Dialect for Sqlite {
@@ -1278,6 +1294,56 @@ mod tests {
         // Give a checkpointer, were there one, many times its interval.
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(db_pages(dir.path()) <= 1, "{} pages", db_pages(dir.path()));
+    }
+
+    /// A batch's accepted part and its outcomes' part are folded apart:
+    /// the texts sent follow each part's row count, not every combination
+    /// of the two (each new text is prepared again, and kept).
+    #[test]
+    fn folded_texts_follow_each_group_not_their_combinations() {
+        use crate::store::dialect::Rows;
+        let rows = |n: usize| {
+            let mut rows = Rows::default();
+            for i in 0..n {
+                rows.row().text(format!("r{i}")).int(i as i64);
+            }
+            rows
+        };
+        let mut texts = HashSet::new();
+        let mut executions = 0;
+        for accepted in 1..=40 {
+            for finished in 0..=40 {
+                let mut writes = vec![
+                    Write::insert("INSERT INTO n (a, b) ", rows(accepted), ""),
+                    Write::insert("INSERT INTO d (a, b) ", rows(accepted), ""),
+                ];
+                if finished > 0 {
+                    let mut outcome = Write::from(
+                        "UPDATE d SET b = v.column2 FROM ",
+                        rows(finished),
+                        " WHERE d.a = v.column1",
+                    );
+                    outcome.set_apart();
+                    writes.push(outcome);
+                    writes.push(Write::insert("INSERT INTO a (a, b) ", rows(finished), ""));
+                }
+                let sent = folded(writes, Some(("BEGIN IMMEDIATE", "COMMIT")));
+                assert_eq!(sent.len(), if finished > 0 { 2 } else { 1 });
+                executions += sent.len();
+                texts.extend(sent.iter().map(|q| q.sql().as_str().to_owned()));
+            }
+        }
+        assert!(executions > 3000);
+        // Sizes up to 40 fall in eleven of the twelve: the accepted part
+        // alone with its COMMIT, or followed by the outcomes' part; and the
+        // outcomes' part, with the COMMIT. Combined, it would be 11 × 12.
+        let sizes = crate::store::dialect::VALUES_SIZES
+            .iter()
+            .filter(|&&s| s < 40)
+            .count()
+            + 1;
+        assert_eq!(sizes, 11);
+        assert_eq!(texts.len(), 3 * sizes, "{} texts", texts.len());
     }
 
     /// The number of rows of `table` (`t` or `u`) and the sum of their `b`.
