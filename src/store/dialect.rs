@@ -246,7 +246,7 @@ pub struct Write {
     rows: Rows,
     tail: &'static str,
     from: bool,
-    /// Begins a new group of statements (see [`Write::apart`]).
+    /// Begins a new group of statements (see [`Write::set_apart`]).
     apart: bool,
 }
 
