@@ -908,7 +908,7 @@ impl Written {
         }
         // The outcomes (and the statistics after them) are a group of
         // their own: its row counts vary apart from the accepted ones'.
-        if let Some(w) = writes.get_mut(before).filter(|_| before > 0) {
+        if let Some(w) = writes.get_mut(before) {
             w.set_apart();
         }
         let events = !mask.is_empty() && writes.len() > before;
