@@ -51,12 +51,20 @@ pub const DELIVERY_COLUMNS: &str =
      content, status, reason, priority, attempts, due_at, last_error, provider, created_at, \
      updated_at";
 
-/// The statuses of a delivery waiting for a worker. Written as equalities,
-/// not `IN`: SQLite evaluates a partial index's condition for every row
-/// written, and builds a throwaway b-tree for an `IN` list of more than
-/// two values each time (SQLite's waiting rows' index has this condition,
-/// which a query must repeat to use it).
-pub(super) const WAITING: &str =
+/// The statuses of a delivery waiting for a worker: PostgreSQL's waiting
+/// rows' index condition. A query that also names one waiting status
+/// written out (`status = 'sending' AND …`) reads either backend's index
+/// with it.
+pub(super) const WAITING: &str = "status IN ('queued', 'scheduled', 'retrying', 'sending')";
+
+/// The same statuses as SQLite's waiting rows' index names them:
+/// equalities, not `IN`. SQLite evaluates a partial index's condition for
+/// every row an INSERT or UPDATE writes, and for an `IN` list of more than
+/// two values it builds a throwaway b-tree of the list each time. SQLite
+/// reads that index for a query that repeats this condition, or that names
+/// one of its statuses written out (which implies it); a status bound as a
+/// parameter, or read from another table, implies nothing.
+pub(super) const WAITING_EQUALITIES: &str =
     "(status = 'queued' OR status = 'scheduled' OR status = 'retrying' OR status = 'sending')";
 
 /// The statuses of a waiting delivery, one by one.
@@ -73,6 +81,16 @@ pub enum DueIndex {
     ByStatusAndPriority,
 }
 
+impl DueIndex {
+    /// The index's condition, as its backend names it.
+    fn waiting(self) -> &'static str {
+        match self {
+            DueIndex::ByPriority => WAITING,
+            DueIndex::ByStatusAndPriority => WAITING_EQUALITIES,
+        }
+    }
+}
+
 /// The ids of up to `$4` deliveries due at `$3`, high priority first: one
 /// index range per priority (0 high, 1 normal, 2 low), so rows scheduled for
 /// later never slow a claim. With the status first in the index, each
@@ -80,9 +98,10 @@ pub enum DueIndex {
 /// `$4` each. `hint` is SQLite's INDEXED BY, `lock` is PostgreSQL's FOR
 /// UPDATE SKIP LOCKED.
 pub fn due_in_priority(index: DueIndex, hint: &str, lock: &str) -> String {
+    let waiting = index.waiting();
     let range = |p: u8, status: &str| {
         format!(
-            "SELECT id, due_at FROM deliveries{hint} WHERE {status}{WAITING} \
+            "SELECT id, due_at FROM deliveries{hint} WHERE {status}{waiting} \
              AND priority = {p} AND due_at <= $3 ORDER BY due_at LIMIT $4{lock}"
         )
     };
@@ -129,8 +148,9 @@ pub fn next_due_sql(index: DueIndex, hint: &str) -> String {
             ),
         ),
     };
+    let waiting = index.waiting();
     format!(
-        "SELECT MIN(d) FROM (SELECT (SELECT due_at FROM deliveries{hint} WHERE {status}{WAITING} \
+        "SELECT MIN(d) FROM (SELECT (SELECT due_at FROM deliveries{hint} WHERE {status}{waiting} \
          AND priority = p.n ORDER BY due_at LIMIT 1) AS d FROM (SELECT 0 AS n UNION ALL SELECT 1 \
          UNION ALL SELECT 2) p{statuses}) m"
     )
@@ -407,6 +427,10 @@ pub trait Dialect:
     const NOTIFY: Option<&'static str>;
     /// An index hint for counting deliveries by creation time.
     const BY_CREATED: &'static str;
+    /// The waiting rows' index condition, as this backend's index names it
+    /// ([`WAITING`] or [`WAITING_EQUALITIES`]): for a query that must repeat
+    /// it to read the index.
+    const WAITING: &'static str = WAITING;
     /// Serialises frequency-cap checks of one key (`$1`) until commit.
     const CAP_LOCK: Option<&'static str>;
     /// Opens the accepting and token-taking transactions.
@@ -693,10 +717,12 @@ mod tests {
 
     #[test]
     fn the_waiting_statuses_one_by_one_are_the_waiting_statuses() {
-        let listed: Vec<String> = WAITING_EACH
+        let listed: Vec<String> = WAITING_EACH.iter().map(|s| format!("'{s}'")).collect();
+        assert_eq!(WAITING, format!("status IN ({})", listed.join(", ")));
+        let each: Vec<String> = WAITING_EACH
             .iter()
             .map(|s| format!("status = '{s}'"))
             .collect();
-        assert_eq!(WAITING, format!("({})", listed.join(" OR ")));
+        assert_eq!(WAITING_EQUALITIES, format!("({})", each.join(" OR ")));
     }
 }

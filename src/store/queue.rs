@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use super::attempts::audit_requeued;
 use super::dialect::{Dialect, Engine, RowsAffected, DELIVERY_COLUMNS, INSERT_CHUNK, WAITING};
@@ -316,8 +316,8 @@ where
         q.push_bind(now)
             .push(", updated_at = ")
             .push_bind(now)
-            .push(", attempts = attempts + 1, retry_base = attempts + 1 WHERE status = 'failed'")
-            .push(status_scope("failed"));
+            .push(", attempts = attempts + 1, retry_base = attempts + 1 WHERE status = 'failed'");
+        push_status_scope(&mut q, "failed");
         push_filter(&mut q, f);
         q.push(" RETURNING id, attempts");
         let requeued: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
@@ -461,13 +461,14 @@ fn by_created<D: Dialect>(columns: &str) -> String {
 /// rows from their indexes, which leave out the rows in flight.
 /// See docs/decisions/0022-status-indexes-leave-out-the-hot-path.md and
 /// docs/decisions/0042-postgresql-filter-indexes-leave-out-rows-in-flight.md.
-fn status_scope(status: &str) -> &'static str {
-    static SENDING: LazyLock<String> = LazyLock::new(|| format!(" AND {WAITING}"));
+/// For `sending` the status is bound, so the index's own condition is
+/// named in the backend's form ([`Dialect::WAITING`]).
+fn push_status_scope<D: Dialect>(q: &mut QueryBuilder<D>, status: &str) {
     match status {
-        "sent" => " AND status <> 'sending'",
-        "sending" => &SENDING,
-        _ => " AND status NOT IN ('sending', 'sent')",
-    }
+        "sent" => q.push(" AND status <> 'sending'"),
+        "sending" => q.push(" AND ").push(D::WAITING),
+        _ => q.push(" AND status NOT IN ('sending', 'sent')"),
+    };
 }
 
 /// A page of the delivery log, newest first. Filtered by status, one
@@ -490,10 +491,8 @@ pub(super) fn list_query<D: Dialect>(
     };
     match &f.status {
         Some(v) => {
-            q.push(SELECT)
-                .push(" WHERE status = ")
-                .push_bind(v.clone())
-                .push(status_scope(v));
+            q.push(SELECT).push(" WHERE status = ").push_bind(v.clone());
+            push_status_scope(&mut q, v);
             page(&mut q);
         }
         None => {
