@@ -839,20 +839,23 @@ mod tests {
     async fn handing_claims_back_reads_the_sending_rows_not_the_whole_table() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
-        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {}",
-            crate::store::queue::RELEASE
-        )))
-        .bind("token")
-        .bind(0_i64)
-        .fetch_all(store.writer())
-        .await
-        .unwrap();
-        let detail: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+        let detail = plan(&store, crate::store::queue::RELEASE, "token", 0).await;
         assert_eq!(
             detail,
             ["SEARCH deliveries USING INDEX deliveries_due (status=?)"]
         );
+    }
+
+    /// The plan's lines for `sql`, its two parameters bound.
+    async fn plan(store: &SqliteStore, sql: &str, text: &str, n: i64) -> Vec<String> {
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .bind(text)
+                .bind(n)
+                .fetch_all(store.writer())
+                .await
+                .unwrap();
+        rows.into_iter().map(|r| r.3).collect()
     }
 
     #[tokio::test]
@@ -866,16 +869,7 @@ mod tests {
         // The status is bound: only the index's condition, named in
         // SQLite's form, lets the planner read that index.
         let q = crate::store::queue::list_query::<Sqlite>(&filter, None, 50);
-        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {}",
-            q.sql().as_str()
-        )))
-        .bind("sending")
-        .bind(50_i64)
-        .fetch_all(store.writer())
-        .await
-        .unwrap();
-        let detail: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+        let detail = plan(&store, q.sql().as_str(), "sending", 50).await;
         assert!(
             detail[0].starts_with("SEARCH deliveries USING INDEX deliveries_due (status=?)"),
             "{detail:?}"
