@@ -81,24 +81,14 @@ pub enum DueIndex {
     ByStatusAndPriority,
 }
 
-impl DueIndex {
-    /// The index's condition, as its backend names it.
-    fn waiting(self) -> &'static str {
-        match self {
-            DueIndex::ByPriority => WAITING,
-            DueIndex::ByStatusAndPriority => WAITING_EQUALITIES,
-        }
-    }
-}
-
 /// The ids of up to `$4` deliveries due at `$3`, high priority first: one
 /// index range per priority (0 high, 1 normal, 2 low), so rows scheduled for
 /// later never slow a claim. With the status first in the index, each
 /// priority's earliest `$4` is the earliest `$4` of its statuses' earliest
 /// `$4` each. `hint` is SQLite's INDEXED BY, `lock` is PostgreSQL's FOR
 /// UPDATE SKIP LOCKED.
-pub fn due_in_priority(index: DueIndex, hint: &str, lock: &str) -> String {
-    let waiting = index.waiting();
+pub fn due_in_priority<D: Dialect>(index: DueIndex, hint: &str, lock: &str) -> String {
+    let waiting = D::WAITING;
     let range = |p: u8, status: &str| {
         format!(
             "SELECT id, due_at FROM deliveries{hint} WHERE {status}{waiting} \
@@ -133,7 +123,7 @@ pub fn due_in_priority(index: DueIndex, hint: &str, lock: &str) -> String {
 
 /// The earliest `due_at` of any waiting delivery: the smallest of the first
 /// row of each range [`due_in_priority`] reads.
-pub fn next_due_sql(index: DueIndex, hint: &str) -> String {
+pub fn next_due_sql<D: Dialect>(index: DueIndex, hint: &str) -> String {
     let (status, statuses) = match index {
         DueIndex::ByPriority => ("", String::new()),
         DueIndex::ByStatusAndPriority => (
@@ -148,7 +138,7 @@ pub fn next_due_sql(index: DueIndex, hint: &str) -> String {
             ),
         ),
     };
-    let waiting = index.waiting();
+    let waiting = D::WAITING;
     format!(
         "SELECT MIN(d) FROM (SELECT (SELECT due_at FROM deliveries{hint} WHERE {status}{waiting} \
          AND priority = p.n ORDER BY due_at LIMIT 1) AS d FROM (SELECT 0 AS n UNION ALL SELECT 1 \

@@ -282,14 +282,15 @@ impl Dialect for Postgres {
             format!(
                 "UPDATE deliveries d SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
                  WHERE d.id IN ({}) RETURNING d.id, d.notification_id, d.recipient, d.channel, d.category, d.address, d.content, d.attempts, d.retry_base, d.claim_token, d.traceparent, d.template_key, d.created_at",
-                due_in_priority(DueIndex::ByPriority, "", " FOR UPDATE SKIP LOCKED")
+                due_in_priority::<Postgres>(DueIndex::ByPriority, "", " FOR UPDATE SKIP LOCKED")
             )
         });
         &SQL
     }
 
     fn next_due_sql() -> &'static str {
-        static SQL: LazyLock<String> = LazyLock::new(|| next_due_sql(DueIndex::ByPriority, ""));
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| next_due_sql::<Postgres>(DueIndex::ByPriority, ""));
         &SQL
     }
 }

@@ -550,7 +550,7 @@ impl Dialect for Sqlite {
             format!(
                 "UPDATE deliveries SET status = 'sending', due_at = $1, claim_token = $2, updated_at = $3 \
                  WHERE id IN ({}) RETURNING id, notification_id, recipient, channel, category, address, content, attempts, retry_base, claim_token, traceparent, template_key, created_at",
-                due_in_priority(DueIndex::ByStatusAndPriority, " INDEXED BY deliveries_due", "")
+                due_in_priority::<Sqlite>(DueIndex::ByStatusAndPriority, " INDEXED BY deliveries_due", "")
             )
         });
         &SQL
@@ -558,7 +558,7 @@ impl Dialect for Sqlite {
 
     fn next_due_sql() -> &'static str {
         static SQL: LazyLock<String> = LazyLock::new(|| {
-            next_due_sql(DueIndex::ByStatusAndPriority, " INDEXED BY deliveries_due")
+            next_due_sql::<Sqlite>(DueIndex::ByStatusAndPriority, " INDEXED BY deliveries_due")
         });
         &SQL
     }
