@@ -228,6 +228,13 @@ enum Value {
     Int(Option<i64>),
 }
 
+/// One value of a [`Write`], borrowed.
+#[derive(Debug, Clone, Copy)]
+pub enum ValueRef<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i64>),
+}
+
 impl Row<'_> {
     fn col(&mut self, new: impl FnOnce() -> Col) -> &mut Col {
         if self.rows.len == 1 {
@@ -316,6 +323,36 @@ impl Write {
         }
         out.push(self);
         out
+    }
+
+    /// Its rows.
+    pub fn len(&self) -> usize {
+        self.rows.len
+    }
+
+    /// The text [`Write::push`] gives SQLite for this piece, each value a
+    /// `?` (bound by [`Write::each_value`]).
+    pub fn sqlite_text(&self, sql: &mut String) {
+        let (open, close) = if self.from { ROWS_FROM } else { ROWS };
+        sql.push_str(self.head);
+        sql.push_str(open);
+        values_list(sql, self.rows.cols.len(), self.rows.len, |s| s.push('?'));
+        sql.push_str(close);
+        sql.push_str(self.tail);
+    }
+
+    /// Its values row by row, in the order of [`Write::sqlite_text`]'s
+    /// parameters; the padding's are not visited (an unbound parameter is
+    /// NULL).
+    pub fn each_value(&self, mut f: impl FnMut(ValueRef<'_>)) {
+        for r in 0..self.rows.len {
+            for c in &self.rows.cols {
+                f(match c {
+                    Col::Text(v) => ValueRef::Text(v[r].as_deref()),
+                    Col::Int(v) => ValueRef::Int(v[r]),
+                });
+            }
+        }
     }
 
     pub fn push<D: Dialect>(self, q: &mut QueryBuilder<D>) {
@@ -458,16 +495,16 @@ pub trait Dialect:
     /// statement reads the same whatever the number of rows and is
     /// prepared and planned once per connection.
     fn push_rows(q: &mut QueryBuilder<Self>, rows: Rows) {
-        q.push("SELECT * FROM (");
+        q.push(ROWS.0);
         push_values(q, rows);
-        q.push(") WHERE column1 IS NOT NULL");
+        q.push(ROWS.1);
     }
     /// Appends `rows` as a row source named `v` with columns
     /// `column1`…, for `UPDATE … FROM`.
     fn push_rows_from(q: &mut QueryBuilder<Self>, rows: Rows) {
-        q.push("(SELECT * FROM (");
+        q.push(ROWS_FROM.0);
         push_values(q, rows);
-        q.push(") WHERE column1 IS NOT NULL) AS v");
+        q.push(ROWS_FROM.1);
     }
     /// Runs `writes` (then [`Dialect::NOTIFY`] if `notify`) as a
     /// transaction of their own, for a batch with nothing to read first.
@@ -476,6 +513,16 @@ pub trait Dialect:
         writes: Vec<Write>,
         notify: bool,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Runs `writes` as a transaction of their own on a connection the
+    /// writer task keeps in `held`, where the backend keeps one (SQLite's,
+    /// `sqlite::direct`); gives them back, for [`Dialect::write_alone`],
+    /// where it doesn't or can't write them now.
+    fn write_held(
+        _held: &mut Self::Held,
+        writes: Vec<Write>,
+    ) -> Result<StoreResult<()>, Vec<Write>> {
+        Err(writes)
+    }
     /// Runs `writes` in order, then [`Dialect::NOTIFY`] if `notify`: here a
     /// statement for each of their [pieces](Write::pieces).
     fn run_writes(
@@ -518,49 +565,63 @@ fn push_values<D: Dialect>(q: &mut QueryBuilder<D>, rows: Rows) {
         .unwrap_or_default();
     let mut sql = query.sql().as_str().to_owned();
     let (width, len) = (rows.cols.len(), rows.len);
-    sql.reserve(8 + VALUES_PIECE.max(len) * (width * 6 + 4));
-    sql.push_str("VALUES ");
-    for (i, row) in rows.into_row_major().enumerate() {
-        sql.push_str(if i == 0 { "(" } else { ", (" });
-        for (j, v) in row.into_iter().enumerate() {
-            if j > 0 {
-                sql.push_str(", ");
-            } else {
+    let mut values = rows.into_row_major().flatten().enumerate();
+    // The padding's values are bound, not written as NULL: placeholders
+    // are numbered, so the text matches the size's only if every row has
+    // them.
+    values_list(&mut sql, width, len, |sql| {
+        match values.next() {
+            Some((n, v)) => {
                 debug_assert!(
-                    matches!(v, Value::Text(Some(_)) | Value::Int(Some(_))),
+                    n % width != 0 || matches!(v, Value::Text(Some(_)) | Value::Int(Some(_))),
                     "a row's first column is its key: a NULL would drop it as padding"
                 );
+                match v {
+                    Value::Text(t) => args.add(t),
+                    Value::Int(i) => args.add(i),
+                }
             }
-            match v {
-                Value::Text(t) => args.add(t),
-                Value::Int(i) => args.add(i),
-            }
-            .expect("text and integers always bind");
-            args.format_placeholder(&mut sql)
-                .expect("writing to a String can't fail");
+            None => args.add(None::<i64>),
         }
-        sql.push(')');
-    }
+        .expect("text and integers always bind");
+        args.format_placeholder(sql)
+            .expect("writing to a String can't fail");
+    });
+    *q = QueryBuilder::with_arguments(sql, args);
+}
+
+/// What [`Dialect::push_rows`] writes around a `VALUES` list: the padding
+/// rows (NULL in their first column) are left out.
+pub const ROWS: (&str, &str) = ("SELECT * FROM (", ") WHERE column1 IS NOT NULL");
+/// What [`Dialect::push_rows_from`] writes around a `VALUES` list.
+pub const ROWS_FROM: (&str, &str) = ("(SELECT * FROM (", ") WHERE column1 IS NOT NULL) AS v");
+
+/// `VALUES (…), (…)`: `len` rows of `width` parameters, then rows of
+/// them up to the next of [`VALUES_SIZES`] (the padding), each written by
+/// `placeholder`, row by row.
+pub fn values_list(
+    sql: &mut String,
+    width: usize,
+    len: usize,
+    mut placeholder: impl FnMut(&mut String),
+) {
     let size = VALUES_SIZES
         .iter()
         .copied()
         .find(|&s| s >= len)
         .unwrap_or(len);
-    // Bound, not written as NULL: placeholders are numbered, so the text
-    // matches the size's only if every row has them.
-    for i in len..size {
+    sql.reserve(8 + size * (width * 6 + 4));
+    sql.push_str("VALUES ");
+    for i in 0..size {
         sql.push_str(if i == 0 { "(" } else { ", (" });
         for j in 0..width {
             if j > 0 {
                 sql.push_str(", ");
             }
-            args.add(None::<i64>).expect("NULL always binds");
-            args.format_placeholder(&mut sql)
-                .expect("writing to a String can't fail");
+            placeholder(sql);
         }
         sql.push(')');
     }
-    *q = QueryBuilder::with_arguments(sql, args);
 }
 
 /// `UNNEST($1::text[], $2::bigint[], …) AS v(column1, …)`: PostgreSQL's

@@ -156,6 +156,11 @@ pub async fn run_writer<D: Dialect>(
         let write: Pin<Box<dyn Future<Output = Result<(), Unavailable>> + Send + '_>> =
             Box::pin(write_batch(&mut conn, &mut held, &handoff, &subs, batch));
         after(write.await);
+        // A batch written on this thread (SQLite's own connection) may not
+        // have waited for anything: let the requests it answered run
+        // before the next one (a task it woke waits in this thread's queue,
+        // some of it where no other thread takes it from).
+        tokio::task::yield_now().await;
     }
 }
 
@@ -651,7 +656,10 @@ async fn accept_tx<D: Dialect>(
             .map(|a| AcceptOutcome::Created(a.answer_json.clone()))
             .collect();
         let written = Written::new::<D>(handoff, mask, accepts, completions);
-        D::write_alone(conn.get().await?, written.writes, written.waiting).await?;
+        match D::write_held(held, written.writes) {
+            Ok(r) => r?,
+            Err(writes) => D::write_alone(conn.get().await?, writes, written.waiting).await?,
+        }
         D::commit_pending(held, crate::util::now_ms());
         written.after.hand_over(handoff);
         if written.events {

@@ -125,12 +125,9 @@ impl HeldScopes {
     }
 
     /// How many scopes are in memory (expired ones not yet dropped too).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.until.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.until.is_empty()
     }
 }
 

@@ -8,6 +8,7 @@
 //! its own way ([`Dialect`] for `Sqlite`). The held deduplication scopes
 //! ([`held`]) are SQLite's alone.
 
+mod direct;
 mod held;
 
 use std::str::FromStr;
@@ -23,6 +24,7 @@ use sqlx::sqlite::{
 };
 use sqlx::Sqlite;
 
+use self::direct::{Direct, DirectConfig, NotWritten};
 use self::held::HeldScopes;
 use super::dialect::{
     due_in_priority, next_due_sql, Dialect, DueIndex, Engine, Write, INSERT_CHUNK,
@@ -218,6 +220,7 @@ impl SqliteStore {
         // accepted part and the outcomes' part, a few dozen shapes each.
         opts = opts.statement_cache_capacity(512);
         let mut write_opts = opts.clone();
+        let file = opts.get_filename().to_path_buf();
         if cfg.sqlite_checkpoint_interval.is_some() {
             write_opts =
                 write_opts.pragma("wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES.to_string());
@@ -267,8 +270,18 @@ impl SqliteStore {
             .await?;
         // Read the held deduplication scopes now rather than in the first
         // request; the writer reads whatever is appended after.
-        let mut held = HeldScopes::default();
-        catch_up(&mut *read.acquire().await?, &mut held).await?;
+        let mut held = WriterState::default();
+        catch_up(&mut *read.acquire().await?, &mut held.scopes).await?;
+        if direct::shareable(&file) {
+            held.direct = Some(Direct::new(DirectConfig {
+                path: file,
+                full_sync: cfg.sqlite_full_sync,
+                autocheckpoint: cfg
+                    .sqlite_checkpoint_interval
+                    .map(|_| BACKSTOP_CHECKPOINT_PAGES),
+                max_pages: cfg.sqlite_max_bytes.map(|bytes| (bytes / 4096).max(1)),
+            }));
+        }
         let (write_queue, rx) = WriteQueue::new(4096);
         let pool = write.clone();
         let accepted = wrote.clone();
@@ -459,8 +472,22 @@ fn folded(writes: Vec<Write>, around: Option<(&str, &str)>) -> Vec<sqlx::QueryBu
     out
 }
 
+/// What SQLite's writer task keeps between its transactions: the held
+/// deduplication scopes, and its own connection to the file (none for an
+/// in-memory database).
+#[derive(Default)]
+pub struct WriterState {
+    scopes: HeldScopes,
+    direct: Option<Direct>,
+}
+
+/// Rows a batch may hold and still be written on the writer's thread
+/// without telling the runtime it blocks: a millisecond or two of
+/// SQLite's work.
+const INLINE_ROWS: usize = 256;
+
 impl Dialect for Sqlite {
-    type Held = HeldScopes;
+    type Held = WriterState;
     const NOTIFY: Option<&'static str> = None;
     /// Counting by creation time: without statistics the planner walks the
     /// whole status index (in GROUP BY order) instead of the range of the
@@ -492,6 +519,33 @@ impl Dialect for Sqlite {
         }
         r
     }
+    /// On the writer's own connection, on this thread ([`direct`]); for
+    /// a large batch the runtime is told this thread blocks, so its other
+    /// tasks move to another.
+    fn write_held(
+        held: &mut WriterState,
+        writes: Vec<Write>,
+    ) -> Result<StoreResult<()>, Vec<Write>> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let Some(direct) = held.direct.as_mut() else {
+            return Err(writes);
+        };
+        let pieces: Vec<Write> = writes.into_iter().flat_map(Write::pieces).collect();
+        let rows: usize = pieces.iter().map(Write::len).sum();
+        let large = rows > INLINE_ROWS
+            && Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+        let r = if large {
+            tokio::task::block_in_place(|| direct.write(&pieces))
+        } else {
+            direct.write(&pieces)
+        };
+        match r {
+            Ok(()) => Ok(Ok(())),
+            Err(NotWritten::Failed(e)) => Ok(Err(e)),
+            Err(NotWritten::Busy) => Err(pieces),
+        }
+    }
     /// Folded as in [`Dialect::write_alone`], inside the transaction the
     /// caller began (a batch with Idempotency-Keys, deduplication or caps).
     async fn run_writes(
@@ -511,10 +565,11 @@ impl Dialect for Sqlite {
     /// until commit. See `held.rs`.
     async fn claim_scopes(
         tx: &mut sqlx::Transaction<'_, Sqlite>,
-        held: &mut HeldScopes,
+        held: &mut WriterState,
         claims: &[(&str, &str, i64)],
         now: i64,
     ) -> StoreResult<HashSet<String>> {
+        let held = &mut held.scopes;
         catch_up(tx, held).await?;
         let free: Vec<&(&str, &str, i64)> = claims
             .iter()
@@ -563,12 +618,12 @@ impl Dialect for Sqlite {
         &SQL
     }
 
-    fn discard_pending(held: &mut HeldScopes) {
-        held.discard_pending();
+    fn discard_pending(held: &mut WriterState) {
+        held.scopes.discard_pending();
     }
 
-    fn commit_pending(held: &mut HeldScopes, now: i64) {
-        held.commit_pending(now);
+    fn commit_pending(held: &mut WriterState, now: i64) {
+        held.scopes.commit_pending(now);
     }
 }
 
@@ -674,6 +729,155 @@ mod tests {
             acquire_timeout: Duration::from_secs(30),
             writers: 2,
         }
+    }
+
+    /// A writer's state with its own connection to the store's file in
+    /// `dir`, as `SqliteStore::open` makes it.
+    fn direct_state(dir: &std::path::Path) -> WriterState {
+        WriterState {
+            scopes: HeldScopes::default(),
+            direct: Some(Direct::new(DirectConfig {
+                path: dir.join("t.db"),
+                full_sync: false,
+                autocheckpoint: None,
+                max_pages: None,
+            })),
+        }
+    }
+
+    /// One row (`k`, `n`) for the table `t` the tests below make.
+    fn t_row(k: &str, n: i64) -> Write {
+        let mut rows = crate::store::dialect::Rows::default();
+        rows.row().text(k.to_string()).int(n).text(None);
+        Write::insert("INSERT INTO t (k, n, note) ", rows, "")
+    }
+
+    async fn t_store(dir: &std::path::Path) -> SqliteStore {
+        let store = SqliteStore::open(&config(dir, None)).await.unwrap();
+        sqlx::raw_sql("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER NOT NULL, note TEXT)")
+            .execute(&store.write)
+            .await
+            .unwrap();
+        store
+    }
+
+    async fn t_keys(store: &SqliteStore) -> Vec<String> {
+        sqlx::query_scalar("SELECT k FROM t ORDER BY k")
+            .fetch_all(&store.read)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_writers_own_connection_waits_for_no_lock_and_hands_the_batch_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = t_store(dir.path()).await;
+        let mut state = direct_state(dir.path());
+        let mut other = store.write.acquire().await.unwrap();
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let back = match Sqlite::write_held(&mut state, vec![t_row("a", 1), t_row("b", 2)]) {
+            Err(back) => back,
+            Ok(r) => panic!("written under another connection's lock: {:?}", r.err()),
+        };
+        assert!(started.elapsed() < Duration::from_secs(1), "it waited");
+        assert_eq!(back.len(), 2, "every write comes back");
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        drop(other);
+        assert!(t_keys(&store).await.is_empty(), "nothing written");
+        Sqlite::write_held(&mut state, back)
+            .map_err(|_| "handed back again")
+            .unwrap()
+            .unwrap();
+        assert_eq!(t_keys(&store).await, ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_on_the_writers_own_connection_leaves_nothing_and_the_next_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = t_store(dir.path()).await;
+        let mut state = direct_state(dir.path());
+        // The second row repeats the first's key.
+        let r = Sqlite::write_held(&mut state, vec![t_row("a", 1), t_row("a", 2)])
+            .map_err(|_| "handed back")
+            .unwrap();
+        let e = r.expect_err("a repeated key fails the batch");
+        assert!(e.to_string().contains("UNIQUE"), "{e}");
+        assert_eq!(
+            e.unavailable(),
+            None,
+            "the batch's fault, not the database's"
+        );
+        assert!(t_keys(&store).await.is_empty(), "rolled back");
+        for (i, k) in ["b", "c", "d"].into_iter().enumerate() {
+            Sqlite::write_held(&mut state, vec![t_row(k, i as i64)])
+                .map_err(|_| "handed back")
+                .unwrap()
+                .unwrap();
+        }
+        assert_eq!(t_keys(&store).await, ["b", "c", "d"]);
+        let direct = state.direct.as_ref().unwrap();
+        assert_eq!(
+            direct.prepared(),
+            3,
+            "BEGIN, the insert and COMMIT stay prepared across batches"
+        );
+        let note: Option<String> = sqlx::query_scalar("SELECT note FROM t WHERE k = 'b'")
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(note, None);
+    }
+
+    #[test]
+    fn the_writers_own_connection_runs_the_text_the_pool_would() {
+        for n in [1, 3, 5, 64] {
+            let mut rows = crate::store::dialect::Rows::default();
+            for i in 0..n {
+                rows.row().text(format!("k{i}")).int(i).text(None);
+            }
+            let mut copy = crate::store::dialect::Rows::default();
+            for i in 0..n {
+                copy.row().text(format!("k{i}")).int(i).text(None);
+            }
+            let tail = " ON CONFLICT (k) DO NOTHING";
+            let a = Write::insert("INSERT INTO t ", rows, tail);
+            let mut direct = String::new();
+            a.sqlite_text(&mut direct);
+            let mut values = 0;
+            a.each_value(|_| values += 1);
+            assert_eq!(values, 3 * n as usize, "padding is not bound");
+            let mut q = sqlx::QueryBuilder::<Sqlite>::new("");
+            Write::insert("INSERT INTO t ", copy, tail).push(&mut q);
+            assert_eq!(direct, q.sql().as_str(), "{n} rows");
+        }
+        let mut rows = crate::store::dialect::Rows::default();
+        rows.row().text("x".to_string()).int(1);
+        let mut copy = crate::store::dialect::Rows::default();
+        copy.row().text("x".to_string()).int(1);
+        let (a, b) = (
+            Write::from(
+                "UPDATE t SET n = v.column2 FROM ",
+                rows,
+                " WHERE t.k = v.column1",
+            ),
+            Write::from(
+                "UPDATE t SET n = v.column2 FROM ",
+                copy,
+                " WHERE t.k = v.column1",
+            ),
+        );
+        let mut direct = String::new();
+        a.sqlite_text(&mut direct);
+        let mut q = sqlx::QueryBuilder::<Sqlite>::new("");
+        b.push(&mut q);
+        assert_eq!(direct, q.sql().as_str());
     }
 
     fn db_pages(dir: &std::path::Path) -> u64 {
@@ -1110,7 +1314,7 @@ mod tests {
         ];
         let mut conn = WriterConn::new(store.write.clone(), None);
         let h = Queue::handoff(&store).clone();
-        let mut held = HeldScopes::default();
+        let mut held = WriterState::default();
         write_batch::<Sqlite>(&mut conn, &mut held, &h, &Subscribed::default(), batch)
             .await
             .unwrap();
@@ -1240,7 +1444,7 @@ mod tests {
             WriteJob::Accept(Box::new(good), g_tx),
             WriteJob::Accept(Box::new(bad), b_tx),
         ];
-        let mut held = HeldScopes::default();
+        let mut held = WriterState::default();
         let mut conn = WriterConn::new(store.write.clone(), None);
         write_batch::<Sqlite>(&mut conn, &mut held, &h, &Subscribed::default(), batch)
             .await
