@@ -458,6 +458,9 @@ pub trait Dialect:
     /// ([`WAITING`] or [`WAITING_EQUALITIES`]): for a query that must repeat
     /// it to read the index.
     const WAITING: &'static str = WAITING;
+    /// Whether the writer task writes batches on its own thread
+    /// ([`Dialect::write_held`]), without waiting for anything.
+    const WRITES_ON_THIS_THREAD: bool = false;
     /// Serialises frequency-cap checks of one key (`$1`) until commit.
     const CAP_LOCK: Option<&'static str>;
     /// Opens the accepting and token-taking transactions.

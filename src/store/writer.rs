@@ -156,11 +156,14 @@ pub async fn run_writer<D: Dialect>(
         let write: Pin<Box<dyn Future<Output = Result<(), Unavailable>> + Send + '_>> =
             Box::pin(write_batch(&mut conn, &mut held, &handoff, &subs, batch));
         after(write.await);
-        // A batch written on this thread (SQLite's own connection) may not
-        // have waited for anything: let the requests it answered run
-        // before the next one (a task it woke waits in this thread's queue,
-        // some of it where no other thread takes it from).
-        tokio::task::yield_now().await;
+        // A batch written on this thread may not have waited for anything:
+        // let the requests it answered run before the next one (a task it
+        // woke waits in this thread's queue, some of it where no other
+        // thread takes it from). Where every batch waits for the database
+        // (PostgreSQL), a yield only costs.
+        if D::WRITES_ON_THIS_THREAD {
+            tokio::task::yield_now().await;
+        }
     }
 }
 

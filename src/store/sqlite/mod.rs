@@ -494,6 +494,7 @@ impl Dialect for Sqlite {
     /// covering (created_at, status, channel) index.
     const BY_CREATED: &'static str = " INDEXED BY deliveries_created";
     const WAITING: &'static str = WAITING_EQUALITIES;
+    const WRITES_ON_THIS_THREAD: bool = true;
     /// Frequency caps need no lock: the accepting transaction takes
     /// SQLite's write lock up front (BEGIN IMMEDIATE), so counts and inserts
     /// of other processes sharing the file can't interleave.
