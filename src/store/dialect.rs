@@ -325,8 +325,8 @@ impl Write {
         out
     }
 
-    /// Its rows.
-    pub fn len(&self) -> usize {
+    /// How many rows it writes.
+    pub fn rows(&self) -> usize {
         self.rows.len
     }
 

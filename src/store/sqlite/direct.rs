@@ -317,7 +317,7 @@ impl Conn {
             self.finalize_all();
         }
         let text = std::mem::take(&mut self.text);
-        let stmt = self.prepare_with(&text, ffi::SQLITE_PREPARE_PERSISTENT as u32);
+        let stmt = self.prepare_with(&text, ffi::SQLITE_PREPARE_PERSISTENT);
         let stmt = match stmt {
             Ok(s) => s,
             Err(e) => {
@@ -395,7 +395,7 @@ impl Conn {
     }
 
     fn write(&mut self, w: &Write) -> Result<(), Error> {
-        if w.len() > super::super::dialect::VALUES_PIECE {
+        if w.rows() > super::super::dialect::VALUES_PIECE {
             return Err(Error {
                 code: ffi::SQLITE_MISUSE,
                 message: "a write longer than one piece".into(),

@@ -532,7 +532,7 @@ impl Dialect for Sqlite {
             return Err(writes);
         };
         let pieces: Vec<Write> = writes.into_iter().flat_map(Write::pieces).collect();
-        let rows: usize = pieces.iter().map(Write::len).sum();
+        let rows: usize = pieces.iter().map(Write::rows).sum();
         let large = rows > INLINE_ROWS
             && Handle::try_current()
                 .is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
