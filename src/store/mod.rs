@@ -121,6 +121,18 @@ impl StoreError {
     }
 }
 
+/// Classifies an SQLite result code: see [`StoreError::unavailable`].
+pub fn sqlite_unavailable(code: i64) -> Option<Unavailable> {
+    // Extended result codes keep the primary code in the low byte.
+    match code & 0xff {
+        // SQLITE_IOERR, SQLITE_FULL
+        10 | 13 => Some(Unavailable::Full),
+        // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CANTOPEN
+        5 | 6 | 14 => Some(Unavailable::Down),
+        _ => None,
+    }
+}
+
 /// Classifies a driver error: see [`StoreError::unavailable`].
 pub fn unavailable(e: &sqlx::Error) -> Option<Unavailable> {
     match e {
@@ -131,15 +143,7 @@ pub fn unavailable(e: &sqlx::Error) -> Option<Unavailable> {
         | sqlx::Error::WorkerCrashed => Some(Unavailable::Down),
         sqlx::Error::Database(db) => {
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                // Extended result codes keep the primary code in the low byte.
-                let code: i64 = db.code()?.parse().ok()?;
-                match code & 0xff {
-                    // SQLITE_IOERR, SQLITE_FULL
-                    10 | 13 => Some(Unavailable::Full),
-                    // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CANTOPEN
-                    5 | 6 | 14 => Some(Unavailable::Down),
-                    _ => None,
-                }
+                sqlite_unavailable(db.code()?.parse().ok()?)
             } else {
                 let state = db.code()?;
                 match &*state {

@@ -21,7 +21,7 @@ use std::ptr::{self, NonNull};
 use libsqlite3_sys as ffi;
 
 use super::super::dialect::{ValueRef, Write};
-use super::super::{StoreError, Unavailable};
+use super::super::{sqlite_unavailable, StoreError};
 
 /// Statement texts kept prepared at most; past it the cache starts over.
 /// The writer's shapes number a few dozen (six statements, twelve
@@ -118,16 +118,13 @@ impl Error {
         matches!(self.code & 0xff, ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED)
     }
 
-    /// As the pool's errors are classified (`store::unavailable`): a full
-    /// disk or an I/O error is the database's, not the batch's.
+    /// Classified as the pool's errors are ([`sqlite_unavailable`]): a
+    /// full disk or an I/O error is the database's, not the batch's.
     fn into_store_error(self) -> StoreError {
         let text = format!("SQLite: {} (code {})", self.message, self.code);
-        match self.code & 0xff {
-            ffi::SQLITE_IOERR | ffi::SQLITE_FULL => {
-                StoreError::Unavailable(Unavailable::Full, text)
-            }
-            ffi::SQLITE_CANTOPEN => StoreError::Unavailable(Unavailable::Down, text),
-            _ => StoreError::Db(sqlx::Error::Protocol(text)),
+        match sqlite_unavailable(self.code.into()) {
+            Some(kind) => StoreError::Unavailable(kind, text),
+            None => StoreError::Db(sqlx::Error::Protocol(text)),
         }
     }
 }
@@ -200,15 +197,6 @@ impl Conn {
             pragmas.push_str(&format!(" PRAGMA max_page_count = {pages};"));
         }
         conn.exec(&pragmas)?;
-        // The pool's connection made the file a WAL database; this one
-        // must not write any other way.
-        let mode = conn.query_text("PRAGMA journal_mode")?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error {
-                code: ffi::SQLITE_CANTOPEN,
-                message: format!("the database is in journal mode {mode}, not WAL"),
-            });
-        }
         Ok(conn)
     }
 
@@ -244,35 +232,8 @@ impl Conn {
         }
     }
 
-    /// The first column of the first row of `sql`, as text.
-    fn query_text(&mut self, sql: &str) -> Result<String, Error> {
-        let stmt = self.prepare_once(sql)?;
-        // SAFETY: a statement of this connection, finalized below on every
-        // path; the column's text is copied before the statement moves on.
-        unsafe {
-            let rc = ffi::sqlite3_step(stmt);
-            let out = if rc == ffi::SQLITE_ROW {
-                let p = ffi::sqlite3_column_text(stmt, 0);
-                Ok(if p.is_null() {
-                    String::new()
-                } else {
-                    CStr::from_ptr(p as *const c_char)
-                        .to_string_lossy()
-                        .into_owned()
-                })
-            } else {
-                Err(self.error(rc))
-            };
-            ffi::sqlite3_finalize(stmt);
-            out
-        }
-    }
-
-    fn prepare_once(&mut self, sql: &str) -> Result<*mut ffi::sqlite3_stmt, Error> {
-        self.prepare_with(sql, 0)
-    }
-
-    fn prepare_with(&mut self, sql: &str, flags: u32) -> Result<*mut ffi::sqlite3_stmt, Error> {
+    /// Prepares `sql`, one statement, to be kept.
+    fn prepare(&mut self, sql: &str) -> Result<*mut ffi::sqlite3_stmt, Error> {
         let mut stmt = ptr::null_mut();
         let mut tail = ptr::null();
         // SAFETY: the text's pointer and exact length; SQLite copies what
@@ -282,7 +243,7 @@ impl Conn {
                 self.db.as_ptr(),
                 sql.as_ptr() as *const c_char,
                 sql.len() as c_int,
-                flags,
+                ffi::SQLITE_PREPARE_PERSISTENT,
                 &mut stmt,
                 &mut tail,
             )
@@ -317,7 +278,7 @@ impl Conn {
             self.finalize_all();
         }
         let text = std::mem::take(&mut self.text);
-        let stmt = self.prepare_with(&text, ffi::SQLITE_PREPARE_PERSISTENT);
+        let stmt = self.prepare(&text);
         let stmt = match stmt {
             Ok(s) => s,
             Err(e) => {
@@ -326,7 +287,7 @@ impl Conn {
             }
         };
         self.prepared
-            .insert(text, NonNull::new(stmt).expect("checked in prepare_with"));
+            .insert(text, NonNull::new(stmt).expect("checked in prepare"));
         Ok(stmt)
     }
 
