@@ -463,7 +463,12 @@ pub trait Dialect:
     const WRITES_ON_THIS_THREAD: bool = false;
     /// Serialises frequency-cap checks of one key (`$1`) until commit.
     const CAP_LOCK: Option<&'static str>;
-    /// Opens the accepting and token-taking transactions.
+    /// Opens every transaction on the writer pool. SQLite's takes the
+    /// write lock at once (`BEGIN IMMEDIATE`): a deferred transaction that
+    /// reads and then writes fails at once (`SQLITE_BUSY_SNAPSHOT`, which
+    /// waits for nothing) if another connection committed in between, and
+    /// the writer's own connection ([`Dialect::write_held`]) commits beside
+    /// the pool's.
     const BEGIN_WRITE: &'static str;
     /// Appended to a SELECT that reads a row to update it.
     const LOCK_ROW: &'static str;

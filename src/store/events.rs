@@ -473,7 +473,7 @@ where
     }
 
     async fn delete_endpoint(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
         sqlx::query("DELETE FROM endpoint_attempts WHERE endpoint_id = $1")
             .bind(id)
             .execute(&mut *tx)

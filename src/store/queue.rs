@@ -190,7 +190,7 @@ where
     }
 
     async fn retry_delivery(&self, id: &str, note: &str, now: i64) -> StoreResult<Transition> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
         // As in retry_failed: the audit entry takes the next attempt
         // number, and the new retry cycle starts after it.
         let row = sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
@@ -307,7 +307,7 @@ where
     }
 
     async fn retry_failed(&self, f: &DeliveryFilter, note: &str, now: i64) -> StoreResult<u64> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
         // The audit entry takes the next attempt number; the new retry
         // cycle starts after it.
         let mut q = QueryBuilder::<D>::new(
@@ -342,7 +342,7 @@ where
         reason: &str,
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
         for chunk in waits.chunks(INSERT_CHUNK) {
             let mut q =
                 QueryBuilder::<D>::new("UPDATE deliveries SET status = 'scheduled', reason = ");

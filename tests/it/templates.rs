@@ -372,3 +372,50 @@ async fn the_shipped_example_templates_import_and_render() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_and_recipients_saved_while_sends_are_written_are_never_refused() {
+    each_backend(|b| async move {
+        // Saving a template reads its versions and then writes. Sends and
+        // their outcomes are committed beside it the whole time; each save
+        // must wait its turn, never be refused with 503.
+        let app = spawn_app(&b).await;
+        let rx = Receiver::start().await;
+        let sends = async {
+            for round in 0..20 {
+                futures::future::join_all(
+                    (0..10).map(|n| app.send_webhook(&rx.url, json!({"n": round * 10 + n}))),
+                )
+                .await;
+            }
+        };
+        let saves = async {
+            let mut refused = Vec::new();
+            for i in 0..40 {
+                let t = json!({"channels": {"webhook": {"body": format!("{{\"v\": {i}}}")}}});
+                let r = app.put(&format!("/v1/templates/t{}", i % 4), &t).await;
+                if !r.status().is_success() {
+                    refused.push(format!("template {i}: {}", r.status()));
+                }
+                let profile = json!({"email": format!("u{i}@example.com")});
+                let r = app
+                    .put(&format!("/v1/recipients/u_{}", i % 4), &profile)
+                    .await;
+                if !r.status().is_success() {
+                    refused.push(format!("recipient {i}: {}", r.status()));
+                }
+            }
+            refused
+        };
+        let ((), refused) = tokio::join!(sends, saves);
+        assert!(refused.is_empty(), "refused: {refused:?}");
+        assert_eq!(
+            app.get_json("/v1/templates/t0").await["version"],
+            10,
+            "every save of t0 made a version"
+        );
+        rx.wait_for(200, Duration::from_secs(30)).await;
+        app.stop().await;
+    })
+    .await;
+}
