@@ -110,7 +110,7 @@ impl<D: Dialect> WriterConn<D> {
         Ok(self.conn.as_mut().expect("taken above"))
     }
 
-    fn give_back(&mut self) {
+    pub(super) fn give_back(&mut self) {
         self.conn = None;
     }
 
@@ -615,6 +615,30 @@ struct KeyedRecord {
     response_body: String,
 }
 
+/// Writes a batch with nothing to read first: on the writer's own
+/// connection where the backend keeps one ([`Dialect::write_held`]), else
+/// through the pool's. When the own connection found the write lock taken,
+/// most often by this process's pool connection (a claim, an API write),
+/// it is tried again once the writer holds that connection; only if the
+/// lock is still taken (another process's) does the batch go through the
+/// pool's.
+pub(super) async fn write_plain<D: Dialect>(
+    conn: &mut WriterConn<D>,
+    held: &mut D::Held,
+    writes: Vec<Write>,
+    notify: bool,
+) -> StoreResult<()> {
+    let writes = match D::write_held(held, writes) {
+        Ok(r) => return r,
+        Err(writes) => writes,
+    };
+    let pooled = conn.get().await?;
+    match D::write_held(held, writes) {
+        Ok(r) => r,
+        Err(writes) => D::write_alone(pooled, writes, notify).await,
+    }
+}
+
 /// Writes accepted requests and attempts' outcomes in one transaction.
 /// `held` is the writer task's own: what it claims enters it only
 /// once the transaction has committed. Deliveries due now are written
@@ -659,10 +683,7 @@ async fn accept_tx<D: Dialect>(
             .map(|a| AcceptOutcome::Created(a.answer_json.clone()))
             .collect();
         let written = Written::new::<D>(handoff, mask, accepts, completions);
-        match D::write_held(held, written.writes) {
-            Ok(r) => r?,
-            Err(writes) => D::write_alone(conn.get().await?, writes, written.waiting).await?,
-        }
+        write_plain(conn, held, written.writes, written.waiting).await?;
         D::commit_pending(held, crate::util::now_ms());
         written.after.hand_over(handoff);
         if written.events {
