@@ -8,10 +8,12 @@
 //! more of each batch waiting for those than SQLite spent writing. See
 //! docs/decisions/0044-the-writer-writes-on-its-own-thread.md.
 //!
-//! It waits for no lock: another connection writing (a template saved, a
-//! purge, another process on the file) makes it hand the batch back, and
-//! the writer writes it through the pool's connection, which waits for its
-//! turn on its own thread.
+//! It waits for no lock: another connection writing (a claim, a template
+//! saved, a purge, another process on the file) makes it hand the batch
+//! back. The writer then takes the pool's connection, which waits for its
+//! turn on its own thread, and tries here again; only if the lock is still
+//! taken does the batch go through the pool's connection
+//! (`writer::write_plain`).
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, CStr, CString};
