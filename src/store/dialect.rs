@@ -177,21 +177,18 @@ impl Rows {
         self.len == 0
     }
 
-    /// Takes the first `n` rows off.
-    fn take_front(&mut self, n: usize) -> Rows {
-        fn front<T>(v: &mut Vec<T>, n: usize) -> Vec<T> {
-            let rest = v.split_off(n);
-            std::mem::replace(v, rest)
-        }
+    /// Takes the last `n` rows off: only they move.
+    fn take_back(&mut self, n: usize) -> Rows {
+        let at = self.len - n;
         let cols = self
             .cols
             .iter_mut()
             .map(|c| match c {
-                Col::Text(v) => Col::Text(front(v, n)),
-                Col::Int(v) => Col::Int(front(v, n)),
+                Col::Text(v) => Col::Text(v.split_off(at)),
+                Col::Int(v) => Col::Int(v.split_off(at)),
             })
             .collect();
-        self.len -= n;
+        self.len = at;
         Rows { cols, len: n }
     }
 
@@ -311,17 +308,25 @@ impl Write {
     /// This write as statements of at most [`VALUES_PIECE`] rows, in
     /// order (SQLite's `VALUES` lists; see [`VALUES_SIZES`]).
     pub fn pieces(mut self) -> Vec<Write> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.rows.len.div_ceil(VALUES_PIECE));
+        // Taken off the back, so each split moves only its own rows (taken
+        // off the front, every split moved all the rows behind it: a
+        // 4,000-row batch moved each column's values ~60 times). The last
+        // piece is the short one, as before.
+        let mut take = (self.rows.len.max(1) - 1) % VALUES_PIECE + 1;
         while self.rows.len > VALUES_PIECE {
             out.push(Write {
                 head: self.head,
-                rows: self.rows.take_front(VALUES_PIECE),
+                rows: self.rows.take_back(take),
                 tail: self.tail,
                 from: self.from,
-                apart: std::mem::take(&mut self.apart),
+                apart: false,
             });
+            take = VALUES_PIECE;
         }
+        // The first piece, which begins a group if the write did.
         out.push(self);
+        out.reverse();
         out
     }
 
@@ -703,10 +708,18 @@ mod tests {
     fn a_write_of_any_size_is_one_of_twelve_statement_texts_split_in_order() {
         let mut texts = HashSet::new();
         for n in 1..=300 {
-            let pieces = write(n).pieces();
+            let mut w = write(n);
+            w.set_apart();
+            let pieces = w.pieces();
             let sizes: Vec<usize> = pieces.iter().map(|p| p.rows.len).collect();
             assert_eq!(sizes.iter().sum::<usize>(), n);
             assert!(sizes.iter().all(|&s| s <= VALUES_PIECE), "{sizes:?}");
+            assert!(
+                sizes[..sizes.len() - 1].iter().all(|&s| s == VALUES_PIECE),
+                "only the last piece is short: {sizes:?}"
+            );
+            let apart: Vec<bool> = pieces.iter().map(Write::is_apart).collect();
+            assert!(apart[0] && !apart[1..].contains(&true), "{apart:?}");
             let mut next = 0;
             for p in pieces {
                 let Col::Text(ids) = &p.rows.cols[0] else {
