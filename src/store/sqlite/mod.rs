@@ -799,47 +799,51 @@ mod tests {
         assert_eq!(t_keys(&store).await, ["a", "b"]);
     }
 
-    /// Holds the write lock on `conn` for `ms`, then lets it go.
-    fn hold_lock_for<C>(mut conn: C, ms: u64) -> tokio::task::JoinHandle<()>
+    /// Takes the write lock on `conn` and lets it go 200 ms later.
+    async fn lock_for_a_moment<C>(mut conn: C) -> tokio::task::JoinHandle<()>
     where
         C: std::ops::DerefMut<Target = sqlx::SqliteConnection> + Send + 'static,
     {
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
             sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.unwrap();
         })
+    }
+
+    /// `write_plain` while `lock` holds the write lock: it waits for it.
+    async fn write_plain_under(
+        lock: tokio::task::JoinHandle<()>,
+        conn: &mut crate::store::writer::WriterConn<Sqlite>,
+        state: &mut WriterState,
+        writes: Vec<Write>,
+    ) {
+        let started = std::time::Instant::now();
+        crate::store::writer::write_plain(conn, state, writes, false)
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(150),
+            "written under the lock"
+        );
+        lock.await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_the_pools_connection_locked_out_is_written_on_the_writers_own_once_that_is_free(
     ) {
-        use crate::store::writer::{write_plain, WriterConn};
         let dir = tempfile::tempdir().unwrap();
         let store = t_store(dir.path()).await;
         let mut state = direct_state(dir.path());
-        let mut conn = WriterConn::<Sqlite>::new(store.write.clone(), None);
+        let mut conn = crate::store::writer::WriterConn::<Sqlite>::new(store.write.clone(), None);
 
         // The pool's connection (a claim, say) holds the lock.
-        let mut pooled = store.write.acquire().await.unwrap();
-        sqlx::raw_sql("BEGIN IMMEDIATE")
-            .execute(&mut *pooled)
-            .await
-            .unwrap();
-        let release = hold_lock_for(pooled, 200);
-        let started = std::time::Instant::now();
-        write_plain(
-            &mut conn,
-            &mut state,
-            vec![t_row("a", 1), t_row("b", 2)],
-            false,
-        )
-        .await
-        .unwrap();
-        assert!(
-            started.elapsed() >= Duration::from_millis(150),
-            "written under the lock"
-        );
-        release.await.unwrap();
+        let lock = lock_for_a_moment(store.write.acquire().await.unwrap()).await;
+        let writes = vec![t_row("a", 1), t_row("b", 2)];
+        write_plain_under(lock, &mut conn, &mut state, writes).await;
         assert_eq!(t_keys(&store).await, ["a", "b"]);
         assert_eq!(
             state.direct.as_ref().unwrap().prepared(),
@@ -850,24 +854,10 @@ mod tests {
         // Another process's connection holds it: the batch goes through the
         // pool's connection, which waits its turn.
         conn.give_back();
-        let mut outside =
-            sqlx::SqliteConnection::connect(&format!("sqlite://{}/t.db", dir.path().display()))
-                .await
-                .unwrap();
-        sqlx::raw_sql("BEGIN IMMEDIATE")
-            .execute(&mut outside)
-            .await
-            .unwrap();
-        let release = hold_lock_for(Box::new(outside), 200);
-        let started = std::time::Instant::now();
-        write_plain(&mut conn, &mut state, vec![t_row("c", 3)], false)
-            .await
-            .unwrap();
-        assert!(
-            started.elapsed() >= Duration::from_millis(150),
-            "written under the lock"
-        );
-        release.await.unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let outside = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let lock = lock_for_a_moment(Box::new(outside)).await;
+        write_plain_under(lock, &mut conn, &mut state, vec![t_row("c", 3)]).await;
         assert_eq!(t_keys(&store).await, ["a", "b", "c"]);
     }
 
