@@ -822,7 +822,14 @@ impl Config {
             )
         })?;
 
-        let url = raw.database.url.trim().to_string();
+        let url = match raw.database.url.trim() {
+            // The database file goes where the data dir does.
+            "" => format!(
+                "sqlite://{}",
+                Path::new(&raw.data_dir).join("missive.db").display()
+            ),
+            url => url.to_string(),
+        };
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -1577,6 +1584,18 @@ fn render(raw: RawRender) -> Result<RenderConfig, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_database_file_follows_the_data_dir_unless_a_url_is_given() {
+        let c = Config::from_toml("data_dir = \"/var/lib/missive\"").unwrap();
+        assert_eq!(c.database.url, "sqlite:///var/lib/missive/missive.db");
+        assert_eq!(c.database.backend, Backend::Sqlite);
+        let c = Config::from_toml(
+            "data_dir = \"/var/lib/missive\"\n[database]\nurl = \"sqlite:///srv/m.db\"",
+        )
+        .unwrap();
+        assert_eq!(c.database.url, "sqlite:///srv/m.db");
+    }
 
     #[test]
     fn defaults_load_and_match_the_design() {

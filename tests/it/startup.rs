@@ -59,18 +59,15 @@ async fn data_dir_is_0700_and_every_file_in_it_0600_under_umask_022() {
     each_backend(|b| async move {
         let db = TestDb::new(&b);
         // A data dir that exists with the modes umask 022 gives.
-        let data = db.dir.path().join("data");
+        let data = db.dir.path().join("state");
         std::fs::create_dir(&data).unwrap();
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
         let port = free_port();
         let mut env = child_env(&db, port);
         set(&mut env, "MISSIVE__DATA_DIR", data.to_str().unwrap());
         if matches!(b, Backend::Sqlite) {
-            set(
-                &mut env,
-                "MISSIVE__DATABASE__URL",
-                &format!("sqlite://{}/missive.db", data.display()),
-            );
+            // No URL: the database file goes in the data dir.
+            env.retain(|(k, _)| k != "MISSIVE__DATABASE__URL");
         }
         let rx = Receiver::start().await;
         let mut server = spawn_command(&db, serve_under_umask_022(&env), port, "serve");
