@@ -310,8 +310,8 @@ impl Write {
     pub fn pieces(mut self) -> Vec<Write> {
         let mut out = Vec::with_capacity(self.rows.len.div_ceil(VALUES_PIECE));
         // Taken off the back, so each split moves only its own rows (taken
-        // off the front, every split moved all the rows behind it: a
-        // 4,000-row batch moved each column's values ~60 times). The last
+        // off the front, every split moved all the rows behind it: in a
+        // 4,000-row batch, the last values moved ~60 times). The last
         // piece is the short one, as before.
         let mut take = (self.rows.len.max(1) - 1) % VALUES_PIECE + 1;
         while self.rows.len > VALUES_PIECE {
