@@ -468,12 +468,13 @@ pub trait Dialect:
     const WRITES_ON_THIS_THREAD: bool = false;
     /// Serialises frequency-cap checks of one key (`$1`) until commit.
     const CAP_LOCK: Option<&'static str>;
-    /// Opens every transaction on the writer pool. SQLite's takes the
-    /// write lock at once (`BEGIN IMMEDIATE`): a deferred transaction that
-    /// reads and then writes fails at once (`SQLITE_BUSY_SNAPSHOT`, which
-    /// waits for nothing) if another connection committed in between, and
-    /// the writer's own connection ([`Dialect::write_held`]) commits beside
-    /// the pool's.
+    /// Opens every transaction on the writer pool ([`Engine::begin_write`],
+    /// and the writer task's). SQLite's takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then
+    /// writes fails at once (`SQLITE_BUSY_SNAPSHOT`, which waits for
+    /// nothing) if another connection committed in between, and the
+    /// writer's own connection ([`Dialect::write_held`]) commits beside the
+    /// pool's.
     const BEGIN_WRITE: &'static str;
     /// Appended to a SELECT that reads a row to update it.
     const LOCK_ROW: &'static str;
@@ -663,6 +664,16 @@ pub trait Engine: Send + Sync + 'static {
     fn migrator() -> &'static Migrator;
     fn reader(&self) -> &Pool<Self::Db>;
     fn writer(&self) -> &Pool<Self::Db>;
+    /// A transaction on the writer pool, begun with
+    /// [`Dialect::BEGIN_WRITE`]: where every write transaction begins.
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send
+    where
+        Self::Db: Dialect,
+    {
+        self.writer().begin_with(<Self::Db as Dialect>::BEGIN_WRITE)
+    }
     /// Where accepted requests wait for the group-commit writer.
     fn write_queue(&self) -> &WriteQueue;
     /// What the writer hands this process's workers.

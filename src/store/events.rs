@@ -473,7 +473,7 @@ where
     }
 
     async fn delete_endpoint(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM endpoint_attempts WHERE endpoint_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -549,7 +549,7 @@ where
         disable_before: i64,
         now: i64,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let bump = i64::from(o.attempt.is_some());
         let moved = sqlx::query(
             "UPDATE endpoint_messages SET state = $4, due_at = $5, attempts = attempts + $6, \

@@ -56,7 +56,7 @@ where
         want: i64,
         now: i64,
     ) -> anyhow::Result<i64> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO rate_buckets (name, tokens, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO NOTHING",

@@ -128,7 +128,7 @@ where
         m: &NewInboxMessage,
         event: &str,
     ) -> StoreResult<Option<InboxMessage>> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let stored = sqlx::query_as::<_, InboxMessage>(
             "INSERT INTO inbox_messages (id, recipient, delivery_id, notification_id, title, \
              body, action_url, data, category, created_at) VALUES ($1, $2, $3, $4, $5, $6, \
@@ -219,7 +219,7 @@ where
         now: i64,
     ) -> StoreResult<Option<(InboxMessage, bool)>> {
         let events = self.subscribed().mask().has(EventType::DeliveryRead);
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let changed = sqlx::query_as::<_, InboxMessage>(
             "UPDATE inbox_messages SET read_at = $3 WHERE recipient = $1 AND id = $2 \
              AND archived_at IS NULL AND read_at IS NULL RETURNING *",
@@ -268,7 +268,7 @@ where
             .await?);
         }
         // The reads' status events, in the reads' transaction.
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let read: Vec<(String, String)> = sqlx::query_as(
             "UPDATE inbox_messages SET read_at = $2 WHERE recipient = $1 AND archived_at IS \
              NULL AND read_at IS NULL RETURNING id, delivery_id",

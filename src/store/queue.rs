@@ -190,7 +190,7 @@ where
     }
 
     async fn retry_delivery(&self, id: &str, note: &str, now: i64) -> StoreResult<Transition> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         // As in retry_failed: the audit entry takes the next attempt
         // number, and the new retry cycle starts after it.
         let row = sqlx::query_as::<_, DeliveryRow>(const_format::concatcp!(
@@ -226,7 +226,7 @@ where
             .has(EventType::NotificationCompleted);
         // The cancel is counted in the delivery statistics, and may
         // complete its notification (its event): both in its transaction.
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query_as::<_, DeliveryRow>(SQL)
             .bind(id)
             .bind(now)
@@ -257,7 +257,7 @@ where
             .subscribed()
             .mask()
             .has(EventType::NotificationCompleted);
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         // A send to a topic first stops its fan-out (its row's id is the
         // notification's), even mid-way: a batch being written either
         // committed before this (and its deliveries are cancelled below,
@@ -307,7 +307,7 @@ where
     }
 
     async fn retry_failed(&self, f: &DeliveryFilter, note: &str, now: i64) -> StoreResult<u64> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         // The audit entry takes the next attempt number; the new retry
         // cycle starts after it.
         let mut q = QueryBuilder::<D>::new(
@@ -342,7 +342,7 @@ where
         reason: &str,
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         for chunk in waits.chunks(INSERT_CHUNK) {
             let mut q =
                 QueryBuilder::<D>::new("UPDATE deliveries SET status = 'scheduled', reason = ");

@@ -136,7 +136,7 @@ where
     async fn apply_receipt(&self, r: &NewReceipt, now: i64) -> StoreResult<Applied> {
         // A write transaction from the start (SQLite's BEGIN IMMEDIATE), so
         // the reads below can't be overtaken by another process's write.
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         // Forward only: from the statuses ranked below the receipt's.
         let mut moved = None;
         if let Some(to) = r.status {
@@ -355,7 +355,7 @@ where
     }
 
     async fn put_suppression(&self, row: &SuppressionRow) -> StoreResult<bool> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let existed: Option<i64> = sqlx::query_scalar(
             "SELECT created_at FROM suppressions WHERE channel = $1 AND address = $2",
         )

@@ -100,7 +100,7 @@ where
     }
 
     async fn delete_recipient(&self, id: &str) -> StoreResult<ErasedRecipient> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let profile = sqlx::query("DELETE FROM recipients WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -130,7 +130,7 @@ where
     }
 
     async fn put_device(&self, d: &DeviceRow, max: usize) -> StoreResult<PutDevice> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let profile: Option<i64> =
             sqlx::query_scalar("SELECT created_at FROM recipients WHERE id = $1")
                 .bind(&d.recipient)

@@ -148,7 +148,7 @@ where
     }
 
     async fn move_run(&self, m: &RunMove, now: i64) -> StoreResult<bool> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         if !moved_in::<D>(&mut tx, m, now).await? {
             return Ok(false);
         }
@@ -165,7 +165,7 @@ where
         merged: &(dyn Fn(String) -> RunMove + Send + Sync),
         now: i64,
     ) -> StoreResult<Option<Joined>> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         // The digest of a run that can no longer collect (cancelled,
         // failed) is closed first.
         sqlx::query(
@@ -234,7 +234,7 @@ where
     }
 
     async fn close_digest(&self, m: &RunMove, now: i64) -> StoreResult<Option<i64>> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let count: Option<i64> =
             sqlx::query_scalar("DELETE FROM workflow_digests WHERE run_id = $1 RETURNING count")
                 .bind(&m.run_id)
@@ -271,7 +271,7 @@ where
         recipients: Option<&[String]>,
         now: i64,
     ) -> StoreResult<u64> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let mut q = QueryBuilder::<D>::new(
             "UPDATE deliveries SET status = 'cancelled', reason = 'cancelled by cancel_key', \
              due_at = NULL, updated_at = ",

@@ -84,7 +84,7 @@ where
     D: Dialect,
 {
     async fn put_schedule(&self, s: &ScheduleRow, targets: &[TargetRow]) -> StoreResult<bool> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let existed: Option<i64> =
             sqlx::query_scalar("SELECT created_at FROM schedules WHERE id = $1")
                 .bind(&s.id)
@@ -169,7 +169,7 @@ where
     }
 
     async fn delete_schedule(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM schedule_targets WHERE schedule_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -190,7 +190,7 @@ where
         next: &[(String, i64)],
         now: i64,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE schedules SET paused_at = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(paused_at)

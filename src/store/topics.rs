@@ -97,7 +97,7 @@ where
     D: Dialect,
 {
     async fn put_topic(&self, t: &TopicRow) -> StoreResult<bool> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let existed: Option<i64> =
             sqlx::query_scalar("SELECT created_at FROM topics WHERE key = $1")
                 .bind(&t.key)
@@ -138,7 +138,7 @@ where
     }
 
     async fn delete_topic(&self, key: &str) -> StoreResult<bool> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM topic_subscriptions WHERE topic = $1")
             .bind(key)
             .execute(&mut *tx)
@@ -152,7 +152,7 @@ where
     }
 
     async fn subscribe(&self, topic: &str, ids: &[String], now: i64) -> StoreResult<Subscribed> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let exists: Option<i64> =
             sqlx::query_scalar("SELECT created_at FROM topics WHERE key = $1")
                 .bind(topic)
@@ -198,7 +198,7 @@ where
     }
 
     async fn unsubscribe(&self, topic: &str, ids: &[String]) -> StoreResult<Option<u64>> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let exists: Option<i64> =
             sqlx::query_scalar("SELECT created_at FROM topics WHERE key = $1")
                 .bind(topic)

@@ -46,7 +46,7 @@ where
     }
 
     async fn purge_finished(&self, before: i64) -> StoreResult<u64> {
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         // Finished before `before`, so created before it too: read through
         // the creation-time index (its predicate repeated for SQLite);
         // there is no index on `updated_at` for the hot path to keep up.

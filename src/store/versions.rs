@@ -219,7 +219,7 @@ where
         now: i64,
     ) -> StoreResult<(i64, bool)> {
         let sql = kind.sql();
-        let mut tx = self.writer().begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.begin_write().await?;
         let current: Option<(i64, String, String, Option<i64>)> = sqlx::query_as(sql.current)
             .bind(key)
             .fetch_optional(&mut *tx)
