@@ -335,6 +335,19 @@ impl Write {
         self.rows.len
     }
 
+    /// What [`Write::sqlite_text`] is made of: two pieces of the same
+    /// shape have the same text, so a prepared statement can be looked up
+    /// by it without the text being written out.
+    pub fn shape(&self) -> Shape {
+        Shape {
+            head: Shape::of(self.head),
+            tail: Shape::of(self.tail),
+            from: self.from,
+            width: self.rows.cols.len(),
+            size: padded(self.rows.len),
+        }
+    }
+
     /// The text [`Write::push`] gives SQLite for this piece, each value a
     /// `?` (bound by [`Write::each_value`]).
     pub fn sqlite_text(&self, sql: &mut String) {
@@ -368,6 +381,38 @@ impl Write {
             D::push_rows(q, self.rows);
         }
         q.push(self.tail);
+    }
+}
+
+/// A statement's text by what it is made of ([`Write::shape`],
+/// [`Shape::text`]): fixed texts are told apart by where they are, which
+/// is cheaper than hashing and comparing them (a 64-row insert's text is
+/// several kilobytes). Two equal texts in different places are two shapes
+/// for the same text, which costs a second prepared statement, not a
+/// wrong one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Shape {
+    head: (usize, usize),
+    tail: (usize, usize),
+    from: bool,
+    width: usize,
+    size: usize,
+}
+
+impl Shape {
+    /// A statement written out whole.
+    pub fn text(sql: &'static str) -> Shape {
+        Shape {
+            head: Shape::of(sql),
+            tail: (0, 0),
+            from: false,
+            width: 0,
+            size: 0,
+        }
+    }
+
+    fn of(s: &'static str) -> (usize, usize) {
+        (s.as_ptr() as usize, s.len())
     }
 }
 
@@ -619,11 +664,7 @@ pub fn values_list(
     len: usize,
     mut placeholder: impl FnMut(&mut String),
 ) {
-    let size = VALUES_SIZES
-        .iter()
-        .copied()
-        .find(|&s| s >= len)
-        .unwrap_or(len);
+    let size = padded(len);
     sql.reserve(8 + size * (width * 6 + 4));
     sql.push_str("VALUES ");
     for i in 0..size {
@@ -636,6 +677,15 @@ pub fn values_list(
         }
         sql.push(')');
     }
+}
+
+/// The rows a `VALUES` list of `len` rows is padded to.
+fn padded(len: usize) -> usize {
+    VALUES_SIZES
+        .iter()
+        .copied()
+        .find(|&s| s >= len)
+        .unwrap_or(len)
 }
 
 /// `UNNEST($1::text[], $2::bigint[], …) AS v(column1, …)`: PostgreSQL's
@@ -746,6 +796,38 @@ mod tests {
             }
         }
         assert_eq!(texts.len(), VALUES_SIZES.len(), "one text per size");
+    }
+
+    #[test]
+    fn pieces_of_one_shape_have_one_text_and_of_two_shapes_two() {
+        let mut pieces: Vec<Write> = (1..=VALUES_PIECE).map(write).collect();
+        pieces.push(Write::from(
+            "UPDATE t SET b = v.column2 FROM ",
+            rows(3, 0),
+            "",
+        ));
+        pieces.push(Write::insert("INSERT INTO u (a, b) ", rows(3, 0), ""));
+        let mut wide = Rows::default();
+        wide.row().text(String::from("x")).int(1).int(2);
+        pieces.push(Write::insert("INSERT INTO t (a, b) ", wide, ""));
+        let text = |w: &Write| {
+            let mut t = String::new();
+            w.sqlite_text(&mut t);
+            t
+        };
+        for a in &pieces {
+            for b in &pieces {
+                assert_eq!(
+                    a.shape() == b.shape(),
+                    text(a) == text(b),
+                    "{} rows beside {}",
+                    a.rows(),
+                    b.rows()
+                );
+            }
+        }
+        assert_eq!(Shape::text("COMMIT"), Shape::text("COMMIT"));
+        assert_ne!(Shape::text("BEGIN IMMEDIATE"), Shape::text("COMMIT"));
     }
 
     /// The padding rows are dropped by both forms, as SQLite runs them.

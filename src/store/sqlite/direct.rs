@@ -22,7 +22,7 @@ use std::ptr::{self, NonNull};
 
 use libsqlite3_sys as ffi;
 
-use super::super::dialect::{ValueRef, Write};
+use super::super::dialect::{Shape, ValueRef, Write};
 use super::super::{sqlite_unavailable, StoreError};
 
 /// Statement texts kept prepared at most; past it the cache starts over.
@@ -134,8 +134,9 @@ impl Error {
 /// An open connection and its prepared statements.
 struct Conn {
     db: NonNull<ffi::sqlite3>,
-    prepared: HashMap<String, NonNull<ffi::sqlite3_stmt>>,
-    /// The text being looked up, kept to reuse its allocation.
+    prepared: HashMap<Shape, NonNull<ffi::sqlite3_stmt>>,
+    /// The text of a statement being prepared, kept to reuse its
+    /// allocation.
     text: String,
 }
 
@@ -271,25 +272,27 @@ impl Conn {
         Ok(stmt)
     }
 
-    /// The prepared statement for the text in `self.text`.
-    fn prepared(&mut self) -> Result<*mut ffi::sqlite3_stmt, Error> {
-        if let Some(s) = self.prepared.get(self.text.as_str()) {
+    /// The prepared statement of `shape`, its text written by `text` when
+    /// it is not prepared yet.
+    fn prepared(
+        &mut self,
+        shape: Shape,
+        text: impl FnOnce(&mut String),
+    ) -> Result<*mut ffi::sqlite3_stmt, Error> {
+        if let Some(s) = self.prepared.get(&shape) {
             return Ok(s.as_ptr());
         }
         if self.prepared.len() >= MAX_PREPARED {
             self.finalize_all();
         }
-        let text = std::mem::take(&mut self.text);
-        let stmt = self.prepare(&text);
-        let stmt = match stmt {
-            Ok(s) => s,
-            Err(e) => {
-                self.text = text;
-                return Err(e);
-            }
-        };
+        let mut sql = std::mem::take(&mut self.text);
+        sql.clear();
+        text(&mut sql);
+        let stmt = self.prepare(&sql);
+        self.text = sql;
+        let stmt = stmt?;
         self.prepared
-            .insert(text, NonNull::new(stmt).expect("checked in prepare"));
+            .insert(shape, NonNull::new(stmt).expect("checked in prepare"));
         Ok(stmt)
     }
 
@@ -301,10 +304,15 @@ impl Conn {
         }
     }
 
-    /// Runs the text in `self.text` to its end, binding `values` by
-    /// position (the rest stay NULL).
-    fn run(&mut self, bind: impl FnOnce(&mut Binder)) -> Result<(), Error> {
-        let stmt = self.prepared()?;
+    /// Runs the statement of `shape` to its end, binding values by
+    /// position with `bind` (the rest stay NULL).
+    fn run(
+        &mut self,
+        shape: Shape,
+        text: impl FnOnce(&mut String),
+        bind: impl FnOnce(&mut Binder),
+    ) -> Result<(), Error> {
+        let stmt = self.prepared(shape, text)?;
         let mut b = Binder {
             stmt,
             at: 0,
@@ -336,10 +344,8 @@ impl Conn {
         err.map_or(Ok(()), Err)
     }
 
-    fn simple(&mut self, sql: &str) -> Result<(), Error> {
-        self.text.clear();
-        self.text.push_str(sql);
-        self.run(|_| {})
+    fn simple(&mut self, sql: &'static str) -> Result<(), Error> {
+        self.run(Shape::text(sql), |t| t.push_str(sql), |_| {})
     }
 
     /// BEGIN IMMEDIATE, each piece of `writes`, COMMIT; rolled back on
@@ -364,9 +370,11 @@ impl Conn {
                 message: "a write longer than one piece".into(),
             });
         }
-        self.text.clear();
-        w.sqlite_text(&mut self.text);
-        self.run(|b| w.each_value(|v| b.bind(v)))
+        self.run(
+            w.shape(),
+            |t| w.sqlite_text(t),
+            |b| w.each_value(|v| b.bind(v)),
+        )
     }
 }
 
