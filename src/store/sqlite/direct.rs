@@ -24,6 +24,7 @@ use libsqlite3_sys as ffi;
 
 use super::super::dialect::{Shape, ValueRef, Write};
 use super::super::{sqlite_unavailable, StoreError};
+use super::wal_writes;
 
 /// Statement texts kept prepared at most; past it the cache starts over.
 /// The writer's shapes number a few dozen (six statements, twelve
@@ -159,7 +160,7 @@ impl Conn {
                 path.as_ptr(),
                 &mut db,
                 ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_NOMUTEX,
-                ptr::null(),
+                wal_writes::vfs_name(),
             )
         };
         let Some(db) = NonNull::new(db) else {
@@ -351,6 +352,7 @@ impl Conn {
     /// BEGIN IMMEDIATE, each piece of `writes`, COMMIT; rolled back on
     /// failure.
     fn transaction(&mut self, writes: &[Write]) -> Result<(), Error> {
+        self.forget_uncommitted();
         self.simple("BEGIN IMMEDIATE")?;
         let r = writes.iter().try_for_each(|w| self.write(w));
         let r = r.and_then(|()| self.simple("COMMIT"));
@@ -359,8 +361,14 @@ impl Conn {
             if unsafe { ffi::sqlite3_get_autocommit(self.db.as_ptr()) } == 0 {
                 let _ = self.exec("ROLLBACK");
             }
+            self.forget_uncommitted();
         }
         r
+    }
+
+    fn forget_uncommitted(&mut self) {
+        // SAFETY: an open handle, used by this task alone.
+        unsafe { wal_writes::forget_uncommitted(self.db.as_ptr()) }
     }
 
     fn write(&mut self, w: &Write) -> Result<(), Error> {

@@ -10,6 +10,7 @@
 
 mod direct;
 mod held;
+mod wal_writes;
 
 use std::str::FromStr;
 use std::sync::Arc;
