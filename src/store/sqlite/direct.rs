@@ -6,7 +6,9 @@
 //! each execution is a message to the connection's thread and a wake-up of
 //! the writer for each statement's result; under load the writer spent
 //! more of each batch waiting for those than SQLite spent writing. See
-//! docs/decisions/0044-the-writer-writes-on-its-own-thread.md.
+//! docs/decisions/0044-the-writer-writes-on-its-own-thread.md. It opens
+//! the file through the [`wal_writes`] VFS, which writes a commit's WAL
+//! frames in one system call.
 //!
 //! It waits for no lock: another connection writing (a claim, a template
 //! saved, a purge, another process on the file) makes it hand the batch
