@@ -8,7 +8,7 @@
 //! more of each batch waiting for those than SQLite spent writing. See
 //! docs/decisions/0044-the-writer-writes-on-its-own-thread.md. It opens
 //! the file through the [`wal_writes`] VFS, which writes a commit's WAL
-//! frames in one system call.
+//! frames in one system call (one for each 120 KiB).
 //!
 //! It waits for no lock: another connection writing (a claim, a template
 //! saved, a purge, another process on the file) makes it hand the batch

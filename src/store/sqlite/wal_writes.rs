@@ -1,8 +1,9 @@
 //! A VFS over SQLite's own ("unix") that writes a commit's WAL frames to
-//! the file in one call, where SQLite makes two per frame (its 24-byte
-//! header, then the page). Under load a commit group holds about twenty
-//! frames, so the writer made some forty `pwrite`s a commit, each a trip
-//! through the kernel's write path for a few kilobytes; now it makes one.
+//! the file in one call (one for each 120 KiB), where SQLite makes two per
+//! frame (its 24-byte header, then the page). Under load a commit group
+//! holds about twenty frames, so the writer made some forty `pwrite`s a
+//! commit, each a trip through the kernel's write path for a few
+//! kilobytes; now it makes one.
 //! See docs/decisions/0046-a-commits-wal-frames-in-one-write.md.
 //!
 //! Only the WAL file is wrapped, and only its writes wait: contiguous
