@@ -354,7 +354,6 @@ impl Conn {
     /// BEGIN IMMEDIATE, each piece of `writes`, COMMIT; rolled back on
     /// failure.
     fn transaction(&mut self, writes: &[Write]) -> Result<(), Error> {
-        self.forget_uncommitted();
         self.simple("BEGIN IMMEDIATE")?;
         let r = writes.iter().try_for_each(|w| self.write(w));
         let r = r.and_then(|()| self.simple("COMMIT"));
@@ -363,14 +362,10 @@ impl Conn {
             if unsafe { ffi::sqlite3_get_autocommit(self.db.as_ptr()) } == 0 {
                 let _ = self.exec("ROLLBACK");
             }
-            self.forget_uncommitted();
+            // SAFETY: an open handle, used by this task alone.
+            unsafe { wal_writes::forget_uncommitted(self.db.as_ptr()) }
         }
         r
-    }
-
-    fn forget_uncommitted(&mut self) {
-        // SAFETY: an open handle, used by this task alone.
-        unsafe { wal_writes::forget_uncommitted(self.db.as_ptr()) }
     }
 
     fn write(&mut self, w: &Write) -> Result<(), Error> {

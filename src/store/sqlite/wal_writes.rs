@@ -16,9 +16,9 @@
 //! gathered, so SQLite never sees the file differ from what it wrote. What
 //! a rolled-back transaction left gathered (frames a large transaction
 //! spilled before it failed) is dropped, never written
-//! ([`forget_uncommitted`]). The database file and the shared-memory index are SQLite's
-//! own, untouched, so locks are shared with connections on the default
-//! VFS.
+//! ([`forget_uncommitted`]). The database file and the shared-memory
+//! index are SQLite's own, untouched, so locks are shared with
+//! connections on the default VFS.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr;
@@ -34,7 +34,7 @@ const MOST_GATHERED: usize = 1 << 20;
 
 /// Most bytes passed on in one write: SQLite's own writes are below 128
 /// KiB (it takes any more as a short write, a full disk).
-pub const MOST_WRITTEN: usize = 120 << 10;
+const MOST_WRITTEN: usize = 120 << 10;
 
 /// Registers the VFS (once; not as the default) and says whether it can
 /// be used.
@@ -201,8 +201,8 @@ unsafe extern "C" fn x_close(f: *mut ffi::sqlite3_file) -> c_int {
 /// Drops what `db`'s WAL file has gathered and not written: frames of a
 /// transaction that was rolled back (a commit writes all it gathered).
 /// They must not reach the file later, over frames another connection
-/// has committed there since, so this is called after every rollback and
-/// before every transaction on a connection opened with this VFS.
+/// has committed there since, so this is called after every rollback on a
+/// connection opened with this VFS (a commit leaves nothing gathered).
 ///
 /// # Safety
 /// `db` is an open connection, not in use on another thread.
@@ -393,9 +393,14 @@ mod tests {
     }
 
     fn insert(db: &Db, from: u32, n: u32) {
+        insert_into(db, "t", from, n);
+    }
+
+    /// `n` rows of 300 bytes into `table` from key `from`.
+    fn insert_into(db: &Db, table: &str, from: u32, n: u32) {
         db.exec(&format!(
             "WITH RECURSIVE s(k) AS (SELECT {from} UNION ALL SELECT k + 1 FROM s WHERE k < {}) \
-             INSERT INTO t (k, v) SELECT k, printf('%0300d', k) FROM s",
+             INSERT INTO {table} (k, v) SELECT k, printf('%0300d', k) FROM s",
             from + n - 1
         ));
     }
@@ -472,10 +477,7 @@ mod tests {
         // the log (which would write what is held back first).
         plain.exec("PRAGMA wal_checkpoint(TRUNCATE)");
         ours.exec("BEGIN IMMEDIATE");
-        ours.exec(
-            "WITH RECURSIVE s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < 2000) \
-             INSERT INTO u (k, v) SELECT k, printf('%0300d', k) FROM s",
-        );
+        insert_into(&ours, "u", 1, 2000);
         ours.exec("ROLLBACK");
         let (_, held) = ours.wal();
         assert!(
