@@ -11,6 +11,7 @@
 //! of [`Values`], pinned to the Rust types (`I64 = i64`, …): a function
 //! that names `D: Dialect` gets them all, and no `where` list is repeated.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -147,28 +148,73 @@ pub fn next_due_sql<D: Dialect>(index: DueIndex, hint: &str) -> String {
 }
 
 /// One column of [`Rows`].
-pub enum Col {
-    Text(Vec<Option<String>>),
+pub enum Col<'a> {
+    Text(Vec<Option<Cow<'a, str>>>),
     Int(Vec<Option<i64>>),
 }
 
 /// The values of a multi-row statement, gathered column by column, for
-/// [`Dialect::push_rows`] and [`Dialect::push_rows_from`].
+/// [`Dialect::push_rows`] and [`Dialect::push_rows_from`]. Text is
+/// borrowed from what is written where it can be: the writer's batch
+/// outlives its statements, and a copy of every column of every row
+/// (~25 a delivery) was an allocation and a free on the writer's path.
 #[derive(Default)]
-pub struct Rows {
-    cols: Vec<Col>,
+pub struct Rows<'a> {
+    cols: Vec<Col<'a>>,
     len: usize,
 }
 
 /// Fills one row of [`Rows`], its columns in order.
-pub struct Row<'a> {
-    rows: &'a mut Rows,
+pub struct Row<'r, 'a> {
+    rows: &'r mut Rows<'a>,
     at: usize,
 }
 
-impl Rows {
+/// A text value of a [`Row`]: borrowed (`&str`, `&String`,
+/// `&Option<String>`) or owned (`String`, `Option<String>`).
+pub trait Text<'a> {
+    fn text(self) -> Option<Cow<'a, str>>;
+}
+
+impl<'a> Text<'a> for &'a str {
+    fn text(self) -> Option<Cow<'a, str>> {
+        Some(Cow::Borrowed(self))
+    }
+}
+
+impl<'a> Text<'a> for &'a String {
+    fn text(self) -> Option<Cow<'a, str>> {
+        Some(Cow::Borrowed(self))
+    }
+}
+
+impl<'a> Text<'a> for String {
+    fn text(self) -> Option<Cow<'a, str>> {
+        Some(Cow::Owned(self))
+    }
+}
+
+impl<'a> Text<'a> for Option<&'a str> {
+    fn text(self) -> Option<Cow<'a, str>> {
+        self.map(Cow::Borrowed)
+    }
+}
+
+impl<'a> Text<'a> for &'a Option<String> {
+    fn text(self) -> Option<Cow<'a, str>> {
+        self.as_deref().map(Cow::Borrowed)
+    }
+}
+
+impl<'a> Text<'a> for Option<String> {
+    fn text(self) -> Option<Cow<'a, str>> {
+        self.map(Cow::Owned)
+    }
+}
+
+impl<'a> Rows<'a> {
     /// Starts the next row.
-    pub fn row(&mut self) -> Row<'_> {
+    pub fn row(&mut self) -> Row<'_, 'a> {
         self.len += 1;
         Row { rows: self, at: 0 }
     }
@@ -178,7 +224,7 @@ impl Rows {
     }
 
     /// Takes the last `n` rows off: only they move.
-    fn take_back(&mut self, n: usize) -> Rows {
+    fn take_back(&mut self, n: usize) -> Rows<'a> {
         let at = self.len - n;
         let cols = self
             .cols
@@ -193,11 +239,11 @@ impl Rows {
     }
 
     /// Row by row, each value in column order (for `VALUES`).
-    fn into_row_major(self) -> impl Iterator<Item = Vec<Value>> {
-        let mut cols: Vec<Box<dyn Iterator<Item = Value>>> = self
+    fn into_row_major(self) -> impl Iterator<Item = Vec<Value<'a>>> {
+        let mut cols: Vec<Box<dyn Iterator<Item = Value<'a>> + 'a>> = self
             .cols
             .into_iter()
-            .map(|c| -> Box<dyn Iterator<Item = Value>> {
+            .map(|c| -> Box<dyn Iterator<Item = Value<'a>> + 'a> {
                 match c {
                     Col::Text(v) => Box::new(v.into_iter().map(Value::Text)),
                     Col::Int(v) => Box::new(v.into_iter().map(Value::Int)),
@@ -220,8 +266,8 @@ impl Rows {
     }
 }
 
-enum Value {
-    Text(Option<String>),
+enum Value<'a> {
+    Text(Option<Cow<'a, str>>),
     Int(Option<i64>),
 }
 
@@ -232,8 +278,8 @@ pub enum ValueRef<'a> {
     Int(Option<i64>),
 }
 
-impl Row<'_> {
-    fn col(&mut self, new: impl FnOnce() -> Col) -> &mut Col {
+impl<'a> Row<'_, 'a> {
+    fn col(&mut self, new: impl FnOnce() -> Col<'a>) -> &mut Col<'a> {
         if self.rows.len == 1 {
             self.rows.cols.push(new());
         }
@@ -241,9 +287,9 @@ impl Row<'_> {
         &mut self.rows.cols[self.at - 1]
     }
 
-    pub fn text(mut self, v: impl Into<Option<String>>) -> Self {
+    pub fn text(mut self, v: impl Text<'a>) -> Self {
         match self.col(|| Col::Text(Vec::new())) {
-            Col::Text(c) => c.push(v.into()),
+            Col::Text(c) => c.push(v.text()),
             Col::Int(_) => unreachable!("a column keeps its type"),
         }
         self
@@ -260,18 +306,18 @@ impl Row<'_> {
 
 /// One multi-row write: `head`, the rows (an INSERT's values, or an
 /// UPDATE's row source `v`), then `tail`.
-pub struct Write {
+pub struct Write<'a> {
     head: &'static str,
-    rows: Rows,
+    rows: Rows<'a>,
     tail: &'static str,
     from: bool,
     /// Begins a new group of statements (see [`Write::set_apart`]).
     apart: bool,
 }
 
-impl Write {
+impl<'a> Write<'a> {
     /// `INSERT INTO t (…) ` + the rows + `tail`.
-    pub fn insert(head: &'static str, rows: Rows, tail: &'static str) -> Write {
+    pub fn insert(head: &'static str, rows: Rows<'a>, tail: &'static str) -> Write<'a> {
         Write {
             head,
             rows,
@@ -282,7 +328,7 @@ impl Write {
     }
 
     /// `UPDATE … FROM ` + the rows as `v` + `tail`.
-    pub fn from(head: &'static str, rows: Rows, tail: &'static str) -> Write {
+    pub fn from(head: &'static str, rows: Rows<'a>, tail: &'static str) -> Write<'a> {
         Write {
             head,
             rows,
@@ -307,7 +353,7 @@ impl Write {
 
     /// This write as statements of at most [`VALUES_PIECE`] rows, in
     /// order (SQLite's `VALUES` lists; see [`VALUES_SIZES`]).
-    pub fn pieces(mut self) -> Vec<Write> {
+    pub fn pieces(mut self) -> Vec<Write<'a>> {
         let mut out = Vec::with_capacity(self.rows.len.div_ceil(VALUES_PIECE));
         // Taken off the back, so each split moves only its own rows (taken
         // off the front, every split moved all the rows behind it: in a
@@ -553,14 +599,14 @@ pub trait Dialect:
     /// PostgreSQL overrides it with one array per column, so the
     /// statement reads the same whatever the number of rows and is
     /// prepared and planned once per connection.
-    fn push_rows(q: &mut QueryBuilder<Self>, rows: Rows) {
+    fn push_rows(q: &mut QueryBuilder<Self>, rows: Rows<'_>) {
         q.push(ROWS.0);
         push_values(q, rows);
         q.push(ROWS.1);
     }
     /// Appends `rows` as a row source named `v` with columns
     /// `column1`…, for `UPDATE … FROM`.
-    fn push_rows_from(q: &mut QueryBuilder<Self>, rows: Rows) {
+    fn push_rows_from(q: &mut QueryBuilder<Self>, rows: Rows<'_>) {
         q.push(ROWS_FROM.0);
         push_values(q, rows);
         q.push(ROWS_FROM.1);
@@ -569,24 +615,24 @@ pub trait Dialect:
     /// transaction of their own, for a batch with nothing to read first.
     fn write_alone(
         conn: &mut Self::Connection,
-        writes: Vec<Write>,
+        writes: Vec<Write<'_>>,
         notify: bool,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Runs `writes` as a transaction of their own on a connection the
     /// writer task keeps in `held`, where the backend keeps one (SQLite's,
     /// `sqlite::direct`); gives them back, for [`Dialect::write_alone`],
     /// where it doesn't or can't write them now.
-    fn write_held(
+    fn write_held<'a>(
         _held: &mut Self::Held,
-        writes: Vec<Write>,
-    ) -> Result<StoreResult<()>, Vec<Write>> {
+        writes: Vec<Write<'a>>,
+    ) -> Result<StoreResult<()>, Vec<Write<'a>>> {
         Err(writes)
     }
     /// Runs `writes` in order, then [`Dialect::NOTIFY`] if `notify`: here a
     /// statement for each of their [pieces](Write::pieces).
     fn run_writes(
         conn: &mut Self::Connection,
-        writes: Vec<Write>,
+        writes: Vec<Write<'_>>,
         notify: bool,
     ) -> impl Future<Output = StoreResult<()>> + Send {
         async move {
@@ -614,7 +660,7 @@ pub trait Dialect:
 /// from the two: [`QueryBuilder`] formats every separator it is given
 /// (`write!`), which cost ~2 % of the server's instructions under the
 /// peers' load, for ~50 values a delivery.
-fn push_values<D: Dialect>(q: &mut QueryBuilder<D>, rows: Rows) {
+fn push_values<D: Dialect>(q: &mut QueryBuilder<D>, rows: Rows<'_>) {
     use sqlx::{Arguments, Execute};
     let mut before = std::mem::replace(q, QueryBuilder::new(""));
     let mut query = before.build();
@@ -636,7 +682,7 @@ fn push_values<D: Dialect>(q: &mut QueryBuilder<D>, rows: Rows) {
                     "a row's first column is its key: a NULL would drop it as padding"
                 );
                 match v {
-                    Value::Text(t) => args.add(t),
+                    Value::Text(t) => args.add(t.map(Cow::into_owned)),
                     Value::Int(i) => args.add(i),
                 }
             }
@@ -690,7 +736,7 @@ fn padded(len: usize) -> usize {
 
 /// `UNNEST($1::text[], $2::bigint[], …) AS v(column1, …)`: PostgreSQL's
 /// row source for [`Dialect::push_rows`].
-pub fn push_unnest(q: &mut QueryBuilder<sqlx::Postgres>, rows: Rows) {
+pub fn push_unnest(q: &mut QueryBuilder<sqlx::Postgres>, rows: Rows<'_>) {
     let names = rows.names();
     q.push("UNNEST(");
     let mut sep = "";
@@ -698,7 +744,13 @@ pub fn push_unnest(q: &mut QueryBuilder<sqlx::Postgres>, rows: Rows) {
         q.push(sep);
         sep = ", ";
         match c {
-            Col::Text(v) => q.push_bind(v).push("::text[]"),
+            Col::Text(v) => q
+                .push_bind(
+                    v.into_iter()
+                        .map(|t| t.map(Cow::into_owned))
+                        .collect::<Vec<_>>(),
+                )
+                .push("::text[]"),
             Col::Int(v) => q.push_bind(v).push("::bigint[]"),
         };
     }
@@ -749,7 +801,7 @@ pub trait Engine: Send + Sync + 'static {
 mod tests {
     use super::*;
 
-    fn rows(n: usize, from: usize) -> Rows {
+    fn rows(n: usize, from: usize) -> Rows<'static> {
         let mut rows = Rows::default();
         for i in from..from + n {
             rows.row().text(format!("d{i}")).int(i as i64);
@@ -757,7 +809,7 @@ mod tests {
         rows
     }
 
-    fn write(n: usize) -> Write {
+    fn write(n: usize) -> Write<'static> {
         Write::insert(
             "INSERT INTO t (a, b) ",
             rows(n, 0),

@@ -157,10 +157,10 @@ macro_rules! subscribers {
 /// outcomes' UPDATE: it reads the claim as it was (on SQLite the statements
 /// run in order; on PostgreSQL they are one statement and see one
 /// snapshot).
-pub(super) fn completion_events(
-    writes: &mut Vec<Write>,
+pub(super) fn completion_events<'a>(
+    writes: &mut Vec<Write<'a>>,
     mask: Mask,
-    completions: &[Completion],
+    completions: &'a [Completion],
     now: i64,
 ) -> bool {
     let mut any = false;
@@ -176,12 +176,12 @@ pub(super) fn completion_events(
         for (c, t) in chunk {
             rows.row()
                 .text(crate::util::new_id())
-                .text(t.as_str().to_string())
-                .text(c.delivery_id.clone())
-                .text(c.claim_token.clone())
-                .text(c.status.to_string())
+                .text(t.as_str())
+                .text(&c.delivery_id)
+                .text(&c.claim_token)
+                .text(c.status)
                 .text(c.last_error())
-                .text(c.attempt.provider.clone())
+                .text(&c.attempt.provider)
                 .int(now);
         }
         writes.push(Write::from(
@@ -281,10 +281,10 @@ pub(super) async fn delivery_events<D: Dialect>(
         for (id, status, detail) in chunk {
             rows.row()
                 .text(crate::util::new_id())
-                .text(kind.as_str().to_string())
-                .text(id.clone())
-                .text(status.clone())
-                .text(detail.clone())
+                .text(kind.as_str())
+                .text(id)
+                .text(status)
+                .text(detail)
                 .int(now);
         }
         let mut q = QueryBuilder::<D>::new("");

@@ -151,7 +151,7 @@ impl Tally {
     /// `delivery_stats`, then the same counts rolled up per hour into
     /// `delivery_stats_hourly`. `shards` spreads concurrent writers over
     /// rows of their own.
-    pub fn write(self, shards: i64) -> Vec<Write> {
+    pub fn write(self, shards: i64) -> Vec<Write<'static>> {
         if self.rows.is_empty() {
             return Vec::new();
         }
@@ -185,7 +185,7 @@ impl Tally {
 }
 
 /// The rows of `counts`, in key order, in `shard`.
-fn rows(counts: BTreeMap<Key, Counts>, shard: i64) -> Rows {
+fn rows(counts: BTreeMap<Key, Counts>, shard: i64) -> Rows<'static> {
     let mut rows = Rows::default();
     for ((at, template, channel, provider, status, reason), c) in counts {
         let r = rows

@@ -430,7 +430,12 @@ async fn caps_tx<D: Dialect>(
 /// and another worker claimed it) is left as the new claim has it; its
 /// attempt is recorded all the same. The status events the outcomes make
 /// (for the types in `mask`) come first: they read the claims as they were.
-fn complete_rows(writes: &mut Vec<Write>, mask: Mask, completions: &[Completion], now: i64) {
+fn complete_rows<'a>(
+    writes: &mut Vec<Write<'a>>,
+    mask: Mask,
+    completions: &'a [Completion],
+    now: i64,
+) {
     if !mask.is_empty() {
         events::completion_events(writes, mask, completions, now);
     }
@@ -438,13 +443,13 @@ fn complete_rows(writes: &mut Vec<Write>, mask: Mask, completions: &[Completion]
         let mut rows = Rows::default();
         for c in chunk {
             rows.row()
-                .text(c.delivery_id.clone())
-                .text(c.claim_token.clone())
-                .text(c.status.to_string())
-                .text(c.reason.clone())
+                .text(&c.delivery_id)
+                .text(&c.claim_token)
+                .text(c.status)
+                .text(&c.reason)
                 .int(c.due_at)
                 .text(c.last_error())
-                .text(c.attempt.provider.clone())
+                .text(&c.attempt.provider)
                 .int(now);
         }
         writes.push(Write::from(
@@ -459,15 +464,15 @@ fn complete_rows(writes: &mut Vec<Write>, mask: Mask, completions: &[Completion]
         for c in chunk {
             let a = &c.attempt;
             rows.row()
-                .text(a.delivery_id.clone())
+                .text(&a.delivery_id)
                 .int(a.number)
-                .text(a.provider.clone())
+                .text(&a.provider)
                 .int(a.started_at)
                 .int(a.duration_ms)
-                .text(a.outcome.clone())
+                .text(&a.outcome)
                 .int(a.status_code)
-                .text(a.response.clone())
-                .text(a.error.clone());
+                .text(&a.response)
+                .text(&a.error);
         }
         writes.push(Write::insert(
             "INSERT INTO delivery_attempts (delivery_id, number, provider, started_at, \
@@ -517,11 +522,11 @@ async fn idempotency_tx<D: Dialect>(
         let mut rows = Rows::default();
         for (i, (key_id, key, rec, expires_at)) in chunk {
             rows.row()
-                .text(key_id.clone())
-                .text(key.clone())
-                .text(rec.request_hash.clone())
+                .text(key_id)
+                .text(key)
+                .text(&rec.request_hash)
                 .int(rec.response_status)
-                .text(rec.response_body.clone())
+                .text(&rec.response_body)
                 .int(accepts[*i].notification.created_at)
                 .int(*expires_at);
         }
@@ -625,7 +630,7 @@ struct KeyedRecord {
 pub(super) async fn write_plain<D: Dialect>(
     conn: &mut WriterConn<D>,
     held: &mut D::Held,
-    writes: Vec<Write>,
+    writes: Vec<Write<'_>>,
     notify: bool,
 ) -> StoreResult<()> {
     let writes = match D::write_held(held, writes) {
@@ -801,8 +806,8 @@ fn may_finish_at_accept(a: &Accept) -> bool {
 }
 
 /// What an accepting transaction writes, and what follows its commit.
-struct Written {
-    writes: Vec<Write>,
+struct Written<'a> {
+    writes: Vec<Write<'a>>,
     /// Whether it leaves work in the table: other processes' workers hear
     /// of work only this one's can't take.
     waiting: bool,
@@ -829,7 +834,7 @@ impl AfterCommit {
     }
 }
 
-impl Written {
+impl<'a> Written<'a> {
     /// The notifications and deliveries of `fresh` (the first `grant.n`
     /// deliveries due now written claimed for the workers) and the
     /// outcomes of `completions`, in as few statements as the parameter
@@ -837,9 +842,9 @@ impl Written {
     fn new<D: Dialect>(
         handoff: &Arc<Handoff>,
         mask: Mask,
-        fresh: &[&Accept],
-        completions: &[(&[Completion], i64)],
-    ) -> Written {
+        fresh: &[&'a Accept],
+        completions: &[(&'a [Completion], i64)],
+    ) -> Written<'a> {
         let mut writes = Vec::new();
         // A fan-out's batch belongs to a notification written before.
         let new: Vec<&&Accept> = fresh.iter().filter(|a| a.fence.is_none()).collect();
@@ -848,21 +853,21 @@ impl Written {
             for a in chunk {
                 let n = &a.notification;
                 rows.row()
-                    .text(n.id.clone())
-                    .text(n.template_key.clone())
+                    .text(&n.id)
+                    .text(&n.template_key)
                     .int(n.template_version)
-                    .text(n.data.clone())
-                    .text(n.category.clone())
-                    .text(n.priority.clone())
-                    .text(n.locale.clone())
-                    .text(n.dedup_key.clone())
+                    .text(&n.data)
+                    .text(&n.category)
+                    .text(&n.priority)
+                    .text(&n.locale)
+                    .text(&n.dedup_key)
                     .int(n.send_at)
-                    .text(n.api_key_id.clone())
+                    .text(&n.api_key_id)
                     .int(n.created_at)
-                    .text(n.workflow_key.clone())
+                    .text(&n.workflow_key)
                     .int(n.workflow_version)
-                    .text(n.cancel_key.clone())
-                    .text(n.parent_run.clone());
+                    .text(&n.cancel_key)
+                    .text(&n.parent_run);
             }
             writes.push(Write::insert(
                 "INSERT INTO notifications (id, template_key, template_version, data, \
@@ -906,24 +911,24 @@ impl Written {
                     _ => (d.status, d.due_at, None),
                 };
                 rows.row()
-                    .text(d.id.clone())
-                    .text(n.id.clone())
-                    .text(d.template_key.clone())
-                    .text(d.recipient.clone())
-                    .text(d.recipient_data.clone())
-                    .text(d.channel.clone())
-                    .text(n.category.clone())
-                    .text(d.address.clone())
-                    .text(d.content.clone())
-                    .text(status.to_string())
-                    .text(d.reason.clone())
+                    .text(&d.id)
+                    .text(&n.id)
+                    .text(&d.template_key)
+                    .text(&d.recipient)
+                    .text(&d.recipient_data)
+                    .text(&d.channel)
+                    .text(&n.category)
+                    .text(&d.address)
+                    .text(&d.content)
+                    .text(status)
+                    .text(&d.reason)
                     .int(d.priority)
                     .int(due_at)
                     .text(token)
                     .int(n.created_at)
                     .int(n.created_at)
                     .int(0)
-                    .text(n.traceparent.clone());
+                    .text(&n.traceparent);
             }
             writes.push(Write::insert(
                 "INSERT INTO deliveries (id, notification_id, template_key, recipient, \

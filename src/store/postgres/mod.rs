@@ -230,7 +230,7 @@ impl Dialect for Postgres {
     /// and COMMIT.
     async fn write_alone(
         conn: &mut sqlx::PgConnection,
-        writes: Vec<Write>,
+        writes: Vec<Write<'_>>,
         notify: bool,
     ) -> StoreResult<()> {
         Self::run_writes(conn, writes, notify).await
@@ -244,7 +244,7 @@ impl Dialect for Postgres {
 
     async fn run_writes(
         conn: &mut sqlx::PgConnection,
-        writes: Vec<Write>,
+        writes: Vec<Write<'_>>,
         notify: bool,
     ) -> StoreResult<()> {
         if writes.is_empty() && !notify {
@@ -266,12 +266,12 @@ impl Dialect for Postgres {
         Ok(())
     }
 
-    fn push_rows(q: &mut sqlx::QueryBuilder<Postgres>, rows: Rows) {
+    fn push_rows(q: &mut sqlx::QueryBuilder<Postgres>, rows: Rows<'_>) {
         q.push("SELECT * FROM ");
         push_unnest(q, rows);
     }
 
-    fn push_rows_from(q: &mut sqlx::QueryBuilder<Postgres>, rows: Rows) {
+    fn push_rows_from(q: &mut sqlx::QueryBuilder<Postgres>, rows: Rows<'_>) {
         push_unnest(q, rows);
     }
 

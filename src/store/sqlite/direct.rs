@@ -73,7 +73,7 @@ impl Direct {
     }
 
     /// Writes `writes` (their [pieces](Write::pieces)) as one transaction.
-    pub fn write(&mut self, writes: &[Write]) -> Result<(), NotWritten> {
+    pub fn write(&mut self, writes: &[Write<'_>]) -> Result<(), NotWritten> {
         if self.unusable {
             return Err(NotWritten::Busy);
         }
@@ -353,7 +353,7 @@ impl Conn {
 
     /// BEGIN IMMEDIATE, each piece of `writes`, COMMIT; rolled back on
     /// failure.
-    fn transaction(&mut self, writes: &[Write]) -> Result<(), Error> {
+    fn transaction(&mut self, writes: &[Write<'_>]) -> Result<(), Error> {
         self.simple("BEGIN IMMEDIATE")?;
         let r = writes.iter().try_for_each(|w| self.write(w));
         let r = r.and_then(|()| self.simple("COMMIT"));
@@ -368,7 +368,7 @@ impl Conn {
         r
     }
 
-    fn write(&mut self, w: &Write) -> Result<(), Error> {
+    fn write(&mut self, w: &Write<'_>) -> Result<(), Error> {
         if w.rows() > super::super::dialect::VALUES_PIECE {
             return Err(Error {
                 code: ffi::SQLITE_MISUSE,

@@ -427,7 +427,7 @@ const FOLD: usize = 8;
 /// [`folded`] groups them.
 async fn run_folded(
     conn: &mut sqlx::SqliteConnection,
-    writes: Vec<Write>,
+    writes: Vec<Write<'_>>,
     around: Option<(&str, &str)>,
 ) -> StoreResult<()> {
     for mut q in folded(writes, around) {
@@ -440,7 +440,7 @@ async fn run_folded(
 /// to an execution and a group ([`Write::is_apart`]) starting a new one,
 /// the first preceded by `around.0` and the last followed by `around.1`
 /// (a transaction's BEGIN and COMMIT).
-fn folded(writes: Vec<Write>, around: Option<(&str, &str)>) -> Vec<sqlx::QueryBuilder<Sqlite>> {
+fn folded(writes: Vec<Write<'_>>, around: Option<(&str, &str)>) -> Vec<sqlx::QueryBuilder<Sqlite>> {
     let pieces: Vec<Write> = writes.into_iter().flat_map(Write::pieces).collect();
     let n = pieces.len();
     let mut pieces = pieces.into_iter().enumerate().peekable();
@@ -512,7 +512,7 @@ impl Dialect for Sqlite {
     /// open: it is rolled back here, and the writer closes the connection.
     async fn write_alone(
         conn: &mut sqlx::SqliteConnection,
-        writes: Vec<Write>,
+        writes: Vec<Write<'_>>,
         _notify: bool,
     ) -> StoreResult<()> {
         let r = run_folded(&mut *conn, writes, Some((Self::BEGIN_WRITE, "COMMIT"))).await;
@@ -524,10 +524,10 @@ impl Dialect for Sqlite {
     /// On the writer's own connection, on this thread ([`direct`]); for
     /// a large batch the runtime is told this thread blocks, so its other
     /// tasks move to another.
-    fn write_held(
+    fn write_held<'a>(
         held: &mut WriterState,
-        writes: Vec<Write>,
-    ) -> Result<StoreResult<()>, Vec<Write>> {
+        writes: Vec<Write<'a>>,
+    ) -> Result<StoreResult<()>, Vec<Write<'a>>> {
         use tokio::runtime::{Handle, RuntimeFlavor};
         let Some(direct) = held.direct.as_mut() else {
             return Err(writes);
@@ -552,7 +552,7 @@ impl Dialect for Sqlite {
     /// caller began (a batch with Idempotency-Keys, deduplication or caps).
     async fn run_writes(
         conn: &mut sqlx::SqliteConnection,
-        writes: Vec<Write>,
+        writes: Vec<Write<'_>>,
         _notify: bool,
     ) -> StoreResult<()> {
         run_folded(conn, writes, None).await
@@ -748,9 +748,9 @@ mod tests {
     }
 
     /// One row (`k`, `n`) for the table `t` the tests below make.
-    fn t_row(k: &str, n: i64) -> Write {
+    fn t_row(k: &str, n: i64) -> Write<'static> {
         let mut rows = crate::store::dialect::Rows::default();
-        rows.row().text(k.to_string()).int(n).text(None);
+        rows.row().text(k.to_string()).int(n).text(None::<String>);
         Write::insert("INSERT INTO t (k, n, note) ", rows, "")
     }
 
@@ -820,7 +820,7 @@ mod tests {
         lock: tokio::task::JoinHandle<()>,
         conn: &mut crate::store::writer::WriterConn<Sqlite>,
         state: &mut WriterState,
-        writes: Vec<Write>,
+        writes: Vec<Write<'_>>,
     ) {
         let started = std::time::Instant::now();
         crate::store::writer::write_plain(conn, state, writes, false)
@@ -904,11 +904,11 @@ mod tests {
         for n in [1, 3, 5, 64] {
             let mut rows = crate::store::dialect::Rows::default();
             for i in 0..n {
-                rows.row().text(format!("k{i}")).int(i).text(None);
+                rows.row().text(format!("k{i}")).int(i).text(None::<String>);
             }
             let mut copy = crate::store::dialect::Rows::default();
             for i in 0..n {
-                copy.row().text(format!("k{i}")).int(i).text(None);
+                copy.row().text(format!("k{i}")).int(i).text(None::<String>);
             }
             let tail = " ON CONFLICT (k) DO NOTHING";
             let a = Write::insert("INSERT INTO t ", rows, tail);
