@@ -191,8 +191,17 @@ impl Conn {
                 ptr::null_mut::<c_int>(),
             );
         }
+        // Foreign keys are not checked here: this connection writes only
+        // what `writer::Written` makes of requests with nothing to read
+        // first, whose notifications are inserted before their
+        // deliveries in the same transaction, so the one foreign key it
+        // could break (a delivery's notification) holds by construction.
+        // Checked, each delivery paid a lookup of its notification and its
+        // INSERT a statement journal (docs/decisions/0047-the-writers-own-
+        // connection-writes-without-statement-journals.md). Every other
+        // connection checks them.
         let mut pragmas = format!(
-            "PRAGMA busy_timeout = 0; PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
+            "PRAGMA busy_timeout = 0; PRAGMA foreign_keys = OFF; PRAGMA synchronous = {}; \
              PRAGMA cache_size = -16384; PRAGMA temp_store = memory;",
             if config.full_sync { "FULL" } else { "NORMAL" }
         );
@@ -377,9 +386,27 @@ impl Conn {
         }
         self.run(
             w.shape(),
-            |t| w.sqlite_text(t),
+            |t| {
+                w.sqlite_text(t);
+                or_fail(t);
+            },
             |b| w.each_value(|v| b.bind(v)),
         )
+    }
+}
+
+/// `INSERT OR FAIL` and `UPDATE OR FAIL` for an `INSERT` or `UPDATE`: a
+/// statement of many rows that may stop midway (`ABORT`, the default)
+/// keeps a statement journal, a copy of each page it changes, to undo its
+/// own rows. Here a failed statement rolls back the whole transaction
+/// (`Conn::transaction`), so `FAIL` (stop, keep the rows before) ends the
+/// same and copies nothing.
+fn or_fail(sql: &mut String) {
+    for verb in ["INSERT", "UPDATE"] {
+        if sql.starts_with(verb) && sql[verb.len()..].starts_with(' ') {
+            sql.insert_str(verb.len(), " OR FAIL");
+            return;
+        }
     }
 }
 
@@ -431,4 +458,30 @@ impl Drop for Conn {
 pub fn shareable(path: &Path) -> bool {
     let s = path.as_os_str();
     !s.is_empty() && s != ":memory:" && !s.as_encoded_bytes().starts_with(b"file:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::or_fail;
+
+    #[test]
+    fn inserts_and_updates_fail_without_undoing_their_own_rows() {
+        for (sql, want) in [
+            (
+                "INSERT INTO t (a) VALUES (?)",
+                "INSERT OR FAIL INTO t (a) VALUES (?)",
+            ),
+            (
+                "UPDATE deliveries SET status = v.column2 FROM ",
+                "UPDATE OR FAIL deliveries SET status = v.column2 FROM ",
+            ),
+            ("BEGIN IMMEDIATE", "BEGIN IMMEDIATE"),
+            ("COMMIT", "COMMIT"),
+            ("INSERTED", "INSERTED"),
+        ] {
+            let mut s = sql.to_string();
+            or_fail(&mut s);
+            assert_eq!(s, want);
+        }
+    }
 }

@@ -862,6 +862,63 @@ mod tests {
         assert_eq!(t_keys(&store).await, ["a", "b", "c"]);
     }
 
+    /// Statements on the writer's own connection stop at a failing row
+    /// (`OR FAIL`) instead of undoing their own rows: the transaction
+    /// around them still undoes everything, a statement's rows before the
+    /// failing one and every statement before it.
+    #[tokio::test]
+    async fn a_statement_failing_midway_on_the_writers_own_connection_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = t_store(dir.path()).await;
+        let mut state = direct_state(dir.path());
+        let mut rows = crate::store::dialect::Rows::default();
+        for (k, n) in [("b", 1), ("c", 2), ("b", 3), ("d", 4)] {
+            rows.row().text(k).int(n).text(None::<&str>);
+        }
+        let repeated = Write::insert("INSERT INTO t (k, n, note) ", rows, "");
+        let r = Sqlite::write_held(&mut state, vec![t_row("a", 0), repeated])
+            .map_err(|_| "handed back")
+            .unwrap();
+        let e = r.expect_err("the third row repeats the first's key");
+        assert!(e.to_string().contains("UNIQUE"), "{e}");
+        assert!(t_keys(&store).await.is_empty(), "rolled back whole");
+
+        // An UPDATE whose second row breaks NOT NULL, after rows written.
+        let mut rows = crate::store::dialect::Rows::default();
+        rows.row().text("a").int(5);
+        rows.row().text("b").int(None);
+        let update = Write::from(
+            "UPDATE t SET n = v.column2 FROM ",
+            rows,
+            " WHERE t.k = v.column1",
+        );
+        let r = Sqlite::write_held(&mut state, vec![t_row("a", 1), t_row("b", 2), update])
+            .map_err(|_| "handed back")
+            .unwrap();
+        let e = r.expect_err("n is NOT NULL");
+        assert!(e.to_string().contains("NOT NULL"), "{e}");
+        assert!(t_keys(&store).await.is_empty(), "rolled back whole");
+
+        // The same statements, well-formed, are written.
+        let mut rows = crate::store::dialect::Rows::default();
+        rows.row().text("a").int(5);
+        rows.row().text("b").int(6);
+        let update = Write::from(
+            "UPDATE t SET n = v.column2 FROM ",
+            rows,
+            " WHERE t.k = v.column1",
+        );
+        Sqlite::write_held(&mut state, vec![t_row("a", 1), t_row("b", 2), update])
+            .map_err(|_| "handed back")
+            .unwrap()
+            .unwrap();
+        let n: Vec<i64> = sqlx::query_scalar("SELECT n FROM t ORDER BY k")
+            .fetch_all(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(n, [5, 6]);
+    }
+
     #[tokio::test]
     async fn a_failed_batch_on_the_writers_own_connection_leaves_nothing_and_the_next_is_written() {
         let dir = tempfile::tempdir().unwrap();
