@@ -956,6 +956,8 @@ mod tests {
         assert_eq!(note, None);
     }
 
+    /// The same statement, placeholders and padding; the writer's own
+    /// connection then makes it `OR FAIL` (`direct::or_fail`).
     #[test]
     fn the_writers_own_connection_runs_the_text_the_pool_would() {
         for n in [1, 3, 5, 64] {
