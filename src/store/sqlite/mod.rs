@@ -884,15 +884,17 @@ mod tests {
         assert!(t_keys(&store).await.is_empty(), "rolled back whole");
 
         // An UPDATE whose second row breaks NOT NULL, after rows written.
-        let mut rows = crate::store::dialect::Rows::default();
-        rows.row().text("a").int(5);
-        rows.row().text("b").int(None);
-        let update = Write::from(
-            "UPDATE t SET n = v.column2 FROM ",
-            rows,
-            " WHERE t.k = v.column1",
-        );
-        let r = Sqlite::write_held(&mut state, vec![t_row("a", 1), t_row("b", 2), update])
+        let update = |b: Option<i64>| {
+            let mut rows = crate::store::dialect::Rows::default();
+            rows.row().text("a").int(5);
+            rows.row().text("b").int(b);
+            Write::from(
+                "UPDATE t SET n = v.column2 FROM ",
+                rows,
+                " WHERE t.k = v.column1",
+            )
+        };
+        let r = Sqlite::write_held(&mut state, vec![t_row("a", 1), t_row("b", 2), update(None)])
             .map_err(|_| "handed back")
             .unwrap();
         let e = r.expect_err("n is NOT NULL");
@@ -900,18 +902,13 @@ mod tests {
         assert!(t_keys(&store).await.is_empty(), "rolled back whole");
 
         // The same statements, well-formed, are written.
-        let mut rows = crate::store::dialect::Rows::default();
-        rows.row().text("a").int(5);
-        rows.row().text("b").int(6);
-        let update = Write::from(
-            "UPDATE t SET n = v.column2 FROM ",
-            rows,
-            " WHERE t.k = v.column1",
-        );
-        Sqlite::write_held(&mut state, vec![t_row("a", 1), t_row("b", 2), update])
-            .map_err(|_| "handed back")
-            .unwrap()
-            .unwrap();
+        Sqlite::write_held(
+            &mut state,
+            vec![t_row("a", 1), t_row("b", 2), update(Some(6))],
+        )
+        .map_err(|_| "handed back")
+        .unwrap()
+        .unwrap();
         let n: Vec<i64> = sqlx::query_scalar("SELECT n FROM t ORDER BY k")
             .fetch_all(&store.read)
             .await
