@@ -353,17 +353,19 @@ async fn dedup_tx<D: Dialect>(
 
 /// A recipient's deliveries on a channel in a category (and template,
 /// `$5`, when the cap is the template's own) since `$4` that count
-/// against a cap: every status but `suppressed` and `cancelled`. The rows
-/// in flight are counted apart, from the waiting rows' index: PostgreSQL's
-/// cap index leaves them out (docs/decisions/0042-postgresql-filter-indexes-leave-out-rows-in-flight.md).
+/// against a cap: those a cap applied to when accepted (`capped = 1`, the
+/// cap index's condition; docs/decisions/0048-the-cap-index-holds-only-capped-deliveries.md),
+/// in every status but `suppressed` and `cancelled`. The rows in flight
+/// are counted apart, from the waiting rows' index: PostgreSQL's cap index
+/// leaves them out (docs/decisions/0042-postgresql-filter-indexes-leave-out-rows-in-flight.md).
 pub(super) const CAP_COUNT: &str = const_format::concatcp!(
     "SELECT (SELECT COUNT(*) FROM deliveries WHERE recipient = $1 AND channel = $2 AND \
-     category = $3 AND created_at > $4 AND status <> 'sending' AND status NOT IN \
-     ('suppressed', 'cancelled') AND ($5 IS NULL OR template_key = $5)) + (SELECT COUNT(*) \
+     category = $3 AND created_at > $4 AND capped = 1 AND status <> 'sending' AND status NOT \
+     IN ('suppressed', 'cancelled') AND ($5 IS NULL OR template_key = $5)) + (SELECT COUNT(*) \
      FROM deliveries WHERE status = 'sending' AND ",
     super::dialect::WAITING,
-    " AND recipient = $1 AND channel = $2 AND category = $3 AND created_at > $4 AND ($5 IS \
-     NULL OR template_key = $5))"
+    " AND recipient = $1 AND channel = $2 AND category = $3 AND created_at > $4 AND capped = 1 \
+     AND ($5 IS NULL OR template_key = $5))"
 );
 
 /// Applies frequency caps: counts each capped recipient, channel
@@ -928,13 +930,14 @@ impl<'a> Written<'a> {
                     .int(n.created_at)
                     .int(n.created_at)
                     .int(0)
-                    .text(&n.traceparent);
+                    .text(&n.traceparent)
+                    .int(i64::from(d.cap.is_some()));
             }
             writes.push(Write::insert(
                 "INSERT INTO deliveries (id, notification_id, template_key, recipient, \
                  recipient_data, channel, category, address, content, status, reason, \
                  priority, due_at, claim_token, created_at, updated_at, attempts, \
-                 traceparent) ",
+                 traceparent, capped) ",
                 rows,
                 "",
             ));

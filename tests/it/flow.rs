@@ -496,6 +496,57 @@ async fn templates_can_dedup_by_content_and_cap_themselves() {
     .await;
 }
 
+/// A cap counts the deliveries it applied to: one set on a template
+/// counts that template's sends from when it was set, not the ones made
+/// while it had none; and a category's cap counts its template-capped
+/// sends too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cap_counts_from_when_it_was_set() {
+    each_backend(|b| async move {
+        let app = spawn_app_with(&b, "[flow]\nfrequency_caps = { marketing = \"3/1h\" }").await;
+        let rx = Receiver::start().await;
+        let send = |template: &'static str, category: &'static str| {
+            let body = json!({"template": template, "to": [{"id": "u_1", "webhook_url": rx.url}], "category": category});
+            let app = &app;
+            async move {
+                let v: Value = app
+                    .post("/v1/notifications", &body)
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                (
+                    v["deliveries"][0]["status"].as_str().unwrap().to_string(),
+                    v["deliveries"][0]["reason"].as_str().map(str::to_string),
+                )
+            }
+        };
+        let body = json!({"webhook": {"body": "{}"}});
+        let uncapped = json!({"channels": body});
+        assert_eq!(app.put("/v1/templates/t", &uncapped).await.status(), 201);
+        for _ in 0..3 {
+            assert_eq!(send("t", "transactional").await.0, "queued");
+        }
+        let capped = json!({"channels": body, "settings": {"frequency_cap": "2/1h"}});
+        assert_eq!(app.put("/v1/templates/t", &capped).await.status(), 200);
+        assert_eq!(send("t", "transactional").await.0, "queued");
+        assert_eq!(send("t", "transactional").await.0, "queued");
+        let over = ("suppressed".to_string(), Some("frequency_cap".to_string()));
+        assert_eq!(send("t", "transactional").await, over);
+
+        // The category's cap (3 an hour) counts the template-capped sends
+        // in it as well as its own.
+        assert_eq!(send("t", "marketing").await.0, "queued");
+        assert_eq!(app.put("/v1/templates/m", &uncapped).await.status(), 201);
+        assert_eq!(send("m", "marketing").await.0, "queued");
+        assert_eq!(send("m", "marketing").await.0, "queued");
+        assert_eq!(send("m", "marketing").await, over);
+        rx.wait_for(8, Duration::from_secs(10)).await;
+        app.stop().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_the_workers_have_no_room_for_wait_in_the_queue_and_all_go_out() {
     each_backend(|b| async move {

@@ -1232,6 +1232,75 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_cap_counts_capped_rows_and_rows_from_before_the_flag_from_its_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
+        let count = crate::store::writer::CAP_COUNT;
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {count}")))
+                .bind("u")
+                .bind("sms")
+                .bind("marketing")
+                .bind(0i64)
+                .bind(None::<String>)
+                .fetch_all(store.writer())
+                .await
+                .unwrap();
+        let detail: Vec<String> = rows.into_iter().map(|r| r.3).collect();
+        assert!(
+            detail
+                .iter()
+                .any(|d| d.contains("USING INDEX deliveries_cap (")),
+            "{detail:?}"
+        );
+        assert!(
+            !detail.iter().any(|d| d.starts_with("SCAN deliveries")),
+            "{detail:?}"
+        );
+        sqlx::query(
+            "INSERT INTO notifications (id, data, category, priority, created_at) \
+             VALUES ('n', '{}', 'marketing', 'normal', 5)",
+        )
+        .execute(store.writer())
+        .await
+        .unwrap();
+        // A row written before the flag existed (no `capped` named) counts,
+        // as does a capped one; an uncapped one doesn't.
+        for (id, capped, status) in [
+            ("a", None, "sent"),
+            ("b", Some(1), "sent"),
+            ("c", Some(0), "sent"),
+            ("d", Some(1), "sending"),
+            ("e", Some(0), "sending"),
+            ("f", Some(1), "suppressed"),
+        ] {
+            let (columns, value) = match capped {
+                Some(c) => (", capped", format!(", {c}")),
+                None => ("", String::new()),
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO deliveries (id, notification_id, recipient, recipient_data, \
+                 channel, category, address, content, status, priority, due_at, created_at, \
+                 updated_at{columns}) VALUES ('{id}', 'n', 'u', '{{}}', 'sms', 'marketing', \
+                 'a', '{{}}', '{status}', 1, 10, 5, 5{value})"
+            )))
+            .execute(store.writer())
+            .await
+            .unwrap();
+        }
+        let n: i64 = sqlx::query_scalar(count)
+            .bind("u")
+            .bind("sms")
+            .bind("marketing")
+            .bind(0i64)
+            .bind(None::<String>)
+            .fetch_one(store.writer())
+            .await
+            .unwrap();
+        assert_eq!(n, 3);
+    }
+
+    #[tokio::test]
     async fn due_deliveries_are_written_claimed_for_the_workers_with_room() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
