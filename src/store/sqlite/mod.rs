@@ -1236,16 +1236,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&config(dir.path(), None)).await.unwrap();
         let count = crate::store::writer::CAP_COUNT;
-        let rows: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {count}")))
-                .bind("u")
-                .bind("sms")
-                .bind("marketing")
-                .bind(0i64)
-                .bind(None::<String>)
-                .fetch_all(store.writer())
-                .await
-                .unwrap();
+        // Recipient, channel, category, since, template.
+        let args = || {
+            use sqlx::Arguments;
+            let mut a = sqlx::sqlite::SqliteArguments::default();
+            a.add("u").unwrap();
+            a.add("sms").unwrap();
+            a.add("marketing").unwrap();
+            a.add(0i64).unwrap();
+            a.add(None::<String>).unwrap();
+            a
+        };
+        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as_with(
+            sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {count}")),
+            args(),
+        )
+        .fetch_all(store.writer())
+        .await
+        .unwrap();
         let detail: Vec<String> = rows.into_iter().map(|r| r.3).collect();
         assert!(
             detail
@@ -1288,12 +1296,7 @@ mod tests {
             .await
             .unwrap();
         }
-        let n: i64 = sqlx::query_scalar(count)
-            .bind("u")
-            .bind("sms")
-            .bind("marketing")
-            .bind(0i64)
-            .bind(None::<String>)
+        let n: i64 = sqlx::query_scalar_with(count, args())
             .fetch_one(store.writer())
             .await
             .unwrap();
