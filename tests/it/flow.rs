@@ -354,6 +354,20 @@ async fn deliveries_in_flight_are_listed_with_the_rest_and_capped() {
     .await;
 }
 
+/// Posts a send; its first delivery's status and reason.
+async fn first_outcome(app: &TestApp, body: &Value) -> (String, Option<String>) {
+    let v: Value = app
+        .post("/v1/notifications", body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    (
+        v["deliveries"][0]["status"].as_str().unwrap().to_string(),
+        v["deliveries"][0]["reason"].as_str().map(str::to_string),
+    )
+}
+
 /// The most requests a receiver saw in any one-second window.
 pub fn busiest_second(rx: &Receiver) -> usize {
     let mut at: Vec<Instant> = rx.received().iter().map(|r| r.at).collect();
@@ -454,18 +468,7 @@ async fn templates_can_dedup_by_content_and_cap_themselves() {
         let send = |template: &'static str, n: i64| {
             let body = json!({"template": template, "to": [{"id": "u_1", "webhook_url": rx.url}], "data": {"n": n}});
             let app = &app;
-            async move {
-                let v: Value = app
-                    .post("/v1/notifications", &body)
-                    .await
-                    .json()
-                    .await
-                    .unwrap();
-                (
-                    v["deliveries"][0]["status"].as_str().unwrap().to_string(),
-                    v["deliveries"][0]["reason"].as_str().map(str::to_string),
-                )
-            }
+            async move { first_outcome(app, &body).await }
         };
         assert_eq!(send("same", 1).await.0, "queued");
         assert_eq!(
@@ -508,18 +511,7 @@ async fn a_cap_counts_from_when_it_was_set() {
         let send = |template: &'static str, category: &'static str| {
             let body = json!({"template": template, "to": [{"id": "u_1", "webhook_url": rx.url}], "category": category});
             let app = &app;
-            async move {
-                let v: Value = app
-                    .post("/v1/notifications", &body)
-                    .await
-                    .json()
-                    .await
-                    .unwrap();
-                (
-                    v["deliveries"][0]["status"].as_str().unwrap().to_string(),
-                    v["deliveries"][0]["reason"].as_str().map(str::to_string),
-                )
-            }
+            async move { first_outcome(app, &body).await }
         };
         let body = json!({"webhook": {"body": "{}"}});
         let uncapped = json!({"channels": body});
